@@ -1,0 +1,95 @@
+# fulfill - one Makefile.  `make` builds ./fulfill; `make check` runs every test;
+# `make demo` runs the demo; `make bench` the benchmarks; `make fuzz` the fuzz drivers.
+CC       ?= cc
+PKGS     := sqlite3 libpq libmicrohttpd jansson libcurl libsodium
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN     += -Werror
+endif
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS   := $(PKG_LIBS) -lpthread -lm
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC  := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))
+CLI_MAIN := src/cli/main.c
+UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c tests/unit/*.c))
+
+OBJ      := $(LIB_SRC:%.c=build/rel/%.o)
+SAN_OBJ  := $(LIB_SRC:%.c=build/san/%.o)
+HDRS     := $(wildcard include/fulfill/*.h src/*/*.h)
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+.PHONY: all check unit unit-san integration demo bench fuzz clean deps install soak format
+
+all: fulfill
+
+deps:
+	@./scripts/deps
+
+build/rel/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/san/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c $< -o $@
+
+build/libfulfill.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/libfulfill-san.a: $(SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+fulfill: build/rel/$(CLI_MAIN:.c=.o) build/libfulfill.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/fulfill-san: build/san/$(CLI_MAIN:.c=.o) build/libfulfill-san.a
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+build/unit-tests: $(UNIT_SRC) build/libfulfill.a tests/unit/testutil.h
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $(UNIT_SRC) build/libfulfill.a $(LDLIBS) -lcriterion
+
+build/unit-tests-san: $(UNIT_SRC) build/libfulfill-san.a tests/unit/testutil.h
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(UNIT_SRC) build/libfulfill-san.a $(LDLIBS) -lcriterion
+
+# Unit tests run from the repository root so they can read ../shared/conformance.
+unit: build/unit-tests
+	./build/unit-tests -j2
+
+unit-san: build/unit-tests-san
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 ./build/unit-tests-san -j2
+
+integration: fulfill
+	./tests/run-integration
+
+check: deps
+	$(MAKE) fulfill build/unit-tests build/unit-tests-san
+	./tests/run-all
+
+demo: deps fulfill
+	./fulfill demo --listen 127.0.0.1:8080
+
+bench: deps fulfill
+	./bench/run
+
+fuzz:
+	./fuzz/run
+
+install: fulfill
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fulfill/web $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 fulfill $(DESTDIR)$(PREFIX)/bin/fulfill
+	cp -r web/. $(DESTDIR)$(PREFIX)/share/fulfill/web/
+	[ ! -f docs/fulfill.1 ] || install -m 0644 docs/fulfill.1 $(DESTDIR)$(PREFIX)/share/man/man1/fulfill.1
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_MAIN) $(wildcard include/fulfill/*.h src/*/*.h)
+
+clean:
+	rm -rf build fulfill bench/baseline bench/loadgen fuzz/build

@@ -1,0 +1,30 @@
+/*
+ * buf.h - a growable byte buffer with a maximum size (like curl's dynbuf).
+ * The buffer is always NUL-terminated. Appends past `max` fail and leave it unchanged.
+ */
+#ifndef FULFILL_BUF_H
+#define FULFILL_BUF_H
+
+#include <stddef.h>
+
+struct ffbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max; /* 0 = unlimited */
+};
+
+#define FFBUF_INIT {NULL, 0, 0, 0}
+
+void ffbuf_init(struct ffbuf *b, size_t max);
+/* 0, or -1 when the result would exceed max. */
+int ffbuf_add(struct ffbuf *b, const void *data, size_t len);
+int ffbuf_adds(struct ffbuf *b, const char *s);
+int ffbuf_addf(struct ffbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ffbuf_reset(struct ffbuf *b);
+/* Free the storage; the buffer may be reused after ffbuf_init. */
+void ffbuf_release(struct ffbuf *b);
+/* Hand the storage to the caller (free()) and reset the buffer. */
+char *ffbuf_detach(struct ffbuf *b, size_t *out_len);
+
+#endif
