@@ -67,7 +67,7 @@ unit-san: build/unit-tests-san
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 ./build/unit-tests-san -j2
 
 integration: fulfill
-	./tests/run-integration
+	python3 tests/run-integration.py
 
 check: deps
 	$(MAKE) fulfill build/unit-tests build/unit-tests-san

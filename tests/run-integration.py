@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Runs the integration tests (tests/cli, tests/api, tests/e2e: files test_*.py) with
+unittest, in parallel across files, and prints 'N passed, N failed' as its last line."""
+import concurrent.futures
+import glob
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+files = sorted(glob.glob(os.path.join(ROOT, "tests", "*", "test_*.py")))
+if len(sys.argv) > 2:
+    files = [f for f in files if any(a in f for a in sys.argv[2:])]
+env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests", "lib"))
+
+
+def run(path):
+    r = subprocess.run([sys.executable, "-m", "unittest", "-v", path], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=1800)
+    out = r.stdout + r.stderr
+    ran = re.search(r"Ran (\d+) test", out)
+    n = int(ran.group(1)) if ran else 0
+    m = re.search(r"FAILED \(([^)]*)\)", out)
+    bad = 0
+    if m:
+        for part in m.group(1).split(","):
+            k, _, v = part.strip().partition("=")
+            if k in ("failures", "errors"):
+                bad += int(v)
+    if r.returncode != 0 and bad == 0:
+        bad = max(1, n)
+    return path, n, bad, out
+
+
+passed = failed = 0
+with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+    for path, n, bad, out in ex.map(run, files):
+        rel = os.path.relpath(path, ROOT)
+        print(f"{rel}: {n - bad}/{n} passed", flush=True)
+        if bad:
+            print(out[-6000:])
+        passed += n - bad
+        failed += bad
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
