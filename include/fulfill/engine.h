@@ -233,4 +233,12 @@ enum ff_err engine_audit_verify(struct engine *e, json_t **out, struct ff_diag *
  * postings, lots match balances). FF_OK or FF_E_INTERNAL with the first violation. */
 enum ff_err engine_ledger_verify(struct engine *e, struct ff_diag *d);
 
+/* ---- added by the HTTP server (src/http/metrics.c): NOT YET IMPLEMENTED in core ----
+ * Count rewards by status for the fulfill_rewards gauge of GET /metrics: *out =
+ * {"pending": N, "review": N, ...} (a new reference; statuses without rewards may be
+ * absent). Cheap (one GROUP BY), no actor: it exposes counts only. Until src/core
+ * defines it, metrics.c references it weakly and leaves the gauge out. */
+enum ff_err engine_reward_status_counts(struct engine *e, json_t **out);
+/* ---- end of HTTP addition ---- */
+
 #endif

@@ -1,0 +1,556 @@
+/*
+ * main.c - entry point of `fulfill`: the command table, argument parsing and help.
+ *
+ * `fulfill [global options] <command> [subcommand] [options] [args]`. Global options
+ * (every setting's flag, --config, --json, --help) are accepted anywhere on the line;
+ * each command declares its own options and how many positional arguments it takes.
+ * main() resolves the settings (settings.c), opens the engine when the command needs
+ * one, runs the command and returns its exit code: 0 ok, 1 failure, 2 usage error.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fulfill/crypto.h"
+#include "fulfill/log.h"
+
+#define FULFILL_VERSION "0.1.0"
+
+enum need { NEED_NOTHING, NEED_CONFIG, NEED_ENGINE };
+
+struct opt_spec {
+	const char *flag;
+	const char *metavar; /* NULL: a flag without argument */
+	const char *help;
+};
+
+static const struct opt_spec opt_specs[OPT__COUNT] = {
+	[OPT_ROLE] = {"--role", "ROLE",
+		      "admin, operator, finance, auditor, ingest, fulfiller or partner"},
+	[OPT_NAME] = {"--name", "NAME", "a label for the key (who or what uses it)"},
+	[OPT_PARTICIPANT] = {"--participant", "ID", "a participant id"},
+	[OPT_FULFILLER] = {"--fulfiller", "ID", "a fulfiller (distributor, partner) id"},
+	[OPT_ONCE] = {"--once", NULL, "run one pass, print its counts and exit"},
+	[OPT_NOW] = {"--now", "RFC3339", "run as if the clock said this time (testing, simulation)"},
+	[OPT_ACTIVATE] = {"--activate", NULL,
+			  "approve and activate the new version as the local operator"},
+	[OPT_VERSION] = {"--version", "N", "a version number"},
+	[OPT_FORMAT] = {"--format", "FMT", "ndjson or csv (default: from the file name extension)"},
+	[OPT_STATUS] = {"--status", "STATUS", "only objects with this status"},
+	[OPT_PROGRAM] = {"--program", "ID", "only rewards of this program"},
+	[OPT_COUNTRY] = {"--country", "CC", "only participants of this country"},
+	[OPT_LIMIT] = {"--limit", "N", "at most N rows (1-1000, default 100)"},
+	[OPT_STARTING_AFTER] = {"--starting-after", "ID", "the page after this id"},
+	[OPT_REASON] = {"--reason", "TEXT", "why (recorded in the history and the audit log)"},
+	[OPT_BATCH] = {"--batch", "ID", "only rewards in this batch"},
+	[OPT_ALL] = {"--all", NULL, "every row, page after page"},
+};
+
+#define OPTS(...)                                                                                  \
+	(const int[])                                                                              \
+	{                                                                                          \
+		__VA_ARGS__, -1                                                                    \
+	}
+#define NO_OPTS ((const int[]){-1})
+
+struct command_def {
+	struct cli_command cmd;
+	enum need need;
+};
+
+static const struct command_def commands[] = {
+	{{"serve", "[--listen HOST:PORT] [--no-worker] [--webhook-allow-hosts H,...]",
+	  "run the HTTP API, console and portal (and the worker)",
+	  "Serves the HTTP API under /v1, the console (/console), the portal (/portal), "
+	  "/healthz, /readyz and /metrics on --listen (default 127.0.0.1:8080). The worker "
+	  "runs in the same process unless --no-worker. Webhook and connector URLs that resolve "
+	  "to loopback, private or link-local addresses are refused unless their host is listed "
+	  "in --webhook-allow-hosts. Stops on SIGTERM or SIGINT.",
+	  NO_OPTS, 0, 0, cli_cmd_serve},
+	 NEED_CONFIG},
+	{{"worker", "[--once] [--now RFC3339]", "run due work: holds, fulfillment, webhooks, expiry",
+	  "Runs a worker pass every second (worker_interval) until SIGTERM or SIGINT: releases "
+	  "rewards whose hold and schedule are over, fulfills approved rewards through their "
+	  "connectors, delivers webhooks and expires old rewards. With --once, runs one pass and "
+	  "prints its counts. Several workers may run at once.",
+	  OPTS(OPT_ONCE, OPT_NOW), 0, 0, cli_cmd_worker},
+	 NEED_ENGINE},
+	{{"keys create", "--role ROLE [--name N] [--participant P] [--fulfiller F]",
+	  "create an API key and print it",
+	  "Prints the new key alone on stdout (it is shown only this once; only its hash is "
+	  "stored). With --json, prints the whole key object. A partner key is scoped to "
+	  "--participant, a fulfiller key to --fulfiller.",
+	  OPTS(OPT_ROLE, OPT_NAME, OPT_PARTICIPANT, OPT_FULFILLER), 0, 0, cli_cmd_keys_create},
+	 NEED_ENGINE},
+	{{"keys revoke", "PREFIX", "revoke an API key by its prefix", NULL, NO_OPTS, 1, 1,
+	  cli_cmd_keys_revoke},
+	 NEED_ENGINE},
+	{{"program load", "FILE [--activate]", "save a program document as a new version",
+	  "Reads a program document (JSON, SPEC.md section 3; '-' reads stdin) and saves it as a "
+	  "new draft version. With --activate the version is approved and activated by the local "
+	  "operator (the bootstrap path; audited as 'cli', bypassing the two-person rule).",
+	  OPTS(OPT_ACTIVATE), 1, 1, cli_cmd_program_load},
+	 NEED_ENGINE},
+	{{"program list", "[--limit N] [--starting-after ID]", "list programs", NULL,
+	  OPTS(OPT_LIMIT, OPT_STARTING_AFTER), 0, 0, cli_cmd_program_list},
+	 NEED_ENGINE},
+	{{"program show", "ID [--version N]", "show a program (or one version of it)", NULL,
+	  OPTS(OPT_VERSION), 1, 1, cli_cmd_program_show},
+	 NEED_ENGINE},
+	{{"program diff", "ID V1 V2", "show what changed between two versions", NULL, NO_OPTS, 3, 3,
+	  cli_cmd_program_diff},
+	 NEED_ENGINE},
+	{{"program approve", "ID VERSION", "approve a version (not by its author)",
+	  "Versions that change payout economics need a second person's approval before they "
+	  "can be activated.",
+	  NO_OPTS, 2, 2, cli_cmd_program_approve},
+	 NEED_ENGINE},
+	{{"program activate", "ID VERSION", "make an approved version the active one", NULL,
+	  NO_OPTS, 2, 2, cli_cmd_program_activate},
+	 NEED_ENGINE},
+	{{"program rollback", "ID VERSION", "re-activate an earlier approved version", NULL, NO_OPTS,
+	  2, 2, cli_cmd_program_rollback},
+	 NEED_ENGINE},
+	{{"ingest", "FILE [--format ndjson|csv]", "ingest events from an NDJSON or CSV file",
+	  "Streams the file ('-' reads stdin) into the engine in chunks of 500 events, one "
+	  "transaction per chunk and one savepoint per event, so a bad line never stops the "
+	  "others. Each rejected line is reported on stderr as 'line N: CODE: MESSAGE (PARAM)'. "
+	  "Lines longer than 16 MiB are rejected as too_large. A progress bar is drawn on stderr "
+	  "when it is a terminal. The last line on stdout is 'accepted N, duplicate N, rejected "
+	  "N'. Exit status 0 unless the file cannot be read. Formats: docs/ingest.md.",
+	  OPTS(OPT_FORMAT), 1, 1, cli_cmd_ingest},
+	 NEED_ENGINE},
+	{{"explain", "ID", "why a reward (or a conversion) came out as it did",
+	  "ID is a reward id, or a conversion id to see why it earned nothing: the program "
+	  "version, each eligibility clause with its value and result, the tier, the limits, "
+	  "fraud signals and the outcome.",
+	  NO_OPTS, 1, 1, cli_cmd_explain},
+	 NEED_ENGINE},
+	{{"rewards list",
+	  "[--status S] [--participant P] [--program P] [--batch B] [--limit N] "
+	  "[--starting-after ID]",
+	  "list rewards", NULL,
+	  OPTS(OPT_STATUS, OPT_PARTICIPANT, OPT_PROGRAM, OPT_BATCH, OPT_LIMIT, OPT_STARTING_AFTER),
+	  0, 0, cli_cmd_rewards_list},
+	 NEED_ENGINE},
+	{{"rewards show", "ID", "show a reward and its history", NULL, NO_OPTS, 1, 1,
+	  cli_cmd_rewards_show},
+	 NEED_ENGINE},
+	{{"rewards approve", "ID [--reason R]", "approve a reward (e.g. one in review)", NULL,
+	  OPTS(OPT_REASON), 1, 1, cli_cmd_rewards_approve},
+	 NEED_ENGINE},
+	{{"rewards reject", "ID [--reason R]", "reject a reward in review (it is cancelled)", NULL,
+	  OPTS(OPT_REASON), 1, 1, cli_cmd_rewards_reject},
+	 NEED_ENGINE},
+	{{"rewards retry", "ID [--reason R]", "send a failed reward back to fulfillment", NULL,
+	  OPTS(OPT_REASON), 1, 1, cli_cmd_rewards_retry},
+	 NEED_ENGINE},
+	{{"rewards cancel", "ID [--reason R]", "cancel a reward that is not fulfilled yet", NULL,
+	  OPTS(OPT_REASON), 1, 1, cli_cmd_rewards_cancel},
+	 NEED_ENGINE},
+	{{"review list", "[--limit N] [--starting-after ID]", "list rewards waiting for review",
+	  NULL, OPTS(OPT_LIMIT, OPT_STARTING_AFTER), 0, 0, cli_cmd_review_list},
+	 NEED_ENGINE},
+	{{"review approve", "ID [--reason R]", "approve a reward in review", NULL, OPTS(OPT_REASON),
+	  1, 1, cli_cmd_rewards_approve},
+	 NEED_ENGINE},
+	{{"review reject", "ID [--reason R]", "reject a reward in review", NULL, OPTS(OPT_REASON),
+	  1, 1, cli_cmd_rewards_reject},
+	 NEED_ENGINE},
+	{{"participants list", "[--status S] [--country CC] [--limit N] [--starting-after ID]",
+	  "list participants", NULL,
+	  OPTS(OPT_STATUS, OPT_COUNTRY, OPT_LIMIT, OPT_STARTING_AFTER), 0, 0,
+	  cli_cmd_participants_list},
+	 NEED_ENGINE},
+	{{"participants show", "ID", "show a participant with stats and balances", NULL, NO_OPTS,
+	  1, 1, cli_cmd_participants_show},
+	 NEED_ENGINE},
+	{{"redeem", "PARTICIPANT AMOUNT CURRENCY", "debit a participant's credit balance",
+	  "AMOUNT is a decimal amount in the currency's main unit (20 or 20.00 is $20.00 for "
+	  "USD; 1500 is 1500 yen for JPY). Consumes the soonest-expiring credit first; fails "
+	  "with insufficient_balance when the balance is short.",
+	  NO_OPTS, 3, 3, cli_cmd_redeem},
+	 NEED_ENGINE},
+	{{"report participants", "", "per participant: referrals, rewards, amounts", NULL, NO_OPTS,
+	  0, 0, cli_cmd_report_participants},
+	 NEED_ENGINE},
+	{{"audit verify", "", "check the audit log's hash chain",
+	  "Recomputes the hash chain of the audit log. Prints 'ok N records' and exits 0 when "
+	  "it holds; prints the first broken record and exits 1 otherwise.",
+	  NO_OPTS, 0, 0, cli_cmd_audit_verify},
+	 NEED_ENGINE},
+	{{"audit list", "[--limit N] [--starting-after ID]", "list audit records", NULL,
+	  OPTS(OPT_LIMIT, OPT_STARTING_AFTER), 0, 0, cli_cmd_audit_list},
+	 NEED_ENGINE},
+	{{"migrate", "", "create or upgrade the database schema",
+	  "Opens the database, which applies any pending numbered migration, and prints the "
+	  "schema version. Every other command does the same on open.",
+	  NO_OPTS, 0, 0, cli_cmd_migrate},
+	 NEED_ENGINE},
+	{{"config show", "", "print the effective settings and where each comes from",
+	  "Each setting comes from a flag, an environment variable FULFILL_<NAME> or the config "
+	  "file (--config), in that order of precedence, else its default. Secrets are masked.",
+	  NO_OPTS, 0, 0, cli_cmd_config_show},
+	 NEED_NOTHING},
+	{{"demo", "[--listen HOST:PORT] [--demo-db PATH]",
+	  "a fresh demo database with example programs and events, then serve",
+	  "Deletes and re-creates the SQLite file --demo-db (default fulfill-demo.db in the "
+	  "current directory; never the --db database), loads examples/programs/*.json and "
+	  "examples/demo-events.ndjson, runs a worker pass, prints a summary and an admin key, "
+	  "and serves the API on --listen (default 127.0.0.1:8080) until interrupted.",
+	  NO_OPTS, 0, 0, cli_cmd_demo},
+	 NEED_NOTHING},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* ---- help ---- */
+
+static void print_global_options(FILE *f)
+{
+	fputs("\nGlobal options (accepted by every command):\n", f);
+	fprintf(f, "  %-28s %s\n", "--json", "print results as JSON (commands that print data)");
+	fprintf(f, "  %-28s %s\n", "-h, --help", "show help");
+	for (int i = 0; i < SET__COUNT; i++) {
+		const struct cli_setting *s = &cli_settings_table[i];
+		if (!s->flag)
+			continue;
+		char left[64];
+		if (s->metavar)
+			snprintf(left, sizeof(left), "%s %s", s->flag, s->metavar);
+		else
+			snprintf(left, sizeof(left), "%s", s->flag);
+		fprintf(f, "  %-28s %s [%s]\n", left, s->description, s->env);
+	}
+	fputs("  (FULFILL_MASTER_KEY: the PII key as 64 hex digits; environment or config file "
+	      "only.)\n",
+	      f);
+}
+
+/* Print `text` wrapped at 78 columns with a two-space indent. */
+static void print_wrapped(FILE *f, const char *text)
+{
+	const char *p = text;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		size_t avail = 76, n = strlen(p);
+		if (n <= avail) {
+			fprintf(f, "  %s\n", p);
+			break;
+		}
+		size_t cut = avail;
+		while (cut > 0 && p[cut] != ' ')
+			cut--;
+		if (cut == 0)
+			cut = avail;
+		fprintf(f, "  %.*s\n", (int)cut, p);
+		p += cut;
+	}
+}
+
+static void print_command_help(FILE *f, const struct cli_command *cmd)
+{
+	fprintf(f, "Usage: fulfill %s%s%s\n\n", cmd->name, cmd->args[0] ? " " : "", cmd->args);
+	print_wrapped(f, cmd->summary);
+	if (cmd->help) {
+		fputc('\n', f);
+		print_wrapped(f, cmd->help);
+	}
+	if (cmd->opts[0] >= 0) {
+		fputs("\nOptions:\n", f);
+		for (const int *o = cmd->opts; *o >= 0; o++) {
+			const struct opt_spec *s = &opt_specs[*o];
+			char left[64];
+			if (s->metavar)
+				snprintf(left, sizeof(left), "%s %s", s->flag, s->metavar);
+			else
+				snprintf(left, sizeof(left), "%s", s->flag);
+			fprintf(f, "  %-28s %s\n", left, s->help);
+		}
+	}
+	print_global_options(f);
+	fputs("\nExit status: 0 ok, 1 failure, 2 usage error. See fulfill(1) and docs/cli.md.\n",
+	      f);
+}
+
+static void print_family_help(FILE *f, const char *family)
+{
+	size_t fl = strlen(family);
+	fprintf(f, "Usage: fulfill %s <subcommand> [options]\n\nSubcommands:\n", family);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct cli_command *c = &commands[i].cmd;
+		if (strncmp(c->name, family, fl) == 0 && c->name[fl] == ' ') {
+			char left[96];
+			snprintf(left, sizeof(left), "%s %s", c->name + fl + 1, c->args);
+			fprintf(f, "  %-44s %s\n", left, c->summary);
+		}
+	}
+	fprintf(f, "\nRun 'fulfill %s <subcommand> --help' for details.\n", family);
+}
+
+static void print_main_help(FILE *f)
+{
+	fputs("Usage: fulfill <command> [options] [args]\n\n"
+	      "fulfill turns referral-program events into rewards and delivers each earned\n"
+	      "reward exactly once, traceably, and reconciled.\n\nCommands:\n",
+	      f);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct cli_command *c = &commands[i].cmd;
+		char left[128];
+		snprintf(left, sizeof(left), "%s %s", c->name, c->args);
+		if (strlen(left) > 44) {
+			fprintf(f, "  %s\n  %-44s %s\n", left, "", c->summary);
+		} else {
+			fprintf(f, "  %-44s %s\n", left, c->summary);
+		}
+	}
+	print_global_options(f);
+	fputs("\nRun 'fulfill <command> --help' for a command's options. Settings: 'fulfill\n"
+	      "config show'. Exit status: 0 ok, 1 failure, 2 usage error.\n",
+	      f);
+}
+
+/* ---- parsing ---- */
+
+static bool is_family(const char *w)
+{
+	size_t n = strlen(w);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strncmp(commands[i].cmd.name, w, n) == 0 && commands[i].cmd.name[n] == ' ')
+			return true;
+	return false;
+}
+
+static const struct command_def *find_command(const char *first, const char *second)
+{
+	char name[128];
+	if (second)
+		snprintf(name, sizeof(name), "%s %s", first, second);
+	else
+		snprintf(name, sizeof(name), "%s", first);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].cmd.name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Does argv[i] (a global option) consume the next word? */
+static bool global_takes_arg(const char *a)
+{
+	const char *eq = strchr(a, '=');
+	if (eq)
+		return false;
+	int id = cli_setting_by_flag(a, strlen(a));
+	return id >= 0 && !cli_settings_table[id].boolean;
+}
+
+/* Does argv word `a` name a command-specific option with an argument (any command)? */
+static bool any_opt_takes_arg(const char *a)
+{
+	if (strchr(a, '='))
+		return false;
+	for (int i = 0; i < OPT__COUNT; i++)
+		if (strcmp(opt_specs[i].flag, a) == 0)
+			return opt_specs[i].metavar != NULL;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	memset(&c, 0, sizeof(c));
+	int rc = CLI_OK;
+	bool help = false, version = false;
+
+	/* Pass 1: find the command words (positions) without knowing the command yet. */
+	int w1 = -1, w2 = -1, wh = -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (a[0] == '-' && a[1]) {
+			if (global_takes_arg(a) || any_opt_takes_arg(a))
+				i++;
+			continue;
+		}
+		if (w1 < 0) {
+			w1 = i;
+			if (!is_family(a) && strcmp(a, "help") != 0)
+				break;
+		} else {
+			w2 = i;
+			break;
+		}
+	}
+
+	/* `fulfill help [command words]` is `fulfill [command words] --help`. */
+	if (w1 >= 0 && strcmp(argv[w1], "help") == 0) {
+		help = true;
+		wh = w1;
+		w1 = w2;
+		w2 = -1;
+		if (w1 >= 0 && is_family(argv[w1]) && w1 + 1 < argc && argv[w1 + 1][0] != '-')
+			w2 = w1 + 1;
+	}
+
+	const struct command_def *def = NULL;
+	const char *family = NULL;
+	if (w1 >= 0) {
+		if (is_family(argv[w1])) {
+			family = argv[w1];
+			if (w2 >= 0) {
+				def = find_command(argv[w1], argv[w2]);
+				if (!def) {
+					fprintf(stderr, "fulfill: unknown command '%s %s'\n", argv[w1],
+						argv[w2]);
+					print_family_help(stderr, family);
+					return CLI_USAGE;
+				}
+			}
+		} else {
+			def = find_command(argv[w1], NULL);
+			if (!def) {
+				fprintf(stderr, "fulfill: unknown command '%s'\nTry 'fulfill --help'.\n",
+					argv[w1]);
+				return CLI_USAGE;
+			}
+		}
+	}
+	if (def)
+		c.cmd = &def->cmd;
+
+	/* Pass 2: options and positional arguments, now that the command is known. */
+	c.args = ff_calloc((size_t)argc + 1, sizeof(char *));
+	bool only_positional = false;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (i == w1 || i == w2 || i == wh)
+			continue;
+		if (only_positional || a[0] != '-' || a[1] == '\0') {
+			c.args[c.nargs++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_positional = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			help = true;
+			continue;
+		}
+		if (strcmp(a, "--json") == 0) {
+			c.json = true;
+			continue;
+		}
+		if (strcmp(a, "--version") == 0 && !c.cmd) {
+			version = true;
+			continue;
+		}
+		if (a[1] != '-') {
+			rc = cli_usage(&c, "unknown option '%s'", a);
+			goto out;
+		}
+		const char *eq = strchr(a, '=');
+		size_t flen = eq ? (size_t)(eq - a) : strlen(a);
+		const char *val = eq ? eq + 1 : NULL;
+		bool has_arg;
+		int set = cli_setting_by_flag(a, flen), opt = -1;
+		if (set >= 0) {
+			has_arg = !cli_settings_table[set].boolean;
+		} else {
+			for (const int *o = c.cmd ? c.cmd->opts : NO_OPTS; *o >= 0; o++)
+				if (strlen(opt_specs[*o].flag) == flen &&
+				    memcmp(opt_specs[*o].flag, a, flen) == 0)
+					opt = *o;
+			if (opt < 0) {
+				rc = cli_usage(&c, "unknown option '%.*s'", (int)flen, a);
+				goto out;
+			}
+			has_arg = opt_specs[opt].metavar != NULL;
+		}
+		if (!has_arg && val) {
+			rc = cli_usage(&c, "option '%.*s' takes no argument", (int)flen, a);
+			goto out;
+		}
+		if (has_arg && !val) {
+			if (i + 1 >= argc) {
+				rc = cli_usage(&c, "option '%s' needs an argument", a);
+				goto out;
+			}
+			val = argv[++i];
+		}
+		if (!has_arg)
+			val = set >= 0 ? "true" : "1";
+		if (set >= 0)
+			c.settings.flag_value[set] = (char *)val;
+		else
+			c.opt[opt] = val;
+	}
+
+	if (help) {
+		if (c.cmd)
+			print_command_help(stdout, c.cmd);
+		else if (family)
+			print_family_help(stdout, family);
+		else
+			print_main_help(stdout);
+		goto out;
+	}
+	if (version && !c.cmd && !family) {
+		printf("fulfill %s\n", FULFILL_VERSION);
+		goto out;
+	}
+	if (!c.cmd) {
+		if (family) {
+			fprintf(stderr, "fulfill: '%s' needs a subcommand\n", family);
+			print_family_help(stderr, family);
+		} else {
+			print_main_help(stderr);
+		}
+		rc = CLI_USAGE;
+		goto out;
+	}
+	if (c.nargs < c.cmd->min_args) {
+		rc = cli_usage(&c, "missing argument: fulfill %s %s", c.cmd->name, c.cmd->args);
+		goto out;
+	}
+	if (c.nargs > c.cmd->max_args) {
+		rc = cli_usage(&c, "unexpected argument '%s'", c.args[c.cmd->max_args]);
+		goto out;
+	}
+
+	rc = cli_settings_resolve(&c.settings);
+	if (rc != CLI_OK)
+		goto out;
+	log_set_level(c.settings.value[SET_LOG_LEVEL]);
+	if (crypto_init() != 0) {
+		rc = cli_fail("cannot initialise libsodium");
+		goto out;
+	}
+	if (def->need >= NEED_CONFIG) {
+		rc = cli_engine_config(&c.settings, NULL, &c.cfg);
+		if (rc != CLI_OK)
+			goto out;
+	}
+	if (def->need == NEED_ENGINE) {
+		struct ff_diag d;
+		ff_diag_clear(&d);
+		enum ff_err err = engine_open(&c.cfg, &c.engine, &d);
+		if (err) {
+			rc = cli_fail_engine(err, &d);
+			goto out;
+		}
+		actor_cli(&c.actor);
+	}
+	rc = c.cmd->run(&c);
+	if (fflush(stdout) != 0 && rc == CLI_OK)
+		rc = cli_fail("cannot write output");
+out:
+	if (c.engine)
+		engine_close(c.engine);
+	cli_settings_release(&c.settings);
+	free(c.args);
+	return rc;
+}

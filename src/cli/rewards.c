@@ -1,0 +1,186 @@
+/*
+ * rewards.c - `fulfill rewards list|show|approve|reject|retry|cancel` and
+ * `fulfill review list|approve|reject`: looking at rewards and moving them through the
+ * lifecycle of SPEC.md section 4 by hand. The engine refuses any transition the state
+ * machine does not allow (invalid_transition, exit 1).
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void rewards_table(const json_t *list)
+{
+	static const char *const hdr[] = {"ID",     "PARTICIPANT", "ROLE",  "TYPE",
+					  "AMOUNT", "STATUS",      "REASON"};
+	struct cli_table *t = cli_table_new(7, hdr);
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(list, "data"), i, r)
+	{
+		char b[7][256];
+		const char *amount = cli_money(r, b[4], sizeof(b[4]));
+		if (!amount[0] && json_is_integer(json_object_get(r, "percent_bp"))) {
+			json_int_t bp = json_integer_value(json_object_get(r, "percent_bp"));
+			snprintf(b[4], sizeof(b[4]), "%lld.%02lld%%", (long long)(bp / 100),
+				 (long long)(bp % 100));
+			amount = b[4];
+		}
+		const char *row[] = {cli_str(r, "id", "", b[0], sizeof(b[0])),
+				     cli_str(r, "participant", "", b[1], sizeof(b[1])),
+				     cli_str(r, "role", "", b[2], sizeof(b[2])),
+				     cli_str(r, "type", "", b[3], sizeof(b[3])),
+				     amount,
+				     cli_str(r, "status", "", b[5], sizeof(b[5])),
+				     cli_str(r, "reason", "", b[6], sizeof(b[6]))};
+		cli_table_add(t, row);
+	}
+	cli_table_print(t, stdout);
+	if (json_is_true(json_object_get(list, "has_more")))
+		fputs("(more rewards: use --limit / --starting-after)\n", stderr);
+}
+
+static int list(struct cli *c, const char *status)
+{
+	struct page p;
+	int rc = cli_page_from_opts(c, &p);
+	if (rc != CLI_OK)
+		return rc;
+	struct reward_filter f = {status, c->opt[OPT_PARTICIPANT], c->opt[OPT_PROGRAM],
+				  c->opt[OPT_BATCH]};
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_rewards_list(c->engine, &c->actor, &f, &p, &out, &d);
+	if (err)
+		return cli_fail_engine(err, &d);
+	if (c->json)
+		cli_print_json(out);
+	else
+		rewards_table(out);
+	json_decref(out);
+	return CLI_OK;
+}
+
+int cli_cmd_rewards_list(struct cli *c)
+{
+	return list(c, c->opt[OPT_STATUS]);
+}
+
+int cli_cmd_review_list(struct cli *c)
+{
+	return list(c, "review");
+}
+
+/* The reward as `label: value` lines, then its history. */
+static void print_reward(const json_t *r)
+{
+	static const char *const fields[] = {
+		"id",       "status",    "reason",       "participant", "role",
+		"program",  "program_version", "referral", "conversion", "type",
+		"code",     "hold_until", "expires_at",  "connector",   "fulfiller",
+		"external_reference", "batch", "created_at", "updated_at"};
+	char b[512];
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(fields[i], "type") == 0) {
+			cli_print_field("type", cli_str(r, "type", "", b, sizeof(b)));
+			const char *m = cli_money(r, b, sizeof(b));
+			if (m[0])
+				cli_print_field("amount", m);
+			json_t *bp = json_object_get(r, "percent_bp");
+			if (json_is_integer(bp)) {
+				snprintf(b, sizeof(b), "%lld.%02lld%%",
+					 (long long)(json_integer_value(bp) / 100),
+					 (long long)(json_integer_value(bp) % 100));
+				cli_print_field("percent", b);
+			}
+			continue;
+		}
+		const char *v = cli_str(r, fields[i], NULL, b, sizeof(b));
+		if (v)
+			cli_print_field(fields[i], v);
+	}
+	json_t *signals = json_object_get(r, "signals");
+	if (json_is_array(signals) && json_array_size(signals)) {
+		char *s = json_dumps(signals, JSON_COMPACT);
+		cli_print_field("signals", s);
+		free(s);
+	}
+	json_t *hist = json_object_get(r, "history");
+	if (json_is_array(hist) && json_array_size(hist)) {
+		static const char *const hdr[] = {"AT", "FROM", "TO", "ACTOR", "REASON"};
+		struct cli_table *t = cli_table_new(5, hdr);
+		size_t i;
+		json_t *h;
+		json_array_foreach(hist, i, h)
+		{
+			char hb[5][256];
+			const char *row[] = {cli_str(h, "at", "", hb[0], sizeof(hb[0])),
+					     cli_str(h, "from", "-", hb[1], sizeof(hb[1])),
+					     cli_str(h, "to", "", hb[2], sizeof(hb[2])),
+					     cli_str(h, "actor", "", hb[3], sizeof(hb[3])),
+					     cli_str(h, "reason", "", hb[4], sizeof(hb[4]))};
+			cli_table_add(t, row);
+		}
+		printf("\nhistory:\n");
+		cli_table_print(t, stdout);
+	}
+}
+
+int cli_cmd_rewards_show(struct cli *c)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_reward_get(c->engine, &c->actor, c->args[0], &out, &d);
+	if (err)
+		return cli_fail_engine(err, &d);
+	if (c->json)
+		cli_print_json(out);
+	else
+		print_reward(out);
+	json_decref(out);
+	return CLI_OK;
+}
+
+static int action(struct cli *c, enum reward_action act)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_reward_action(c->engine, &c->actor, c->args[0], act,
+					       c->opt[OPT_REASON], &out, &d);
+	if (err)
+		return cli_fail_engine(err, &d);
+	if (c->json) {
+		cli_print_json(out);
+	} else {
+		char b1[160], b2[64], b3[160];
+		const char *reason = cli_str(out, "reason", NULL, b3, sizeof(b3));
+		printf("%s: %s%s%s\n", cli_str(out, "id", c->args[0], b1, sizeof(b1)),
+		       cli_str(out, "status", "?", b2, sizeof(b2)), reason ? " " : "",
+		       reason ? reason : "");
+	}
+	json_decref(out);
+	return CLI_OK;
+}
+
+int cli_cmd_rewards_approve(struct cli *c)
+{
+	return action(c, REWARD_APPROVE);
+}
+
+int cli_cmd_rewards_reject(struct cli *c)
+{
+	return action(c, REWARD_REJECT);
+}
+
+int cli_cmd_rewards_retry(struct cli *c)
+{
+	return action(c, REWARD_RETRY);
+}
+
+int cli_cmd_rewards_cancel(struct cli *c)
+{
+	return action(c, REWARD_CANCEL);
+}

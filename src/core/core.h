@@ -1,0 +1,240 @@
+/*
+ * core.h - private to src/core: the engine handle, the compiled program, the reward
+ * row, and the functions the core files share. The public face is
+ * include/fulfill/engine.h; nothing outside src/core includes this file except
+ * connectors, which get the ledger and reward types through it.
+ */
+#ifndef FULFILL_CORE_H
+#define FULFILL_CORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fulfill/engine.h"
+#include "fulfill/fftime.h"
+#include "store/store.h"
+
+#define ID_MAX 128          /* longest external id */
+#define EVENT_MAX (1 << 20) /* longest event document, bytes */
+#define PROGRAM_MAX_REWARDS 16
+#define PROGRAM_MAX_TIERS 32
+#define PROGRAM_MAX_LIMITS 8
+#define PROGRAM_CACHE 32
+
+enum reward_type {
+	RT_CREDIT,
+	RT_PERCENT_DISCOUNT,
+	RT_COUPON,
+	RT_GIFT_CARD,
+	RT_CASH,
+	RT_POINTS,
+	RT_CUSTOM,
+	RT__COUNT
+};
+extern const char *const reward_type_names[RT__COUNT];
+int reward_type_parse(const char *s);
+
+/* One reward a program grants (an entry of "rewards" or "tiers"). */
+struct reward_spec {
+	bool to_referrer; /* else to the referred person */
+	enum reward_type type;
+	int64_t amount, percent_bp, max_amount, months, quantity, from;
+	bool has_amount, has_percent, has_max, has_months;
+	char pool[64], brand[64], sku[64];
+};
+
+enum limit_period { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH, PERIOD_YEAR };
+struct program_limit {
+	char key[48];       /* as written: "referrer_rewards_per_year" */
+	bool amount;        /* a cap on the amount, else on the count */
+	enum limit_period period;
+	int64_t value;
+};
+
+/* A program version compiled from its JSON document. */
+struct program {
+	char id[ID_MAX + 1];
+	char name[256];
+	char currency[8];
+	int version;
+	bool trigger_referral; /* else "conversion" */
+	bool last_touch;       /* else first touch */
+	json_t *eligibility;   /* borrowed from doc */
+	struct reward_spec rewards[PROGRAM_MAX_REWARDS];
+	int nrewards;
+	struct reward_spec tiers[PROGRAM_MAX_TIERS];
+	int ntiers;
+	struct program_limit limits[PROGRAM_MAX_LIMITS];
+	int nlimits;
+	int64_t hold_days, expires_days;
+	enum fftime_schedule schedule;
+	char timezone[64];
+	bool review_always;
+	bool has_review_amount;
+	int64_t review_amount_at_least;
+	json_t *review_when; /* borrowed from doc, may be NULL */
+	char connector[RT__COUNT][32];
+	char fulfiller[ID_MAX + 1];
+	json_t *doc; /* owned */
+};
+
+/* Validate a program document; on success compile it into *out (which owns a
+ * reference to doc). `id` (may be NULL) must match doc.id when both are given. */
+enum ff_err program_compile(json_t *doc, const char *id, struct program *out, struct ff_diag *d);
+void program_release(struct program *p);
+/* The compiled active version of program `id` (cached), or NULL when the program does
+ * not exist or has no active version. Valid until the next call. */
+const struct program *program_active(struct engine *e, const char *id);
+/* A compiled version (cached); NULL when missing. */
+const struct program *program_version_get(struct engine *e, const char *id, int version);
+
+/* A reward row. */
+struct reward {
+	char id[40];
+	char program[ID_MAX + 1];
+	int64_t program_version;
+	char referral[ID_MAX + 1];
+	char conversion[ID_MAX + 1];
+	char participant[ID_MAX + 1];
+	char role[16];
+	char type[24];
+	int64_t amount, percent_bp, rate_bp, max_amount, months, quantity;
+	bool has_amount, has_percent, has_rate, has_max, has_months, has_quantity;
+	char currency[8];
+	char code[ID_MAX + 1];
+	char pool[64], sku[64], brand[64];
+	char status[16];
+	char reason[96];
+	int64_t hold_until, release_at, expires_at, next_attempt_at, fulfilled_at;
+	bool has_hold, has_release, has_expires, has_next_attempt, has_fulfilled;
+	char connector[32];
+	char fulfiller[ID_MAX + 1];
+	char external_reference[256];
+	char batch[64];
+	char signals[1024];
+	int64_t attempts;
+	char last_error[256];
+	int64_t created_at, updated_at;
+};
+
+struct engine {
+	struct store *st;
+	struct engine_config cfg;
+	/* audit chain tail, valid inside one top-level transaction only */
+	bool audit_cached;
+	int64_t audit_seq;
+	char audit_hash[65];
+	/* compiled program versions, small round-robin cache (versions are immutable) */
+	struct program programs[PROGRAM_CACHE];
+	bool program_used[PROGRAM_CACHE];
+	int program_next;
+};
+
+/* Transactions owned by core functions (nest as savepoints). core_end() commits when
+ * err is FF_OK, else rolls back, and returns err (or the commit's failure). */
+enum ff_err core_begin(struct engine *e, struct ff_diag *d);
+enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d);
+/* Map a failed store call to FF_E_STORE with the database's message. */
+enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what);
+/* Finish a read-only public call: release read snapshots. Returns err. */
+enum ff_err core_done(struct engine *e, enum ff_err err);
+
+/* Audit: append one record {actor, action, target, detail} to the hash chain in the
+ * current transaction. `detail` is not stolen (may be NULL). */
+enum ff_err audit_append(struct engine *e, const char *actor, const char *action, const char *target,
+			 json_t *detail, struct ff_diag *d);
+/* Serialize `detail` canonically (sorted keys, compact); caller frees. */
+char *audit_canonical(json_t *v);
+
+/* Rewards */
+bool reward_status_valid(const char *s);
+/* true when the state machine allows from -> to. */
+bool reward_transition_allowed(const char *from, const char *to);
+/* Load a reward by id; FF_E_NOT_FOUND when missing. */
+enum ff_err reward_load(struct engine *e, const char *id, struct reward *out, struct ff_diag *d);
+/* Insert a new reward (status/reason set) with its first history row ("created" -> status). */
+enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explanation, const char *actor,
+			  struct ff_diag *d);
+/* Move r to `to` with `reason` (NULL for none): history row, audit record, row update
+ * (also persists r's amount, external reference, attempts, next_attempt_at, ...).
+ * FF_E_INVALID_TRANSITION when not allowed. */
+enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to, const char *reason,
+			      const char *actor, struct ff_diag *d);
+/* Persist changed fields of r without a status change. */
+enum ff_err reward_update(struct engine *e, const struct reward *r, struct ff_diag *d);
+/* The API object for a reward. */
+json_t *reward_json(const struct reward *r);
+/* The status a reward takes once it leaves review/creation: pending (with reason
+ * hold_period or schedule) when its release time is in the future, else approved. */
+const char *reward_release_status(const struct reward *r, int64_t now, const char **out_reason);
+/* Reason an approved reward waits with, by connector. */
+const char *reward_approved_reason(const struct reward *r);
+
+/* Ledger (credit and points balances). Accounts: "participant:<id>", "program:<id>",
+ * "redemptions", "expired". */
+/* Credit a fulfilled reward: one lot with the reward's expiry, postings program -> participant. */
+enum ff_err ledger_credit(struct engine *e, const struct reward *r, int64_t now, struct ff_diag *d);
+/* Take back `amount` of reward r (clawback): from its lot first, then other lots; the
+ * balance may go negative (owed). */
+enum ff_err ledger_clawback(struct engine *e, const struct reward *r, int64_t amount, int64_t now,
+			    struct ff_diag *d);
+/* Expire what remains of reward r's lot; *out_amount = what was deducted. */
+enum ff_err ledger_expire(struct engine *e, const struct reward *r, int64_t now, int64_t *out_amount,
+			  struct ff_diag *d);
+/* Balance of a participant in a currency. */
+int64_t ledger_balance(struct engine *e, const char *participant, const char *currency);
+/* Remaining amount of reward r's lot (0 when none). */
+int64_t ledger_lot_remaining(struct engine *e, const char *reward);
+
+/* Participants (ingest helpers) */
+bool participant_exists(struct engine *e, const char *id);
+/* The participant as an eligibility context object (fields + attributes). NULL if missing. */
+json_t *participant_context(struct engine *e, const char *id);
+/* The participant's API object (decrypted e-mail and name). NULL if missing. */
+json_t *participant_json(struct engine *e, const char *id);
+/* Normalize an e-mail for hashing (lower-case, +tag removed, gmail dots removed). */
+void email_normalize(const char *in, char *out, size_t n);
+
+/* Rules: evaluate a program for a referral (and conversion, when trigger=conversion)
+ * and create the rewards. ctx is the eligibility context (not stolen). The created
+ * reward ids are appended to out_ids. *out_expl is the explanation (new reference). */
+struct rule_input {
+	const struct program *prog;
+	json_t *ctx;
+	const char *referral;
+	const char *referrer;
+	const char *referred;
+	bool referral_successful; /* the referral already earned before */
+	const char *conversion; /* NULL for referral-triggered */
+	int64_t conversion_amount;
+	const char *conversion_currency;
+	int64_t now;
+	const char *actor;
+};
+enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *out_ids, json_t **out_expl,
+			struct ff_diag *d);
+/* Evaluate eligibility only: *out_ok and an explanation array of clauses. */
+enum ff_err rules_eligible(const struct program *p, json_t *ctx, bool *out_ok, json_t **out_clauses,
+			   struct ff_diag *d);
+/* Amount of a percent reward for a base amount (half-even, capped by max). */
+int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max);
+
+/* Refund handling for one conversion after its refunded total changed. */
+enum ff_err refund_apply(struct engine *e, const char *conversion, const char *reason, int64_t now,
+			 const char *actor, json_t *out_changed, struct ff_diag *d);
+
+/* Helpers */
+/* Copy at most n-1 bytes of s (NULL -> ""). */
+void copy_str(char *dst, size_t n, const char *s);
+/* Render ms as an RFC 3339 JSON string, or null when !has. */
+json_t *json_time(int64_t ms, bool has);
+/* Parse the stored JSON text (NULL -> def). New reference. */
+json_t *json_from_text(const char *text, const char *def);
+/* Clamp a page: limit 1..1000, default 100. */
+int page_limit(const struct page *p);
+/* Build {"object":"list","data":data,"has_more":..}: data has at most limit+1 items;
+ * the extra one is dropped and has_more set. Steals data. */
+json_t *list_json(json_t *data, int limit);
+
+#endif

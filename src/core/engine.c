@@ -1,0 +1,259 @@
+/*
+ * engine.c - the engine handle: configuration, opening the store, transactions owned
+ * by core functions, roles and actors, and small JSON helpers the core files share.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "fulfill/crypto.h"
+
+static const char *const role_names[ROLE__COUNT] = {
+	[ROLE_ADMIN] = "admin",	      [ROLE_OPERATOR] = "operator", [ROLE_FINANCE] = "finance",
+	[ROLE_AUDITOR] = "auditor",   [ROLE_INGEST] = "ingest",	    [ROLE_FULFILLER] = "fulfiller",
+	[ROLE_PARTNER] = "partner",
+};
+
+const char *role_name(enum role r)
+{
+	if ((int)r < 0 || r >= ROLE__COUNT)
+		return NULL;
+	return role_names[r];
+}
+
+int role_parse(const char *s)
+{
+	for (int i = 0; s && i < ROLE__COUNT; i++)
+		if (!strcmp(s, role_names[i]))
+			return i;
+	return -1;
+}
+
+void actor_cli(struct actor *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->role = ROLE_ADMIN;
+	copy_str(out->label, sizeof(out->label), "cli");
+}
+
+void engine_config_init(struct engine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	copy_str(cfg->db_url, sizeof(cfg->db_url), "sqlite:fulfill.db");
+	cfg->max_body = 10 << 20;
+}
+
+static bool is_pg(const char *url)
+{
+	return !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13);
+}
+
+static enum ff_err read_key_file(const char *path, uint8_t key[FF_MASTER_KEY_BYTES], struct ff_diag *d)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return ff_fail(d, FF_E_INVALID, "master_key_file", "cannot read key file %s: %s", path,
+			       strerror(errno));
+	char buf[130] = "";
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (crypto_master_key_parse(buf, key))
+		return ff_fail(d, FF_E_INVALID, "master_key_file", "key file %s must hold 64 hex digits", path);
+	return FF_OK;
+}
+
+enum ff_err engine_config_load_key(struct engine_config *cfg, const char *key_file, struct ff_diag *d)
+{
+	crypto_init();
+	const char *env = getenv("FULFILL_MASTER_KEY");
+	if (env && *env) {
+		if (crypto_master_key_parse(env, cfg->master_key))
+			return ff_fail(d, FF_E_INVALID, "FULFILL_MASTER_KEY",
+				       "FULFILL_MASTER_KEY must be 64 hex digits");
+		cfg->has_master_key = true;
+		return FF_OK;
+	}
+	if (key_file && *key_file) {
+		enum ff_err err = read_key_file(key_file, cfg->master_key, d);
+		cfg->has_master_key = !err;
+		return err;
+	}
+	if (is_pg(cfg->db_url))
+		return ff_fail(d, FF_E_INVALID, "master_key",
+			       "PostgreSQL needs a master key: set FULFILL_MASTER_KEY or --master-key-file");
+	const char *path = cfg->db_url;
+	if (!strncmp(path, "sqlite:", 7))
+		path += 7;
+	char kp[1100];
+	snprintf(kp, sizeof(kp), "%s.key", path);
+	if (access(kp, F_OK) == 0) {
+		enum ff_err err = read_key_file(kp, cfg->master_key, d);
+		cfg->has_master_key = !err;
+		return err;
+	}
+	uint8_t key[FF_MASTER_KEY_BYTES];
+	crypto_random_bytes(key, sizeof(key));
+	char hex[2 * FF_MASTER_KEY_BYTES + 2];
+	for (int i = 0; i < FF_MASTER_KEY_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	hex[2 * FF_MASTER_KEY_BYTES] = '\n';
+	hex[2 * FF_MASTER_KEY_BYTES + 1] = '\0';
+	int fd = open(kp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST) /* another process created it first */
+			return engine_config_load_key(cfg, kp, d);
+		return ff_fail(d, FF_E_INVALID, "master_key", "cannot create key file %s: %s", kp, strerror(errno));
+	}
+	ssize_t w = write(fd, hex, strlen(hex));
+	fsync(fd);
+	close(fd);
+	if (w != (ssize_t)strlen(hex))
+		return ff_fail(d, FF_E_INVALID, "master_key", "cannot write key file %s", kp);
+	fprintf(stderr,
+		"{\"level\":\"warn\",\"msg\":\"no master key given: created %s (mode 0600); keep it with "
+		"your backups, without it e-mails and names cannot be read\"}\n",
+		kp);
+	memcpy(cfg->master_key, key, sizeof(key));
+	cfg->has_master_key = true;
+	return FF_OK;
+}
+
+enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, struct ff_diag *d)
+{
+	crypto_init();
+	struct engine *e = ff_calloc(1, sizeof(*e));
+	e->cfg = *cfg;
+	enum ff_err err = store_open(cfg->db_url, &e->st, d);
+	if (err) {
+		free(e);
+		return err;
+	}
+	*out = e;
+	return FF_OK;
+}
+
+void engine_close(struct engine *e)
+{
+	if (!e)
+		return;
+	for (int i = 0; i < PROGRAM_CACHE; i++)
+		if (e->program_used[i])
+			program_release(&e->programs[i]);
+	store_close(e->st);
+	free(e);
+}
+
+bool engine_ping(struct engine *e)
+{
+	struct store_stmt *st = store_query(e->st, Q_PING);
+	bool ok = store_step(st) == 1;
+	store_release(e->st);
+	return ok;
+}
+
+/* ---- transactions ---- */
+
+enum ff_err core_begin(struct engine *e, struct ff_diag *d)
+{
+	if (store_depth(e->st) == 0)
+		e->audit_cached = false; /* another process may have appended meanwhile */
+	if (store_begin(e->st))
+		return core_store_fail(e, d, "begin");
+	return FF_OK;
+}
+
+enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d)
+{
+	if (err) {
+		store_rollback(e->st);
+		e->audit_cached = false;
+		return err;
+	}
+	if (store_commit(e->st)) {
+		e->audit_cached = false;
+		return core_store_fail(e, d, "commit");
+	}
+	return FF_OK;
+}
+
+enum ff_err engine_tx_begin(struct engine *e)
+{
+	return core_begin(e, NULL);
+}
+
+enum ff_err engine_tx_commit(struct engine *e)
+{
+	return core_end(e, FF_OK, NULL);
+}
+
+void engine_tx_rollback(struct engine *e)
+{
+	core_end(e, FF_E_INTERNAL, NULL);
+}
+
+enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what)
+{
+	return ff_fail(d, store_retryable(e->st) ? FF_E_UNAVAILABLE : FF_E_STORE, NULL, "storage error (%s): %s",
+		       what, store_errmsg(e->st));
+}
+
+enum ff_err core_done(struct engine *e, enum ff_err err)
+{
+	if (store_depth(e->st) == 0)
+		store_release(e->st);
+	return err;
+}
+
+/* ---- helpers ---- */
+
+void copy_str(char *dst, size_t n, const char *s)
+{
+	if (!n)
+		return;
+	if (!s)
+		s = "";
+	size_t len = strlen(s);
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+}
+
+json_t *json_time(int64_t ms, bool has)
+{
+	if (!has)
+		return json_null();
+	char buf[32];
+	return json_string(fftime_format(ms, buf, sizeof(buf)));
+}
+
+json_t *json_from_text(const char *text, const char *def)
+{
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	if (!v && def)
+		v = json_loads(def, JSON_DECODE_ANY, NULL);
+	return v ? v : json_null();
+}
+
+int page_limit(const struct page *p)
+{
+	if (!p || p->limit <= 0)
+		return 100;
+	return p->limit > 1000 ? 1000 : p->limit;
+}
+
+json_t *list_json(json_t *data, int limit)
+{
+	bool more = json_array_size(data) > (size_t)limit;
+	if (more)
+		json_array_remove(data, json_array_size(data) - 1);
+	return json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", more);
+}

@@ -1,0 +1,746 @@
+/*
+ * ingest.c - events, the single way in (SPEC §2): parsing and validating event
+ * documents, dedup by event id forever, and the four event types. One event is one
+ * savepoint inside the caller's transaction: the event row, the referral/conversion,
+ * every reward, their ledger postings and audit records commit together or not at all.
+ * engine_ingest() runs many events in one transaction (group commit, bulk ingest).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/ingest.h"
+#include "fulfill/crypto.h"
+#include "fulfill/money.h"
+
+/* ---- validation helpers: every error names its field ---- */
+
+static enum ff_err check_fields(json_t *obj, const char *path, const char *const *allowed, struct ff_diag *d)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+	{
+		(void)v;
+		bool ok = false;
+		for (const char *const *a = allowed; *a; a++)
+			if (!strcmp(*a, k))
+				ok = true;
+		if (!ok) {
+			char p[160];
+			snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", k);
+			return ff_fail(d, FF_E_UNKNOWN_FIELD, p, "unknown field \"%s\"", p);
+		}
+	}
+	return FF_OK;
+}
+
+static bool text_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* A string field: *out is borrowed from the document (NULL when absent and optional). */
+static enum ff_err str_field(json_t *obj, const char *k, bool required, size_t maxlen, const char **out,
+			     struct ff_diag *d)
+{
+	char p[160];
+	snprintf(p, sizeof(p), "data.%s", k);
+	json_t *v = json_object_get(obj, k);
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (required)
+			return ff_fail(d, FF_E_INVALID, p, "%s is required", p);
+		return FF_OK;
+	}
+	if (!json_is_string(v))
+		return ff_fail(d, FF_E_INVALID, p, "%s must be a string", p);
+	size_t n = json_string_length(v);
+	if (n == 0 || n > maxlen)
+		return ff_fail(d, FF_E_INVALID, p, "%s must be 1 to %zu characters", p, maxlen);
+	if (strlen(json_string_value(v)) != n || !text_ok(json_string_value(v)))
+		return ff_fail(d, FF_E_INVALID, p, "%s must not contain control characters", p);
+	*out = json_string_value(v);
+	return FF_OK;
+}
+
+static enum ff_err amount_field(json_t *obj, const char *k, bool required, int64_t *out, bool *present,
+				struct ff_diag *d)
+{
+	char p[160];
+	snprintf(p, sizeof(p), "data.%s", k);
+	json_t *v = json_object_get(obj, k);
+	if (present)
+		*present = false;
+	if (!v || json_is_null(v)) {
+		if (required)
+			return ff_fail(d, FF_E_INVALID_AMOUNT, p, "%s is required", p);
+		return FF_OK;
+	}
+	if (!json_is_integer(v))
+		return ff_fail(d, FF_E_INVALID_AMOUNT, p, "%s must be an integer count of minor units", p);
+	int64_t x = json_integer_value(v);
+	if (x < 0)
+		return ff_fail(d, FF_E_INVALID_AMOUNT, p, "%s must not be negative", p);
+	if (x > MONEY_MAX)
+		return ff_fail(d, FF_E_INVALID_AMOUNT, p, "%s is larger than %lld", p, (long long)MONEY_MAX);
+	*out = x;
+	if (present)
+		*present = true;
+	return FF_OK;
+}
+
+static enum ff_err id_field(json_t *obj, const char *k, bool required, const char **out, struct ff_diag *d)
+{
+	return str_field(obj, k, required, ID_MAX, out, d);
+}
+
+static enum ff_err currency_field(json_t *obj, const char *k, bool required, const char **out, struct ff_diag *d)
+{
+	enum ff_err err = str_field(obj, k, required, 5, out, d);
+	if (err)
+		return err;
+	if (*out && !money_currency_valid(*out)) {
+		char p[160];
+		snprintf(p, sizeof(p), "data.%s", k);
+		return ff_fail(d, FF_E_INVALID_CURRENCY, p, "unknown currency \"%s\"", *out);
+	}
+	return FF_OK;
+}
+
+static bool email_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+	return at && at != s && at[1] && !strchr(at + 1, '@') && !strchr(s, ' ');
+}
+
+/* ---- participant ---- */
+
+static enum ff_err ev_participant(struct engine *e, const struct actor *a, json_t *data, int64_t now,
+				  json_t *result, struct ff_diag *d)
+{
+	static const char *const fields[] = {"id", "email", "name", "country", "currency", "status",
+					     "tax_form", "attributes", "device_id", "ip", NULL};
+	enum ff_err err = check_fields(data, "data", fields, d);
+	if (err)
+		return err;
+	struct participant_in in = {0};
+	if ((err = id_field(data, "id", true, &in.id, d)) || (err = str_field(data, "email", false, 320, &in.email, d)) ||
+	    (err = str_field(data, "name", false, 200, &in.name, d)) ||
+	    (err = str_field(data, "country", false, 2, &in.country, d)) ||
+	    (err = currency_field(data, "currency", false, &in.currency, d)) ||
+	    (err = str_field(data, "status", false, 16, &in.status, d)) ||
+	    (err = str_field(data, "tax_form", false, 16, &in.tax_form, d)) ||
+	    (err = str_field(data, "device_id", false, 200, &in.device_id, d)) ||
+	    (err = str_field(data, "ip", false, 64, &in.ip, d)))
+		return err;
+	if (in.email && !email_ok(in.email))
+		return ff_fail(d, FF_E_INVALID, "data.email", "data.email is not an e-mail address");
+	if (in.country && (strlen(in.country) != 2 || in.country[0] < 'A' || in.country[0] > 'Z' ||
+			   in.country[1] < 'A' || in.country[1] > 'Z'))
+		return ff_fail(d, FF_E_INVALID, "data.country", "data.country must be an ISO 3166-1 alpha-2 code (\"US\")");
+	if (in.status && strcmp(in.status, "active") && strcmp(in.status, "inactive") && strcmp(in.status, "blocked"))
+		return ff_fail(d, FF_E_INVALID, "data.status", "data.status must be active, inactive or blocked");
+	if (in.tax_form && strcmp(in.tax_form, "none") && strcmp(in.tax_form, "w9") && strcmp(in.tax_form, "w8ben"))
+		return ff_fail(d, FF_E_INVALID, "data.tax_form", "data.tax_form must be none, w9 or w8ben");
+	json_t *attrs = json_object_get(data, "attributes");
+	if (attrs && !json_is_null(attrs) && !json_is_object(attrs))
+		return ff_fail(d, FF_E_INVALID, "data.attributes", "data.attributes must be an object");
+	in.attributes = json_is_object(attrs) ? attrs : NULL;
+	(void)result;
+	return participant_upsert(e, &in, a->label, now, d);
+}
+
+/* ---- referral ---- */
+
+static enum ff_err evaluate_referral_trigger(struct engine *e, const struct actor *a, const char *referral,
+					     int64_t now, json_t *out_ids, struct ff_diag *d);
+
+static enum ff_err ev_referral(struct engine *e, const struct actor *a, const char *event_id, json_t *data,
+			       int64_t occurred, int64_t now, json_t *result, struct ff_diag *d)
+{
+	static const char *const fields[] = {"id",	   "program", "referrer", "referred", "referred_email",
+					     "code",	   "source",  "channel",  "affiliate", "ip",
+					     "device_id", NULL};
+	enum ff_err err = check_fields(data, "data", fields, d);
+	if (err)
+		return err;
+	const char *id, *program, *referrer, *referred, *email, *code, *source, *channel, *affiliate, *ip, *device;
+	if ((err = id_field(data, "id", false, &id, d)) || (err = id_field(data, "program", true, &program, d)) ||
+	    (err = id_field(data, "referrer", true, &referrer, d)) ||
+	    (err = id_field(data, "referred", false, &referred, d)) ||
+	    (err = str_field(data, "referred_email", false, 320, &email, d)) ||
+	    (err = str_field(data, "code", false, 128, &code, d)) ||
+	    (err = str_field(data, "source", false, 64, &source, d)) ||
+	    (err = str_field(data, "channel", false, 64, &channel, d)) ||
+	    (err = str_field(data, "affiliate", false, 128, &affiliate, d)) ||
+	    (err = str_field(data, "ip", false, 64, &ip, d)) || (err = str_field(data, "device_id", false, 200, &device, d)))
+		return err;
+	if (!source)
+		source = channel;
+	if (!referred && !email)
+		return ff_fail(d, FF_E_INVALID, "data.referred", "data.referred or data.referred_email is required");
+	if (email && !email_ok(email))
+		return ff_fail(d, FF_E_INVALID, "data.referred_email", "data.referred_email is not an e-mail address");
+	struct store_stmt *st = store_query(e->st, Q_PROGRAM_GET);
+	store_bind_text(st, 1, program);
+	if (store_step(st) != 1)
+		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.program", "no program %s", program);
+	if (!participant_exists(e, referrer))
+		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.referrer", "no participant %s", referrer);
+	char ref_id[ID_MAX + 1], who[ID_MAX + 1];
+	if (id)
+		copy_str(ref_id, sizeof(ref_id), id);
+	else
+		snprintf(ref_id, sizeof(ref_id), "ref_%s", event_id);
+	st = store_query(e->st, Q_REFERRAL_EXISTS);
+	store_bind_text(st, 1, ref_id);
+	if (store_step(st) == 1)
+		return ff_fail(d, FF_E_CONFLICT, "data.id", "referral %s exists already", ref_id);
+	/* the referred person: by id, else by e-mail, else a new participant */
+	if (referred) {
+		copy_str(who, sizeof(who), referred);
+	} else if (!participant_find_by_email(e, email, who, sizeof(who))) {
+		char h[65];
+		participant_email_hash(e, email, h);
+		snprintf(who, sizeof(who), "p_%.24s", h);
+	}
+	if (!strcmp(who, referrer))
+		return ff_fail(d, FF_E_INVALID, "data.referred", "a participant cannot refer themselves");
+	if (!participant_exists(e, who) || email || ip || device) {
+		struct participant_in in = {.id = who, .email = email, .device_id = device, .ip = ip};
+		if (participant_exists(e, who) && email) {
+			/* never overwrite a known person's e-mail from someone else's referral */
+			in.email = NULL;
+		}
+		if ((err = participant_upsert(e, &in, a->label, now, d)))
+			return err;
+	}
+	st = store_query(e->st, Q_REFERRAL_INSERT);
+	store_bind_text(st, 1, ref_id);
+	store_bind_text(st, 2, program);
+	store_bind_text(st, 3, referrer);
+	store_bind_text(st, 4, who);
+	store_bind_text(st, 5, code);
+	store_bind_text(st, 6, source);
+	store_bind_text(st, 7, affiliate);
+	store_bind_text(st, 8, ip);
+	store_bind_text(st, 9, device);
+	store_bind_int(st, 10, occurred);
+	store_bind_text(st, 11, event_id);
+	store_bind_int(st, 12, now);
+	if (store_exec(st))
+		return core_store_fail(e, d, "referral");
+	json_t *detail = json_pack("{s:s, s:s, s:s}", "program", program, "referrer", referrer, "referred", who);
+	err = audit_append(e, a->label, "referral.created", ref_id, detail, d);
+	json_decref(detail);
+	if (err)
+		return err;
+	json_object_set_new(result, "referral", json_string(ref_id));
+	return evaluate_referral_trigger(e, a, ref_id, now, json_object_get(result, "rewards"), d);
+}
+
+static enum ff_err mark_successful(struct engine *e, const char *referral, const char *actor, int64_t now,
+				   struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REFERRAL_SET_STATUS);
+	store_bind_text(st, 1, "successful");
+	store_bind_int(st, 2, now);
+	store_bind_text(st, 3, referral);
+	if (store_exec(st))
+		return core_store_fail(e, d, "referral status");
+	if (store_changes(e->st) == 0)
+		return FF_OK; /* already successful */
+	return audit_append(e, actor, "referral.successful", referral, NULL, d);
+}
+
+static enum ff_err evaluate_referral_trigger(struct engine *e, const struct actor *a, const char *referral,
+					     int64_t now, json_t *out_ids, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REFERRAL_GET);
+	store_bind_text(st, 1, referral);
+	if (store_step(st) != 1)
+		return core_store_fail(e, d, "referral");
+	char program[ID_MAX + 1], referrer[ID_MAX + 1], referred[ID_MAX + 1];
+	copy_str(program, sizeof(program), store_col_text(st, 1));
+	copy_str(referrer, sizeof(referrer), store_col_text(st, 2));
+	copy_str(referred, sizeof(referred), store_col_text(st, 3));
+	const struct program *p = program_active(e, program);
+	if (!p || !p->trigger_referral)
+		return FF_OK;
+	st = store_query(e->st, Q_REFERRAL_GET);
+	store_bind_text(st, 1, referral);
+	store_step(st);
+	bool successful;
+	json_t *ctx = rules_context(e, p, st, NULL, &successful);
+	struct rule_input in = {.prog = p, .ctx = ctx, .referral = referral, .referrer = referrer,
+				.referred = referred, .referral_successful = successful, .now = now,
+				.actor = a->label};
+	json_t *expl = NULL;
+	size_t before = json_array_size(out_ids);
+	enum ff_err err = rules_apply(e, &in, out_ids, &expl, d);
+	json_decref(ctx);
+	if (!err) {
+		char *text = json_dumps(expl, JSON_COMPACT);
+		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
+		store_bind_text(st, 1, text);
+		store_bind_text(st, 2, referral);
+		if (store_exec(st))
+			err = core_store_fail(e, d, "referral explanation");
+		free(text);
+	}
+	json_decref(expl);
+	if (!err && json_array_size(out_ids) > before)
+		err = mark_successful(e, referral, a->label, now, d);
+	return err;
+}
+
+/* ---- conversion ---- */
+
+static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const char *event_id, json_t *data,
+				 int64_t occurred, int64_t now, json_t *result, struct ff_diag *d)
+{
+	static const char *const fields[] = {"id", "participant", "amount", "currency", "category",
+					     "product", "attributes", NULL};
+	enum ff_err err = check_fields(data, "data", fields, d);
+	if (err)
+		return err;
+	const char *id, *participant, *currency, *category, *product;
+	int64_t amount = 0;
+	if ((err = id_field(data, "id", true, &id, d)) || (err = id_field(data, "participant", true, &participant, d)) ||
+	    (err = amount_field(data, "amount", true, &amount, NULL, d)) ||
+	    (err = currency_field(data, "currency", true, &currency, d)) ||
+	    (err = str_field(data, "category", false, 128, &category, d)) ||
+	    (err = str_field(data, "product", false, 128, &product, d)))
+		return err;
+	json_t *attrs = json_object_get(data, "attributes");
+	if (attrs && !json_is_null(attrs) && !json_is_object(attrs))
+		return ff_fail(d, FF_E_INVALID, "data.attributes", "data.attributes must be an object");
+	if (!participant_exists(e, participant))
+		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.participant", "no participant %s", participant);
+	struct store_stmt *st = store_query(e->st, Q_CONVERSION_EXISTS);
+	store_bind_text(st, 1, id);
+	if (store_step(st) == 1)
+		return ff_fail(d, FF_E_CONFLICT, "data.id", "conversion %s exists already", id);
+
+	json_t *conv = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s?, s:s?, s:I, s:o}", "id", id, "amount",
+				 (json_int_t)amount, "net_amount", (json_int_t)amount, "refunded_amount",
+				 (json_int_t)0, "currency", currency, "category", category, "product", product,
+				 "occurred_at", (json_int_t)occurred, "attributes",
+				 json_is_object(attrs) ? json_incref(attrs) : json_object());
+	/* attribution: among this person's referrals that are open or already earned (in
+	 * time order), per program the first (first touch) or the last (last touch) */
+	json_t *rewards = json_object_get(result, "rewards");
+	json_t *firsts = json_object(), *lasts = json_object();
+	st = store_query(e->st, Q_REFERRALS_OF_REFERRED);
+	store_bind_text(st, 1, participant);
+	while (store_step(st) == 1) {
+		const char *prog = store_col_text(st, 1);
+		if (!json_object_get(firsts, prog))
+			json_object_set_new(firsts, prog, json_string(store_col_text(st, 0)));
+		json_object_set_new(lasts, prog, json_string(store_col_text(st, 0)));
+	}
+	json_t *explanations = json_array();
+	const char *key;
+	json_t *first;
+	char conv_referral[ID_MAX + 1] = "", conv_program[ID_MAX + 1] = "";
+	int conv_version = 0;
+	json_t *conv_ctx = NULL;
+	json_object_foreach(firsts, key, first)
+	{
+		const struct program *p = program_active(e, key);
+		if (!p || p->trigger_referral)
+			continue;
+		const char *ref = json_string_value(p->last_touch ? json_object_get(lasts, key) : first);
+		st = store_query(e->st, Q_REFERRAL_GET);
+		store_bind_text(st, 1, ref);
+		if (store_step(st) != 1)
+			continue;
+		char referrer[ID_MAX + 1];
+		copy_str(referrer, sizeof(referrer), store_col_text(st, 2));
+		bool successful;
+		json_t *ctx = rules_context(e, p, st, conv, &successful);
+		struct rule_input in = {.prog = p, .ctx = ctx, .referral = ref, .referrer = referrer,
+					.referred = participant, .referral_successful = successful,
+					.conversion = id, .conversion_amount = amount, .conversion_currency = currency,
+					.now = now, .actor = a->label};
+		json_t *expl = NULL;
+		size_t before = json_array_size(rewards);
+		err = rules_apply(e, &in, rewards, &expl, d);
+		if (err) {
+			json_decref(ctx);
+			break;
+		}
+		json_array_append_new(explanations, expl);
+		bool earned = json_array_size(rewards) > before;
+		if (earned && (err = mark_successful(e, ref, a->label, now, d))) {
+			json_decref(ctx);
+			break;
+		}
+		/* the conversion records the program that rewarded it (or the first evaluated) */
+		if (!conv_program[0] || earned) {
+			copy_str(conv_referral, sizeof(conv_referral), ref);
+			copy_str(conv_program, sizeof(conv_program), p->id);
+			conv_version = p->version;
+			json_decref(conv_ctx);
+			conv_ctx = json_incref(ctx);
+		}
+		json_decref(ctx);
+	}
+	json_decref(lasts);
+	json_decref(firsts);
+	if (err) {
+		json_decref(explanations);
+		json_decref(conv);
+		json_decref(conv_ctx);
+		return err;
+	}
+	json_t *expl;
+	if (json_array_size(explanations) == 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "participant %s has no open referral in an active program triggered by conversions", participant);
+		expl = json_pack("{s:s, s:s, s:b, s:[s]}", "object", "explanation", "outcome", "no_referral", "eligible",
+				 0, "failed", msg);
+	} else if (json_array_size(explanations) == 1) {
+		expl = json_incref(json_array_get(explanations, 0));
+	} else {
+		expl = json_pack("{s:s, s:s, s:O}", "object", "explanation", "outcome", "multiple_programs", "programs",
+				 explanations);
+	}
+	json_decref(explanations);
+	char *expl_text = json_dumps(expl, JSON_COMPACT);
+	char *ctx_text = conv_ctx ? json_dumps(conv_ctx, JSON_COMPACT) : NULL;
+	char *attr_text = json_dumps(json_object_get(conv, "attributes"), JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(expl);
+	json_decref(conv_ctx);
+	json_decref(conv);
+	st = store_query(e->st, Q_CONVERSION_INSERT);
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, participant);
+	store_bind_int(st, 3, amount);
+	store_bind_text(st, 4, currency);
+	store_bind_text(st, 5, category);
+	store_bind_text(st, 6, product);
+	store_bind_text(st, 7, attr_text);
+	store_bind_int(st, 8, occurred);
+	store_bind_text(st, 9, conv_referral[0] ? conv_referral : NULL);
+	store_bind_text(st, 10, conv_program[0] ? conv_program : NULL);
+	store_bind_int_or_null(st, 11, conv_version, !conv_version);
+	store_bind_text(st, 12, ctx_text);
+	store_bind_text(st, 13, expl_text);
+	store_bind_text(st, 14, event_id);
+	store_bind_int(st, 15, now);
+	err = store_exec(st) ? core_store_fail(e, d, "conversion") : FF_OK;
+	free(expl_text);
+	free(ctx_text);
+	free(attr_text);
+	if (!err) {
+		json_t *detail = json_pack("{s:s, s:I, s:s, s:O}", "participant", participant, "amount",
+					   (json_int_t)amount, "currency", currency, "rewards", rewards);
+		err = audit_append(e, a->label, "conversion.created", id, detail, d);
+		json_decref(detail);
+	}
+	json_object_set_new(result, "conversion", json_string(id));
+	return err;
+}
+
+/* ---- refund ---- */
+
+static enum ff_err ev_refund(struct engine *e, const struct actor *a, json_t *data, int64_t now, json_t *result,
+			     struct ff_diag *d)
+{
+	static const char *const fields[] = {"conversion", "amount", "reason", "id", NULL};
+	enum ff_err err = check_fields(data, "data", fields, d);
+	if (err)
+		return err;
+	const char *conversion, *reason, *rid;
+	int64_t amount = 0;
+	bool has_amount;
+	if ((err = id_field(data, "conversion", true, &conversion, d)) ||
+	    (err = amount_field(data, "amount", false, &amount, &has_amount, d)) ||
+	    (err = str_field(data, "reason", false, 16, &reason, d)) || (err = id_field(data, "id", false, &rid, d)))
+		return err;
+	if (!reason)
+		reason = "refund";
+	if (strcmp(reason, "refund") && strcmp(reason, "chargeback"))
+		return ff_fail(d, FF_E_INVALID, "data.reason", "data.reason must be \"refund\" or \"chargeback\"");
+	struct store_stmt *st = store_query(e->st, Q_CONVERSION_GET);
+	store_bind_text(st, 1, conversion);
+	if (store_step(st) != 1)
+		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.conversion", "no conversion %s", conversion);
+	int64_t total = store_col_int(st, 2), refunded = store_col_int(st, 8);
+	int64_t left = total - refunded;
+	if (!has_amount)
+		amount = left;
+	if (amount <= 0 || amount > left)
+		return ff_fail(d, FF_E_INVALID_AMOUNT, "data.amount",
+			       "refund of %lld is more than the %lld left of conversion %s", (long long)amount,
+			       (long long)left, conversion);
+	st = store_query(e->st, Q_CONVERSION_ADD_REFUND);
+	store_bind_int(st, 1, amount);
+	store_bind_text(st, 2, conversion);
+	if (store_exec(st))
+		return core_store_fail(e, d, "refund");
+	json_t *detail = json_pack("{s:I, s:s}", "amount", (json_int_t)amount, "reason", reason);
+	err = audit_append(e, a->label, "conversion.refunded", conversion, detail, d);
+	json_decref(detail);
+	if (err)
+		return err;
+	json_t *changed = json_array();
+	err = refund_apply(e, conversion, reason, now, a->label, changed, d);
+	json_object_set_new(result, "changed", changed);
+	return err;
+}
+
+enum ff_err refund_apply(struct engine *e, const char *conversion, const char *reason, int64_t now,
+			 const char *actor, json_t *out_changed, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_CONVERSION_GET);
+	store_bind_text(st, 1, conversion);
+	if (store_step(st) != 1)
+		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.conversion", "no conversion %s", conversion);
+	int64_t amount = store_col_int(st, 2), refunded = store_col_int(st, 8);
+	int64_t net = amount - refunded;
+	if (store_col_null(st, 10))
+		return FF_OK; /* earned nothing: nothing to undo */
+	char program[ID_MAX + 1];
+	copy_str(program, sizeof(program), store_col_text(st, 10));
+	int version = (int)store_col_int(st, 11);
+	json_t *ctx = json_from_text(store_col_text(st, 14), "{}");
+	const struct program *p = program_version_get(e, program, version);
+	if (!p || !json_is_object(ctx)) {
+		json_decref(ctx);
+		return ff_fail(d, FF_E_INTERNAL, NULL, "program %s version %d of conversion %s is missing", program,
+			       version, conversion);
+	}
+	json_t *conv = json_object_get(ctx, "conversion");
+	json_object_set_new(conv, "amount", json_integer(net));
+	json_object_set_new(conv, "net_amount", json_integer(net));
+	json_object_set_new(conv, "refunded_amount", json_integer(refunded));
+	bool ok = net > 0;
+	json_t *clauses = NULL;
+	if (ok)
+		rules_eligible(p, ctx, &ok, &clauses, d);
+	json_decref(clauses);
+	json_decref(ctx);
+
+	json_t *ids = json_array();
+	st = store_query(e->st, Q_REWARD_IDS_BY_CONVERSION);
+	store_bind_text(st, 1, conversion);
+	while (store_step(st) == 1)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	enum ff_err err = FF_OK;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		struct reward r;
+		if ((err = reward_load(e, json_string_value(v), &r, d)))
+			break;
+		bool paid = !strcmp(r.status, "fulfilled") || !strcmp(r.status, "reconciled");
+		bool open = !strcmp(r.status, "pending") || !strcmp(r.status, "review") ||
+			    !strcmp(r.status, "approved") || !strcmp(r.status, "failed");
+		if (!paid && !open)
+			continue; /* cancelled, reversed, expired, or issuing (left to the worker) */
+		if (!ok) {
+			if (paid && !strcmp(r.connector, "ledger") &&
+			    (err = ledger_clawback(e, &r, r.amount, now, d)))
+				break;
+			err = reward_transition(e, &r, paid ? "reversed" : "cancelled", reason, actor, d);
+			if (err)
+				break;
+			json_array_append_new(out_changed, json_pack("{s:s, s:s}", "reward", r.id, "status", r.status));
+			continue;
+		}
+		if (!r.has_rate)
+			continue; /* fixed amounts do not change */
+		int64_t next = rules_percent_amount(net, r.rate_bp, r.has_max, r.max_amount);
+		if (next >= r.amount)
+			continue;
+		int64_t diff = r.amount - next;
+		if (paid && !strcmp(r.connector, "ledger") && (err = ledger_clawback(e, &r, diff, now, d)))
+			break;
+		json_t *detail = json_pack("{s:I, s:I, s:s}", "from", (json_int_t)r.amount, "to", (json_int_t)next,
+					   "reason", reason);
+		r.amount = next;
+		r.updated_at = now;
+		err = reward_update(e, &r, d);
+		if (!err)
+			err = audit_append(e, actor, "reward.adjusted", r.id, detail, d);
+		json_decref(detail);
+		if (err)
+			break;
+		json_array_append_new(out_changed, json_pack("{s:s, s:s, s:I}", "reward", r.id, "status", r.status,
+							     "amount", (json_int_t)r.amount));
+	}
+	json_decref(ids);
+	return err;
+}
+
+/* ---- one event ---- */
+
+static enum ff_err parse_event(const char *text, size_t len, json_t **out, struct ff_diag *d)
+{
+	if (len > EVENT_MAX)
+		return ff_fail(d, FF_E_TOO_LARGE, NULL, "event is %zu bytes; the limit is %d", len, EVENT_MAX);
+	json_error_t jerr;
+	json_t *ev = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!ev) {
+		if (json_error_code(&jerr) == json_error_invalid_utf8)
+			return ff_fail(d, FF_E_INVALID_UTF8, NULL, "event is not valid UTF-8");
+		return ff_fail(d, FF_E_MALFORMED, NULL, "malformed JSON at line %d column %d: %s", jerr.line,
+			       jerr.column, jerr.text);
+	}
+	*out = ev;
+	return FF_OK;
+}
+
+static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *ev, json_t **out, bool *dup,
+			      struct ff_diag *d)
+{
+	static const char *const fields[] = {"id", "type", "occurred_at", "data", NULL};
+	*dup = false;
+	if (!json_is_object(ev))
+		return ff_fail(d, FF_E_INVALID, NULL, "an event must be a JSON object");
+	enum ff_err err = check_fields(ev, "", fields, d);
+	if (err)
+		return err;
+	json_t *idv = json_object_get(ev, "id"), *typev = json_object_get(ev, "type");
+	json_t *data = json_object_get(ev, "data"), *occ = json_object_get(ev, "occurred_at");
+	if (!json_is_string(idv) || !json_string_length(idv) || json_string_length(idv) > ID_MAX ||
+	    !text_ok(json_string_value(idv)))
+		return ff_fail(d, FF_E_INVALID, "id", "id must be a string of 1 to %d characters", ID_MAX);
+	if (!json_is_string(typev))
+		return ff_fail(d, FF_E_INVALID, "type", "type must be participant, referral, conversion or refund");
+	if (!json_is_object(data))
+		return ff_fail(d, FF_E_INVALID, "data", "data must be an object");
+	const char *id = json_string_value(idv), *type = json_string_value(typev);
+	int64_t now = fftime_now(), occurred = now;
+	if (occ && !json_is_null(occ)) {
+		if (!json_is_string(occ) || fftime_parse(json_string_value(occ), &occurred))
+			return ff_fail(d, FF_E_INVALID, "occurred_at", "occurred_at must be an RFC 3339 time");
+	}
+	/* dedup forever: the same id answers what it answered the first time */
+	struct store_stmt *st = store_query(e->st, Q_EVENT_GET);
+	store_bind_text(st, 1, id);
+	int rc = store_step(st);
+	if (rc < 0)
+		return core_store_fail(e, d, "event");
+	if (rc == 1) {
+		json_t *prev = json_from_text(store_col_text(st, 0), "{}");
+		json_object_set_new(prev, "outcome", json_string("duplicate"));
+		*out = prev;
+		*dup = true;
+		return FF_OK;
+	}
+	json_t *result = json_pack("{s:s, s:s, s:s, s:[]}", "id", id, "type", type, "outcome", "accepted", "rewards");
+	if (!strcmp(type, "participant"))
+		err = ev_participant(e, a, data, now, result, d);
+	else if (!strcmp(type, "referral"))
+		err = ev_referral(e, a, id, data, occurred, now, result, d);
+	else if (!strcmp(type, "conversion"))
+		err = ev_conversion(e, a, id, data, occurred, now, result, d);
+	else if (!strcmp(type, "refund"))
+		err = ev_refund(e, a, data, now, result, d);
+	else
+		err = ff_fail(d, FF_E_INVALID, "type", "unknown event type \"%s\"", type);
+	if (!err) {
+		char *res = json_dumps(result, JSON_COMPACT);
+		char *body = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		st = store_query(e->st, Q_EVENT_INSERT);
+		store_bind_text(st, 1, id);
+		store_bind_text(st, 2, type);
+		store_bind_text(st, 3, res);
+		store_bind_int(st, 4, occurred);
+		store_bind_int(st, 5, now);
+		store_bind_text(st, 6, body);
+		if (store_exec(st))
+			err = store_unique_violation(e->st)
+				      ? ff_fail(d, FF_E_CONFLICT, "id", "event %s is being ingested concurrently", id)
+				      : core_store_fail(e, d, "event");
+		free(res);
+		free(body);
+	}
+	if (err) {
+		json_decref(result);
+		return err;
+	}
+	*out = result;
+	return FF_OK;
+}
+
+/* One event in its own savepoint; on success also the idempotency record. */
+static void ingest_item(struct engine *e, const struct actor *a, struct ingest_item *it, json_t *parsed)
+{
+	ff_diag_clear(&it->diag);
+	it->result = NULL;
+	json_t *ev = parsed ? json_incref(parsed) : NULL;
+	enum ff_err err = ev ? FF_OK : parse_event(it->text, it->len, &ev, &it->diag);
+	if (!err)
+		err = core_begin(e, &it->diag);
+	if (!err) {
+		bool dup;
+		err = ingest_one(e, a, ev, &it->result, &dup, &it->diag);
+		if (!err && it->idem_scope) {
+			char *body = json_dumps(it->result, JSON_COMPACT);
+			err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);
+			free(body);
+			if (err)
+				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
+		}
+		err = core_end(e, err, &it->diag);
+		if (err && it->result) {
+			json_decref(it->result);
+			it->result = NULL;
+		}
+	}
+	json_decref(ev);
+	it->err = err;
+}
+
+enum ff_err engine_ingest(struct engine *e, const struct actor *a, struct ingest_item *items, size_t n,
+			  struct ff_diag *d)
+{
+	enum ff_err err = core_begin(e, d);
+	if (!err) {
+		for (size_t i = 0; i < n; i++)
+			ingest_item(e, a, &items[i], NULL);
+		err = core_end(e, FF_OK, d);
+	}
+	if (err) {
+		/* the whole transaction is gone: nothing of it was stored */
+		for (size_t i = 0; i < n; i++) {
+			json_decref(items[i].result);
+			items[i].result = NULL;
+			items[i].err = err;
+			ff_fail(&items[i].diag, err, NULL, "%s", d ? d->message : "transaction failed");
+		}
+	}
+	return core_done(e, err);
+}
+
+enum ff_err engine_ingest_json(struct engine *e, const struct actor *a, json_t *event, json_t **out,
+			       struct ff_diag *d)
+{
+	struct ingest_item it = {0};
+	enum ff_err err = core_begin(e, d);
+	if (!err) {
+		ingest_item(e, a, &it, event);
+		err = core_end(e, FF_OK, d);
+	}
+	if (!err && it.err) {
+		if (d)
+			*d = it.diag;
+		err = it.err;
+	}
+	if (!err)
+		*out = it.result;
+	else
+		json_decref(it.result);
+	return core_done(e, err);
+}

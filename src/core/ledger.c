@@ -1,0 +1,272 @@
+/*
+ * ledger.c - the internal double-entry credit ledger (SPEC §5, `ledger` connector).
+ *
+ * Every movement is a journal of two postings that sum to zero, per currency.
+ * Accounts: "participant:<id>" (what a participant holds), "program:<id>" (the
+ * program's funding: it goes negative as it grants credit), "redemptions", "expired".
+ * A participant's positive balance is made of lots, one per fulfilled reward, each with
+ * its own expiry; redeem consumes soonest-expiring lots first. A clawback may take the
+ * balance below zero (the participant owes it); new credit then first pays the debt.
+ * Invariants (checked by engine_ledger_verify after every test scenario):
+ *   1. per currency, all postings sum to zero;
+ *   2. every balance row equals the sum of its account's postings;
+ *   3. for a participant, the lots' remaining amounts sum to max(balance, 0);
+ *   4. 0 <= lot.remaining <= lot.amount.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "fulfill/crypto.h"
+#include "fulfill/money.h"
+
+static void account_name(char *out, size_t n, const char *kind, const char *id)
+{
+	snprintf(out, n, "%s:%s", kind, id);
+}
+
+static enum ff_err posting(struct engine *e, const char *journal, const char *account, const char *currency,
+			   int64_t amount, const char *kind, const char *reward, int64_t now, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_LEDGER_ENTRY_INSERT);
+	store_bind_text(st, 1, journal);
+	store_bind_text(st, 2, account);
+	store_bind_text(st, 3, currency);
+	store_bind_int(st, 4, amount);
+	store_bind_text(st, 5, kind);
+	store_bind_text(st, 6, reward);
+	store_bind_int(st, 7, now);
+	if (store_exec(st))
+		return core_store_fail(e, d, "ledger entry");
+	st = store_query(e->st, Q_LEDGER_BALANCE_ADD);
+	store_bind_text(st, 1, account);
+	store_bind_text(st, 2, currency);
+	store_bind_int(st, 3, amount);
+	if (store_exec(st))
+		return core_store_fail(e, d, "ledger balance");
+	return FF_OK;
+}
+
+/* Move `amount` from one account to another: one journal, two postings. */
+static enum ff_err transfer(struct engine *e, const char *from, const char *to, const char *currency, int64_t amount,
+			    const char *kind, const char *reward, int64_t now, struct ff_diag *d)
+{
+	char journal[40];
+	crypto_random_id("jrn", journal, sizeof(journal));
+	enum ff_err err = posting(e, journal, from, currency, -amount, kind, reward, now, d);
+	if (!err)
+		err = posting(e, journal, to, currency, amount, kind, reward, now, d);
+	return err;
+}
+
+int64_t ledger_balance(struct engine *e, const char *participant, const char *currency)
+{
+	char acct[ID_MAX + 16];
+	account_name(acct, sizeof(acct), "participant", participant);
+	struct store_stmt *st = store_query(e->st, Q_LEDGER_BALANCE_GET);
+	store_bind_text(st, 1, acct);
+	store_bind_text(st, 2, currency);
+	return store_step(st) == 1 ? store_col_int(st, 0) : 0;
+}
+
+int64_t ledger_lot_remaining(struct engine *e, const char *reward)
+{
+	struct store_stmt *st = store_query(e->st, Q_LOT_GET);
+	store_bind_text(st, 1, reward);
+	return store_step(st) == 1 ? store_col_int(st, 1) : 0;
+}
+
+static const char *ledger_currency(const struct reward *r)
+{
+	return !strcmp(r->type, "points") ? "POINT" : r->currency;
+}
+
+enum ff_err ledger_credit(struct engine *e, const struct reward *r, int64_t now, struct ff_diag *d)
+{
+	const char *cur = ledger_currency(r);
+	int64_t bal = ledger_balance(e, r->participant, cur);
+	int64_t owed = bal < 0 ? -bal : 0;
+	int64_t remaining = r->amount - (owed < r->amount ? owed : r->amount);
+	char from[ID_MAX + 16], to[ID_MAX + 16];
+	account_name(from, sizeof(from), "program", r->program);
+	account_name(to, sizeof(to), "participant", r->participant);
+	enum ff_err err = transfer(e, from, to, cur, r->amount, "credit", r->id, now, d);
+	if (err)
+		return err;
+	struct store_stmt *st = store_query(e->st, Q_LOT_INSERT);
+	store_bind_text(st, 1, r->id);
+	store_bind_text(st, 2, r->participant);
+	store_bind_text(st, 3, cur);
+	store_bind_int(st, 4, r->amount);
+	store_bind_int(st, 5, remaining);
+	store_bind_int_or_null(st, 6, r->expires_at, !r->has_expires);
+	store_bind_int(st, 7, now);
+	if (store_exec(st))
+		return core_store_fail(e, d, "ledger lot");
+	return FF_OK;
+}
+
+/* Take up to `amount` from the participant's lots, `first` (a reward id) first, then
+ * soonest-expiring. Returns what was taken. */
+static int64_t consume_lots(struct engine *e, const char *participant, const char *currency, const char *first,
+			    int64_t amount, bool *failed)
+{
+	int64_t taken = 0;
+	*failed = false;
+	if (first) {
+		struct store_stmt *st = store_query(e->st, Q_LOT_GET);
+		store_bind_text(st, 1, first);
+		if (store_step(st) == 1) {
+			int64_t rem = store_col_int(st, 1);
+			int64_t x = rem < amount ? rem : amount;
+			if (x > 0) {
+				st = store_query(e->st, Q_LOT_TAKE);
+				store_bind_int(st, 1, x);
+				store_bind_text(st, 2, first);
+				if (store_exec(st)) {
+					*failed = true;
+					return 0;
+				}
+				taken += x;
+			}
+		}
+	}
+	while (taken < amount) {
+		/* one lot at a time: the statement is re-run after each update, so no
+		 * cursor stays open over rows being changed */
+		struct store_stmt *st = store_query(e->st, Q_LOT_NEXT_OPEN);
+		store_bind_text(st, 1, participant);
+		store_bind_text(st, 2, currency);
+		if (store_step(st) != 1)
+			break;
+		char reward[40];
+		copy_str(reward, sizeof(reward), store_col_text(st, 0));
+		int64_t rem = store_col_int(st, 1);
+		int64_t x = rem < amount - taken ? rem : amount - taken;
+		st = store_query(e->st, Q_LOT_TAKE);
+		store_bind_int(st, 1, x);
+		store_bind_text(st, 2, reward);
+		if (store_exec(st)) {
+			*failed = true;
+			return taken;
+		}
+		taken += x;
+	}
+	return taken;
+}
+
+enum ff_err ledger_clawback(struct engine *e, const struct reward *r, int64_t amount, int64_t now,
+			    struct ff_diag *d)
+{
+	if (amount <= 0)
+		return FF_OK;
+	const char *cur = ledger_currency(r);
+	bool failed;
+	consume_lots(e, r->participant, cur, r->id, amount, &failed);
+	if (failed)
+		return core_store_fail(e, d, "ledger lots");
+	char from[ID_MAX + 16], to[ID_MAX + 16];
+	account_name(from, sizeof(from), "participant", r->participant);
+	account_name(to, sizeof(to), "program", r->program);
+	return transfer(e, from, to, cur, amount, "clawback", r->id, now, d);
+}
+
+enum ff_err ledger_expire(struct engine *e, const struct reward *r, int64_t now, int64_t *out_amount,
+			  struct ff_diag *d)
+{
+	*out_amount = 0;
+	const char *cur = ledger_currency(r);
+	int64_t rem = ledger_lot_remaining(e, r->id);
+	/* never take more than the balance holds: a debt already consumed the lot */
+	int64_t bal = ledger_balance(e, r->participant, cur);
+	if (rem > bal)
+		rem = bal > 0 ? bal : 0;
+	if (rem <= 0)
+		return FF_OK;
+	struct store_stmt *st = store_query(e->st, Q_LOT_TAKE);
+	store_bind_int(st, 1, rem);
+	store_bind_text(st, 2, r->id);
+	if (store_exec(st))
+		return core_store_fail(e, d, "ledger lot");
+	char from[ID_MAX + 16];
+	account_name(from, sizeof(from), "participant", r->participant);
+	*out_amount = rem;
+	return transfer(e, from, "expired", cur, rem, "expiry", r->id, now, d);
+}
+
+enum ff_err engine_participant_redeem(struct engine *e, const struct actor *a, const char *id, int64_t amount,
+				      const char *currency, json_t **out, struct ff_diag *d)
+{
+	if ((a->participant[0] && strcmp(a->participant, id)) || !participant_exists(e, id))
+		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no participant %s", id));
+	if (!currency || !money_currency_valid(currency))
+		return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "currency", "unknown currency \"%s\"",
+					    currency ? currency : ""));
+	if (amount <= 0 || amount > MONEY_MAX)
+		return core_done(e, ff_fail(d, FF_E_INVALID_AMOUNT, "amount",
+					    "amount must be a positive integer of minor units"));
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return core_done(e, err);
+	int64_t now = fftime_now();
+	int64_t bal = ledger_balance(e, id, currency);
+	if (bal < amount) {
+		err = ff_fail(d, FF_E_INSUFFICIENT_BALANCE, "amount", "balance %lld %s is less than %lld",
+			      (long long)bal, currency, (long long)amount);
+		goto end;
+	}
+	bool failed;
+	int64_t taken = consume_lots(e, id, currency, NULL, amount, &failed);
+	if (failed || taken != amount) {
+		err = failed ? core_store_fail(e, d, "ledger lots")
+			     : ff_fail(d, FF_E_INTERNAL, NULL, "ledger lots hold %lld, balance %lld", (long long)taken,
+				       (long long)bal);
+		goto end;
+	}
+	char from[ID_MAX + 16];
+	account_name(from, sizeof(from), "participant", id);
+	err = transfer(e, from, "redemptions", currency, amount, "redeem", NULL, now, d);
+	if (!err) {
+		json_t *detail = json_pack("{s:I, s:s}", "amount", (json_int_t)amount, "currency", currency);
+		err = audit_append(e, a->label, "participant.redeemed", id, detail, d);
+		json_decref(detail);
+	}
+end:
+	err = core_end(e, err, d);
+	if (!err)
+		*out = json_pack("{s:s, s:s, s:I, s:s, s:I}", "object", "redemption", "participant", id, "amount",
+				 (json_int_t)amount, "currency", currency, "balance",
+				 (json_int_t)ledger_balance(e, id, currency));
+	return core_done(e, err);
+}
+
+enum ff_err engine_ledger_verify(struct engine *e, struct ff_diag *d)
+{
+	enum ff_err err = FF_OK;
+	struct store_stmt *st = store_query(e->st, Q_LEDGER_CHECK_ZERO);
+	if (store_step(st) == 1) {
+		err = ff_fail(d, FF_E_INTERNAL, NULL, "postings in %s sum to %lld, not zero", store_col_text(st, 0),
+			      (long long)store_col_int(st, 1));
+		goto out;
+	}
+	st = store_query(e->st, Q_LEDGER_CHECK_BALANCES);
+	if (store_step(st) == 1) {
+		err = ff_fail(d, FF_E_INTERNAL, NULL, "balance of %s in %s is %lld but its postings sum to %lld",
+			      store_col_text(st, 0), store_col_text(st, 1), (long long)store_col_int(st, 2),
+			      (long long)store_col_int(st, 3));
+		goto out;
+	}
+	st = store_query(e->st, Q_LEDGER_CHECK_LOTS);
+	if (store_step(st) == 1) {
+		err = ff_fail(d, FF_E_INTERNAL, NULL, "lots of %s in %s hold %lld but the balance is %lld",
+			      store_col_text(st, 0), store_col_text(st, 1), (long long)store_col_int(st, 3),
+			      (long long)store_col_int(st, 2));
+		goto out;
+	}
+	st = store_query(e->st, Q_LEDGER_CHECK_LOT_RANGE);
+	if (store_step(st) == 1)
+		err = ff_fail(d, FF_E_INTERNAL, NULL, "lot of reward %s has remaining %lld outside 0..%lld",
+			      store_col_text(st, 0), (long long)store_col_int(st, 1), (long long)store_col_int(st, 2));
+out:
+	return core_done(e, err);
+}

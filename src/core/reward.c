@@ -1,0 +1,477 @@
+/*
+ * reward.c - the reward lifecycle (SPEC §4): the state machine, the history of every
+ * transition, the API object, operator actions, lists and explanations.
+ *
+ * The transition table below is the whole state machine; anything not in it is
+ * refused with invalid_transition. "approved -> fulfilled" exists for fulfilment that
+ * completes inside one database transaction (the internal ledger, manual batches):
+ * nothing leaves the process, so there is no "issuing" window to recover from.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+static const char *const statuses[] = {"pending", "review",   "approved",  "issuing", "fulfilled",
+				       "reconciled", "failed", "cancelled", "reversed", "expired", NULL};
+
+static const struct {
+	const char *from, *to;
+} transitions[] = {
+	{"created", "pending"},	    {"created", "review"},	{"created", "approved"},
+	{"review", "pending"},	    {"review", "approved"},	{"review", "cancelled"},
+	{"pending", "approved"},    {"pending", "cancelled"},	{"approved", "issuing"},
+	{"approved", "fulfilled"},  {"approved", "cancelled"},	{"approved", "expired"},
+	{"approved", "pending"},    {"issuing", "fulfilled"},	{"issuing", "approved"},
+	{"issuing", "failed"},	    {"failed", "approved"},	{"failed", "cancelled"},
+	{"fulfilled", "reconciled"}, {"fulfilled", "reversed"}, {"fulfilled", "expired"},
+	{"reconciled", "reversed"},
+};
+
+bool reward_status_valid(const char *s)
+{
+	for (int i = 0; statuses[i]; i++)
+		if (!strcmp(s, statuses[i]))
+			return true;
+	return false;
+}
+
+bool reward_transition_allowed(const char *from, const char *to)
+{
+	for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
+		if (!strcmp(transitions[i].from, from) && !strcmp(transitions[i].to, to))
+			return true;
+	return false;
+}
+
+/* Column list shared by every query that reads a whole reward (queries.c: REWARD_COLS). */
+static void reward_from_row(struct store_stmt *st, struct reward *r)
+{
+	memset(r, 0, sizeof(*r));
+	int c = 0;
+#define TXT(f) copy_str(r->f, sizeof(r->f), store_col_text(st, c++))
+#define INT(f) r->f = store_col_int(st, c++)
+#define OPT(f, h)                                   \
+	do {                                        \
+		r->h = !store_col_null(st, c);      \
+		r->f = store_col_int(st, c++);      \
+	} while (0)
+	TXT(id);
+	TXT(program);
+	INT(program_version);
+	TXT(referral);
+	TXT(conversion);
+	TXT(participant);
+	TXT(role);
+	TXT(type);
+	OPT(amount, has_amount);
+	TXT(currency);
+	OPT(percent_bp, has_percent);
+	OPT(rate_bp, has_rate);
+	OPT(max_amount, has_max);
+	OPT(months, has_months);
+	TXT(code);
+	TXT(pool);
+	TXT(sku);
+	OPT(quantity, has_quantity);
+	TXT(brand);
+	TXT(status);
+	TXT(reason);
+	OPT(hold_until, has_hold);
+	OPT(release_at, has_release);
+	OPT(expires_at, has_expires);
+	TXT(connector);
+	TXT(fulfiller);
+	TXT(external_reference);
+	TXT(batch);
+	TXT(signals);
+	INT(attempts);
+	OPT(next_attempt_at, has_next_attempt);
+	TXT(last_error);
+	OPT(fulfilled_at, has_fulfilled);
+	INT(created_at);
+	INT(updated_at);
+#undef TXT
+#undef INT
+#undef OPT
+}
+
+enum ff_err reward_load(struct engine *e, const char *id, struct reward *out, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARD_GET);
+	store_bind_text(st, 1, id);
+	int rc = store_step(st);
+	if (rc < 0)
+		return core_store_fail(e, d, "reward");
+	if (rc == 0)
+		return ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward %s", id);
+	reward_from_row(st, out);
+	return FF_OK;
+}
+
+static const char *nz(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static enum ff_err history_add(struct engine *e, const char *reward, const char *from, const char *to,
+			       const char *actor, const char *reason, int64_t at, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_HISTORY_INSERT);
+	store_bind_text(st, 1, reward);
+	store_bind_text(st, 2, from);
+	store_bind_text(st, 3, to);
+	store_bind_text(st, 4, actor);
+	store_bind_text(st, 5, nz(reason));
+	store_bind_int(st, 6, at);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reward history");
+	return FF_OK;
+}
+
+enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explanation, const char *actor,
+			  struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARD_INSERT);
+	int c = 1;
+	store_bind_text(st, c++, r->id);
+	store_bind_text(st, c++, r->program);
+	store_bind_int(st, c++, r->program_version);
+	store_bind_text(st, c++, nz(r->referral));
+	store_bind_text(st, c++, nz(r->conversion));
+	store_bind_text(st, c++, r->participant);
+	store_bind_text(st, c++, r->role);
+	store_bind_text(st, c++, r->type);
+	store_bind_int_or_null(st, c++, r->amount, !r->has_amount);
+	store_bind_text(st, c++, nz(r->currency));
+	store_bind_int_or_null(st, c++, r->percent_bp, !r->has_percent);
+	store_bind_int_or_null(st, c++, r->rate_bp, !r->has_rate);
+	store_bind_int_or_null(st, c++, r->max_amount, !r->has_max);
+	store_bind_int_or_null(st, c++, r->months, !r->has_months);
+	store_bind_text(st, c++, nz(r->pool));
+	store_bind_text(st, c++, nz(r->sku));
+	store_bind_int_or_null(st, c++, r->quantity, !r->has_quantity);
+	store_bind_text(st, c++, nz(r->brand));
+	store_bind_text(st, c++, r->status);
+	store_bind_text(st, c++, nz(r->reason));
+	store_bind_int_or_null(st, c++, r->hold_until, !r->has_hold);
+	store_bind_int_or_null(st, c++, r->release_at, !r->has_release);
+	store_bind_int_or_null(st, c++, r->expires_at, !r->has_expires);
+	store_bind_text(st, c++, r->connector);
+	store_bind_text(st, c++, r->fulfiller);
+	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
+	store_bind_text(st, c++, explanation);
+	store_bind_int(st, c++, r->created_at);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reward insert");
+	enum ff_err err = history_add(e, r->id, "created", r->status, actor, r->reason, r->created_at, d);
+	if (err)
+		return err;
+	json_t *detail = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "participant", r->participant, "type", r->type,
+				   "status", r->status, "amount",
+				   r->has_amount ? json_integer(r->amount) : json_null(), "currency", r->currency,
+				   "program", r->program);
+	err = audit_append(e, actor, "reward.created", r->id, detail, d);
+	json_decref(detail);
+	return err;
+}
+
+enum ff_err reward_update(struct engine *e, const struct reward *r, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARD_UPDATE);
+	int c = 1;
+	store_bind_text(st, c++, r->status);
+	store_bind_text(st, c++, nz(r->reason));
+	store_bind_int_or_null(st, c++, r->amount, !r->has_amount);
+	store_bind_text(st, c++, nz(r->code));
+	store_bind_int_or_null(st, c++, r->release_at, !r->has_release);
+	store_bind_text(st, c++, nz(r->external_reference));
+	store_bind_text(st, c++, nz(r->batch));
+	store_bind_int(st, c++, r->attempts);
+	store_bind_int_or_null(st, c++, r->next_attempt_at, !r->has_next_attempt);
+	store_bind_text(st, c++, nz(r->last_error));
+	store_bind_int_or_null(st, c++, r->fulfilled_at, !r->has_fulfilled);
+	store_bind_int(st, c++, r->updated_at);
+	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
+	store_bind_text(st, c++, r->id);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reward update");
+	return FF_OK;
+}
+
+enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to, const char *reason,
+			      const char *actor, struct ff_diag *d)
+{
+	if (!reward_transition_allowed(r->status, to))
+		return ff_fail(d, FF_E_INVALID_TRANSITION, NULL, "reward %s cannot go from %s to %s", r->id,
+			       r->status, to);
+	char from[16];
+	copy_str(from, sizeof(from), r->status);
+	int64_t now = fftime_now();
+	copy_str(r->status, sizeof(r->status), to);
+	copy_str(r->reason, sizeof(r->reason), reason);
+	r->updated_at = now;
+	if (!strcmp(to, "fulfilled") && !r->has_fulfilled) {
+		r->fulfilled_at = now;
+		r->has_fulfilled = true;
+	}
+	enum ff_err err = reward_update(e, r, d);
+	if (!err)
+		err = history_add(e, r->id, from, to, actor, reason, now, d);
+	if (!err) {
+		json_t *detail = json_pack("{s:s, s:s, s:s?}", "from", from, "to", to, "reason", nz(reason));
+		char action[48];
+		snprintf(action, sizeof(action), "reward.%s", to);
+		err = audit_append(e, actor, action, r->id, detail, d);
+		json_decref(detail);
+	}
+	return err;
+}
+
+const char *reward_approved_reason(const struct reward *r)
+{
+	return !strcmp(r->connector, "manual") ? "awaiting_batch" : "awaiting_fulfillment";
+}
+
+const char *reward_release_status(const struct reward *r, int64_t now, const char **out_reason)
+{
+	if (r->has_release && r->release_at > now) {
+		*out_reason = r->has_hold && r->hold_until > now ? "hold_period" : "schedule";
+		return "pending";
+	}
+	*out_reason = reward_approved_reason(r);
+	return "approved";
+}
+
+static json_t *opt_int(int64_t v, bool has)
+{
+	return has ? json_integer(v) : json_null();
+}
+
+static json_t *opt_str(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+json_t *reward_json(const struct reward *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(r->id));
+	json_object_set_new(o, "object", json_string("reward"));
+	json_object_set_new(o, "program", json_string(r->program));
+	json_object_set_new(o, "program_version", json_integer(r->program_version));
+	json_object_set_new(o, "participant", json_string(r->participant));
+	json_object_set_new(o, "role", json_string(r->role));
+	json_object_set_new(o, "referral", opt_str(r->referral));
+	json_object_set_new(o, "conversion", opt_str(r->conversion));
+	json_object_set_new(o, "type", json_string(r->type));
+	json_object_set_new(o, "amount", opt_int(r->amount, r->has_amount));
+	json_object_set_new(o, "currency", opt_str(r->currency));
+	json_object_set_new(o, "percent_bp", opt_int(r->percent_bp, r->has_percent));
+	if (r->has_max)
+		json_object_set_new(o, "max_amount", json_integer(r->max_amount));
+	if (r->has_months)
+		json_object_set_new(o, "months", json_integer(r->months));
+	json_object_set_new(o, "code", opt_str(r->code));
+	if (r->pool[0])
+		json_object_set_new(o, "pool", json_string(r->pool));
+	if (r->sku[0]) {
+		json_object_set_new(o, "sku", json_string(r->sku));
+		json_object_set_new(o, "quantity", opt_int(r->quantity, r->has_quantity));
+	}
+	if (r->brand[0])
+		json_object_set_new(o, "brand", json_string(r->brand));
+	json_object_set_new(o, "status", json_string(r->status));
+	json_object_set_new(o, "reason", opt_str(r->reason));
+	json_object_set_new(o, "hold_until", json_time(r->hold_until, r->has_hold));
+	json_object_set_new(o, "release_at", json_time(r->release_at, r->has_release));
+	json_object_set_new(o, "expires_at", json_time(r->expires_at, r->has_expires));
+	json_object_set_new(o, "connector", json_string(r->connector));
+	json_object_set_new(o, "fulfiller", json_string(r->fulfiller));
+	json_object_set_new(o, "external_reference", opt_str(r->external_reference));
+	json_object_set_new(o, "batch", opt_str(r->batch));
+	json_object_set_new(o, "signals", json_from_text(r->signals[0] ? r->signals : NULL, "[]"));
+	json_object_set_new(o, "attempts", json_integer(r->attempts));
+	json_object_set_new(o, "last_error", opt_str(r->last_error));
+	json_object_set_new(o, "fulfilled_at", json_time(r->fulfilled_at, r->has_fulfilled));
+	json_object_set_new(o, "created_at", json_time(r->created_at, true));
+	json_object_set_new(o, "updated_at", json_time(r->updated_at, true));
+	return o;
+}
+
+/* Scope: a partner sees its own participant's rewards; a fulfiller those it fulfils. */
+static bool in_scope(const struct actor *a, const struct reward *r)
+{
+	if (a->participant[0] && strcmp(a->participant, r->participant))
+		return false;
+	if (a->fulfiller[0] && strcmp(a->fulfiller, r->fulfiller))
+		return false;
+	return true;
+}
+
+static enum ff_err load_scoped(struct engine *e, const struct actor *a, const char *id, struct reward *r,
+			       struct ff_diag *d)
+{
+	enum ff_err err = reward_load(e, id, r, d);
+	if (!err && !in_scope(a, r))
+		err = ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward %s", id);
+	return err;
+}
+
+enum ff_err engine_reward_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
+			      struct ff_diag *d)
+{
+	struct reward r;
+	enum ff_err err = load_scoped(e, a, id, &r, d);
+	if (err)
+		return core_done(e, err);
+	json_t *o = reward_json(&r);
+	json_t *hist = json_array();
+	struct store_stmt *st = store_query(e->st, Q_HISTORY_LIST);
+	store_bind_text(st, 1, id);
+	while (store_step(st) == 1)
+		json_array_append_new(hist, json_pack("{s:s?, s:s, s:s, s:s?, s:o}", "from", store_col_text(st, 0),
+						      "to", store_col_text(st, 1), "actor", store_col_text(st, 2),
+						      "reason", store_col_text(st, 3), "at",
+						      json_time(store_col_int(st, 4), true)));
+	json_object_set_new(o, "history", hist);
+	*out = o;
+	return core_done(e, FF_OK);
+}
+
+enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const struct reward_filter *f,
+				const struct page *p, json_t **out, struct ff_diag *d)
+{
+	int limit = page_limit(p);
+	const char *participant = f ? f->participant : NULL;
+	if (a->participant[0]) {
+		if (participant && strcmp(participant, a->participant)) {
+			*out = list_json(json_array(), limit);
+			return core_done(e, FF_OK);
+		}
+		participant = a->participant;
+	}
+	if (f && f->status && !reward_status_valid(f->status))
+		return core_done(e, ff_fail(d, FF_E_INVALID, "status", "unknown reward status \"%s\"", f->status));
+	struct store_stmt *st = store_query(e->st, Q_REWARD_LIST);
+	store_bind_text(st, 1, f ? f->status : NULL);
+	store_bind_text(st, 2, participant);
+	store_bind_text(st, 3, f ? f->program : NULL);
+	store_bind_text(st, 4, f ? f->batch : NULL);
+	store_bind_text(st, 5, a->fulfiller[0] ? a->fulfiller : NULL);
+	store_bind_text(st, 6, p ? p->starting_after : NULL);
+	store_bind_int(st, 7, limit + 1);
+	json_t *data = json_array();
+	int rc;
+	while ((rc = store_step(st)) == 1) {
+		struct reward r;
+		reward_from_row(st, &r);
+		json_array_append_new(data, reward_json(&r));
+	}
+	if (rc < 0) {
+		json_decref(data);
+		return core_done(e, core_store_fail(e, d, "reward list"));
+	}
+	*out = list_json(data, limit);
+	return core_done(e, FF_OK);
+}
+
+enum ff_err engine_participant_rewards(struct engine *e, const struct actor *a, const char *id,
+				       const struct page *p, json_t **out, struct ff_diag *d)
+{
+	if ((a->participant[0] && strcmp(a->participant, id)) || !participant_exists(e, id))
+		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no participant %s", id));
+	struct reward_filter f = {.participant = id};
+	return engine_rewards_list(e, a, &f, p, out, d);
+}
+
+enum ff_err engine_explain(struct engine *e, const struct actor *a, const char *id, json_t **out,
+			   struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARD_EXPLANATION);
+	store_bind_text(st, 1, id);
+	if (store_step(st) == 1) {
+		struct reward r;
+		enum ff_err err = load_scoped(e, a, id, &r, d);
+		if (err)
+			return core_done(e, err);
+		st = store_query(e->st, Q_REWARD_EXPLANATION);
+		store_bind_text(st, 1, id);
+		store_step(st);
+		json_t *x = json_from_text(store_col_text(st, 0), "{}");
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "object", "explanation", "reward", id, "status",
+				      r.status, "participant", r.participant, "explanation", x, "signals",
+				      json_from_text(r.signals[0] ? r.signals : NULL, "[]"));
+		*out = o;
+		return core_done(e, FF_OK);
+	}
+	st = store_query(e->st, Q_CONVERSION_EXPLANATION);
+	store_bind_text(st, 1, id);
+	if (store_step(st) == 1) {
+		const char *participant = store_col_text(st, 1);
+		if (a->participant[0] && strcmp(a->participant, participant))
+			return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));
+		*out = json_pack("{s:s, s:s, s:s, s:o}", "object", "explanation", "conversion", id, "participant",
+				 participant, "explanation", json_from_text(store_col_text(st, 0), "{}"));
+		return core_done(e, FF_OK);
+	}
+	return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));
+}
+
+enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const char *id,
+				 enum reward_action act, const char *reason, json_t **out, struct ff_diag *d)
+{
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return core_done(e, err);
+	struct reward r;
+	err = load_scoped(e, a, id, &r, d);
+	if (err)
+		goto end;
+	int64_t now = fftime_now();
+	const char *to = NULL, *why = reason;
+	char buf[160];
+	switch (act) {
+	case REWARD_APPROVE:
+		if (strcmp(r.status, "review")) {
+			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL, "reward %s is %s, not in review", id, r.status);
+			goto end;
+		}
+		to = reward_release_status(&r, now, &why);
+		break;
+	case REWARD_REJECT:
+		if (strcmp(r.status, "review")) {
+			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL, "reward %s is %s, not in review", id, r.status);
+			goto end;
+		}
+		to = "cancelled";
+		snprintf(buf, sizeof(buf), "rejected%s%s", reason && *reason ? ": " : "", reason ? reason : "");
+		why = buf;
+		break;
+	case REWARD_RETRY:
+		if (strcmp(r.status, "failed")) {
+			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL, "reward %s is %s, not failed", id, r.status);
+			goto end;
+		}
+		to = "approved";
+		why = "retry";
+		r.attempts = 0;
+		r.has_next_attempt = false;
+		r.last_error[0] = '\0';
+		break;
+	case REWARD_CANCEL:
+		to = "cancelled";
+		snprintf(buf, sizeof(buf), "cancelled%s%s", reason && *reason ? ": " : "", reason ? reason : "");
+		why = buf;
+		break;
+	}
+	err = reward_transition(e, &r, to, why, a->label, d);
+end:
+	err = core_end(e, err, d);
+	if (!err) {
+		*out = reward_json(&r);
+		return core_done(e, FF_OK);
+	}
+	return core_done(e, err);
+}

@@ -1,0 +1,430 @@
+/*
+ * rules.c - deciding rewards (SPEC §3): the eligibility context, eligibility with a
+ * clause-by-clause explanation, tiers, limits, amounts (fixed or percent, half-even),
+ * hold, schedule, expiry and review, and creating the rewards.
+ *
+ * The context a program's JsonLogic sees:
+ *   conversion.{id, amount, net_amount, refunded_amount, currency, category, product,
+ *               occurred_at, attributes.*}   (absent for referral-triggered programs)
+ *   referral.{id, program, code, source, affiliate, occurred_at}
+ *   referrer.*, referred.*  participant fields (id, country, currency, status,
+ *               tax_form, has_email, created_at) and attributes (both as .attributes.X
+ *               and .X)
+ *   stats.{referrer_successful_referrals, referrer_referrals, referrer_rewards_this_year,
+ *          referred_prior_conversions}
+ * Times in the context are integer milliseconds since the epoch.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "core/ingest.h"
+#include "fulfill/crypto.h"
+#include "fulfill/jsonlogic.h"
+#include "fulfill/money.h"
+
+int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max)
+{
+	int64_t v = money_percent_bp(base, bp);
+	if (has_max && v > max)
+		v = max;
+	return v < 0 ? 0 : v;
+}
+
+static int64_t count_query(struct engine *e, enum store_query q, const char *a, const char *b)
+{
+	struct store_stmt *st = store_query(e->st, q);
+	store_bind_text(st, 1, a);
+	if (b)
+		store_bind_text(st, 2, b);
+	return store_step(st) == 1 ? store_col_int(st, 0) : 0;
+}
+
+json_t *rules_context(struct engine *e, const struct program *p, struct store_stmt *rs, json_t *conversion,
+		      bool *out_successful)
+{
+	/* rs is at a REFERRAL_COLS row; copy what we need before running other queries */
+	char id[ID_MAX + 1], referrer[ID_MAX + 1], referred[ID_MAX + 1];
+	copy_str(id, sizeof(id), store_col_text(rs, 0));
+	copy_str(referrer, sizeof(referrer), store_col_text(rs, 2));
+	copy_str(referred, sizeof(referred), store_col_text(rs, 3));
+	json_t *ref = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I}", "id", id, "program", store_col_text(rs, 1), "code",
+				store_col_text(rs, 4), "source", store_col_text(rs, 5), "affiliate",
+				store_col_text(rs, 6), "occurred_at", (json_int_t)store_col_int(rs, 9));
+	*out_successful = !strcmp(store_col_text(rs, 10), "successful");
+	json_t *ctx = json_object();
+	json_object_set_new(ctx, "referral", ref);
+	json_t *rr = participant_context(e, referrer);
+	json_object_set_new(ctx, "referrer", rr ? rr : json_object());
+	json_t *rd = participant_context(e, referred);
+	json_object_set_new(ctx, "referred", rd ? rd : json_object());
+	if (conversion)
+		json_object_set(ctx, "conversion", conversion);
+	int64_t year_start = fftime_year_start(fftime_year(fftime_now()));
+	struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
+	store_bind_text(st, 1, referrer);
+	store_bind_text(st, 2, p->id);
+	store_bind_int(st, 3, year_start);
+	int64_t rewards_year = store_step(st) == 1 ? store_col_int(st, 0) : 0;
+	json_t *stats = json_pack(
+		"{s:I, s:I, s:I, s:I}", "referrer_successful_referrals",
+		(json_int_t)count_query(e, Q_STATS_REFERRER_SUCCESSFUL, referrer, p->id), "referrer_referrals",
+		(json_int_t)count_query(e, Q_STATS_REFERRER_REFERRALS, referrer, p->id), "referrer_rewards_this_year",
+		(json_int_t)rewards_year, "referred_prior_conversions",
+		(json_int_t)count_query(e, Q_STATS_PRIOR_CONVERSIONS, referred, NULL));
+	json_object_set_new(ctx, "stats", stats);
+	return ctx;
+}
+
+/* "conversion.amount (4000)" for a var, the JSON of anything else. */
+static void describe_operand(json_t *rule, json_t *value, char *out, size_t n)
+{
+	char *vs = json_dumps(value ? value : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+	json_t *var = json_is_object(rule) ? json_object_get(rule, "var") : NULL;
+	if (var && json_is_array(var))
+		var = json_array_get(var, 0);
+	if (var && json_is_string(var))
+		snprintf(out, n, "%s (%s)", json_string_value(var), vs ? vs : "null");
+	else
+		snprintf(out, n, "%s", vs ? vs : "null");
+	free(vs);
+}
+
+static json_t *explain_clause(json_t *clause, json_t *ctx, bool *out_ok, struct ff_diag *d, enum ff_err *err)
+{
+	json_t *res = NULL;
+	*err = jsonlogic_apply(clause, ctx, &res, d);
+	bool ok = !*err && jsonlogic_truthy(res);
+	*out_ok = ok;
+	json_t *entry = json_pack("{s:O, s:b}", "rule", clause, "result", ok);
+	if (*err) {
+		json_object_set_new(entry, "error", json_string(d->message));
+		return entry;
+	}
+	json_object_set_new(entry, "value", res);
+	/* a binary comparison gets a readable sentence */
+	if (json_is_object(clause) && json_object_size(clause) == 1) {
+		const char *op = json_object_iter_key(json_object_iter(clause));
+		json_t *args = json_object_iter_value(json_object_iter(clause));
+		if (json_is_array(args) && json_array_size(args) == 2) {
+			char a[256], b[256], text[600];
+			json_t *va = NULL, *vb = NULL;
+			struct ff_diag tmp;
+			jsonlogic_apply(json_array_get(args, 0), ctx, &va, &tmp);
+			jsonlogic_apply(json_array_get(args, 1), ctx, &vb, &tmp);
+			describe_operand(json_array_get(args, 0), va, a, sizeof(a));
+			describe_operand(json_array_get(args, 1), vb, b, sizeof(b));
+			snprintf(text, sizeof(text), "%s %s %s: %s", a, op, b, ok ? "true" : "false");
+			json_object_set_new(entry, "text", json_string(text));
+			json_object_set_new(entry, "values", json_pack("[o?, o?]", va, vb));
+		}
+	}
+	return entry;
+}
+
+enum ff_err rules_eligible(const struct program *p, json_t *ctx, bool *out_ok, json_t **out_clauses,
+			   struct ff_diag *d)
+{
+	json_t *clauses = json_array();
+	*out_ok = true;
+	enum ff_err err = FF_OK;
+	json_t *rule = p->eligibility;
+	if (!rule || json_is_true(rule)) {
+		*out_clauses = clauses;
+		return FF_OK;
+	}
+	json_t *and = json_is_object(rule) && json_object_size(rule) == 1 ? json_object_get(rule, "and") : NULL;
+	if (and && json_is_array(and)) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(and, i, c)
+		{
+			bool ok;
+			json_array_append_new(clauses, explain_clause(c, ctx, &ok, d, &err));
+			if (err)
+				break;
+			if (!ok)
+				*out_ok = false;
+		}
+	} else {
+		bool ok;
+		json_array_append_new(clauses, explain_clause(rule, ctx, &ok, d, &err));
+		*out_ok = ok;
+	}
+	if (err) {
+		/* a rule that fails to evaluate makes nobody eligible; the explanation says why */
+		*out_ok = false;
+		err = FF_OK;
+	}
+	*out_clauses = clauses;
+	return err;
+}
+
+static int64_t period_start(enum limit_period per, int64_t now)
+{
+	int64_t day = now - (now % FFTIME_DAY_MS);
+	switch (per) {
+	case PERIOD_DAY:
+		return day;
+	case PERIOD_WEEK: {
+		/* 1970-01-01 was a Thursday: days since a Monday = (days + 3) % 7 */
+		int64_t days = day / FFTIME_DAY_MS;
+		return day - ((days + 3) % 7) * FFTIME_DAY_MS;
+	}
+	case PERIOD_MONTH: {
+		char buf[32];
+		fftime_format(now, buf, sizeof(buf));
+		buf[8] = '0';
+		buf[9] = '1';
+		buf[10] = '\0';
+		int64_t ms = day;
+		fftime_parse(buf, &ms);
+		return ms;
+	}
+	case PERIOD_YEAR:
+	default:
+		return fftime_year_start(fftime_year(now));
+	}
+}
+
+/* The rewards that apply for the referrer's n-th successful referral: base rewards,
+ * with every tier entry of the highest tier level whose `from` <= n replacing the base
+ * rewards of the same recipient. */
+static int pick_specs(const struct program *p, int64_t n, const struct reward_spec **out, int64_t *out_tier)
+{
+	int64_t best = 0;
+	for (int i = 0; i < p->ntiers; i++)
+		if (p->tiers[i].from <= n && p->tiers[i].from > best)
+			best = p->tiers[i].from;
+	*out_tier = best;
+	bool tier_to[2] = {false, false};
+	for (int i = 0; best && i < p->ntiers; i++)
+		if (p->tiers[i].from == best)
+			tier_to[p->tiers[i].to_referrer] = true;
+	int k = 0;
+	for (int i = 0; i < p->nrewards; i++)
+		if (!tier_to[p->rewards[i].to_referrer])
+			out[k++] = &p->rewards[i];
+	for (int i = 0; best && i < p->ntiers; i++)
+		if (p->tiers[i].from == best)
+			out[k++] = &p->tiers[i];
+	return k;
+}
+
+/* Limits apply to the referrer's rewards. Returns the first limit the reward would
+ * break (with its current use), or NULL. */
+static const struct program_limit *limit_hit(struct engine *e, const struct program *p, const char *referrer,
+					     int64_t amount, int64_t now, int64_t *out_used)
+{
+	for (int i = 0; i < p->nlimits; i++) {
+		const struct program_limit *l = &p->limits[i];
+		struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
+		store_bind_text(st, 1, referrer);
+		store_bind_text(st, 2, p->id);
+		store_bind_int(st, 3, period_start(l->period, now));
+		int64_t count = 0, sum = 0;
+		if (store_step(st) == 1) {
+			count = store_col_int(st, 0);
+			sum = store_col_int(st, 1);
+		}
+		if (l->amount ? sum + amount > l->value : count + 1 > l->value) {
+			*out_used = l->amount ? sum : count;
+			return l;
+		}
+	}
+	return NULL;
+}
+
+enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *out_ids, json_t **out_expl,
+			struct ff_diag *d)
+{
+	const struct program *p = in->prog;
+	bool ok;
+	json_t *clauses = NULL;
+	enum ff_err err = rules_eligible(p, in->ctx, &ok, &clauses, d);
+	if (err)
+		return err;
+	json_t *expl = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s?, s:o, s:o, s:o}", "object", "explanation",
+				 "program", p->id, "program_version", p->version, "trigger",
+				 p->trigger_referral ? "referral" : "conversion", "referral", in->referral,
+				 "conversion", in->conversion, "clauses", clauses, "rewards", json_array(),
+				 "signals", json_array());
+	json_t *notes = json_array();
+	if (in->conversion && strcmp(in->conversion_currency, p->currency)) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "conversion currency %s differs from the program currency %s",
+			 in->conversion_currency, p->currency);
+		json_array_append_new(notes, json_string(msg));
+		ok = false;
+	}
+	json_object_set_new(expl, "eligible", json_boolean(ok));
+	if (!ok) {
+		/* name the clauses that failed */
+		json_t *failed = json_array();
+		size_t i;
+		json_t *c;
+		json_array_foreach(clauses, i, c) if (!json_is_true(json_object_get(c, "result")))
+		{
+			json_t *t = json_object_get(c, "text");
+			if (t)
+				json_array_append(failed, t);
+			else
+				json_array_append_new(failed, json_string("a rule clause evaluated to false"));
+		}
+		json_array_extend(failed, notes);
+		json_object_set_new(expl, "outcome", json_string("not_eligible"));
+		json_object_set_new(expl, "failed", failed);
+		json_decref(notes);
+		*out_expl = expl;
+		return FF_OK;
+	}
+	json_decref(notes);
+
+	json_t *stats = json_object_get(in->ctx, "stats");
+	int64_t done = json_integer_value(json_object_get(stats, "referrer_successful_referrals"));
+	int64_t n = done + (in->referral_successful ? 0 : 1);
+	const struct reward_spec *specs[PROGRAM_MAX_REWARDS + PROGRAM_MAX_TIERS];
+	int64_t tier = 0;
+	int nspecs = pick_specs(p, n, specs, &tier);
+	json_object_set_new(expl, "tier", json_pack("{s:I, s:o}", "successful_referral_number", (json_int_t)n, "from",
+						    tier ? json_integer(tier) : json_null()));
+	json_t *rewards = json_object_get(expl, "rewards");
+	json_t *limits = json_array();
+	json_object_set_new(expl, "limits", limits);
+	int64_t base_time = in->now;
+	json_t *occurred = json_object_get(json_object_get(in->ctx, in->conversion ? "conversion" : "referral"),
+					   "occurred_at");
+	if (json_is_integer(occurred) && json_integer_value(occurred) < in->now)
+		base_time = json_integer_value(occurred);
+	int created = 0;
+	for (int i = 0; i < nspecs; i++) {
+		const struct reward_spec *s = specs[i];
+		struct reward r;
+		memset(&r, 0, sizeof(r));
+		crypto_random_id("rwd", r.id, sizeof(r.id));
+		copy_str(r.program, sizeof(r.program), p->id);
+		r.program_version = p->version;
+		copy_str(r.referral, sizeof(r.referral), in->referral);
+		copy_str(r.conversion, sizeof(r.conversion), in->conversion);
+		copy_str(r.participant, sizeof(r.participant), s->to_referrer ? in->referrer : in->referred);
+		copy_str(r.role, sizeof(r.role), s->to_referrer ? "referrer" : "referred");
+		copy_str(r.type, sizeof(r.type), reward_type_names[s->type]);
+		if (s->type == RT_POINTS)
+			copy_str(r.currency, sizeof(r.currency), "POINT");
+		else if (s->type == RT_CREDIT || s->type == RT_GIFT_CARD || s->type == RT_CASH)
+			copy_str(r.currency, sizeof(r.currency), p->currency);
+		json_t *entry = json_pack("{s:s, s:s}", "to", r.role, "type", r.type);
+		char how[200] = "";
+		if (s->type == RT_CREDIT && s->has_percent) {
+			r.rate_bp = s->percent_bp;
+			r.has_rate = true;
+			r.max_amount = s->max_amount;
+			r.has_max = s->has_max;
+			r.amount = rules_percent_amount(in->conversion_amount, s->percent_bp, s->has_max, s->max_amount);
+			r.has_amount = true;
+			if (s->has_max)
+				snprintf(how, sizeof(how), "%lld bp of %lld, at most %lld", (long long)s->percent_bp,
+					 (long long)in->conversion_amount, (long long)s->max_amount);
+			else
+				snprintf(how, sizeof(how), "%lld bp of %lld", (long long)s->percent_bp,
+					 (long long)in->conversion_amount);
+		} else if (s->type == RT_PERCENT_DISCOUNT) {
+			r.percent_bp = s->percent_bp;
+			r.has_percent = true;
+			r.months = s->months;
+			r.has_months = s->has_months;
+		} else if (s->type == RT_CUSTOM) {
+			r.quantity = s->quantity;
+			r.has_quantity = true;
+		} else if (s->has_amount) {
+			r.amount = s->amount;
+			r.has_amount = true;
+		}
+		copy_str(r.pool, sizeof(r.pool), s->pool);
+		copy_str(r.sku, sizeof(r.sku), s->sku);
+		copy_str(r.brand, sizeof(r.brand), s->brand);
+		if (r.has_amount)
+			json_object_set_new(entry, "amount", json_integer(r.amount));
+		if (how[0])
+			json_object_set_new(entry, "computed", json_string(how));
+		if (s->to_referrer && p->nlimits) {
+			int64_t used = 0;
+			const struct program_limit *l =
+				limit_hit(e, p, in->referrer, r.has_amount ? r.amount : 0, in->now, &used);
+			if (l) {
+				char why[200];
+				snprintf(why, sizeof(why), "%s limit %lld reached (%lld used): reward not created", l->key,
+					 (long long)l->value, (long long)used);
+				json_object_set_new(entry, "capped", json_true());
+				json_object_set_new(entry, "reason", json_string(why));
+				json_array_append_new(limits, json_pack("{s:s, s:I, s:I, s:b}", "limit", l->key, "value",
+									(json_int_t)l->value, "used", (json_int_t)used,
+									"applied", 1));
+				json_array_append_new(rewards, entry);
+				continue;
+			}
+		}
+		if (r.has_amount && r.amount == 0 && s->type == RT_CREDIT) {
+			json_object_set_new(entry, "skipped", json_string("computed amount is zero"));
+			json_array_append_new(rewards, entry);
+			continue;
+		}
+		copy_str(r.connector, sizeof(r.connector), p->connector[s->type]);
+		copy_str(r.fulfiller, sizeof(r.fulfiller), p->fulfiller);
+		r.created_at = r.updated_at = in->now;
+		if (p->hold_days > 0) {
+			r.hold_until = base_time + p->hold_days * FFTIME_DAY_MS;
+			r.has_hold = true;
+		}
+		int64_t release_from = r.has_hold ? r.hold_until : in->now;
+		r.release_at = fftime_next_boundary(release_from, p->schedule, p->timezone);
+		if (r.release_at < 0)
+			r.release_at = release_from;
+		r.has_release = true;
+		if (p->expires_days > 0) {
+			r.expires_at = in->now + p->expires_days * FFTIME_DAY_MS;
+			r.has_expires = true;
+		}
+		const char *status, *reason;
+		const char *review = NULL;
+		if (p->review_always)
+			review = "review:always";
+		else if (p->has_review_amount && r.has_amount && r.amount >= p->review_amount_at_least)
+			review = "review:amount";
+		else if (p->review_when) {
+			json_t *res = NULL;
+			struct ff_diag tmp;
+			if (!jsonlogic_apply(p->review_when, in->ctx, &res, &tmp) && jsonlogic_truthy(res))
+				review = "review:rule";
+			json_decref(res);
+		}
+		if (review) {
+			status = "review";
+			reason = review;
+		} else {
+			status = reward_release_status(&r, in->now, &reason);
+		}
+		copy_str(r.status, sizeof(r.status), status);
+		copy_str(r.reason, sizeof(r.reason), reason);
+		json_object_set_new(entry, "reward", json_string(r.id));
+		json_object_set_new(entry, "status", json_string(status));
+		json_object_set_new(entry, "reason", json_string(reason));
+		json_array_append_new(rewards, entry);
+		/* each reward stores the whole explanation plus which entry is its own */
+		json_object_set_new(expl, "this_reward", json_string(r.id));
+		char *text = json_dumps(expl, JSON_COMPACT);
+		json_object_del(expl, "this_reward");
+		err = reward_insert(e, &r, text, in->actor, d);
+		free(text);
+		if (err) {
+			json_decref(expl);
+			return err;
+		}
+		json_array_append_new(out_ids, json_string(r.id));
+		created++;
+	}
+	json_object_set_new(expl, "outcome", json_string(created ? "rewarded" : "capped"));
+	*out_expl = expl;
+	return FF_OK;
+}

@@ -1,0 +1,169 @@
+/*
+ * worker.c - one worker pass (SPEC §5): release rewards whose hold ended and whose
+ * schedule is due, fulfil approved rewards through their connectors, and expire what
+ * passed its expires_at. Work is taken in chunks of CHUNK rewards, one transaction per
+ * chunk, so a pass over 100,000 rewards neither holds one giant transaction nor pays an
+ * fsync per reward.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connect/connector.h"
+#include "core/core.h"
+
+#define CHUNK 500
+
+/* Ids of up to CHUNK rewards selected by `q` (bound with now). */
+static json_t *select_ids(struct engine *e, enum store_query q, int64_t now)
+{
+	json_t *ids = json_array();
+	struct store_stmt *st = store_query(e->st, q);
+	store_bind_int(st, 1, now);
+	store_bind_int(st, 2, CHUNK);
+	while (store_step(st) == 1)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	return ids;
+}
+
+static enum ff_err release(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
+{
+	for (;;) {
+		json_t *ids = select_ids(e, Q_WORKER_RELEASABLE, now);
+		size_t n = json_array_size(ids);
+		if (!n) {
+			json_decref(ids);
+			break;
+		}
+		enum ff_err err = core_begin(e, d);
+		size_t i;
+		json_t *v;
+		json_array_foreach(ids, i, v)
+		{
+			if (err)
+				break;
+			struct reward r;
+			if ((err = reward_load(e, json_string_value(v), &r, d)))
+				break;
+			if (strcmp(r.status, "pending"))
+				continue; /* another worker got there first */
+			err = reward_transition(e, &r, "approved", reward_approved_reason(&r), actor, d);
+			if (!err)
+				(*count)++;
+		}
+		err = core_end(e, err, d);
+		json_decref(ids);
+		if (err)
+			return err;
+		if (n < CHUNK)
+			break;
+	}
+	/* rewards whose hold ended but whose payout day has not come say so */
+	struct store_stmt *st = store_query(e->st, Q_WORKER_HOLD_TO_SCHEDULE);
+	store_bind_int(st, 1, now);
+	store_bind_int(st, 2, now);
+	if (store_exec(st))
+		return core_store_fail(e, d, "schedule reasons");
+	return FF_OK;
+}
+
+static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int64_t *ok, int64_t *failed,
+			  struct ff_diag *d)
+{
+	for (;;) {
+		json_t *ids = select_ids(e, Q_WORKER_FULFILLABLE, now);
+		size_t n = json_array_size(ids);
+		if (!n) {
+			json_decref(ids);
+			break;
+		}
+		enum ff_err err = core_begin(e, d);
+		size_t i;
+		json_t *v;
+		size_t done = 0;
+		json_array_foreach(ids, i, v)
+		{
+			if (err)
+				break;
+			struct reward r;
+			if ((err = reward_load(e, json_string_value(v), &r, d)))
+				break;
+			if (strcmp(r.status, "approved"))
+				continue;
+			enum connector_result res = connector_fulfil(e, &r, actor, now, d);
+			if (res == CONNECTOR_FATAL) {
+				err = FF_E_STORE;
+				break;
+			}
+			if (res == CONNECTOR_OK)
+				(*ok)++;
+			else if (res == CONNECTOR_FAILED)
+				(*failed)++;
+			done++;
+		}
+		err = core_end(e, err, d);
+		json_decref(ids);
+		if (err)
+			return err;
+		if (n < CHUNK || done == 0)
+			break;
+	}
+	return FF_OK;
+}
+
+static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
+{
+	for (;;) {
+		json_t *ids = select_ids(e, Q_WORKER_EXPIRABLE, now);
+		size_t n = json_array_size(ids);
+		if (!n) {
+			json_decref(ids);
+			break;
+		}
+		enum ff_err err = core_begin(e, d);
+		size_t i;
+		json_t *v;
+		json_array_foreach(ids, i, v)
+		{
+			if (err)
+				break;
+			struct reward r;
+			if ((err = reward_load(e, json_string_value(v), &r, d)))
+				break;
+			int64_t taken = 0;
+			if (!strcmp(r.status, "fulfilled") && !strcmp(r.connector, "ledger") &&
+			    (err = ledger_expire(e, &r, now, &taken, d)))
+				break;
+			char why[64];
+			snprintf(why, sizeof(why), "expired");
+			err = reward_transition(e, &r, "expired", why, actor, d);
+			if (!err)
+				(*count)++;
+		}
+		err = core_end(e, err, d);
+		json_decref(ids);
+		if (err)
+			return err;
+		if (n < CHUNK)
+			break;
+	}
+	return FF_OK;
+}
+
+enum ff_err engine_worker_pass(struct engine *e, const struct actor *a, int64_t now_ms, json_t **out,
+			       struct ff_diag *d)
+{
+	int64_t now = now_ms ? now_ms : fftime_now();
+	int64_t released = 0, fulfilled = 0, failed = 0, expired = 0;
+	const char *actor = a ? a->label : "worker";
+	enum ff_err err = release(e, actor, now, &released, d);
+	if (!err)
+		err = fulfil(e, actor, now, &fulfilled, &failed, d);
+	if (!err)
+		err = expire(e, actor, now, &expired, d);
+	if (!err)
+		*out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "released", (json_int_t)released, "fulfilled",
+				 (json_int_t)fulfilled, "failed", (json_int_t)failed, "expired", (json_int_t)expired,
+				 "webhooks", (json_int_t)0);
+	return core_done(e, err);
+}

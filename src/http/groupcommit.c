@@ -1,0 +1,236 @@
+/*
+ * groupcommit.c - one writer thread that ingests events for every HTTP thread.
+ *
+ * A POST /v1/events request suspends its connection and hands a `struct gc_job` to
+ * the queue. The writer takes everything waiting, opens ONE transaction, calls
+ * engine_ingest() for the items (one call per acting key; every event in its own
+ * savepoint, so a bad event fails alone), stores the idempotency records of the jobs
+ * that carry an Idempotency-Key in the same transaction, commits (one fsync for the
+ * whole group), renders each job's answer and resumes its connection. Under load the
+ * groups grow by themselves: while one commit runs, the next group queues up.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fulfill/log.h"
+#include "http/http_int.h"
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct gc_job *head, *tail;
+	size_t depth;
+	bool stop;
+	bool running;
+	pthread_t thread;
+	struct engine *eng;
+} gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+void gc_job_free(struct gc_job *job)
+{
+	if (!job)
+		return;
+	for (size_t i = 0; i < job->n; i++)
+		json_decref(job->items[i].result);
+	free(job->items);
+	free(job->lines);
+	free(job->pre);
+	free(job->pre_lines);
+	free(job->body);
+	free(job);
+}
+
+/* Mark every item of every job failed with `err` (the transaction did not commit). */
+static void fail_all(struct gc_job *jobs, enum ff_err err, const struct ff_diag *d)
+{
+	for (struct gc_job *j = jobs; j; j = j->next) {
+		j->err = err;
+		j->diag = *d;
+		for (size_t i = 0; i < j->n; i++) {
+			json_decref(j->items[i].result);
+			j->items[i].result = NULL;
+			j->items[i].err = err;
+			j->items[i].diag = *d;
+		}
+		free(j->body);
+		j->body = NULL;
+	}
+}
+
+/* engine_ingest() the items of all jobs acting as the same key in one call. */
+static enum ff_err ingest_group(struct gc_job *jobs, struct ff_diag *d)
+{
+	size_t njobs = 0;
+	for (struct gc_job *j = jobs; j; j = j->next)
+		njobs++;
+	bool *seen = ff_calloc(njobs ? njobs : 1, sizeof(bool));
+	enum ff_err err = FF_OK;
+	size_t a = 0;
+
+	for (struct gc_job *first = jobs; first && !err; first = first->next, a++) {
+		if (seen[a])
+			continue;
+		size_t total = 0, b = a;
+		for (struct gc_job *j = first; j; j = j->next, b++)
+			if (!seen[b] && strcmp(j->actor.label, first->actor.label) == 0)
+				total += j->n;
+		struct ingest_item *flat = ff_calloc(total ? total : 1, sizeof(*flat));
+		size_t k = 0;
+		b = a;
+		for (struct gc_job *j = first; j; j = j->next, b++) {
+			if (seen[b] || strcmp(j->actor.label, first->actor.label) != 0)
+				continue;
+			memcpy(flat + k, j->items, j->n * sizeof(*flat));
+			k += j->n;
+		}
+		if (total)
+			err = engine_ingest(gc.eng, &first->actor, flat, total, d);
+		k = 0;
+		b = a;
+		for (struct gc_job *j = first; j; j = j->next, b++) {
+			if (seen[b] || strcmp(j->actor.label, first->actor.label) != 0)
+				continue;
+			memcpy(j->items, flat + k, j->n * sizeof(*flat));
+			k += j->n;
+			seen[b] = true;
+		}
+		free(flat);
+	}
+	free(seen);
+	return err;
+}
+
+static void process(struct gc_job *jobs)
+{
+	struct ff_diag d;
+	enum ff_err err;
+
+	ff_diag_clear(&d);
+	err = engine_tx_begin(gc.eng);
+	if (err) {
+		ff_fail(&d, err, NULL, "could not begin a transaction");
+		fail_all(jobs, err, &d);
+		goto answer;
+	}
+	err = ingest_group(jobs, &d);
+	/* the idempotency records go into the same transaction as the events */
+	for (struct gc_job *j = jobs; j && !err; j = j->next) {
+		if (!j->idem_scope)
+			continue;
+		events_render(j);
+		if (j->status >= 200 && j->status < 300) {
+			err = engine_idem_store(gc.eng, j->idem_scope, j->idem_key, j->idem_fp, j->status, j->body);
+			if (err)
+				ff_fail(&d, err, NULL, "could not store the idempotency record");
+		}
+	}
+	if (!err) {
+		err = engine_tx_commit(gc.eng);
+		if (err)
+			ff_fail(&d, err, NULL, "could not commit the events");
+	}
+	if (err) {
+		engine_tx_rollback(gc.eng);
+		if (!d.message[0])
+			ff_fail(&d, err, NULL, "the events could not be stored");
+		log_msg("error", "group commit failed: %s", d.message);
+		fail_all(jobs, err, &d);
+	} else {
+		for (struct gc_job *j = jobs; j; j = j->next) {
+			for (size_t i = 0; i < j->npre; i++)
+				metrics_event("rejected");
+			for (size_t i = 0; i < j->n; i++)
+				metrics_event(j->items[i].err ? "rejected"
+					      : json_is_string(json_object_get(j->items[i].result, "outcome"))
+						      ? json_string_value(json_object_get(j->items[i].result, "outcome"))
+						      : "accepted");
+		}
+	}
+answer:
+	while (jobs) {
+		struct gc_job *next = jobs->next;
+		struct MHD_Connection *conn = jobs->conn;
+		if (!jobs->body)
+			events_render(jobs);
+		jobs->next = NULL;
+		atomic_store(&jobs->done, true);
+		/* after this the job belongs to the request's thread again */
+		MHD_resume_connection(conn);
+		jobs = next;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&gc.lock);
+		while (!gc.head && !gc.stop)
+			pthread_cond_wait(&gc.cond, &gc.lock);
+		struct gc_job *jobs = gc.head;
+		gc.head = gc.tail = NULL;
+		gc.depth = 0;
+		bool stop = gc.stop;
+		pthread_mutex_unlock(&gc.lock);
+		if (jobs)
+			process(jobs);
+		else if (stop)
+			break;
+	}
+	return NULL;
+}
+
+int groupcommit_start(const struct engine_config *cfg)
+{
+	struct ff_diag d;
+
+	ff_diag_clear(&d);
+	if (engine_open(cfg, &gc.eng, &d) != FF_OK) {
+		log_msg("error", "group commit: cannot open the database: %s", d.message);
+		return -1;
+	}
+	gc.stop = false;
+	if (pthread_create(&gc.thread, NULL, writer_main, NULL) != 0) {
+		engine_close(gc.eng);
+		gc.eng = NULL;
+		return -1;
+	}
+	gc.running = true;
+	return 0;
+}
+
+void groupcommit_stop(void)
+{
+	if (!gc.running)
+		return;
+	pthread_mutex_lock(&gc.lock);
+	gc.stop = true;
+	pthread_cond_signal(&gc.cond);
+	pthread_mutex_unlock(&gc.lock);
+	pthread_join(gc.thread, NULL);
+	gc.running = false;
+	engine_close(gc.eng);
+	gc.eng = NULL;
+}
+
+void groupcommit_submit(struct gc_job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&gc.lock);
+	if (gc.tail)
+		gc.tail->next = job;
+	else
+		gc.head = job;
+	gc.tail = job;
+	gc.depth++;
+	pthread_cond_signal(&gc.cond);
+	pthread_mutex_unlock(&gc.lock);
+}
+
+size_t groupcommit_depth(void)
+{
+	pthread_mutex_lock(&gc.lock);
+	size_t n = gc.depth;
+	pthread_mutex_unlock(&gc.lock);
+	return n;
+}

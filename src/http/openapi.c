@@ -1,0 +1,156 @@
+/*
+ * openapi.c - the OpenAPI 3.1 document served at /v1/openapi.json.
+ *
+ * Generated from the route table in router.c, so every route the server answers is
+ * in the document and nothing else is. Per operation: summary, path parameters, the
+ * query parameters the route accepts, the roles that may call it (in the description
+ * and as "x-roles"), bearer security unless public, and the error shape.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/http_int.h"
+
+static void add_param(json_t *params, const char *name, const char *in, bool required)
+{
+	json_t *schema = json_pack("{s:s}", "type", "string");
+	if (strcmp(name, "limit") == 0 || strcmp(name, "from") == 0 || strcmp(name, "to") == 0 ||
+	    strcmp(name, "version") == 0)
+		json_object_set_new(schema, "type", json_string("integer"));
+	if (strcmp(name, "limit") == 0) {
+		json_object_set_new(schema, "minimum", json_integer(1));
+		json_object_set_new(schema, "maximum", json_integer(1000));
+		json_object_set_new(schema, "default", json_integer(100));
+	}
+	if (strcmp(name, "format") == 0)
+		json_object_set_new(schema, "enum", json_pack("[s,s]", "json", "csv"));
+	json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", name, "in", in, "required",
+						required, "schema", schema));
+}
+
+static json_t *roles_json(unsigned roles, char *text, size_t n)
+{
+	json_t *arr = json_array();
+	size_t used = 0;
+
+	text[0] = '\0';
+	for (int r = 0; r < ROLE__COUNT; r++) {
+		if (!(roles & (1u << r)))
+			continue;
+		json_array_append_new(arr, json_string(role_name((enum role)r)));
+		used += (size_t)snprintf(text + used, used < n ? n - used : 0, "%s%s", used ? ", " : "",
+					 role_name((enum role)r));
+		if (used >= n)
+			used = n - 1;
+	}
+	return arr;
+}
+
+static json_t *operation(const struct route *r)
+{
+	json_t *op = json_object(), *params = json_array(), *responses = json_object();
+	char roles[160], desc[320], code[8];
+	const char *p;
+
+	/* path parameters, in order */
+	for (p = strchr(r->pattern, '{'); p; p = strchr(p + 1, '{')) {
+		char name[64];
+		const char *close = strchr(p, '}');
+		size_t len = close ? (size_t)(close - p - 1) : 0;
+		if (len == 0 || len >= sizeof(name))
+			continue;
+		memcpy(name, p + 1, len);
+		name[len] = '\0';
+		add_param(params, name, "path", true);
+	}
+	/* query parameters */
+	for (p = r->query; p && *p;) {
+		char name[64];
+		size_t len = strcspn(p, ",");
+		if (len && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			add_param(params, name, "query",
+				  strcmp(r->pattern, "/v1/programs/{id}/diff") == 0);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+
+	json_object_set_new(op, "summary", json_string(r->summary));
+	json_object_set_new(op, "operationId", json_sprintf("%s %s", r->method, r->pattern));
+	if (r->roles == R_PUBLIC) {
+		snprintf(desc, sizeof(desc), "No API key needed.");
+		json_object_set_new(op, "security", json_array());
+		json_object_set_new(op, "x-roles", json_array());
+	} else {
+		json_object_set_new(op, "x-roles", roles_json(r->roles, roles, sizeof(roles)));
+		snprintf(desc, sizeof(desc), "Roles: %s.%s%s", roles, r->body ? " Body: " : "",
+			 r->body ? r->body : "");
+	}
+	json_object_set_new(op, "description", json_string(desc));
+	if (json_array_size(params))
+		json_object_set_new(op, "parameters", params);
+	else
+		json_decref(params);
+	if (r->flags & RF_BODY) {
+		json_t *content = json_pack("{s:{s:{s:s}}}", "application/json", "schema", "type", "object");
+		if (r->flags & RF_GROUPCOMMIT)
+			json_object_set_new(content, "application/x-ndjson", json_pack("{s:{s:s}}", "schema", "type",
+										       "string"));
+		json_object_set_new(op, "requestBody", json_pack("{s:b, s:o}", "required", false, "content", content));
+	}
+
+	snprintf(code, sizeof(code), "%d", r->status);
+	const char *ctype = (r->flags & RF_STATIC) ? "text/html"
+			    : strcmp(r->pattern, "/metrics") == 0 ? "text/plain"
+								   : "application/json";
+	json_t *ok_content = json_pack("{s:{s:{}}}", ctype, "schema");
+	if (strcmp(r->pattern, "/v1/reports/participants") == 0)
+		json_object_set_new(ok_content, "text/csv", json_pack("{s:{}}", "schema"));
+	json_object_set_new(responses, code, json_pack("{s:s, s:o}", "description", "Success", "content", ok_content));
+	json_object_set_new(responses, "default",
+			    json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
+				      "Error: {\"error\": {\"code\", \"message\", \"param\"?}}", "content",
+				      "application/json", "schema", "$ref", "#/components/schemas/Error"));
+	json_object_set_new(op, "responses", responses);
+	return op;
+}
+
+json_t *openapi_build(void)
+{
+	json_t *paths = json_object();
+
+	for (size_t i = 0; i < http_routes_count; i++) {
+		const struct route *r = &http_routes[i];
+		json_t *item = json_object_get(paths, r->pattern);
+		char method[16];
+		size_t k;
+		if (!item) {
+			item = json_object();
+			json_object_set_new(paths, r->pattern, item);
+		}
+		for (k = 0; r->method[k] && k + 1 < sizeof(method); k++)
+			method[k] = (char)(r->method[k] | 0x20); /* lower case */
+		method[k] = '\0';
+		json_object_set_new(item, method, operation(r));
+	}
+
+	json_t *doc = json_pack(
+		"{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:{s:{s:{s:s, s:s}}, s:{s:{s:s, s:[s], s:{s:{s:s, s:[s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}}}",
+		"openapi", "3.1.0",
+		"info", "title", "fulfill", "version", "1", "description",
+		"Referral-reward fulfillment engine. Auth: Authorization: Bearer <API key>.",
+		"servers", "url", "/",
+		"paths", paths,
+		"components",
+		"securitySchemes", "bearer", "type", "http", "scheme", "bearer",
+		"schemas", "Error", "type", "object", "required", "error", "properties", "error", "type", "object",
+		"required", "code", "message", "properties", "code", "type", "string", "message", "type", "string",
+		"param", "type", "string");
+	if (!doc)
+		ff_oom();
+	json_object_set_new(doc, "security", json_pack("[{s:[]}]", "bearer"));
+	return doc;
+}

@@ -1,0 +1,77 @@
+/*
+ * store.h - the storage interface of fulfill: the operations the core needs, filled by
+ * a SQLite backend (sqlite.c) and a PostgreSQL backend (pg.c).
+ *
+ * The core never writes SQL. It names a query by its id (enum store_query, the table in
+ * queries.c holds the SQL, one dialect-neutral text per query, with `?` placeholders
+ * that pg.c renumbers to $n), binds parameters, and steps through rows. Statements are
+ * prepared once per connection and cached. Transactions nest: the outermost
+ * store_begin() starts a transaction, inner ones are savepoints, so a core function can
+ * own its transaction and still run inside a caller's (group commit, idempotency).
+ *
+ * A `struct store` is one connection: not thread-safe; one per thread.
+ */
+#ifndef FULFILL_STORE_H
+#define FULFILL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fulfill/error.h"
+#include "store/queries.h"
+
+struct store;
+struct store_stmt;
+
+enum store_kind { STORE_SQLITE, STORE_PG };
+
+/* Open `url` ("sqlite:PATH", a bare path, or "postgres://..."/"postgresql://...") and
+ * apply pending migrations. */
+enum ff_err store_open(const char *url, struct store **out, struct ff_diag *d);
+/* Close the connection; accepts NULL. */
+void store_close(struct store *s);
+enum store_kind store_kind(const struct store *s);
+/* Schema version after migrations. */
+int store_schema_version(struct store *s);
+/* The last error text of the connection (for logs; never shown to API callers). */
+const char *store_errmsg(struct store *s);
+
+/* Transactions (nestable). store_rollback() undoes the innermost level only. */
+enum ff_err store_begin(struct store *s);
+enum ff_err store_commit(struct store *s);
+void store_rollback(struct store *s);
+int store_depth(const struct store *s);
+/* true when the last failure was a transient conflict worth retrying (busy, PG 40001). */
+bool store_retryable(const struct store *s);
+/* true when the last failure was a unique-constraint violation. */
+bool store_unique_violation(const struct store *s);
+
+/* The cached prepared statement for `q`, reset and with its bindings cleared. Valid
+ * until the next store_query() of the same id. Aborts on a query that cannot be
+ * prepared (a programming error). */
+struct store_stmt *store_query(struct store *s, enum store_query q);
+/* Bind parameter `i` (1-based). A NULL text binds SQL NULL. */
+void store_bind_text(struct store_stmt *st, int i, const char *v);
+void store_bind_int(struct store_stmt *st, int i, int64_t v);
+void store_bind_null(struct store_stmt *st, int i);
+/* Bind an int, or NULL when `is_null`. */
+void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_null);
+/* Step: 1 a row is ready, 0 done, -1 error (store_errmsg). */
+int store_step(struct store_stmt *st);
+/* Run a statement that returns no rows; FF_E_STORE on failure. */
+enum ff_err store_exec(struct store_stmt *st);
+/* Column `c` (0-based) of the current row. Text is NULL for SQL NULL and valid until
+ * the next step. */
+const char *store_col_text(struct store_stmt *st, int c);
+int64_t store_col_int(struct store_stmt *st, int c);
+bool store_col_null(struct store_stmt *st, int c);
+/* Reset every statement that still holds a row, ending its read snapshot. The
+ * engine calls this at the end of each public call; commit/rollback do it too. */
+void store_release(struct store *s);
+/* Rows changed by the last statement run. */
+int64_t store_changes(struct store *s);
+
+/* Convenience: run `q` with no parameters or `n` text parameters; no rows. */
+enum ff_err store_run(struct store *s, enum store_query q);
+
+#endif

@@ -1,0 +1,72 @@
+"""Shared fixtures for the HTTP API tests (tests/api/test_*.py).
+
+seed() gives a database with one active program and a small referral graph:
+alice referred carol (carol bought: rewards for alice and carol), bob referred dave
+(dave bought: rewards for bob and dave). Everything goes through the real CLI and
+the real HTTP API; nothing is faked."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from fulfilltest import Env, FulfillTest, Server  # noqa: E402,F401
+
+PROGRAM = {
+    "id": "p1", "name": "P1", "currency": "USD", "trigger": "conversion", "eligibility": True,
+    "rewards": [{"to": "referrer", "type": "credit", "amount": 1000},
+                {"to": "referred", "type": "credit", "amount": 500}],
+    "hold_days": 0, "fulfillment": {"credit": "ledger"},
+}
+
+ROLES = ["admin", "operator", "finance", "auditor", "ingest", "fulfiller", "partner"]
+
+
+def participant(pid, country="US"):
+    return {"id": "evt_p_" + pid, "type": "participant",
+            "data": {"id": pid, "email": pid + "@example.com", "name": pid.title(), "country": country,
+                     "currency": "USD", "status": "active"}}
+
+
+def referral(rid, referrer, referred):
+    return {"id": "evt_" + rid, "type": "referral", "occurred_at": "2026-10-01T09:00:00Z",
+            "data": {"id": rid, "program": "p1", "referrer": referrer, "referred": referred}}
+
+
+def conversion(oid, who, amount=7500):
+    return {"id": "evt_" + oid, "type": "conversion", "occurred_at": "2026-10-02T12:00:00Z",
+            "data": {"id": oid, "participant": who, "amount": amount, "currency": "USD"}}
+
+
+def ndjson(events):
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+class Seeded:
+    """What seed() made: keys, server, reward ids per participant."""
+
+
+def _expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def seed(env, *serve_args, env_extra=None):
+    """Load the program, start a server (no worker) and post the referral graph."""
+    if env_extra:
+        env.env.update(env_extra)
+    path = env.write("p1.json", json.dumps(PROGRAM))
+    env.cli("program", "load", path, "--activate", check=True)
+    s = Seeded()
+    s.admin = env.key("admin")
+    s.srv = env.serve("--no-worker", *serve_args)
+    events = [participant(p) for p in ("alice", "bob", "carol", "dave")]
+    events += [referral("ref_1", "alice", "carol"), conversion("ord_1", "carol"),
+               referral("ref_2", "bob", "dave"), conversion("ord_2", "dave")]
+    st, body, _ = s.srv.request("POST", "/v1/events", ndjson(events), key=s.admin, ctype="application/x-ndjson")
+    _expect(st == 200 and body.get("rejected") == 0, f"seed events: {st} {body}")
+    s.rewards = {}
+    for who in ("alice", "bob", "carol", "dave"):
+        st, body, _ = s.srv.request("GET", f"/v1/participants/{who}/rewards", key=s.admin)
+        _expect(st == 200, f"seed rewards of {who}: {st} {body}")
+        s.rewards[who] = [r["id"] for r in body["data"]]
+    return s

@@ -1,0 +1,331 @@
+"""HTTP conventions of API.md over real loopback HTTP: errors, auth, content types,
+limits, malformed and abusive requests, request ids, metrics, OpenAPI, static pages,
+rate limits, graceful shutdown. After every abuse /healthz still answers and the
+stored data is unchanged."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apiutil import Env, participant  # noqa: E402
+
+
+class Conventions(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.env.env["FULFILL_HTTP_TIMEOUT"] = "2"  # slowloris test
+        cls.admin = cls.env.key("admin")
+        cls.srv = cls.env.serve("--no-worker")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def req(self, method, path, body=None, key=True, **kw):
+        return self.srv.request(method, path, body, key=self.admin if key is True else key, **kw)
+
+    def assertError(self, resp, status, code, param=None):
+        st, body, hdrs = resp
+        self.assertEqual(st, status, body)
+        self.assertIsInstance(body, dict, body)
+        self.assertEqual(body.get("error", {}).get("code"), code, body)
+        self.assertTrue(body["error"].get("message"), body)
+        if param is not None:
+            self.assertEqual(body["error"].get("param"), param, body)
+        self.assertTrue(hdrs.get("x-request-id"), hdrs)
+        self.assertTrue(hdrs.get("content-type", "").startswith("application/json"), hdrs)
+
+    def participants(self):
+        st, body, _ = self.req("GET", "/v1/participants?limit=1000")
+        self.assertEqual(st, 200, body)
+        return body["data"]
+
+    def assertAlive(self):
+        self.assertEqual(self.req("GET", "/healthz", key=None)[:2], (200, {"ok": True}))
+
+    # ---- operational routes ----
+
+    def test_healthz_readyz(self):
+        self.assertAlive()
+        st, body, _ = self.req("GET", "/readyz", key=None)
+        self.assertEqual((st, body), (200, {"ok": True}))
+
+    def test_openapi_lists_routes(self):
+        st, doc, hdrs = self.req("GET", "/v1/openapi.json", key=None)
+        self.assertEqual(st, 200)
+        self.assertEqual(doc["openapi"], "3.1.0")
+        paths = doc["paths"]
+        for p, m in [("/v1/events", "post"), ("/v1/programs/{id}", "put"), ("/v1/rewards/{id}/explain", "get"),
+                     ("/v1/api-keys/{prefix}", "delete"), ("/v1/audit/verify", "get"), ("/metrics", "get")]:
+            self.assertIn(m, paths.get(p, {}), p)
+            self.assertTrue(paths[p][m]["summary"])
+        names = [q["name"] for q in paths["/v1/rewards"]["get"]["parameters"]]
+        self.assertEqual(sorted(names), sorted(["limit", "starting_after", "status", "participant", "program", "batch"]))
+        self.assertIn("admin", paths["/v1/events"]["post"]["x-roles"])
+        self.assertEqual(paths["/healthz"]["get"]["security"], [])
+
+    def test_openapi_matches_what_the_server_answers(self):
+        """Every documented operation is routed (no 404/405 from the router)."""
+        _, doc, _ = self.req("GET", "/v1/openapi.json", key=None)
+        for path, item in doc["paths"].items():
+            for method in item:
+                concrete = path.replace("{version}", "1").replace("{id}", "zz").replace("{prefix}", "zz") \
+                               .replace("{file}", "index.html")
+                st, body, _ = self.req(method.upper(), concrete, {} if method in ("post", "put") else None)
+                self.assertNotEqual(st, 405, (method, path, body))
+                if st == 404:  # must be the engine's not_found for the object, not an unknown route
+                    self.assertNotIn("no such resource", json.dumps(body), (method, path))
+
+    def test_metrics(self):
+        self.req("GET", "/v1/rewards")
+        self.req("GET", "/v1/nope")
+        st, text, hdrs = self.req("GET", "/metrics", key=None)
+        self.assertEqual(st, 200)
+        self.assertTrue(hdrs["content-type"].startswith("text/plain"))
+        self.assertIn("# TYPE fulfill_http_requests_total counter", text)
+        self.assertIn('fulfill_http_requests_total{route="/v1/rewards",method="GET",status="200"}', text)
+        self.assertIn('route="unmatched"', text)
+        self.assertIn("# TYPE fulfill_http_request_duration_seconds histogram", text)
+        self.assertIn('fulfill_http_request_duration_seconds_bucket{route="/v1/rewards",le="+Inf"}', text)
+        self.assertIn('fulfill_events_total{outcome="accepted"}', text)
+        self.assertIn("# TYPE fulfill_worker_pass_seconds histogram", text)
+        self.assertNotIn(self.admin, text)
+
+    def test_static_pages(self):
+        for p in ("/console", "/console/", "/portal", "/portal/index.html"):
+            st, body, hdrs = self.req("GET", p, key=None)
+            self.assertEqual(st, 200, p)
+            self.assertTrue(hdrs["content-type"].startswith("text/html"), hdrs)
+        self.assertEqual(self.req("GET", "/console/..%2Fsecret", key=None)[0], 404)
+        self.assertEqual(self.req("GET", "/console/.env", key=None)[0], 404)
+        self.assertEqual(self.req("GET", "/console/nope.js", key=None)[0], 404)
+
+    # ---- request ids ----
+
+    def test_request_id_echoed_or_generated(self):
+        _, _, h = self.req("GET", "/v1/rewards", headers={"X-Request-Id": "trace-42"})
+        self.assertEqual(h["x-request-id"], "trace-42")
+        _, _, h = self.req("GET", "/nope", key=None, headers={"X-Request-Id": "trace-43"})
+        self.assertEqual(h["x-request-id"], "trace-43")
+        _, _, h = self.req("GET", "/v1/rewards", headers={"X-Request-Id": "x" * 129})
+        self.assertNotEqual(h["x-request-id"], "x" * 129)
+        self.assertTrue(h["x-request-id"])
+        _, _, h1 = self.req("GET", "/healthz", key=None)
+        _, _, h2 = self.req("GET", "/healthz", key=None)
+        self.assertNotEqual(h1["x-request-id"], h2["x-request-id"])
+
+    # ---- auth ----
+
+    def test_auth_errors(self):
+        self.assertError(self.req("GET", "/v1/rewards", key=None), 401, "unauthorized")
+        self.assertError(self.req("GET", "/v1/rewards", key="fk_admin_nonsense"), 401, "unauthorized")
+        self.assertError(self.req("GET", "/v1/rewards", key=None, headers={"Authorization": "Basic eDp5"}),
+                         401, "unauthorized")
+        bad = self.admin[:-1] + ("A" if self.admin[-1] != "A" else "B")  # checksum typo
+        self.assertError(self.req("GET", "/v1/rewards", key=bad), 401, "unauthorized")
+        # a POST with a body still gets its 401 (answered after the body is read)
+        self.assertError(self.req("POST", "/v1/events", participant("x"), key=None), 401, "unauthorized")
+
+    def test_revoked_key_is_401(self):
+        st, body, _ = self.req("POST", "/v1/api-keys", {"role": "auditor", "name": "temp"})
+        self.assertEqual(st, 201, body)
+        key, prefix = body["key"], body["prefix"]
+        self.assertEqual(self.req("GET", "/v1/audit", key=key)[0], 200)
+        st, body, _ = self.req("DELETE", f"/v1/api-keys/{prefix}")
+        self.assertEqual(st, 200, body)
+        self.assertError(self.req("GET", "/v1/audit", key=key), 401, "unauthorized")
+
+    # ---- routing ----
+
+    def test_unknown_path_404_wrong_method_405(self):
+        self.assertError(self.req("GET", "/v1/nothing"), 404, "not_found")
+        self.assertError(self.req("GET", "/nothing", key=None), 404, "not_found")
+        st, body, h = self.req("DELETE", "/v1/rewards")
+        self.assertError((st, body, h), 405, "method_not_allowed")
+        self.assertEqual(h.get("allow"), "GET")
+        self.assertError(self.req("PATCH", "/v1/programs/p1", {}), 405, "method_not_allowed")
+        self.assertError(self.req("POST", "/healthz", key=None), 405, "method_not_allowed")
+
+    # ---- bodies ----
+
+    def test_content_type(self):
+        self.assertError(self.req("POST", "/v1/events", "id=1", ctype="application/x-www-form-urlencoded"),
+                         415, "unsupported_media_type")
+        self.assertError(self.req("POST", "/v1/api-keys", "role=admin", ctype="text/plain"),
+                         415, "unsupported_media_type")
+        self.assertError(self.req("PUT", "/v1/programs/p9", "x", ctype="text/csv"), 415, "unsupported_media_type")
+        # NDJSON only where API.md allows it
+        self.assertError(self.req("POST", "/v1/api-keys", '{"role":"admin"}\n', ctype="application/x-ndjson"),
+                         415, "unsupported_media_type")
+        # charset parameter is fine
+        st, body, _ = self.req("POST", "/v1/api-keys", {"role": "auditor"},
+                               headers={"Content-Type": "application/json; charset=utf-8"})
+        self.assertEqual(st, 201, body)
+
+    def test_malformed_bodies(self):
+        before = self.participants()
+        self.assertError(self.req("POST", "/v1/events", "{oops"), 400, "malformed_json")
+        self.assertError(self.req("POST", "/v1/api-keys", "{oops"), 400, "malformed_json")
+        self.assertError(self.req("POST", "/v1/api-keys", b'{"role": "admin", "name": "\xff\xfe"}'), 400, "invalid_utf8")
+        self.assertError(self.req("POST", "/v1/events", b'{"id":"u1","type":"participant","data":{"id":"\xc3"}}'),
+                         400, "invalid_utf8")
+        self.assertError(self.req("POST", "/v1/api-keys", "[" * 200 + "]" * 200), 400, "invalid_request")
+        self.assertError(self.req("POST", "/v1/events", '{"a":' * 100 + "1" + "}" * 100), 400, "invalid_request")
+        self.assertError(self.req("POST", "/v1/api-keys", '{"role":"admin","role":"auditor"}'), 400, "malformed_json")
+        self.assertError(self.req("POST", "/v1/api-keys", '[1,2]'), 400, "invalid_request")
+        self.assertError(self.req("POST", "/v1/api-keys", {"role": "admin", "colour": "red"}), 400,
+                         "unknown_field", "colour")
+        self.assertError(self.req("POST", "/v1/events", dict(participant("u2"), extra=1)), 400, "unknown_field")
+        self.assertEqual(self.participants(), before)
+        self.assertAlive()
+
+    def test_body_too_large(self):
+        before = self.participants()
+        big = b'{"id":"big","type":"participant","data":{"id":"big","name":"' + b"x" * (11 << 20) + b'"}}'
+        self.assertError(self.req("POST", "/v1/events", big), 413, "too_large")
+        # without Content-Length (chunked): counted while streaming
+        c = http.client.HTTPConnection("127.0.0.1", self.srv.port, timeout=60)
+        c.putrequest("POST", "/v1/events")
+        c.putheader("Authorization", "Bearer " + self.admin)
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        chunk = b"x" * (1 << 20)
+        for _ in range(11):
+            c.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        self.assertEqual(r.status, 413)
+        self.assertEqual(json.loads(r.read())["error"]["code"], "too_large")
+        c.close()
+        self.assertEqual(self.participants(), before)
+        self.assertAlive()
+
+    def test_query_validation(self):
+        for bad in ("0", "1001", "-1", "abc", "", "1.5"):
+            self.assertError(self.req("GET", f"/v1/rewards?limit={bad}"), 400, "invalid_request", "limit")
+        self.assertEqual(self.req("GET", "/v1/rewards?limit=1000")[0], 200)
+        self.assertEqual(self.req("GET", "/v1/participants?limit=1")[0], 200)
+        self.assertError(self.req("GET", "/v1/rewards?status=lost"), 400, "invalid_request", "status")
+        self.assertError(self.req("GET", "/v1/participants?status=zombie"), 400, "invalid_request", "status")
+        self.assertError(self.req("GET", "/v1/participants?country=usa"), 400, "invalid_request", "country")
+        self.assertError(self.req("GET", "/v1/rewards?colour=red"), 400, "unknown_field", "colour")
+        self.assertError(self.req("GET", "/v1/programs/p1/diff?from=1"), 400, "invalid_request", "to")
+
+    def test_idempotency_key_too_long(self):
+        self.assertError(self.req("POST", "/v1/api-keys", {"role": "auditor"}, headers={"Idempotency-Key": "k" * 256}),
+                         400, "invalid_request", "Idempotency-Key")
+        st, _, _ = self.req("POST", "/v1/api-keys", {"role": "auditor"}, headers={"Idempotency-Key": "k" * 255})
+        self.assertEqual(st, 201)
+
+    # ---- abuse ----
+
+    def test_huge_headers(self):
+        try:
+            st, _, _ = self.req("GET", "/v1/rewards", headers={"X-Filler": "a" * 200000})
+            self.assertIn(st, (400, 413, 431))
+        except (ConnectionError, http.client.HTTPException):
+            pass  # closing the connection is an acceptable answer too
+        self.assertAlive()
+
+    def test_slow_body_hits_connection_timeout(self):
+        before = self.participants()
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + self.admin.encode() +
+                  b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":")
+        s.settimeout(20)
+        t0 = time.time()
+        data = b""
+        try:
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                data += d
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        self.assertLess(time.time() - t0, 15, "the server kept a stalled upload open")
+        self.assertAlive()
+        self.assertEqual(self.participants(), before)
+
+    def test_garbage_request_line(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.sendall(b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
+        s.settimeout(10)
+        try:
+            s.recv(4096)
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        self.assertAlive()
+
+    def test_log_lines(self):
+        self.req("GET", "/v1/rewards", headers={"X-Request-Id": "log-check-1"})
+        time.sleep(0.2)
+        logs = [f for f in os.listdir(self.env.dir) if f.startswith("serve-")]
+        text = "".join(open(os.path.join(self.env.dir, f)).read() for f in logs)
+        line = next(json.loads(l) for l in text.splitlines() if "log-check-1" in l)
+        self.assertEqual(line["route"], "/v1/rewards")
+        self.assertEqual(line["method"], "GET")
+        self.assertEqual(line["status"], 200)
+        self.assertIn("duration_ms", line)
+        self.assertTrue(self.admin.startswith(line["key_prefix"]))
+        self.assertNotIn(self.admin, text)
+        self.assertNotIn("@example.com", text)
+
+
+class RateLimit(unittest.TestCase):
+    def setUp(self):
+        self.env = Env()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_429_with_retry_after_per_key(self):
+        self.env.env.update(FULFILL_HTTP_RATE="2", FULFILL_HTTP_BURST="3")
+        a, b = self.env.key("admin"), self.env.key("auditor")
+        srv = self.env.serve("--no-worker")
+        codes = [srv.request("GET", "/v1/audit", key=a)[0] for _ in range(6)]
+        self.assertEqual(codes[:3], [200, 200, 200])
+        self.assertIn(429, codes[3:])
+        st, body, h = srv.request("GET", "/v1/audit", key=a)
+        self.assertEqual(st, 429)
+        self.assertEqual(body["error"]["code"], "rate_limited")
+        self.assertGreaterEqual(int(h["retry-after"]), 1)
+        self.assertEqual(srv.request("GET", "/v1/audit", key=b)[0], 200)  # per key
+        self.assertEqual(srv.request("GET", "/healthz")[0], 200)          # no key, no limit
+        time.sleep(1.2)
+        self.assertEqual(srv.request("GET", "/v1/audit", key=a)[0], 200)  # refilled
+
+
+class Shutdown(unittest.TestCase):
+    def setUp(self):
+        self.env = Env()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_sigterm_exits_zero_and_keeps_data(self):
+        admin = self.env.key("admin")
+        srv = self.env.serve()
+        st, body, _ = srv.request("POST", "/v1/events", participant("zed"), key=admin)
+        self.assertEqual(st, 200, body)
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(20), 0)
+        srv2 = self.env.serve("--no-worker")
+        st, body, _ = srv2.request("GET", "/v1/participants/zed", key=admin)
+        self.assertEqual(st, 200, body)
+        srv2.proc.send_signal(signal.SIGINT)
+        self.assertEqual(srv2.proc.wait(20), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,159 @@
+"""Idempotency-Key (API.md) and group commit of single events, over real HTTP:
+a replay is byte-identical and says Idempotent-Replayed: true; another body under the
+same key is 422; 50 concurrent identical requests have exactly one effect and every
+answer is the stored one or 409 idempotency_key_in_use; 64 concurrent single-event
+posts are all accepted and durable (they survive a restart)."""
+import concurrent.futures
+import json
+import os
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apiutil import Env, participant  # noqa: E402
+
+
+class Idempotency(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.admin = cls.env.key("admin")
+        cls.other = cls.env.key("admin")
+        cls.srv = cls.env.serve("--no-worker")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def post(self, path, body, key=None, idem=None, **kw):
+        h = {"Idempotency-Key": idem} if idem else {}
+        return self.srv.request("POST", path, body, key=key or self.admin, headers=h, raw=True, **kw)
+
+    def test_event_replay_is_byte_identical(self):
+        ev = participant("idem_a")
+        st1, b1, h1 = self.post("/v1/events", ev, idem="ev-1")
+        st2, b2, h2 = self.post("/v1/events", ev, idem="ev-1")
+        self.assertEqual(st1, 200, b1)
+        self.assertEqual(json.loads(b1)["outcome"], "accepted")
+        self.assertNotIn("idempotent-replayed", h1)
+        self.assertEqual((st2, b2), (st1, b1))
+        self.assertEqual(h2.get("idempotent-replayed"), "true")
+        self.assertTrue(h2.get("x-request-id"))
+        # without the key the same event is a duplicate, not a replay
+        st3, b3, h3 = self.post("/v1/events", ev)
+        self.assertEqual(json.loads(b3)["outcome"], "duplicate")
+
+    def test_different_body_same_key_is_422(self):
+        st, _, _ = self.post("/v1/events", participant("idem_b"), idem="ev-2")
+        self.assertEqual(st, 200)
+        st, b, _ = self.post("/v1/events", participant("idem_c"), idem="ev-2")
+        self.assertEqual(st, 422)
+        self.assertEqual(json.loads(b)["error"]["code"], "idempotency_key_reused")
+        st, _, _ = self.srv.request("GET", "/v1/participants/idem_c", key=self.admin)
+        self.assertEqual(st, 404)  # nothing happened
+        # the same key under another API key is another scope
+        st, b, _ = self.post("/v1/events", participant("idem_c"), key=self.other, idem="ev-2")
+        self.assertEqual(st, 200, b)
+
+    def test_same_key_other_path_is_422(self):
+        st, _, _ = self.post("/v1/api-keys", {"role": "auditor"}, idem="path-1")
+        self.assertEqual(st, 201)
+        st, b, _ = self.post("/v1/participants/nobody/tax-form", {"role": "auditor"}, idem="path-1")
+        self.assertEqual(st, 422, b)
+
+    def test_non_event_replay(self):
+        st1, b1, h1 = self.post("/v1/api-keys", {"role": "auditor", "name": "idem"}, idem="key-1")
+        st2, b2, h2 = self.post("/v1/api-keys", {"role": "auditor", "name": "idem"}, idem="key-1")
+        self.assertEqual(st1, 201, b1)
+        self.assertEqual((st2, b2), (st1, b1))  # the same key string: created once
+        self.assertEqual(h2.get("idempotent-replayed"), "true")
+        new_key = json.loads(b1)["key"]
+        self.assertEqual(self.srv.request("GET", "/v1/audit", key=new_key)[0], 200)
+
+    def test_failed_request_stores_nothing(self):
+        st, b, _ = self.post("/v1/api-keys", {"role": "wizard"}, idem="fail-1")
+        self.assertEqual(st, 400, b)
+        st, b, h = self.post("/v1/api-keys", {"role": "auditor"}, idem="fail-1")
+        self.assertEqual(st, 201, b)
+        self.assertNotIn("idempotent-replayed", h)
+        st, b, _ = self.post("/v1/events", {"id": "bad", "type": "nonsense"}, idem="fail-2")
+        self.assertIn(st, (400, 422))
+        st, b, h = self.post("/v1/events", participant("idem_f"), idem="fail-2")
+        self.assertEqual(st, 200, b)
+
+    def test_ndjson_replay(self):
+        body = "".join(json.dumps(participant(f"nd_{i}")) + "\n" for i in range(3))
+        st1, b1, _ = self.post("/v1/events", body, idem="nd-1", ctype="application/x-ndjson")
+        st2, b2, h2 = self.post("/v1/events", body, idem="nd-1", ctype="application/x-ndjson")
+        self.assertEqual(st1, 200)
+        self.assertEqual(json.loads(b1)["accepted"], 3)
+        self.assertEqual((st2, b2), (st1, b1))
+        self.assertEqual(h2.get("idempotent-replayed"), "true")
+
+    def concurrent(self, n, fn):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=n) as ex:
+            return list(ex.map(fn, range(n)))
+
+    def test_50_concurrent_identical_events(self):
+        ev = participant("conc_ev")
+        answers = self.concurrent(50, lambda _: self.post("/v1/events", ev, idem="conc-ev"))
+        ok = [a for a in answers if a[0] == 200]
+        busy = [a for a in answers if a[0] == 409]
+        self.assertEqual(len(ok) + len(busy), 50, [a[:2] for a in answers])
+        for st, b, _ in busy:
+            self.assertEqual(json.loads(b)["error"]["code"], "idempotency_key_in_use")
+        self.assertEqual(len({b for _, b, _ in ok}), 1, "different answers for one key")
+        self.assertEqual(json.loads(ok[0][1])["outcome"], "accepted")
+        self.assertEqual(sum(1 for _, _, h in ok if "idempotent-replayed" not in h), 1)
+        st, body, _ = self.srv.request("GET", "/v1/audit?limit=1000", key=self.admin)
+        self.assertEqual(st, 200)
+
+    def test_50_concurrent_identical_key_creations(self):
+        answers = self.concurrent(50, lambda _: self.post("/v1/api-keys", {"role": "auditor", "name": "c50"},
+                                                          idem="conc-key"))
+        ok = [a for a in answers if a[0] == 201]
+        busy = [a for a in answers if a[0] == 409]
+        self.assertEqual(len(ok) + len(busy), 50, [a[:2] for a in answers])
+        self.assertEqual(len({b for _, b, _ in ok}), 1)  # exactly one key was created
+        self.assertEqual(sum(1 for _, _, h in ok if "idempotent-replayed" not in h), 1)
+
+
+class GroupCommit(unittest.TestCase):
+    def setUp(self):
+        self.env = Env()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_64_concurrent_events_accepted_and_durable(self):
+        admin = self.env.key("admin")
+        ingest = self.env.key("ingest")
+        srv = self.env.serve("--no-worker")
+
+        def one(i):
+            return srv.request("POST", "/v1/events", participant(f"gc_{i}"), key=ingest if i % 2 else admin)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=64) as ex:
+            answers = list(ex.map(one, range(64)))
+        for st, body, _ in answers:
+            self.assertEqual(st, 200, body)
+            self.assertEqual(body["outcome"], "accepted", body)
+        # a bad event among good ones fails alone
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+            mixed = list(ex.map(lambda i: srv.request("POST", "/v1/events",
+                                                      participant(f"gm_{i}") if i != 3 else {"id": "x", "type": "bogus"},
+                                                      key=admin), range(8)))
+        self.assertEqual([a[0] == 200 for a in mixed], [i != 3 for i in range(8)])
+        _, metrics, _ = srv.request("GET", "/metrics")
+        self.assertIn('fulfill_events_total{outcome="accepted"} 71', metrics)
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(20), 0)
+        srv2 = self.env.serve("--no-worker")
+        st, body, _ = srv2.request("GET", "/v1/participants?limit=1000", key=admin)
+        self.assertEqual(st, 200, body)
+        ids = {p["id"] for p in body["data"]}
+        self.assertTrue({f"gc_{i}" for i in range(64)} <= ids)
+
+
+if __name__ == "__main__":
+    unittest.main()

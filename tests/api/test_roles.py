@@ -1,0 +1,142 @@
+"""The role matrix of docs/api-roles.md over real HTTP: every route x every role.
+Allowed cells must get past authorization (not 401/403), forbidden cells get
+403 forbidden. Scoped keys (partner, fulfiller) get 404 for objects outside their
+scope, and a revoked key gets 401."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apiutil import PROGRAM, ROLES, Env, seed  # noqa: E402
+
+READ = {"admin", "operator", "finance", "auditor"}
+
+# (method, path, body, roles allowed) - the table of docs/api-roles.md
+MATRIX = [
+    ("POST", "/v1/events", {"id": "m_evt", "type": "participant", "data": {"id": "m1", "country": "US", "currency": "USD", "status": "active"}}, {"admin", "ingest"}),
+    ("GET", "/v1/programs", None, READ),
+    ("PUT", "/v1/programs/p_matrix", dict(PROGRAM, id="p_matrix"), {"admin", "operator"}),
+    ("GET", "/v1/programs/p1", None, READ),
+    ("GET", "/v1/programs/p1/versions/1", None, READ),
+    ("GET", "/v1/programs/p1/diff?from=1&to=1", None, READ),
+    ("POST", "/v1/programs/nope/versions/1/approve", {}, {"admin"}),
+    ("POST", "/v1/programs/nope/versions/1/activate", {}, {"admin"}),
+    ("POST", "/v1/programs/nope/rollback", {"version": 1}, {"admin"}),
+    ("GET", "/v1/participants", None, READ),
+    ("GET", "/v1/participants/alice", None, READ | {"partner"}),
+    ("GET", "/v1/participants/alice/referrals", None, READ | {"partner"}),
+    ("GET", "/v1/participants/alice/rewards", None, READ | {"partner"}),
+    ("POST", "/v1/participants/nobody/redeem", {"amount": 1, "currency": "USD"}, {"admin", "operator"}),
+    ("POST", "/v1/participants/nobody/tax-form", {"form": "w9"}, {"admin", "operator", "finance"}),
+    ("GET", "/v1/referrals/ref_1", None, READ | {"partner"}),
+    ("GET", "/v1/conversions/ord_1", None, READ),
+    ("GET", "/v1/rewards", None, READ | {"fulfiller"}),
+    ("GET", "/v1/rewards/{alice_reward}", None, READ | {"partner", "fulfiller"}),
+    ("GET", "/v1/rewards/{alice_reward}/explain", None, READ | {"partner"}),
+    ("POST", "/v1/rewards/rwd_nope/approve", {}, {"admin", "operator"}),
+    ("POST", "/v1/rewards/rwd_nope/reject", {"reason": "x"}, {"admin", "operator"}),
+    ("POST", "/v1/rewards/rwd_nope/retry", {}, {"admin", "operator"}),
+    ("POST", "/v1/rewards/rwd_nope/cancel", {"reason": "x"}, {"admin", "operator"}),
+    ("POST", "/v1/jobs/run", {}, {"admin"}),
+    ("GET", "/v1/reports/participants", None, READ),
+    ("POST", "/v1/api-keys", {"role": "auditor", "name": "matrix"}, {"admin"}),
+    ("DELETE", "/v1/api-keys/fk_admin_nothing", None, {"admin"}),
+    ("GET", "/v1/audit", None, {"admin", "auditor"}),
+    ("GET", "/v1/audit/verify", None, {"admin", "auditor"}),
+]
+
+PUBLIC = ["/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/console", "/portal"]
+
+
+class Roles(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.s = seed(cls.env)
+        cls.keys = {}
+        for role in ROLES:
+            extra = ()
+            if role == "partner":
+                extra = ("--participant", "alice")
+            elif role == "fulfiller":
+                extra = ("--fulfiller", "acme")
+            cls.keys[role] = cls.env.key(role, *extra)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def path(self, p):
+        return p.replace("{alice_reward}", self.s.rewards["alice"][0])
+
+    def test_matrix(self):
+        self.assertTrue(self.s.rewards["alice"], "seed produced no reward for alice")
+        for method, path, body, allowed in MATRIX:
+            for role in ROLES:
+                with self.subTest(route=f"{method} {path}", role=role):
+                    st, resp, _ = self.s.srv.request(method, self.path(path), body, key=self.keys[role])
+                    if role in allowed:
+                        self.assertNotIn(st, (401, 403), resp)
+                    else:
+                        self.assertEqual(st, 403, resp)
+                        self.assertEqual(resp["error"]["code"], "forbidden")
+
+    def test_matrix_covers_every_route(self):
+        _, doc, _ = self.s.srv.request("GET", "/v1/openapi.json")
+        documented = {(m.upper(), p) for p, item in doc["paths"].items() for m in item
+                      if item[m].get("x-roles")}
+        tested = set()
+        for method, path, _, allowed in MATRIX:
+            bare = path.split("?")[0]
+            for p, item in doc["paths"].items():
+                parts, want = p.split("/"), bare.split("/")
+                if len(parts) == len(want) and all(a == b or a.startswith("{") for a, b in zip(parts, want)) \
+                        and method.lower() in item:
+                    tested.add((method, p))
+                    self.assertEqual(set(item[method.lower()]["x-roles"]), allowed, (method, p))
+        self.assertEqual(documented - tested, set())
+
+    def test_public_routes_need_no_key(self):
+        for p in PUBLIC:
+            self.assertEqual(self.s.srv.request("GET", p)[0], 200, p)
+
+    def test_unknown_key_is_401_on_every_route(self):
+        for method, path, body, _ in MATRIX:
+            st, resp, _ = self.s.srv.request(method, self.path(path), body, key="fk_admin_notarealkey")
+            self.assertEqual(st, 401, (method, path, resp))
+
+    def test_partner_sees_only_itself(self):
+        k, srv, rw = self.keys["partner"], self.s.srv, self.s.rewards
+        self.assertEqual(srv.request("GET", "/v1/participants/alice", key=k)[0], 200)
+        self.assertEqual(srv.request("GET", "/v1/participants/alice/rewards", key=k)[0], 200)
+        self.assertEqual(srv.request("GET", f"/v1/rewards/{rw['alice'][0]}", key=k)[0], 200)
+        self.assertEqual(srv.request("GET", "/v1/referrals/ref_1", key=k)[0], 200)
+        for p in ("/v1/participants/bob", "/v1/participants/bob/referrals", "/v1/participants/bob/rewards",
+                  f"/v1/rewards/{rw['bob'][0]}", f"/v1/rewards/{rw['bob'][0]}/explain", "/v1/referrals/ref_2",
+                  "/v1/participants/nobody"):
+            st, body, _ = srv.request("GET", p, key=k)
+            self.assertEqual(st, 404, (p, body))
+            self.assertEqual(body["error"]["code"], "not_found")
+
+    def test_fulfiller_sees_only_its_own(self):
+        k, srv, rw = self.keys["fulfiller"], self.s.srv, self.s.rewards
+        # the seeded rewards are fulfilled by "self", not by acme
+        st, body, _ = srv.request("GET", f"/v1/rewards/{rw['alice'][0]}", key=k)
+        self.assertEqual(st, 404, body)
+        st, body, _ = srv.request("GET", "/v1/rewards", key=k)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["data"], [])
+
+    def test_revoked_key_is_401(self):
+        st, body, _ = self.s.srv.request("POST", "/v1/api-keys", {"role": "partner", "participant": "alice"},
+                                         key=self.s.admin)
+        self.assertEqual(st, 201, body)
+        key = body["key"]
+        self.assertEqual(self.s.srv.request("GET", "/v1/participants/alice", key=key)[0], 200)
+        self.assertEqual(self.s.srv.request("DELETE", f"/v1/api-keys/{body['prefix']}", key=self.s.admin)[0], 200)
+        st, body, _ = self.s.srv.request("GET", "/v1/participants/alice", key=key)
+        self.assertEqual(st, 401, body)
+
+
+if __name__ == "__main__":
+    unittest.main()

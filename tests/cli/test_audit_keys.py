@@ -1,0 +1,107 @@
+"""`fulfill audit verify|list` (including tampering with the SQLite file) and
+`fulfill keys create|revoke`."""
+import os
+import re
+import sqlite3
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_helpers import load_programs  # noqa: E402
+from fulfilltest import FulfillTest  # noqa: E402
+
+
+def sqlite_path(env):
+    if not env.db.startswith("sqlite:"):
+        return None
+    return env.db[len("sqlite:"):]
+
+
+class Audit(FulfillTest):
+    def test_verify_ok(self):
+        load_programs(self.env)
+        self.env.cli("keys", "create", "--role", "admin", check=True)
+        r = self.env.cli("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.fullmatch(r"ok (\d+) records\n", r.stdout)
+        self.assertTrue(m, r.stdout)
+        self.assertGreater(int(m.group(1)), 0)
+        j = self.env.cli_json("audit", "verify")
+        self.assertEqual(j["ok"], True)
+        self.assertEqual(j["records"], int(m.group(1)))
+
+    def test_verify_empty(self):
+        r = self.env.cli("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^ok \d+ records\n$")
+
+    def test_tampering_is_found(self):
+        path = sqlite_path(self.env)
+        if not path:
+            self.skipTest("tampering test needs SQLite")
+        load_programs(self.env)
+        ok = self.env.cli("audit", "verify")
+        n = int(ok.stdout.split()[1])
+        self.assertGreaterEqual(n, 3)
+        db = sqlite3.connect(path)
+        seqs = [row[0] for row in db.execute("SELECT seq FROM audit ORDER BY seq")]
+        target = seqs[1]
+        db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = ?", (target,))
+        db.commit()
+        db.close()
+        r = self.env.cli("audit", "verify")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertNotIn("ok", r.stdout.split()[:1])
+        self.assertIn(f"record {target} ", r.stdout)
+        j = self.env.cli("audit", "verify", "--json")
+        self.assertEqual(j.returncode, 1)
+        self.assertIn(f'"first_bad": {target}', j.stdout)
+
+    def test_list(self):
+        load_programs(self.env, "give20get20")
+        r = self.env.cli("audit", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("SEQ"), r.stdout)
+        self.assertIn("cli", r.stdout)
+        j = self.env.cli_json("audit", "list", "--limit", "2")
+        self.assertEqual(j["object"], "list")
+        self.assertLessEqual(len(j["data"]), 2)
+
+
+class Keys(FulfillTest):
+    def test_create_prints_only_the_key(self):
+        r = self.env.cli("keys", "create", "--role", "admin", "--name", "ops")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^fk_admin_[A-Za-z0-9]+\n$")
+
+    def test_create_json(self):
+        j = self.env.cli_json("keys", "create", "--role", "ingest", "--name", "pipeline")
+        self.assertTrue(j["key"].startswith("fk_ingest_"))
+        self.assertTrue(j["key"].startswith(j["prefix"]))
+        self.assertEqual(j["role"], "ingest")
+
+    def test_scoped_keys(self):
+        self.env.cli("ingest", "-", input='{"id":"e1","type":"participant","data":{"id":"jo","country":"US","currency":"USD"}}\n',
+                     check=True)
+        r = self.env.cli("keys", "create", "--role", "partner", "--participant", "jo")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("fk_partner_"))
+        r = self.env.cli("keys", "create", "--role", "fulfiller", "--fulfiller", "acme-distribution")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_revoke(self):
+        j = self.env.cli_json("keys", "create", "--role", "admin")
+        r = self.env.cli("keys", "revoke", j["prefix"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(j["prefix"], r.stdout)
+        r = self.env.cli("keys", "revoke", "fk_admin_nosuchkey")
+        self.assertEqual(r.returncode, 1)
+
+    def test_bad_role(self):
+        r = self.env.cli("keys", "create", "--role", "root")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stdout, "")
+
+
+if __name__ == "__main__":
+    unittest.main()

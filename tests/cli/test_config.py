@@ -1,0 +1,114 @@
+"""The settings layer: flag > environment > config file > default, shown by
+`fulfill config show` with its source; secrets masked; bad config files."""
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fulfilltest import MASTER_KEY, FulfillTest  # noqa: E402
+
+
+class Config(FulfillTest):
+    def show(self, *args, env=None):
+        e = dict(self.env.env)
+        for k in [k for k in e if k.startswith("FULFILL_")]:
+            del e[k]
+        e.update(env or {})
+        saved = self.env.env
+        self.env.env = e
+        try:
+            r = self.env.cli("config", "show", "--json", *args)
+        finally:
+            self.env.env = saved
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {s["name"]: s for s in json.loads(r.stdout)}
+
+    def test_defaults(self):
+        s = self.show()
+        self.assertEqual(s["db"]["value"], "sqlite:fulfill.db")
+        self.assertEqual(s["db"]["source"], "default")
+        self.assertEqual(s["listen"]["value"], "127.0.0.1:8080")
+        self.assertEqual(s["db"]["env"], "FULFILL_DB")
+
+    def test_precedence_flag_env_file(self):
+        conf = self.env.write("f.conf", "# comment\n\ndb = sqlite:/tmp/from-file.db\n"
+                                        "listen = 0.0.0.0:9000\nlog_level = warn\n"
+                                        "http_threads=8\n")
+        s = self.show("--config", conf)
+        self.assertEqual((s["db"]["value"], s["db"]["source"]), ("sqlite:/tmp/from-file.db", "file"))
+        self.assertEqual((s["listen"]["value"], s["listen"]["source"]), ("0.0.0.0:9000", "file"))
+        self.assertEqual(s["http_threads"]["value"], "8")
+        s = self.show("--config", conf, env={"FULFILL_DB": "sqlite:/tmp/from-env.db"})
+        self.assertEqual((s["db"]["value"], s["db"]["source"]), ("sqlite:/tmp/from-env.db", "env"))
+        self.assertEqual(s["listen"]["source"], "file")
+        s = self.show("--config", conf, "--db", "sqlite:/tmp/from-flag.db",
+                      env={"FULFILL_DB": "sqlite:/tmp/from-env.db"})
+        self.assertEqual((s["db"]["value"], s["db"]["source"]), ("sqlite:/tmp/from-flag.db", "flag"))
+        self.assertEqual(s["config"]["value"], conf)
+        self.assertEqual(s["config"]["source"], "flag")
+        # the config file named by the environment
+        s = self.show(env={"FULFILL_CONFIG": conf})
+        self.assertEqual(s["config"]["source"], "env")
+        self.assertEqual(s["listen"]["value"], "0.0.0.0:9000")
+
+    def test_flag_with_equals_and_boolean(self):
+        s = self.show("--listen=127.0.0.1:1234", "--no-worker")
+        self.assertEqual(s["listen"]["value"], "127.0.0.1:1234")
+        self.assertEqual((s["no_worker"]["value"], s["no_worker"]["source"]), ("true", "flag"))
+
+    def test_secrets_masked(self):
+        conf = self.env.write("f.conf", f"master_key = {MASTER_KEY}\n"
+                                        "db = postgres://app:hunter2@db.internal/fulfill\n")
+        s = self.show("--config", conf)
+        self.assertEqual(s["master_key"]["value"], "********")
+        self.assertTrue(s["master_key"]["secret"])
+        self.assertNotIn("hunter2", s["db"]["value"])
+        self.assertIn("db.internal", s["db"]["value"])
+        r = self.env.cli("config", "show", "--config", conf)
+        self.assertNotIn(MASTER_KEY, r.stdout)
+        self.assertNotIn("hunter2", r.stdout)
+        self.assertIn("SOURCE", r.stdout.splitlines()[0])
+
+    def test_master_key_is_never_a_flag(self):
+        r = self.env.cli("config", "show", "--master-key", MASTER_KEY)
+        self.assertEqual(r.returncode, 2)
+
+    def test_bad_config_files(self):
+        bad = self.env.write("bad.conf", "db = x\nwhatever = 1\n")
+        r = self.env.cli("config", "show", "--config", bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bad.conf:2", r.stderr)
+        self.assertIn("whatever", r.stderr)
+        r = self.env.cli("config", "show", "--config", self.env.write("b2.conf", "just words\n"))
+        self.assertEqual(r.returncode, 2)
+        r = self.env.cli("config", "show", "--config", os.path.join(self.env.dir, "missing.conf"))
+        self.assertEqual(r.returncode, 1)
+
+    def test_config_file_drives_commands(self):
+        path = os.path.join(self.env.dir, "via-conf.db")
+        conf = self.env.write("db.conf", f"db = sqlite:{path}\nmaster_key = {MASTER_KEY}\n")
+        e = {k: v for k, v in self.env.env.items() if k not in ("FULFILL_DB", "FULFILL_MASTER_KEY")}
+        saved = self.env.env
+        self.env.env = e
+        try:
+            r = self.env.cli("--config", conf, "migrate")
+        finally:
+            self.env.env = saved
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(path))
+        self.assertFalse(os.path.exists(path + ".key"))  # the key came from the file
+
+    def test_etc_fulfill_conf_is_valid(self):
+        from fulfilltest import ROOT
+        conf = os.path.join(ROOT, "etc", "fulfill.conf")
+        s = self.show("--config", conf)
+        # every setting of the table appears in the example file (commented or not)
+        text = open(conf).read()
+        for name in s:
+            if name != "config":
+                self.assertIn(name, text)
+
+
+if __name__ == "__main__":
+    unittest.main()
