@@ -1,0 +1,174 @@
+/*
+ * engine_fixture.h - a fresh engine on a SQLite file in a temp dir for each test,
+ * with helpers to load programs, ingest events and check the invariants every
+ * scenario must keep (ledger and audit chain).
+ */
+#ifndef FULFILL_ENGINE_FIXTURE_H
+#define FULFILL_ENGINE_FIXTURE_H
+
+#include <jansson.h>
+#include <stdarg.h>
+
+#include "fulfill/engine.h"
+#include "fulfill/fftime.h"
+#include "testutil.h"
+
+struct fx {
+	char *dir;
+	struct engine *e;
+	struct actor cli;
+	struct engine_config cfg;
+};
+
+/* 2026-10-01T00:00:00Z */
+#define T0 INT64_C(1790812800000)
+#define DAY INT64_C(86400000)
+
+static inline void fx_open(struct fx *f)
+{
+	f->dir = tu_tempdir();
+	engine_config_init(&f->cfg);
+	snprintf(f->cfg.db_url, sizeof(f->cfg.db_url), "sqlite:%s/t.db", f->dir);
+	memset(f->cfg.master_key, 0xab, sizeof(f->cfg.master_key));
+	f->cfg.has_master_key = true;
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&f->cfg, &f->e, &d), FF_OK, "engine_open: %s", d.message);
+	actor_cli(&f->cli);
+	fftime_set_now(T0);
+}
+
+static inline void fx_check_invariants(struct fx *f)
+{
+	struct ff_diag d;
+	cr_assert_eq(engine_ledger_verify(f->e, &d), FF_OK, "ledger invariant: %s", d.message);
+	json_t *v = NULL;
+	cr_assert_eq(engine_audit_verify(f->e, &v, &d), FF_OK);
+	cr_assert(json_is_true(json_object_get(v, "ok")), "audit chain broken at %s",
+		  json_string_value(json_object_get(v, "first_bad")));
+	json_decref(v);
+}
+
+static inline void fx_close(struct fx *f)
+{
+	fftime_set_now(0);
+	engine_close(f->e);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
+/* Load and activate a program given as JSON text. */
+static inline void fx_program(struct fx *f, const char *text)
+{
+	json_error_t je;
+	json_t *doc = json_loads(text, 0, &je);
+	cr_assert_not_null(doc, "program JSON: %s", je.text);
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_program_load(f->e, &f->cli, doc, true, &out, &d), FF_OK, "program load: %s (%s)",
+		     d.message, d.param);
+	json_decref(out);
+	json_decref(doc);
+}
+
+/* Ingest one event (printf-style text). Returns the error; *out the result (may be NULL). */
+static inline enum ff_err fx_event(struct fx *f, json_t **out, struct ff_diag *d, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	struct ingest_item it = {.text = buf, .len = strlen(buf)};
+	struct ff_diag dd;
+	cr_assert_eq(engine_ingest(f->e, &f->cli, &it, 1, &dd), FF_OK, "transaction: %s", dd.message);
+	if (d)
+		*d = it.diag;
+	if (out)
+		*out = it.result;
+	else
+		json_decref(it.result);
+	return it.err;
+}
+
+/* Ingest an event that must be accepted; returns the number of rewards it made. */
+#define fx_ok(f, ...)                                                                              \
+	({                                                                                         \
+		json_t *r_ = NULL;                                                                 \
+		struct ff_diag d_;                                                                 \
+		enum ff_err e_ = fx_event((f), &r_, &d_, __VA_ARGS__);                             \
+		cr_assert_eq(e_, FF_OK, "event rejected: %s (%s)", d_.message, d_.param);          \
+		size_t n_ = json_array_size(json_object_get(r_, "rewards"));                       \
+		json_decref(r_);                                                                   \
+		n_;                                                                                \
+	})
+
+static inline void fx_participant(struct fx *f, const char *id)
+{
+	fx_ok(f,
+	      "{\"id\":\"p-%s\",\"type\":\"participant\",\"data\":{\"id\":\"%s\",\"email\":\"%s@example.com\","
+	      "\"country\":\"US\",\"currency\":\"USD\",\"status\":\"active\"}}",
+	      id, id, id);
+}
+
+static inline void fx_referral(struct fx *f, const char *ref, const char *program, const char *referrer,
+			       const char *referred)
+{
+	fx_ok(f,
+	      "{\"id\":\"r-%s\",\"type\":\"referral\",\"data\":{\"id\":\"%s\",\"program\":\"%s\",\"referrer\":\"%s\","
+	      "\"referred\":\"%s\"}}",
+	      ref, ref, program, referrer, referred);
+}
+
+static inline size_t fx_conversion(struct fx *f, const char *id, const char *who, long long amount)
+{
+	return fx_ok(f,
+		     "{\"id\":\"c-%s\",\"type\":\"conversion\",\"data\":{\"id\":\"%s\",\"participant\":\"%s\","
+		     "\"amount\":%lld,\"currency\":\"USD\"}}",
+		     id, id, who, amount);
+}
+
+/* The rewards list for a filter as a JSON array (caller frees). */
+static inline json_t *fx_rewards(struct fx *f, const char *status, const char *participant)
+{
+	struct reward_filter rf = {.status = status, .participant = participant};
+	struct page pg = {.limit = 1000};
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_rewards_list(f->e, &f->cli, &rf, &pg, &out, &d), FF_OK, "%s", d.message);
+	json_t *data = json_incref(json_object_get(out, "data"));
+	json_decref(out);
+	return data;
+}
+
+static inline int64_t fx_balance(struct fx *f, const char *participant, const char *currency)
+{
+	json_t *p = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_participant_get(f->e, &f->cli, participant, &p, &d), FF_OK, "%s", d.message);
+	int64_t bal = 0;
+	size_t i;
+	json_t *b;
+	json_array_foreach(json_object_get(p, "balances"), i, b) if (!strcmp(
+		json_string_value(json_object_get(b, "currency")), currency)) bal =
+		json_integer_value(json_object_get(b, "amount"));
+	json_decref(p);
+	return bal;
+}
+
+static inline json_t *fx_worker(struct fx *f, int64_t now)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	fftime_set_now(now);
+	cr_assert_eq(engine_worker_pass(f->e, &f->cli, now, &out, &d), FF_OK, "worker: %s", d.message);
+	return out;
+}
+
+#define GIVE20                                                                                     \
+	"{\"id\":\"give20\",\"name\":\"Give $20, get $20\",\"currency\":\"USD\",\"eligibility\":{\"and\":[" \
+	"{\">=\":[{\"var\":\"conversion.amount\"},5000]},{\"==\":[{\"var\":\"referred.status\"},"   \
+	"\"active\"]},{\"==\":[{\"var\":\"stats.referred_prior_conversions\"},0]}]},\"rewards\":[" \
+	"{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":2000},{\"to\":\"referred\",\"type\":"  \
+	"\"credit\",\"amount\":2000}],\"hold_days\":0,\"expires_days\":365}"
+
+#endif
