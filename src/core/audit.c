@@ -40,6 +40,10 @@ static void record_hash(int64_t seq, int64_t at, const char *actor, const char *
 
 static enum ff_err load_tail(struct engine *e, struct ff_diag *d)
 {
+	/* writers of the chain take turns: two transactions must not both extend the
+	 * same tail */
+	if (store_lock_chain(e->st))
+		return core_store_fail(e, d, "audit lock");
 	struct store_stmt *st = store_query(e->st, Q_AUDIT_TAIL);
 	int rc = store_step(st);
 	if (rc < 0)

@@ -1,10 +1,68 @@
 /*
- * common.c - pieces both backends share: dialect expansion of migrations.
+ * common.c - the public face of store.h: picks the backend from the URL and dispatches
+ * every call through the backend's operation table; plus dialect expansion.
  */
 #include <string.h>
 
-#include "store/store_int.h"
 #include "fulfill/buf.h"
+#include "store/store_int.h"
+
+enum ff_err store_open(const char *url, struct store **out, struct ff_diag *d)
+{
+	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
+		return store_pg_open(url, out, d);
+	const char *path = url;
+	if (!strncmp(path, "sqlite:", 7))
+		path += 7;
+	if (!*path)
+		return ff_fail(d, FF_E_INVALID, "db", "empty database path");
+	return store_sqlite_open(path, out, d);
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+enum store_kind store_kind(const struct store *s) { return s->kind; }
+int store_schema_version(struct store *s) { return s->schema_version; }
+const char *store_errmsg(struct store *s) { return s->ops->errmsg(s); }
+enum ff_err store_begin(struct store *s) { return s->ops->begin(s); }
+enum ff_err store_commit(struct store *s) { return s->ops->commit(s); }
+void store_rollback(struct store *s) { s->ops->rollback(s); }
+int store_depth(const struct store *s) { return s->depth; }
+bool store_retryable(const struct store *s) { return s->ops->retryable(s); }
+bool store_unique_violation(const struct store *s) { return s->ops->unique_violation(s); }
+struct store_stmt *store_query(struct store *s, enum store_query q) { return s->ops->query(s, q); }
+void store_bind_text(struct store_stmt *st, int i, const char *v) { st->owner->ops->bind_text(st, i, v); }
+void store_bind_int(struct store_stmt *st, int i, int64_t v) { st->owner->ops->bind_int(st, i, v); }
+void store_bind_null(struct store_stmt *st, int i) { st->owner->ops->bind_null(st, i); }
+int store_step(struct store_stmt *st) { return st->owner->ops->step(st); }
+const char *store_col_text(struct store_stmt *st, int c) { return st->owner->ops->col_text(st, c); }
+int64_t store_col_int(struct store_stmt *st, int c) { return st->owner->ops->col_int(st, c); }
+bool store_col_null(struct store_stmt *st, int c) { return st->owner->ops->col_null(st, c); }
+int64_t store_changes(struct store *s) { return s->ops->changes(s); }
+void store_release(struct store *s) { s->ops->release(s); }
+enum ff_err store_lock_chain(struct store *s) { return s->ops->lock_chain(s); }
+
+void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_null)
+{
+	if (is_null)
+		store_bind_null(st, i);
+	else
+		store_bind_int(st, i, v);
+}
+
+enum ff_err store_exec(struct store_stmt *st)
+{
+	return store_step(st) < 0 ? FF_E_STORE : FF_OK;
+}
+
+enum ff_err store_run(struct store *s, enum store_query q)
+{
+	return store_exec(store_query(s, q));
+}
 
 char *store_expand_dialect(const char *sql, const char *seq, const char *integer)
 {

@@ -4,7 +4,9 @@
  * WAL journal, synchronous=FULL (a committed write survives a power cut), a busy
  * timeout so concurrent processes wait instead of failing, foreign keys on. Statements
  * are prepared on first use and cached per connection. Nested transactions map to
- * SAVEPOINTs. Migrations run at open inside one IMMEDIATE transaction.
+ * SAVEPOINTs; the outermost is BEGIN IMMEDIATE, so writers serialize at the start of a
+ * transaction rather than failing at its first write. Migrations run at open inside one
+ * IMMEDIATE transaction, so concurrent processes migrate once.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -13,46 +15,42 @@
 
 #include "store/store_int.h"
 
-struct store_stmt {
+struct lite_stmt {
+	struct store_stmt base;
 	sqlite3_stmt *stmt;
-	struct store *owner;
-	bool listed; /* in store.active: stepped to a row since the last store_release() */
+	bool listed; /* in lite.active: stepped to a row since the last release */
 };
 
-#define MAX_ACTIVE Q__COUNT
-
-struct store {
+struct lite {
+	struct store base;
 	sqlite3 *db;
-	int depth;
 	int last_rc;
 	int last_ext;
-	int schema_version;
-	struct store_stmt cache[Q__COUNT];
-	struct store_stmt *active[MAX_ACTIVE];
+	struct lite_stmt cache[Q__COUNT];
+	struct lite_stmt *active[Q__COUNT];
 	int nactive;
 };
 
-static void stmt_reset(struct store_stmt *st)
-{
-	sqlite3_reset(st->stmt);
-}
+#define LITE(s) ((struct lite *)(s))
+#define LSTMT(st) ((struct lite_stmt *)(st))
 
-void store_release(struct store *s)
+static void lite_release(struct store *s)
 {
-	for (int i = 0; i < s->nactive; i++) {
-		sqlite3_reset(s->active[i]->stmt);
-		s->active[i]->listed = false;
+	struct lite *l = LITE(s);
+	for (int i = 0; i < l->nactive; i++) {
+		sqlite3_reset(l->active[i]->stmt);
+		l->active[i]->listed = false;
 	}
-	s->nactive = 0;
+	l->nactive = 0;
 }
 
-static enum ff_err exec_sql(struct store *s, const char *sql, struct ff_diag *d)
+static enum ff_err exec_sql(struct lite *l, const char *sql, struct ff_diag *d)
 {
 	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	int rc = sqlite3_exec(l->db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		s->last_rc = rc;
-		s->last_ext = sqlite3_extended_errcode(s->db);
+		l->last_rc = rc;
+		l->last_ext = sqlite3_extended_errcode(l->db);
 		enum ff_err e = ff_fail(d, FF_E_STORE, NULL, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return e;
@@ -60,12 +58,12 @@ static enum ff_err exec_sql(struct store *s, const char *sql, struct ff_diag *d)
 	return FF_OK;
 }
 
-static int read_version(struct store *s)
+static int read_version(struct lite *l)
 {
 	sqlite3_stmt *st;
 	int v = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(l->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return 0; /* no meta table yet */
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = atoi((const char *)sqlite3_column_text(st, 0));
@@ -73,18 +71,18 @@ static int read_version(struct store *s)
 	return v;
 }
 
-static enum ff_err migrate(struct store *s, struct ff_diag *d)
+static enum ff_err migrate(struct lite *l, struct ff_diag *d)
 {
-	enum ff_err err = exec_sql(s, "BEGIN IMMEDIATE", d);
+	enum ff_err err = exec_sql(l, "BEGIN IMMEDIATE", d);
 	if (err)
 		return err;
-	int v = read_version(s);
+	int v = read_version(l);
 	int n = 0;
 	while (store_migrations[n])
 		n++;
 	for (int i = v; i < n; i++) {
 		char *sql = store_expand_dialect(store_migrations[i], "INTEGER PRIMARY KEY", "INTEGER");
-		err = exec_sql(s, sql, d);
+		err = exec_sql(l, sql, d);
 		free(sql);
 		if (err)
 			goto out;
@@ -93,198 +91,140 @@ static enum ff_err migrate(struct store *s, struct ff_diag *d)
 			 "INSERT INTO meta(key, value) VALUES ('schema_version', '%d') "
 			 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 			 i + 1);
-		err = exec_sql(s, up, d);
-		if (err)
+		if ((err = exec_sql(l, up, d)))
 			goto out;
 	}
-	s->schema_version = n > v ? n : v;
-	err = exec_sql(s, "COMMIT", d);
+	l->base.schema_version = n > v ? n : v;
+	err = exec_sql(l, "COMMIT", d);
 out:
 	if (err)
-		exec_sql(s, "ROLLBACK", NULL);
+		exec_sql(l, "ROLLBACK", NULL);
 	return err;
 }
 
-enum ff_err store_open(const char *url, struct store **out, struct ff_diag *d)
+static void lite_close(struct store *s)
 {
-	const char *path = url;
-	if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-		extern enum ff_err store_pg_open(const char *url, struct store **out, struct ff_diag *d);
-		return store_pg_open(url, out, d);
-	}
-	if (strncmp(path, "sqlite:", 7) == 0)
-		path += 7;
-	if (!*path)
-		return ff_fail(d, FF_E_INVALID, "db", "empty database path");
-	struct store *s = ff_calloc(1, sizeof(*s));
-	int rc = sqlite3_open_v2(path, &s->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	enum ff_err err;
-	if (rc != SQLITE_OK) {
-		err = ff_fail(d, FF_E_STORE, "db", "cannot open %s: %s", path,
-			      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 30000);
-	err = exec_sql(s,
-		       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-		       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
-		       d);
-	if (err)
-		goto fail;
-	err = migrate(s, d);
-	if (err)
-		goto fail;
-	*out = s;
-	return FF_OK;
-fail:
-	store_close(s);
-	return err;
-}
-
-void store_close(struct store *s)
-{
-	if (!s)
-		return;
+	struct lite *l = LITE(s);
 	for (int i = 0; i < Q__COUNT; i++)
-		sqlite3_finalize(s->cache[i].stmt);
-	sqlite3_close(s->db);
-	free(s);
+		sqlite3_finalize(l->cache[i].stmt);
+	sqlite3_close(l->db);
+	free(l);
 }
 
-enum store_kind store_kind(const struct store *s)
+static const char *lite_errmsg(struct store *s)
 {
-	(void)s;
-	return STORE_SQLITE;
+	return sqlite3_errmsg(LITE(s)->db);
 }
 
-int store_schema_version(struct store *s)
-{
-	return s->schema_version;
-}
-
-const char *store_errmsg(struct store *s)
-{
-	return sqlite3_errmsg(s->db);
-}
-
-enum ff_err store_begin(struct store *s)
+static enum ff_err lite_begin(struct store *s)
 {
 	char sql[48];
 	if (s->depth == 0)
 		snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
 	else
 		snprintf(sql, sizeof(sql), "SAVEPOINT sp%d", s->depth);
-	enum ff_err err = exec_sql(s, sql, NULL);
+	enum ff_err err = exec_sql(LITE(s), sql, NULL);
 	if (!err)
 		s->depth++;
 	return err;
 }
 
-enum ff_err store_commit(struct store *s)
+static void lite_rollback(struct store *s)
+{
+	char sql[64];
+	if (s->depth <= 0)
+		return;
+	lite_release(s);
+	if (s->depth == 1) {
+		if (!sqlite3_get_autocommit(LITE(s)->db))
+			exec_sql(LITE(s), "ROLLBACK", NULL);
+	} else {
+		snprintf(sql, sizeof(sql), "ROLLBACK TO sp%d; RELEASE sp%d", s->depth - 1, s->depth - 1);
+		exec_sql(LITE(s), sql, NULL);
+	}
+	s->depth--;
+}
+
+static enum ff_err lite_commit(struct store *s)
 {
 	char sql[48];
 	if (s->depth <= 0)
 		return FF_E_INTERNAL;
-	store_release(s);
+	lite_release(s);
 	if (s->depth == 1)
 		snprintf(sql, sizeof(sql), "COMMIT");
 	else
 		snprintf(sql, sizeof(sql), "RELEASE sp%d", s->depth - 1);
-	enum ff_err err = exec_sql(s, sql, NULL);
+	enum ff_err err = exec_sql(LITE(s), sql, NULL);
 	if (err) {
 		/* a failed COMMIT leaves the transaction open: roll it back */
-		store_rollback(s);
+		lite_rollback(s);
 		return err;
 	}
 	s->depth--;
 	return FF_OK;
 }
 
-void store_rollback(struct store *s)
+static bool lite_retryable(const struct store *s)
 {
-	char sql[64];
-	if (s->depth <= 0)
-		return;
-	store_release(s);
-	if (s->depth == 1) {
-		if (!sqlite3_get_autocommit(s->db))
-			exec_sql(s, "ROLLBACK", NULL);
-	} else {
-		snprintf(sql, sizeof(sql), "ROLLBACK TO sp%d; RELEASE sp%d", s->depth - 1, s->depth - 1);
-		exec_sql(s, sql, NULL);
-	}
-	s->depth--;
+	const struct lite *l = (const struct lite *)s;
+	return l->last_rc == SQLITE_BUSY || l->last_rc == SQLITE_LOCKED;
 }
 
-int store_depth(const struct store *s)
+static bool lite_unique_violation(const struct store *s)
 {
-	return s->depth;
+	const struct lite *l = (const struct lite *)s;
+	return l->last_ext == SQLITE_CONSTRAINT_UNIQUE || l->last_ext == SQLITE_CONSTRAINT_PRIMARYKEY;
 }
 
-bool store_retryable(const struct store *s)
+static struct store_stmt *lite_query(struct store *s, enum store_query q)
 {
-	return s->last_rc == SQLITE_BUSY || s->last_rc == SQLITE_LOCKED;
-}
-
-bool store_unique_violation(const struct store *s)
-{
-	return s->last_ext == SQLITE_CONSTRAINT_UNIQUE || s->last_ext == SQLITE_CONSTRAINT_PRIMARYKEY;
-}
-
-struct store_stmt *store_query(struct store *s, enum store_query q)
-{
-	struct store_stmt *st = &s->cache[q];
+	struct lite *l = LITE(s);
+	struct lite_stmt *st = &l->cache[q];
 	if (!st->stmt) {
 		const char *sql = store_sql[q];
-		if (!sql || sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt, NULL) !=
-				    SQLITE_OK) {
+		if (!sql ||
+		    sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt, NULL) != SQLITE_OK) {
 			fprintf(stderr, "fulfill: cannot prepare query %d: %s\n", (int)q,
-				sql ? sqlite3_errmsg(s->db) : "no SQL");
+				sql ? sqlite3_errmsg(l->db) : "no SQL");
 			abort();
 		}
-		st->owner = s;
+		st->base.owner = s;
 	} else {
-		stmt_reset(st);
+		sqlite3_reset(st->stmt);
 		sqlite3_clear_bindings(st->stmt);
 	}
-	return st;
+	return &st->base;
 }
 
-void store_bind_text(struct store_stmt *st, int i, const char *v)
+static void lite_bind_text(struct store_stmt *st, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(st->stmt, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(LSTMT(st)->stmt, i, v, -1, SQLITE_TRANSIENT);
 	else
-		sqlite3_bind_null(st->stmt, i);
+		sqlite3_bind_null(LSTMT(st)->stmt, i);
 }
 
-void store_bind_int(struct store_stmt *st, int i, int64_t v)
+static void lite_bind_int(struct store_stmt *st, int i, int64_t v)
 {
-	sqlite3_bind_int64(st->stmt, i, v);
+	sqlite3_bind_int64(LSTMT(st)->stmt, i, v);
 }
 
-void store_bind_null(struct store_stmt *st, int i)
+static void lite_bind_null(struct store_stmt *st, int i)
 {
-	sqlite3_bind_null(st->stmt, i);
+	sqlite3_bind_null(LSTMT(st)->stmt, i);
 }
 
-void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_null)
+static int lite_step(struct store_stmt *sst)
 {
-	if (is_null)
-		sqlite3_bind_null(st->stmt, i);
-	else
-		sqlite3_bind_int64(st->stmt, i, v);
-}
-
-int store_step(struct store_stmt *st)
-{
+	struct lite_stmt *st = LSTMT(sst);
+	struct lite *l = LITE(sst->owner);
 	int rc = sqlite3_step(st->stmt);
 	if (rc == SQLITE_ROW) {
-		struct store *s = st->owner;
-		if (!st->listed && s->nactive < MAX_ACTIVE) {
+		/* remember it: a statement left on a row holds a read snapshot open */
+		if (!st->listed && l->nactive < Q__COUNT) {
 			st->listed = true;
-			s->active[s->nactive++] = st;
+			l->active[l->nactive++] = st;
 		}
 		return 1;
 	}
@@ -292,42 +232,84 @@ int store_step(struct store_stmt *st)
 		sqlite3_reset(st->stmt);
 		return 0;
 	}
-	st->owner->last_rc = rc;
-	st->owner->last_ext = sqlite3_extended_errcode(st->owner->db);
+	l->last_rc = rc;
+	l->last_ext = sqlite3_extended_errcode(l->db);
 	sqlite3_reset(st->stmt);
 	return -1;
 }
 
-enum ff_err store_exec(struct store_stmt *st)
+static const char *lite_col_text(struct store_stmt *st, int c)
 {
-	int rc = store_step(st);
-	if (rc < 0)
-		return FF_E_STORE;
-	sqlite3_reset(st->stmt);
+	return (const char *)sqlite3_column_text(LSTMT(st)->stmt, c);
+}
+
+static int64_t lite_col_int(struct store_stmt *st, int c)
+{
+	return sqlite3_column_int64(LSTMT(st)->stmt, c);
+}
+
+static bool lite_col_null(struct store_stmt *st, int c)
+{
+	return sqlite3_column_type(LSTMT(st)->stmt, c) == SQLITE_NULL;
+}
+
+static int64_t lite_changes(struct store *s)
+{
+	return sqlite3_changes64(LITE(s)->db);
+}
+
+static enum ff_err lite_lock_chain(struct store *s)
+{
+	(void)s; /* BEGIN IMMEDIATE holds the write lock for the whole transaction */
 	return FF_OK;
 }
 
-const char *store_col_text(struct store_stmt *st, int c)
-{
-	return (const char *)sqlite3_column_text(st->stmt, c);
-}
+static const struct store_ops lite_ops = {
+	.close = lite_close,
+	.errmsg = lite_errmsg,
+	.begin = lite_begin,
+	.commit = lite_commit,
+	.rollback = lite_rollback,
+	.retryable = lite_retryable,
+	.unique_violation = lite_unique_violation,
+	.query = lite_query,
+	.bind_text = lite_bind_text,
+	.bind_int = lite_bind_int,
+	.bind_null = lite_bind_null,
+	.step = lite_step,
+	.col_text = lite_col_text,
+	.col_int = lite_col_int,
+	.col_null = lite_col_null,
+	.changes = lite_changes,
+	.release = lite_release,
+	.lock_chain = lite_lock_chain,
+};
 
-int64_t store_col_int(struct store_stmt *st, int c)
+enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_diag *d)
 {
-	return sqlite3_column_int64(st->stmt, c);
-}
-
-bool store_col_null(struct store_stmt *st, int c)
-{
-	return sqlite3_column_type(st->stmt, c) == SQLITE_NULL;
-}
-
-int64_t store_changes(struct store *s)
-{
-	return sqlite3_changes64(s->db);
-}
-
-enum ff_err store_run(struct store *s, enum store_query q)
-{
-	return store_exec(store_query(s, q));
+	struct lite *l = ff_calloc(1, sizeof(*l));
+	l->base.ops = &lite_ops;
+	l->base.kind = STORE_SQLITE;
+	int rc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	enum ff_err err;
+	if (rc != SQLITE_OK) {
+		err = ff_fail(d, FF_E_STORE, "db", "cannot open %s: %s", path,
+			      l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(l->db, 30000);
+	err = exec_sql(l,
+		       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+		       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+		       d);
+	if (err)
+		goto fail;
+	if ((err = migrate(l, d)))
+		goto fail;
+	*out = &l->base;
+	return FF_OK;
+fail:
+	lite_close(&l->base);
+	return err;
 }

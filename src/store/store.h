@@ -68,6 +68,10 @@ bool store_col_null(struct store_stmt *st, int c);
 /* Reset every statement that still holds a row, ending its read snapshot. The
  * engine calls this at the end of each public call; commit/rollback do it too. */
 void store_release(struct store *s);
+/* Serialize writers of the audit hash chain: called before reading the chain's tail in
+ * a write transaction (SQLite: BEGIN IMMEDIATE already does; PostgreSQL: a transaction
+ * advisory lock). */
+enum ff_err store_lock_chain(struct store *s);
 /* Rows changed by the last statement run. */
 int64_t store_changes(struct store *s);
 

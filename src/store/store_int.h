@@ -1,10 +1,47 @@
 /*
- * store_int.h - private to src/store: the backend operation table and shared pieces.
+ * store_int.h - private to src/store: the backend operation table and the pieces both
+ * backends share. A backend's connection struct starts with `struct store` and its
+ * statement struct with `struct store_stmt`, so the public functions in store.c can
+ * dispatch through `ops` (the SQLite btree.h/btreeInt.h split, curl's vtls/ idea).
  */
 #ifndef FULFILL_STORE_INT_H
 #define FULFILL_STORE_INT_H
 
 #include "store/store.h"
+
+struct store_ops {
+	void (*close)(struct store *s);
+	const char *(*errmsg)(struct store *s);
+	enum ff_err (*begin)(struct store *s);
+	enum ff_err (*commit)(struct store *s);
+	void (*rollback)(struct store *s);
+	bool (*retryable)(const struct store *s);
+	bool (*unique_violation)(const struct store *s);
+	struct store_stmt *(*query)(struct store *s, enum store_query q);
+	void (*bind_text)(struct store_stmt *st, int i, const char *v);
+	void (*bind_int)(struct store_stmt *st, int i, int64_t v);
+	void (*bind_null)(struct store_stmt *st, int i);
+	int (*step)(struct store_stmt *st);
+	const char *(*col_text)(struct store_stmt *st, int c);
+	int64_t (*col_int)(struct store_stmt *st, int c);
+	bool (*col_null)(struct store_stmt *st, int c);
+	int64_t (*changes)(struct store *s);
+	void (*release)(struct store *s);
+	enum ff_err (*lock_chain)(struct store *s);
+};
+
+/* The common head of every backend's connection. */
+struct store {
+	const struct store_ops *ops;
+	enum store_kind kind;
+	int depth;          /* transaction nesting: 0 none, 1 transaction, >1 savepoints */
+	int schema_version;
+};
+
+/* The common head of every backend's statement. */
+struct store_stmt {
+	struct store *owner;
+};
 
 /* NULL-terminated list of migration scripts; migration N is store_migrations[N-1]. */
 extern const char *const store_migrations[];
@@ -13,5 +50,8 @@ extern const char *const store_sql[Q__COUNT];
 
 /* Expand @SEQ@/@INT@ in a migration for a dialect; caller frees. */
 char *store_expand_dialect(const char *sql, const char *seq, const char *integer);
+
+enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_diag *d);
+enum ff_err store_pg_open(const char *url, struct store **out, struct ff_diag *d);
 
 #endif

@@ -271,7 +271,10 @@ class Conventions(unittest.TestCase):
         self.req("GET", "/v1/rewards", headers={"X-Request-Id": "log-check-1"})
         time.sleep(0.2)
         logs = [f for f in os.listdir(self.env.dir) if f.startswith("serve-")]
-        text = "".join(open(os.path.join(self.env.dir, f)).read() for f in logs)
+        text = ""
+        for f in logs:
+            with open(os.path.join(self.env.dir, f)) as fh:
+                text += fh.read()
         line = next(json.loads(l) for l in text.splitlines() if "log-check-1" in l)
         self.assertEqual(line["route"], "/v1/rewards")
         self.assertEqual(line["method"], "GET")
@@ -290,7 +293,7 @@ class RateLimit(unittest.TestCase):
         self.env.close()
 
     def test_429_with_retry_after_per_key(self):
-        self.env.env.update(FULFILL_HTTP_RATE="2", FULFILL_HTTP_BURST="3")
+        self.env.env.update(FULFILL_HTTP_RATE="1", FULFILL_HTTP_BURST="3")
         a, b = self.env.key("admin"), self.env.key("auditor")
         srv = self.env.serve("--no-worker")
         codes = [srv.request("GET", "/v1/audit", key=a)[0] for _ in range(6)]

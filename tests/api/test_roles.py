@@ -96,6 +96,22 @@ class Roles(unittest.TestCase):
                     self.assertEqual(set(item[method.lower()]["x-roles"]), allowed, (method, p))
         self.assertEqual(documented - tested, set())
 
+    def test_docs_table_matches_server(self):
+        """docs/api-roles.md is the same table the server enforces."""
+        doc_path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "api-roles.md")
+        with open(doc_path) as f:
+            rows = [l for l in f.read().splitlines()
+                    if l.split("|")[1:2] and l.split("|")[1].strip() in ("GET", "POST", "PUT", "DELETE")]
+        table = {}
+        for row in rows:
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            roles = {r for r, c in zip(ROLES, cells[2:]) if c in ("yes", "own")}
+            table[(cells[0], cells[1].strip("`"))] = roles
+        _, doc, _ = self.s.srv.request("GET", "/v1/openapi.json")
+        served = {(m.upper(), p): set(item[m]["x-roles"]) for p, item in doc["paths"].items() for m in item
+                  if item[m]["x-roles"]}
+        self.assertEqual(table, served)
+
     def test_public_routes_need_no_key(self):
         for p in PUBLIC:
             self.assertEqual(self.s.srv.request("GET", p)[0], 200, p)

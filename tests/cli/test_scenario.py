@@ -129,6 +129,27 @@ class Jessica(FulfillTest):
         self.assertEqual(self.env.cli_json("rewards", "list")["data"], before)
 
 
+class WorkerLoop(FulfillTest):
+    def test_loop_fulfils_and_stops_on_sigterm(self):
+        load_programs(self.env, "give20get20")
+        self.env.cli("ingest", DEMO_EVENTS, check=True)
+        p = subprocess.Popen([BIN, "worker", "--worker-interval", "0.2"], env=self.env.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.env.procs.append(p)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            data = self.env.cli_json("rewards", "list", "--program", "give20get20")["data"]
+            if data and all(r["status"] == "fulfilled" for r in data):
+                break
+            time.sleep(0.2)
+        p.terminate()
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, "")  # the loop logs on stderr only
+        self.assertEqual({r["status"] for r in data}, {"fulfilled"})
+        self.assertIn("worker pass", err)
+
+
 class Programs(FulfillTest):
     def test_versions_diff_and_governance(self):
         r = self.env.cli("program", "load", program_path("give20get20"))

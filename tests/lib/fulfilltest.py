@@ -31,13 +31,13 @@ class Env:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="fulfill-it-")
-        pg = os.environ.get("FULFILL_TEST_PG")
-        if pg:
-            # one fresh database per Env on the test cluster
+        host = os.environ.get("FULFILL_TEST_PG_HOST")
+        if host:
+            # one fresh database per Env on the throwaway cluster (tests/with-postgres)
             name = "t" + os.path.basename(self.dir).replace("-", "_").lower()
-            subprocess.run(["psql", pg, "-qc", f"CREATE DATABASE {name}"], check=True,
-                           capture_output=True)
-            self.db = pg.rsplit("/", 1)[0] + "/" + name if "/" in pg.split("://", 1)[1] else pg
+            subprocess.run(["psql", f"postgresql://postgres@/postgres?host={host}", "-qc",
+                            f"CREATE DATABASE {name}"], check=True, capture_output=True)
+            self.db = f"postgresql://postgres@/{name}?host={host}"
         else:
             self.db = "sqlite:" + os.path.join(self.dir, "t.db")
         self.env = dict(os.environ, FULFILL_DB=self.db, FULFILL_MASTER_KEY=MASTER_KEY)

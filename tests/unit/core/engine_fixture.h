@@ -7,7 +7,10 @@
 #define FULFILL_ENGINE_FIXTURE_H
 
 #include <jansson.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 #include "fulfill/engine.h"
 #include "fulfill/fftime.h"
@@ -24,11 +27,35 @@ struct fx {
 #define T0 INT64_C(1790812800000)
 #define DAY INT64_C(86400000)
 
+/* With FULFILL_TEST_PG_HOST set (tests/with-postgres), every test gets a fresh
+ * database on that PostgreSQL cluster instead of a SQLite file: the same scenarios
+ * run against both backends. */
 static inline void fx_open(struct fx *f)
 {
 	f->dir = tu_tempdir();
 	engine_config_init(&f->cfg);
-	snprintf(f->cfg.db_url, sizeof(f->cfg.db_url), "sqlite:%s/t.db", f->dir);
+	const char *pg = getenv("FULFILL_TEST_PG_HOST");
+	if (pg && *pg) {
+		char admin[600], name[64];
+		snprintf(admin, sizeof(admin), "postgresql://postgres@/postgres?host=%s", pg);
+		snprintf(name, sizeof(name), "u%d_%ld", (int)getpid(), (long)(fftime_now() % 100000000));
+		for (char *c = name; *c; c++)
+			if (*c == '-')
+				*c = '_';
+		PGconn *c = PQconnectdb(admin);
+		cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+		char sql[128];
+		static int seq;
+		snprintf(name + strlen(name), sizeof(name) - strlen(name), "_%d", ++seq);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+		PGresult *r = PQexec(c, sql);
+		cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+		PQclear(r);
+		PQfinish(c);
+		snprintf(f->cfg.db_url, sizeof(f->cfg.db_url), "postgresql://postgres@/%s?host=%s", name, pg);
+	} else {
+		snprintf(f->cfg.db_url, sizeof(f->cfg.db_url), "sqlite:%s/t.db", f->dir);
+	}
 	memset(f->cfg.master_key, 0xab, sizeof(f->cfg.master_key));
 	f->cfg.has_master_key = true;
 	struct ff_diag d;
@@ -46,6 +73,23 @@ static inline void fx_check_invariants(struct fx *f)
 	cr_assert(json_is_true(json_object_get(v, "ok")), "audit chain broken at %s",
 		  json_string_value(json_object_get(v, "first_bad")));
 	json_decref(v);
+}
+
+/* Run raw SQL behind the engine's back (tampering tests), on either backend. */
+static inline void fx_sql(struct fx *f, const char *sql)
+{
+	if (!strncmp(f->cfg.db_url, "postgresql://", 13)) {
+		PGconn *c = PQconnectdb(f->cfg.db_url);
+		PGresult *r = PQexec(c, sql);
+		cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+		PQclear(r);
+		PQfinish(c);
+		return;
+	}
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(f->cfg.db_url + 7, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
 }
 
 static inline void fx_close(struct fx *f)

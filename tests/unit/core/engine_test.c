@@ -4,8 +4,6 @@
  * schedules, expiry, refunds (cancel, reverse + clawback, pro rata), redeem, the
  * state machine, and the ledger and audit invariants after every scenario.
  */
-#include <sqlite3.h>
-
 #include "engine_fixture.h"
 
 static struct fx F;
@@ -562,25 +560,20 @@ Test(engine, audit_chain_detects_tampering)
 	cr_assert_gt(n, 4);
 	json_decref(v);
 	/* change one record behind the engine's back */
-	char path[600];
-	snprintf(path, sizeof(path), "%s/t.db", F.dir);
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, "UPDATE audit SET actor = 'mallory' WHERE seq = 3", NULL, NULL, NULL), SQLITE_OK);
+	fx_sql(&F, "UPDATE audit SET actor = 'mallory' WHERE seq = 3");
 	cr_assert_eq(engine_audit_verify(F.e, &v, &d), FF_OK);
 	cr_assert(json_is_false(json_object_get(v, "ok")));
 	cr_assert_str_eq(json_string_value(json_object_get(v, "first_bad")), "3");
 	json_decref(v);
 	/* put it back; then delete a record: the gap is found */
-	cr_assert_eq(sqlite3_exec(db, "UPDATE audit SET actor = 'cli' WHERE seq = 3", NULL, NULL, NULL), SQLITE_OK);
+	fx_sql(&F, "UPDATE audit SET actor = 'cli' WHERE seq = 3");
 	cr_assert_eq(engine_audit_verify(F.e, &v, &d), FF_OK);
 	cr_assert(json_is_true(json_object_get(v, "ok")));
 	json_decref(v);
-	cr_assert_eq(sqlite3_exec(db, "DELETE FROM audit WHERE seq = 2", NULL, NULL, NULL), SQLITE_OK);
+	fx_sql(&F, "DELETE FROM audit WHERE seq = 2");
 	cr_assert_eq(engine_audit_verify(F.e, &v, &d), FF_OK);
 	cr_assert_str_eq(json_string_value(json_object_get(v, "first_bad")), "3");
 	json_decref(v);
-	sqlite3_close(db);
 	/* leave a valid chain for the teardown check: a fresh database */
 	fx_close(&F);
 	fx_open(&F);

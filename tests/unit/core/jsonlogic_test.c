@@ -48,7 +48,8 @@ static bool same_value(const json_t *a, const json_t *b)
 	if (json_is_object(a)) {
 		if (json_object_size(a) != json_object_size(b))
 			return false;
-		json_object_foreach((json_t *)a, key, v) {
+		json_object_foreach((json_t *)a, key, v)
+		{
 			json_t *w = json_object_get(b, key);
 
 			if (!w || !same_value(v, w))
@@ -59,10 +60,7 @@ static bool same_value(const json_t *a, const json_t *b)
 	return json_equal(a, b);
 }
 
-static char *dump(const json_t *v)
-{
-	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-}
+static char *dump(const json_t *v) { return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT); }
 
 /* Apply rule to data (JSON texts); the result, or NULL with *err and d filled. */
 static json_t *apply_text(const char *rule_text, const char *data_text, enum ff_err *err,
@@ -117,18 +115,21 @@ Test(jsonlogic, conformance_suite)
 
 	cr_assert_not_null(suite, "cannot read %s: %s", SUITE_PATH, jerr.text);
 	cr_assert(json_is_array(suite));
-	json_array_foreach(suite, i, tc) {
+	json_array_foreach(suite, i, tc)
+	{
 		json_t *out = NULL;
 		enum ff_err err;
 
 		if (json_is_string(tc))
 			continue; /* a section heading */
-		cr_assert(json_is_array(tc) && json_array_size(tc) == 3, "case %zu is malformed", i);
+		cr_assert(json_is_array(tc) && json_array_size(tc) == 3, "case %zu is malformed",
+			  i);
 		checked++;
 		ff_diag_clear(&d);
 		err = jsonlogic_apply(json_array_get(tc, 0), json_array_get(tc, 1), &out, &d);
 		if (err != FF_OK || !same_value(out, json_array_get(tc, 2))) {
-			char *rule = dump(json_array_get(tc, 0)), *data = dump(json_array_get(tc, 1));
+			char *rule = dump(json_array_get(tc, 0)),
+			     *data = dump(json_array_get(tc, 1));
 			char *want = dump(json_array_get(tc, 2)), *got = out ? dump(out) : NULL;
 
 			cr_log_error("case %zu: %s on %s: got %s (%s), want %s", i, rule, data,
@@ -155,7 +156,8 @@ Test(jsonlogic, suite_rules_validate)
 	size_t i;
 
 	cr_assert_not_null(suite);
-	json_array_foreach(suite, i, tc) {
+	json_array_foreach(suite, i, tc)
+	{
 		if (!json_is_array(tc))
 			continue;
 		ff_diag_clear(&d);
@@ -190,7 +192,8 @@ Test(jsonlogic, unknown_operator)
 	check_error("{\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
 		    "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
 		    "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9"
-		    "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\": 1}", "{}", "\u00e9...\"");
+		    "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\": 1}",
+		    "{}", "\u00e9...\"");
 	/* Lazy operators do not look at the branch they skip, like json-logic-js. */
 	check("{\"if\": [true, 1, {\"nope\": 1}]}", "{}", "1");
 	check("{\"or\": [1, {\"nope\": 1}]}", "{}", "1");
@@ -289,12 +292,13 @@ Test(jsonlogic, step_limit)
 	/* Doubling a string or an array every step is stopped long before memory runs out. */
 	{
 		const char *doubling[] = {
-			"{\"reduce\": [[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
-			"1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"
-			" {\"cat\": [{\"var\": \"accumulator\"}, {\"var\": \"accumulator\"}]}, \"ab\"]}",
-			"{\"reduce\": [[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
-			"1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"
-			" {\"merge\": [{\"var\": \"accumulator\"}, {\"var\": \"accumulator\"}]}, [1]]}",
+		    "{\"reduce\": [[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+		    "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"
+		    " {\"cat\": [{\"var\": \"accumulator\"}, {\"var\": \"accumulator\"}]}, "
+		    "\"ab\"]}",
+		    "{\"reduce\": [[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+		    "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"
+		    " {\"merge\": [{\"var\": \"accumulator\"}, {\"var\": \"accumulator\"}]}, [1]]}",
 		};
 		size_t k;
 
@@ -416,11 +420,23 @@ Test(jsonlogic, truthiness_table)
 		const char *value;
 		bool truthy;
 	} table[] = {
-		{"false", false}, {"null", false}, {"0", false},     {"0.0", false},
-		{"-0.0", false},  {"\"\"", false}, {"[]", false},    {"true", true},
-		{"1", true},      {"-1", true},    {"0.5", true},    {"\"0\"", true},
-		{"\"a\"", true},  {"[0]", true},   {"[[]]", true},   {"{}", true},
-		{"{\"a\": 1, \"b\": 2}", true},
+	    {"false", false},
+	    {"null", false},
+	    {"0", false},
+	    {"0.0", false},
+	    {"-0.0", false},
+	    {"\"\"", false},
+	    {"[]", false},
+	    {"true", true},
+	    {"1", true},
+	    {"-1", true},
+	    {"0.5", true},
+	    {"\"0\"", true},
+	    {"\"a\"", true},
+	    {"[0]", true},
+	    {"[[]]", true},
+	    {"{}", true},
+	    {"{\"a\": 1, \"b\": 2}", true},
 	};
 	size_t i;
 

@@ -18,10 +18,7 @@ static const char sample_key[] = "fk_operator_lFMWL7Prg0ToDH3f8jgxLAm4lm24wDnuIn
 
 static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-static void setup(void)
-{
-	cr_assert_eq(crypto_init(), 0);
-}
+static void setup(void) { cr_assert_eq(crypto_init(), 0); }
 
 TestSuite(crypto, .init = setup);
 
@@ -83,7 +80,7 @@ Test(crypto, random_bytes_fill)
 
 Test(crypto, api_key_new_has_documented_form)
 {
-	const char *roles[] = {"admin",  "operator", "finance", "auditor",
+	const char *roles[] = {"admin",	 "operator",  "finance", "auditor",
 			       "ingest", "fulfiller", "partner"};
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
 		char key[64], role[16], prefix[32];
@@ -206,20 +203,19 @@ Test(crypto, master_key_parse)
 	for (int i = 0; i < FF_MASTER_KEY_BYTES; i++)
 		cr_expect_eq(key[i], i);
 	cr_expect_eq(crypto_master_key_parse(
-			     "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F", key),
+			 "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F", key),
 		     0);
 	cr_expect_eq(crypto_master_key_parse(
-			     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1", key),
+			 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1", key),
 		     -1);
 	cr_expect_eq(crypto_master_key_parse(
-			     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f0",
-			     key),
+			 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f0", key),
 		     -1);
 	cr_expect_eq(crypto_master_key_parse(
-			     "g00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", key),
+			 "g00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", key),
 		     -1);
 	cr_expect_eq(crypto_master_key_parse(
-			     "00 102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", key),
+			 "00 102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", key),
 		     -1);
 	cr_expect_eq(crypto_master_key_parse("", key), -1);
 	cr_expect_eq(crypto_master_key_parse(NULL, key), -1);
@@ -306,8 +302,7 @@ static json_t *load_vectors(void)
 {
 	json_error_t err;
 	json_t *doc = json_load_file(VECTORS, 0, &err);
-	cr_assert_not_null(doc, "%s: %s (tests run from the repository root)", VECTORS,
-			   err.text);
+	cr_assert_not_null(doc, "%s: %s (tests run from the repository root)", VECTORS, err.text);
 	json_t *cases = json_object_get(doc, "cases");
 	cr_assert(json_is_array(cases) && json_array_size(cases) > 0);
 	return doc;
@@ -350,11 +345,12 @@ Test(crypto, webhook_conformance_vectors_sign)
 			continue;
 		const char *body = json_string_value(json_object_get(c, "body"));
 		char out[64];
-		cr_assert_eq(crypto_webhook_sign(json_string_value(json_object_get(c, "secret")),
-						 json_string_value(json_object_get(c, "id")),
-						 json_integer_value(json_object_get(c, "timestamp")),
-						 body, strlen(body), out, sizeof(out)),
-			     0);
+		cr_assert_eq(
+		    crypto_webhook_sign(json_string_value(json_object_get(c, "secret")),
+					json_string_value(json_object_get(c, "id")),
+					json_integer_value(json_object_get(c, "timestamp")), body,
+					strlen(body), out, sizeof(out)),
+		    0);
 		cr_expect_str_eq(out, sig);
 		signed_cases++;
 	}
@@ -401,17 +397,18 @@ Test(crypto, webhook_signature_list_parsing)
 Test(crypto, webhook_bad_secrets)
 {
 	char out[64] = "junk";
-	const char *bad[] = {"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_", "whsec_!!!!",
-			     "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS",
-			     "whsec_AAAA", /* 3 bytes: too short to be a key */
-			     "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
+	const char *bad[] = {
+	    "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",	     "whsec_",	   "whsec_!!!!",
+	    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", "whsec_AAAA", /* 3 bytes: too short to be a key
+								    */
+	    "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_expect_eq(crypto_webhook_sign(bad[i], wh_id, WH_TS, wh_body, strlen(wh_body),
 						 out, sizeof(out)),
 			     -1, "'%s'", bad[i]);
-		cr_expect_not(crypto_webhook_verify(bad[i], wh_id, WH_TS, wh_body,
-						    strlen(wh_body), wh_sig),
-			      "'%s'", bad[i]);
+		cr_expect_not(
+		    crypto_webhook_verify(bad[i], wh_id, WH_TS, wh_body, strlen(wh_body), wh_sig),
+		    "'%s'", bad[i]);
 	}
 	cr_expect_eq(crypto_webhook_sign(NULL, wh_id, WH_TS, wh_body, 1, out, sizeof(out)), -1);
 }
@@ -431,9 +428,8 @@ Test(crypto, webhook_sign_verify_round_trip_binary_body)
 {
 	const char body[] = {'a', '\0', 'b', '\n', (char)0xff};
 	char sig[64];
-	cr_assert_eq(crypto_webhook_sign(wh_secret, "msg_1", -5, body, sizeof(body), sig,
-					 sizeof(sig)),
-		     0);
+	cr_assert_eq(
+	    crypto_webhook_sign(wh_secret, "msg_1", -5, body, sizeof(body), sig, sizeof(sig)), 0);
 	cr_expect_eq(strlen(sig), 3 + 44);
 	cr_expect(crypto_webhook_verify(wh_secret, "msg_1", -5, body, sizeof(body), sig));
 	cr_expect_not(crypto_webhook_verify(wh_secret, "msg_1", -5, body, sizeof(body) - 1, sig));

@@ -200,7 +200,8 @@ Test(csv, nul_byte_is_an_error)
 
 Test(csv, oversize_record_resyncs_at_next_line)
 {
-	struct csv_reader *r = mem("short,1\n0123456789012345678901234567890123456789,x\nok,2\n", 16);
+	struct csv_reader *r =
+	    mem("short,1\n0123456789012345678901234567890123456789,x\nok,2\n", 16);
 	expect_record(r, 1, REC("short", "1"));
 	expect_error(r, 2, "record too long");
 	expect_record(r, 3, REC("ok", "2"));
@@ -350,10 +351,10 @@ Test(csv, write_field_quotes_only_when_needed)
 Test(csv, write_then_read_round_trip)
 {
 	const char *rows[][5] = {
-		{"rwd_1", "participant, with comma", "cash", "20.00", NULL},
-		{"rwd_2", "\"quoted\"", "", "multi\nline\r\nvalue", NULL},
-		{"", "", "x", NULL, NULL},
-		{"\"", ",", "\r", "\n", NULL},
+	    {"rwd_1", "participant, with comma", "cash", "20.00", NULL},
+	    {"rwd_2", "\"quoted\"", "", "multi\nline\r\nvalue", NULL},
+	    {"", "", "x", NULL, NULL},
+	    {"\"", ",", "\r", "\n", NULL},
 	};
 	struct ffbuf all;
 	ffbuf_init(&all, 0);

@@ -34,8 +34,7 @@ Test(fftime, format_epoch_and_neighbours)
 	cr_expect_str_eq(fftime_format(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
 	cr_expect_str_eq(fftime_format(1614265330000, buf, sizeof(buf)),
 			 "2021-02-25T15:02:10.000Z");
-	cr_expect_str_eq(fftime_format(951782400123, buf, sizeof(buf)),
-			 "2000-02-29T00:00:00.123Z");
+	cr_expect_str_eq(fftime_format(951782400123, buf, sizeof(buf)), "2000-02-29T00:00:00.123Z");
 	cr_expect_str_eq(fftime_format(253402300799999, buf, sizeof(buf)),
 			 "9999-12-31T23:59:59.999Z");
 	cr_expect_str_eq(fftime_format(-62167219200000, buf, sizeof(buf)),
@@ -60,7 +59,7 @@ Test(fftime, parse_utc_and_fractions)
 	cr_expect_eq(T("2021-02-25T15:02:10.5Z"), 1614265330500);
 	cr_expect_eq(T("2021-02-25T15:02:10.05Z"), 1614265330050);
 	cr_expect_eq(T("2021-02-25T15:02:10.123Z"), 1614265330123);
-	cr_expect_eq(T("2021-02-25T15:02:10.1239Z"), 1614265330123);      /* truncated */
+	cr_expect_eq(T("2021-02-25T15:02:10.1239Z"), 1614265330123);	  /* truncated */
 	cr_expect_eq(T("2021-02-25T15:02:10.999999999Z"), 1614265330999); /* 9 digits */
 	cr_expect_eq(T("2021-02-25t15:02:10z"), 1614265330000);
 	cr_expect_eq(T("1969-12-31T23:59:59.999Z"), -1);
@@ -90,7 +89,7 @@ Test(fftime, parse_calendar_validity)
 {
 	int64_t ms;
 	cr_expect_eq(fftime_parse("2024-02-29T12:00:00Z", &ms), 0); /* leap year */
-	cr_expect_eq(fftime_parse("2000-02-29", &ms), 0);           /* 400-year rule */
+	cr_expect_eq(fftime_parse("2000-02-29", &ms), 0);	    /* 400-year rule */
 	cr_expect_eq(fftime_parse("2023-02-29T12:00:00Z", &ms), -1);
 	cr_expect_eq(fftime_parse("1900-02-29", &ms), -1); /* 100-year rule */
 	cr_expect_eq(fftime_parse("2026-02-30", &ms), -1);
@@ -105,30 +104,30 @@ Test(fftime, parse_calendar_validity)
 Test(fftime, parse_rejects_malformed)
 {
 	const char *bad[] = {
-		"",
-		"2026",
-		"2026-1-01",
-		"26-01-01",
-		"2026-01-01T",
-		"2026-01-01T10:00Z",             /* seconds are required */
-		"2026-01-01T10:00:00",           /* so is the zone */
-		"2026-01-01 10:00:00Z",          /* space instead of T */
-		"2026-01-01T24:00:00Z",
-		"2026-01-01T23:60:00Z",
-		"2026-01-01T23:59:60Z",          /* leap second */
-		"2026-01-01T10:00:00.Z",
-		"2026-01-01T10:00:00.1234567890Z", /* 10 fraction digits */
-		"2026-01-01T10:00:00+0200",
-		"2026-01-01T10:00:00+02",
-		"2026-01-01T10:00:00+24:00",
-		"2026-01-01T10:00:00+02:60",
-		"2026-01-01T10:00:00ZZ",
-		"2026-01-01T10:00:00Z ",
-		" 2026-01-01T10:00:00Z",
-		"2026-01-01x",
-		"2026/01/01",
-		"+2026-01-01",
-		"2026-01-01T1a:00:00Z",
+	    "",
+	    "2026",
+	    "2026-1-01",
+	    "26-01-01",
+	    "2026-01-01T",
+	    "2026-01-01T10:00Z",    /* seconds are required */
+	    "2026-01-01T10:00:00",  /* so is the zone */
+	    "2026-01-01 10:00:00Z", /* space instead of T */
+	    "2026-01-01T24:00:00Z",
+	    "2026-01-01T23:60:00Z",
+	    "2026-01-01T23:59:60Z", /* leap second */
+	    "2026-01-01T10:00:00.Z",
+	    "2026-01-01T10:00:00.1234567890Z", /* 10 fraction digits */
+	    "2026-01-01T10:00:00+0200",
+	    "2026-01-01T10:00:00+02",
+	    "2026-01-01T10:00:00+24:00",
+	    "2026-01-01T10:00:00+02:60",
+	    "2026-01-01T10:00:00ZZ",
+	    "2026-01-01T10:00:00Z ",
+	    " 2026-01-01T10:00:00Z",
+	    "2026-01-01x",
+	    "2026/01/01",
+	    "+2026-01-01",
+	    "2026-01-01T1a:00:00Z",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ms = 42;
@@ -150,8 +149,16 @@ Test(fftime, parse_range_limits)
 
 Test(fftime, format_parse_round_trip)
 {
-	const int64_t samples[] = {0, -1, 1, 86399999, 86400000, 951782400123, 1614265330000,
-				   4102444800000, -2208988800000, 253402300799999};
+	const int64_t samples[] = {0,
+				   -1,
+				   1,
+				   86399999,
+				   86400000,
+				   951782400123,
+				   1614265330000,
+				   4102444800000,
+				   -2208988800000,
+				   253402300799999};
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		char buf[32];
 		int64_t back;
@@ -227,32 +234,22 @@ Test(fftime, boundary_daily_utc)
 Test(fftime, boundary_weekly_utc)
 {
 	/* 2026-03-15 is a Sunday, 2026-03-16 a Monday. */
-	expect_boundary("2026-03-15T23:59:00Z", SCHEDULE_WEEKLY, NULL,
-			"2026-03-16T00:00:00.000Z");
-	expect_boundary("2026-03-16T00:00:00Z", SCHEDULE_WEEKLY, NULL,
-			"2026-03-16T00:00:00.000Z");
+	expect_boundary("2026-03-15T23:59:00Z", SCHEDULE_WEEKLY, NULL, "2026-03-16T00:00:00.000Z");
+	expect_boundary("2026-03-16T00:00:00Z", SCHEDULE_WEEKLY, NULL, "2026-03-16T00:00:00.000Z");
 	expect_boundary("2026-03-16T00:00:00.001Z", SCHEDULE_WEEKLY, NULL,
 			"2026-03-23T00:00:00.000Z");
-	expect_boundary("2026-03-18T10:00:00Z", SCHEDULE_WEEKLY, NULL,
-			"2026-03-23T00:00:00.000Z");
-	expect_boundary("2026-12-30T10:00:00Z", SCHEDULE_WEEKLY, NULL,
-			"2027-01-04T00:00:00.000Z");
-	expect_boundary("1970-01-01T00:00:00Z", SCHEDULE_WEEKLY, NULL,
-			"1970-01-05T00:00:00.000Z");
+	expect_boundary("2026-03-18T10:00:00Z", SCHEDULE_WEEKLY, NULL, "2026-03-23T00:00:00.000Z");
+	expect_boundary("2026-12-30T10:00:00Z", SCHEDULE_WEEKLY, NULL, "2027-01-04T00:00:00.000Z");
+	expect_boundary("1970-01-01T00:00:00Z", SCHEDULE_WEEKLY, NULL, "1970-01-05T00:00:00.000Z");
 }
 
 Test(fftime, boundary_monthly_utc)
 {
-	expect_boundary("2026-12-15T10:00:00Z", SCHEDULE_MONTHLY, NULL,
-			"2027-01-01T00:00:00.000Z");
-	expect_boundary("2026-12-01T00:00:00Z", SCHEDULE_MONTHLY, NULL,
-			"2026-12-01T00:00:00.000Z");
-	expect_boundary("2026-12-01T00:00:01Z", SCHEDULE_MONTHLY, NULL,
-			"2027-01-01T00:00:00.000Z");
-	expect_boundary("2026-01-31T23:59:59Z", SCHEDULE_MONTHLY, NULL,
-			"2026-02-01T00:00:00.000Z");
-	expect_boundary("2024-02-29T12:00:00Z", SCHEDULE_MONTHLY, NULL,
-			"2024-03-01T00:00:00.000Z");
+	expect_boundary("2026-12-15T10:00:00Z", SCHEDULE_MONTHLY, NULL, "2027-01-01T00:00:00.000Z");
+	expect_boundary("2026-12-01T00:00:00Z", SCHEDULE_MONTHLY, NULL, "2026-12-01T00:00:00.000Z");
+	expect_boundary("2026-12-01T00:00:01Z", SCHEDULE_MONTHLY, NULL, "2027-01-01T00:00:00.000Z");
+	expect_boundary("2026-01-31T23:59:59Z", SCHEDULE_MONTHLY, NULL, "2026-02-01T00:00:00.000Z");
+	expect_boundary("2024-02-29T12:00:00Z", SCHEDULE_MONTHLY, NULL, "2024-03-01T00:00:00.000Z");
 }
 
 Test(fftime, boundary_new_york)
@@ -271,12 +268,9 @@ Test(fftime, boundary_new_york)
 	/* Weekly: Sunday evening local (Monday 01:00Z) -> Monday 00:00 local. */
 	expect_boundary("2026-03-16T01:00:00Z", SCHEDULE_WEEKLY, ny, "2026-03-16T04:00:00.000Z");
 	/* Monthly across the year end, from both sides of UTC midnight. */
-	expect_boundary("2026-12-31T23:00:00Z", SCHEDULE_MONTHLY, ny,
-			"2027-01-01T05:00:00.000Z");
-	expect_boundary("2027-01-01T02:00:00Z", SCHEDULE_MONTHLY, ny,
-			"2027-01-01T05:00:00.000Z");
-	expect_boundary("2027-01-01T05:00:00Z", SCHEDULE_MONTHLY, ny,
-			"2027-01-01T05:00:00.000Z");
+	expect_boundary("2026-12-31T23:00:00Z", SCHEDULE_MONTHLY, ny, "2027-01-01T05:00:00.000Z");
+	expect_boundary("2027-01-01T02:00:00Z", SCHEDULE_MONTHLY, ny, "2027-01-01T05:00:00.000Z");
+	expect_boundary("2027-01-01T05:00:00Z", SCHEDULE_MONTHLY, ny, "2027-01-01T05:00:00.000Z");
 }
 
 Test(fftime, boundary_other_zones)
@@ -336,10 +330,10 @@ Test(fftime, boundary_midnight_transitions)
  */
 Test(fftime, boundary_matches_libc)
 {
-	const char *zones[] = {"America/New_York", "Europe/Berlin",  "Australia/Sydney",
-			       "Asia/Tokyo",       "America/Sao_Paulo", "Pacific/Chatham",
-			       "Asia/Tehran",      "Africa/Casablanca", "Europe/Dublin",
-			       "America/St_Johns", "Pacific/Apia",      "Asia/Kolkata"};
+	const char *zones[] = {"America/New_York", "Europe/Berlin",	"Australia/Sydney",
+			       "Asia/Tokyo",	   "America/Sao_Paulo", "Pacific/Chatham",
+			       "Asia/Tehran",	   "Africa/Casablanca", "Europe/Dublin",
+			       "America/St_Johns", "Pacific/Apia",	"Asia/Kolkata"};
 	unsigned seed = 12345;
 	int compared = 0;
 	for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
@@ -375,10 +369,9 @@ Test(fftime, boundary_matches_libc)
 Test(fftime, boundary_unknown_zone)
 {
 	int64_t ms = T("2026-03-10T12:00:00Z");
-	const char *bad[] = {"Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime",
-			     "",                  "America",          "Europe/../UTC",
-			     "Europe/Berlin ",    "right/UTC",        "America//New_York",
-			     "America/New_York/"};
+	const char *bad[] = {"Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime", "",
+			     "America",		  "Europe/../UTC",    "Europe/Berlin ", "right/UTC",
+			     "America//New_York", "America/New_York/"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_expect_eq(fftime_next_boundary(ms, SCHEDULE_DAILY, bad[i]), -1, "'%s'", bad[i]);
 		cr_expect_not(fftime_tz_valid(bad[i]), "'%s'", bad[i]);
@@ -428,8 +421,8 @@ Test(fftime, corrupt_zone_files_are_rejected)
 
 	for (size_t cut = 0; cut < len - 1; cut++) {
 		write_file(path, img, cut);
-		int64_t b = fftime_next_boundary(T("2026-01-15T12:00:00Z"), SCHEDULE_DAILY,
-						 "Test_Zone");
+		int64_t b =
+		    fftime_next_boundary(T("2026-01-15T12:00:00Z"), SCHEDULE_DAILY, "Test_Zone");
 		(void)b;
 	}
 	/* A truncated header or transition table must not load. */

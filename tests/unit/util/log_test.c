@@ -69,8 +69,8 @@ static json_t *line_json(const char *out, size_t i)
 
 Test(log, json_line_with_fields)
 {
-	json_t *fields = json_pack("{s:i, s:s, s:s}", "status", 200, "route", "/v1/events",
-				   "msg", "cannot override");
+	json_t *fields = json_pack("{s:i, s:s, s:s}", "status", 200, "route", "/v1/events", "msg",
+				   "cannot override");
 	capture_start();
 	log_json("info", "request", fields);
 	char *out = capture_end();
@@ -170,7 +170,7 @@ Test(log, long_messages)
 	memset(big, 'z', 99999);
 	big[99999] = '\0';
 	capture_start();
-	log_msg("info", "%s", big);   /* truncated by log_msg */
+	log_msg("info", "%s", big);  /* truncated by log_msg */
 	log_json("info", big, NULL); /* whole */
 	char *out = capture_end();
 	cr_assert_eq(count_lines(out), 2);

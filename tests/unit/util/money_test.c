@@ -12,28 +12,27 @@ static const struct {
 	const char *code;
 	int exponent;
 } known[] = {
-	{"USD", 2},   {"EUR", 2}, {"GBP", 2}, {"CHF", 2}, {"JPY", 0}, {"KRW", 0}, {"BHD", 3},
-	{"KWD", 3},   {"JOD", 3}, {"OMR", 3}, {"TND", 3}, {"LYD", 3}, {"IQD", 3}, {"CLF", 4},
-	{"UYW", 4},   {"ISK", 0}, {"VND", 0}, {"XAF", 0}, {"XOF", 0}, {"XPF", 0}, {"UGX", 0},
-	{"PYG", 0},   {"RWF", 0}, {"KMF", 0}, {"GNF", 0}, {"DJF", 0}, {"BIF", 0}, {"VUV", 0},
-	{"CLP", 0},   {"UYI", 0}, {"AED", 2}, {"ZWG", 2}, {"XCG", 2}, {"SLE", 2}, {"VED", 2},
-	{"MRU", 2},   {"STN", 2}, {"ZMW", 2}, {"XCD", 2}, {"HUF", 2}, {"IDR", 2}, {"INR", 2},
-	{"POINT", 0},
+    {"USD", 2},	  {"EUR", 2}, {"GBP", 2}, {"CHF", 2}, {"JPY", 0}, {"KRW", 0}, {"BHD", 3},
+    {"KWD", 3},	  {"JOD", 3}, {"OMR", 3}, {"TND", 3}, {"LYD", 3}, {"IQD", 3}, {"CLF", 4},
+    {"UYW", 4},	  {"ISK", 0}, {"VND", 0}, {"XAF", 0}, {"XOF", 0}, {"XPF", 0}, {"UGX", 0},
+    {"PYG", 0},	  {"RWF", 0}, {"KMF", 0}, {"GNF", 0}, {"DJF", 0}, {"BIF", 0}, {"VUV", 0},
+    {"CLP", 0},	  {"UYI", 0}, {"AED", 2}, {"ZWG", 2}, {"XCG", 2}, {"SLE", 2}, {"VED", 2},
+    {"MRU", 2},	  {"STN", 2}, {"ZMW", 2}, {"XCD", 2}, {"HUF", 2}, {"IDR", 2}, {"INR", 2},
+    {"POINT", 0},
 };
 
 Test(money, exponents_of_known_codes)
 {
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		cr_expect_eq(money_exponent(known[i].code), known[i].exponent, "%s",
-			     known[i].code);
+		cr_expect_eq(money_exponent(known[i].code), known[i].exponent, "%s", known[i].code);
 		cr_expect(money_currency_valid(known[i].code), "%s", known[i].code);
 	}
 }
 
 Test(money, rejects_metals_funds_without_minor_unit_and_junk)
 {
-	const char *bad[] = {"XAU", "XAG", "XPT", "XPD", "XDR", "XXX", "XTS", "XBA", "XBB",
-			     "XBC", "XBD", "XSU", "XUA", "HRK", "usd", "Usd", "US", "USDX",
+	const char *bad[] = {"XAU", "XAG",    "XPT",  "XPD",   "XDR",  "XXX", "XTS", "XBA", "XBB",
+			     "XBC", "XBD",    "XSU",  "XUA",   "HRK",  "usd", "Usd", "US",  "USDX",
 			     "",    "POINTS", "POIN", "point", "US D", "DEM", "FRF", "ZZZ"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_expect_eq(money_exponent(bad[i]), -1, "'%s'", bad[i]);
@@ -150,9 +149,9 @@ Test(money, parse_accepts_decimal_forms)
 
 Test(money, parse_rejects_junk)
 {
-	const char *bad[] = {"",      "-",    "+1",   " 1",   "1 ",   "1e3",  "20.",
-			     ".5",    "-.5",  "1,000", "--1", "0x10", "1.2.3", "١",
-			     "1\n",   "NaN",  "inf",  "1_000", "- 1", "1.-5", "1.5e1"};
+	const char *bad[] = {"",    "-",   "+1",    " 1",    "1 ",   "1e3",   "20.",
+			     ".5",  "-.5", "1,000", "--1",   "0x10", "1.2.3", "١",
+			     "1\n", "NaN", "inf",   "1_000", "- 1",  "1.-5",  "1.5e1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_parse_fail(bad[i], "USD");
 	expect_parse_fail(NULL, "USD");
@@ -191,8 +190,8 @@ Test(money, parse_limits)
 Test(money, format_parse_round_trip)
 {
 	const char *curs[] = {"USD", "JPY", "BHD", "CLF", "POINT"};
-	const int64_t amounts[] = {0, 1, -1, 9, 10, 99, 100, 101, 12345, -987654321, MONEY_MAX,
-				   -MONEY_MAX};
+	const int64_t amounts[] = {0,	1,   -1,    9,		10,	   99,
+				   100, 101, 12345, -987654321, MONEY_MAX, -MONEY_MAX};
 	for (size_t c = 0; c < sizeof(curs) / sizeof(curs[0]); c++)
 		for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
 			char text[40];
@@ -262,14 +261,14 @@ Test(money, percent_bp)
 	cr_expect_eq(money_percent_bp(2000, 1000), 200); /* 10% of $20.00 */
 	cr_expect_eq(money_percent_bp(2000, 10000), 2000);
 	cr_expect_eq(money_percent_bp(2000, 0), 0);
-	cr_expect_eq(money_percent_bp(25, 1000), 2);   /* 2.5 -> 2 */
-	cr_expect_eq(money_percent_bp(35, 1000), 4);   /* 3.5 -> 4 */
-	cr_expect_eq(money_percent_bp(-25, 1000), -2); /* -2.5 -> -2 */
-	cr_expect_eq(money_percent_bp(-35, 1000), -4); /* -3.5 -> -4 */
-	cr_expect_eq(money_percent_bp(1, 5000), 0);    /* 0.5 -> 0 */
-	cr_expect_eq(money_percent_bp(3, 5000), 2);    /* 1.5 -> 2 */
+	cr_expect_eq(money_percent_bp(25, 1000), 2);	 /* 2.5 -> 2 */
+	cr_expect_eq(money_percent_bp(35, 1000), 4);	 /* 3.5 -> 4 */
+	cr_expect_eq(money_percent_bp(-25, 1000), -2);	 /* -2.5 -> -2 */
+	cr_expect_eq(money_percent_bp(-35, 1000), -4);	 /* -3.5 -> -4 */
+	cr_expect_eq(money_percent_bp(1, 5000), 0);	 /* 0.5 -> 0 */
+	cr_expect_eq(money_percent_bp(3, 5000), 2);	 /* 1.5 -> 2 */
 	cr_expect_eq(money_percent_bp(1999, 1250), 250); /* 249.875 -> 250 */
-	cr_expect_eq(money_percent_bp(7999, 333), 266);  /* 266.3667 -> 266 */
+	cr_expect_eq(money_percent_bp(7999, 333), 266);	 /* 266.3667 -> 266 */
 	cr_expect_eq(money_percent_bp(1, 1), 0);
 }
 
@@ -278,7 +277,7 @@ Test(money, percent_bp_limits)
 	cr_expect_eq(money_percent_bp(MONEY_MAX, 1000000), MONEY_MAX * 100);
 	cr_expect_eq(money_percent_bp(-MONEY_MAX, 1000000), -MONEY_MAX * 100);
 	cr_expect_eq(money_percent_bp(MONEY_MAX, 1), MONEY_MAX / 10000);
-	cr_expect_eq(money_percent_bp(MONEY_MAX - 1, 1), MONEY_MAX / 10000); /* .9999 */
+	cr_expect_eq(money_percent_bp(MONEY_MAX - 1, 1), MONEY_MAX / 10000);  /* .9999 */
 	cr_expect_eq(money_percent_bp(MONEY_MAX - 1, 3333), 333300000000000); /* ...999.6667 */
 }
 
