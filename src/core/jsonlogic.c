@@ -38,17 +38,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JL_MAX_DEPTH 64          /* nested rules, arrays and joined values */
-#define JL_MAX_STEPS 100000      /* work units per jsonlogic_apply() */
-#define JL_MAX_STRING (1 << 20)  /* bytes in one string built by a rule */
-#define JL_BYTES_PER_STEP 64     /* string bytes built per step charged */
-#define JL_ANY 255               /* no upper bound on the number of arguments */
+#define JL_MAX_DEPTH 64		/* nested rules, arrays and joined values */
+#define JL_MAX_STEPS 100000	/* work units per jsonlogic_apply() */
+#define JL_MAX_STRING (1 << 20) /* bytes in one string built by a rule */
+#define JL_BYTES_PER_STEP 64	/* string bytes built per step charged */
+#define JL_ANY 255		/* no upper bound on the number of arguments */
 
 struct jl_ctx {
-	size_t steps;        /* charged so far, never above JL_MAX_STEPS */
-	size_t bytes;        /* string bytes built so far */
-	int depth;           /* current nesting of eval() */
-	struct ff_diag *d;   /* where errors go; may be NULL */
+	size_t steps;	   /* charged so far, never above JL_MAX_STEPS */
+	size_t bytes;	   /* string bytes built so far */
+	int depth;	   /* current nesting of eval() */
+	struct ff_diag *d; /* where errors go; may be NULL */
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -69,10 +69,7 @@ static void append_new(json_t *array, json_t *v)
 
 /* A new reference to a value of the rule or data. Only the reference count changes
  * (atomically in jansson 2.14), so the const cast keeps evaluation pure. */
-static json_t *ref(const json_t *v)
-{
-	return v ? json_incref((json_t *)v) : json_null();
-}
+static json_t *ref(const json_t *v) { return v ? json_incref((json_t *)v) : json_null(); }
 
 static enum ff_err charge(struct jl_ctx *c, size_t n)
 {
@@ -123,10 +120,7 @@ static enum ff_err sb_adds(struct jl_ctx *c, struct sb *b, const char *s)
 	return sb_add(c, b, s, strlen(s));
 }
 
-static const char *sb_str(const struct sb *b)
-{
-	return b->p ? b->p : "";
-}
+static const char *sb_str(const struct sb *b) { return b->p ? b->p : ""; }
 
 static void sb_release(struct sb *b)
 {
@@ -142,7 +136,8 @@ static enum ff_err sb_json(struct jl_ctx *c, const struct sb *b, json_t **out)
 {
 	*out = json_stringn(sb_str(b), b->len);
 	if (!*out)
-		return ff_fail(c->d, FF_E_INVALID, NULL, "rule produced a string that is not UTF-8");
+		return ff_fail(c->d, FF_E_INVALID, NULL,
+			       "rule produced a string that is not UTF-8");
 	return FF_OK;
 }
 
@@ -310,10 +305,7 @@ static struct num num_dbl(double d)
 	return n;
 }
 
-static struct num num_nan(void)
-{
-	return num_dbl(NAN);
-}
+static struct num num_nan(void) { return num_dbl(NAN); }
 
 static struct num num_of_json(const json_t *v)
 {
@@ -372,8 +364,7 @@ static struct num num_mul(struct num a, struct num b)
 
 static struct num num_div(struct num a, struct num b)
 {
-	if (a.is_int && b.is_int && b.i != 0 && !(a.i == INT64_MIN && b.i == -1) &&
-	    a.i % b.i == 0)
+	if (a.is_int && b.is_int && b.i != 0 && !(a.i == INT64_MIN && b.i == -1) && a.i % b.i == 0)
 		return num_int(a.i / b.i);
 	return num_dbl(a.d / b.d);
 }
@@ -408,7 +399,12 @@ static size_t js_space(const unsigned char *s, size_t n)
 		return 0;
 	if (s[0] < 0x80) {
 		switch (s[0]) {
-		case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\v':
+		case '\f':
+		case '\r':
 			return 1;
 		default:
 			return 0;
@@ -416,8 +412,14 @@ static size_t js_space(const unsigned char *s, size_t n)
 	}
 	cp = u8_next(s, n, &i);
 	switch (cp) {
-	case 0xa0: case 0x1680: case 0x2028: case 0x2029: case 0x202f: case 0x205f:
-	case 0x3000: case 0xfeff:
+	case 0xa0:
+	case 0x1680:
+	case 0x2028:
+	case 0x2029:
+	case 0x202f:
+	case 0x205f:
+	case 0x3000:
+	case 0xfeff:
 		return i;
 	default:
 		return cp >= 0x2000 && cp <= 0x200a ? i : 0;
@@ -441,10 +443,7 @@ static size_t trim_end(const unsigned char *s, size_t n)
 	return end;
 }
 
-static bool is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
+static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
 /* Length of the longest prefix of s that is a decimal literal (sign, digits, fraction,
  * exponent), 0 if none. *integral: no fraction and no exponent. */
@@ -576,11 +575,14 @@ static struct num parse_number(const char *str, size_t n, bool prefix)
 		return prefix ? num_nan() : num_int(0);
 	if (!prefix && n >= 2 && s[0] == '0') {
 		switch (s[1]) {
-		case 'x': case 'X':
+		case 'x':
+		case 'X':
 			return radix_value(s + 2, n - 2, 16);
-		case 'o': case 'O':
+		case 'o':
+		case 'O':
 			return radix_value(s + 2, n - 2, 8);
-		case 'b': case 'B':
+		case 'b':
+		case 'B':
 			return radix_value(s + 2, n - 2, 2);
 		default:
 			break;
@@ -736,10 +738,10 @@ static enum ff_err to_string(struct jl_ctx *c, const json_t *v, struct sb *b, in
 /* A value after ToPrimitive: arrays and objects have become strings. */
 struct prim {
 	enum kind kind; /* never K_OBJ */
-	struct num n;   /* K_BOOL (0 or 1) and K_NUM */
-	const char *s;  /* K_STR */
+	struct num n;	/* K_BOOL (0 or 1) and K_NUM */
+	const char *s;	/* K_STR */
 	size_t len;
-	struct sb own;  /* storage for a joined array */
+	struct sb own; /* storage for a joined array */
 };
 
 static enum ff_err to_primitive(struct jl_ctx *c, const json_t *v, struct prim *p)
@@ -777,10 +779,7 @@ static enum ff_err to_primitive(struct jl_ctx *c, const json_t *v, struct prim *
 	return FF_OK;
 }
 
-static void prim_release(struct prim *p)
-{
-	sb_release(&p->own);
-}
+static void prim_release(struct prim *p) { sb_release(&p->own); }
 
 static struct num prim_number(const struct prim *p)
 {
@@ -827,10 +826,7 @@ static enum ff_err parse_float(struct jl_ctx *c, const json_t *v, struct num *ou
 }
 
 /* ToIntegerOrInfinity. */
-static double to_integer(struct num n)
-{
-	return isnan(n.d) ? 0 : trunc(n.d);
-}
+static double to_integer(struct num n) { return isnan(n.d) ? 0 : trunc(n.d); }
 
 /* === for two values of the same kind; arrays and objects by identity, as in JS. */
 static bool same_kind_eq(const json_t *a, const json_t *b, enum kind k)
@@ -845,7 +841,8 @@ static bool same_kind_eq(const json_t *a, const json_t *b, enum kind k)
 		return num_cmp(num_of_json(a), num_of_json(b)) == ORD_EQ;
 	case K_STR:
 		return json_string_length(a) == json_string_length(b) &&
-		       memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+		       memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) ==
+			   0;
 	case K_OBJ:
 		return a == b;
 	}
@@ -916,13 +913,10 @@ static enum ff_err eval(struct jl_ctx *c, const json_t *rule, const json_t *data
 
 /* An operation gets its arguments evaluated (or, when lazy, as written); argv[i] for
  * i >= argc is undefined, which arg() reports as NULL. It sets *out only on success. */
-typedef enum ff_err (*op_fn)(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			     const json_t *data, json_t **out);
+typedef enum ff_err (*op_fn)(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			     json_t **out);
 
-static json_t *arg(json_t *const *argv, size_t argc, size_t i)
-{
-	return i < argc ? argv[i] : NULL;
-}
+static json_t *arg(json_t *const *argv, size_t argc, size_t i) { return i < argc ? argv[i] : NULL; }
 
 /* Property `name` of v as JavaScript's v[name] reads it for JSON values: object keys,
  * array indices and length, string code units and length. *out is NULL when absent. */
@@ -979,7 +973,8 @@ static enum ff_err var_lookup(struct jl_ctx *c, const json_t *data, const json_t
 	size_t start, end;
 	enum ff_err err;
 
-	if (!path || json_is_null(path) || (json_is_string(path) && json_string_length(path) == 0)) {
+	if (!path || json_is_null(path) ||
+	    (json_is_string(path) && json_string_length(path) == 0)) {
 		*out = ref(data);
 		return FF_OK;
 	}
@@ -1014,8 +1009,8 @@ out:
 	return err;
 }
 
-static enum ff_err op_var(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			  const json_t *data, json_t **out)
+static enum ff_err op_var(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			  json_t **out)
 {
 	return var_lookup(c, data, arg(argv, argc, 0), arg(argv, argc, 1), out);
 }
@@ -1063,7 +1058,8 @@ static enum ff_err op_missing(struct jl_ctx *c, json_t *const *argv, size_t argc
 		err = var_lookup(c, data, path, dflt, &value);
 		if (err)
 			break;
-		if (json_is_null(value) || (json_is_string(value) && json_string_length(value) == 0))
+		if (json_is_null(value) ||
+		    (json_is_string(value) && json_string_length(value) == 0))
 			append_new(result, ref(key));
 		json_decref(value);
 	}
@@ -1106,9 +1102,9 @@ static enum ff_err op_missing_some(struct jl_ctx *c, json_t *const *argv, size_t
 	if (json_is_array(options))
 		present = num_int((int64_t)(json_array_size(options) - json_array_size(missing)));
 	else if (json_is_string(options))
-		present = num_dbl((double)u16_len(json_string_value(options),
-						  json_string_length(options)) -
-				  (double)json_array_size(missing));
+		present = num_dbl(
+		    (double)u16_len(json_string_value(options), json_string_length(options)) -
+		    (double)json_array_size(missing));
 	ord = num_cmp(present, need);
 	if (ord == ORD_GT || ord == ORD_EQ) {
 		json_decref(missing);
@@ -1215,15 +1211,15 @@ static enum ff_err op_map(struct jl_ctx *c, json_t *const *argv, size_t argc, co
 	return map_filter(c, argv, argc, data, false, out);
 }
 
-static enum ff_err op_filter(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			     const json_t *data, json_t **out)
+static enum ff_err op_filter(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			     json_t **out)
 {
 	return map_filter(c, argv, argc, data, true, out);
 }
 
 /* {"reduce": [array, logic, initial]}: logic sees {"current", "accumulator"}. Lazy. */
-static enum ff_err op_reduce(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			     const json_t *data, json_t **out)
+static enum ff_err op_reduce(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			     json_t **out)
 {
 	json_t *scoped = NULL, *acc = NULL, *scope, *next;
 	enum ff_err err;
@@ -1256,9 +1252,8 @@ static enum ff_err op_reduce(struct jl_ctx *c, json_t *const *argv, size_t argc,
 
 /* all / none / some over an array: `on_empty` for an empty or non-array input, else
  * stop with `stop_result` at the first element whose truthiness is `stop_when`. Lazy. */
-static enum ff_err quantify(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			    const json_t *data, bool on_empty, bool stop_when, bool stop_result,
-			    json_t **out)
+static enum ff_err quantify(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			    bool on_empty, bool stop_when, bool stop_result, json_t **out)
 {
 	json_t *scoped, *v;
 	bool result = !stop_result, truthy;
@@ -1293,14 +1288,14 @@ static enum ff_err op_all(struct jl_ctx *c, json_t *const *argv, size_t argc, co
 	return quantify(c, argv, argc, data, false, false, false, out);
 }
 
-static enum ff_err op_none(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			   const json_t *data, json_t **out)
+static enum ff_err op_none(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			   json_t **out)
 {
 	return quantify(c, argv, argc, data, true, true, false, out);
 }
 
-static enum ff_err op_some(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			   const json_t *data, json_t **out)
+static enum ff_err op_some(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			   json_t **out)
 {
 	return quantify(c, argv, argc, data, false, true, true, out);
 }
@@ -1406,8 +1401,8 @@ static enum ff_err op_not(struct jl_ctx *c, json_t *const *argv, size_t argc, co
 	return FF_OK;
 }
 
-static enum ff_err op_truthy(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			     const json_t *data, json_t **out)
+static enum ff_err op_truthy(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			     json_t **out)
 {
 	(void)c;
 	(void)data;
@@ -1535,8 +1530,8 @@ static enum ff_err op_min(struct jl_ctx *c, json_t *const *argv, size_t argc, co
 }
 
 /* {"merge": [...]}: arrays are flattened one level, other values appended. */
-static enum ff_err op_merge(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			    const json_t *data, json_t **out)
+static enum ff_err op_merge(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			    json_t **out)
 {
 	json_t *result = must(json_array());
 	enum ff_err err = FF_OK;
@@ -1578,8 +1573,9 @@ static enum ff_err op_in(struct jl_ctx *c, json_t *const *argv, size_t argc, con
 		if (!err)
 			err = charge(c, json_string_length(b) / JL_BYTES_PER_STEP);
 		if (!err)
-			found = needle.len == 0 || memmem(json_string_value(b), json_string_length(b),
-							  needle.p, needle.len) != NULL;
+			found =
+			    needle.len == 0 || memmem(json_string_value(b), json_string_length(b),
+						      needle.p, needle.len) != NULL;
 		sb_release(&needle);
 	} else if (json_is_array(b)) {
 		err = charge(c, json_array_size(b));
@@ -1626,8 +1622,8 @@ static void substr_range(double size, double start, bool has_len, double len, do
 
 /* {"substr": [s, start, end]} as json-logic-js: a negative end drops that many code
  * units from the end of s.substr(start). */
-static enum ff_err op_substr(struct jl_ctx *c, json_t *const *argv, size_t argc,
-			     const json_t *data, json_t **out)
+static enum ff_err op_substr(struct jl_ctx *c, json_t *const *argv, size_t argc, const json_t *data,
+			     json_t **out)
 {
 	struct sb src = {NULL, 0, 0}, res = {NULL, 0, 0};
 	json_t *end = arg(argv, argc, 2);
@@ -1678,47 +1674,47 @@ static enum ff_err op_log(struct jl_ctx *c, json_t *const *argv, size_t argc, co
 struct jl_op {
 	const char *name;
 	op_fn fn;
-	bool lazy;             /* gets its arguments unevaluated */
+	bool lazy;		/* gets its arguments unevaluated */
 	unsigned char min_args; /* arity jsonlogic_validate() accepts */
 	unsigned char max_args; /* JL_ANY: no bound */
 };
 
 static const struct jl_op ops[] = {
-	{"var", op_var, false, 0, 2},
-	{"missing", op_missing, false, 0, JL_ANY},
-	{"missing_some", op_missing_some, false, 2, 2},
-	{"if", op_if, true, 0, JL_ANY},
-	{"?:", op_if, true, 3, 3},
-	{"==", op_eq, false, 2, 2},
-	{"===", op_seq, false, 2, 2},
-	{"!=", op_ne, false, 2, 2},
-	{"!==", op_sne, false, 2, 2},
-	{"!", op_not, false, 1, 1},
-	{"!!", op_truthy, false, 1, 1},
-	{"or", op_or, true, 1, JL_ANY},
-	{"and", op_and, true, 1, JL_ANY},
-	{">", op_gt, false, 2, 2},
-	{">=", op_ge, false, 2, 2},
-	{"<", op_lt, false, 2, 3},
-	{"<=", op_le, false, 2, 3},
-	{"max", op_max, false, 1, JL_ANY},
-	{"min", op_min, false, 1, JL_ANY},
-	{"+", op_add, false, 1, JL_ANY},
-	{"-", op_sub, false, 1, 2},
-	{"*", op_mul, false, 1, JL_ANY},
-	{"/", op_div, false, 2, 2},
-	{"%", op_mod, false, 2, 2},
-	{"map", op_map, true, 2, 2},
-	{"filter", op_filter, true, 2, 2},
-	{"reduce", op_reduce, true, 2, 3},
-	{"all", op_all, true, 2, 2},
-	{"none", op_none, true, 2, 2},
-	{"some", op_some, true, 2, 2},
-	{"merge", op_merge, false, 0, JL_ANY},
-	{"in", op_in, false, 2, 2},
-	{"cat", op_cat, false, 0, JL_ANY},
-	{"substr", op_substr, false, 2, 3},
-	{"log", op_log, false, 1, 1},
+    {"var", op_var, false, 0, 2},
+    {"missing", op_missing, false, 0, JL_ANY},
+    {"missing_some", op_missing_some, false, 2, 2},
+    {"if", op_if, true, 0, JL_ANY},
+    {"?:", op_if, true, 3, 3},
+    {"==", op_eq, false, 2, 2},
+    {"===", op_seq, false, 2, 2},
+    {"!=", op_ne, false, 2, 2},
+    {"!==", op_sne, false, 2, 2},
+    {"!", op_not, false, 1, 1},
+    {"!!", op_truthy, false, 1, 1},
+    {"or", op_or, true, 1, JL_ANY},
+    {"and", op_and, true, 1, JL_ANY},
+    {">", op_gt, false, 2, 2},
+    {">=", op_ge, false, 2, 2},
+    {"<", op_lt, false, 2, 3},
+    {"<=", op_le, false, 2, 3},
+    {"max", op_max, false, 1, JL_ANY},
+    {"min", op_min, false, 1, JL_ANY},
+    {"+", op_add, false, 1, JL_ANY},
+    {"-", op_sub, false, 1, 2},
+    {"*", op_mul, false, 1, JL_ANY},
+    {"/", op_div, false, 2, 2},
+    {"%", op_mod, false, 2, 2},
+    {"map", op_map, true, 2, 2},
+    {"filter", op_filter, true, 2, 2},
+    {"reduce", op_reduce, true, 2, 3},
+    {"all", op_all, true, 2, 2},
+    {"none", op_none, true, 2, 2},
+    {"some", op_some, true, 2, 2},
+    {"merge", op_merge, false, 0, JL_ANY},
+    {"in", op_in, false, 2, 2},
+    {"cat", op_cat, false, 0, JL_ANY},
+    {"substr", op_substr, false, 2, 3},
+    {"log", op_log, false, 1, 1},
 };
 
 static const struct jl_op *op_find(const char *name, size_t len)
@@ -1893,7 +1889,8 @@ struct jl_path {
 	size_t len;
 };
 
-static void path_push(struct jl_path *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void path_push(struct jl_path *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void path_push(struct jl_path *p, const char *fmt, ...)
 {
@@ -1917,8 +1914,9 @@ static void path_pop(struct jl_path *p, size_t len)
 static enum ff_err arity_error(struct ff_diag *d, const char *param, const struct jl_op *op)
 {
 	if (op->max_args == JL_ANY)
-		return ff_fail(d, FF_E_INVALID, param, "operator \"%s\" takes at least %d argument%s",
-			       op->name, op->min_args, op->min_args == 1 ? "" : "s");
+		return ff_fail(d, FF_E_INVALID, param,
+			       "operator \"%s\" takes at least %d argument%s", op->name,
+			       op->min_args, op->min_args == 1 ? "" : "s");
 	if (op->min_args == op->max_args)
 		return ff_fail(d, FF_E_INVALID, param, "operator \"%s\" takes %d argument%s",
 			       op->name, op->min_args, op->min_args == 1 ? "" : "s");

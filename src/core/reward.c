@@ -177,7 +177,9 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 	return err;
 }
 
-enum ff_err reward_update(struct engine *e, const struct reward *r, struct ff_diag *d)
+/* Write r; the row must still have status `expect` (NULL: r's own status), else
+ * someone changed it concurrently and nothing is written: FF_E_CONFLICT. */
+static enum ff_err update_row(struct engine *e, const struct reward *r, const char *expect, struct ff_diag *d)
 {
 	struct store_stmt *st = store_query(e->st, Q_REWARD_UPDATE);
 	int c = 1;
@@ -195,9 +197,17 @@ enum ff_err reward_update(struct engine *e, const struct reward *r, struct ff_di
 	store_bind_int(st, c++, r->updated_at);
 	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
 	store_bind_text(st, c++, r->id);
+	store_bind_text(st, c++, expect ? expect : r->status);
 	if (store_exec(st))
 		return core_store_fail(e, d, "reward update");
+	if (store_changes(e->st) != 1)
+		return ff_fail(d, FF_E_CONFLICT, NULL, "reward %s was changed concurrently", r->id);
 	return FF_OK;
+}
+
+enum ff_err reward_update(struct engine *e, const struct reward *r, struct ff_diag *d)
+{
+	return update_row(e, r, NULL, d);
 }
 
 enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to, const char *reason,
@@ -216,7 +226,7 @@ enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to
 		r->fulfilled_at = now;
 		r->has_fulfilled = true;
 	}
-	enum ff_err err = reward_update(e, r, d);
+	enum ff_err err = update_row(e, r, from, d);
 	if (!err)
 		err = history_add(e, r->id, from, to, actor, reason, now, d);
 	if (!err) {

@@ -14,7 +14,9 @@
 
 #define CHUNK 500
 
-/* Ids of up to CHUNK rewards selected by `q` (bound with now). */
+/* Ids of up to CHUNK rewards selected by `q` (bound with now), claimed for this
+ * transaction: on PostgreSQL the rows are locked (SKIP LOCKED: another worker takes
+ * other rewards), on SQLite the write transaction excludes other writers. */
 static json_t *select_ids(struct engine *e, enum store_query q, int64_t now)
 {
 	json_t *ids = json_array();
@@ -29,13 +31,11 @@ static json_t *select_ids(struct engine *e, enum store_query q, int64_t now)
 static enum ff_err release(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
 	for (;;) {
+		enum ff_err err = core_begin(e, d);
+		if (err)
+			return err;
 		json_t *ids = select_ids(e, Q_WORKER_RELEASABLE, now);
 		size_t n = json_array_size(ids);
-		if (!n) {
-			json_decref(ids);
-			break;
-		}
-		enum ff_err err = core_begin(e, d);
 		size_t i;
 		json_t *v;
 		json_array_foreach(ids, i, v)
@@ -71,13 +71,11 @@ static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int6
 			  struct ff_diag *d)
 {
 	for (;;) {
+		enum ff_err err = core_begin(e, d);
+		if (err)
+			return err;
 		json_t *ids = select_ids(e, Q_WORKER_FULFILLABLE, now);
 		size_t n = json_array_size(ids);
-		if (!n) {
-			json_decref(ids);
-			break;
-		}
-		enum ff_err err = core_begin(e, d);
 		size_t i;
 		json_t *v;
 		size_t done = 0;
@@ -114,13 +112,11 @@ static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int6
 static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
 	for (;;) {
+		enum ff_err err = core_begin(e, d);
+		if (err)
+			return err;
 		json_t *ids = select_ids(e, Q_WORKER_EXPIRABLE, now);
 		size_t n = json_array_size(ids);
-		if (!n) {
-			json_decref(ids);
-			break;
-		}
-		enum ff_err err = core_begin(e, d);
 		size_t i;
 		json_t *v;
 		json_array_foreach(ids, i, v)

@@ -64,6 +64,20 @@ enum ff_err store_run(struct store *s, enum store_query q)
 	return store_exec(store_query(s, q));
 }
 
+char *store_expand_query(const char *sql, const char *lock)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	const char *m;
+	while ((m = strstr(sql, "@LOCK@"))) {
+		ffbuf_add(&b, sql, (size_t)(m - sql));
+		ffbuf_adds(&b, lock);
+		sql = m + 6;
+	}
+	ffbuf_adds(&b, sql);
+	return ffbuf_detach(&b, NULL);
+}
+
 char *store_expand_dialect(const char *sql, const char *seq, const char *integer)
 {
 	struct ffbuf b;

@@ -330,7 +330,9 @@ static void pg_bind_null(struct store_stmt *st, int i)
 static bool prepare(struct pg *p, enum store_query q, struct pg_stmt *st)
 {
 	int n = 0;
-	char *sql = renumber(store_sql[q], &n);
+	char *expanded = store_expand_query(store_sql[q], " FOR UPDATE SKIP LOCKED");
+	char *sql = renumber(expanded, &n);
+	free(expanded);
 	char name[16];
 	snprintf(name, sizeof(name), "q%d", (int)q);
 	PGresult *res = PQprepare(p->conn, name, sql, n, NULL);

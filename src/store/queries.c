@@ -1,7 +1,9 @@
 /*
  * queries.c - the SQL of every query, in one dialect both backends accept: standard
  * SQL with ? placeholders (?N where a parameter is used twice; pg.c renumbers them to $N),
- * CAST(? AS TEXT) IS NULL for optional filters, ON CONFLICT upserts. No SQL lives
+ * CAST(? AS TEXT) IS NULL for optional filters, ON CONFLICT upserts. @LOCK@ marks where
+ * PostgreSQL claims rows (FOR UPDATE SKIP LOCKED, so workers never take the same
+ * reward); SQLite drops it (BEGIN IMMEDIATE already serializes writers). No SQL lives
  * outside src/store/.
  */
 #include "store/store_int.h"
@@ -31,7 +33,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_AUDIT_PAGE] = "SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
 	[Q_REWARD_GET] = "SELECT id, program, program_version, referral, conversion, participant, role, type, amount, currency, percent_bp, rate_bp, max_amount, months, code, pool, sku, quantity, brand, status, reason, hold_until, release_at, expires_at, connector, fulfiller, external_reference, batch, signals, attempts, next_attempt_at, last_error, fulfilled_at, created_at, updated_at FROM rewards WHERE id = ?",
 	[Q_REWARD_INSERT] = "INSERT INTO rewards (id, program, program_version, referral, conversion, participant, role, type, amount, currency, percent_bp, rate_bp, max_amount, months, pool, sku, quantity, brand, status, reason, hold_until, release_at, expires_at, connector, fulfiller, signals, explanation, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?28)",
-	[Q_REWARD_UPDATE] = "UPDATE rewards SET status = ?, reason = ?, amount = ?, code = ?, release_at = ?, external_reference = ?, batch = ?, attempts = ?, next_attempt_at = ?, last_error = ?, fulfilled_at = ?, updated_at = ?, signals = ? WHERE id = ?",
+	[Q_REWARD_UPDATE] = "UPDATE rewards SET status = ?, reason = ?, amount = ?, code = ?, release_at = ?, external_reference = ?, batch = ?, attempts = ?, next_attempt_at = ?, last_error = ?, fulfilled_at = ?, updated_at = ?, signals = ? WHERE id = ? AND status = ?",
 	[Q_REWARD_LIST] = "SELECT id, program, program_version, referral, conversion, participant, role, type, amount, currency, percent_bp, rate_bp, max_amount, months, code, pool, sku, quantity, brand, status, reason, hold_until, release_at, expires_at, connector, fulfiller, external_reference, batch, signals, attempts, next_attempt_at, last_error, fulfilled_at, created_at, updated_at FROM rewards WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR participant = ?2) AND (CAST(?3 AS TEXT) IS NULL OR program = ?3) AND (CAST(?4 AS TEXT) IS NULL OR batch = ?4) AND (CAST(?5 AS TEXT) IS NULL OR fulfiller = ?5) AND (CAST(?6 AS TEXT) IS NULL OR seq > (SELECT r2.seq FROM rewards r2 WHERE r2.id = ?6)) ORDER BY seq LIMIT ?7",
 	[Q_REWARD_IDS_BY_CONVERSION] = "SELECT id FROM rewards WHERE conversion = ? ORDER BY seq",
 	[Q_REWARD_EXPLANATION] = "SELECT explanation FROM rewards WHERE id = ?",
@@ -84,8 +86,8 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_IDEM_GET] = "SELECT fingerprint, status, body FROM idempotency WHERE scope = ? AND key = ? AND created_at >= ?",
 	[Q_IDEM_DELETE_EXPIRED_KEY] = "DELETE FROM idempotency WHERE scope = ? AND key = ? AND created_at < ?",
 	[Q_IDEM_INSERT] = "INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-	[Q_WORKER_RELEASABLE] = "SELECT id FROM rewards WHERE status = 'pending' AND reason IN ('hold_period', 'schedule') AND release_at <= ? ORDER BY release_at, seq LIMIT ?",
+	[Q_WORKER_RELEASABLE] = "SELECT id FROM rewards WHERE status = 'pending' AND reason IN ('hold_period', 'schedule') AND release_at <= ? ORDER BY release_at, seq LIMIT ?@LOCK@",
 	[Q_WORKER_HOLD_TO_SCHEDULE] = "UPDATE rewards SET reason = 'schedule', updated_at = ? WHERE status = 'pending' AND reason = 'hold_period' AND hold_until <= ?",
-	[Q_WORKER_FULFILLABLE] = "SELECT id FROM rewards WHERE status = 'approved' AND connector <> 'manual' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY seq LIMIT ?",
-	[Q_WORKER_EXPIRABLE] = "SELECT r.id FROM rewards r WHERE r.expires_at <= ? AND (r.status = 'approved' OR (r.status = 'fulfilled' AND r.connector = 'ledger' AND EXISTS (SELECT 1 FROM ledger_lots l WHERE l.reward = r.id AND l.remaining > 0))) ORDER BY r.expires_at, r.seq LIMIT ?",
+	[Q_WORKER_FULFILLABLE] = "SELECT id FROM rewards WHERE status = 'approved' AND connector <> 'manual' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY seq LIMIT ?@LOCK@",
+	[Q_WORKER_EXPIRABLE] = "SELECT r.id FROM rewards r WHERE r.expires_at <= ? AND (r.status = 'approved' OR (r.status = 'fulfilled' AND r.connector = 'ledger' AND EXISTS (SELECT 1 FROM ledger_lots l WHERE l.reward = r.id AND l.remaining > 0))) ORDER BY r.expires_at, r.seq LIMIT ?@LOCK@",
 };

@@ -182,13 +182,14 @@ static struct store_stmt *lite_query(struct store *s, enum store_query q)
 	struct lite *l = LITE(s);
 	struct lite_stmt *st = &l->cache[q];
 	if (!st->stmt) {
-		const char *sql = store_sql[q];
+		char *sql = store_sql[q] ? store_expand_query(store_sql[q], "") : NULL;
 		if (!sql ||
 		    sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt, NULL) != SQLITE_OK) {
 			fprintf(stderr, "fulfill: cannot prepare query %d: %s\n", (int)q,
 				sql ? sqlite3_errmsg(l->db) : "no SQL");
 			abort();
 		}
+		free(sql);
 		st->base.owner = s;
 	} else {
 		sqlite3_reset(st->stmt);

@@ -48,6 +48,8 @@ extern const char *const store_migrations[];
 /* SQL text per query id. */
 extern const char *const store_sql[Q__COUNT];
 
+/* Replace the @LOCK@ marker of a query with `lock`; caller frees. */
+char *store_expand_query(const char *sql, const char *lock);
 /* Expand @SEQ@/@INT@ in a migration for a dialect; caller frees. */
 char *store_expand_dialect(const char *sql, const char *seq, const char *integer);
 
