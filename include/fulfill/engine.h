@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fulfill/crypto.h"
 #include "fulfill/error.h"
@@ -240,5 +241,179 @@ enum ff_err engine_ledger_verify(struct engine *e, struct ff_diag *d);
  * defines it, metrics.c references it weakly and leaves the gauge out. */
 enum ff_err engine_reward_status_counts(struct engine *e, json_t **out);
 /* ---- end of HTTP addition ---- */
+
+/* ---- fraud, review, governance, PII (SPEC §3, §7, §9) ---- */
+
+/* Blocklist entries: kind "email" (stored as a keyed hash + sealed), "domain", "ip"
+ * (an address or CIDR block), "device". */
+enum ff_err engine_blocklist_put(struct engine *e, const struct actor *a, const char *kind, const char *value,
+				 const char *note, json_t **out, struct ff_diag *d);
+enum ff_err engine_blocklist_delete(struct engine *e, const struct actor *a, const char *kind, const char *value,
+				    json_t **out, struct ff_diag *d);
+enum ff_err engine_blocklist_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+
+/* Decide many reviewed rewards in one transaction: `approve` and `reject` are arrays
+ * of reward ids (either may be NULL). Result {"results":[{"id","ok","status"|"error"}],
+ * "approved":N,"rejected":N,"failed":N}; one failure does not stop the others. */
+enum ff_err engine_rewards_review(struct engine *e, const struct actor *a, json_t *approve, json_t *reject,
+				  const char *reason, json_t **out, struct ff_diag *d);
+
+/* Replay the referral and conversion events that occurred in [from, to) against
+ * version `version` of program `id` inside a transaction that is rolled back, and
+ * report what it would have created beside what was created:
+ * {"program","version","from","to","conversions":N,"simulated":{"rewards":N,
+ *  "amounts":[{"currency","amount"}]},"actual":{...},"changes":[...]} */
+enum ff_err engine_program_simulate(struct engine *e, const struct actor *a, const char *id, int version,
+				    int64_t from, int64_t to, json_t **out, struct ff_diag *d);
+
+/* Re-encrypt every sealed PII field (and re-hash e-mails) under `new_key`, in
+ * batches; resumable: rows already under the new key are skipped. Result
+ * {"participants":N,"blocklist":N,"key_id":"..."}. */
+enum ff_err engine_rotate_master_key(struct engine *e, const struct actor *a,
+				     const uint8_t new_key[FF_MASTER_KEY_BYTES], json_t **out, struct ff_diag *d);
+
+/* ---- finance: batches, reconciliation, tax, fx rates, fees, reports (SPEC §6, §8, §10;
+ * docs/finance.md) ----
+ * Roles (route table): finance and admin for everything here; auditor may read; a
+ * fulfiller key (actor.fulfiller set) sees and acts on its own batches only — any other
+ * batch is FF_E_NOT_FOUND. Scoped actors (partner, fulfiller) get FF_E_FORBIDDEN from
+ * the global reports (payouts, aging, tax, kpis) and from the settings functions. */
+struct ffbuf;
+
+/* Batch object: {"id","object":"batch","status":"open"|"closed"|"fulfilled"|"reconciled"|
+ * "disputed","fulfiller","connector","currency"|null,"until"|null,"count","totals":
+ * [{"currency","amount","count"}],"reference"|null,"rewards_by_status":{..},
+ * "reconciliation": {last run summary}|null,"created_by","created_at","updated_at",
+ * "closed_at","fulfilled_at","reconciled_at"} plus "rewards":[ids] from create and get. */
+struct batch_params {
+	const char *fulfiller; /* required; a fulfiller actor may only name itself */
+	const char *connector; /* NULL: "manual" (the only connector whose rewards are batched) */
+	const char *currency;  /* NULL: every currency */
+	int64_t until;         /* ms; rewards created at or before it; 0: no limit */
+};
+/* Roll every approved, unbatched reward of (fulfiller, connector[, currency, until])
+ * into a new open batch: the rewards keep status approved with reason "in_batch", one
+ * history row each, one audit record "batch.created" for the batch (with the count).
+ * FF_E_INVALID (param "connector") for a connector other than manual; FF_E_INVALID when
+ * no reward matches (no empty batches). */
+enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const struct batch_params *p,
+				json_t **out, struct ff_diag *d);
+struct batch_filter {
+	const char *status;
+	const char *fulfiller;
+};
+/* {"object":"list","data":[batch without "rewards"],"has_more"}; a fulfiller actor sees
+ * its own batches only. */
+enum ff_err engine_batches_list(struct engine *e, const struct actor *a, const struct batch_filter *f,
+				const struct page *p, json_t **out, struct ff_diag *d);
+enum ff_err engine_batch_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
+			     struct ff_diag *d);
+/* Append the batch report to `out`: header `reward_id,participant,type,amount,currency,
+ * reference`, one RFC 4180 line per reward (CRLF line ends), amount in minor units. */
+enum ff_err engine_batch_report_csv(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
+				    struct ff_diag *d);
+/* open -> closed (exported / submitted). FF_E_INVALID_TRANSITION otherwise. */
+enum ff_err engine_batch_close(struct engine *e, const struct actor *a, const char *id, json_t **out,
+			       struct ff_diag *d);
+/* open|closed -> fulfilled with `reference` (required, e.g. the credit memo number); every
+ * approved reward of the batch becomes fulfilled (external_reference = reference unless it
+ * has one), one history row each, one audit record "batch.fulfilled". */
+enum ff_err engine_batch_fulfill(struct engine *e, const struct actor *a, const char *id, const char *reference,
+				 json_t **out, struct ff_diag *d);
+
+/* A provider report / credit memo to reconcile: CSV read from `file` (to its end, not
+ * closed) or from `data`/`len` in memory. Header `reward_id,amount,currency,reference`
+ * with case-insensitive aliases (docs/finance.md); a wrong header is FF_E_INVALID with
+ * param "header". `progress` (may be NULL) is called every 65,536 lines and at the end. */
+struct recon_input {
+	FILE *file;
+	const char *data;
+	size_t len;
+	void (*progress)(void *ctx, uint64_t lines);
+	void *progress_ctx;
+};
+/* Reconcile a fulfilled (or disputed) batch. Result: {"object":"reconciliation","id",
+ * "batch","status":"reconciled"|"disputed","lines_read","matched","amount_mismatch",
+ * "missing","unexpected","duplicate","invalid","not_paid","lines":[{"line","reward_id",
+ * "reference","result","expected":{"amount","currency"}|null,"actual":{"amount",
+ * "currency"}|null,"error"?}],"lines_truncated","columns":{..}}. All match: the batch
+ * and its fulfilled rewards become reconciled; otherwise the batch is disputed and
+ * nothing else changes (run again with a corrected report). `lines` lists every
+ * discrepancy (up to 10,000) and the first 1,000 matched lines; "lines_truncated" says
+ * when some were left out — the counts are always complete. Memory: only the batch's
+ * expected rewards are held (a hash table), the CSV is streamed. FF_E_INVALID_TRANSITION
+ * unless the batch is fulfilled or disputed. */
+enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, const char *id,
+				   const struct recon_input *in, json_t **out, struct ff_diag *d);
+/* The same without a batch: the connector's fulfilled rewards (fulfilled_at in [from, to),
+ * 0 = unbounded) against a provider export, matched by external reference (the CSV's
+ * `reference` column). All match: they become reconciled. Result as above with
+ * "connector" instead of "batch". Not for fulfiller actors (FF_E_FORBIDDEN). */
+enum ff_err engine_reconcile_connector(struct engine *e, const struct actor *a, const char *connector,
+				       int64_t from, int64_t to, const struct recon_input *in, json_t **out,
+				       struct ff_diag *d);
+
+/* Tax (SPEC §8). Thresholds per country in minor units of a currency (US 60000 USD by
+ * default); amount 0 removes a country's threshold. Result: the thresholds list. */
+enum ff_err engine_tax_threshold_set(struct engine *e, const struct actor *a, const char *country, int64_t amount,
+				     const char *currency, json_t **out, struct ff_diag *d);
+/* {"object":"tax_settings","thresholds":[{"country","amount","currency"}],
+ *  "reportable_types":["cash","gift_card"]} */
+enum ff_err engine_tax_settings(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+/* Replace the reportable reward types (a JSON array of type names). Result as above. */
+enum ff_err engine_tax_reportable_types_set(struct engine *e, const struct actor *a, json_t *types, json_t **out,
+					    struct ff_diag *d);
+/* 1099-style totals of calendar year `year` (UTC): reportable rewards paid (fulfilled or
+ * reconciled, by fulfilled_at) per participant and currency: {"object":"report.tax",
+ * "year","columns":[..],"data":[{"participant","name","email","country","tax_form",
+ * "currency","amount","rewards","threshold","threshold_reached","form_missing"}]}. */
+enum ff_err engine_report_tax(struct engine *e, const struct actor *a, int year, json_t **out, struct ff_diag *d);
+
+/* FX rates: `rates` is an object {"EUR": "1.0845", ...}: one unit of that currency is
+ * worth `rate` units of `reporting`. Rates are decimal strings (or integers), never JSON
+ * reals: up to 12 fraction digits and 11 significant digits. Replaces every rate into
+ * `reporting` and makes it the default reporting currency. Result: the rates list. */
+enum ff_err engine_fx_rates_set(struct engine *e, const struct actor *a, const char *reporting, json_t *rates,
+				json_t **out, struct ff_diag *d);
+/* {"object":"fx_rates","reporting_currency","data":[{"currency","reporting","rate","updated_at"}]} */
+enum ff_err engine_fx_rates_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+/* Per-connector payout fee: `fixed` minor units of `currency` per payout plus
+ * `percent_bp` of the payout amount; fixed = percent_bp = 0 removes it. Result: fee list
+ * {"object":"list","data":[{"connector","currency","fixed_amount","percent_bp"}]}. */
+enum ff_err engine_fee_set(struct engine *e, const struct actor *a, const char *connector, const char *currency,
+			   int64_t fixed, int64_t percent_bp, json_t **out, struct ff_diag *d);
+enum ff_err engine_fees_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+
+/* Reports. Windows are [from, to) in ms; 0 = unbounded. Each report is {"object":
+ * "report.<name>", "columns":[..], "data":[flat rows], ...}: engine_report_csv renders
+ * any of them (and engine_report_participants') as CSV. */
+enum report_group { REPORT_DAY, REPORT_WEEK, REPORT_MONTH };
+/* "day"|"week"|"month" -> group; -1 when unknown. */
+int report_group_parse(const char *s);
+/* Expected (earned: rewards created in the period, not cancelled/reversed/expired) vs
+ * actual (paid: fulfilled or reconciled, by fulfilled_at) per period (UTC; weeks start
+ * on Monday) and currency; "converted": per period totals in `reporting` (NULL: the
+ * configured reporting currency, else USD) with "missing_rates" naming currencies
+ * without a rate. */
+enum ff_err engine_report_payouts(struct engine *e, const struct actor *a, int64_t from, int64_t to,
+				  enum report_group group, const char *reporting, json_t **out, struct ff_diag *d);
+/* Pending and approved rewards by age (now - created_at) bucket 0-7, 8-30, 31-60, 61-90,
+ * 90+ days, by status and reason. `now` 0 = the clock. */
+enum ff_err engine_report_aging(struct engine *e, const struct actor *a, int64_t now, json_t **out,
+				struct ff_diag *d);
+/* KPIs: payout accuracy (share of reconciliation lines without discrepancy, bp), cycle
+ * time conversion -> fulfilled (p50, p95 in ms), cost per payout per connector and
+ * currency (fee table), exception queue size (failed rewards). */
+enum ff_err engine_report_kpis(struct engine *e, const struct actor *a, int64_t from, int64_t to, json_t **out,
+			       struct ff_diag *d);
+/* Per-fulfiller credit status: per participant, fulfiller and currency the count and
+ * amount of rewards new (pending/review/approved, not batched), in_batch, fulfilled,
+ * reconciled. `fulfiller` NULL: all (a fulfiller actor: always its own). */
+enum ff_err engine_report_credit_status(struct engine *e, const struct actor *a, const char *fulfiller,
+					json_t **out, struct ff_diag *d);
+/* Render a report object from the functions above as CSV (header = its "columns", RFC
+ * 4180 quoting, CRLF) into `out`. FF_E_INVALID for an object that is not a report. */
+enum ff_err engine_report_csv(json_t *report, struct ffbuf *out, struct ff_diag *d);
+/* ---- end of finance ---- */
 
 #endif

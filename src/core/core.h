@@ -52,6 +52,19 @@ struct program_limit {
 	int64_t value;
 };
 
+/* Fraud signals (SPEC §7) and what a program does with each. */
+enum fraud_signal {
+	SIG_SELF_REFERRAL,
+	SIG_EXISTING_CUSTOMER,
+	SIG_DUPLICATE_REFERRAL,
+	SIG_VELOCITY,
+	SIG_PAYOUT_THRESHOLD,
+	SIG_BLOCKLIST,
+	SIG__COUNT
+};
+enum fraud_action { FRAUD_OFF, FRAUD_REVIEW, FRAUD_REJECT };
+extern const char *const fraud_signal_names[SIG__COUNT];
+
 /* A program version compiled from its JSON document. */
 struct program {
 	char id[ID_MAX + 1];
@@ -76,6 +89,19 @@ struct program {
 	json_t *review_when; /* borrowed from doc, may be NULL */
 	char connector[RT__COUNT][32];
 	char fulfiller[ID_MAX + 1];
+	/* fraud */
+	enum fraud_action fraud[SIG__COUNT];
+	bool ip_subnet24;           /* self-referral by IP: same /24 (IPv4) or /64 (IPv6) */
+	int64_t velocity_max;       /* referrals per window before `velocity` fires */
+	int64_t velocity_window_ms;
+	bool has_payout_threshold;
+	int64_t payout_threshold;   /* referrer's reward amount per period */
+	enum limit_period payout_period;
+	/* anomaly guard */
+	bool anomaly_on;
+	bool anomaly_rollback;      /* else send new rewards to review */
+	int64_t anomaly_factor;     /* payout rate jump that trips it (x previous) */
+	int64_t anomaly_sample;     /* conversions of a new version it watches */
 	json_t *doc; /* owned */
 };
 
@@ -121,6 +147,9 @@ struct reward {
 struct engine {
 	struct store *st;
 	struct engine_config cfg;
+	char key_id[17];     /* names the master key that sealed a row (rotation) */
+	bool has_previous_key;
+	uint8_t previous_key[FF_MASTER_KEY_BYTES];
 	/* audit chain tail, valid inside one top-level transaction only */
 	bool audit_cached;
 	int64_t audit_seq;
@@ -129,6 +158,10 @@ struct engine {
 	struct program programs[PROGRAM_CACHE];
 	bool program_used[PROGRAM_CACHE];
 	int program_next;
+	/* fulfillment: set after this handle's first external issue pass, which re-drives
+	 * every `issuing` reward (a restarted worker completes what a crash interrupted) */
+	bool issuing_recovered;
+	/* notifications: the SMTP connector config was looked up / is missing */
 };
 
 /* Transactions owned by core functions (nest as savepoints). core_end() commits when
@@ -206,6 +239,7 @@ struct rule_input {
 	const char *referrer;
 	const char *referred;
 	bool referral_successful; /* the referral already earned before */
+	json_t *signals;          /* fraud signals of the referral (borrowed), may be NULL */
 	const char *conversion; /* NULL for referral-triggered */
 	int64_t conversion_amount;
 	const char *conversion_currency;
@@ -220,9 +254,35 @@ enum ff_err rules_eligible(const struct program *p, json_t *ctx, bool *out_ok, j
 /* Amount of a percent reward for a base amount (half-even, capped by max). */
 int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max);
 
+/* The key id of a master key: 16 hex digits of a keyed hash. */
+void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);
+
 /* Refund handling for one conversion after its refunded total changed. */
 enum ff_err refund_apply(struct engine *e, const char *conversion, const char *reason, int64_t now,
 			 const char *actor, json_t *out_changed, struct ff_diag *d);
+
+/* ---- fulfillment (codepool.c, outbox.c, notify.c) ---- */
+/* Code pools: assign the next available code of r->pool to r (inside the caller's
+ * transaction). CONNECTOR_* results as ints to keep connect/ out of this header:
+ * 0 assigned (code copied into r->code), 1 pool empty (held: pool_empty), 2 per-
+ * participant limit reached or no pool (permanent; *why says which), -1 store error. */
+int codepool_assign(struct engine *e, struct reward *r, int64_t now, char *why, size_t why_n, struct ff_diag *d);
+/* Transactional outbox: queue webhook event `type` with `data` (not stolen) for every
+ * enabled endpoint subscribed to it, in the current transaction. */
+enum ff_err outbox_event(struct engine *e, const char *type, json_t *data, struct ff_diag *d);
+/* The events and e-mail notifications of one reward transition (from "created" for a
+ * new reward), in the current transaction. Called by reward_insert/reward_transition. */
+enum ff_err outbox_reward_changed(struct engine *e, const struct reward *r, const char *from, const char *to,
+				  struct ff_diag *d);
+/* Queue the e-mail of `milestone` ("earned", "fulfilled", "cancelled", "reversed",
+ * "tax_form_required") for r's participant when r's program asks for it. */
+enum ff_err notify_reward(struct engine *e, const struct reward *r, const char *milestone, struct ff_diag *d);
+/* Check a program's "notifications" field (program_compile): milestones, sender,
+ * templates with known placeholders only. */
+enum ff_err notify_compile(json_t *v, struct ff_diag *d);
+/* Worker steps: deliver due webhooks / e-mails; counts what was delivered. */
+enum ff_err outbox_deliver_pass(struct engine *e, int64_t now, int64_t *out_delivered, struct ff_diag *d);
+enum ff_err notify_deliver_pass(struct engine *e, int64_t now, int64_t *out_sent, struct ff_diag *d);
 
 /* Helpers */
 /* Copy at most n-1 bytes of s (NULL -> ""). */
@@ -236,5 +296,24 @@ int page_limit(const struct page *p);
 /* Build {"object":"list","data":data,"has_more":..}: data has at most limit+1 items;
  * the extra one is dropped and has_more set. Steals data. */
 json_t *list_json(json_t *data, int limit);
+
+/* Finance (tax.c, fx.c) */
+/* true when a reward of `type`/`amount`/`currency` for `participant` must wait pending
+ * with reason tax_form_required: the type is reportable, the participant has no tax form,
+ * its country has a threshold, and its reportable total this calendar year (rewards paid
+ * this year or not yet paid, not cancelled/reversed/expired, converted to the threshold's
+ * currency) plus this amount reaches the threshold. For a reward not yet inserted. */
+bool tax_form_required(struct engine *e, const char *participant, const char *type, int64_t amount,
+		       const char *currency, int64_t now);
+/* The same check for an existing reward (not counted twice). When it applies and r is
+ * pending, r keeps status pending with reason tax_form_required (history row, audit)
+ * and *out_held is set. For the worker's release loop. */
+enum ff_err tax_hold(struct engine *e, struct reward *r, const char *actor, int64_t now, bool *out_held,
+		     struct ff_diag *d);
+/* Convert `amount` minor units of `from` into `to` with the fx table (half-even, currency
+ * exponents respected). false when no rate exists (identity when from == to). */
+bool fx_convert(struct engine *e, int64_t amount, const char *from, const char *to, int64_t *out);
+/* The configured reporting currency (fx_rates_set), else "USD". */
+void fx_reporting_currency(struct engine *e, char out[8]);
 
 #endif

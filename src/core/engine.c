@@ -131,6 +131,10 @@ enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, st
 	crypto_init();
 	struct engine *e = ff_calloc(1, sizeof(*e));
 	e->cfg = *cfg;
+	engine_key_id(cfg->master_key, e->key_id);
+	const char *prev = getenv("FULFILL_MASTER_KEY_PREVIOUS");
+	if (prev && *prev && !crypto_master_key_parse(prev, e->previous_key))
+		e->has_previous_key = true;
 	enum ff_err err = store_open(cfg->db_url, &e->st, d);
 	if (err) {
 		free(e);
@@ -138,6 +142,14 @@ enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, st
 	}
 	*out = e;
 	return FF_OK;
+}
+
+void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17])
+{
+	char hex[65];
+	crypto_keyed_hash_hex(key, "fulfill-key-id", 14, hex);
+	memcpy(out, hex, 16);
+	out[16] = '\0';
 }
 
 void engine_close(struct engine *e)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/fraud.h"
 #include "core/ingest.h"
 #include "fulfill/crypto.h"
 #include "fulfill/money.h"
@@ -220,7 +221,31 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 		if ((err = participant_upsert(e, &in, a->label, now, d)))
 			return err;
 	}
+	/* fraud signals, by the program's active version's settings */
+	json_t *signals = json_array();
+	const struct program *p = program_active(e, program);
+	if (p) {
+		struct referral_facts facts = {.referrer = referrer, .referred = who, .referred_email = email,
+					       .ip = ip, .device_id = device, .occurred_at = occurred};
+		if ((err = fraud_referral_signals(e, p, &facts, signals))) {
+			json_decref(signals);
+			return err;
+		}
+	}
+	const char *reject = fraud_first(signals, "reject");
+	char reason[256] = "";
+	if (reject) {
+		size_t i;
+		json_t *sv;
+		json_array_foreach(signals, i, sv) if (!strcmp(json_string_value(json_object_get(sv, "signal")), reject))
+			snprintf(reason, sizeof(reason), "%s: %s", reject, json_string_value(json_object_get(sv, "detail")));
+	}
+	char *signals_text = json_dumps(signals, JSON_COMPACT);
 	st = store_query(e->st, Q_REFERRAL_INSERT);
+	store_bind_text(st, 13, reject ? "rejected" : "pending");
+	store_bind_text(st, 14, signals_text);
+	store_bind_text(st, 15, reject ? reason : NULL);
+	free(signals_text);
 	store_bind_text(st, 1, ref_id);
 	store_bind_text(st, 2, program);
 	store_bind_text(st, 3, referrer);
@@ -233,14 +258,37 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 	store_bind_int(st, 10, occurred);
 	store_bind_text(st, 11, event_id);
 	store_bind_int(st, 12, now);
-	if (store_exec(st))
+	if (store_exec(st)) {
+		json_decref(signals);
 		return core_store_fail(e, d, "referral");
-	json_t *detail = json_pack("{s:s, s:s, s:s}", "program", program, "referrer", referrer, "referred", who);
-	err = audit_append(e, a->label, "referral.created", ref_id, detail, d);
+	}
+	json_t *detail = json_pack("{s:s, s:s, s:s, s:s, s:O}", "program", program, "referrer", referrer, "referred",
+				   who, "status", reject ? "rejected" : "pending", "signals", signals);
+	err = audit_append(e, a->label, reject ? "referral.rejected" : "referral.created", ref_id, detail, d);
 	json_decref(detail);
-	if (err)
+	if (err) {
+		json_decref(signals);
 		return err;
+	}
 	json_object_set_new(result, "referral", json_string(ref_id));
+	if (json_array_size(signals))
+		json_object_set(result, "signals", signals);
+	if (reject) {
+		/* rejected: no reward ever; the referral's explanation says why */
+		json_object_set_new(result, "referral_status", json_string("rejected"));
+		json_t *expl = json_pack("{s:s, s:s, s:b, s:O, s:[s]}", "object", "explanation", "outcome", "rejected",
+					 "eligible", 0, "signals", signals, "failed", reason);
+		char *text = json_dumps(expl, JSON_COMPACT);
+		json_decref(expl);
+		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
+		store_bind_text(st, 1, text);
+		store_bind_text(st, 2, ref_id);
+		err = store_exec(st) ? core_store_fail(e, d, "referral explanation") : FF_OK;
+		free(text);
+		json_decref(signals);
+		return err;
+	}
+	json_decref(signals);
 	return evaluate_referral_trigger(e, a, ref_id, now, json_object_get(result, "rewards"), d);
 }
 

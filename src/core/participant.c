@@ -174,6 +174,7 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 	store_bind_text(st, 10, devices ? devices : "[]");
 	store_bind_text(st, 11, ips ? ips : "[]");
 	store_bind_int(st, 12, now);
+	store_bind_text(st, 13, e->key_id);
 	enum ff_err err = store_exec(st) ? core_store_fail(e, d, "participant") : FF_OK;
 	free(email_enc);
 	free(name_enc);
@@ -218,11 +219,21 @@ json_t *participant_context(struct engine *e, const char *id)
 	return o;
 }
 
+char *participant_open(struct engine *e, const char *sealed)
+{
+	if (!sealed)
+		return NULL;
+	char *plain = crypto_open(e->cfg.master_key, sealed);
+	if (!plain && e->has_previous_key)
+		plain = crypto_open(e->previous_key, sealed);
+	return plain;
+}
+
 static json_t *decrypt_field(struct engine *e, const char *sealed)
 {
 	if (!sealed)
 		return json_null();
-	char *plain = crypto_open(e->cfg.master_key, sealed);
+	char *plain = participant_open(e, sealed);
 	json_t *v = plain ? json_string(plain) : json_null();
 	free(plain);
 	return v;

@@ -310,12 +310,125 @@ static enum ff_err compile_fulfillment(json_t *v, struct program *p, struct ff_d
 	return FF_OK;
 }
 
+const char *const fraud_signal_names[SIG__COUNT] = {
+	[SIG_SELF_REFERRAL] = "self_referral",	     [SIG_EXISTING_CUSTOMER] = "existing_customer",
+	[SIG_DUPLICATE_REFERRAL] = "duplicate_referral", [SIG_VELOCITY] = "velocity",
+	[SIG_PAYOUT_THRESHOLD] = "payout_threshold",   [SIG_BLOCKLIST] = "blocklist",
+};
+
+static enum ff_err parse_action(json_t *v, const char *path, enum fraud_action *out, struct ff_diag *d)
+{
+	const char *s = json_string_value(v);
+	if (s && !strcmp(s, "reject"))
+		*out = FRAUD_REJECT;
+	else if (s && !strcmp(s, "review"))
+		*out = FRAUD_REVIEW;
+	else if (s && !strcmp(s, "off"))
+		*out = FRAUD_OFF;
+	else
+		return ff_fail(d, FF_E_INVALID, path, "%s must be \"reject\", \"review\" or \"off\"", path);
+	return FF_OK;
+}
+
+static enum ff_err parse_period(json_t *v, const char *path, enum limit_period *out, struct ff_diag *d)
+{
+	static const char *const names[] = {"day", "week", "month", "year"};
+	for (int i = 0; i < 4; i++)
+		if (json_is_string(v) && !strcmp(json_string_value(v), names[i])) {
+			*out = (enum limit_period)i;
+			return FF_OK;
+		}
+	return ff_fail(d, FF_E_INVALID, path, "%s must be day, week, month or year", path);
+}
+
+/* "fraud": per signal an action, plus the knobs of velocity, payout threshold and IP
+ * matching. Defaults (SPEC §7): self_referral, duplicate_referral and blocklist reject;
+ * the others send rewards to review. */
+static enum ff_err compile_fraud(json_t *v, struct program *p, struct ff_diag *d)
+{
+	static const char *const fields[] = {"self_referral",	      "self_referral_ip",
+					     "existing_customer",     "duplicate_referral",
+					     "velocity",	      "velocity_max",
+					     "velocity_window_hours", "payout_threshold",
+					     "payout_threshold_amount", "payout_threshold_period",
+					     "blocklist",	      NULL};
+	for (int i = 0; i < SIG__COUNT; i++)
+		p->fraud[i] = FRAUD_REVIEW;
+	p->fraud[SIG_SELF_REFERRAL] = p->fraud[SIG_DUPLICATE_REFERRAL] = p->fraud[SIG_BLOCKLIST] = FRAUD_REJECT;
+	p->velocity_max = 20;
+	p->velocity_window_ms = FFTIME_DAY_MS;
+	p->payout_period = PERIOD_MONTH;
+	if (!v || json_is_null(v))
+		return FF_OK;
+	if (!json_is_object(v))
+		return ff_fail(d, FF_E_INVALID, "fraud", "fraud must be an object");
+	enum ff_err err = check_fields(v, "fraud", fields, d);
+	if (err)
+		return err;
+	for (int i = 0; i < SIG__COUNT; i++) {
+		json_t *a = json_object_get(v, fraud_signal_names[i]);
+		char path[64];
+		snprintf(path, sizeof(path), "fraud.%s", fraud_signal_names[i]);
+		if (a && (err = parse_action(a, path, &p->fraud[i], d)))
+			return err;
+	}
+	json_t *ip = json_object_get(v, "self_referral_ip");
+	if (ip) {
+		const char *s = json_string_value(ip);
+		if (!s || (strcmp(s, "exact") && strcmp(s, "subnet")))
+			return ff_fail(d, FF_E_INVALID, "fraud.self_referral_ip",
+				       "fraud.self_referral_ip must be \"exact\" or \"subnet\" (same /24 or /64)");
+		p->ip_subnet24 = !strcmp(s, "subnet");
+	}
+	int64_t hours = 24;
+	bool has;
+	if ((err = get_int(v, "fraud", "velocity_max", 1, 1000000, &p->velocity_max, &has, d)) ||
+	    (err = get_int(v, "fraud", "velocity_window_hours", 1, 24 * 366, &hours, &has, d)) ||
+	    (err = get_int(v, "fraud", "payout_threshold_amount", 1, MONEY_MAX, &p->payout_threshold,
+			   &p->has_payout_threshold, d)))
+		return err;
+	p->velocity_window_ms = hours * 3600 * INT64_C(1000);
+	json_t *per = json_object_get(v, "payout_threshold_period");
+	if (per && (err = parse_period(per, "fraud.payout_threshold_period", &p->payout_period, d)))
+		return err;
+	return FF_OK;
+}
+
+/* "anomaly": the guard that watches a newly activated version's payout rate. */
+static enum ff_err compile_anomaly(json_t *v, struct program *p, struct ff_diag *d)
+{
+	static const char *const fields[] = {"action", "factor", "sample", NULL};
+	p->anomaly_on = true;
+	p->anomaly_factor = 3;
+	p->anomaly_sample = 50;
+	if (!v || json_is_null(v))
+		return FF_OK;
+	if (!json_is_object(v))
+		return ff_fail(d, FF_E_INVALID, "anomaly", "anomaly must be an object");
+	enum ff_err err = check_fields(v, "anomaly", fields, d);
+	if (err)
+		return err;
+	json_t *a = json_object_get(v, "action");
+	if (a) {
+		const char *s = json_string_value(a);
+		if (!s || (strcmp(s, "review") && strcmp(s, "rollback") && strcmp(s, "off")))
+			return ff_fail(d, FF_E_INVALID, "anomaly.action",
+				       "anomaly.action must be \"review\", \"rollback\" or \"off\"");
+		p->anomaly_on = strcmp(s, "off") != 0;
+		p->anomaly_rollback = !strcmp(s, "rollback");
+	}
+	if ((err = get_int(v, "anomaly", "factor", 2, 1000, &p->anomaly_factor, NULL, d)) ||
+	    (err = get_int(v, "anomaly", "sample", 1, 100000, &p->anomaly_sample, NULL, d)))
+		return err;
+	return FF_OK;
+}
+
 enum ff_err program_compile(json_t *doc, const char *id, struct program *p, struct ff_diag *d)
 {
 	static const char *const fields[] = {"id",	    "name",	"description", "currency", "trigger",
 					     "attribution", "eligibility", "rewards",  "tiers",	   "limits",
 					     "hold_days",   "expires_days", "schedule", "timezone",  "review",
-					     "fulfillment", NULL};
+					     "fulfillment", "fraud",	"anomaly",     NULL};
 	memset(p, 0, sizeof(*p));
 	enum ff_err err;
 	char buf[64];
@@ -430,7 +543,9 @@ enum ff_err program_compile(json_t *doc, const char *id, struct program *p, stru
 		if (p->review_when && (err = jsonlogic_validate(p->review_when, "review.when", d)))
 			return err;
 	}
-	if ((err = compile_fulfillment(json_object_get(doc, "fulfillment"), p, d)))
+	if ((err = compile_fulfillment(json_object_get(doc, "fulfillment"), p, d)) ||
+	    (err = compile_fraud(json_object_get(doc, "fraud"), p, d)) ||
+	    (err = compile_anomaly(json_object_get(doc, "anomaly"), p, d)))
 		return err;
 	for (int k = 0; k < p->nrewards + p->ntiers; k++) {
 		const struct reward_spec *r = k < p->nrewards ? &p->rewards[k] : &p->tiers[k - p->nrewards];

@@ -6,7 +6,7 @@
  * The context a program's JsonLogic sees:
  *   conversion.{id, amount, net_amount, refunded_amount, currency, category, product,
  *               occurred_at, attributes.*}   (absent for referral-triggered programs)
- *   referral.{id, program, code, source, affiliate, occurred_at}
+ *   referral.{id, program, code, source, affiliate, occurred_at, status, signals}
  *   referrer.*, referred.*  participant fields (id, country, currency, status,
  *               tax_form, has_email, created_at) and attributes (both as .attributes.X
  *               and .X)
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/fraud.h"
 #include "core/ingest.h"
 #include "fulfill/crypto.h"
 #include "fulfill/jsonlogic.h"
@@ -49,9 +50,10 @@ json_t *rules_context(struct engine *e, const struct program *p, struct store_st
 	copy_str(id, sizeof(id), store_col_text(rs, 0));
 	copy_str(referrer, sizeof(referrer), store_col_text(rs, 2));
 	copy_str(referred, sizeof(referred), store_col_text(rs, 3));
-	json_t *ref = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I}", "id", id, "program", store_col_text(rs, 1), "code",
-				store_col_text(rs, 4), "source", store_col_text(rs, 5), "affiliate",
-				store_col_text(rs, 6), "occurred_at", (json_int_t)store_col_int(rs, 9));
+	json_t *ref = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:o}", "id", id, "program",
+				store_col_text(rs, 1), "code", store_col_text(rs, 4), "source", store_col_text(rs, 5),
+				"affiliate", store_col_text(rs, 6), "occurred_at", (json_int_t)store_col_int(rs, 9),
+				"status", store_col_text(rs, 10), "signals", json_from_text(store_col_text(rs, 12), "[]"));
 	*out_successful = !strcmp(store_col_text(rs, 10), "successful");
 	json_t *ctx = json_object();
 	json_object_set_new(ctx, "referral", ref);
@@ -236,6 +238,97 @@ static const struct program_limit *limit_hit(struct engine *e, const struct prog
 	return NULL;
 }
 
+/* The anomaly guard (SPEC §7): while a newly activated version has paid fewer than
+ * `sample` conversions, compare its payout per rewarded conversion (including this one,
+ * in the program currency) with the previous active version's; beyond `factor` times,
+ * raise program.anomaly once, and send this version's new rewards to review (or roll
+ * back to the previous version, per program). Returns "review:anomaly" or NULL. */
+static const char *anomaly_check(struct engine *e, const struct program *p, int64_t this_amount, const char *actor,
+				 json_t *expl, struct ff_diag *d, enum ff_err *err)
+{
+	*err = FF_OK;
+	if (!p->anomaly_on || this_amount <= 0)
+		return NULL;
+	struct store_stmt *st = store_query(e->st, Q_PROGRAM_VERSION_ANOMALY_AT);
+	store_bind_text(st, 1, p->id);
+	store_bind_int(st, 2, p->version);
+	if (store_step(st) == 1 && !store_col_null(st, 0))
+		return "review:anomaly"; /* tripped before: stays under review */
+	st = store_query(e->st, Q_ANOMALY_PREVIOUS_VERSION);
+	store_bind_text(st, 1, p->id);
+	store_bind_int(st, 2, p->version);
+	if (store_step(st) != 1)
+		return NULL;
+	int prev = (int)store_col_int(st, 0);
+	st = store_query(e->st, Q_ANOMALY_VERSION_SAMPLE);
+	store_bind_text(st, 1, p->id);
+	store_bind_int(st, 2, p->version);
+	store_bind_text(st, 3, p->currency);
+	store_bind_int(st, 4, p->anomaly_sample * PROGRAM_MAX_REWARDS);
+	int64_t n_new = 0, sum_new = 0, n_old = 0, sum_old = 0;
+	if (store_step(st) == 1) {
+		n_new = store_col_int(st, 0);
+		sum_new = store_col_int(st, 1);
+	}
+	if (n_new >= p->anomaly_sample)
+		return NULL; /* watched long enough */
+	st = store_query(e->st, Q_ANOMALY_VERSION_SAMPLE);
+	store_bind_text(st, 1, p->id);
+	store_bind_int(st, 2, prev);
+	store_bind_text(st, 3, p->currency);
+	store_bind_int(st, 4, 1000);
+	if (store_step(st) == 1) {
+		n_old = store_col_int(st, 0);
+		sum_old = store_col_int(st, 1);
+	}
+	if (n_old == 0 || sum_old <= 0)
+		return NULL;
+	/* (sum_new + this) / (n_new + 1) > factor * sum_old / n_old, without division */
+	__int128 lhs = (__int128)(sum_new + this_amount) * n_old;
+	__int128 rhs = (__int128)p->anomaly_factor * sum_old * (n_new + 1);
+	if (lhs <= rhs)
+		return NULL;
+	int64_t now = fftime_now();
+	st = store_query(e->st, Q_PROGRAM_VERSION_ANOMALY);
+	store_bind_int(st, 1, now);
+	store_bind_text(st, 2, p->id);
+	store_bind_int(st, 3, p->version);
+	if (store_exec(st)) {
+		*err = core_store_fail(e, d, "anomaly");
+		return NULL;
+	}
+	char target[ID_MAX + 16];
+	snprintf(target, sizeof(target), "%s@%d", p->id, p->version);
+	json_t *detail = json_pack("{s:I, s:I, s:I, s:I, s:i, s:I, s:s}", "rate_new_sum", (json_int_t)(sum_new + this_amount),
+				   "rate_new_conversions", (json_int_t)(n_new + 1), "rate_old_sum", (json_int_t)sum_old,
+				   "rate_old_conversions", (json_int_t)n_old, "previous_version", prev, "factor",
+				   (json_int_t)p->anomaly_factor, "action", p->anomaly_rollback ? "rollback" : "review");
+	*err = audit_append(e, "anomaly_guard", "program.anomaly", target, detail, d);
+	json_object_set(expl, "anomaly", detail);
+	json_decref(detail);
+	if (*err)
+		return NULL;
+	if (p->anomaly_rollback) {
+		/* later conversions go to the previous version; this one waits for a person */
+		struct store_stmt *u = store_query(e->st, Q_PROGRAM_ROLLBACK_TO);
+		store_bind_int(u, 1, prev);
+		store_bind_int(u, 2, now);
+		store_bind_text(u, 3, p->id);
+		if (store_exec(u)) {
+			*err = core_store_fail(e, d, "anomaly rollback");
+			return NULL;
+		}
+		json_t *rb = json_pack("{s:i, s:i, s:s}", "from_version", p->version, "to_version", prev, "reason",
+				       "anomaly");
+		char t2[ID_MAX + 16];
+		snprintf(t2, sizeof(t2), "%s@%d", p->id, prev);
+		*err = audit_append(e, "anomaly_guard", "program.rolled_back", t2, rb, d);
+		json_decref(rb);
+	}
+	(void)actor;
+	return "review:anomaly";
+}
+
 enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *out_ids, json_t **out_expl,
 			struct ff_diag *d)
 {
@@ -281,6 +374,23 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 	}
 	json_decref(notes);
 
+	/* fraud: the referral's signals plus blocklist entries added since */
+	json_t *refsig = json_object_get(json_object_get(in->ctx, "referral"), "signals");
+	json_t *signals = json_is_array(refsig) ? json_deep_copy(refsig) : json_array();
+	fraud_reward_time_signals(e, p, in->referrer, in->referred, signals);
+	json_object_set(expl, "signals", signals);
+	const char *reject = fraud_first(signals, "reject");
+	if (reject) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "fraud signal %s rejects this referral", reject);
+		json_object_set_new(expl, "eligible", json_false());
+		json_object_set_new(expl, "outcome", json_string("rejected"));
+		json_object_set_new(expl, "failed", json_pack("[s]", msg));
+		json_decref(signals);
+		*out_expl = expl;
+		return FF_OK;
+	}
+	const char *fraud_review = fraud_first(signals, "review");
 	json_t *stats = json_object_get(in->ctx, "stats");
 	int64_t done = json_integer_value(json_object_get(stats, "referrer_successful_referrals"));
 	int64_t n = done + (in->referral_successful ? 0 : 1);
@@ -297,6 +407,23 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 					   "occurred_at");
 	if (json_is_integer(occurred) && json_integer_value(occurred) < in->now)
 		base_time = json_integer_value(occurred);
+	const char *anomaly = NULL;
+	if (in->conversion && p->anomaly_on) {
+		int64_t total = 0;
+		for (int i = 0; i < nspecs; i++) {
+			const struct reward_spec *s = specs[i];
+			if (s->type == RT_CREDIT && s->has_percent)
+				total += rules_percent_amount(in->conversion_amount, s->percent_bp, s->has_max, s->max_amount);
+			else if (s->type == RT_CREDIT || s->type == RT_GIFT_CARD || s->type == RT_CASH)
+				total += s->amount;
+		}
+		anomaly = anomaly_check(e, p, total, in->actor, expl, d, &err);
+		if (err) {
+			json_decref(signals);
+			json_decref(expl);
+			return err;
+		}
+	}
 	int created = 0;
 	for (int i = 0; i < nspecs; i++) {
 		const struct reward_spec *s = specs[i];
@@ -388,7 +515,38 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		}
 		const char *status, *reason;
 		const char *review = NULL;
-		if (p->review_always)
+		json_t *mine = json_deep_copy(signals);
+		char review_buf[64];
+		if (s->to_referrer && r.has_amount) {
+			char detail[200];
+			if (fraud_payout_threshold(e, p, in->referrer, r.amount, period_start(p->payout_period, in->now), detail,
+						   sizeof(detail))) {
+				bool rej = p->fraud[SIG_PAYOUT_THRESHOLD] == FRAUD_REJECT;
+				json_array_append_new(mine, json_pack("{s:s, s:s, s:s}", "signal", "payout_threshold", "detail",
+								      detail, "action", rej ? "reject" : "review"));
+				if (rej) {
+					json_object_set_new(entry, "capped", json_true());
+					json_object_set_new(entry, "reason", json_string(detail));
+					json_array_append_new(rewards, entry);
+					json_decref(mine);
+					continue;
+				}
+				if (!fraud_review)
+					review = "review:payout_threshold";
+			}
+		}
+		char *sigtext = json_dumps(mine, JSON_COMPACT);
+		copy_str(r.signals, sizeof(r.signals), sigtext);
+		free(sigtext);
+		json_decref(mine);
+		if (fraud_review) {
+			snprintf(review_buf, sizeof(review_buf), "review:%s", fraud_review);
+			review = review_buf;
+		} else if (review) {
+			/* payout threshold set above */
+		} else if (anomaly)
+			review = anomaly;
+		else if (p->review_always)
 			review = "review:always";
 		else if (p->has_review_amount && r.has_amount && r.amount >= p->review_amount_at_least)
 			review = "review:amount";
@@ -418,6 +576,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		err = reward_insert(e, &r, text, in->actor, d);
 		free(text);
 		if (err) {
+			json_decref(signals);
 			json_decref(expl);
 			return err;
 		}
@@ -425,6 +584,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		created++;
 	}
 	json_object_set_new(expl, "outcome", json_string(created ? "rewarded" : "capped"));
+	json_decref(signals);
 	*out_expl = expl;
 	return FF_OK;
 }

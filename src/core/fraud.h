@@ -1,0 +1,38 @@
+/*
+ * fraud.h - private to src/core: fraud signals at ingest (fraud.c).
+ */
+#ifndef FULFILL_CORE_FRAUD_H
+#define FULFILL_CORE_FRAUD_H
+
+#include "core/core.h"
+
+/* What is known of a referral when it arrives. */
+struct referral_facts {
+	const char *referrer;
+	const char *referred;
+	const char *referred_email; /* as given in the event, may be NULL */
+	const char *ip;
+	const char *device_id;
+	int64_t occurred_at;
+};
+
+/* Append the referral-time signals of program p to `signals`
+ * ([{"signal","detail","action"}]). */
+enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, const struct referral_facts *f,
+				   json_t *signals);
+/* Blocklist entries added since the referral, at reward time. */
+void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referrer, const char *referred,
+			       json_t *signals);
+/* true (with a detail) when a referrer's reward of `amount` would pass the program's
+ * payout threshold for the period that started at period_start. */
+bool fraud_payout_threshold(struct engine *e, const struct program *p, const char *referrer, int64_t amount,
+			    int64_t period_start, char *detail, size_t n);
+/* The first signal whose action is `action` ("reject"/"review"), or NULL. */
+const char *fraud_first(json_t *signals, const char *action);
+
+/* Address helpers (exposed for tests). */
+bool fraud_ip_match(const char *a, const char *b, bool subnet);
+bool fraud_cidr_contains(const char *cidr, const char *ip);
+bool fraud_cidr_valid(const char *cidr);
+
+#endif
