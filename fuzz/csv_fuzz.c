@@ -20,13 +20,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len);
 
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "csv_fuzz: check failed: %s (line %d)\n", #cond,   \
-				__LINE__);                                              \
-			abort();                                                        \
-		}                                                                       \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "csv_fuzz: check failed: %s (line %d)\n", #cond,           \
+				__LINE__);                                                         \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 /* Write the record out and read it back: it must come back field for field. A BOM is

@@ -17,7 +17,7 @@
 #include "fulfill/error.h"
 
 static const char base62_digits[] =
-	"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 #define RANDOM_ID_CHARS 22
 #define API_KEY_RANDOM 32
@@ -25,10 +25,7 @@ static const char base62_digits[] =
 #define API_KEY_ROLE_MAX 15
 #define API_KEY_PREFIX_RANDOM 8
 
-int crypto_init(void)
-{
-	return sodium_init() < 0 ? -1 : 0;
-}
+int crypto_init(void) { return sodium_init() < 0 ? -1 : 0; }
 
 void crypto_sha256_hex(const void *data, size_t len, char *out)
 {
@@ -37,10 +34,7 @@ void crypto_sha256_hex(const void *data, size_t len, char *out)
 	sodium_bin2hex(out, 2 * sizeof(h) + 1, h, sizeof(h));
 }
 
-void crypto_random_bytes(void *buf, size_t n)
-{
-	randombytes_buf(buf, n);
-}
+void crypto_random_bytes(void *buf, size_t n) { randombytes_buf(buf, n); }
 
 /* n uniformly random base62 characters (no modulo bias) into out; no NUL. */
 static void random_base62(char *out, size_t n)
@@ -97,14 +91,15 @@ static size_t api_key_role_len(const char *key)
 void crypto_api_key_new(const char *role, char *out, size_t n)
 {
 	char key[3 + API_KEY_ROLE_MAX + 1 + API_KEY_RANDOM + API_KEY_CHECKSUM + 1];
-	int len = snprintf(key, sizeof(key), "fk_%s_", role ? role : "");
-	if (len < 0 || (size_t)len + API_KEY_RANDOM + API_KEY_CHECKSUM >= sizeof(key) ||
-	    api_key_role_len(key) == 0 || api_key_role_len(key) != strlen(role)) {
-		/* A role that is not lower-case letters is a programming error. */
-		if (out && n)
-			out[0] = '\0';
+	if (out && n)
+		out[0] = '\0';
+	if (!role)
 		return;
-	}
+	int len = snprintf(key, sizeof(key), "fk_%s_", role);
+	/* A role that is not 1-15 lower-case letters is a programming error: no key. */
+	if (len < 0 || (size_t)len + API_KEY_RANDOM + API_KEY_CHECKSUM >= sizeof(key) ||
+	    api_key_role_len(key) == 0 || api_key_role_len(key) != strlen(role))
+		return;
 	random_base62(key + len, API_KEY_RANDOM);
 	api_key_checksum(key, (size_t)len + API_KEY_RANDOM, key + len + API_KEY_RANDOM);
 	key[len + API_KEY_RANDOM + API_KEY_CHECKSUM] = '\0';
@@ -134,10 +129,7 @@ bool crypto_api_key_check(const char *key, char *out_role, size_t n)
 	return true;
 }
 
-void crypto_api_key_hash(const char *key, char *out)
-{
-	crypto_sha256_hex(key, strlen(key), out);
-}
+void crypto_api_key_hash(const char *key, char *out) { crypto_sha256_hex(key, strlen(key), out); }
 
 void crypto_api_key_prefix(const char *key, char *out, size_t n)
 {
@@ -182,7 +174,7 @@ char *crypto_seal(const uint8_t key[FF_MASTER_KEY_BYTES], const char *plaintext)
 
 	size_t b64 = sodium_base64_ENCODED_LEN(blen, sodium_base64_VARIANT_ORIGINAL);
 	char *out = ff_malloc(strlen(SEAL_PREFIX) + b64);
-	memcpy(out, SEAL_PREFIX, strlen(SEAL_PREFIX));
+	memcpy(out, SEAL_PREFIX, sizeof(SEAL_PREFIX)); /* base64 follows the prefix */
 	sodium_bin2base64(out + strlen(SEAL_PREFIX), b64, bin, blen,
 			  sodium_base64_VARIANT_ORIGINAL);
 	free(bin);
@@ -209,8 +201,8 @@ char *crypto_open(const uint8_t key[FF_MASTER_KEY_BYTES], const char *sealed)
 	plain = ff_malloc(blen - SEAL_NONCE - SEAL_TAG + 1);
 	unsigned long long plen;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)plain, &plen, NULL,
-						       bin + SEAL_NONCE, blen - SEAL_NONCE, NULL,
-						       0, bin, key) != 0 ||
+						       bin + SEAL_NONCE, blen - SEAL_NONCE, NULL, 0,
+						       bin, key) != 0 ||
 	    memchr(plain, '\0', (size_t)plen)) {
 		free(plain);
 		plain = NULL;
@@ -224,12 +216,12 @@ out:
 
 int crypto_master_key_parse(const char *hex, uint8_t out[FF_MASTER_KEY_BYTES])
 {
-	if (!hex || strlen(hex) != 2 * FF_MASTER_KEY_BYTES)
+	if (!hex || strlen(hex) != (size_t)2 * FF_MASTER_KEY_BYTES)
 		return -1;
 	size_t len;
 	const char *end;
-	if (sodium_hex2bin(out, FF_MASTER_KEY_BYTES, hex, 2 * FF_MASTER_KEY_BYTES, NULL, &len,
-			   &end) != 0 ||
+	if (sodium_hex2bin(out, FF_MASTER_KEY_BYTES, hex, (size_t)2 * FF_MASTER_KEY_BYTES, NULL,
+			   &len, &end) != 0 ||
 	    len != FF_MASTER_KEY_BYTES || *end != '\0') {
 		sodium_memzero(out, FF_MASTER_KEY_BYTES);
 		return -1;
@@ -268,8 +260,8 @@ static int webhook_key(const char *secret, unsigned char key[WEBHOOK_KEY_MAX])
 }
 
 /* HMAC-SHA256(key, "<msg_id>.<timestamp>.<body>") into mac. -1 on a bad secret. */
-static int webhook_mac(const char *secret, const char *msg_id, int64_t timestamp,
-		       const char *body, size_t body_len, unsigned char mac[WEBHOOK_MAC])
+static int webhook_mac(const char *secret, const char *msg_id, int64_t timestamp, const char *body,
+		       size_t body_len, unsigned char mac[WEBHOOK_MAC])
 {
 	unsigned char key[WEBHOOK_KEY_MAX];
 	int klen = webhook_key(secret, key);
@@ -290,8 +282,8 @@ static int webhook_mac(const char *secret, const char *msg_id, int64_t timestamp
 	return 0;
 }
 
-int crypto_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp,
-			const char *body, size_t body_len, char *out, size_t n)
+int crypto_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp, const char *body,
+			size_t body_len, char *out, size_t n)
 {
 	unsigned char mac[WEBHOOK_MAC];
 	char b64[sodium_base64_ENCODED_LEN(WEBHOOK_MAC, sodium_base64_VARIANT_ORIGINAL)];

@@ -22,21 +22,21 @@
 #include "fulfill/buf.h"
 #include "fulfill/error.h"
 
-#define CSV_CHUNK (64 * 1024)
+#define CSV_CHUNK ((size_t)64 * 1024)
 /* The limit when the caller passes max_record == 0. */
-#define CSV_DEFAULT_MAX_RECORD (1024 * 1024)
+#define CSV_DEFAULT_MAX_RECORD ((size_t)1024 * 1024)
 
 struct csv_reader {
-	FILE *f;              /* NULL for a memory reader */
-	const char *in;       /* the current window of input: the chunk or the whole buffer */
+	FILE *f;	/* NULL for a memory reader */
+	const char *in; /* the current window of input: the chunk or the whole buffer */
 	size_t in_len, pos;
-	char *chunk;          /* owned read buffer of a file reader */
+	char *chunk; /* owned read buffer of a file reader */
 	bool bom_checked;
 	size_t max_record;
-	size_t line;          /* physical line of the next unread byte */
-	size_t record_line;   /* line where the last returned record started */
-	struct ffbuf rec;     /* field bytes of the current record, each NUL-terminated */
-	size_t *offs;         /* start of each field in rec */
+	size_t line;	    /* physical line of the next unread byte */
+	size_t record_line; /* line where the last returned record started */
+	struct ffbuf rec;   /* field bytes of the current record, each NUL-terminated */
+	size_t *offs;	    /* start of each field in rec */
 	char **fields;
 	size_t nfields, fields_cap;
 };
@@ -85,10 +85,7 @@ void csv_free(struct csv_reader *r)
 	free(r);
 }
 
-size_t csv_line(const struct csv_reader *r)
-{
-	return r ? r->record_line : 0;
-}
+size_t csv_line(const struct csv_reader *r) { return r ? r->record_line : 0; }
 
 /* Make sure the window has an unread byte. false at end of input (or a read error,
  * which for an import is the same thing: no more records). */
@@ -149,10 +146,7 @@ static void csv_start_field(struct csv_reader *r)
 	r->offs[r->nfields++] = r->rec.len;
 }
 
-static void csv_end_field(struct csv_reader *r)
-{
-	ffbuf_add(&r->rec, "", 1);
-}
+static void csv_end_field(struct csv_reader *r) { ffbuf_add(&r->rec, "", 1); }
 
 static void csv_add(struct csv_reader *r, int c)
 {

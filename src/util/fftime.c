@@ -53,15 +53,9 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int64_t floor_mod(int64_t a, int64_t b)
-{
-	return a - floor_div(a, b) * b;
-}
+static int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
 
-static bool is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static bool is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static int days_in_month(int64_t y, int m)
 {
@@ -96,10 +90,7 @@ static void civil_from_days(int64_t z, int64_t *out_y, int *out_m, int *out_d)
 }
 
 /* 0 = Sunday ... 6 = Saturday; 1970-01-01 was a Thursday. */
-static int weekday_sun0(int64_t days)
-{
-	return (int)floor_mod(days + 4, 7);
-}
+static int weekday_sun0(int64_t days) { return (int)floor_mod(days + 4, 7); }
 
 /* ---- formatting and parsing -------------------------------------------------------- */
 
@@ -193,7 +184,7 @@ int fftime_parse(const char *s, int64_t *out_ms)
 
 done:;
 	int64_t ms = days_from_civil(y, mo, d) * FFTIME_DAY_MS +
-		     ((int64_t)h * 3600 + mi * 60 + sec) * 1000 + frac_ms -
+		     ((int64_t)h * 3600 + (int64_t)mi * 60 + sec) * 1000 + frac_ms -
 		     (int64_t)off_min * 60000;
 	if (ms < FFTIME_MIN_MS || ms > FFTIME_MAX_MS)
 		return -1;
@@ -210,10 +201,7 @@ int fftime_year(int64_t ms)
 	return (int)y;
 }
 
-int64_t fftime_year_start(int year)
-{
-	return days_from_civil(year, 1, 1) * FFTIME_DAY_MS;
-}
+int64_t fftime_year_start(int year) { return days_from_civil(year, 1, 1) * FFTIME_DAY_MS; }
 
 /* ---- time zones: TZif files and POSIX TZ rules ------------------------------------- */
 
@@ -235,16 +223,16 @@ struct tz_posix {
 
 struct tz_zone {
 	size_t timecnt;
-	int64_t *trans;     /* UTC seconds, ascending */
+	int64_t *trans;	    /* UTC seconds, ascending */
 	unsigned char *idx; /* local time type after each transition */
 	size_t typecnt;
-	int32_t *utoff;     /* UT offset of each local time type */
+	int32_t *utoff; /* UT offset of each local time type */
 	bool has_footer;
 	struct tz_posix footer;
 };
 
 /* TZif files are a few KB; anything bigger than this is not one. */
-#define TZ_FILE_MAX (256 * 1024)
+#define TZ_FILE_MAX ((size_t)256 * 1024)
 
 static void tz_zone_free(struct tz_zone *z)
 {
@@ -415,7 +403,8 @@ static int64_t tz_rule_utc(const struct tz_rule_date *r, int64_t year, int32_t o
 		break;
 	default: {
 		int64_t first = days_from_civil(year, r->month, 1);
-		int64_t d = first + floor_mod(r->wday - weekday_sun0(first), 7) + 7 * (r->week - 1);
+		int64_t d = first + floor_mod(r->wday - weekday_sun0(first), 7) +
+			    INT64_C(7) * (r->week - 1);
 		while (d - first >= days_in_month(year, r->month))
 			d -= 7;
 		day = d;
@@ -445,7 +434,7 @@ static int32_t tz_offset(const struct tz_zone *z, int64_t t)
 	if (z->timecnt == 0)
 		return z->has_footer ? tz_posix_offset(&z->footer, t) : z->utoff[0];
 	if (t < z->trans[0])
-		return z->utoff[0]; /* RFC 8536: type 0 before the first transition */
+		return z->utoff[0];	/* RFC 8536: type 0 before the first transition */
 	size_t lo = 0, hi = z->timecnt; /* find the last transition <= t */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -553,10 +542,7 @@ static bool tz_name_ok(const char *tz)
 	return true;
 }
 
-static bool tz_is_utc(const char *tz)
-{
-	return !tz || strcmp(tz, "UTC") == 0;
-}
+static bool tz_is_utc(const char *tz) { return !tz || strcmp(tz, "UTC") == 0; }
 
 /* Load zone `tz` from $TZDIR (when absolute) or /usr/share/zoneinfo. NULL if unknown. */
 static struct tz_zone *tz_load(const char *tz)
@@ -604,8 +590,8 @@ int fftime_tz_valid(const char *tz)
 static int64_t tz_day_start(const struct tz_zone *z, int64_t day)
 {
 	int64_t target = day * DAY_S;
-	int64_t lo = target - 30 * 3600; /* local(lo) < target */
-	int64_t hi = target + 30 * 3600; /* local(hi) >= target */
+	int64_t lo = target - INT64_C(30) * 3600; /* local(lo) < target */
+	int64_t hi = target + INT64_C(30) * 3600; /* local(hi) >= target */
 	while (hi - lo > 1) {
 		int64_t mid = lo + (hi - lo) / 2;
 		if (mid + tz_offset(z, mid) >= target)

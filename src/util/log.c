@@ -27,9 +27,9 @@
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* A line longer than this is replaced by a short note saying so. */
-#define LOG_LINE_MAX (256 * 1024)
+#define LOG_LINE_MAX ((size_t)256 * 1024)
 /* log_msg() truncates its formatted message here. */
-#define LOG_MSG_MAX (16 * 1024)
+#define LOG_MSG_MAX ((size_t)16 * 1024)
 
 static atomic_int log_min_level = LOG_INFO;
 
@@ -180,7 +180,7 @@ void log_msg(const char *level, const char *fmt, ...)
 		return;
 
 	char small[512];
-	char *msg = small;
+	char *heap = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -190,12 +190,11 @@ void log_msg(const char *level, const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof(small)) {
 		size_t size = (size_t)n + 1 > LOG_MSG_MAX ? LOG_MSG_MAX : (size_t)n + 1;
-		msg = ff_malloc(size);
+		heap = ff_malloc(size);
 		va_start(ap, fmt);
-		vsnprintf(msg, size, fmt, ap);
+		vsnprintf(heap, size, fmt, ap);
 		va_end(ap);
 	}
-	log_json(level, msg, NULL);
-	if (msg != small)
-		free(msg);
+	log_json(level, heap ? heap : small, NULL);
+	free(heap);
 }

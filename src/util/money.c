@@ -36,6 +36,7 @@ struct currency {
  * "POINT" (exponent 0) is fulfill's pseudo-currency for loyalty points; it sorts
  * between PLN and PYG.
  */
+/* clang-format off */
 static const struct currency currencies[] = {
 	{"AED", 2}, {"AFN", 2}, {"ALL", 2}, {"AMD", 2}, {"ANG", 2}, {"AOA", 2},
 	{"ARS", 2}, {"AUD", 2}, {"AWG", 2}, {"AZN", 2}, {"BAM", 2}, {"BBD", 2},
@@ -67,6 +68,7 @@ static const struct currency currencies[] = {
 	{"XCG", 2}, {"XOF", 0}, {"XPF", 0}, {"YER", 2}, {"ZAR", 2}, {"ZMW", 2},
 	{"ZWG", 2}, {"ZWL", 2},
 };
+/* clang-format on */
 
 #define CURRENCY_COUNT (sizeof(currencies) / sizeof(currencies[0]))
 
@@ -84,14 +86,11 @@ int money_exponent(const char *code)
 	if (len != 3 && len != 5)
 		return -1;
 	const struct currency *c =
-		bsearch(code, currencies, CURRENCY_COUNT, sizeof(currencies[0]), currency_cmp);
+	    bsearch(code, currencies, CURRENCY_COUNT, sizeof(currencies[0]), currency_cmp);
 	return c ? c->exponent : -1;
 }
 
-bool money_currency_valid(const char *code)
-{
-	return money_exponent(code) >= 0;
-}
+bool money_currency_valid(const char *code) { return money_exponent(code) >= 0; }
 
 /* 10^e for 0 <= e <= 18. */
 static int64_t pow10_i64(int e)
