@@ -17,16 +17,16 @@
 struct engine_config;
 
 struct http_options {
-	const char *listen;              /* "HOST:PORT" or ":PORT"; default "127.0.0.1:8080" */
-	bool run_worker;                 /* run the fulfillment worker too (default true) */
+	const char *listen;		 /* "HOST:PORT" or ":PORT"; default "127.0.0.1:8080" */
+	bool run_worker;		 /* run the fulfillment worker too (default true) */
 	const char *webhook_allow_hosts; /* comma-separated; NULL keeps cfg's value */
-	int64_t max_body;                /* request body limit in bytes; default 10 MiB */
-	int threads;                     /* HTTP thread pool size; default 4 */
-	int rate_per_sec;                /* per-key token refill per second; 0 disables; default 1000 */
-	int rate_burst;                  /* per-key bucket size; default 2000 */
-	int conn_timeout;                /* seconds an idle/slow connection may live; default 30 */
-	int worker_interval_ms;          /* pause between worker passes; default 1000 */
-	const char *web_root;            /* directory holding console/ and portal/; default "web" */
+	int64_t max_body;		 /* request body limit in bytes; default 10 MiB */
+	int threads;			 /* HTTP thread pool size; default 4 */
+	int rate_per_sec;	/* per-key token refill per second; 0 disables; default 1000 */
+	int rate_burst;		/* per-key bucket size; default 2000 */
+	int conn_timeout;	/* seconds an idle/slow connection may live; default 30 */
+	int worker_interval_ms; /* pause between worker passes; default 1000 */
+	const char *web_root;	/* directory holding console/ and portal/; default "web" */
 };
 
 /*

@@ -20,9 +20,11 @@ enum ff_err auth_authenticate(struct MHD_Connection *conn, struct engine *e, str
 	char key[256];
 
 	if (!h || !*h)
-		return ff_fail(d, FF_E_UNAUTHORIZED, NULL, "missing API key: send Authorization: Bearer <key>");
+		return ff_fail(d, FF_E_UNAUTHORIZED, NULL,
+			       "missing API key: send Authorization: Bearer <key>");
 	if (strncasecmp(h, "Bearer ", 7) != 0)
-		return ff_fail(d, FF_E_UNAUTHORIZED, NULL, "the Authorization header must be \"Bearer <key>\"");
+		return ff_fail(d, FF_E_UNAUTHORIZED, NULL,
+			       "the Authorization header must be \"Bearer <key>\"");
 	h += 7;
 	while (*h == ' ')
 		h++;

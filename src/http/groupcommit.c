@@ -119,7 +119,8 @@ static void process(struct gc_job *jobs)
 			continue;
 		events_render(j);
 		if (j->status >= 200 && j->status < 300) {
-			err = engine_idem_store(gc.eng, j->idem_scope, j->idem_key, j->idem_fp, j->status, j->body);
+			err = engine_idem_store(gc.eng, j->idem_scope, j->idem_key, j->idem_fp,
+						j->status, j->body);
 			if (err)
 				ff_fail(&d, err, NULL, "could not store the idempotency record");
 		}
@@ -136,14 +137,20 @@ static void process(struct gc_job *jobs)
 		log_msg("error", "group commit failed: %s", d.message);
 		fail_all(jobs, err, &d);
 	} else {
+		size_t njobs = 0;
+		for (struct gc_job *j = jobs; j; j = j->next)
+			njobs++;
+		metrics_group_commit(njobs);
 		for (struct gc_job *j = jobs; j; j = j->next) {
 			for (size_t i = 0; i < j->npre; i++)
 				metrics_event("rejected");
 			for (size_t i = 0; i < j->n; i++)
-				metrics_event(j->items[i].err ? "rejected"
-					      : json_is_string(json_object_get(j->items[i].result, "outcome"))
-						      ? json_string_value(json_object_get(j->items[i].result, "outcome"))
-						      : "accepted");
+				metrics_event(
+				    j->items[i].err ? "rejected"
+				    : json_is_string(json_object_get(j->items[i].result, "outcome"))
+					? json_string_value(
+					      json_object_get(j->items[i].result, "outcome"))
+					: "accepted");
 		}
 	}
 answer:

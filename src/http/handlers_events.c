@@ -28,7 +28,8 @@ static enum ff_err precheck(const char *s, size_t n, struct ff_diag *d)
 	if (!utf8_valid(s, n))
 		return ff_fail(d, FF_E_INVALID_UTF8, NULL, "the event is not valid UTF-8");
 	if (json_depth(s, n) > HTTP_JSON_MAX_DEPTH)
-		return ff_fail(d, FF_E_INVALID, NULL, "JSON nested deeper than %d levels", HTTP_JSON_MAX_DEPTH);
+		return ff_fail(d, FF_E_INVALID, NULL, "JSON nested deeper than %d levels",
+			       HTTP_JSON_MAX_DEPTH);
 	return FF_OK;
 }
 
@@ -48,7 +49,8 @@ static enum ff_err split_ndjson(struct ctx *c, struct gc_job *job)
 	if (events == 0)
 		return ff_fail(&c->diag, FF_E_INVALID, NULL, "the NDJSON body holds no events");
 	if (events > HTTP_NDJSON_MAX_LINES)
-		return ff_fail(&c->diag, FF_E_TOO_LARGE, NULL, "at most %d events per NDJSON request (got %zu)",
+		return ff_fail(&c->diag, FF_E_TOO_LARGE, NULL,
+			       "at most %d events per NDJSON request (got %zu)",
 			       HTTP_NDJSON_MAX_LINES, events);
 	cap = events;
 	job->items = ff_calloc(cap, sizeof(*job->items));
@@ -94,7 +96,8 @@ enum ff_err h_events(struct ctx *c)
 			goto fail;
 	} else {
 		if (blank(c->body, c->body_len) || c->body_len == 0) {
-			err = ff_fail(&c->diag, FF_E_INVALID, NULL, "the request body must be an event object");
+			err = ff_fail(&c->diag, FF_E_INVALID, NULL,
+				      "the request body must be an event object");
 			goto fail;
 		}
 		err = precheck(c->body, c->body_len, &c->diag);
@@ -134,8 +137,8 @@ static void set_body(struct gc_job *job, int status, json_t *body)
 static json_t *line_result(size_t line, const struct ingest_item *it)
 {
 	if (it->err)
-		return json_pack("{s:I, s:s, s:o}", "line", (json_int_t)line, "outcome", "rejected", "error",
-				 error_object(it->err, &it->diag));
+		return json_pack("{s:I, s:s, s:o}", "line", (json_int_t)line, "outcome", "rejected",
+				 "error", error_object(it->err, &it->diag));
 	json_t *r = json_pack("{s:I}", "line", (json_int_t)line);
 	json_object_update(r, it->result);
 	return r;
@@ -153,7 +156,8 @@ void events_render(struct gc_job *job)
 	if (!job->lines) {
 		const struct ingest_item *it = &job->items[0];
 		if (it->err)
-			set_body(job, ff_err_status(it->err), json_pack("{s:o}", "error", error_object(it->err, &it->diag)));
+			set_body(job, ff_err_status(it->err),
+				 json_pack("{s:o}", "error", error_object(it->err, &it->diag)));
 		else
 			set_body(job, 200, json_incref(it->result));
 		return;
@@ -164,10 +168,13 @@ void events_render(struct gc_job *job)
 	json_t *results = json_array();
 	size_t i = 0, k = 0;
 	while (i < job->n || k < job->npre) {
-		bool take_item = k >= job->npre || (i < job->n && job->lines[i] < job->pre_lines[k]);
+		bool take_item =
+		    k >= job->npre || (i < job->n && job->lines[i] < job->pre_lines[k]);
 		if (take_item) {
 			const struct ingest_item *it = &job->items[i];
-			const char *outcome = it->err ? NULL : json_string_value(json_object_get(it->result, "outcome"));
+			const char *outcome =
+			    it->err ? NULL
+				    : json_string_value(json_object_get(it->result, "outcome"));
 			if (it->err)
 				rejected++;
 			else if (outcome && strcmp(outcome, "duplicate") == 0)
@@ -177,11 +184,12 @@ void events_render(struct gc_job *job)
 			json_array_append_new(results, line_result(job->lines[i], it));
 			i++;
 		} else {
-			json_array_append_new(results, line_result(job->pre_lines[k], &job->pre[k]));
+			json_array_append_new(results,
+					      line_result(job->pre_lines[k], &job->pre[k]));
 			k++;
 		}
 	}
 	set_body(job, 200,
-		 json_pack("{s:I, s:I, s:I, s:o}", "accepted", accepted, "duplicate", duplicate, "rejected", rejected,
-			   "results", results));
+		 json_pack("{s:I, s:I, s:I, s:o}", "accepted", accepted, "duplicate", duplicate,
+			   "rejected", rejected, "results", results));
 }

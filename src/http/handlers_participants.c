@@ -24,10 +24,13 @@ enum ff_err h_participant_list(struct ctx *c)
 	enum ff_err err = query_page(c, &p);
 	if (err)
 		return err;
-	if (f.status && strcmp(f.status, "active") && strcmp(f.status, "inactive") && strcmp(f.status, "blocked"))
-		return ff_fail(&c->diag, FF_E_INVALID, "status", "status must be active, inactive or blocked");
+	if (f.status && strcmp(f.status, "active") != 0 && strcmp(f.status, "inactive") != 0 &&
+	    strcmp(f.status, "blocked") != 0)
+		return ff_fail(&c->diag, FF_E_INVALID, "status",
+			       "status must be active, inactive or blocked");
 	if (f.country && !upper_letters(f.country, 2))
-		return ff_fail(&c->diag, FF_E_INVALID, "country", "country must be an ISO 3166-1 alpha-2 code");
+		return ff_fail(&c->diag, FF_E_INVALID, "country",
+			       "country must be an ISO 3166-1 alpha-2 code");
 	return engine_participants_list(c->eng, c->actor, &f, &p, &c->out, &c->diag);
 }
 
@@ -42,7 +45,8 @@ enum ff_err h_participant_referrals(struct ctx *c)
 	enum ff_err err = query_page(c, &p);
 	if (err)
 		return err;
-	return engine_participant_referrals(c->eng, c->actor, ctx_param(c, 0), &p, &c->out, &c->diag);
+	return engine_participant_referrals(c->eng, c->actor, ctx_param(c, 0), &p, &c->out,
+					    &c->diag);
 }
 
 enum ff_err h_participant_rewards(struct ctx *c)
@@ -63,12 +67,15 @@ enum ff_err h_participant_redeem(struct ctx *c)
 	amount = json_object_get(doc, "amount");
 	currency = json_object_get(doc, "currency");
 	if (!json_is_integer(amount) || json_integer_value(amount) <= 0)
-		err = ff_fail(&c->diag, FF_E_INVALID_AMOUNT, "amount", "amount must be a positive integer (minor units)");
+		err = ff_fail(&c->diag, FF_E_INVALID_AMOUNT, "amount",
+			      "amount must be a positive integer (minor units)");
 	else if (!json_is_string(currency) || (!upper_letters(json_string_value(currency), 3) &&
 					       strcmp(json_string_value(currency), "POINT") != 0))
-		err = ff_fail(&c->diag, FF_E_INVALID_CURRENCY, "currency", "currency must be an ISO 4217 code or POINT");
+		err = ff_fail(&c->diag, FF_E_INVALID_CURRENCY, "currency",
+			      "currency must be an ISO 4217 code or POINT");
 	else
-		err = engine_participant_redeem(c->eng, c->actor, ctx_param(c, 0), json_integer_value(amount),
+		err = engine_participant_redeem(c->eng, c->actor, ctx_param(c, 0),
+						json_integer_value(amount),
 						json_string_value(currency), &c->out, &c->diag);
 	json_decref(doc);
 	return err;
@@ -82,10 +89,11 @@ enum ff_err h_participant_tax_form(struct ctx *c)
 		return err;
 	form = json_object_get(doc, "form");
 	const char *f = json_string_value(form);
-	if (!f || (strcmp(f, "w9") && strcmp(f, "w8ben") && strcmp(f, "none")))
+	if (!f || (strcmp(f, "w9") != 0 && strcmp(f, "w8ben") != 0 && strcmp(f, "none") != 0))
 		err = ff_fail(&c->diag, FF_E_INVALID, "form", "form must be w9, w8ben or none");
 	else
-		err = engine_participant_tax_form(c->eng, c->actor, ctx_param(c, 0), f, &c->out, &c->diag);
+		err = engine_participant_tax_form(c->eng, c->actor, ctx_param(c, 0), f, &c->out,
+						  &c->diag);
 	json_decref(doc);
 	return err;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fulfill/fftime.h"
 #include "http/http_int.h"
 
 /* A version number from the path or query: 1..INT_MAX. */
@@ -26,7 +27,8 @@ static bool parse_version(const char *s, int *out)
 static enum ff_err path_version(struct ctx *c, int *out)
 {
 	if (!parse_version(ctx_param(c, 1), out))
-		return ff_fail(&c->diag, FF_E_NOT_FOUND, NULL, "no such version: %.60s", ctx_param(c, 1));
+		return ff_fail(&c->diag, FF_E_NOT_FOUND, NULL, "no such version: %.60s",
+			       ctx_param(c, 1));
 	return FF_OK;
 }
 
@@ -116,13 +118,16 @@ enum ff_err h_program_rollback(struct ctx *c)
 	if (err)
 		return err;
 	v = json_object_get(doc, "version");
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 2147483647) {
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > 2147483647) {
 		json_decref(doc);
-		return ff_fail(&c->diag, FF_E_INVALID, "version", "version must be a version number");
+		return ff_fail(&c->diag, FF_E_INVALID, "version",
+			       "version must be a version number");
 	}
 	int version = (int)json_integer_value(v);
 	json_decref(doc);
-	return engine_program_rollback(c->eng, c->actor, ctx_param(c, 0), version, &c->out, &c->diag);
+	return engine_program_rollback(c->eng, c->actor, ctx_param(c, 0), version, &c->out,
+				       &c->diag);
 }
 
 enum ff_err h_jobs_run(struct ctx *c)
@@ -133,5 +138,31 @@ enum ff_err h_jobs_run(struct ctx *c)
 	int64_t t0 = http_now_ns();
 	err = engine_worker_pass(c->eng, c->actor, 0, &c->out, &c->diag);
 	metrics_worker_pass((double)(http_now_ns() - t0) / 1e9);
+	return err;
+}
+
+enum ff_err h_program_simulate(struct ctx *c)
+{
+	int v = 0;
+	int64_t from = 0, to = 0;
+	json_t *doc = NULL;
+	enum ff_err err = path_version(c, &v);
+	if (!err)
+		err = body_object(c, "from,to", &doc);
+	if (err)
+		return err;
+	const char *f = json_string_value(json_object_get(doc, "from"));
+	const char *t = json_string_value(json_object_get(doc, "to"));
+	if (!f || fftime_parse(f, &from) != 0)
+		err = ff_fail(&c->diag, FF_E_INVALID, "from", "from must be an RFC 3339 time");
+	else if (json_object_get(doc, "to") && !json_is_null(json_object_get(doc, "to")) &&
+		 (!t || fftime_parse(t, &to) != 0))
+		err = ff_fail(&c->diag, FF_E_INVALID, "to", "to must be an RFC 3339 time");
+	else if (to && to <= from)
+		err = ff_fail(&c->diag, FF_E_INVALID, "to", "to must be after from");
+	else
+		err = engine_program_simulate(c->eng, c->actor, ctx_param(c, 0), v, from,
+					      to ? to : fftime_now(), &c->out, &c->diag);
+	json_decref(doc);
 	return err;
 }

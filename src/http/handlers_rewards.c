@@ -7,14 +7,14 @@
 
 #include "http/http_int.h"
 
-static const char *const statuses[] = {"pending",    "review", "approved",  "issuing",  "fulfilled",
+static const char *const statuses[] = {"pending",    "review", "approved",  "issuing",	"fulfilled",
 				       "reconciled", "failed", "cancelled", "reversed", "expired"};
 
 enum ff_err h_reward_list(struct ctx *c)
 {
 	struct page p;
-	struct reward_filter f = {query_get(c, "status"), query_get(c, "participant"), query_get(c, "program"),
-				  query_get(c, "batch")};
+	struct reward_filter f = {query_get(c, "status"), query_get(c, "participant"),
+				  query_get(c, "program"), query_get(c, "batch")};
 	enum ff_err err = query_page(c, &p);
 	if (err)
 		return err;
@@ -23,7 +23,8 @@ enum ff_err h_reward_list(struct ctx *c)
 		for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
 			ok = ok || strcmp(f.status, statuses[i]) == 0;
 		if (!ok)
-			return ff_fail(&c->diag, FF_E_INVALID, "status", "unknown reward status \"%.40s\"", f.status);
+			return ff_fail(&c->diag, FF_E_INVALID, "status",
+				       "unknown reward status \"%.40s\"", f.status);
 	}
 	return engine_rewards_list(c->eng, c->actor, &f, &p, &c->out, &c->diag);
 }
@@ -47,31 +48,21 @@ static enum ff_err action(struct ctx *c, enum reward_action act, bool with_reaso
 		return err;
 	reason = json_object_get(doc, "reason");
 	if (reason && !json_is_null(reason) &&
-	    (!json_is_string(reason) || json_string_length(reason) == 0 || json_string_length(reason) > 500))
-		err = ff_fail(&c->diag, FF_E_INVALID, "reason", "reason must be a string of 1 to 500 characters");
+	    (!json_is_string(reason) || json_string_length(reason) == 0 ||
+	     json_string_length(reason) > 500))
+		err = ff_fail(&c->diag, FF_E_INVALID, "reason",
+			      "reason must be a string of 1 to 500 characters");
 	else
-		err = engine_reward_action(c->eng, c->actor, ctx_param(c, 0), act, json_string_value(reason),
-					   &c->out, &c->diag);
+		err = engine_reward_action(c->eng, c->actor, ctx_param(c, 0), act,
+					   json_string_value(reason), &c->out, &c->diag);
 	json_decref(doc);
 	return err;
 }
 
-enum ff_err h_reward_approve(struct ctx *c)
-{
-	return action(c, REWARD_APPROVE, false);
-}
+enum ff_err h_reward_approve(struct ctx *c) { return action(c, REWARD_APPROVE, false); }
 
-enum ff_err h_reward_reject(struct ctx *c)
-{
-	return action(c, REWARD_REJECT, true);
-}
+enum ff_err h_reward_reject(struct ctx *c) { return action(c, REWARD_REJECT, true); }
 
-enum ff_err h_reward_retry(struct ctx *c)
-{
-	return action(c, REWARD_RETRY, false);
-}
+enum ff_err h_reward_retry(struct ctx *c) { return action(c, REWARD_RETRY, false); }
 
-enum ff_err h_reward_cancel(struct ctx *c)
-{
-	return action(c, REWARD_CANCEL, true);
-}
+enum ff_err h_reward_cancel(struct ctx *c) { return action(c, REWARD_CANCEL, true); }

@@ -1,7 +1,7 @@
 /*
  * http_int.h - the private interface between the files of src/http/.
  *
- * One request flows: server.c (libmicrohttpd access handler) -> router.c (match the
+ * One request flows: request.c (libmicrohttpd access handler) -> router.c (match the
  * route table) -> auth.c (key, role, rate limit) -> idempotency.c (replay, in-flight
  * set) -> a handler in handlers_*.c, which parses the request, calls one engine
  * function and leaves the result in `struct ctx` -> respond.c renders it.
@@ -48,19 +48,21 @@ typedef enum ff_err (*handler_fn)(struct ctx *c);
 #define R_PUBLIC 0u /* no key needed */
 
 /* Route flags. */
-#define RF_BODY 1u        /* takes a request body */
+#define RF_BODY 1u	  /* takes a request body */
 #define RF_GROUPCOMMIT 2u /* answered by the group-commit writer (events) */
-#define RF_STATIC 4u      /* static file, not JSON */
+#define RF_STATIC 4u	  /* static file, not JSON */
+#define RF_CSV 8u	  /* a text/csv body is accepted too */
+#define RF_NOJSON 16u	  /* with RF_CSV: CSV only */
 
 struct route {
 	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
 	const char *pattern; /* "/v1/programs/{id}/versions/{n}" */
 	handler_fn handler;
-	unsigned roles;      /* R_* bits; R_PUBLIC for no authentication */
-	unsigned flags;      /* RF_* */
+	unsigned roles;	     /* R_* bits; R_PUBLIC for no authentication */
+	unsigned flags;	     /* RF_* */
 	const char *query;   /* comma-separated allowed query parameters, or NULL */
 	const char *body;    /* comma-separated body fields (documentation), or NULL */
-	int status;          /* success status (200, 201) */
+	int status;	     /* success status (200, 201) */
 	const char *summary; /* one line for the OpenAPI document */
 };
 
@@ -82,7 +84,7 @@ size_t router_index(const struct route *r);
 /* The OpenAPI 3.1 document generated from http_routes (new reference). */
 json_t *openapi_build(void);
 
-/* ---- per-request state (server.c) ---- */
+/* ---- per-request state (request.c) ---- */
 
 struct gc_job;
 
@@ -100,10 +102,10 @@ struct request {
 	/* an error found with the headers, answered once the body is read */
 	enum ff_err early_err;
 	struct ff_diag early_diag;
-	char allow[64];  /* for 405 */
+	char allow[64];	 /* for 405 */
 	int retry_after; /* for 429 */
-	bool answered;   /* a response was queued */
-	int status;      /* status of the queued response, for log and metrics */
+	bool answered;	 /* a response was queued */
+	int status;	 /* status of the queued response, for log and metrics */
 	/* idempotency */
 	bool has_idem;
 	char idem_key[HTTP_IDEM_KEY_MAX + 1];
@@ -118,7 +120,7 @@ struct request {
 struct ctx {
 	struct MHD_Connection *conn;
 	struct request *req;
-	struct engine *eng;        /* this thread's engine */
+	struct engine *eng;	   /* this thread's engine */
 	const struct actor *actor; /* NULL on public routes */
 	const char *method;
 	const char *path;
@@ -127,12 +129,12 @@ struct ctx {
 	const char *ctype; /* request Content-Type or NULL */
 	struct ff_diag diag;
 	/* answer */
-	int status;        /* 0 = the route's success status */
-	json_t *out;       /* JSON body (owned) */
-	char *raw;         /* or a raw body (owned, free()) */
+	int status;  /* 0 = the route's success status */
+	json_t *out; /* JSON body (owned) */
+	char *raw;   /* or a raw body (owned, free()) */
 	size_t raw_len;
 	const char *raw_ctype;
-	bool suspended;    /* handler suspended the connection (group commit) */
+	bool suspended; /* handler suspended the connection (group commit) */
 };
 
 /* ---- server-wide state (server.c) ---- */
@@ -157,6 +159,14 @@ void server_engine_register(struct engine *e);
 
 int64_t http_now_ns(void);
 
+/* ---- the request lifecycle (request.c): libmicrohttpd callbacks ---- */
+
+enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls);
+void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		       enum MHD_RequestTerminationCode toe);
+
 /* ---- auth and rate limits (auth.c) ---- */
 
 /* Authenticate the Authorization header into req->actor. */
@@ -172,7 +182,8 @@ bool ratelimit_take(const char *key_prefix, int *out_retry_after);
 void idem_init(void);
 void idem_free(void);
 /* Fingerprint = SHA-256 of method, path and body, hex into out (65 bytes). */
-void idem_fingerprint(const char *method, const char *path, const char *body, size_t len, char *out);
+void idem_fingerprint(const char *method, const char *path, const char *body, size_t len,
+		      char *out);
 /* Claim (scope, key) for this request; false when another request holds it. */
 bool idem_acquire(const char *scope, const char *key);
 void idem_release(const char *scope, const char *key);
@@ -220,22 +231,27 @@ void metrics_init(void);
 void metrics_request(const struct route *r, const char *method, int status, double seconds);
 void metrics_event(const char *outcome);
 void metrics_worker_pass(double seconds);
+/* One group-commit transaction that carried `jobs` requests. */
+void metrics_group_commit(size_t jobs);
 /* Prometheus text (malloc'd). `e` may be NULL (no reward gauge). */
 char *metrics_render(struct engine *e, size_t *out_len);
 
 /* ---- responses (respond.c) ---- */
 
 /* Queue `body` (taken over) with `status` as JSON; adds X-Request-Id. */
-enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, int status, json_t *body);
+enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, int status,
+			     json_t *body);
 /* Queue bytes as-is (copied). `extra_name`/`extra_value` may be NULL. */
-enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, int status, const char *ctype,
-			    const char *data, size_t len, const char *extra_name, const char *extra_value);
+enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, int status,
+			    const char *ctype, const char *data, size_t len, const char *extra_name,
+			    const char *extra_value);
 /* Queue {"error":{"code","message","param"?}} for err/d. */
 enum MHD_Result respond_error(struct MHD_Connection *conn, struct request *req, enum ff_err err,
 			      const struct ff_diag *d);
 /* Same with a printf message. */
 enum MHD_Result respond_fail(struct MHD_Connection *conn, struct request *req, enum ff_err err,
-			     const char *param, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+			     const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* The error object as text (malloc'd), for NDJSON lines and stored bodies. */
 json_t *error_object(enum ff_err err, const struct ff_diag *d);
 /* Serialize for the wire (compact, key order preserved); malloc'd. */
@@ -294,11 +310,53 @@ enum ff_err h_readyz(struct ctx *c);
 enum ff_err h_metrics(struct ctx *c);
 enum ff_err h_openapi(struct ctx *c);
 enum ff_err h_static(struct ctx *c);
+enum ff_err h_program_simulate(struct ctx *c);
+enum ff_err h_batch_create(struct ctx *c);
+enum ff_err h_batch_list(struct ctx *c);
+enum ff_err h_batch_get(struct ctx *c);
+enum ff_err h_batch_report(struct ctx *c);
+enum ff_err h_batch_close(struct ctx *c);
+enum ff_err h_batch_fulfill(struct ctx *c);
+enum ff_err h_batch_reconcile(struct ctx *c);
+enum ff_err h_report_payouts(struct ctx *c);
+enum ff_err h_report_aging(struct ctx *c);
+enum ff_err h_report_tax(struct ctx *c);
+enum ff_err h_report_kpis(struct ctx *c);
+enum ff_err h_report_credit_status(struct ctx *c);
+enum ff_err h_connector_put(struct ctx *c);
+enum ff_err h_connector_list(struct ctx *c);
+enum ff_err h_connector_get(struct ctx *c);
+enum ff_err h_connector_delete(struct ctx *c);
+enum ff_err h_connector_reconcile(struct ctx *c);
+enum ff_err h_code_pool_put(struct ctx *c);
+enum ff_err h_code_pool_list(struct ctx *c);
+enum ff_err h_code_pool_get(struct ctx *c);
+enum ff_err h_code_pool_upload(struct ctx *c);
+enum ff_err h_code_set_status(struct ctx *c);
+enum ff_err h_webhook_create(struct ctx *c);
+enum ff_err h_webhook_list(struct ctx *c);
+enum ff_err h_webhook_get(struct ctx *c);
+enum ff_err h_webhook_delete(struct ctx *c);
+enum ff_err h_webhook_deliveries(struct ctx *c);
+enum ff_err h_notifications(struct ctx *c);
+enum ff_err h_blocklist_list(struct ctx *c);
+enum ff_err h_blocklist_add(struct ctx *c);
+enum ff_err h_blocklist_delete(struct ctx *c);
+enum ff_err h_rewards_review(struct ctx *c);
+enum ff_err h_tax_settings(struct ctx *c);
+enum ff_err h_tax_threshold_put(struct ctx *c);
+enum ff_err h_tax_types_put(struct ctx *c);
+enum ff_err h_fx_list(struct ctx *c);
+enum ff_err h_fx_put(struct ctx *c);
+enum ff_err h_fee_list(struct ctx *c);
+enum ff_err h_fee_put(struct ctx *c);
+
+/* Query parameter `name` as an RFC 3339 time or date into *out (0 when absent). */
+enum ff_err query_time(struct ctx *c, const char *name, int64_t *out);
+/* Answer a report object (taken over) as JSON, or as CSV through engine_report_csv. */
+enum ff_err report_answer(struct ctx *c, bool csv, json_t *doc);
 
 /* The path parameter i of the current request. */
-static inline const char *ctx_param(const struct ctx *c, int i)
-{
-	return c->req->params[i];
-}
+static inline const char *ctx_param(const struct ctx *c, int i) { return c->req->params[i]; }
 
 #endif

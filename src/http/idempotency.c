@@ -24,9 +24,7 @@ static struct {
 	struct inflight *head;
 } idem = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-void idem_init(void)
-{
-}
+void idem_init(void) {}
 
 void idem_free(void)
 {

@@ -7,6 +7,7 @@
  * fulfill_rewards{status}                             gauge (engine_reward_status_counts)
  * fulfill_worker_pass_seconds                         histogram
  * fulfill_ingest_queue_depth                          gauge (group-commit queue)
+ * fulfill_ingest_commits_total, _requests_total       counters (group-commit batching)
  *
  * Labels come from the route table (the pattern, never the raw path), so the number
  * of series is bounded. Everything sits behind one mutex; updates are a few adds.
@@ -17,12 +18,6 @@
 
 #include "fulfill/log.h"
 #include "http/http_int.h"
-
-/*
- * engine_reward_status_counts() is declared in engine.h; until the core implements it
- * the symbol is weak and NULL, and the gauge is left out rather than failing the link.
- */
-#pragma weak engine_reward_status_counts
 
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -49,11 +44,10 @@ static struct {
 	struct histogram route_hist[MAX_ROUTES + 1]; /* last: unmatched */
 	struct histogram worker;
 	uint64_t events_accepted, events_duplicate, events_rejected;
+	uint64_t gc_commits, gc_jobs;
 } m = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-void metrics_init(void)
-{
-}
+void metrics_init(void) {}
 
 static void observe(struct histogram *h, double v)
 {
@@ -110,6 +104,14 @@ void metrics_event(const char *outcome)
 	pthread_mutex_unlock(&m.lock);
 }
 
+void metrics_group_commit(size_t jobs)
+{
+	pthread_mutex_lock(&m.lock);
+	m.gc_commits++;
+	m.gc_jobs += jobs;
+	pthread_mutex_unlock(&m.lock);
+}
+
 void metrics_worker_pass(double seconds)
 {
 	pthread_mutex_lock(&m.lock);
@@ -117,7 +119,8 @@ void metrics_worker_pass(double seconds)
 	pthread_mutex_unlock(&m.lock);
 }
 
-static void render_histogram(struct ffbuf *b, const char *name, const char *label, const struct histogram *h)
+static void render_histogram(struct ffbuf *b, const char *name, const char *label,
+			     const struct histogram *h)
 {
 	uint64_t cum = 0;
 	const char *sep = label[0] ? "," : "";
@@ -127,7 +130,8 @@ static void render_histogram(struct ffbuf *b, const char *name, const char *labe
 		ffbuf_addf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, sep, buckets[i],
 			   (unsigned long long)cum);
 	}
-	ffbuf_addf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep, (unsigned long long)h->count);
+	ffbuf_addf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep,
+		   (unsigned long long)h->count);
 	if (label[0]) {
 		ffbuf_addf(b, "%s_sum{%s} %.6f\n", name, label, h->sum);
 		ffbuf_addf(b, "%s_count{%s} %llu\n", name, label, (unsigned long long)h->count);
@@ -145,11 +149,12 @@ static const char *route_label(int idx)
 /* The reward gauge, from the engine when it can count them. */
 static void render_rewards(struct ffbuf *b, struct engine *e)
 {
-	static const char *statuses[] = {"pending",   "review",    "approved", "issuing",  "fulfilled",
-					 "reconciled", "failed", "cancelled", "reversed", "expired"};
+	static const char *statuses[] = {"pending",   "review",	    "approved", "issuing",
+					 "fulfilled", "reconciled", "failed",	"cancelled",
+					 "reversed",  "expired"};
 	json_t *counts = NULL;
 
-	if (!e || !engine_reward_status_counts || engine_reward_status_counts(e, &counts) != FF_OK)
+	if (!e || engine_reward_status_counts(e, &counts) != FF_OK)
 		return;
 	ffbuf_adds(b, "# HELP fulfill_rewards Rewards by status.\n# TYPE fulfill_rewards gauge\n");
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
@@ -167,15 +172,19 @@ char *metrics_render(struct engine *e, size_t *out_len)
 
 	ffbuf_init(&b, 0);
 	pthread_mutex_lock(&m.lock);
-	ffbuf_adds(&b, "# HELP fulfill_http_requests_total HTTP requests by route, method and status.\n"
-		       "# TYPE fulfill_http_requests_total counter\n");
+	ffbuf_adds(&b,
+		   "# HELP fulfill_http_requests_total HTTP requests by route, method and status.\n"
+		   "# TYPE fulfill_http_requests_total counter\n");
 	for (size_t i = 0; i < m.nseries; i++) {
 		const struct series *s = &m.series[i];
-		ffbuf_addf(&b, "fulfill_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
-			   route_label(s->route), s->method, s->status, (unsigned long long)s->count);
+		ffbuf_addf(
+		    &b,
+		    "fulfill_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
+		    route_label(s->route), s->method, s->status, (unsigned long long)s->count);
 	}
-	ffbuf_adds(&b, "# HELP fulfill_http_request_duration_seconds HTTP request latency by route.\n"
-		       "# TYPE fulfill_http_request_duration_seconds histogram\n");
+	ffbuf_adds(&b,
+		   "# HELP fulfill_http_request_duration_seconds HTTP request latency by route.\n"
+		   "# TYPE fulfill_http_request_duration_seconds histogram\n");
 	for (int i = 0; i <= MAX_ROUTES; i++) {
 		int idx = i == MAX_ROUTES ? -1 : i;
 		if (idx >= 0 && (size_t)idx >= http_routes_count)
@@ -188,17 +197,27 @@ char *metrics_render(struct engine *e, size_t *out_len)
 	}
 	ffbuf_adds(&b, "# HELP fulfill_events_total Ingested events by outcome.\n"
 		       "# TYPE fulfill_events_total counter\n");
-	ffbuf_addf(&b, "fulfill_events_total{outcome=\"accepted\"} %llu\n", (unsigned long long)m.events_accepted);
+	ffbuf_addf(&b, "fulfill_events_total{outcome=\"accepted\"} %llu\n",
+		   (unsigned long long)m.events_accepted);
 	ffbuf_addf(&b, "fulfill_events_total{outcome=\"duplicate\"} %llu\n",
 		   (unsigned long long)m.events_duplicate);
-	ffbuf_addf(&b, "fulfill_events_total{outcome=\"rejected\"} %llu\n", (unsigned long long)m.events_rejected);
+	ffbuf_addf(&b, "fulfill_events_total{outcome=\"rejected\"} %llu\n",
+		   (unsigned long long)m.events_rejected);
+	ffbuf_addf(
+	    &b,
+	    "# HELP fulfill_ingest_commits_total Group-commit transactions of the event writer.\n"
+	    "# TYPE fulfill_ingest_commits_total counter\nfulfill_ingest_commits_total %llu\n"
+	    "# HELP fulfill_ingest_requests_total Event requests written by those transactions.\n"
+	    "# TYPE fulfill_ingest_requests_total counter\nfulfill_ingest_requests_total %llu\n",
+	    (unsigned long long)m.gc_commits, (unsigned long long)m.gc_jobs);
 	ffbuf_adds(&b, "# HELP fulfill_worker_pass_seconds Duration of worker passes.\n"
 		       "# TYPE fulfill_worker_pass_seconds histogram\n");
 	render_histogram(&b, "fulfill_worker_pass_seconds", "", &m.worker);
 	pthread_mutex_unlock(&m.lock);
 
-	ffbuf_addf(&b, "# HELP fulfill_ingest_queue_depth Events waiting for the group-commit writer.\n"
-		       "# TYPE fulfill_ingest_queue_depth gauge\nfulfill_ingest_queue_depth %zu\n",
+	ffbuf_addf(&b,
+		   "# HELP fulfill_ingest_queue_depth Events waiting for the group-commit writer.\n"
+		   "# TYPE fulfill_ingest_queue_depth gauge\nfulfill_ingest_queue_depth %zu\n",
 		   groupcommit_depth());
 	render_rewards(&b, e);
 	return ffbuf_detach(&b, out_len);

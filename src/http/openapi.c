@@ -11,10 +11,13 @@
 
 #include "http/http_int.h"
 
-static void add_param(json_t *params, const char *name, const char *in, bool required)
+static void add_param(json_t *params, const struct route *r, const char *name, const char *in,
+		      bool required)
 {
 	json_t *schema = json_pack("{s:s}", "type", "string");
-	if (strcmp(name, "limit") == 0 || strcmp(name, "from") == 0 || strcmp(name, "to") == 0 ||
+	bool version_window = strstr(r->pattern, "/diff") != NULL;
+	if (strcmp(name, "limit") == 0 ||
+	    (version_window && (strcmp(name, "from") == 0 || strcmp(name, "to") == 0)) ||
 	    strcmp(name, "version") == 0)
 		json_object_set_new(schema, "type", json_string("integer"));
 	if (strcmp(name, "limit") == 0) {
@@ -22,10 +25,14 @@ static void add_param(json_t *params, const char *name, const char *in, bool req
 		json_object_set_new(schema, "maximum", json_integer(1000));
 		json_object_set_new(schema, "default", json_integer(100));
 	}
+	if (strcmp(name, "year") == 0)
+		json_object_set_new(schema, "type", json_string("integer"));
+	if (strcmp(name, "group") == 0)
+		json_object_set_new(schema, "enum", json_pack("[s,s,s]", "day", "week", "month"));
 	if (strcmp(name, "format") == 0)
 		json_object_set_new(schema, "enum", json_pack("[s,s]", "json", "csv"));
-	json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", name, "in", in, "required",
-						required, "schema", schema));
+	json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", name, "in", in,
+						"required", required, "schema", schema));
 }
 
 static json_t *roles_json(unsigned roles, char *text, size_t n)
@@ -38,8 +45,8 @@ static json_t *roles_json(unsigned roles, char *text, size_t n)
 		if (!(roles & (1u << r)))
 			continue;
 		json_array_append_new(arr, json_string(role_name((enum role)r)));
-		used += (size_t)snprintf(text + used, used < n ? n - used : 0, "%s%s", used ? ", " : "",
-					 role_name((enum role)r));
+		used += (size_t)snprintf(text + used, used < n ? n - used : 0, "%s%s",
+					 used ? ", " : "", role_name((enum role)r));
 		if (used >= n)
 			used = n - 1;
 	}
@@ -61,7 +68,7 @@ static json_t *operation(const struct route *r)
 			continue;
 		memcpy(name, p + 1, len);
 		name[len] = '\0';
-		add_param(params, name, "path", true);
+		add_param(params, r, name, "path", true);
 	}
 	/* query parameters */
 	for (p = r->query; p && *p;) {
@@ -70,7 +77,7 @@ static json_t *operation(const struct route *r)
 		if (len && len < sizeof(name)) {
 			memcpy(name, p, len);
 			name[len] = '\0';
-			add_param(params, name, "query",
+			add_param(params, r, name, "query",
 				  strcmp(r->pattern, "/v1/programs/{id}/diff") == 0);
 		}
 		p += len;
@@ -95,25 +102,37 @@ static json_t *operation(const struct route *r)
 	else
 		json_decref(params);
 	if (r->flags & RF_BODY) {
-		json_t *content = json_pack("{s:{s:{s:s}}}", "application/json", "schema", "type", "object");
+		json_t *content =
+		    (r->flags & RF_NOJSON)
+			? json_pack("{s:{s:{s:s}}}", "text/csv", "schema", "type", "string")
+			: json_pack("{s:{s:{s:s}}}", "application/json", "schema", "type",
+				    "object");
+		if ((r->flags & RF_CSV) && !(r->flags & RF_NOJSON))
+			json_object_set_new(content, "text/csv",
+					    json_pack("{s:{s:s}}", "schema", "type", "string"));
 		if (r->flags & RF_GROUPCOMMIT)
-			json_object_set_new(content, "application/x-ndjson", json_pack("{s:{s:s}}", "schema", "type",
-										       "string"));
-		json_object_set_new(op, "requestBody", json_pack("{s:b, s:o}", "required", false, "content", content));
+			json_object_set_new(content, "application/x-ndjson",
+					    json_pack("{s:{s:s}}", "schema", "type", "string"));
+		json_object_set_new(op, "requestBody",
+				    json_pack("{s:b, s:o}", "required", false, "content", content));
 	}
 
 	snprintf(code, sizeof(code), "%d", r->status);
-	const char *ctype = (r->flags & RF_STATIC) ? "text/html"
+	const char *ctype = (r->flags & RF_STATIC)		  ? "text/html"
 			    : strcmp(r->pattern, "/metrics") == 0 ? "text/plain"
-								   : "application/json";
+			    : strstr(r->pattern, ".csv")	  ? "text/csv"
+								  : "application/json";
 	json_t *ok_content = json_pack("{s:{s:{}}}", ctype, "schema");
-	if (strcmp(r->pattern, "/v1/reports/participants") == 0)
+	if (r->query && strstr(r->query, "format"))
 		json_object_set_new(ok_content, "text/csv", json_pack("{s:{}}", "schema"));
-	json_object_set_new(responses, code, json_pack("{s:s, s:o}", "description", "Success", "content", ok_content));
+	json_object_set_new(
+	    responses, code,
+	    json_pack("{s:s, s:o}", "description", "Success", "content", ok_content));
 	json_object_set_new(responses, "default",
 			    json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
-				      "Error: {\"error\": {\"code\", \"message\", \"param\"?}}", "content",
-				      "application/json", "schema", "$ref", "#/components/schemas/Error"));
+				      "Error: {\"error\": {\"code\", \"message\", \"param\"?}}",
+				      "content", "application/json", "schema", "$ref",
+				      "#/components/schemas/Error"));
 	json_object_set_new(op, "responses", responses);
 	return op;
 }
@@ -138,17 +157,14 @@ json_t *openapi_build(void)
 	}
 
 	json_t *doc = json_pack(
-		"{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:{s:{s:{s:s, s:s}}, s:{s:{s:s, s:[s], s:{s:{s:s, s:[s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}}}",
-		"openapi", "3.1.0",
-		"info", "title", "fulfill", "version", "1", "description",
-		"Referral-reward fulfillment engine. Auth: Authorization: Bearer <API key>.",
-		"servers", "url", "/",
-		"paths", paths,
-		"components",
-		"securitySchemes", "bearer", "type", "http", "scheme", "bearer",
-		"schemas", "Error", "type", "object", "required", "error", "properties", "error", "type", "object",
-		"required", "code", "message", "properties", "code", "type", "string", "message", "type", "string",
-		"param", "type", "string");
+	    "{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:{s:{s:{s:s, s:s}}, s:{s:{s:s, s:[s], "
+	    "s:{s:{s:s, s:[s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}}}",
+	    "openapi", "3.1.0", "info", "title", "fulfill", "version", "1", "description",
+	    "Referral-reward fulfillment engine. Auth: Authorization: Bearer <API key>.", "servers",
+	    "url", "/", "paths", paths, "components", "securitySchemes", "bearer", "type", "http",
+	    "scheme", "bearer", "schemas", "Error", "type", "object", "required", "error",
+	    "properties", "error", "type", "object", "required", "code", "message", "properties",
+	    "code", "type", "string", "message", "type", "string", "param", "type", "string");
 	if (!doc)
 		ff_oom();
 	json_object_set_new(doc, "security", json_pack("[{s:[]}]", "bearer"));

@@ -26,11 +26,12 @@ char *json_text(const json_t *v, size_t *out_len)
 	return s;
 }
 
-enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, int status, const char *ctype,
-			    const char *data, size_t len, const char *extra_name, const char *extra_value)
+enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, int status,
+			    const char *ctype, const char *data, size_t len, const char *extra_name,
+			    const char *extra_value)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	    MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		ff_oom();
 	if (ctype)
@@ -40,6 +41,8 @@ enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, in
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (extra_name && extra_value)
 		MHD_add_response_header(resp, extra_name, extra_value);
+	if (http_server && atomic_load(&http_server->stopping))
+		MHD_add_response_header(resp, "Connection", "close");
 	enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	req->answered = true;
@@ -47,12 +50,14 @@ enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, in
 	return rc;
 }
 
-enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, int status, json_t *body)
+enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, int status,
+			     json_t *body)
 {
 	size_t len;
 	char *text = json_text(body, &len);
 	json_decref(body);
-	enum MHD_Result rc = respond_raw(conn, req, status, "application/json", text, len, NULL, NULL);
+	enum MHD_Result rc =
+	    respond_raw(conn, req, status, "application/json", text, len, NULL, NULL);
 	free(text);
 	return rc;
 }
@@ -203,17 +208,20 @@ enum ff_err body_object(struct ctx *c, const char *allowed, json_t **out)
 		return FF_OK;
 	}
 	if (!utf8_valid(c->body, c->body_len))
-		return ff_fail(&c->diag, FF_E_INVALID_UTF8, NULL, "the request body is not valid UTF-8");
+		return ff_fail(&c->diag, FF_E_INVALID_UTF8, NULL,
+			       "the request body is not valid UTF-8");
 	if (json_depth(c->body, c->body_len) > HTTP_JSON_MAX_DEPTH)
 		return ff_fail(&c->diag, FF_E_INVALID, NULL, "JSON nested deeper than %d levels",
 			       HTTP_JSON_MAX_DEPTH);
 	doc = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!doc)
-		return ff_fail(&c->diag, FF_E_MALFORMED, NULL, "malformed JSON at line %d column %d: %s",
-			       jerr.line, jerr.column, jerr.text);
+		return ff_fail(&c->diag, FF_E_MALFORMED, NULL,
+			       "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+			       jerr.text);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
-		return ff_fail(&c->diag, FF_E_INVALID, NULL, "the request body must be a JSON object");
+		return ff_fail(&c->diag, FF_E_INVALID, NULL,
+			       "the request body must be a JSON object");
 	}
 	if (allowed) {
 		json_object_foreach(doc, key, v)
@@ -247,12 +255,14 @@ enum ff_err query_page(struct ctx *c, struct page *p)
 		errno = 0;
 		long v = strtol(limit, &end, 10);
 		if (!*limit || *end || errno || v < 1 || v > 1000)
-			return ff_fail(&c->diag, FF_E_INVALID, "limit", "limit must be an integer from 1 to 1000");
+			return ff_fail(&c->diag, FF_E_INVALID, "limit",
+				       "limit must be an integer from 1 to 1000");
 		p->limit = (int)v;
 	}
 	if (after) {
 		if (!*after || strlen(after) >= HTTP_PARAM_MAX)
-			return ff_fail(&c->diag, FF_E_INVALID, "starting_after", "starting_after must be an id");
+			return ff_fail(&c->diag, FF_E_INVALID, "starting_after",
+				       "starting_after must be an id");
 		p->starting_after = after;
 	}
 	return FF_OK;

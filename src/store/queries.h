@@ -157,6 +157,7 @@ enum store_query {
 	Q_SIM_DELETE_REWARD,
 	/* finance: batches, reconciliation, tax, fx, fees, reports (batch.c, recon.c, tax.c, fx.c, report.c) */
 	Q_BATCH_INSERT,
+	Q_BATCH_CANDIDATE_SEQS,
 	Q_BATCH_ASSIGN,
 	Q_BATCH_HISTORY_ASSIGNED,
 	Q_BATCH_TOTALS,
@@ -164,6 +165,7 @@ enum store_query {
 	Q_BATCH_GET,
 	Q_BATCH_LIST,
 	Q_BATCH_REWARD_IDS,
+	Q_BATCH_SEQS,
 	Q_BATCH_STATUS_COUNTS,
 	Q_BATCH_REPORT,
 	Q_BATCH_TRANSITION,
@@ -205,6 +207,8 @@ enum store_query {
 	Q_REPORT_CYCLE_AT,
 	Q_REPORT_PAYOUTS_BY_CONNECTOR,
 	Q_REPORT_FAILED_COUNT,
+	Q_BATCH_FULFILLED_NOW,
+	Q_REWARD_STATUS_COUNTS,
 	Q__COUNT
 };
 

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from fulfilltest import Env, FulfillTest, Server  # noqa: E402,F401
+from fulfilltest import Env, FulfillTest, Server  # noqa: E402,F401  (re-exported)
 
 PROGRAM = {
     "id": "p1", "name": "P1", "currency": "USD", "trigger": "conversion", "eligibility": True,

@@ -7,8 +7,8 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -328,6 +328,34 @@ class Shutdown(unittest.TestCase):
         self.assertEqual(st, 200, body)
         srv2.proc.send_signal(signal.SIGINT)
         self.assertEqual(srv2.proc.wait(20), 0)
+
+    def test_sigterm_finishes_in_flight_requests(self):
+        admin = self.env.key("admin")
+        srv = self.env.serve()
+        results = {}
+
+        def post(i):
+            try:
+                results[i] = srv.request("POST", "/v1/events", participant(f"inflight_{i}"), key=admin)[0]
+            except (OSError, http.client.HTTPException):
+                results[i] = None  # refused after shutdown began: fine, as long as it is not half-done
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(40)]
+        for i, t in enumerate(threads):
+            t.start()
+            if i == 20:
+                srv.proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(30)
+        self.assertEqual(srv.proc.wait(30), 0)
+        answered = [i for i, st in results.items() if st is not None]
+        self.assertTrue(answered)
+        for i in answered:
+            self.assertEqual(results[i], 200, results)
+        srv2 = self.env.serve("--no-worker")
+        st, body, _ = srv2.request("GET", "/v1/participants?limit=1000", key=admin)
+        ids = {p["id"] for p in body["data"]}
+        for i in answered:
+            self.assertIn(f"inflight_{i}", ids)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,48 @@ MATRIX = [
     ("POST", "/v1/rewards/rwd_nope/reject", {"reason": "x"}, {"admin", "operator"}),
     ("POST", "/v1/rewards/rwd_nope/retry", {}, {"admin", "operator"}),
     ("POST", "/v1/rewards/rwd_nope/cancel", {"reason": "x"}, {"admin", "operator"}),
+    ("POST", "/v1/programs/p1/versions/1/simulate", {"from": "2026-01-01T00:00:00Z"}, {"admin", "operator"}),
+    ("GET", "/v1/connectors", None, {"admin", "operator", "auditor"}),
+    ("PUT", "/v1/connectors/c_matrix", {"type": "stripe", "config": {"api_key": "sk_test_matrix1234"}}, {"admin"}),
+    ("GET", "/v1/connectors/c_nope", None, {"admin", "operator", "auditor"}),
+    ("DELETE", "/v1/connectors/c_nope", None, {"admin"}),
+    ("POST", "/v1/connectors/c_nope/reconcile", ("reward_id,amount,currency,reference\r\n", "text/csv"),
+     {"admin", "finance"}),
+    ("GET", "/v1/code-pools", None, READ),
+    ("PUT", "/v1/code-pools/pool_m", {"low_stock_threshold": 5}, {"admin", "operator"}),
+    ("GET", "/v1/code-pools/pool_m", None, READ),
+    ("POST", "/v1/code-pools/pool_m/codes", {"codes": ["M1"]}, {"admin", "operator"}),
+    ("POST", "/v1/code-pools/pool_m/codes/NOPE", {"status": "void"}, {"admin", "operator"}),
+    ("GET", "/v1/webhook-endpoints", None, {"admin", "operator", "auditor"}),
+    ("POST", "/v1/webhook-endpoints", {"url": "https://93.184.216.34/hook"}, {"admin"}),
+    ("GET", "/v1/webhook-endpoints/we_nope", None, {"admin", "operator", "auditor"}),
+    ("DELETE", "/v1/webhook-endpoints/we_nope", None, {"admin"}),
+    ("GET", "/v1/webhook-endpoints/we_nope/deliveries", None, {"admin", "operator", "auditor"}),
+    ("GET", "/v1/notifications", None, {"admin", "operator", "auditor"}),
+    ("POST", "/v1/rewards/review", {"approve": ["rwd_nope"]}, {"admin", "operator"}),
+    ("GET", "/v1/blocklist", None, {"admin", "operator", "auditor"}),
+    ("POST", "/v1/blocklist", {"kind": "domain", "value": "spam.example"}, {"admin", "operator"}),
+    ("DELETE", "/v1/blocklist?kind=domain&value=spam.example", None, {"admin", "operator"}),
+    ("GET", "/v1/settings/tax", None, {"admin", "finance", "auditor"}),
+    ("PUT", "/v1/settings/tax/thresholds/US", {"amount": 60000, "currency": "USD"}, {"admin", "finance"}),
+    ("PUT", "/v1/settings/tax/reportable-types", {"types": ["cash", "gift_card"]}, {"admin", "finance"}),
+    ("GET", "/v1/fx-rates", None, {"admin", "finance", "auditor"}),
+    ("PUT", "/v1/fx-rates", {"reporting": "USD", "rates": {"EUR": "1.08"}}, {"admin", "finance"}),
+    ("GET", "/v1/fees", None, {"admin", "finance", "auditor"}),
+    ("PUT", "/v1/fees/manual", {"currency": "USD", "fixed_amount": 10, "percent_bp": 0}, {"admin", "finance"}),
+    ("GET", "/v1/batches", None, {"admin", "finance", "auditor", "fulfiller"}),
+    ("POST", "/v1/batches", {"fulfiller": "acme"}, {"admin", "finance", "fulfiller"}),
+    ("GET", "/v1/batches/bat_nope", None, {"admin", "finance", "auditor", "fulfiller"}),
+    ("GET", "/v1/batches/bat_nope/report.csv", None, {"admin", "finance", "auditor", "fulfiller"}),
+    ("POST", "/v1/batches/bat_nope/close", {}, {"admin", "finance", "fulfiller"}),
+    ("POST", "/v1/batches/bat_nope/fulfill", {"reference": "CM-1"}, {"admin", "finance", "fulfiller"}),
+    ("POST", "/v1/batches/bat_nope/reconcile", ("reward_id,amount,currency,reference\r\n", "text/csv"),
+     {"admin", "finance"}),
+    ("GET", "/v1/reports/payouts", None, {"admin", "finance", "auditor"}),
+    ("GET", "/v1/reports/aging", None, READ),
+    ("GET", "/v1/reports/tax?year=2026", None, {"admin", "finance", "auditor"}),
+    ("GET", "/v1/reports/kpis", None, READ),
+    ("GET", "/v1/reports/credit-status", None, {"admin", "finance", "auditor", "fulfiller"}),
     ("POST", "/v1/jobs/run", {}, {"admin"}),
     ("GET", "/v1/reports/participants", None, READ),
     ("POST", "/v1/api-keys", {"role": "auditor", "name": "matrix"}, {"admin"}),
@@ -69,12 +111,18 @@ class Roles(unittest.TestCase):
     def path(self, p):
         return p.replace("{alice_reward}", self.s.rewards["alice"][0])
 
+    def call(self, method, path, body, key):
+        ctype = None
+        if isinstance(body, tuple):
+            body, ctype = body
+        return self.s.srv.request(method, self.path(path), body, key=key, ctype=ctype)
+
     def test_matrix(self):
         self.assertTrue(self.s.rewards["alice"], "seed produced no reward for alice")
         for method, path, body, allowed in MATRIX:
             for role in ROLES:
                 with self.subTest(route=f"{method} {path}", role=role):
-                    st, resp, _ = self.s.srv.request(method, self.path(path), body, key=self.keys[role])
+                    st, resp, _ = self.call(method, path, body, self.keys[role])
                     if role in allowed:
                         self.assertNotIn(st, (401, 403), resp)
                     else:
@@ -118,7 +166,7 @@ class Roles(unittest.TestCase):
 
     def test_unknown_key_is_401_on_every_route(self):
         for method, path, body, _ in MATRIX:
-            st, resp, _ = self.s.srv.request(method, self.path(path), body, key="fk_admin_notarealkey")
+            st, resp, _ = self.call(method, path, body, "fk_admin_notarealkey")
             self.assertEqual(st, 401, (method, path, resp))
 
     def test_partner_sees_only_itself(self):

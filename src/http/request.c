@@ -1,0 +1,437 @@
+/*
+ * request.c - one HTTP request from its headers to its log line.
+ *
+ * libmicrohttpd calls request_access() several times per request: once when the
+ * headers are in (we route, authenticate, rate-limit and check content type and
+ * length, but answer only after the body has been read so the client always sees
+ * the answer - unless it waits for "100 Continue"), once per body chunk (appended to
+ * a bounded buffer), once at the end (dispatch), and for events once more after the
+ * group-commit writer resumed the suspended connection. request_completed() writes
+ * the one log line per request and the metrics, and frees it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fulfill/crypto.h"
+#include "fulfill/log.h"
+#include "http/http_int.h"
+
+static bool request_id_sane(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if ((unsigned char)s[n] < 0x21 || (unsigned char)s[n] > 0x7e ||
+		    n >= HTTP_REQUEST_ID_MAX)
+			return false;
+	return n > 0;
+}
+
+static bool is_write(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+	       strcmp(method, "DELETE") == 0 || strcmp(method, "PATCH") == 0;
+}
+
+/* Remember an error to answer once the body has been read (see the file comment). */
+static enum MHD_Result defer_error(struct request *req, enum ff_err err, const char *param,
+				   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result defer_error(struct request *req, enum ff_err err, const char *param,
+				   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(req->early_diag.message, sizeof(req->early_diag.message), fmt, ap);
+	va_end(ap);
+	snprintf(req->early_diag.param, sizeof(req->early_diag.param), "%s", param ? param : "");
+	req->early_err = err;
+	return MHD_YES;
+}
+
+/* First call: the headers are in. */
+static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *req, const char *url,
+				  const char *method)
+{
+	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+	bool known = false;
+	struct ff_diag d;
+
+	if (rid && request_id_sane(rid))
+		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+	else
+		crypto_random_id("req", req->request_id, sizeof(req->request_id));
+	ffbuf_init(&req->body, (size_t)http_server->opt.max_body);
+	snprintf(req->method, sizeof(req->method), "%s", method);
+
+	/* HEAD is GET without a body (libmicrohttpd drops the body) */
+	const char *as = strcmp(method, "HEAD") == 0 ? "GET" : method;
+	req->route = router_match(as, url, req->params, &known, req->allow, sizeof(req->allow));
+	if (!req->route) {
+		if (known)
+			return defer_error(req, FF_E_METHOD, NULL,
+					   "%s is not allowed here (allowed: %s)", method,
+					   req->allow);
+		req->allow[0] = '\0';
+		return defer_error(req, FF_E_NOT_FOUND, NULL, "no such resource: %.200s", url);
+	}
+	for (int i = 0; i < HTTP_MAX_PARAMS; i++) {
+		for (const char *p = req->params[i]; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return defer_error(req, FF_E_NOT_FOUND, NULL, "no such resource");
+	}
+	if (req->route->roles != R_PUBLIC) {
+		ff_diag_clear(&d);
+		struct engine *e = server_engine(&d);
+		if (!e)
+			return defer_error(req, FF_E_UNAVAILABLE, NULL, "database unavailable: %s",
+					   d.message);
+		enum ff_err err = auth_authenticate(conn, e, &req->actor, &d);
+		if (err)
+			return defer_error(req, err, NULL, "%s", d.message);
+		req->authed = true;
+		if (!ratelimit_take(req->actor.key_prefix, &req->retry_after))
+			return defer_error(req, FF_E_RATE_LIMITED, NULL,
+					   "rate limit exceeded; retry in %d s", req->retry_after);
+		if (!(req->route->roles & (1u << req->actor.role)))
+			return defer_error(req, FF_E_FORBIDDEN, NULL, "the %s role may not %s %s",
+					   role_name(req->actor.role), method, req->route->pattern);
+	}
+
+	/* Idempotency-Key */
+	const char *ik = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+	if (ik && is_write(method) && req->authed) {
+		size_t n = strlen(ik);
+		if (n == 0 || n > HTTP_IDEM_KEY_MAX)
+			return defer_error(req, FF_E_INVALID, "Idempotency-Key",
+					   "Idempotency-Key must be 1 to %d characters",
+					   HTTP_IDEM_KEY_MAX);
+		memcpy(req->idem_key, ik, n + 1);
+		req->has_idem = true;
+	}
+
+	/* body: type and declared length */
+	const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+	long long declared = clen ? strtoll(clen, NULL, 10) : 0;
+	bool has_body = declared > 0 || te;
+	if (has_body && (req->route->flags & RF_BODY)) {
+		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+		unsigned fl = req->route->flags;
+		bool ok = ((fl & RF_CSV) && media_type_is(ct, "text/csv")) ||
+			  (!(fl & RF_NOJSON) && media_type_is(ct, "application/json")) ||
+			  ((fl & RF_GROUPCOMMIT) && media_type_is(ct, "application/x-ndjson"));
+		if (!ok)
+			return defer_error(
+			    req, FF_E_MEDIA_TYPE, "Content-Type", "Content-Type must be %s",
+			    (fl & RF_NOJSON)	    ? "text/csv"
+			    : (fl & RF_CSV)	    ? "application/json or text/csv"
+			    : (fl & RF_GROUPCOMMIT) ? "application/json or application/x-ndjson"
+						    : "application/json");
+	}
+	if (declared > http_server->opt.max_body) {
+		req->too_large = true;
+		return defer_error(req, FF_E_TOO_LARGE, NULL, "request body larger than %lld bytes",
+				   (long long)http_server->opt.max_body);
+	}
+	return MHD_YES;
+}
+
+/* Answer a job the group-commit writer finished. */
+static enum MHD_Result answer_job(struct MHD_Connection *conn, struct request *req)
+{
+	struct gc_job *job = req->job;
+	enum MHD_Result rc = respond_raw(conn, req, job->status, "application/json", job->body,
+					 strlen(job->body), NULL, NULL);
+	if (req->idem_held) {
+		idem_release(req->actor.key_prefix, req->idem_key);
+		req->idem_held = false;
+	}
+	return rc;
+}
+
+/* Render a handler's answer (or its error). */
+static enum MHD_Result answer(struct MHD_Connection *conn, struct request *req, struct ctx *c,
+			      enum ff_err err)
+{
+	if (err) {
+		json_decref(c->out);
+		free(c->raw);
+		return respond_error(conn, req, err, &c->diag);
+	}
+	int status = c->status ? c->status : req->route->status;
+	if (c->raw) {
+		enum MHD_Result rc =
+		    respond_raw(conn, req, status, c->raw_ctype, c->raw, c->raw_len, NULL, NULL);
+		free(c->raw);
+		return rc;
+	}
+	return respond_json(conn, req, status, c->out ? c->out : json_object());
+}
+
+/* Run the handler inside a transaction that also stores the idempotency record. */
+static enum MHD_Result run_idempotent(struct MHD_Connection *conn, struct request *req,
+				      struct ctx *c)
+{
+	const char *scope = req->actor.key_prefix;
+	enum idem_state state;
+	int stored_status = 0;
+	char *stored = NULL;
+	enum ff_err err;
+	enum MHD_Result rc;
+
+	if (!idem_acquire(scope, req->idem_key))
+		return respond_fail(conn, req, FF_E_IDEM_IN_USE, "Idempotency-Key",
+				    "a request with this Idempotency-Key is still in flight");
+	req->idem_held = true;
+	err = engine_idem_lookup(c->eng, scope, req->idem_key, req->idem_fp, &state, &stored_status,
+				 &stored);
+	if (err) {
+		rc = respond_fail(conn, req, err, NULL, "could not look up the Idempotency-Key");
+		goto out;
+	}
+	if (state == IDEM_REPLAY) {
+		rc = respond_raw(conn, req, stored_status, "application/json", stored ? stored : "",
+				 stored ? strlen(stored) : 0, "Idempotent-Replayed", "true");
+		goto out;
+	}
+	if (state == IDEM_REUSED) {
+		rc = respond_fail(conn, req, FF_E_IDEM_REUSED, "Idempotency-Key",
+				  "this Idempotency-Key was used with a different request");
+		goto out;
+	}
+	if (req->route->flags & RF_GROUPCOMMIT) {
+		/* the writer stores the record in the events' transaction and answers */
+		err = req->route->handler(c);
+		if (c->suspended) {
+			free(stored);
+			return MHD_YES;
+		}
+		rc = answer(conn, req, c, err);
+		goto out;
+	}
+
+	err = engine_tx_begin(c->eng);
+	if (err) {
+		rc = respond_fail(conn, req, err, NULL, "could not begin a transaction");
+		goto out;
+	}
+	err = req->route->handler(c);
+	if (err) {
+		engine_tx_rollback(c->eng);
+		rc = answer(conn, req, c, err);
+		goto out;
+	}
+	int status = c->status ? c->status : req->route->status;
+	size_t len;
+	char *text = c->raw ? c->raw : json_text(c->out ? c->out : json_object(), &len);
+	if (c->raw)
+		len = c->raw_len;
+	else
+		json_decref(c->out);
+	c->raw = NULL;
+	c->out = NULL;
+	err = engine_idem_store(c->eng, scope, req->idem_key, req->idem_fp, status, text);
+	if (!err)
+		err = engine_tx_commit(c->eng);
+	if (err) {
+		engine_tx_rollback(c->eng);
+		free(text);
+		rc = respond_fail(conn, req, err, NULL, "could not store the result");
+		goto out;
+	}
+	rc = respond_raw(conn, req, status, "application/json", text, len, NULL, NULL);
+	free(text);
+out:
+	free(stored);
+	if (req->idem_held) {
+		idem_release(scope, req->idem_key);
+		req->idem_held = false;
+	}
+	return rc;
+}
+
+struct query_check {
+	const char *allowed;
+	char bad[64];
+};
+
+static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	struct query_check *qc = cls;
+	size_t n = strlen(key);
+	(void)kind;
+	(void)value;
+	for (const char *p = qc->allowed; p && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && strncmp(p, key, n) == 0)
+			return MHD_YES;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	snprintf(qc->bad, sizeof(qc->bad), "%.60s", key);
+	return MHD_NO;
+}
+
+/* Last call: the body is in. */
+static enum MHD_Result dispatch(struct MHD_Connection *conn, struct request *req, const char *url,
+				const char *method)
+{
+	struct ctx c = {.conn = conn, .req = req, .method = method, .path = url};
+
+	if (req->early_err) {
+		if (req->early_err == FF_E_RATE_LIMITED) {
+			char ra[16];
+			snprintf(ra, sizeof(ra), "%d", req->retry_after);
+			json_t *body = json_pack("{s:o}", "error",
+						 error_object(FF_E_RATE_LIMITED, &req->early_diag));
+			size_t len;
+			char *text = json_text(body, &len);
+			json_decref(body);
+			enum MHD_Result rc = respond_raw(conn, req, 429, "application/json", text,
+							 len, "Retry-After", ra);
+			free(text);
+			return rc;
+		}
+		if (req->early_err == FF_E_METHOD) {
+			json_t *body = json_pack("{s:o}", "error",
+						 error_object(FF_E_METHOD, &req->early_diag));
+			size_t len;
+			char *text = json_text(body, &len);
+			json_decref(body);
+			enum MHD_Result rc = respond_raw(conn, req, 405, "application/json", text,
+							 len, "Allow", req->allow);
+			free(text);
+			return rc;
+		}
+		return respond_error(conn, req, req->early_err, &req->early_diag);
+	}
+	if (req->too_large)
+		return respond_fail(conn, req, FF_E_TOO_LARGE, NULL,
+				    "request body larger than %lld bytes",
+				    (long long)http_server->opt.max_body);
+	if (strcmp(req->route->pattern, "/healthz") != 0) {
+		c.eng = server_engine(&c.diag);
+		if (!c.eng)
+			return respond_error(conn, req, FF_E_UNAVAILABLE, &c.diag);
+	}
+	if (!(req->route->flags & RF_STATIC)) {
+		struct query_check qc = {.allowed = req->route->query};
+		MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
+		if (qc.bad[0])
+			return respond_fail(conn, req, FF_E_UNKNOWN_FIELD, qc.bad,
+					    "unknown query parameter \"%s\"", qc.bad);
+	}
+	c.actor = req->authed ? &req->actor : NULL;
+	c.body = req->body.data ? req->body.data : "";
+	c.body_len = req->body.len;
+	c.ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+
+	if (req->has_idem) {
+		idem_fingerprint(method, url, c.body, c.body_len, req->idem_fp);
+		return run_idempotent(conn, req, &c);
+	}
+	enum ff_err err = req->route->handler(&c);
+	if (c.suspended)
+		return MHD_YES;
+	return answer(conn, req, &c, err);
+}
+
+enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls)
+{
+	struct request *req = *con_cls;
+	(void)cls;
+	(void)version;
+
+	if (!req) {
+		req = ff_calloc(1, sizeof(*req));
+		req->t0_ns = http_now_ns();
+		atomic_fetch_add(&http_server->inflight, 1);
+		*con_cls = req;
+		enum MHD_Result rc = on_headers(conn, req, url, method);
+		/* A client waiting for "100 Continue" has not sent its body yet: refuse now
+		 * (no body to drain, no reset), instead of inviting the upload. */
+		const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+		if (rc == MHD_YES && req->early_err && expect && strcasestr(expect, "100-continue"))
+			return dispatch(conn, req, url, method);
+		return rc;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		req->received += n;
+		if (req->early_err || !(req->route && (req->route->flags & RF_BODY))) {
+			/* drain and drop; give up on absurd amounts */
+			return req->received > 8 * (uint64_t)http_server->opt.max_body ? MHD_NO
+										       : MHD_YES;
+		}
+		if (!req->too_large && ffbuf_add(&req->body, upload_data, n) != 0) {
+			req->too_large = true;
+			ffbuf_release(&req->body);
+		}
+		if (req->too_large && req->received > 8 * (uint64_t)http_server->opt.max_body)
+			return MHD_NO;
+		return MHD_YES;
+	}
+	if (req->answered)
+		return MHD_YES;
+	if (req->job)
+		return atomic_load(&req->job->done) ? answer_job(conn, req) : MHD_YES;
+	return dispatch(conn, req, url, method);
+}
+
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+		return "completed";
+	case MHD_REQUEST_TERMINATED_WITH_ERROR:
+		return "error";
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+		return "timeout";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+		return "shutdown";
+	case MHD_REQUEST_TERMINATED_READ_ERROR:
+		return "read_error";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+		return "client_abort";
+	}
+	return "unknown";
+}
+
+void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		       enum MHD_RequestTerminationCode toe)
+{
+	struct request *req = *con_cls;
+	(void)cls;
+	(void)conn;
+
+	if (!req)
+		return;
+	double secs = (double)(http_now_ns() - req->t0_ns) / 1e9;
+	json_t *f =
+	    json_pack("{s:s, s:s, s:s, s:i, s:f}", "request_id", req->request_id, "method",
+		      req->method, "route", req->route ? req->route->pattern : "unmatched",
+		      "status", req->answered ? req->status : 0, "duration_ms", secs * 1000.0);
+	if (f) {
+		if (req->authed)
+			json_object_set_new(f, "key_prefix", json_string(req->actor.key_prefix));
+		if (!req->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			json_object_set_new(f, "termination", json_string(termination_name(toe)));
+		log_json(req->answered && req->status >= 500 ? "error" : "info", "request", f);
+		json_decref(f);
+	}
+	if (req->answered)
+		metrics_request(req->route, req->method, req->status, secs);
+	if (req->idem_held)
+		idem_release(req->actor.key_prefix, req->idem_key);
+	gc_job_free(req->job);
+	ffbuf_release(&req->body);
+	free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&http_server->inflight, 1);
+}

@@ -1,0 +1,130 @@
+"""Connectors, code pools, webhook endpoints, notifications, blocklists, bulk review
+and finance settings over real HTTP: success and error cases for each route."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apiutil import seed, Env  # noqa: E402
+
+
+class Fulfillment(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.s = seed(cls.env)
+        cls.srv, cls.admin = cls.s.srv, cls.s.admin
+        cls.operator = cls.env.key("operator")
+        cls.finance = cls.env.key("finance")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def req(self, method, path, body=None, key=None, **kw):
+        return self.srv.request(method, path, body, key=key or self.admin, **kw)
+
+    def ok(self, method, path, body=None, status=200, key=None, **kw):
+        st, resp, _ = self.req(method, path, body, key=key, **kw)
+        self.assertEqual(st, status, f"{method} {path}: {resp}")
+        return resp
+
+    def err(self, method, path, body, status, code, param=None, key=None, **kw):
+        st, resp, _ = self.req(method, path, body, key=key, **kw)
+        self.assertEqual(st, status, f"{method} {path}: {resp}")
+        self.assertEqual(resp["error"]["code"], code, resp)
+        if param:
+            self.assertEqual(resp["error"].get("param"), param, resp)
+
+    def test_connectors_secrets_are_write_only(self):
+        c = self.ok("PUT", "/v1/connectors/stripe_main", {"type": "stripe", "config": {"api_key": "sk_test_abcdef1234"}})
+        self.assertEqual(c["config"]["api_key"], "sk_...1234")
+        got = self.ok("GET", "/v1/connectors/stripe_main", key=self.operator)
+        self.assertNotIn("abcdef", str(got))
+        self.assertIn("stripe_main", [x["id"] for x in self.ok("GET", "/v1/connectors")["data"]])
+        self.err("PUT", "/v1/connectors/bad", {"config": {}}, 400, "invalid_request", "type")
+        self.err("PUT", "/v1/connectors/bad", {"type": "stripe", "config": {}, "x": 1}, 400, "unknown_field", "x")
+        self.err("PUT", "/v1/connectors/bad", {"type": "stripe", "config": {"api_key": "sk_1", "colour": 1}}, 400,
+                 "unknown_field")
+        self.err("GET", "/v1/connectors/nope", None, 404, "not_found")
+        self.ok("DELETE", "/v1/connectors/stripe_main")
+        self.err("GET", "/v1/connectors/stripe_main", None, 404, "not_found")
+        self.err("POST", "/v1/connectors/nope/reconcile", {"a": 1}, 415, "unsupported_media_type")
+        self.err("POST", "/v1/connectors/ledger/reconcile?from=never", "x", 400, "invalid_request", "from",
+                 ctype="text/csv")
+
+    def test_code_pools(self):
+        p = self.ok("PUT", "/v1/code-pools/spring", {"low_stock_threshold": 2, "per_participant_limit": 1},
+                    key=self.operator)
+        self.assertEqual(p["id"], "spring")
+        b = self.ok("POST", "/v1/code-pools/spring/codes", {"codes": ["A1", "A2", "A2"]})
+        self.assertEqual((b["added"], b["duplicates"]), (2, 1), b)
+        b = self.ok("POST", "/v1/code-pools/spring/codes", "code\r\nB1\r\nB2\r\nA1\r\n", ctype="text/csv")
+        self.assertEqual((b["added"], b["duplicates"]), (2, 1), b)
+        p = self.ok("GET", "/v1/code-pools/spring", key=self.finance)
+        self.assertEqual(p["available"], 4, p)
+        self.ok("POST", "/v1/code-pools/spring/codes/B2", {"status": "void"})
+        self.assertEqual(self.ok("GET", "/v1/code-pools/spring")["void"], 1)
+        self.assertIn("spring", [x["id"] for x in self.ok("GET", "/v1/code-pools")["data"]])
+        self.err("POST", "/v1/code-pools/spring/codes/B1", {"status": "lost"}, 400, "invalid_request", "status")
+        self.err("POST", "/v1/code-pools/spring/codes", {"codes": "A9"}, 400, "invalid_request", "codes")
+        self.err("POST", "/v1/code-pools/spring/codes", {"codez": []}, 400, "unknown_field", "codez")
+        self.err("POST", "/v1/code-pools/spring/codes", "A9", 415, "unsupported_media_type", ctype="text/plain")
+        self.err("PUT", "/v1/code-pools/spring", {"size": 1}, 400, "unknown_field", "size")
+        self.err("GET", "/v1/code-pools/nope", None, 404, "not_found")
+
+    def test_webhook_endpoints(self):
+        w = self.ok("POST", "/v1/webhook-endpoints", {"url": "https://93.184.216.34/hooks", "events": ["reward.fulfilled"]},
+                    status=201)
+        self.assertTrue(w["secret"].startswith("whsec_"))
+        wid = w["id"]
+        got = self.ok("GET", f"/v1/webhook-endpoints/{wid}", key=self.operator)
+        self.assertNotIn("secret", got)
+        self.assertIn(wid, [x["id"] for x in self.ok("GET", "/v1/webhook-endpoints?limit=10")["data"]])
+        self.assertEqual(self.ok("GET", f"/v1/webhook-endpoints/{wid}/deliveries")["object"], "list")
+        self.err("POST", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/x"}, 400, "invalid_request", "url")
+        self.err("POST", "/v1/webhook-endpoints", {"events": []}, 400, "invalid_request", "url")
+        self.err("POST", "/v1/webhook-endpoints", {"url": "https://93.184.216.34/", "events": "all"}, 400,
+                 "invalid_request", "events")
+        self.err("POST", "/v1/webhook-endpoints", {"url": "https://93.184.216.34/", "secret": "x"}, 400,
+                 "unknown_field", "secret")
+        self.ok("DELETE", f"/v1/webhook-endpoints/{wid}")
+        self.err("DELETE", "/v1/webhook-endpoints/we_nope", None, 404, "not_found")
+        self.assertEqual(self.ok("GET", "/v1/notifications?limit=5")["object"], "list")
+
+    def test_blocklist(self):
+        self.ok("POST", "/v1/blocklist", {"kind": "ip", "value": "198.51.100.0/24", "note": "abuse"}, status=201,
+                key=self.operator)
+        self.ok("POST", "/v1/blocklist", {"kind": "domain", "value": "spam.example"}, status=201)
+        lst = self.ok("GET", "/v1/blocklist")
+        self.assertIn("198.51.100.0/24", str(lst))
+        self.ok("DELETE", "/v1/blocklist?kind=ip&value=198.51.100.0/24")
+        self.assertNotIn("198.51.100.0/24", str(self.ok("GET", "/v1/blocklist")))
+        self.err("POST", "/v1/blocklist", {"kind": "ip"}, 400, "invalid_request", "value")
+        self.err("DELETE", "/v1/blocklist?kind=ip", None, 400, "invalid_request", "value")
+        self.err("POST", "/v1/blocklist", {"kind": "planet", "value": "mars"}, 400, "invalid_request")
+
+    def test_bulk_review(self):
+        b = self.ok("POST", "/v1/rewards/review", {"approve": ["rwd_nope"], "reason": "checked"}, key=self.operator)
+        self.assertEqual(b["failed"], 1, b)
+        self.err("POST", "/v1/rewards/review", {}, 400, "invalid_request", "approve")
+        self.err("POST", "/v1/rewards/review", {"approve": "rwd_x"}, 400, "invalid_request", "approve")
+        self.err("POST", "/v1/rewards/review", {"approve": ["x"], "why": 1}, 400, "unknown_field", "why")
+
+    def test_finance_settings(self):
+        t = self.ok("PUT", "/v1/settings/tax/thresholds/US", {"amount": 70000, "currency": "USD"}, key=self.finance)
+        self.assertIn("70000", str(t))
+        self.ok("PUT", "/v1/settings/tax/reportable-types", {"types": ["cash", "gift_card"]}, key=self.finance)
+        self.assertIn("thresholds", self.ok("GET", "/v1/settings/tax"))
+        self.err("PUT", "/v1/settings/tax/thresholds/US", {"amount": -1, "currency": "USD"}, 400, "invalid_amount", "amount")
+        self.err("PUT", "/v1/settings/tax/reportable-types", {"types": "cash"}, 400, "invalid_request", "types")
+        self.ok("PUT", "/v1/fx-rates", {"reporting": "USD", "rates": {"EUR": "1.0845"}}, key=self.finance)
+        self.assertIn("EUR", str(self.ok("GET", "/v1/fx-rates")))
+        self.err("PUT", "/v1/fx-rates", {"reporting": "USD", "rates": ["EUR"]}, 400, "invalid_request", "rates")
+        self.ok("PUT", "/v1/fees/manual", {"currency": "USD", "fixed_amount": 25, "percent_bp": 100}, key=self.finance)
+        self.assertIn("manual", str(self.ok("GET", "/v1/fees")))
+        self.err("PUT", "/v1/fees/manual", {"currency": "USD", "fixed_amount": 25}, 400, "invalid_amount", "percent_bp")
+
+
+if __name__ == "__main__":
+    unittest.main()
