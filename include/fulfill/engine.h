@@ -83,6 +83,9 @@ enum ff_err engine_tx_begin(struct engine *e);
 enum ff_err engine_tx_commit(struct engine *e);
 void engine_tx_rollback(struct engine *e);
 
+/* The schema version the database is at (after migrations). */
+int engine_schema_version(struct engine *e);
+
 /* Database reachable? (readyz) */
 bool engine_ping(struct engine *e);
 
@@ -197,6 +200,86 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
  * Result {"released","fulfilled","failed","expired","webhooks"}. */
 enum ff_err engine_worker_pass(struct engine *e, const struct actor *a, int64_t now_ms, json_t **out,
 			       struct ff_diag *d);
+
+/* ---- fulfillment: connectors, code pools, webhooks, notifications (SPEC §5, §9a, §12) ----
+ * Roles (for the HTTP route table / CLI): connectors and webhook endpoints admin
+ * (reads also operator and auditor); code pools admin and operator (reads also
+ * finance and auditor). Results follow API.md; every mutation is audited. */
+
+/* PUT /v1/connectors/{id}: body {"type": "stripe"|"recurly"|"braintree"|"giftcard"|
+ * "webhook"|"smtp", "config": {...}} (fields per type: docs/connectors.md). Secrets in
+ * config are sealed with the master key and write-only: a secret left out of a later
+ * PUT keeps its stored value. Saving closes the connector's breaker and releases the
+ * rewards that waited for it. URLs (base_url, url) are checked against the SSRF guard
+ * (engine_config.webhook_allow_hosts). Result = engine_connector_get's. Errors:
+ * FF_E_INVALID / FF_E_UNKNOWN_FIELD with param "config.<field>". */
+enum ff_err engine_connector_put(struct engine *e, const struct actor *a, const char *id, json_t *body,
+				 json_t **out, struct ff_diag *d);
+/* GET /v1/connectors/{id}: {"id","object":"connector","type","config":{...secrets
+ * masked "sk_...1234"},"breaker":{"state":"closed"|"open","failures":N,"open_until":T|null}}. */
+enum ff_err engine_connector_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
+				 struct ff_diag *d);
+/* GET /v1/connectors: {"object":"list","data":[connector...],"has_more":false}. */
+enum ff_err engine_connectors_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+/* DELETE /v1/connectors/{id}: {"id","object":"connector","deleted":true}. */
+enum ff_err engine_connector_delete(struct engine *e, const struct actor *a, const char *id, json_t **out,
+				    struct ff_diag *d);
+
+/* PUT /v1/code-pools/{id}: body {"low_stock_threshold": N >= 0, "per_participant_limit":
+ * N >= 1 | null}. Result = engine_code_pool_get's. */
+enum ff_err engine_code_pool_put(struct engine *e, const struct actor *a, const char *id, json_t *body,
+				 json_t **out, struct ff_diag *d);
+/* GET /v1/code-pools/{id}: {"id","object":"code_pool","low_stock_threshold",
+ * "per_participant_limit","low_stock":bool,"available","assigned","redeemed","void",
+ * "created_at","updated_at"}. */
+enum ff_err engine_code_pool_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
+				 struct ff_diag *d);
+/* GET /v1/code-pools: a list of code pool objects. */
+enum ff_err engine_code_pools_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+/* POST /v1/code-pools/{id}/codes with a JSON body {"codes": ["A1", ...]} (up to
+ * 1,000,000; each 1-128 printable characters without spaces). Creates the pool when
+ * missing. -> {"pool","added":N,"duplicates":N}; releases rewards held with pool_empty. */
+enum ff_err engine_code_pool_upload(struct engine *e, const struct actor *a, const char *id, json_t *body,
+				    json_t **out, struct ff_diag *d);
+/* The same for a text/csv body: one code per line, optional header line `code`,
+ * blank lines ignored, surrounding quotes and CRLF stripped. */
+enum ff_err engine_code_pool_upload_csv(struct engine *e, const struct actor *a, const char *id, const char *text,
+					size_t len, json_t **out, struct ff_diag *d);
+/* POST /v1/code-pools/{pool}/codes/{code} {"status": "redeemed"|"void"}: mark a code
+ * (a redeemed code sets its reward's redeemed_at). -> {"pool","code","status","reward"}.
+ * FF_E_INVALID_TRANSITION for a code already redeemed. */
+enum ff_err engine_code_set_status(struct engine *e, const struct actor *a, const char *pool, const char *code,
+				   const char *status, json_t **out, struct ff_diag *d);
+
+/* POST /v1/webhook-endpoints: body {"url", "events": ["reward.fulfilled", ...] (absent
+ * or [] = every event; "*" too), "description"?} -> 201 {"id":"we_...","object":
+ * "webhook_endpoint","url","events","description","status":"enabled","disabled_reason",
+ * "created_at","updated_at","secret":"whsec_..."} - the secret appears only here. URLs
+ * resolving to loopback/private/link-local/multicast addresses are FF_E_INVALID
+ * (param "url") unless their host is in webhook_allow_hosts. */
+enum ff_err engine_webhook_endpoint_create(struct engine *e, const struct actor *a, json_t *body, json_t **out,
+					   struct ff_diag *d);
+/* GET /v1/webhook-endpoints: list (paging by id). */
+enum ff_err engine_webhook_endpoints_list(struct engine *e, const struct actor *a, const struct page *p,
+					  json_t **out, struct ff_diag *d);
+/* GET /v1/webhook-endpoints/{id}: the endpoint (no secret) + "deliveries": {"<status>": N}. */
+enum ff_err engine_webhook_endpoint_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
+					struct ff_diag *d);
+/* DELETE /v1/webhook-endpoints/{id}: {"id","object","deleted":true}; pending deliveries fail. */
+enum ff_err engine_webhook_endpoint_delete(struct engine *e, const struct actor *a, const char *id, json_t **out,
+					   struct ff_diag *d);
+/* GET /v1/webhook-endpoints/{id}/deliveries: every attempt, oldest first: list of
+ * {"id" (a sequence number, for starting_after),"object":"webhook_attempt","delivery",
+ * "webhook_id","type","attempt","status_code"|null,"error"|null,"success","duration_ms","at"}. */
+enum ff_err engine_webhook_deliveries(struct engine *e, const struct actor *a, const char *id, const struct page *p,
+				      json_t **out, struct ff_diag *d);
+
+/* GET /v1/notifications?reward=: the e-mail outbox: list of {"id","object":"notification",
+ * "reward","participant","milestone","status":"pending"|"sent"|"failed"|"unknown",
+ * "attempts","last_error","created_at","updated_at"} (no addresses or content). */
+enum ff_err engine_notifications_list(struct engine *e, const struct actor *a, const char *reward,
+				      const struct page *p, json_t **out, struct ff_diag *d);
+/* ---- end of fulfillment ---- */
 
 /* ---- reports ---- */
 enum ff_err engine_report_participants(struct engine *e, const struct actor *a, json_t **out,

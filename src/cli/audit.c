@@ -6,7 +6,35 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* " (AT ACTOR ACTION TARGET)" of audit record `seq`, or "" when it cannot be read. */
+static void describe_record(struct cli *c, const char *seq, char *out, size_t n)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(seq, &end, 10);
+	if (errno || end == seq || *end || v < 1)
+		return;
+	char prev[32];
+	snprintf(prev, sizeof(prev), "%lld", v - 1);
+	struct page p = {1, v > 1 ? prev : NULL};
+	json_t *list = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	if (engine_audit_list(c->engine, &c->actor, &p, &list, &d) != FF_OK)
+		return;
+	json_t *r = json_array_get(json_object_get(list, "data"), 0);
+	char b[4][160];
+	if (r && !strcmp(cli_str(r, "id", "", b[0], sizeof(b[0])), seq))
+		snprintf(out, n, " (%s %s %s %s)", cli_str(r, "at", "", b[0], sizeof(b[0])),
+			 cli_str(r, "actor", "", b[1], sizeof(b[1])),
+			 cli_str(r, "action", "", b[2], sizeof(b[2])),
+			 cli_str(r, "target", "", b[3], sizeof(b[3])));
+	json_decref(list);
+}
 
 int cli_cmd_audit_verify(struct cli *c)
 {
@@ -25,8 +53,11 @@ int cli_cmd_audit_verify(struct cli *c)
 		printf("ok %s records\n", records);
 	} else {
 		const char *bad = cli_str(out, "first_bad", "?", b2, sizeof(b2));
-		printf("broken: record %s is the first that does not match the chain (%s records)\n",
-		       bad, records);
+		char detail[512] = "";
+		describe_record(c, bad, detail, sizeof(detail));
+		printf("broken: record %s%s is the first that does not match the chain; %s records "
+		       "verified before it\n",
+		       bad, detail, records);
 	}
 	json_decref(out);
 	return ok ? CLI_OK : CLI_FAIL;
@@ -77,12 +108,13 @@ int cli_cmd_audit_list(struct cli *c)
 int cli_cmd_migrate(struct cli *c)
 {
 	/* engine_open() has already applied every pending migration. */
+	int version = engine_schema_version(c->engine);
 	if (c->json) {
-		json_t *o = json_pack("{s:b}", "ok", 1);
+		json_t *o = json_pack("{s:b, s:i}", "ok", 1, "schema_version", version);
 		cli_print_json(o);
 		json_decref(o);
 	} else {
-		printf("database is up to date\n");
+		printf("schema version %d: up to date\n", version);
 	}
 	return CLI_OK;
 }

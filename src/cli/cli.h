@@ -35,6 +35,7 @@ enum cli_setting_id {
 	SET_DB,
 	SET_MASTER_KEY,
 	SET_MASTER_KEY_FILE,
+	SET_MASTER_KEY_PREVIOUS,
 	SET_LISTEN,
 	SET_NO_WORKER,
 	SET_WEBHOOK_ALLOW_HOSTS,
@@ -54,13 +55,13 @@ enum cli_setting_id {
 enum cli_source { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG };
 
 struct cli_setting {
-	const char *name;        /* key in the config file: "db" */
-	const char *env;         /* environment variable: "FULFILL_DB" */
-	const char *flag;        /* command-line flag "--db", or NULL (secrets: never on argv) */
-	const char *def;         /* default value, NULL when unset by default */
-	bool secret;             /* masked by `config show` */
-	bool boolean;            /* the flag takes no argument and means "true" */
-	const char *metavar;     /* argument name in help texts: "URL" */
+	const char *name;	 /* key in the config file: "db" */
+	const char *env;	 /* environment variable: "FULFILL_DB" */
+	const char *flag;	 /* command-line flag "--db", or NULL (secrets: never on argv) */
+	const char *def;	 /* default value, NULL when unset by default */
+	bool secret;		 /* masked by `config show` */
+	bool boolean;		 /* the flag takes no argument and means "true" */
+	const char *metavar;	 /* argument name in help texts: "URL" */
 	const char *description; /* one line, for help, `config show` and docs */
 };
 
@@ -91,7 +92,8 @@ const char *cli_source_name(enum cli_source src);
  * (FULFILL_MASTER_KEY / master_key / --master-key-file, or the SQLite PATH.key file via
  * engine_config_load_key). `db_override` replaces the db setting when non-NULL.
  * Prints the reason and returns CLI_FAIL/CLI_USAGE on error. */
-int cli_engine_config(const struct cli_settings *s, const char *db_override, struct engine_config *out);
+int cli_engine_config(const struct cli_settings *s, const char *db_override,
+		      struct engine_config *out);
 
 /* ---- command-line options ---- */
 
@@ -113,18 +115,28 @@ enum cli_opt_id {
 	OPT_STARTING_AFTER,
 	OPT_REASON,
 	OPT_BATCH,
-	OPT_ALL,
+	OPT_FROM,
+	OPT_TO,
+	OPT_GROUP,
+	OPT_CURRENCY,
+	OPT_UNTIL,
+	OPT_CONNECTOR,
+	OPT_REFERENCE,
+	OPT_YEAR,
+	OPT_CSV,
+	OPT_NOTE,
+	OPT_NEW_KEY_FILE,
 	OPT__COUNT
 };
 
 struct cli;
 
 struct cli_command {
-	const char *name;     /* "rewards list" (family and subcommand) */
-	const char *args;     /* positional synopsis: "ID" */
-	const char *summary;  /* one line */
-	const char *help;     /* paragraphs after the synopsis, may be NULL */
-	const int *opts;      /* enum cli_opt_id list, terminated by -1 */
+	const char *name;    /* "rewards list" (family and subcommand) */
+	const char *args;    /* positional synopsis: "ID" */
+	const char *summary; /* one line */
+	const char *help;    /* paragraphs after the synopsis, may be NULL */
+	const int *opts;     /* enum cli_opt_id list, terminated by -1 */
 	int min_args, max_args;
 	int (*run)(struct cli *c);
 };
@@ -134,12 +146,12 @@ struct cli {
 	const struct cli_command *cmd;
 	struct cli_settings settings;
 	const char *opt[OPT__COUNT]; /* option values ("1" for flags), NULL when absent */
-	char **args;                 /* positional arguments after the command words */
+	char **args;		     /* positional arguments after the command words */
 	int nargs;
-	bool json;                   /* --json */
+	bool json; /* --json */
 	struct engine_config cfg;
-	struct engine *engine;       /* open when the command needs the database */
-	struct actor actor;          /* the local operator (actor_cli) */
+	struct engine *engine; /* open when the command needs the database */
+	struct actor actor;    /* the local operator (actor_cli) */
 };
 
 /* ---- output helpers (output.c) ---- */
@@ -198,6 +210,8 @@ int cli_cmd_rewards_reject(struct cli *c);
 int cli_cmd_rewards_retry(struct cli *c);
 int cli_cmd_rewards_cancel(struct cli *c);
 int cli_cmd_review_list(struct cli *c);
+int cli_cmd_review_approve(struct cli *c);
+int cli_cmd_review_reject(struct cli *c);
 int cli_cmd_participants_list(struct cli *c);
 int cli_cmd_participants_show(struct cli *c);
 int cli_cmd_redeem(struct cli *c);
@@ -206,6 +220,27 @@ int cli_cmd_audit_verify(struct cli *c);
 int cli_cmd_audit_list(struct cli *c);
 int cli_cmd_migrate(struct cli *c);
 int cli_cmd_config_show(struct cli *c);
+int cli_cmd_program_simulate(struct cli *c);
+int cli_cmd_batch_create(struct cli *c);
+int cli_cmd_batch_list(struct cli *c);
+int cli_cmd_batch_show(struct cli *c);
+int cli_cmd_batch_export(struct cli *c);
+int cli_cmd_batch_close(struct cli *c);
+int cli_cmd_batch_fulfill(struct cli *c);
+int cli_cmd_batch_reconcile(struct cli *c);
+int cli_cmd_codes_upload(struct cli *c);
+int cli_cmd_codes_show(struct cli *c);
+int cli_cmd_codes_list(struct cli *c);
+int cli_cmd_report_payouts(struct cli *c);
+int cli_cmd_report_aging(struct cli *c);
+int cli_cmd_report_tax(struct cli *c);
+int cli_cmd_report_kpis(struct cli *c);
+int cli_cmd_report_credit_status(struct cli *c);
+int cli_cmd_participants_tax_form(struct cli *c);
+int cli_cmd_blocklist_add(struct cli *c);
+int cli_cmd_blocklist_remove(struct cli *c);
+int cli_cmd_blocklist_list(struct cli *c);
+int cli_cmd_keys_rotate_master(struct cli *c);
 
 /* ---- shared pieces used by more than one family ---- */
 
@@ -220,6 +255,10 @@ int cli_ingest_stream(struct engine *e, const struct actor *a, FILE *f, const ch
 /* Load one program document file (program.c); prints errors. */
 int cli_program_load_file(struct engine *e, const struct actor *a, const char *path, bool activate,
 			  json_t **out);
+
+/* Print a report object ({"columns", "data"}) as a table, or with --json as JSON, or
+ * with --csv through engine_report_csv (finance.c). Takes ownership of `report`. */
+int cli_print_report(struct cli *c, json_t *report);
 
 /* The worker pass counts as one line "released N, fulfilled N, ..." on `f`. */
 void cli_print_worker_counts(FILE *f, const json_t *counts);

@@ -21,10 +21,7 @@ static char *compact(const json_t *v)
 	return s;
 }
 
-static void line(const char *label, const char *value)
-{
-	printf("  %-14s %s\n", label, value);
-}
+static void line(const char *label, const char *value) { printf("  %-14s %s\n", label, value); }
 
 static void line_json(const char *label, const json_t *v)
 {
@@ -122,7 +119,8 @@ static void print_limits(const json_t *limits)
 	{
 		char b1[128], b2[32], b3[32];
 		printf("    %s: %s of %s used%s\n", cli_str(l, "limit", "?", b1, sizeof(b1)),
-		       cli_str(l, "used", "?", b2, sizeof(b2)), cli_str(l, "value", "?", b3, sizeof(b3)),
+		       cli_str(l, "used", "?", b2, sizeof(b2)),
+		       cli_str(l, "value", "?", b3, sizeof(b3)),
 		       json_is_true(json_object_get(l, "applied")) ? " (applied)" : "");
 	}
 }
@@ -148,10 +146,11 @@ static void print_signals(const json_t *signals)
 	}
 }
 
-static const char *const known[] = {"object",  "program", "program_version", "trigger", "referral",
-				    "conversion", "eligible", "clauses", "tier", "limits",
-				    "rewards", "signals", "outcome", "failed", "this_reward",
-				    "message", NULL};
+static const char *const known[] = {"object",	"program",    "program_version", "trigger",
+				    "referral", "conversion", "eligible",	 "clauses",
+				    "tier",	"limits",     "rewards",	 "signals",
+				    "outcome",	"failed",     "this_reward",	 "message",
+				    NULL};
 
 static void print_explanation(const json_t *x, const json_t *outer_signals, const char *currency)
 {
@@ -178,10 +177,7 @@ static void print_explanation(const json_t *x, const json_t *outer_signals, cons
 		printf("  eligibility:\n");
 		size_t i;
 		json_t *cl;
-		json_array_foreach(clauses, i, cl)
-		{
-			print_clause(cl);
-		}
+		json_array_foreach(clauses, i, cl) { print_clause(cl); }
 		if (json_array_size(clauses) == 0)
 			printf("    (no eligibility rule: everyone qualifies)\n");
 	}
@@ -194,7 +190,8 @@ static void print_explanation(const json_t *x, const json_t *outer_signals, cons
 		char t[160];
 		if (json_is_integer(from))
 			snprintf(t, sizeof(t), "successful referral #%lld: tier from %lld",
-				 (long long)json_integer_value(n), (long long)json_integer_value(from));
+				 (long long)json_integer_value(n),
+				 (long long)json_integer_value(from));
 		else
 			snprintf(t, sizeof(t), "successful referral #%lld: base rewards (no tier)",
 				 (long long)json_integer_value(n));
@@ -282,12 +279,16 @@ int cli_cmd_explain(struct cli *c)
 		bool earned = false;
 		size_t i;
 		json_t *en;
-		json_array_foreach(rw, i, en)
-		{
-			earned |= json_object_get(en, "reward") != NULL;
-		}
+		json_array_foreach(rw, i, en) { earned |= json_object_get(en, "reward") != NULL; }
 		printf("conversion %s by %s: %s\n", conv, who,
 		       earned ? "earned rewards" : "earned nothing");
+		json_t *cv = NULL;
+		if (engine_conversion_get(c->engine, &c->actor, conv, &cv, &d) == FF_OK) {
+			const char *cs = json_string_value(json_object_get(cv, "currency"));
+			if (cs)
+				snprintf(cur, sizeof(cur), "%s", cs);
+			json_decref(cv);
+		}
 	}
 	if (json_is_object(x) && json_object_size(x))
 		print_explanation(x, json_object_get(out, "signals"), cur[0] ? cur : NULL);

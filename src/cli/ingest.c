@@ -43,6 +43,7 @@ struct slot {
 	const char *code; /* pre-rejection: static API error code */
 	char message[200];
 	char param[64];
+	uint64_t end; /* input offset just after this line (progress) */
 };
 
 struct ingest {
@@ -60,8 +61,9 @@ struct ingest {
 	uint64_t total_bytes; /* 0 when unknown (pipe) */
 	uint64_t read_bytes;
 	struct timespec last_draw;
-	bool failed; /* the database refused a whole chunk */
-	FILE *csv_file; /* CSV: progress comes from the stream position */
+	bool failed;		/* the database refused a whole chunk */
+	uint64_t line_end;	/* input offset just after the line being added */
+	uint64_t line_end_base; /* NDJSON: bytes read so far */
 };
 
 /* ---- progress bar ---- */
@@ -86,11 +88,6 @@ static void bar_draw(struct ingest *in, bool force)
 		return;
 	in->last_draw = now;
 	long long done = in->counts[0] + in->counts[1] + in->counts[2];
-	if (in->csv_file) {
-		off_t pos = ftello(in->csv_file);
-		if (pos > 0)
-			in->read_bytes = (uint64_t)pos;
-	}
 	if (in->total_bytes) {
 		uint64_t pct = in->read_bytes * 100 / in->total_bytes;
 		if (pct > 100)
@@ -100,12 +97,14 @@ static void bar_draw(struct ingest *in, bool force)
 		for (size_t i = 0; i < 30; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[30] = '\0';
-		fprintf(stderr, "\r\033[K[%s] %3" PRIu64 "%%  %lld events  (%lld accepted, %lld "
-				"duplicate, %lld rejected)",
+		fprintf(stderr,
+			"\r\033[K[%s] %3" PRIu64 "%%  %lld events  (%lld accepted, %lld "
+			"duplicate, %lld rejected)",
 			bar, pct, done, in->counts[0], in->counts[1], in->counts[2]);
 	} else {
-		fprintf(stderr, "\r\033[K%lld events  (%lld accepted, %lld duplicate, %lld rejected)",
-			done, in->counts[0], in->counts[1], in->counts[2]);
+		fprintf(stderr,
+			"\r\033[K%lld events  (%lld accepted, %lld duplicate, %lld rejected)", done,
+			in->counts[0], in->counts[1], in->counts[2]);
 	}
 	in->bar_shown = true;
 }
@@ -149,11 +148,12 @@ static int flush(struct ingest *in)
 	if (err) {
 		/* The transaction itself failed: nothing of this chunk is stored. */
 		bar_clear(in);
-		fprintf(stderr,
-			"fulfill: %s: %s: %s%s%s\nfulfill: events from line %zu on were not stored; "
-			"ingesting the file again is safe (stored events come back as duplicates)\n",
-			in->name, ff_err_code(err), d.message, d.param[0] ? " " : "", d.param,
-			in->slots[0].line);
+		fprintf(
+		    stderr,
+		    "fulfill: %s: %s: %s%s%s\nfulfill: events from line %zu on were not stored; "
+		    "ingesting the file again is safe (stored events come back as duplicates)\n",
+		    in->name, ff_err_code(err), d.message, d.param[0] ? " " : "", d.param,
+		    in->slots[0].line);
 		in->failed = true;
 		rc = CLI_FAIL;
 	}
@@ -169,10 +169,12 @@ static int flush(struct ingest *in)
 		if (rc == CLI_OK) {
 			if (it->err) {
 				report(in, s->line, ff_err_code(it->err),
-				       it->diag.message[0] ? it->diag.message : ff_err_code(it->err),
+				       it->diag.message[0] ? it->diag.message
+							   : ff_err_code(it->err),
 				       it->diag.param);
 			} else {
-				const char *o = json_string_value(json_object_get(it->result, "outcome"));
+				const char *o =
+				    json_string_value(json_object_get(it->result, "outcome"));
 				in->counts[o && strcmp(o, "duplicate") == 0 ? CNT_DUPLICATE
 									    : CNT_ACCEPTED]++;
 			}
@@ -182,6 +184,7 @@ static int flush(struct ingest *in)
 		free(s->text);
 		s->text = NULL;
 	}
+	in->read_bytes = in->slots[in->nslots - 1].end;
 	in->nslots = 0;
 	in->chunk_bytes = 0;
 	bar_draw(in, false);
@@ -196,6 +199,7 @@ static struct slot *next_slot(struct ingest *in, size_t line, size_t len, int *r
 	struct slot *s = &in->slots[in->nslots++];
 	memset(s, 0, sizeof(*s));
 	s->line = line;
+	s->end = in->line_end;
 	in->chunk_bytes += len;
 	return s;
 }
@@ -236,6 +240,20 @@ static bool blank(const char *p, size_t n)
 	return true;
 }
 
+/* One complete NDJSON line (owned, with room for a NUL): drop a CR before the newline
+ * and a UTF-8 byte-order mark at the start of the file, then queue it. */
+static int add_line(struct ingest *in, size_t line, char *text, size_t len)
+{
+	if (len && text[len - 1] == '\r')
+		len--;
+	if (line == 1 && len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+		memmove(text, text + 3, len - 3);
+		len -= 3;
+	}
+	text[len] = '\0';
+	return add_event(in, line, text, len);
+}
+
 static int ingest_ndjson(struct ingest *in, FILE *f)
 {
 	char *block = ff_malloc(READ_BLOCK);
@@ -253,7 +271,8 @@ static int ingest_ndjson(struct ingest *in, FILE *f)
 			}
 			break;
 		}
-		in->read_bytes += got;
+		uint64_t block_start = in->line_end_base;
+		in->line_end_base += got;
 		size_t pos = 0;
 		while (pos < got && rc == CLI_OK) {
 			char *nl = memchr(block + pos, '\n', got - pos);
@@ -280,15 +299,14 @@ static int ingest_ndjson(struct ingest *in, FILE *f)
 			if (!nl)
 				break;
 			pos++; /* the newline */
+			in->line_end = block_start + pos;
 			if (skipping) {
 				rc = add_rejected(in, line, "too_large", NULL,
-						  "line is longer than %zu MiB", LINE_MAX_BYTES >> 20);
+						  "line is longer than %zu MiB",
+						  LINE_MAX_BYTES >> 20);
 				skipping = false;
 			} else if (cur_len && !blank(cur, cur_len)) {
-				if (cur[cur_len - 1] == '\r')
-					cur_len--;
-				cur[cur_len] = '\0';
-				rc = add_event(in, line, cur, cur_len);
+				rc = add_line(in, line, cur, cur_len);
 				cur = NULL;
 				cur_cap = 0;
 			}
@@ -298,15 +316,13 @@ static int ingest_ndjson(struct ingest *in, FILE *f)
 		if (rc != CLI_OK)
 			break;
 	}
+	in->line_end = in->line_end_base;
 	if (rc == CLI_OK) {
 		if (skipping)
-			rc = add_rejected(in, line, "too_large", NULL, "line is longer than %zu MiB",
-					  LINE_MAX_BYTES >> 20);
+			rc = add_rejected(in, line, "too_large", NULL,
+					  "line is longer than %zu MiB", LINE_MAX_BYTES >> 20);
 		else if (cur_len && !blank(cur, cur_len)) {
-			if (cur[cur_len - 1] == '\r')
-				cur_len--;
-			cur[cur_len] = '\0';
-			rc = add_event(in, line, cur, cur_len);
+			rc = add_line(in, line, cur, cur_len);
 			cur = NULL;
 		}
 	}
@@ -325,7 +341,8 @@ struct column {
 };
 
 static const char *const int_columns[] = {"amount", "quantity"};
-static const char *const id_columns[] = {"referral_id", "conversion_id", "participant_id"};
+static const char *const id_columns[] = {"referral_id", "conversion_id", "participant_id",
+					 "refund_id"};
 
 static int csv_header(struct ingest *in, char **fields, size_t n, struct column **out_cols,
 		      char ***out_names)
@@ -404,7 +421,8 @@ static int csv_row(struct ingest *in, size_t line, const struct column *cols, si
 				char param[64];
 				snprintf(param, sizeof(param), "data.%s", cols[i].key);
 				rc = add_rejected(in, line,
-						  errno == ERANGE ? "invalid_amount" : "invalid_request",
+						  errno == ERANGE ? "invalid_amount"
+								  : "invalid_request",
 						  param, "'%.40s' is not an integer%s", v,
 						  errno == ERANGE ? " in range" : "");
 				goto out;
@@ -473,10 +491,13 @@ static int ingest_csv(struct ingest *in, FILE *f)
 	int got;
 	while (rc == CLI_OK && (got = csv_next(r, &fields, &n, &why)) != 0) {
 		size_t line = csv_line(r);
+		off_t pos = ftello(f); /* read-ahead makes this approximate: fine for a bar */
+		if (pos > 0)
+			in->line_end = (uint64_t)pos;
 		if (got < 0) {
 			if (!cols) {
-				rc = cli_fail("%s: line %zu: cannot read the CSV header: %s", in->name,
-					      line, why);
+				rc = cli_fail("%s: line %zu: cannot read the CSV header: %s",
+					      in->name, line, why);
 				break;
 			}
 			bool too_long = why && strstr(why, "long");
@@ -517,18 +538,16 @@ int cli_ingest_stream(struct engine *e, const struct actor *a, FILE *f, const ch
 	struct stat st;
 	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
 		in->total_bytes = (uint64_t)st.st_size;
-	if (fmt == CLI_FORMAT_CSV)
-		in->csv_file = f;
 	int rc = fmt == CLI_FORMAT_CSV ? ingest_csv(in, f) : ingest_ndjson(in, f);
-	in->csv_file = NULL;
-	in->read_bytes = in->total_bytes;
 	if (rc == CLI_OK)
 		rc = flush(in);
 	else
 		for (size_t i = 0; i < in->nslots; i++)
 			free(in->slots[i].text);
-	if (in->bar && rc == CLI_OK && !in->failed)
+	if (in->bar && rc == CLI_OK && !in->failed) {
+		in->read_bytes = in->total_bytes;
 		bar_draw(in, true);
+	}
 	if (in->bar_shown)
 		fputc('\n', stderr);
 	memcpy(out_counts, in->counts, sizeof(in->counts));
@@ -544,7 +563,7 @@ int cli_cmd_ingest(struct cli *c)
 	if (fs) {
 		if (!strcmp(fs, "csv"))
 			fmt = CLI_FORMAT_CSV;
-		else if (strcmp(fs, "ndjson") && strcmp(fs, "jsonl"))
+		else if (strcmp(fs, "ndjson") != 0 && strcmp(fs, "jsonl") != 0)
 			return cli_usage(c, "--format must be ndjson or csv, not '%s'", fs);
 	} else {
 		const char *dot = strrchr(path, '.');
@@ -569,9 +588,9 @@ int cli_cmd_ingest(struct cli *c)
 	if (!is_stdin)
 		fclose(f);
 	if (c->json) {
-		json_t *o = json_pack("{s:I, s:I, s:I}", "accepted", (json_int_t)counts[0],
-				      "duplicate", (json_int_t)counts[1], "rejected",
-				      (json_int_t)counts[2]);
+		json_t *o =
+		    json_pack("{s:I, s:I, s:I}", "accepted", (json_int_t)counts[0], "duplicate",
+			      (json_int_t)counts[1], "rejected", (json_int_t)counts[2]);
 		cli_print_json(o);
 		json_decref(o);
 	} else {

@@ -13,15 +13,17 @@ int cli_cmd_keys_create(struct cli *c)
 	if (!role)
 		return cli_usage(c, "--role is required");
 	if (role_parse(role) < 0)
-		return cli_usage(c, "unknown role '%s' (admin, operator, finance, auditor, ingest, "
-				    "fulfiller, partner)",
+		return cli_usage(c,
+				 "unknown role '%s' (admin, operator, finance, auditor, ingest, "
+				 "fulfiller, partner)",
 				 role);
-	const char *name = c->opt[OPT_NAME] ? c->opt[OPT_NAME] : "";
+	const char *name = c->opt[OPT_NAME];
 	json_t *out = NULL;
 	struct ff_diag d;
 	ff_diag_clear(&d);
-	enum ff_err err = engine_key_create(c->engine, &c->actor, role, name, c->opt[OPT_PARTICIPANT],
-					    c->opt[OPT_FULFILLER], &out, &d);
+	enum ff_err err =
+	    engine_key_create(c->engine, &c->actor, role, name, c->opt[OPT_PARTICIPANT],
+			      c->opt[OPT_FULFILLER], &out, &d);
 	if (err)
 		return cli_fail_engine(err, &d);
 	if (c->json) {

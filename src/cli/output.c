@@ -160,11 +160,15 @@ void cli_table_print(struct cli_table *t, FILE *f)
 				w[col] = cw;
 		}
 	for (size_t r = 0; r < t->nrows; r++) {
-		for (int col = 0; col < t->ncols; col++) {
-			const char *s = t->cells[r * (size_t)t->ncols + (size_t)col];
-			fputs(s, f);
-			if (col + 1 < t->ncols)
-				fprintf(f, "%*s", (int)(w[col] - width(s) + 2), "");
+		char **row = &t->cells[r * (size_t)t->ncols];
+		int last =
+		    t->ncols - 1; /* no trailing blanks: stop after the last non-empty cell */
+		while (last > 0 && !row[last][0])
+			last--;
+		for (int col = 0; col <= last; col++) {
+			fputs(row[col], f);
+			if (col < last)
+				fprintf(f, "%*s", (int)(w[col] - width(row[col]) + 2), "");
 		}
 		fputc('\n', f);
 	}
@@ -179,7 +183,7 @@ void cli_print_field(const char *label, const char *value)
 {
 	char l[64];
 	snprintf(l, sizeof(l), "%s:", label);
-	printf("%-18s %s\n", l, value ? value : "");
+	printf("%-20s %s\n", l, value ? value : "");
 }
 
 int cli_page_from_opts(const struct cli *c, struct page *p)

@@ -49,7 +49,7 @@ int cli_cmd_participants_list(struct cli *c)
 	return CLI_OK;
 }
 
-/* "1500.00 USD, 30 POINT" from [{"currency","amount"}]; "none" when empty. */
+/* "1500.00 USD, 30 POINT" from [{"currency","amount"}]; "0" when empty. */
 static const char *money_list(const json_t *arr, char *buf, size_t n)
 {
 	size_t i, used = 0;
@@ -65,7 +65,7 @@ static const char *money_list(const json_t *arr, char *buf, size_t n)
 		used += (size_t)w;
 	}
 	if (!used)
-		snprintf(buf, n, "none");
+		snprintf(buf, n, "0");
 	return buf;
 }
 
@@ -82,9 +82,9 @@ int cli_cmd_participants_show(struct cli *c)
 		json_decref(out);
 		return CLI_OK;
 	}
-	static const char *const fields[] = {"id",     "name",     "email",      "country",
-					     "currency", "status", "tax_form",   "created_at",
-					     "updated_at"};
+	static const char *const fields[] = {"id",	 "name",       "email",
+					     "country",	 "currency",   "status",
+					     "tax_form", "created_at", "updated_at"};
 	char b[1024];
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		const char *v = cli_str(out, fields[i], NULL, b, sizeof(b));
@@ -110,9 +110,9 @@ int cli_cmd_participants_show(struct cli *c)
 			b[0] = '\0';
 			json_object_foreach(rw, k, v)
 			{
-				int w = snprintf(b + used, sizeof(b) - used, "%s%s %lld",
-						 used ? ", " : "", k,
-						 (long long)json_integer_value(v));
+				int w =
+				    snprintf(b + used, sizeof(b) - used, "%s%s %lld",
+					     used ? ", " : "", k, (long long)json_integer_value(v));
 				if (w < 0 || (size_t)w >= sizeof(b) - used)
 					break;
 				used += (size_t)w;
@@ -139,7 +139,7 @@ int cli_cmd_redeem(struct cli *c)
 	struct ff_diag d;
 	ff_diag_clear(&d);
 	enum ff_err err =
-		engine_participant_redeem(c->engine, &c->actor, who, amount, currency, &out, &d);
+	    engine_participant_redeem(c->engine, &c->actor, who, amount, currency, &out, &d);
 	if (err)
 		return cli_fail_engine(err, &d);
 	if (c->json) {
@@ -150,8 +150,8 @@ int cli_cmd_redeem(struct cli *c)
 		printf("redeemed %s from %s; balance %s\n",
 		       cli_money_amount(amount, currency, m1, sizeof(m1)), who,
 		       json_is_integer(bal)
-			       ? cli_money_amount(json_integer_value(bal), currency, m2, sizeof(m2))
-			       : "?");
+			   ? cli_money_amount(json_integer_value(bal), currency, m2, sizeof(m2))
+			   : "?");
 	}
 	json_decref(out);
 	return CLI_OK;
@@ -165,34 +165,53 @@ int cli_cmd_report_participants(struct cli *c)
 	enum ff_err err = engine_report_participants(c->engine, &c->actor, &out, &d);
 	if (err)
 		return cli_fail_engine(err, &d);
+	if (c->opt[OPT_CSV])
+		return cli_print_report(c, out);
 	if (c->json) {
 		cli_print_json(out);
 		json_decref(out);
 		return CLI_OK;
 	}
-	static const char *const hdr[] = {"PARTICIPANT", "REFERRALS", "SUCCESSFUL", "EARNED",
-					  "FULFILLED",   "AMOUNT"};
-	struct cli_table *t = cli_table_new(6, hdr);
+	static const char *const hdr[] = {"PARTICIPANT", "REFERRALS", "SUCCESSFUL", "REWARDS",
+					  "FULFILLED",	 "EARNED",    "PAID OUT"};
+	struct cli_table *t = cli_table_new(7, hdr);
 	json_t *rows = json_is_array(out) ? out : json_object_get(out, "data");
 	size_t i;
 	json_t *r;
 	json_array_foreach(rows, i, r)
 	{
-		char b[6][512];
+		char b[7][512];
 		const char *who = cli_str(r, "participant", NULL, b[0], sizeof(b[0]));
 		if (!who)
 			who = cli_str(r, "id", "", b[0], sizeof(b[0]));
-		json_t *amounts = json_object_get(r, "amounts");
-		if (!amounts)
-			amounts = json_object_get(r, "amount");
+		/* amounts: [{"currency", "earned", "fulfilled"}] -> "60.00 USD, 10 POINT" */
+		size_t used[2] = {0, 0};
+		b[5][0] = b[6][0] = '\0';
+		size_t k;
+		json_t *m;
+		json_array_foreach(json_object_get(r, "amounts"), k, m)
+		{
+			const char *cur = json_string_value(json_object_get(m, "currency"));
+			static const char *const which[2] = {"earned", "fulfilled"};
+			for (int w = 0; w < 2; w++) {
+				char one[96];
+				json_t *v = json_object_get(m, which[w]);
+				cli_money_amount(json_is_integer(v) ? json_integer_value(v) : 0,
+						 cur, one, sizeof(one));
+				char *dst = b[5 + w];
+				int n = snprintf(dst + used[w], sizeof(b[0]) - used[w], "%s%s",
+						 used[w] ? ", " : "", one);
+				if (n > 0 && (size_t)n < sizeof(b[0]) - used[w])
+					used[w] += (size_t)n;
+			}
+		}
 		const char *row[] = {who,
 				     cli_str(r, "referrals", "0", b[1], sizeof(b[1])),
 				     cli_str(r, "successful_referrals", "0", b[2], sizeof(b[2])),
 				     cli_str(r, "rewards_earned", "0", b[3], sizeof(b[3])),
 				     cli_str(r, "rewards_fulfilled", "0", b[4], sizeof(b[4])),
-				     json_is_array(amounts)
-					     ? money_list(amounts, b[5], sizeof(b[5]))
-					     : cli_str(r, "amount", "", b[5], sizeof(b[5]))};
+				     used[0] ? b[5] : "-",
+				     used[1] ? b[6] : "-"};
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);

@@ -46,7 +46,8 @@ static void print_version_line(const json_t *o)
 	char b1[160], b2[32], b3[64];
 	const char *id = cli_str(o, "program", NULL, b1, sizeof(b1));
 	printf("program %s version %s: %s\n", id ? id : cli_str(o, "id", "?", b1, sizeof(b1)),
-	       cli_str(o, "version", "?", b2, sizeof(b2)), cli_str(o, "status", "?", b3, sizeof(b3)));
+	       cli_str(o, "version", "?", b2, sizeof(b2)),
+	       cli_str(o, "status", "?", b3, sizeof(b3)));
 }
 
 static int finish(struct cli *c, enum ff_err err, const struct ff_diag *d, json_t *out)
@@ -64,8 +65,8 @@ static int finish(struct cli *c, enum ff_err err, const struct ff_diag *d, json_
 int cli_cmd_program_load(struct cli *c)
 {
 	json_t *out = NULL;
-	int rc = cli_program_load_file(c->engine, &c->actor, c->args[0], c->opt[OPT_ACTIVATE] != NULL,
-				       &out);
+	int rc = cli_program_load_file(c->engine, &c->actor, c->args[0],
+				       c->opt[OPT_ACTIVATE] != NULL, &out);
 	if (rc != CLI_OK)
 		return rc;
 	struct ff_diag d;
@@ -242,8 +243,8 @@ int cli_cmd_program_diff(struct cli *c)
 	json_t *econ = json_object_get(out, "changes_economics");
 	if (json_is_boolean(econ))
 		printf("%s\n", json_is_true(econ)
-				       ? "changes payout economics: needs a second admin's approval"
-				       : "does not change payout economics");
+				   ? "changes payout economics: needs a second admin's approval"
+				   : "does not change payout economics");
 	json_decref(out);
 	return CLI_OK;
 }
@@ -263,17 +264,8 @@ static int version_action(struct cli *c, version_fn fn)
 	return finish(c, err, &d, out);
 }
 
-int cli_cmd_program_approve(struct cli *c)
-{
-	return version_action(c, engine_program_approve);
-}
+int cli_cmd_program_approve(struct cli *c) { return version_action(c, engine_program_approve); }
 
-int cli_cmd_program_activate(struct cli *c)
-{
-	return version_action(c, engine_program_activate);
-}
+int cli_cmd_program_activate(struct cli *c) { return version_action(c, engine_program_activate); }
 
-int cli_cmd_program_rollback(struct cli *c)
-{
-	return version_action(c, engine_program_rollback);
-}
+int cli_cmd_program_rollback(struct cli *c) { return version_action(c, engine_program_rollback); }

@@ -9,23 +9,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a reward is worth, for a table cell: "20.00 USD", "10.00% for 3 months",
+ * "1 x CASE-24". */
+static const char *cli_reward_value(const json_t *r, char *buf, size_t n)
+{
+	if (cli_money(r, buf, n)[0])
+		return buf;
+	json_t *bp = json_object_get(r, "percent_bp");
+	json_t *months = json_object_get(r, "months");
+	if (json_is_integer(bp)) {
+		json_int_t v = json_integer_value(bp);
+		if (json_is_integer(months))
+			snprintf(buf, n, "%lld.%02lld%% for %lld months", (long long)(v / 100),
+				 (long long)(v % 100), (long long)json_integer_value(months));
+		else
+			snprintf(buf, n, "%lld.%02lld%%", (long long)(v / 100),
+				 (long long)(v % 100));
+		return buf;
+	}
+	const char *sku = json_string_value(json_object_get(r, "sku"));
+	if (sku) {
+		json_t *q = json_object_get(r, "quantity");
+		snprintf(buf, n, "%lld x %s",
+			 json_is_integer(q) ? (long long)json_integer_value(q) : 1LL, sku);
+		return buf;
+	}
+	buf[0] = '\0';
+	return buf;
+}
+
 static void rewards_table(const json_t *list)
 {
-	static const char *const hdr[] = {"ID",     "PARTICIPANT", "ROLE",  "TYPE",
-					  "AMOUNT", "STATUS",      "REASON"};
+	static const char *const hdr[] = {"ID",	    "PARTICIPANT", "ROLE",  "TYPE",
+					  "AMOUNT", "STATUS",	   "REASON"};
 	struct cli_table *t = cli_table_new(7, hdr);
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(list, "data"), i, r)
 	{
 		char b[7][256];
-		const char *amount = cli_money(r, b[4], sizeof(b[4]));
-		if (!amount[0] && json_is_integer(json_object_get(r, "percent_bp"))) {
-			json_int_t bp = json_integer_value(json_object_get(r, "percent_bp"));
-			snprintf(b[4], sizeof(b[4]), "%lld.%02lld%%", (long long)(bp / 100),
-				 (long long)(bp % 100));
-			amount = b[4];
-		}
+		const char *amount = cli_reward_value(r, b[4], sizeof(b[4]));
 		const char *row[] = {cli_str(r, "id", "", b[0], sizeof(b[0])),
 				     cli_str(r, "participant", "", b[1], sizeof(b[1])),
 				     cli_str(r, "role", "", b[2], sizeof(b[2])),
@@ -62,38 +85,42 @@ static int list(struct cli *c, const char *status)
 	return CLI_OK;
 }
 
-int cli_cmd_rewards_list(struct cli *c)
-{
-	return list(c, c->opt[OPT_STATUS]);
-}
+int cli_cmd_rewards_list(struct cli *c) { return list(c, c->opt[OPT_STATUS]); }
 
-int cli_cmd_review_list(struct cli *c)
-{
-	return list(c, "review");
-}
+int cli_cmd_review_list(struct cli *c) { return list(c, "review"); }
 
 /* The reward as `label: value` lines, then its history. */
 static void print_reward(const json_t *r)
 {
-	static const char *const fields[] = {
-		"id",       "status",    "reason",       "participant", "role",
-		"program",  "program_version", "referral", "conversion", "type",
-		"code",     "hold_until", "expires_at",  "connector",   "fulfiller",
-		"external_reference", "batch", "created_at", "updated_at"};
+	static const char *const fields[] = {"id",
+					     "status",
+					     "reason",
+					     "participant",
+					     "role",
+					     "program",
+					     "program_version",
+					     "referral",
+					     "conversion",
+					     "type",
+					     "code",
+					     "hold_until",
+					     "expires_at",
+					     "connector",
+					     "fulfiller",
+					     "external_reference",
+					     "batch",
+					     "attempts",
+					     "last_error",
+					     "fulfilled_at",
+					     "created_at",
+					     "updated_at"};
 	char b[512];
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if (strcmp(fields[i], "type") == 0) {
 			cli_print_field("type", cli_str(r, "type", "", b, sizeof(b)));
-			const char *m = cli_money(r, b, sizeof(b));
-			if (m[0])
-				cli_print_field("amount", m);
-			json_t *bp = json_object_get(r, "percent_bp");
-			if (json_is_integer(bp)) {
-				snprintf(b, sizeof(b), "%lld.%02lld%%",
-					 (long long)(json_integer_value(bp) / 100),
-					 (long long)(json_integer_value(bp) % 100));
-				cli_print_field("percent", b);
-			}
+			const char *value = cli_reward_value(r, b, sizeof(b));
+			if (value[0])
+				cli_print_field("value", value);
 			continue;
 		}
 		const char *v = cli_str(r, fields[i], NULL, b, sizeof(b));
@@ -165,22 +192,56 @@ static int action(struct cli *c, enum reward_action act)
 	return CLI_OK;
 }
 
-int cli_cmd_rewards_approve(struct cli *c)
+int cli_cmd_rewards_approve(struct cli *c) { return action(c, REWARD_APPROVE); }
+
+int cli_cmd_rewards_reject(struct cli *c) { return action(c, REWARD_REJECT); }
+
+int cli_cmd_rewards_retry(struct cli *c) { return action(c, REWARD_RETRY); }
+
+int cli_cmd_rewards_cancel(struct cli *c) { return action(c, REWARD_CANCEL); }
+
+/* `review approve|reject ID...`: one ID is the plain action (prints the reward); several
+ * are decided in one transaction by engine_rewards_review, one result line each. */
+static int review(struct cli *c, bool approve)
 {
-	return action(c, REWARD_APPROVE);
+	if (c->nargs == 1)
+		return action(c, approve ? REWARD_APPROVE : REWARD_REJECT);
+	json_t *ids = json_array();
+	for (int i = 0; i < c->nargs; i++)
+		json_array_append_new(ids, json_string(c->args[i]));
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_rewards_review(c->engine, &c->actor, approve ? ids : NULL,
+						approve ? NULL : ids, c->opt[OPT_REASON], &out, &d);
+	json_decref(ids);
+	if (err)
+		return cli_fail_engine(err, &d);
+	json_int_t failed = json_integer_value(json_object_get(out, "failed"));
+	if (c->json) {
+		cli_print_json(out);
+	} else {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(out, "results"), i, r)
+		{
+			char b1[160], b2[64];
+			const char *id = cli_str(r, "id", "?", b1, sizeof(b1));
+			if (json_is_true(json_object_get(r, "ok"))) {
+				printf("%s: %s\n", id, cli_str(r, "status", "?", b2, sizeof(b2)));
+			} else {
+				json_t *e = json_object_get(r, "error");
+				char b3[512];
+				const char *code = cli_str(e, "code", "error", b2, sizeof(b2));
+				const char *msg = cli_str(e, "message", "", b3, sizeof(b3));
+				fprintf(stderr, "fulfill: %s: %s: %s\n", id, code, msg);
+			}
+		}
+	}
+	json_decref(out);
+	return failed ? CLI_FAIL : CLI_OK;
 }
 
-int cli_cmd_rewards_reject(struct cli *c)
-{
-	return action(c, REWARD_REJECT);
-}
+int cli_cmd_review_approve(struct cli *c) { return review(c, true); }
 
-int cli_cmd_rewards_retry(struct cli *c)
-{
-	return action(c, REWARD_RETRY);
-}
-
-int cli_cmd_rewards_cancel(struct cli *c)
-{
-	return action(c, REWARD_CANCEL);
-}
+int cli_cmd_review_reject(struct cli *c) { return review(c, false); }

@@ -78,7 +78,8 @@ int cli_cmd_serve(struct cli *c)
 
 /* ---- demo ---- */
 
-/* The examples/ directory: in the current directory, or beside the binary. */
+/* The examples/ directory: in the current directory, beside the binary, or one level
+ * up from it (build/fulfill-san). */
 static int find_examples(char *out, size_t n)
 {
 	if (access("examples/demo-events.ndjson", R_OK) == 0) {
@@ -87,16 +88,20 @@ static int find_examples(char *out, size_t n)
 	}
 	char exe[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (len > 0) {
-		exe[len] = '\0';
+	if (len <= 0)
+		return -1;
+	exe[len] = '\0';
+	for (int up = 0; up < 2; up++) {
 		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(out, n, "%s/examples", exe);
-			char probe[PATH_MAX + 64];
-			snprintf(probe, sizeof(probe), "%s/demo-events.ndjson", out);
-			if (access(probe, R_OK) == 0)
-				return 0;
+		if (!slash)
+			return -1;
+		*slash = '\0';
+		char probe[PATH_MAX + 64];
+		snprintf(probe, sizeof(probe), "%s/examples/demo-events.ndjson", exe);
+		if (access(probe, R_OK) == 0 && strlen(exe) + sizeof("/examples") <= n) {
+			snprintf(probe, sizeof(probe), "%s/examples", exe);
+			memcpy(out, probe, strlen(probe) + 1);
+			return 0;
 		}
 	}
 	return -1;
@@ -172,6 +177,31 @@ static void demo_summary(struct engine *e, const struct actor *a)
 	}
 }
 
+static int demo_upload_codes(struct cli *c, const char *pool, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return cli_fail("cannot read %s: %s", path, strerror(errno));
+	char text[65536];
+	size_t len = fread(text, 1, sizeof(text) - 1, f);
+	bool too_big = !feof(f);
+	fclose(f);
+	if (too_big)
+		return cli_fail("%s: the demo code file is larger than 64 KiB", path);
+	text[len] = '\0';
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err =
+	    engine_code_pool_upload_csv(c->engine, &c->actor, pool, text, len, &out, &d);
+	if (err)
+		return cli_fail_engine(err, &d);
+	char b[32];
+	printf("codes:    %s added to pool %s\n", cli_str(out, "added", "0", b, sizeof(b)), pool);
+	json_decref(out);
+	return CLI_OK;
+}
+
 int cli_cmd_demo(struct cli *c)
 {
 	char examples[PATH_MAX];
@@ -203,10 +233,18 @@ int cli_cmd_demo(struct cli *c)
 		if (rc != CLI_OK)
 			return rc;
 		char b1[160], b2[32];
-		printf("program:  %s version %s active\n", cli_str(out, "program", "?", b1, sizeof(b1)),
+		printf("program:  %s version %s active\n",
+		       cli_str(out, "program", "?", b1, sizeof(b1)),
 		       cli_str(out, "version", "?", b2, sizeof(b2)));
 		json_decref(out);
 	}
+
+	/* Discount codes for the give10get10 pool, so its rewards can be fulfilled. */
+	char codes[PATH_MAX + 64];
+	snprintf(codes, sizeof(codes), "%s/give10get10-codes.csv", examples);
+	rc = demo_upload_codes(c, "give10get10", codes);
+	if (rc != CLI_OK)
+		return rc;
 
 	char events[PATH_MAX + 64];
 	snprintf(events, sizeof(events), "%s/demo-events.ndjson", examples);
@@ -250,7 +288,8 @@ int cli_cmd_demo(struct cli *c)
 	printf("\nadmin key: %s\n\nTry:\n", keybuf);
 	printf("  curl -s -H 'Authorization: Bearer %s' http://%s%s/v1/participants/jessica\n",
 	       keybuf, host, listen);
-	printf("  curl -s -H 'Authorization: Bearer %s' 'http://%s%s/v1/rewards?participant=jessica'\n",
+	printf("  curl -s -H 'Authorization: Bearer %s' "
+	       "'http://%s%s/v1/rewards?participant=jessica'\n",
 	       keybuf, host, listen);
 	printf("  curl -s -H 'Authorization: Bearer %s' http://%s%s/v1/conversions/ord_mei_1\n",
 	       keybuf, host, listen);

@@ -20,49 +20,55 @@
 #include "fulfill/log.h"
 
 const struct cli_setting cli_settings_table[SET__COUNT] = {
-	[SET_CONFIG] = {"config", "FULFILL_CONFIG", "--config", NULL, false, false, "FILE",
-			"configuration file of `key = value` lines (read only from the flag or the "
-			"environment)"},
-	[SET_DB] = {"db", "FULFILL_DB", "--db", "sqlite:fulfill.db", false, false, "URL",
-		    "database: sqlite:PATH, a bare PATH (SQLite) or postgres://..."},
-	[SET_MASTER_KEY] = {"master_key", "FULFILL_MASTER_KEY", NULL, NULL, true, false, "HEX",
-			    "PII encryption key, 64 hex digits (never a flag: argv is visible to "
-			    "other users)"},
-	[SET_MASTER_KEY_FILE] = {"master_key_file", "FULFILL_MASTER_KEY_FILE", "--master-key-file",
-				 NULL, false, false, "FILE",
-				 "file holding the PII key (64 hex digits); default for SQLite: "
-				 "PATH.key beside the database, created on first use"},
-	[SET_LISTEN] = {"listen", "FULFILL_LISTEN", "--listen", "127.0.0.1:8080", false, false,
-			"HOST:PORT", "address of the HTTP server (serve, demo)"},
-	[SET_NO_WORKER] = {"no_worker", "FULFILL_NO_WORKER", "--no-worker", "false", false, true,
-			   NULL, "serve: do not run the background worker in the server process"},
-	[SET_WEBHOOK_ALLOW_HOSTS] = {"webhook_allow_hosts", "FULFILL_WEBHOOK_ALLOW_HOSTS",
-				     "--webhook-allow-hosts", "", false, false, "H,...",
-				     "hosts that webhook and connector URLs may use even though "
-				     "they resolve to loopback, private or link-local addresses"},
-	[SET_HTTP_MAX_BODY] = {"http_max_body", "FULFILL_HTTP_MAX_BODY", "--http-max-body",
-			       "10485760", false, false, "BYTES",
-			       "largest HTTP request body accepted (413 beyond)"},
-	[SET_HTTP_THREADS] = {"http_threads", "FULFILL_HTTP_THREADS", "--http-threads", "4", false,
-			      false, "N", "HTTP worker threads (each with its own database connection)"},
-	[SET_HTTP_RATE] = {"http_rate", "FULFILL_HTTP_RATE", "--http-rate", "1000", false, false,
-			   "N", "requests per second per API key (token refill rate; 0 disables "
-				"rate limiting)"},
-	[SET_HTTP_BURST] = {"http_burst", "FULFILL_HTTP_BURST", "--http-burst", "2000", false, false,
-			    "N", "requests an API key may burst above its rate"},
-	[SET_HTTP_TIMEOUT] = {"http_timeout", "FULFILL_HTTP_TIMEOUT", "--http-timeout", "30", false,
-			      false, "SECONDS", "how long an idle or slow connection may live"},
-	[SET_WEB_ROOT] = {"web_root", "FULFILL_WEB_ROOT", "--web-root", "web", false, false, "DIR",
-			  "directory holding the console/ and portal/ static files (installed: "
-			  "PREFIX/share/fulfill/web)"},
-	[SET_WORKER_INTERVAL] = {"worker_interval", "FULFILL_WORKER_INTERVAL", "--worker-interval",
-				 "1", false, false, "SECONDS",
-				 "pause between worker passes (worker, serve)"},
-	[SET_LOG_LEVEL] = {"log_level", "FULFILL_LOG_LEVEL", "--log-level", "info", false, false,
-			   "LEVEL", "least severe log level written to stderr: debug, info, "
-				    "warn, error"},
-	[SET_DEMO_DB] = {"demo_db", "FULFILL_DEMO_DB", "--demo-db", "fulfill-demo.db", false, false,
-			 "PATH", "SQLite file that `fulfill demo` deletes and re-creates"},
+    [SET_CONFIG] = {"config", "FULFILL_CONFIG", "--config", NULL, false, false, "FILE",
+		    "configuration file of `key = value` lines (read only from the flag or the "
+		    "environment)"},
+    [SET_DB] = {"db", "FULFILL_DB", "--db", "sqlite:fulfill.db", false, false, "URL",
+		"database: sqlite:PATH, a bare PATH (SQLite) or postgres://..."},
+    [SET_MASTER_KEY] = {"master_key", "FULFILL_MASTER_KEY", NULL, NULL, true, false, "HEX",
+			"PII encryption key, 64 hex digits (never a flag: argv is visible to "
+			"other users)"},
+    [SET_MASTER_KEY_FILE] = {"master_key_file", "FULFILL_MASTER_KEY_FILE", "--master-key-file",
+			     NULL, false, false, "FILE",
+			     "file holding the PII key (64 hex digits); default for SQLite: "
+			     "PATH.key beside the database, created on first use"},
+    [SET_MASTER_KEY_PREVIOUS] = {"master_key_previous", "FULFILL_MASTER_KEY_PREVIOUS", NULL, NULL,
+				 true, false, "HEX",
+				 "the previous PII key while a `keys rotate-master` is rolled "
+				 "out: rows sealed with it stay readable"},
+    [SET_LISTEN] = {"listen", "FULFILL_LISTEN", "--listen", "127.0.0.1:8080", false, false,
+		    "HOST:PORT", "address of the HTTP server (serve, demo)"},
+    [SET_NO_WORKER] = {"no_worker", "FULFILL_NO_WORKER", "--no-worker", "false", false, true, NULL,
+		       "serve: do not run the background worker in the server process"},
+    [SET_WEBHOOK_ALLOW_HOSTS] = {"webhook_allow_hosts", "FULFILL_WEBHOOK_ALLOW_HOSTS",
+				 "--webhook-allow-hosts", "", false, false, "H,...",
+				 "hosts that webhook and connector URLs may use even though "
+				 "they resolve to loopback, private or link-local addresses"},
+    [SET_HTTP_MAX_BODY] = {"http_max_body", "FULFILL_HTTP_MAX_BODY", "--http-max-body", "10485760",
+			   false, false, "BYTES",
+			   "largest HTTP request body accepted (413 beyond)"},
+    [SET_HTTP_THREADS] = {"http_threads", "FULFILL_HTTP_THREADS", "--http-threads", "4", false,
+			  false, "N",
+			  "HTTP worker threads (each with its own database connection)"},
+    [SET_HTTP_RATE] = {"http_rate", "FULFILL_HTTP_RATE", "--http-rate", "1000", false, false, "N",
+		       "requests per second per API key (token refill rate; 0 disables "
+		       "rate limiting)"},
+    [SET_HTTP_BURST] = {"http_burst", "FULFILL_HTTP_BURST", "--http-burst", "2000", false, false,
+			"N", "requests an API key may burst above its rate"},
+    [SET_HTTP_TIMEOUT] = {"http_timeout", "FULFILL_HTTP_TIMEOUT", "--http-timeout", "30", false,
+			  false, "SECONDS", "how long an idle or slow connection may live"},
+    [SET_WEB_ROOT] = {"web_root", "FULFILL_WEB_ROOT", "--web-root", "web", false, false, "DIR",
+		      "directory holding the console/ and portal/ static files (installed: "
+		      "PREFIX/share/fulfill/web)"},
+    [SET_WORKER_INTERVAL] = {"worker_interval", "FULFILL_WORKER_INTERVAL", "--worker-interval", "1",
+			     false, false, "SECONDS",
+			     "pause between worker passes (worker, serve)"},
+    [SET_LOG_LEVEL] = {"log_level", "FULFILL_LOG_LEVEL", "--log-level", "info", false, false,
+		       "LEVEL",
+		       "least severe log level written to stderr: debug, info, "
+		       "warn, error"},
+    [SET_DEMO_DB] = {"demo_db", "FULFILL_DEMO_DB", "--demo-db", "fulfill-demo.db", false, false,
+		     "PATH", "SQLite file that `fulfill demo` deletes and re-creates"},
 };
 
 int cli_setting_by_flag(const char *flag, size_t len)
@@ -82,7 +88,8 @@ int cli_setting_by_name(const char *name)
 	if (n >= sizeof(norm))
 		return -1;
 	for (size_t i = 0; i <= n; i++)
-		norm[i] = name[i] == '-' ? '_' : (char)tolower((unsigned char)name[i]);
+		norm[i] =
+		    name[i] == '-' ? '_' : (char)(unsigned char)tolower((unsigned char)name[i]);
 	for (int i = 0; i < SET__COUNT; i++)
 		if (strcmp(cli_settings_table[i].name, norm) == 0)
 			return i;
@@ -160,7 +167,8 @@ static int load_file(struct cli_settings *s, const char *path)
 		}
 		int id = cli_setting_by_name(key);
 		if (id < 0) {
-			fprintf(stderr, "fulfill: %s:%d: unknown setting '%s'\n", path, lineno, key);
+			fprintf(stderr, "fulfill: %s:%d: unknown setting '%s'\n", path, lineno,
+				key);
 			rc = CLI_USAGE;
 			break;
 		}
@@ -207,9 +215,10 @@ int cli_settings_resolve(struct cli_settings *s)
 	}
 	if (s->value[SET_LOG_LEVEL]) {
 		const char *lv = s->value[SET_LOG_LEVEL];
-		if (strcmp(lv, "debug") && strcmp(lv, "info") && strcmp(lv, "warn") &&
-		    strcmp(lv, "error")) {
-			fprintf(stderr, "fulfill: log_level must be debug, info, warn or error, not '%s'\n",
+		if (strcmp(lv, "debug") != 0 && strcmp(lv, "info") != 0 &&
+		    strcmp(lv, "warn") != 0 && strcmp(lv, "error") != 0) {
+			fprintf(stderr,
+				"fulfill: log_level must be debug, info, warn or error, not '%s'\n",
 				lv);
 			return CLI_USAGE;
 		}
@@ -243,7 +252,8 @@ static int parse_size(const char *s, int64_t *out)
 	return 0;
 }
 
-int cli_engine_config(const struct cli_settings *s, const char *db_override, struct engine_config *out)
+int cli_engine_config(const struct cli_settings *s, const char *db_override,
+		      struct engine_config *out)
 {
 	engine_config_init(out);
 	const char *db = db_override ? db_override : s->value[SET_DB];
@@ -266,6 +276,11 @@ int cli_engine_config(const struct cli_settings *s, const char *db_override, str
 			s->value[SET_HTTP_MAX_BODY]);
 		return CLI_USAGE;
 	}
+
+	/* The engine reads the previous key (key rotation) from the environment itself. */
+	const char *prev = s->value[SET_MASTER_KEY_PREVIOUS];
+	if (prev && *prev && s->source[SET_MASTER_KEY_PREVIOUS] == SRC_FILE)
+		setenv("FULFILL_MASTER_KEY_PREVIOUS", prev, 1);
 
 	/* The key: whichever of master_key and master_key_file has the higher source. A
 	 * key file given on the command line beats FULFILL_MASTER_KEY in the environment,
@@ -326,13 +341,14 @@ int cli_cmd_config_show(struct cli *c)
 			snprintf(shown, sizeof(shown), "%s", v);
 		if (arr) {
 			json_array_append_new(
-				arr, json_pack("{s:s, s:o, s:s, s:s, s:o, s:b}", "name", st->name,
-					       "value", v ? json_string(shown) : json_null(), "source",
-					       cli_source_name(s->source[i]), "env", st->env, "flag",
-					       st->flag ? json_string(st->flag) : json_null(), "secret",
-					       st->secret));
+			    arr, json_pack("{s:s, s:o, s:s, s:s, s:o, s:b}", "name", st->name,
+					   "value", v ? json_string(shown) : json_null(), "source",
+					   cli_source_name(s->source[i]), "env", st->env, "flag",
+					   st->flag ? json_string(st->flag) : json_null(), "secret",
+					   st->secret));
 		} else {
-			const char *row[] = {st->name, shown, cli_source_name(s->source[i]), st->env};
+			const char *row[] = {st->name, shown, cli_source_name(s->source[i]),
+					     st->env};
 			cli_table_add(t, row);
 		}
 	}

@@ -25,7 +25,8 @@ static void on_signal(int sig)
 
 void cli_print_worker_counts(FILE *f, const json_t *counts)
 {
-	static const char *const keys[] = {"released", "fulfilled", "failed", "expired", "webhooks"};
+	static const char *const keys[] = {"released", "fulfilled", "failed", "expired",
+					   "webhooks"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		json_t *v = json_object_get(counts, keys[i]);
 		fprintf(f, "%s%s %lld", i ? ", " : "", keys[i],
@@ -50,8 +51,9 @@ int cli_cmd_worker(struct cli *c)
 {
 	int64_t now_ms = 0;
 	if (c->opt[OPT_NOW] && fftime_parse(c->opt[OPT_NOW], &now_ms) != 0)
-		return cli_usage(c, "--now must be an RFC 3339 time such as 2026-11-22T10:00:00Z, "
-				    "not '%s'",
+		return cli_usage(c,
+				 "--now must be an RFC 3339 time such as 2026-11-22T10:00:00Z, "
+				 "not '%s'",
 				 c->opt[OPT_NOW]);
 	struct ff_diag d;
 	ff_diag_clear(&d);
@@ -102,7 +104,8 @@ int cli_cmd_worker(struct cli *c)
 		if (now_ms)
 			now_ms += (int64_t)(interval * 1000);
 		/* Back off (up to 30 s) while the database is unreachable. */
-		double pause = interval * (failures ? (failures < 5 ? (double)(1u << failures) : 30) : 1);
+		double pause =
+		    interval * (failures ? (failures < 5 ? (double)(1u << failures) : 30) : 1);
 		if (pause > 30 && failures)
 			pause = 30;
 		struct timespec ts = {(time_t)pause, (long)((pause - (double)(time_t)pause) * 1e9)};

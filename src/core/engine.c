@@ -99,6 +99,13 @@ enum ff_err engine_config_load_key(struct engine_config *cfg, const char *key_fi
 		cfg->has_master_key = !err;
 		return err;
 	}
+	struct stat sb;
+	if (stat(path, &sb) == 0 && sb.st_size > 0)
+		return ff_fail(d, FF_E_INVALID, "master_key",
+			       "the database %s exists but its key file %s is missing: set FULFILL_MASTER_KEY or "
+			       "--master-key-file to the key it was created with (a new key could not read its "
+			       "e-mails and names)",
+			       path, kp);
 	uint8_t key[FF_MASTER_KEY_BYTES];
 	crypto_random_bytes(key, sizeof(key));
 	char hex[2 * FF_MASTER_KEY_BYTES + 2];
@@ -161,6 +168,11 @@ void engine_close(struct engine *e)
 			program_release(&e->programs[i]);
 	store_close(e->st);
 	free(e);
+}
+
+int engine_schema_version(struct engine *e)
+{
+	return store_schema_version(e->st);
 }
 
 bool engine_ping(struct engine *e)

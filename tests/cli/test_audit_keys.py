@@ -104,5 +104,48 @@ class Keys(FulfillTest):
         self.assertEqual(r.stdout, "")
 
 
+class Blocklist(FulfillTest):
+    def test_add_list_remove(self):
+        r = self.env.cli("blocklist", "add", "email", "Mallory@Example.com", "--note", "chargebacks")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.env.cli("blocklist", "add", "ip", "198.51.100.0/24", check=True)
+        listed = self.env.cli_json("blocklist", "list")["data"]
+        self.assertEqual(sorted(e["kind"] for e in listed), ["email", "ip"])
+        self.assertIn("chargebacks", self.env.cli("blocklist", "list").stdout)
+        self.assertEqual(self.env.cli("blocklist", "add", "planet", "mars").returncode, 2)
+        self.env.cli("blocklist", "remove", "ip", "198.51.100.0/24", check=True)
+        self.assertEqual([e["kind"] for e in self.env.cli_json("blocklist", "list")["data"]], ["email"])
+
+    def test_blocked_referrer_earns_nothing(self):
+        load_programs(self.env, "give20get20")
+        self.env.cli("blocklist", "add", "domain", "bad.example", check=True)
+        events = [
+            {"id": "p1", "type": "participant", "data": {"id": "eve", "email": "eve@bad.example", "country": "US", "currency": "USD"}},
+            {"id": "r1", "type": "referral", "data": {"id": "ref1", "program": "give20get20", "referrer": "eve", "referred": "zed"}},
+            {"id": "c1", "type": "conversion", "data": {"id": "o1", "participant": "zed", "amount": 9000, "currency": "USD"}},
+        ]
+        self.env.cli("ingest", "-", input="".join(json.dumps(e) + "\n" for e in events), check=True)
+        self.assertEqual(self.env.cli_json("rewards", "list")["data"], [])
+
+
+class RotateMasterKey(FulfillTest):
+    def test_rotation(self):
+        self.env.cli("ingest", "-", input=json.dumps({"id": "p1", "type": "participant", "data": {
+            "id": "jo", "email": "jo@example.com", "name": "Jo", "country": "US", "currency": "USD"}}) + "\n",
+            check=True)
+        new_key = "ef" * 32
+        path = self.env.write("new.key", new_key + "\n")
+        self.assertEqual(self.env.cli("keys", "rotate-master").returncode, 2)
+        r = self.env.cli("keys", "rotate-master", "--new-key-file", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("re-encrypted 1 participants", r.stdout)
+        # the new key reads the e-mail; --master-key-file beats FULFILL_MASTER_KEY
+        jo = self.env.cli_json("participants", "show", "jo", "--master-key-file", path)
+        self.assertEqual(jo["email"], "jo@example.com")
+        # the same key again is refused
+        self.assertEqual(self.env.cli("keys", "rotate-master", "--new-key-file", path,
+                                      "--master-key-file", path).returncode, 1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -25,7 +25,8 @@ class Jessica(FulfillTest):
 
     def test_all_demo_events_accepted(self):
         self.assertEqual(self.ingest.stderr, "")
-        n = sum(1 for ln in open(DEMO_EVENTS) if ln.strip())
+        with open(DEMO_EVENTS) as f:
+            n = sum(1 for ln in f if ln.strip())
         self.assertEqual(self.ingest.stdout, f"accepted {n}, duplicate 0, rejected 0\n")
 
     def test_rewards(self):
@@ -129,6 +130,65 @@ class Jessica(FulfillTest):
         self.assertEqual(self.env.cli_json("rewards", "list")["data"], before)
 
 
+def demo_events_now():
+    """The demo events without occurred_at: they happen now."""
+    out = []
+    with open(DEMO_EVENTS) as f:
+        for ln in f:
+            e = json.loads(ln)
+            e.pop("occurred_at", None)
+            out.append(json.dumps(e))
+    return "\n".join(out) + "\n"
+
+
+class Lifecycle(FulfillTest):
+    def load_variant(self, **changes):
+        with open(program_path("give20get20")) as f:
+            doc = json.load(f)
+        doc.update(changes)
+        self.env.cli("program", "load", self.env.write("p.json", json.dumps(doc)), "--activate", check=True)
+
+    def test_hold_period_and_now(self):
+        self.load_variant(hold_days=30)
+        self.env.cli("ingest", "-", input=demo_events_now(), check=True)
+        self.assertEqual(self.env.cli_json("worker", "--once")["fulfilled"], 0)
+        data = self.env.cli_json("rewards", "list", "--participant", "jessica")["data"]
+        self.assertEqual({(r["status"], r["reason"]) for r in data}, {("pending", "hold_period")})
+        later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 31 * 86400))
+        counts = self.env.cli_json("worker", "--once", "--now", later)
+        self.assertEqual((counts["released"], counts["fulfilled"]), (6, 6))
+
+    def test_review_queue(self):
+        self.load_variant(review={"always": True})
+        self.env.cli("ingest", "-", input=demo_events_now(), check=True)
+        queue = self.env.cli_json("review", "list")["data"]
+        self.assertEqual(len(queue), 6)
+        self.assertTrue(all(r["status"] == "review" for r in queue))
+        human = self.env.cli("review", "list")
+        self.assertIn("review:always", human.stdout)
+        ok = self.env.cli("review", "approve", queue[0]["id"], "--reason", "checked the order")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertTrue(ok.stdout.startswith(queue[0]["id"] + ": "), ok.stdout)
+        no = self.env.cli_json("review", "reject", queue[1]["id"], "--reason", "fraud")
+        self.assertEqual(no["status"], "cancelled")
+        hist = self.env.cli_json("rewards", "show", queue[1]["id"])["history"]
+        self.assertIn("fraud", hist[-1]["reason"])
+        self.assertEqual(hist[-1]["actor"], "cli")
+        again = self.env.cli("review", "reject", queue[1]["id"])
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("invalid_transition", again.stderr)
+        self.assertEqual(len(self.env.cli_json("review", "list")["data"]), 4)
+        cancel = self.env.cli_json("rewards", "cancel", queue[2]["id"], "--reason", "duplicate order")
+        self.assertEqual(cancel["status"], "cancelled")
+        # several at once: one transaction, one line each, exit 1 when one of them fails
+        rest = [r["id"] for r in queue[3:]]
+        bulk = self.env.cli("review", "approve", *rest, queue[1]["id"], "--reason", "batch check")
+        self.assertEqual(bulk.returncode, 1, bulk.stdout + bulk.stderr)
+        self.assertEqual(len(bulk.stdout.splitlines()), len(rest))
+        self.assertIn(queue[1]["id"], bulk.stderr)
+        self.assertEqual(self.env.cli_json("review", "list")["data"], [])
+
+
 class WorkerLoop(FulfillTest):
     def test_loop_fulfils_and_stops_on_sigterm(self):
         load_programs(self.env, "give20get20")
@@ -155,7 +215,8 @@ class Programs(FulfillTest):
         r = self.env.cli("program", "load", program_path("give20get20"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "program give20get20 version 1: draft\n")
-        doc = json.load(open(program_path("give20get20")))
+        with open(program_path("give20get20")) as f:
+            doc = json.load(f)
         doc["rewards"][0]["amount"] = 2500
         p2 = self.env.write("v2.json", json.dumps(doc))
         self.assertEqual(self.env.cli("program", "load", p2).stdout, "program give20get20 version 2: draft\n")
@@ -193,6 +254,7 @@ class Demo(FulfillTest):
         port = free_port()
         dbp = os.path.join(self.env.dir, "demo.db")
         log = open(os.path.join(self.env.dir, "demo.out"), "w+")
+        self.addCleanup(log.close)
         env = {k: v for k, v in self.env.env.items() if k != "FULFILL_DB"}
         p = subprocess.Popen([BIN, "demo", "--listen", f"127.0.0.1:{port}", "--demo-db", dbp],
                              env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.env.dir)

@@ -10,7 +10,11 @@ COMMANDS = [
     "ingest", "explain", "rewards list", "rewards show", "rewards approve", "rewards reject",
     "rewards retry", "rewards cancel", "review list", "review approve", "review reject",
     "participants list", "participants show", "redeem", "report participants", "audit verify",
-    "audit list", "migrate", "config show", "demo",
+    "audit list", "migrate", "config show", "demo", "program simulate", "batch create",
+    "batch list", "batch show", "batch export", "batch close", "batch fulfill", "batch reconcile",
+    "codes upload", "codes show", "codes list", "participants tax-form", "report payouts",
+    "report aging", "report tax", "report kpis", "report credit-status", "keys rotate-master",
+    "blocklist add", "blocklist remove", "blocklist list",
 ]
 
 

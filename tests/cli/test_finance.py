@@ -1,0 +1,129 @@
+"""Finance through the CLI: code pools, payout batches (export, fulfil, reconcile),
+reports (table, --csv, --json), program simulation, tax forms."""
+import csv
+import io
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_helpers import DEMO_EVENTS, EXAMPLES, load_programs  # noqa: E402
+from fulfilltest import FulfillTest  # noqa: E402
+
+
+class Finance(FulfillTest):
+    def setUp(self):
+        super().setUp()
+        load_programs(self.env)
+        self.env.cli("ingest", DEMO_EVENTS, check=True)
+
+    def test_code_pool_feeds_percent_discounts(self):
+        self.env.cli("worker", "--once", check=True)
+        held = self.env.cli_json("rewards", "list", "--program", "give10get10")["data"]
+        self.assertEqual(len(held), 2)
+        self.assertTrue(all(r["status"] == "approved" for r in held), held)
+        r = self.env.cli("codes", "upload", "give10get10", os.path.join(EXAMPLES, "give10get10-codes.csv"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "pool give10get10: added 50, duplicates 0\n")
+        again = self.env.cli_json("codes", "upload", "give10get10", "-", input="code\nNEW-1\nG10-WK3DEGZD\n")
+        self.assertEqual((again["added"], again["duplicates"]), (1, 1))
+        self.env.cli("worker", "--once", check=True)
+        done = self.env.cli_json("rewards", "list", "--program", "give10get10")["data"]
+        self.assertEqual({r["status"] for r in done}, {"fulfilled"}, done)
+        self.assertTrue(all(r["code"] for r in done))
+        pool = self.env.cli_json("codes", "show", "give10get10")
+        self.assertEqual((pool["available"], pool["assigned"]), (49, 2))
+        listing = self.env.cli("codes", "list")
+        self.assertIn("give10get10", listing.stdout)
+        self.assertEqual(self.env.cli("codes", "show", "nope").returncode, 1)
+
+    def test_batch_lifecycle(self):
+        self.env.cli("worker", "--once", check=True)
+        r = self.env.cli("batch", "create")
+        self.assertEqual(r.returncode, 2)  # --fulfiller is required
+        b = self.env.cli_json("batch", "create", "--fulfiller", "acme-distribution")
+        self.assertEqual((b["status"], b["count"], b["fulfiller"]), ("open", 1, "acme-distribution"))
+        bid = b["id"]
+        reward = b["rewards"][0]
+        self.assertEqual(self.env.cli_json("rewards", "show", reward)["reason"], "in_batch")
+        self.assertIn(bid, self.env.cli("batch", "list").stdout)
+        show = self.env.cli("batch", "show", bid)
+        self.assertIn("status:", show.stdout)
+        self.assertIn(reward, show.stdout)
+        export = self.env.cli("batch", "export", bid)
+        self.assertEqual(export.returncode, 0, export.stderr)
+        rows = list(csv.reader(io.StringIO(export.stdout)))
+        self.assertEqual(rows[0], ["reward_id", "participant", "type", "amount", "currency", "reference"])
+        self.assertEqual(rows[1][:3], [reward, "dana-market", "custom"])
+        self.assertEqual(self.env.cli_json("batch", "close", bid)["status"], "closed")
+        self.assertEqual(self.env.cli("batch", "fulfill", bid).returncode, 2)  # --reference required
+        f = self.env.cli_json("batch", "fulfill", bid, "--reference", "CM-1001")
+        self.assertEqual(f["status"], "fulfilled")
+        self.assertEqual(self.env.cli_json("rewards", "show", reward)["status"], "fulfilled")
+        # a report with the wrong amount: disputed, exit 1, the line listed
+        bad = self.env.write("bad.csv", f"reward_id,amount,currency,reference\n{reward},500,USD,CM-1001\n")
+        r = self.env.cli("batch", "reconcile", bid, bad)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("disputed", r.stdout)
+        self.assertIn(f"{reward} amount_mismatch", r.stdout)
+        self.assertIn("paid 5.00 USD", r.stdout)
+        good = self.env.write("good.csv", f"reward_id,amount,currency,reference\n{reward},,,CM-1001\n")
+        r = self.env.cli("batch", "reconcile", bid, good)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("reconciled", r.stdout)
+        self.assertEqual(self.env.cli_json("rewards", "show", reward)["status"], "reconciled")
+
+    def test_reconcile_unexpected_and_missing_lines(self):
+        self.env.cli("worker", "--once", check=True)
+        b = self.env.cli_json("batch", "create", "--fulfiller", "acme-distribution")
+        self.env.cli("batch", "fulfill", b["id"], "--reference", "CM-7", check=True)
+        report = self.env.write("r.csv", "reward_id,amount,currency,reference\nrwd_nope,500,USD,CM-7\n")
+        r = self.env.cli("batch", "reconcile", b["id"], report)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)  # disputed, not a crash
+        self.assertIn("rwd_nope unexpected", r.stdout)
+        self.assertIn(f"{b['rewards'][0]} missing", r.stdout)
+
+    def test_reports(self):
+        self.env.cli("worker", "--once", check=True)
+        for args in (["report", "payouts"], ["report", "payouts", "--group", "day"], ["report", "aging"],
+                     ["report", "kpis"], ["report", "tax", "--year", "2026"], ["report", "credit-status"],
+                     ["report", "participants"]):
+            with self.subTest(args=args):
+                t = self.env.cli(*args)
+                self.assertEqual(t.returncode, 0, t.stderr)
+                self.assertTrue(t.stdout.splitlines()[0].isupper() or t.stdout.splitlines()[0].split()[0].isupper(),
+                                t.stdout[:200])
+                c = self.env.cli(*args, "--csv")
+                self.assertEqual(c.returncode, 0, c.stderr)
+                header = next(csv.reader(io.StringIO(c.stdout)))
+                self.assertTrue(all(h == h.lower() for h in header), header)
+                j = self.env.cli_json(*args)
+                self.assertTrue(j["object"].startswith("report."), j)
+        pay = self.env.cli_json("report", "payouts")
+        usd = [r for r in pay["data"] if r["currency"] == "USD"]
+        self.assertEqual(sum(r["actual_amount"] for r in usd), 12000)
+        self.assertIn("120.00 USD", self.env.cli("report", "payouts").stdout)
+        self.assertEqual(self.env.cli("report", "payouts", "--group", "year").returncode, 2)
+        self.assertEqual(self.env.cli("report", "tax", "--year", "next").returncode, 2)
+
+    def test_simulate(self):
+        r = self.env.cli("program", "simulate", "give20get20", "1", "--from", "2026-09-01")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("actual", r.stdout)
+        self.assertIn("simulated", r.stdout)
+        j = self.env.cli_json("program", "simulate", "give20get20", "1", "--from", "2026-09-01")
+        self.assertEqual(j["simulated"]["rewards"], j["actual"]["rewards"])
+        self.assertEqual(self.env.cli("program", "simulate", "give20get20", "1").returncode, 2)
+        # nothing changed
+        self.assertEqual(len(self.env.cli_json("rewards", "list")["data"]), 9)
+
+    def test_tax_form(self):
+        r = self.env.cli("participants", "tax-form", "jessica", "w9")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.env.cli_json("participants", "show", "jessica")["tax_form"], "w9")
+        self.assertEqual(self.env.cli("participants", "tax-form", "jessica", "w2").returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
