@@ -82,6 +82,10 @@ bench: deps fulfill
 fuzz:
 	./fuzz/run
 
+# the long exactly-once test: 100,000 rewards, 50 kill -9 of the worker (docs/reliability.md)
+soak: fulfill build/libfulfill.a
+	FULFILL_SOAK=1 PYTHONPATH=tests/lib python3 -m unittest -v tests/e2e/test_exactly_once.py
+
 install: fulfill
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fulfill/web $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 fulfill $(DESTDIR)$(PREFIX)/bin/fulfill

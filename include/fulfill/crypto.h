@@ -17,6 +17,10 @@ int crypto_init(void);
 /* SHA-256 of data as 64 lower-case hex digits + NUL into out (>= 65 bytes). */
 void crypto_sha256_hex(const void *data, size_t len, char *out);
 
+/* SHA-256 over n fields, each preceded by its length as 8 bytes big-endian (so no
+ * two different field lists hash alike), as 64 hex digits + NUL (>= 65 bytes). */
+void crypto_sha256_fields_hex(const char *const *fields, size_t n, char *out);
+
 /* Random identifier "<prefix>_<22 chars base62>" into out (>= strlen(prefix)+24). */
 void crypto_random_id(const char *prefix, char *out, size_t n);
 

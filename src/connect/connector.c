@@ -1,16 +1,41 @@
 /*
- * connector.c - the connector registry and the fulfilment driver shared by all
- * connectors: it moves a reward through the state machine around the connector call.
+ * connector.c - the connector registry and the fulfilment drivers.
+ *
+ * In-transaction connectors (ledger, code_pool) are driven by connector_fulfil()
+ * inside the worker's chunk transaction. External connectors go through
+ * connector_issue_pass(), the exactly-once protocol of SPEC §4:
+ *
+ *   1. claim (one committed transaction per batch): approved -> issuing, attempts+1,
+ *      a fresh attempt id, and a lease (next_attempt_at) long enough for the batch's
+ *      calls. On PostgreSQL the rows are claimed FOR UPDATE SKIP LOCKED and every
+ *      update is conditional on the status read, so two workers never claim one reward.
+ *   2. call the providers, outside any transaction, at most `concurrency` in flight,
+ *      every request carrying the reward id as the provider's idempotency key.
+ *   3. commit the results (one transaction per batch), each only if the reward is
+ *      still `issuing` under our attempt id: fulfilled + external reference; or back to
+ *      approved with a full-jitter exponential backoff (retry_scheduled); or failed
+ *      (permanent error, or attempts exhausted) with the last error.
+ *
+ * A crash between 1 and 3 leaves the reward `issuing`: the next pass after the lease
+ * (or the first pass of a restarted worker) calls again with the same key, and the
+ * provider answers with what it did the first time. Each connector configuration has a
+ * circuit breaker: `breaker_threshold` consecutive retryable failures open it for
+ * `breaker_cooldown_ms`; meanwhile its rewards wait with connector_unavailable and
+ * the other connectors keep flowing.
  */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "connect/connector.h"
 #include "core/core.h"
+#include "fulfill/crypto.h"
+#include "fulfill/log.h"
 
 static const struct connector_ops *const registry[] = {
-	&connector_ledger,
-	NULL,
+	&connector_ledger,   &connector_code_pool, &connector_manual,  &connector_stripe, &connector_recurly,
+	&connector_braintree, &connector_giftcard, &connector_webhook, &connector_smtp,	  NULL,
 };
 
 const struct connector_ops *connector_find(const char *name)
@@ -21,21 +46,30 @@ const struct connector_ops *connector_find(const char *name)
 	return NULL;
 }
 
-/* How long a reward waits when its connector is not available yet. */
+/* How long a reward waits when its connector is not configured yet (PUT of the
+ * connector releases it at once). */
 #define HOLD_MS (3600 * INT64_C(1000))
+/* An empty pool holds its rewards until an upload releases them. */
+#define POOL_HOLD_MS (24 * 3600 * INT64_C(1000))
+/* Rewards claimed per batch = concurrency * ROUNDS. */
+#define ROUNDS 8
+
+static enum connector_result hold(struct engine *e, struct reward *r, const char *reason, int64_t until,
+				  struct ff_diag *d)
+{
+	copy_str(r->reason, sizeof(r->reason), reason);
+	r->next_attempt_at = until;
+	r->has_next_attempt = true;
+	r->updated_at = fftime_now();
+	return reward_update(e, r, d) ? CONNECTOR_FATAL : CONNECTOR_HELD;
+}
 
 enum connector_result connector_fulfil(struct engine *e, struct reward *r, const char *actor, int64_t now,
 				       struct ff_diag *d)
 {
 	const struct connector_ops *c = connector_find(r->connector);
-	if (!c) {
-		/* not configured in this build: hold, and look again later */
-		copy_str(r->reason, sizeof(r->reason), "connector_unavailable");
-		r->next_attempt_at = now + HOLD_MS;
-		r->has_next_attempt = true;
-		r->updated_at = now;
-		return reward_update(e, r, d) ? CONNECTOR_FATAL : CONNECTOR_HELD;
-	}
+	if (!c || !c->issue)
+		return hold(e, r, "connector_unavailable", now + HOLD_MS, d);
 	char ref[256] = "";
 	struct ff_diag cd;
 	ff_diag_clear(&cd);
@@ -52,15 +86,593 @@ enum connector_result connector_fulfil(struct engine *e, struct reward *r, const
 		if (d)
 			*d = cd;
 		return CONNECTOR_FATAL;
+	case CONNECTOR_HELD:
+		r->attempts--; /* waiting is not an attempt */
+		return hold(e, r, cd.message[0] ? cd.message : "connector_unavailable",
+			    now + (!strcmp(r->connector, "code_pool") ? POOL_HOLD_MS : HOLD_MS), d);
 	default:
 		copy_str(r->last_error, sizeof(r->last_error), cd.message);
-		if (res == CONNECTOR_FAILED)
-			return reward_transition(e, r, "failed", "permanent_error", actor, d) ? CONNECTOR_FATAL
-											      : CONNECTOR_FAILED;
-		copy_str(r->reason, sizeof(r->reason), res == CONNECTOR_HELD ? "connector_unavailable" : "retry_scheduled");
-		r->next_attempt_at = now + HOLD_MS;
-		r->has_next_attempt = true;
-		r->updated_at = now;
-		return reward_update(e, r, d) ? CONNECTOR_FATAL : res;
+		if (reward_transition(e, r, "failed", "permanent_error", actor, d))
+			return CONNECTOR_FATAL;
+		return CONNECTOR_FAILED;
 	}
+}
+
+/* ---- helpers for connectors ---- */
+
+const char *connector_conf_str(const struct connector_conf *conf, const char *key)
+{
+	json_t *v = conf && conf->config ? json_object_get(conf->config, key) : NULL;
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+const char *connector_attr(const struct connector_call *c, const char *key)
+{
+	json_t *attrs = json_object_get(c->participant, "attributes");
+	json_t *v = json_object_get(attrs, key);
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+const char *connector_participant_str(const struct connector_call *c, const char *key)
+{
+	json_t *v = json_object_get(c->participant, key);
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+char *connector_url(const struct connector_conf *conf, const char *fmt, ...)
+{
+	char path[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	size_t bl = strlen(conf->base_url);
+	while (bl && conf->base_url[bl - 1] == '/')
+		bl--;
+	size_t n = bl + strlen(path) + 2;
+	char *u = ff_malloc(n);
+	snprintf(u, n, "%.*s%s", (int)bl, conf->base_url, path);
+	return u;
+}
+
+enum connector_result connector_http_classify(struct connector_call *c)
+{
+	struct http_call *h = &c->http;
+	c->retry_after_ms = 0;
+	if (h->retry_after[0]) {
+		long s = strtol(h->retry_after, NULL, 10);
+		if (s > 0 && s < 86400)
+			c->retry_after_ms = (int64_t)s * 1000;
+	}
+	if (h->refused) {
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "%s", h->error);
+		return CONNECTOR_RETRY;
+	}
+	if (!h->status) {
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "%s: %s", c->conf->type, h->error[0] ? h->error : "no response");
+		return CONNECTOR_RETRY;
+	}
+	if (h->status >= 200 && h->status < 300)
+		return CONNECTOR_OK;
+	char snippet[200];
+	snprintf(snippet, sizeof(snippet), "%s", h->response.data ? h->response.data : "");
+	if (h->status == 408 || h->status == 409 || h->status == 425 || h->status == 429 || h->status >= 500) {
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "%s: HTTP %ld: %s", c->conf->type, h->status, snippet);
+		return CONNECTOR_RETRY;
+	}
+	ff_fail(&c->diag, FF_E_INVALID, NULL, "%s: HTTP %ld: %s", c->conf->type, h->status, snippet);
+	return CONNECTOR_FAILED;
+}
+
+void connector_call_release(struct connector_call *c)
+{
+	if (!c)
+		return;
+	json_decref(c->participant);
+	json_decref(c->state);
+	c->participant = c->state = NULL;
+	if (c->has_request)
+		http_call_release(&c->http);
+	c->has_request = false;
+}
+
+void connector_calls_run(struct connector_call **calls, size_t n, int parallel, const char *allow_hosts)
+{
+	struct http_call **batch = ff_calloc(n ? n : 1, sizeof(*batch));
+	struct connector_call **owner = ff_calloc(n ? n : 1, sizeof(*owner));
+	bool *done = ff_calloc(n ? n : 1, sizeof(*done));
+	for (;;) {
+		size_t nb = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct connector_call *c = calls[i];
+			if (done[i])
+				continue;
+			if (c->has_request) {
+				http_call_release(&c->http);
+				c->has_request = false;
+			}
+			if (c->step > 16) { /* a connector that never ends */
+				c->result = CONNECTOR_FAILED;
+				ff_fail(&c->diag, FF_E_INTERNAL, NULL, "too many steps");
+				done[i] = true;
+				continue;
+			}
+			memset(&c->http, 0, sizeof(c->http));
+			enum connector_result res = c->ops->request(c);
+			if (res != CONNECTOR_CONTINUE) {
+				if (c->http.url) /* a request built, then abandoned */
+					http_call_release(&c->http);
+				c->result = res;
+				done[i] = true;
+				continue;
+			}
+			c->has_request = true;
+			if (c->http.timeout_ms <= 0 || c->http.timeout_ms == 15000)
+				c->http.timeout_ms = c->conf->timeout_ms;
+			c->http.connect_timeout_ms = c->conf->connect_timeout_ms;
+			batch[nb] = &c->http;
+			owner[nb] = c;
+			nb++;
+		}
+		if (!nb)
+			break;
+		http_run(batch, nb, parallel, allow_hosts);
+		for (size_t k = 0; k < nb; k++) {
+			struct connector_call *c = owner[k];
+			enum connector_result res = c->ops->response(c);
+			if (res == CONNECTOR_CONTINUE) {
+				c->step++;
+				continue;
+			}
+			c->result = res;
+			for (size_t i = 0; i < n; i++)
+				if (calls[i] == c)
+					done[i] = true;
+		}
+	}
+	free(batch);
+	free(owner);
+	free(done);
+}
+
+/* Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^(attempt-1))]. */
+static int64_t backoff_ms(const struct connector_conf *conf, int64_t attempt)
+{
+	int64_t ceiling = conf->backoff_base_ms;
+	for (int64_t i = 1; i < attempt && ceiling < conf->backoff_cap_ms; i++)
+		ceiling *= 2;
+	if (ceiling > conf->backoff_cap_ms)
+		ceiling = conf->backoff_cap_ms;
+	uint64_t rnd;
+	crypto_random_bytes(&rnd, sizeof(rnd));
+	return ceiling > 0 ? (int64_t)(rnd % (uint64_t)(ceiling + 1)) : 0;
+}
+
+/* ---- the external issue pass ---- */
+
+static json_t *select_ids(struct engine *e, enum store_query q, int64_t now, int limit)
+{
+	json_t *ids = json_array();
+	struct store_stmt *st = store_query(e->st, q);
+	store_bind_int(st, 1, now);
+	store_bind_int(st, 2, limit);
+	while (store_step(st) == 1)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	return ids;
+}
+
+/* The configuration of each connector seen in this pass (a handful). */
+struct conf_cache {
+	struct connector_conf confs[16];
+	char names[16][32];
+	bool missing[16];
+	int n;
+};
+
+static const struct connector_conf *conf_get(struct engine *e, struct conf_cache *cc, const char *name)
+{
+	for (int i = 0; i < cc->n; i++)
+		if (!strcmp(cc->names[i], name))
+			return cc->missing[i] ? NULL : &cc->confs[i];
+	if (cc->n == 16)
+		return NULL;
+	int i = cc->n++;
+	copy_str(cc->names[i], sizeof(cc->names[i]), name);
+	struct ff_diag d;
+	cc->missing[i] = connector_conf_load(e, name, &cc->confs[i], &d) != FF_OK;
+	if (!cc->missing[i]) {
+		const struct connector_ops *ops = connector_find(cc->confs[i].type);
+		cc->missing[i] = !ops || !ops->external;
+	}
+	return cc->missing[i] ? NULL : &cc->confs[i];
+}
+
+static void conf_cache_release(struct conf_cache *cc)
+{
+	for (int i = 0; i < cc->n; i++)
+		if (!cc->missing[i])
+			connector_conf_release(&cc->confs[i]);
+}
+
+static enum ff_err attempt_set(struct engine *e, const char *reward, const char *attempt, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARD_ATTEMPT_SET);
+	store_bind_text(st, 1, attempt);
+	store_bind_text(st, 2, reward);
+	return store_exec(st) ? core_store_fail(e, d, "attempt id") : FF_OK;
+}
+
+static bool attempt_is(struct engine *e, const char *reward, const char *attempt)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARD_ATTEMPT_GET);
+	store_bind_text(st, 1, reward);
+	if (store_step(st) != 1)
+		return false;
+	const char *a = store_col_text(st, 0);
+	return a && !strcmp(a, attempt);
+}
+
+/* Phase 1: claim up to `limit` rewards. Calls are appended to *calls. */
+static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *actor, int64_t now, bool recover,
+			 int limit, struct connector_call ***calls, size_t *ncalls, size_t *nseen, struct ff_diag *d)
+{
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return err;
+	/* recovery: every issuing reward last touched before this handle's first pass,
+	 * whatever its lease says (a crashed worker's); never one claimed since, so
+	 * workers starting together cannot keep taking each other's work */
+	json_t *ids = recover ? select_ids(e, Q_WORKER_RECOVERABLE, e->recover_before, limit)
+			      : select_ids(e, Q_WORKER_ISSUABLE, now, limit);
+	*nseen = json_array_size(ids);
+	size_t i;
+	json_t *v;
+	*calls = ff_calloc(*nseen ? *nseen : 1, sizeof(**calls));
+	*ncalls = 0;
+	json_array_foreach(ids, i, v)
+	{
+		struct reward r;
+		if ((err = reward_load(e, json_string_value(v), &r, d)))
+			break;
+		bool issuing = !strcmp(r.status, "issuing");
+		if (!issuing && strcmp(r.status, "approved"))
+			continue;
+		if (!issuing && r.has_next_attempt && r.next_attempt_at > now)
+			continue;
+		const struct connector_conf *conf = conf_get(e, cc, r.connector);
+		if (!conf) {
+			if (!issuing && hold(e, &r, "connector_unavailable", now + HOLD_MS, d) == CONNECTOR_FATAL) {
+				err = FF_E_STORE;
+				break;
+			}
+			continue;
+		}
+		if (conf->open_until > now) {
+			/* breaker open: wait, do not call */
+			if (issuing) {
+				r.next_attempt_at = conf->open_until;
+				r.has_next_attempt = true;
+				if ((err = reward_update(e, &r, d)))
+					break;
+			} else if (hold(e, &r, "connector_unavailable", conf->open_until, d) == CONNECTOR_FATAL) {
+				err = FF_E_STORE;
+				break;
+			}
+			continue;
+		}
+		const struct connector_ops *ops = connector_find(conf->type);
+		struct connector_call *c = ff_calloc(1, sizeof(*c));
+		c->ops = ops;
+		c->conf = conf;
+		c->op = CONNECTOR_ISSUE;
+		crypto_random_id("att", c->attempt_id, sizeof(c->attempt_id));
+		int rounds = (limit + conf->concurrency - 1) / conf->concurrency;
+		int64_t lease = (int64_t)conf->timeout_ms * rounds * (ops->max_steps ? ops->max_steps : 1) + 2000;
+		r.attempts++;
+		r.next_attempt_at = now + lease;
+		r.has_next_attempt = true;
+		if (issuing) {
+			r.updated_at = fftime_now();
+			err = reward_update(e, &r, d);
+		} else {
+			err = reward_transition(e, &r, "issuing", NULL, actor, d);
+		}
+		if (!err)
+			err = attempt_set(e, r.id, c->attempt_id, d);
+		if (err) {
+			free(c);
+			break;
+		}
+		c->r = r;
+		c->participant = participant_json(e, r.participant);
+		if (!c->participant)
+			c->participant = json_object();
+		(*calls)[(*ncalls)++] = c;
+	}
+	json_decref(ids);
+	return core_end(e, err, d);
+}
+
+/* Phase 3: commit one call's result. */
+static enum ff_err settle(struct engine *e, struct connector_call *c, const char *actor, int64_t now,
+			  int64_t *fulfilled, int64_t *failed, struct ff_diag *d)
+{
+	struct reward r;
+	enum ff_err err = reward_load(e, c->r.id, &r, d);
+	if (err)
+		return err == FF_E_NOT_FOUND ? FF_OK : err;
+	if (strcmp(r.status, "issuing") || !attempt_is(e, r.id, c->attempt_id))
+		return FF_OK; /* re-driven by someone else meanwhile: theirs is the record */
+	const struct connector_conf *conf = c->conf;
+	struct store_stmt *st;
+	switch (c->result) {
+	case CONNECTOR_OK:
+		copy_str(r.external_reference, sizeof(r.external_reference), c->ref);
+		if (c->code[0])
+			copy_str(r.code, sizeof(r.code), c->code);
+		r.has_next_attempt = false;
+		r.last_error[0] = '\0';
+		if ((err = reward_transition(e, &r, "fulfilled", NULL, actor, d)))
+			return err;
+		if (conf->sync_interval_ms > 0 && (!strcmp(conf->type, "giftcard") || !strcmp(r.type, "percent_discount") ||
+						   !strcmp(r.type, "coupon"))) {
+			st = store_query(e->st, Q_REWARD_SYNC_SET);
+			store_bind_int(st, 1, now + conf->sync_interval_ms);
+			store_bind_null(st, 2);
+			store_bind_null(st, 3);
+			store_bind_text(st, 4, r.id);
+			if (store_exec(st))
+				return core_store_fail(e, d, "sync schedule");
+		}
+		st = store_query(e->st, Q_CONNECTOR_SUCCESS);
+		store_bind_text(st, 1, conf->id);
+		if (store_exec(st))
+			return core_store_fail(e, d, "breaker");
+		(*fulfilled)++;
+		return FF_OK;
+	case CONNECTOR_RETRY:
+	case CONNECTOR_HELD:
+		copy_str(r.last_error, sizeof(r.last_error), c->diag.message);
+		st = store_query(e->st, Q_CONNECTOR_FAILURE);
+		store_bind_text(st, 1, conf->id);
+		store_bind_int(st, 2, conf->breaker_threshold);
+		store_bind_int(st, 3, now + conf->breaker_cooldown_ms);
+		if (store_exec(st))
+			return core_store_fail(e, d, "breaker");
+		if (r.attempts >= conf->max_attempts) {
+			r.has_next_attempt = false;
+			(*failed)++;
+			return reward_transition(e, &r, "failed", "attempts_exhausted", actor, d);
+		}
+		int64_t wait = backoff_ms(conf, r.attempts);
+		if (c->retry_after_ms > wait)
+			wait = c->retry_after_ms;
+		r.next_attempt_at = now + wait;
+		r.has_next_attempt = true;
+		return reward_transition(e, &r, "approved", "retry_scheduled", actor, d);
+	default:
+		copy_str(r.last_error, sizeof(r.last_error), c->diag.message[0] ? c->diag.message : "permanent error");
+		r.has_next_attempt = false;
+		(*failed)++;
+		return reward_transition(e, &r, "failed", "permanent_error", actor, d);
+	}
+}
+
+enum ff_err connector_issue_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_fulfilled,
+				 int64_t *out_failed, struct ff_diag *d)
+{
+	struct conf_cache cc;
+	memset(&cc, 0, sizeof(cc));
+	enum ff_err err = FF_OK;
+	bool recover = !e->issuing_recovered;
+	if (recover && !e->recover_before)
+		e->recover_before = fftime_now();
+	int limit = 16 * ROUNDS;
+	for (int round = 0; round < 100000; round++) {
+		struct connector_call **calls = NULL;
+		size_t n = 0, seen = 0;
+		err = claim(e, &cc, actor, now, recover, limit, &calls, &n, &seen, d);
+		if (err) {
+			free(calls);
+			break;
+		}
+		if (n) {
+			/* group by connector so each keeps its own concurrency */
+			int parallel = 1;
+			for (size_t i = 0; i < n; i++)
+				if (calls[i]->conf->concurrency > parallel)
+					parallel = calls[i]->conf->concurrency;
+			connector_calls_run(calls, n, parallel, e->cfg.webhook_allow_hosts);
+			int64_t settle_now = fftime_now() > now ? fftime_now() : now;
+			err = core_begin(e, d);
+			for (size_t i = 0; !err && i < n; i++)
+				err = settle(e, calls[i], actor, settle_now, out_fulfilled, out_failed, d);
+			err = core_end(e, err, d);
+		}
+		for (size_t i = 0; i < n; i++) {
+			connector_call_release(calls[i]);
+			free(calls[i]);
+		}
+		free(calls);
+		/* a fresh look at the breakers after each batch */
+		conf_cache_release(&cc);
+		memset(&cc, 0, sizeof(cc));
+		if (err)
+			break;
+		if ((int)seen < limit || n == 0) {
+			if (!recover)
+				break;
+			recover = false; /* recovered: now the due work */
+			e->issuing_recovered = true;
+		}
+	}
+	conf_cache_release(&cc);
+	return err;
+}
+
+/* ---- sync jobs ---- */
+
+enum ff_err connector_sync_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_synced,
+				struct ff_diag *d)
+{
+	struct conf_cache cc;
+	memset(&cc, 0, sizeof(cc));
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return err;
+	json_t *ids = select_ids(e, Q_WORKER_SYNCABLE, now, 256);
+	size_t n = 0, i;
+	json_t *v;
+	struct connector_call **calls = ff_calloc(json_array_size(ids) + 1, sizeof(*calls));
+	json_array_foreach(ids, i, v)
+	{
+		struct reward r;
+		if ((err = reward_load(e, json_string_value(v), &r, d)))
+			break;
+		const struct connector_conf *conf = conf_get(e, &cc, r.connector);
+		struct store_stmt *st = store_query(e->st, Q_REWARD_SYNC_SET);
+		/* lease: not picked again by this or another worker for a while */
+		store_bind_int(st, 1, now + (conf ? conf->sync_interval_ms : HOLD_MS));
+		store_bind_null(st, 2);
+		store_bind_null(st, 3);
+		store_bind_text(st, 4, r.id);
+		if (store_exec(st)) {
+			err = core_store_fail(e, d, "sync lease");
+			break;
+		}
+		if (!conf)
+			continue;
+		struct connector_call *c = ff_calloc(1, sizeof(*c));
+		c->ops = connector_find(conf->type);
+		c->conf = conf;
+		c->op = CONNECTOR_STATUS;
+		c->r = r;
+		c->participant = participant_json(e, r.participant);
+		calls[n++] = c;
+	}
+	json_decref(ids);
+	err = core_end(e, err, d);
+	if (!err && n) {
+		connector_calls_run(calls, n, 16, e->cfg.webhook_allow_hosts);
+		err = core_begin(e, d);
+		for (i = 0; !err && i < n; i++) {
+			struct connector_call *c = calls[i];
+			if (c->result != CONNECTOR_OK)
+				continue;
+			bool final = c->redeemed || !strcmp(c->provider_status, "failed");
+			struct store_stmt *st = store_query(e->st, Q_REWARD_SYNC_SET);
+			store_bind_int_or_null(st, 1, now + c->conf->sync_interval_ms, final);
+			store_bind_text(st, 2, c->provider_status[0] ? c->provider_status : NULL);
+			store_bind_int_or_null(st, 3, now, !c->redeemed);
+			store_bind_text(st, 4, c->r.id);
+			if (store_exec(st))
+				err = core_store_fail(e, d, "sync result");
+			(*out_synced)++;
+			if (!err && c->provider_status[0]) {
+				json_t *detail = json_pack("{s:s, s:b}", "provider_status", c->provider_status, "redeemed",
+							   c->redeemed);
+				err = audit_append(e, actor, "reward.synced", c->r.id, detail, d);
+				json_decref(detail);
+			}
+		}
+		err = core_end(e, err, d);
+	}
+	for (i = 0; i < n; i++) {
+		connector_call_release(calls[i]);
+		free(calls[i]);
+	}
+	free(calls);
+	conf_cache_release(&cc);
+	return err;
+}
+
+/* ---- reversals ---- */
+
+enum ff_err connector_reverse_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_reversed,
+				   struct ff_diag *d)
+{
+	struct conf_cache cc;
+	memset(&cc, 0, sizeof(cc));
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return err;
+	json_t *ids = select_ids(e, Q_WORKER_REVERSIBLE, now, 128);
+	size_t n = 0, i;
+	json_t *v;
+	struct connector_call **calls = ff_calloc(json_array_size(ids) + 1, sizeof(*calls));
+	json_array_foreach(ids, i, v)
+	{
+		struct reward r;
+		if ((err = reward_load(e, json_string_value(v), &r, d)))
+			break;
+		struct store_stmt *st;
+		if (!strcmp(r.connector, "code_pool")) {
+			/* a code not used yet is voided; a redeemed one stays redeemed */
+			st = store_query(e->st, Q_CODE_VOID_REWARD);
+			store_bind_text(st, 1, r.id);
+			if (store_exec(st)) {
+				err = core_store_fail(e, d, "void code");
+				break;
+			}
+		}
+		const struct connector_conf *conf = strcmp(r.connector, "code_pool") ? conf_get(e, &cc, r.connector) : NULL;
+		const struct connector_ops *ops = conf ? connector_find(conf->type) : NULL;
+		bool external = ops && ops->external && r.external_reference[0];
+		bool unconfigured = strcmp(r.connector, "code_pool") && !conf && r.external_reference[0];
+		st = store_query(e->st, Q_REWARD_REVERSAL_SET);
+		store_bind_text(st, 1, external || unconfigured ? "pending" : "done");
+		/* lease while the call runs; an unconfigured connector is looked at hourly */
+		store_bind_int(st, 2, now + (external ? 120000 : HOLD_MS));
+		store_bind_text(st, 3, r.id);
+		if (store_exec(st)) {
+			err = core_store_fail(e, d, "reversal");
+			break;
+		}
+		if (!external)
+			continue;
+		struct connector_call *c = ff_calloc(1, sizeof(*c));
+		c->ops = ops;
+		c->conf = conf;
+		c->op = CONNECTOR_REVERSE;
+		c->amount = r.has_amount ? r.amount : 0;
+		c->r = r;
+		c->participant = participant_json(e, r.participant);
+		if (!c->participant)
+			c->participant = json_object();
+		calls[n++] = c;
+	}
+	json_decref(ids);
+	err = core_end(e, err, d);
+	if (!err && n) {
+		connector_calls_run(calls, n, 16, e->cfg.webhook_allow_hosts);
+		err = core_begin(e, d);
+		for (i = 0; !err && i < n; i++) {
+			struct connector_call *c = calls[i];
+			const char *state = c->result == CONNECTOR_OK ? "done" : c->result == CONNECTOR_FAILED ? "failed" : "pending";
+			struct store_stmt *st = store_query(e->st, Q_REWARD_REVERSAL_SET);
+			store_bind_text(st, 1, state);
+			store_bind_int(st, 2, now + backoff_ms(c->conf, 3) + 1000);
+			store_bind_text(st, 3, c->r.id);
+			if (store_exec(st)) {
+				err = core_store_fail(e, d, "reversal");
+				break;
+			}
+			if (c->result == CONNECTOR_OK)
+				(*out_reversed)++;
+			if (c->result != CONNECTOR_RETRY) {
+				json_t *detail = json_pack("{s:s, s:I, s:s?}", "result", state, "amount", (json_int_t)c->amount,
+							   "error", c->diag.message[0] ? c->diag.message : NULL);
+				err = audit_append(e, actor, "reward.reversal", c->r.id, detail, d);
+				json_decref(detail);
+			}
+		}
+		err = core_end(e, err, d);
+	}
+	for (i = 0; i < n; i++) {
+		connector_call_release(calls[i]);
+		free(calls[i]);
+	}
+	free(calls);
+	conf_cache_release(&cc);
+	return err;
 }

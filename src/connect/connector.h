@@ -1,53 +1,183 @@
 /*
  * connector.h - the one interface every fulfilment connector fills (SPEC §5):
  * `issue` delivers a reward, `status` pulls its state back (sync jobs), `reverse`
- * takes it back (clawback). Each call returns a classified result: success with an
- * external reference, a retryable error, or a permanent one.
+ * takes it back (clawback). Each returns a classified result: success with an external
+ * reference, a retryable error, or a permanent one.
  *
- * Connectors run inside the worker. connector_fulfil() drives one approved reward
- * through its connector and the state machine; it is the only caller of `issue`.
+ * Two kinds of connector:
+ *  - in-transaction (ledger, code_pool): `issue` runs inside the worker's database
+ *    transaction; delivery and its record commit together, exactly once by construction.
+ *  - external (stripe, recurly, braintree, giftcard, webhook): the call leaves the
+ *    process, so delivery is two-phase (connector.c): the reward moves to `issuing` with
+ *    an attempt id in a committed transaction, the provider is called with the reward id
+ *    as its idempotency key, and the result is committed with the external reference.
+ *    A crash in between leaves the reward `issuing`; it is re-driven with the same key.
+ *    External connectors never touch the database: they build HTTP requests
+ *    (`request`) and read responses (`response`), one `step` at a time (an operation may
+ *    take several requests, e.g. Stripe's coupon then promotion code), so the driver can
+ *    run many calls at once over curl multi.
+ *
+ * Connector configuration (PUT /v1/connectors/{id}) lives in the `connectors` table;
+ * secret fields are sealed with the master key and never returned (connector_config.c).
  */
 #ifndef FULFILL_CONNECTOR_H
 #define FULFILL_CONNECTOR_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core.h"
 #include "fulfill/error.h"
-
-struct engine;
-struct reward;
+#include "fulfill/http_client.h"
 
 enum connector_result {
-	CONNECTOR_OK,      /* delivered; the reward is fulfilled */
-	CONNECTOR_RETRY,   /* a retryable error: try again at the backoff time */
-	CONNECTOR_FAILED,  /* a permanent error, or attempts exhausted: the reward failed */
-	CONNECTOR_HELD,    /* cannot run now (pool empty, connector unavailable): wait */
-	CONNECTOR_FATAL,   /* the database failed: abort the pass */
+	CONNECTOR_OK,       /* done; for issue the reward is fulfilled */
+	CONNECTOR_RETRY,    /* a retryable error: try again at the backoff time */
+	CONNECTOR_FAILED,   /* a permanent error, or attempts exhausted: the reward failed */
+	CONNECTOR_HELD,     /* cannot run now (pool empty, connector unavailable): wait */
+	CONNECTOR_FATAL,    /* the database failed: abort the pass */
+	CONNECTOR_CONTINUE, /* external: a request is ready / another step follows */
+};
+
+enum connector_op { CONNECTOR_ISSUE, CONNECTOR_STATUS, CONNECTOR_REVERSE };
+
+/* A configured connector with its secrets decrypted (connector_config.c). */
+struct connector_conf {
+	char id[64];
+	char type[32];
+	json_t *config;         /* every field, secrets in clear (owned) */
+	int64_t failures;       /* consecutive retryable failures (breaker) */
+	int64_t open_until;     /* breaker open until (ms), 0 when closed */
+	char base_url[512];     /* "base_url", or the provider's default */
+	long timeout_ms;        /* "timeout_ms", default 15000 */
+	long connect_timeout_ms;/* "connect_timeout_ms", default 5000 */
+	int max_attempts;       /* "max_attempts", default 8 */
+	int64_t backoff_base_ms;/* "backoff_base_ms", default 1000 */
+	int64_t backoff_cap_ms; /* "backoff_cap_ms", default 3600000 */
+	int breaker_threshold;  /* "breaker_threshold", default 5 */
+	int64_t breaker_cooldown_ms; /* "breaker_cooldown_ms", default 30000 */
+	int concurrency;        /* "concurrency": calls in flight, default 16 */
+	int64_t sync_interval_ms; /* "sync_interval_ms": status polling, default 3600000 */
+};
+
+/* One operation on one reward, across its steps. */
+struct connector_call {
+	const struct connector_ops *ops;
+	const struct connector_conf *conf;
+	struct reward r;        /* a copy of the reward */
+	json_t *participant;    /* the participant object: email, name, attributes (owned) */
+	enum connector_op op;
+	int64_t amount;         /* reverse: how much to take back */
+	int step;               /* 0, 1, ...: which request of the operation */
+	json_t *state;          /* what earlier steps learned (owned; may be NULL) */
+	struct http_call http;  /* the current step's request and response */
+	bool has_request;
+	/* outcome */
+	enum connector_result result;
+	char ref[256];            /* issue: the provider's reference */
+	char code[ID_MAX + 1];    /* issue: a coupon/promotion code the participant uses */
+	char provider_status[32]; /* status: "delivered", "redeemed", "claimed", ... */
+	bool redeemed;            /* status: the coupon/gift card was used */
+	char attempt_id[40];
+	struct ff_diag diag;      /* why, for RETRY/FAILED */
+	int64_t retry_after_ms;   /* provider's Retry-After, 0 when none */
 };
 
 struct connector_ops {
 	const char *name;
-	/* Deliver r. On CONNECTOR_OK fill ext_ref (may stay empty). On errors put the
-	 * reason into d. Runs inside the worker's transaction. */
+	bool external;
+	/* Config keys stored sealed and shown masked ("sk_...1234"); NULL-terminated. */
+	const char *const *secret_fields;
+	/* Other config keys this connector reads (besides the common ones). */
+	const char *const *config_fields;
+	/* Keys that must be present. */
+	const char *const *required_fields;
+	/* Most requests one operation can take (the issuing lease covers them all). */
+	int max_steps;
+	/* Attribute of the participant holding the provider's customer id (docs). */
+	const char *customer_attribute;
+
+	/* In-transaction connectors. Deliver r; on CONNECTOR_OK fill ext_ref. */
 	enum connector_result (*issue)(struct engine *e, struct reward *r, int64_t now, char *ext_ref, size_t n,
 				       struct ff_diag *d);
-	/* Pull the provider's state of r back (NULL: nothing to sync). */
-	enum connector_result (*status)(struct engine *e, struct reward *r, int64_t now, struct ff_diag *d);
 	/* Take back `amount` of a delivered reward (NULL: not supported). */
 	enum connector_result (*reverse)(struct engine *e, struct reward *r, int64_t amount, int64_t now,
 					 struct ff_diag *d);
+
+	/* External connectors. Build the request of c->step for c->op into c->http:
+	 * CONNECTOR_CONTINUE when a request is ready, otherwise the operation ends with
+	 * that result (FAILED + diag when, say, the participant has no customer id, or the
+	 * op is unsupported). */
+	enum connector_result (*request)(struct connector_call *c);
+	/* Read c->http's response: OK (c->ref / c->provider_status filled), RETRY,
+	 * FAILED, or CONTINUE when another step follows (the driver bumps c->step). */
+	enum connector_result (*response)(struct connector_call *c);
 };
 
-/* The connector named `name`, or NULL. */
+/* The connector type named `name`, or NULL. */
 const struct connector_ops *connector_find(const char *name);
 
-/* Fulfil one approved reward through its connector: transitions, history, audit.
- * Returns what happened; CONNECTOR_FATAL only for database failures. */
+/* Fulfil one approved reward through an in-transaction connector (ledger, code_pool),
+ * inside the caller's transaction: transitions, history, audit. CONNECTOR_FATAL only
+ * for database failures. */
 enum connector_result connector_fulfil(struct engine *e, struct reward *r, const char *actor, int64_t now,
 				       struct ff_diag *d);
 
-/* The ledger connector (credit, points). */
+/* The external fulfilment pass: claim due `approved` rewards of external connectors
+ * (and `issuing` ones whose lease ran out, or every `issuing` one on the first pass of
+ * this engine handle: a restart re-drives them), call the providers with bounded
+ * concurrency, commit the results. Owns its transactions. */
+enum ff_err connector_issue_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_fulfilled,
+				 int64_t *out_failed, struct ff_diag *d);
+/* Sync jobs: pull the provider's status of fulfilled rewards whose sync_at is due
+ * (gift card delivered/claimed, coupon redeemed -> redeemed_at). */
+enum ff_err connector_sync_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_synced,
+				struct ff_diag *d);
+
+/* Reversals: rewards `reversed` after payout (refund/chargeback) whose connector is
+ * external get the connector's `reverse` (Stripe: a balance transaction of the same
+ * amount, Idempotency-Key "<id>:reverse"; Recurly: a charge line item); a code_pool
+ * reward's code is voided unless redeemed. rewards.reversal records pending/done/failed
+ * (failed: see the audit record "reward.reversal"). */
+enum ff_err connector_reverse_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_reversed,
+				   struct ff_diag *d);
+
+/* Run external calls: each call's ops->request/response over http_run, step by step,
+ * at most `parallel` in flight. Sets each call's result. */
+void connector_calls_run(struct connector_call **calls, size_t n, int parallel, const char *allow_hosts);
+/* Free what a call owns (participant, state, http); accepts NULL. */
+void connector_call_release(struct connector_call *c);
+
+/* Helpers for connectors. */
+/* Classify a transport-level/HTTP outcome: RETRY for no response, 408, 409, 425, 429,
+ * 5xx; FAILED for other 4xx; OK for 2xx (the connector still reads the body). Fills
+ * c->diag and c->retry_after_ms. */
+enum connector_result connector_http_classify(struct connector_call *c);
+/* A string config value (NULL when absent). */
+const char *connector_conf_str(const struct connector_conf *conf, const char *key);
+/* A participant attribute as a string ("" when absent). */
+const char *connector_attr(const struct connector_call *c, const char *key);
+/* The participant's e-mail / name ("" when unknown). */
+const char *connector_participant_str(const struct connector_call *c, const char *key);
+/* Join the base URL and a path. Caller frees. */
+char *connector_url(const struct connector_conf *conf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Connector configuration (connector_config.c). */
+/* Load the configuration for connector name `name` (by id, else the first of that
+ * type). FF_E_NOT_FOUND when none. */
+enum ff_err connector_conf_load(struct engine *e, const char *name, struct connector_conf *out, struct ff_diag *d);
+void connector_conf_release(struct connector_conf *c);
+
 extern const struct connector_ops connector_ledger;
+extern const struct connector_ops connector_code_pool;
+extern const struct connector_ops connector_manual;
+extern const struct connector_ops connector_stripe;
+extern const struct connector_ops connector_recurly;
+extern const struct connector_ops connector_braintree;
+extern const struct connector_ops connector_giftcard;
+extern const struct connector_ops connector_webhook;
+extern const struct connector_ops connector_smtp;
 
 #endif

@@ -32,6 +32,5 @@ static enum connector_result ledger_reverse(struct engine *e, struct reward *r, 
 const struct connector_ops connector_ledger = {
 	.name = "ledger",
 	.issue = ledger_issue,
-	.status = NULL,
 	.reverse = ledger_reverse,
 };

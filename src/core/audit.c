@@ -2,8 +2,9 @@
  * audit.c - the tamper-evident audit log (SPEC §9).
  *
  * Each record is (seq, at, actor, action, target, detail, prev_hash, hash) where
- * hash = SHA-256 of the compact JSON array [seq, at, actor, action, target, detail,
- * prev_hash] and prev_hash is the previous record's hash (64 zeros for the first).
+ * hash = SHA-256 over the fields seq, at (decimal), actor, action, target, detail and
+ * prev_hash, each preceded by its length (crypto_sha256_fields_hex), and prev_hash is
+ * the previous record's hash (64 zeros for the first).
  * detail is stored as canonical JSON text (sorted keys, compact), so the hash input is
  * rebuilt byte for byte from the row. Changing, removing or reordering any record
  * breaks the chain at that record; `audit verify` names the first broken one.
@@ -30,12 +31,11 @@ char *audit_canonical(json_t *v)
 static void record_hash(int64_t seq, int64_t at, const char *actor, const char *action, const char *target,
 			const char *detail, const char *prev, char out[65])
 {
-	json_t *arr = json_pack("[I, I, s, s, s, s, s]", (json_int_t)seq, (json_int_t)at, actor, action, target,
-				detail, prev);
-	char *text = json_dumps(arr, JSON_COMPACT);
-	crypto_sha256_hex(text, strlen(text), out);
-	free(text);
-	json_decref(arr);
+	char seqs[24], ats[24];
+	snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
+	snprintf(ats, sizeof(ats), "%lld", (long long)at);
+	const char *fields[] = {seqs, ats, actor, action, target, detail, prev};
+	crypto_sha256_fields_hex(fields, sizeof(fields) / sizeof(fields[0]), out);
 }
 
 static enum ff_err load_tail(struct engine *e, struct ff_diag *d)

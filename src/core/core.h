@@ -87,6 +87,7 @@ struct program {
 	bool has_review_amount;
 	int64_t review_amount_at_least;
 	json_t *review_when; /* borrowed from doc, may be NULL */
+	bool uses_stats;     /* the rules read stats.*: compute them for the context */
 	char connector[RT__COUNT][32];
 	char fulfiller[ID_MAX + 1];
 	/* fraud */
@@ -161,6 +162,7 @@ struct engine {
 	/* fulfillment: set after this handle's first external issue pass, which re-drives
 	 * every `issuing` reward (a restarted worker completes what a crash interrupted) */
 	bool issuing_recovered;
+	int64_t recover_before; /* ... those last touched before this handle's first pass */
 	/* notifications: the SMTP connector config was looked up / is missing */
 };
 
@@ -251,6 +253,9 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 /* Evaluate eligibility only: *out_ok and an explanation array of clauses. */
 enum ff_err rules_eligible(const struct program *p, json_t *ctx, bool *out_ok, json_t **out_clauses,
 			   struct ff_diag *d);
+/* Add the stats.* a program needs (all of them when its rules read stats, the
+ * referrer's successful referrals when it has tiers) to ctx, if missing. */
+void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx);
 /* Amount of a percent reward for a base amount (half-even, capped by max). */
 int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max);
 

@@ -181,6 +181,9 @@ enum ff_err engine_program_simulate(struct engine *e, const struct actor *a, con
 			json_decref(ctx);
 			continue;
 		}
+		/* stats the simulated version reads but the stored context lacks are
+		 * computed now, against the window's history as rebuilt so far */
+		rules_fill_stats(e, p, ctx);
 		json_t *ref = json_object_get(ctx, "referral");
 		json_t *rr = json_object_get(ctx, "referrer");
 		struct rule_input in = {

@@ -648,8 +648,10 @@ static enum ff_err parse_event(const char *text, size_t len, json_t **out, struc
 	return FF_OK;
 }
 
-static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *ev, json_t **out, bool *dup,
-			      struct ff_diag *d)
+/* `raw` is the event's text as received (stored as is), or NULL to store a
+ * serialization of `ev`. */
+static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *ev, const char *raw, size_t raw_len,
+			      json_t **out, bool *dup, struct ff_diag *d)
 {
 	static const char *const fields[] = {"id", "type", "occurred_at", "data", NULL};
 	*dup = false;
@@ -699,7 +701,12 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 		err = ff_fail(d, FF_E_INVALID, "type", "unknown event type \"%s\"", type);
 	if (!err) {
 		char *res = json_dumps(result, JSON_COMPACT);
-		char *body = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		char *body = raw ? NULL : json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		if (raw) {
+			body = ff_malloc(raw_len + 1);
+			memcpy(body, raw, raw_len);
+			body[raw_len] = '\0';
+		}
 		st = store_query(e->st, Q_EVENT_INSERT);
 		store_bind_text(st, 1, id);
 		store_bind_text(st, 2, type);
@@ -733,7 +740,7 @@ static void ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 		err = core_begin(e, &it->diag);
 	if (!err) {
 		bool dup;
-		err = ingest_one(e, a, ev, &it->result, &dup, &it->diag);
+		err = ingest_one(e, a, ev, parsed ? NULL : it->text, it->len, &it->result, &dup, &it->diag);
 		if (!err && it->idem_scope) {
 			char *body = json_dumps(it->result, JSON_COMPACT);
 			err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);

@@ -428,7 +428,7 @@ enum ff_err program_compile(json_t *doc, const char *id, struct program *p, stru
 	static const char *const fields[] = {"id",	    "name",	"description", "currency", "trigger",
 					     "attribution", "eligibility", "rewards",  "tiers",	   "limits",
 					     "hold_days",   "expires_days", "schedule", "timezone",  "review",
-					     "fulfillment", "fraud",	"anomaly",     NULL};
+					     "fulfillment", "fraud",	"anomaly",     "notifications", NULL};
 	memset(p, 0, sizeof(*p));
 	enum ff_err err;
 	char buf[64];
@@ -545,7 +545,8 @@ enum ff_err program_compile(json_t *doc, const char *id, struct program *p, stru
 	}
 	if ((err = compile_fulfillment(json_object_get(doc, "fulfillment"), p, d)) ||
 	    (err = compile_fraud(json_object_get(doc, "fraud"), p, d)) ||
-	    (err = compile_anomaly(json_object_get(doc, "anomaly"), p, d)))
+	    (err = compile_anomaly(json_object_get(doc, "anomaly"), p, d)) ||
+	    (err = notify_compile(json_object_get(doc, "notifications"), d)))
 		return err;
 	for (int k = 0; k < p->nrewards + p->ntiers; k++) {
 		const struct reward_spec *r = k < p->nrewards ? &p->rewards[k] : &p->tiers[k - p->nrewards];
@@ -553,7 +554,16 @@ enum ff_err program_compile(json_t *doc, const char *id, struct program *p, stru
 			return ff_fail(d, FF_E_INVALID, "fulfillment", "connector %s cannot fulfil %s rewards",
 				       p->connector[r->type], reward_type_names[r->type]);
 		}
+		if (!strcmp(p->connector[r->type], "code_pool") && !r->pool[0]) /* codes come from a pool */
+			return ff_fail(d, FF_E_INVALID, k < p->nrewards ? "rewards" : "tiers",
+				       "a %s reward fulfilled by code_pool needs a \"pool\"", reward_type_names[r->type]);
 	}
+	/* stats cost queries per event: only programs whose rules read them pay for them */
+	json_t *both = json_pack("[O?, O?]", p->eligibility, p->review_when);
+	char *rules = json_dumps(both, JSON_COMPACT);
+	p->uses_stats = rules && strstr(rules, "stats") != NULL;
+	free(rules);
+	json_decref(both);
 	p->doc = json_incref(doc);
 	return FF_OK;
 }

@@ -23,7 +23,8 @@ static const struct {
 	{"review", "pending"},	    {"review", "approved"},	{"review", "cancelled"},
 	{"pending", "approved"},    {"pending", "cancelled"},	{"approved", "issuing"},
 	{"approved", "fulfilled"},  {"approved", "cancelled"},	{"approved", "expired"},
-	{"approved", "pending"},    {"issuing", "fulfilled"},	{"issuing", "approved"},
+	{"approved", "pending"},    {"approved", "failed"} /* in-transaction connectors */,
+	{"issuing", "fulfilled"},	{"issuing", "approved"},
 	{"issuing", "failed"},	    {"failed", "approved"},	{"failed", "cancelled"},
 	{"fulfilled", "reconciled"}, {"fulfilled", "reversed"}, {"fulfilled", "expired"},
 	{"reconciled", "reversed"},
@@ -174,6 +175,8 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 				   "program", r->program);
 	err = audit_append(e, actor, "reward.created", r->id, detail, d);
 	json_decref(detail);
+	if (!err) /* webhooks and e-mails, in this same transaction (outbox.c) */
+		err = outbox_reward_changed(e, r, "created", r->status, d);
 	return err;
 }
 
@@ -236,6 +239,8 @@ enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to
 		err = audit_append(e, actor, action, r->id, detail, d);
 		json_decref(detail);
 	}
+	if (!err) /* webhooks and e-mails, in this same transaction (outbox.c) */
+		err = outbox_reward_changed(e, r, from, to, d);
 	return err;
 }
 
@@ -396,27 +401,67 @@ enum ff_err engine_participant_rewards(struct engine *e, const struct actor *a, 
 	return engine_rewards_list(e, a, &f, p, out, d);
 }
 
+/* A reward's explanation is stored once, with the conversion (or, for programs
+ * triggered by referrals, the referral) that earned it; rewards of that event share it
+ * and name themselves in "this_reward". Older rows may carry their own copy. */
+static json_t *reward_explanation(struct engine *e, const struct reward *r)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARD_EXPLANATION);
+	store_bind_text(st, 1, r->id);
+	if (store_step(st) == 1 && !store_col_null(st, 0))
+		return json_from_text(store_col_text(st, 0), "{}");
+	json_t *x = NULL;
+	if (r->conversion[0]) {
+		st = store_query(e->st, Q_CONVERSION_EXPLANATION);
+		store_bind_text(st, 1, r->conversion);
+		if (store_step(st) == 1)
+			x = json_from_text(store_col_text(st, 0), NULL);
+	} else if (r->referral[0]) {
+		st = store_query(e->st, Q_REFERRAL_GET);
+		store_bind_text(st, 1, r->referral);
+		if (store_step(st) == 1)
+			x = json_from_text(store_col_text(st, 15), NULL);
+	}
+	if (!json_is_object(x)) {
+		json_decref(x);
+		return json_object();
+	}
+	/* a conversion evaluated by several programs keeps one explanation per program */
+	json_t *programs = json_object_get(x, "programs");
+	if (json_is_array(programs)) {
+		size_t i;
+		json_t *p;
+		json_array_foreach(programs, i, p)
+		{
+			const char *id = json_string_value(json_object_get(p, "program"));
+			if (id && !strcmp(id, r->program)) {
+				json_t *one = json_incref(p);
+				json_decref(x);
+				x = one;
+				break;
+			}
+		}
+	}
+	json_object_set_new(x, "this_reward", json_string(r->id));
+	return x;
+}
+
 enum ff_err engine_explain(struct engine *e, const struct actor *a, const char *id, json_t **out,
 			   struct ff_diag *d)
 {
-	struct store_stmt *st = store_query(e->st, Q_REWARD_EXPLANATION);
-	store_bind_text(st, 1, id);
-	if (store_step(st) == 1) {
-		struct reward r;
-		enum ff_err err = load_scoped(e, a, id, &r, d);
-		if (err)
-			return core_done(e, err);
-		st = store_query(e->st, Q_REWARD_EXPLANATION);
-		store_bind_text(st, 1, id);
-		store_step(st);
-		json_t *x = json_from_text(store_col_text(st, 0), "{}");
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "object", "explanation", "reward", id, "status",
-				      r.status, "participant", r.participant, "explanation", x, "signals",
-				      json_from_text(r.signals[0] ? r.signals : NULL, "[]"));
-		*out = o;
+	struct reward r;
+	enum ff_err err = reward_load(e, id, &r, d);
+	if (!err) {
+		if (!in_scope(a, &r))
+			return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));
+		*out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "object", "explanation", "reward", id, "status",
+				 r.status, "participant", r.participant, "explanation", reward_explanation(e, &r),
+				 "signals", json_from_text(r.signals[0] ? r.signals : NULL, "[]"));
 		return core_done(e, FF_OK);
 	}
-	st = store_query(e->st, Q_CONVERSION_EXPLANATION);
+	if (err != FF_E_NOT_FOUND)
+		return core_done(e, err);
+	struct store_stmt *st = store_query(e->st, Q_CONVERSION_EXPLANATION);
 	store_bind_text(st, 1, id);
 	if (store_step(st) == 1) {
 		const char *participant = store_col_text(st, 1);

@@ -11,7 +11,8 @@
  *               tax_form, has_email, created_at) and attributes (both as .attributes.X
  *               and .X)
  *   stats.{referrer_successful_referrals, referrer_referrals, referrer_rewards_this_year,
- *          referred_prior_conversions}
+ *          referred_prior_conversions}   (computed only for programs whose rules read
+ *          stats; the referrer's successful referrals also for programs with tiers)
  * Times in the context are integer milliseconds since the epoch.
  */
 #include <stdio.h>
@@ -63,20 +64,37 @@ json_t *rules_context(struct engine *e, const struct program *p, struct store_st
 	json_object_set_new(ctx, "referred", rd ? rd : json_object());
 	if (conversion)
 		json_object_set(ctx, "conversion", conversion);
-	int64_t year_start = fftime_year_start(fftime_year(fftime_now()));
+	json_object_set_new(ctx, "stats", json_object());
+	rules_fill_stats(e, p, ctx);
+	return ctx;
+}
+
+void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx)
+{
+	json_t *stats = json_object_get(ctx, "stats");
+	if (!json_is_object(stats)) {
+		stats = json_object();
+		json_object_set_new(ctx, "stats", stats);
+	}
+	const char *referrer = json_string_value(json_object_get(json_object_get(ctx, "referrer"), "id"));
+	const char *referred = json_string_value(json_object_get(json_object_get(ctx, "referred"), "id"));
+	if (!referrer || !referred)
+		return;
+	if ((p->uses_stats || p->ntiers) && !json_object_get(stats, "referrer_successful_referrals"))
+		json_object_set_new(stats, "referrer_successful_referrals",
+				    json_integer(count_query(e, Q_STATS_REFERRER_SUCCESSFUL, referrer, p->id)));
+	if (!p->uses_stats || json_object_get(stats, "referrer_referrals"))
+		return;
 	struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
 	store_bind_text(st, 1, referrer);
 	store_bind_text(st, 2, p->id);
-	store_bind_int(st, 3, year_start);
+	store_bind_int(st, 3, fftime_year_start(fftime_year(fftime_now())));
 	int64_t rewards_year = store_step(st) == 1 ? store_col_int(st, 0) : 0;
-	json_t *stats = json_pack(
-		"{s:I, s:I, s:I, s:I}", "referrer_successful_referrals",
-		(json_int_t)count_query(e, Q_STATS_REFERRER_SUCCESSFUL, referrer, p->id), "referrer_referrals",
-		(json_int_t)count_query(e, Q_STATS_REFERRER_REFERRALS, referrer, p->id), "referrer_rewards_this_year",
-		(json_int_t)rewards_year, "referred_prior_conversions",
-		(json_int_t)count_query(e, Q_STATS_PRIOR_CONVERSIONS, referred, NULL));
-	json_object_set_new(ctx, "stats", stats);
-	return ctx;
+	json_object_set_new(stats, "referrer_referrals",
+			    json_integer(count_query(e, Q_STATS_REFERRER_REFERRALS, referrer, p->id)));
+	json_object_set_new(stats, "referrer_rewards_this_year", json_integer(rewards_year));
+	json_object_set_new(stats, "referred_prior_conversions",
+			    json_integer(count_query(e, Q_STATS_PRIOR_CONVERSIONS, referred, NULL)));
 }
 
 /* "conversion.amount (4000)" for a var, the JSON of anything else. */
@@ -560,6 +578,10 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		if (review) {
 			status = "review";
 			reason = review;
+		} else if (r.has_amount && tax_form_required(e, r.participant, r.type, r.amount, r.currency, in->now)) {
+			/* cash and gift cards past the country's threshold wait for a tax form */
+			status = "pending";
+			reason = "tax_form_required";
 		} else {
 			status = reward_release_status(&r, in->now, &reason);
 		}
@@ -569,12 +591,8 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		json_object_set_new(entry, "status", json_string(status));
 		json_object_set_new(entry, "reason", json_string(reason));
 		json_array_append_new(rewards, entry);
-		/* each reward stores the whole explanation plus which entry is its own */
-		json_object_set_new(expl, "this_reward", json_string(r.id));
-		char *text = json_dumps(expl, JSON_COMPACT);
-		json_object_del(expl, "this_reward");
-		err = reward_insert(e, &r, text, in->actor, d);
-		free(text);
+		/* the explanation is stored once, with the conversion or referral */
+		err = reward_insert(e, &r, NULL, in->actor, d);
 		if (err) {
 			json_decref(signals);
 			json_decref(expl);

@@ -1,7 +1,8 @@
 /*
  * worker.c - one worker pass (SPEC §5): release rewards whose hold ended and whose
- * schedule is due, fulfil approved rewards through their connectors, and expire what
- * passed its expires_at. Work is taken in chunks of CHUNK rewards, one transaction per
+ * schedule is due, fulfil approved rewards through their connectors, expire what
+ * passed its expires_at, pull provider status back (sync jobs), and deliver the
+ * outbox: webhooks and e-mails. Work is taken in chunks of CHUNK rewards, one transaction per
  * chunk, so a pass over 100,000 rewards neither holds one giant transaction nor pays an
  * fsync per reward.
  */
@@ -47,6 +48,9 @@ static enum ff_err release(struct engine *e, const char *actor, int64_t now, int
 				break;
 			if (strcmp(r.status, "pending"))
 				continue; /* another worker got there first */
+			bool held = false; /* tax.c: waits for a tax form instead (SPEC §8) */
+			if ((err = tax_hold(e, &r, actor, now, &held, d)) || held)
+				continue;
 			err = reward_transition(e, &r, "approved", reward_approved_reason(&r), actor, d);
 			if (!err)
 				(*count)++;
@@ -67,6 +71,8 @@ static enum ff_err release(struct engine *e, const char *actor, int64_t now, int
 	return FF_OK;
 }
 
+/* In-transaction connectors (ledger, code_pool): delivery commits with the chunk.
+ * External connectors go through connector_issue_pass (two-phase, exactly once). */
 static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int64_t *ok, int64_t *failed,
 			  struct ff_diag *d)
 {
@@ -106,7 +112,7 @@ static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int6
 		if (n < CHUNK || done == 0)
 			break;
 	}
-	return FF_OK;
+	return connector_issue_pass(e, actor, now, ok, failed, d);
 }
 
 static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
@@ -157,9 +163,23 @@ enum ff_err engine_worker_pass(struct engine *e, const struct actor *a, int64_t 
 		err = fulfil(e, actor, now, &fulfilled, &failed, d);
 	if (!err)
 		err = expire(e, actor, now, &expired, d);
+	int64_t webhooks = 0, emails = 0, synced = 0, reversed = 0;
+	if (!err)
+		err = connector_sync_pass(e, actor, now, &synced, d);
+	if (!err)
+		err = connector_reverse_pass(e, actor, now, &reversed, d);
+	if (!err)
+		err = outbox_deliver_pass(e, now, &webhooks, d);
+	if (!err)
+		err = notify_deliver_pass(e, now, &emails, d);
 	if (!err)
 		*out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "released", (json_int_t)released, "fulfilled",
 				 (json_int_t)fulfilled, "failed", (json_int_t)failed, "expired", (json_int_t)expired,
-				 "webhooks", (json_int_t)0);
+				 "webhooks", (json_int_t)webhooks);
+	if (!err && (emails || synced || reversed)) {
+		json_object_set_new(*out, "emails", json_integer(emails));
+		json_object_set_new(*out, "synced", json_integer(synced));
+		json_object_set_new(*out, "reversed", json_integer(reversed));
+	}
 	return core_done(e, err);
 }

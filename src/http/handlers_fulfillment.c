@@ -42,7 +42,24 @@ enum ff_err h_connector_delete(struct ctx *c)
 	return engine_connector_delete(c->eng, c->actor, ctx_param(c, 0), &c->out, &c->diag);
 }
 
+static enum ff_err reconcile_connector(struct ctx *c, const char *connector);
+
 enum ff_err h_connector_reconcile(struct ctx *c)
+{
+	return reconcile_connector(c, ctx_param(c, 0));
+}
+
+/* POST /v1/reconciliations?connector=ID (SPEC §6): the same as
+ * /v1/connectors/{id}/reconcile, under the name the finance issue gives it. */
+enum ff_err h_reconciliation_create(struct ctx *c)
+{
+	const char *connector = query_get(c, "connector");
+	if (!connector || !*connector)
+		return ff_fail(&c->diag, FF_E_INVALID, "connector", "connector is required (?connector=ID)");
+	return reconcile_connector(c, connector);
+}
+
+static enum ff_err reconcile_connector(struct ctx *c, const char *connector)
 {
 	int64_t from, to;
 	struct recon_input in = {.data = c->body, .len = c->body_len};
@@ -56,8 +73,7 @@ enum ff_err h_connector_reconcile(struct ctx *c)
 			       "the body must be the provider's CSV export (text/csv)");
 	if (!utf8_valid(c->body, c->body_len))
 		return ff_fail(&c->diag, FF_E_INVALID_UTF8, NULL, "the report is not valid UTF-8");
-	return engine_reconcile_connector(c->eng, c->actor, ctx_param(c, 0), from, to, &in, &c->out,
-					  &c->diag);
+	return engine_reconcile_connector(c->eng, c->actor, connector, from, to, &in, &c->out, &c->diag);
 }
 
 /* ---- code pools ---- */

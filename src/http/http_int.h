@@ -328,6 +328,7 @@ enum ff_err h_connector_list(struct ctx *c);
 enum ff_err h_connector_get(struct ctx *c);
 enum ff_err h_connector_delete(struct ctx *c);
 enum ff_err h_connector_reconcile(struct ctx *c);
+enum ff_err h_reconciliation_create(struct ctx *c);
 enum ff_err h_code_pool_put(struct ctx *c);
 enum ff_err h_code_pool_list(struct ctx *c);
 enum ff_err h_code_pool_get(struct ctx *c);

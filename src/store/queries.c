@@ -75,7 +75,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_LOT_NEXT_OPEN] = "SELECT reward, remaining FROM ledger_lots WHERE participant = ? AND currency = ? AND remaining > 0 ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, seq LIMIT 1",
 	[Q_LEDGER_CHECK_ZERO] = "SELECT currency, SUM(amount) FROM ledger_entries GROUP BY currency HAVING SUM(amount) <> 0 LIMIT 1",
 	[Q_LEDGER_CHECK_BALANCES] = "SELECT b.account, b.currency, b.balance, COALESCE(s.total, 0) FROM ledger_balances b LEFT JOIN (SELECT account, currency, SUM(amount) AS total FROM ledger_entries GROUP BY account, currency) s ON s.account = b.account AND s.currency = b.currency WHERE b.balance <> COALESCE(s.total, 0) LIMIT 1",
-	[Q_LEDGER_CHECK_LOTS] = "SELECT b.account, b.currency, b.balance, COALESCE(l.total, 0) FROM ledger_balances b LEFT JOIN (SELECT 'participant:' || participant AS account, currency, SUM(remaining) AS total FROM ledger_lots GROUP BY participant, currency) l ON l.account = b.account AND l.currency = b.currency WHERE b.account LIKE 'participant:%' AND (CASE WHEN b.balance > 0 THEN b.balance ELSE 0 END) <> COALESCE(l.total, 0) LIMIT 1",
+	[Q_LEDGER_CHECK_LOTS] = "SELECT b.account, b.currency, b.balance, COALESCE(l.total, 0) FROM ledger_balances b LEFT JOIN (SELECT participant, currency, SUM(remaining) AS total FROM ledger_lots GROUP BY participant, currency) l ON l.participant = substr(b.account, 13) AND l.currency = b.currency WHERE b.account LIKE 'participant:%' AND (CASE WHEN b.balance > 0 THEN b.balance ELSE 0 END) <> COALESCE(l.total, 0) LIMIT 1",
 	[Q_LEDGER_CHECK_LOT_RANGE] = "SELECT reward, remaining, amount FROM ledger_lots WHERE remaining < 0 OR remaining > amount LIMIT 1",
 	[Q_REPORT_PARTICIPANTS] = "SELECT p.id, (SELECT COUNT(*) FROM referrals r WHERE r.referrer = p.id), (SELECT COUNT(*) FROM referrals r WHERE r.referrer = p.id AND r.status = 'successful'), (SELECT COUNT(*) FROM rewards w WHERE w.participant = p.id AND w.status <> 'cancelled'), (SELECT COUNT(*) FROM rewards w WHERE w.participant = p.id AND w.status IN ('fulfilled', 'reconciled')) FROM participants p WHERE (CAST(?1 AS TEXT) IS NULL OR p.id = ?1) ORDER BY p.seq",
 	[Q_REPORT_PARTICIPANT_STATUS] = "SELECT participant, status, COUNT(*) FROM rewards WHERE (CAST(?1 AS TEXT) IS NULL OR participant = ?1) GROUP BY participant, status ORDER BY participant, status",
@@ -215,4 +215,8 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_REPORT_FAILED_COUNT] = "SELECT COUNT(*) FROM rewards WHERE status = 'failed'",
 	[Q_BATCH_FULFILLED_NOW] = "SELECT id FROM rewards WHERE batch = ? AND status = 'fulfilled' AND updated_at = ? AND seq >= ? AND seq <= ? ORDER BY seq",
 	[Q_REWARD_STATUS_COUNTS] = "SELECT status, COUNT(*) FROM rewards GROUP BY status ORDER BY status",
+	[Q_WORKER_REVERSIBLE] = "SELECT id FROM rewards WHERE status = 'reversed' AND connector NOT IN ('ledger', 'manual') AND (reversal IS NULL OR (reversal = 'pending' AND sync_at <= ?1)) ORDER BY seq LIMIT ?2@LOCK@",
+	[Q_REWARD_REVERSAL_SET] = "UPDATE rewards SET reversal = ?1, sync_at = ?2 WHERE id = ?3",
+	[Q_CODE_VOID_REWARD] = "UPDATE codes SET status = 'void' WHERE reward = ? AND status = 'assigned'",
+	[Q_WORKER_RECOVERABLE] = "SELECT id FROM rewards WHERE status = 'issuing' AND updated_at < ? ORDER BY seq LIMIT ?@LOCK@",
 };

@@ -94,14 +94,16 @@ const char *const store_migrations[] = {
 	"ALTER TABLE program_versions ADD COLUMN anomaly_at @INT@;\n"
 	"CREATE INDEX rewards_version ON rewards(program, program_version, seq);\n"
 	"CREATE INDEX referrals_pair ON referrals(referred, program, referrer);\n",
-	/* 2: fulfillment: connectors (secrets sealed), exactly-once issuing (attempt ids),
+	/* 3: fulfillment: connectors (secrets sealed), exactly-once issuing (attempt ids),
 	 * code pools, the webhook outbox (endpoints, deliveries, attempts), e-mail
 	 * notifications. */
 	"ALTER TABLE rewards ADD COLUMN attempt_id TEXT;\n"
 	"ALTER TABLE rewards ADD COLUMN redeemed_at @INT@;\n"
 	"ALTER TABLE rewards ADD COLUMN sync_at @INT@;\n"
 	"ALTER TABLE rewards ADD COLUMN provider_status TEXT;\n"
+	"ALTER TABLE rewards ADD COLUMN reversal TEXT;\n"
 	"CREATE INDEX rewards_sync ON rewards(sync_at);\n"
+	"CREATE INDEX rewards_status_seq ON rewards(status, seq);\n"
 	"CREATE TABLE connectors (\n"
 	"  seq @SEQ@, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, config TEXT NOT NULL,\n"
 	"  secrets TEXT, failures @INT@ NOT NULL DEFAULT 0, open_until @INT@,\n"
@@ -149,7 +151,6 @@ const char *const store_migrations[] = {
 	"  created_by TEXT NOT NULL, created_at @INT@ NOT NULL, updated_at @INT@ NOT NULL,\n"
 	"  closed_at @INT@, fulfilled_at @INT@, reconciled_at @INT@);\n"
 	"CREATE INDEX batches_fulfiller ON batches(fulfiller, seq);\n"
-	"CREATE INDEX rewards_connector_status ON rewards(connector, status);\n"
 	"CREATE TABLE reconciliations (\n"
 	"  seq @SEQ@, id TEXT NOT NULL UNIQUE, batch TEXT, connector TEXT, status TEXT NOT NULL,\n"
 	"  lines @INT@ NOT NULL, matched @INT@ NOT NULL, amount_mismatch @INT@ NOT NULL,\n"
@@ -172,5 +173,8 @@ const char *const store_migrations[] = {
 	"CREATE TABLE connector_fees (\n"
 	"  connector TEXT NOT NULL, currency TEXT NOT NULL, fixed_amount @INT@ NOT NULL,\n"
 	"  percent_bp @INT@ NOT NULL, updated_at @INT@ NOT NULL, PRIMARY KEY (connector, currency));\n",
+	/* 5: covering indexes for the per-event stats and limits queries */
+	"CREATE INDEX referrals_referrer_program ON referrals(referrer, program, status);\n"
+	"CREATE INDEX rewards_referrer_stats ON rewards(participant, program, role, created_at, status, amount);\n",
 	NULL,
 };

@@ -34,13 +34,43 @@ void crypto_sha256_hex(const void *data, size_t len, char *out)
 	sodium_bin2hex(out, 2 * sizeof(h) + 1, h, sizeof(h));
 }
 
+void crypto_sha256_fields_hex(const char *const *fields, size_t n, char *out)
+{
+	crypto_hash_sha256_state st;
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_init(&st);
+	for (size_t i = 0; i < n; i++) {
+		const char *f = fields[i] ? fields[i] : "";
+		uint64_t len = strlen(f);
+		unsigned char be[8];
+		for (int k = 0; k < 8; k++)
+			be[k] = (unsigned char)(len >> (56 - 8 * k));
+		crypto_hash_sha256_update(&st, be, sizeof(be));
+		crypto_hash_sha256_update(&st, (const unsigned char *)f, len);
+	}
+	crypto_hash_sha256_final(&st, h);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
 void crypto_random_bytes(void *buf, size_t n) { randombytes_buf(buf, n); }
 
-/* n uniformly random base62 characters (no modulo bias) into out; no NUL. */
+/* n uniformly random base62 characters (no modulo bias) into out; no NUL. One
+ * randombytes_buf() call per 64 bytes (a system call each): bytes >= 248 (= 4 * 62)
+ * are thrown away so the rest maps evenly onto the 62 digits. */
 static void random_base62(char *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		out[i] = base62_digits[randombytes_uniform(62)];
+	unsigned char pool[64];
+	size_t used = sizeof(pool);
+	for (size_t i = 0; i < n;) {
+		if (used == sizeof(pool)) {
+			randombytes_buf(pool, sizeof(pool));
+			used = 0;
+		}
+		unsigned char b = pool[used++];
+		if (b < 248)
+			out[i++] = base62_digits[b % 62];
+	}
+	sodium_memzero(pool, sizeof(pool));
 }
 
 static bool is_base62(char c)

@@ -107,6 +107,26 @@ class Finance(unittest.TestCase):
         self.assertEqual((st, r["status"], r["matched"]), (200, "reconciled", 1), r)
         self.assertEqual(self.req("GET", f"/v1/rewards/{rid}", key=self.admin)[1]["status"], "reconciled")
 
+    def test_reconciliation_by_connector(self):
+        credit = {"id": "cred", "name": "Credit", "currency": "USD", "eligibility": True,
+                  "rewards": [{"to": "referrer", "type": "credit", "amount": 700}], "hold_days": 0}
+        self.env.cli("program", "load", self.env.write("cred.json", json.dumps(credit)), "--activate", check=True)
+        evs = [participant("c1"), {"id": "evt_cref", "type": "referral",
+                                   "data": {"id": "cref_1", "program": "cred", "referrer": "c1", "referred": "c2"}},
+               conversion("cord_1", "c2")]
+        st, body, _ = self.srv.request("POST", "/v1/events", ndjson(evs), key=self.admin, ctype="application/x-ndjson")
+        self.assertEqual((st, body["rejected"]), (200, 0), body)
+        self.assertEqual(self.req("POST", "/v1/jobs/run", key=self.admin)[0], 200)
+        rid = self.req("GET", "/v1/rewards?participant=c1", key=self.admin)[1]["data"][0]["id"]
+        self.err(self.req("POST", "/v1/reconciliations", "x", ctype="text/csv"), 400, "invalid_request", "connector")
+        short = f"reward_id,amount,currency,reference\r\n{rid},600,USD,ledger:{rid}\r\n"
+        st, r, _ = self.req("POST", "/v1/reconciliations?connector=ledger", short, ctype="text/csv")
+        self.assertEqual((st, r["status"], r["amount_mismatch"]), (200, "disputed", 1), r)
+        good = f"reward_id,amount,currency,reference\r\n{rid},700,USD,ledger:{rid}\r\n"
+        st, r, _ = self.req("POST", "/v1/reconciliations?connector=ledger", good, ctype="text/csv")
+        self.assertEqual((st, r["status"], r["matched"]), (200, "reconciled", 1), r)
+        self.assertEqual(self.req("GET", f"/v1/rewards/{rid}", key=self.admin)[1]["status"], "reconciled")
+
     def test_reports_json_and_csv(self):
         for path in ("/v1/reports/payouts?from=2026-01-01&to=2027-01-01&group=month", "/v1/reports/aging",
                      "/v1/reports/tax?year=2026", "/v1/reports/kpis", "/v1/reports/credit-status",

@@ -44,6 +44,8 @@ MATRIX = [
     ("DELETE", "/v1/connectors/c_nope", None, {"admin"}),
     ("POST", "/v1/connectors/c_nope/reconcile", ("reward_id,amount,currency,reference\r\n", "text/csv"),
      {"admin", "finance"}),
+    ("POST", "/v1/reconciliations?connector=c_nope", ("reward_id,amount,currency,reference\r\n", "text/csv"),
+     {"admin", "finance"}),
     ("GET", "/v1/code-pools", None, READ),
     ("PUT", "/v1/code-pools/pool_m", {"low_stock_threshold": 5}, {"admin", "operator"}),
     ("GET", "/v1/code-pools/pool_m", None, READ),

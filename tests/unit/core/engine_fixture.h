@@ -116,6 +116,8 @@ static inline void fx_program(struct fx *f, const char *text)
 
 /* Ingest one event (printf-style text). Returns the error; *out the result (may be NULL). */
 static inline enum ff_err fx_event(struct fx *f, json_t **out, struct ff_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static inline enum ff_err fx_event(struct fx *f, json_t **out, struct ff_diag *d, const char *fmt, ...)
 {
 	char buf[8192];
 	va_list ap;

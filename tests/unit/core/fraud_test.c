@@ -155,7 +155,7 @@ Test(fraud, velocity_window_edges)
 			       "2026-10-01T11:30:00Z", "2026-10-01T11:59:58.999Z"};
 	const char *expect[] = {"", "", "velocity", "", "velocity"};
 	for (int i = 0; i < 5; i++) {
-		char ref[8], who[8];
+		char ref[24], who[24];
 		snprintf(ref, sizeof(ref), "r%d", i);
 		snprintf(who, sizeof(who), "f%d", i);
 		fx_ok(&F,
@@ -311,7 +311,7 @@ Test(fraud, simulate_matches_real_ingest_on_the_active_version)
 	person("ann", "ann@example.com", NULL);
 	long long amounts[] = {6000, 4000, 7000, 9000, 12000, 5000};
 	for (int i = 0; i < 6; i++) {
-		char ref[8], who[8], o[8];
+		char ref[24], who[24], o[24];
 		snprintf(ref, sizeof(ref), "r%d", i);
 		snprintf(who, sizeof(who), "f%d", i);
 		snprintf(o, sizeof(o), "o%d", i);
@@ -352,7 +352,7 @@ Test(fraud, anomaly_guard_catches_a_mistyped_amount)
 	fx_program(&F, SIMPLE(""));
 	person("ann", "ann@example.com", NULL);
 	for (int i = 0; i < 3; i++) {
-		char ref[8], who[8], o[8];
+		char ref[24], who[24], o[24];
 		snprintf(ref, sizeof(ref), "a%d", i);
 		snprintf(who, sizeof(who), "g%d", i);
 		snprintf(o, sizeof(o), "oa%d", i);
@@ -405,7 +405,7 @@ Test(fraud, master_key_rotation_resumes)
 {
 	fx_program(&F, SIMPLE(""));
 	for (int i = 0; i < 30; i++) {
-		char id[8], email[32];
+		char id[24], email[32];
 		snprintf(id, sizeof(id), "u%d", i);
 		snprintf(email, sizeof(email), "user%d@example.com", i);
 		person(id, email, ",\"name\":\"Someone\"");

@@ -1,0 +1,193 @@
+/*
+ * recurly.c - the `recurly` connector (Recurly API v3: JSON, HTTP Basic with the API
+ * key as user name, Accept: application/vnd.recurly.v2021-02-25+json).
+ *
+ *  credit            POST /accounts/code-{account}/line_items {"type": "credit",
+ *                    "currency", "unit_amount", "description", "credit_reason_code":
+ *                    "promotional"} (a credit line item on the next invoice)
+ *  percent_discount  POST /coupons {"code": "fulfill-<reward id>", "discount_type":
+ *                    "percent", "discount_percent", "duration": "single_use" |
+ *                    "temporal" (months), "max_redemptions": 1}, then
+ *                    POST /accounts/code-{account}/coupon_redemptions {"coupon_id":
+ *                    "code-fulfill-<reward id>"}; the participant's code is the coupon code.
+ *  status            GET /coupons/code-fulfill-<id>: redemptions > 0 -> redeemed
+ *  reverse           credit: a charge line item of the same amount.
+ *
+ * Idempotency: Idempotency-Key = the reward id (":coupon"/":reverse" for extra steps);
+ * a coupon whose code already exists (a re-drive after Recurly's key window) counts as
+ * created. The account code comes from attributes.recurly_account_code. Recurly takes
+ * whole percents: a percent_bp that is not a multiple of 100 is a permanent error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connect/connector.h"
+#include "fulfill/money.h"
+
+static void start(struct connector_call *c, const char *method, char *url, const char *suffix)
+{
+	http_call_init(&c->http, method, url);
+	free(url);
+	http_call_header(&c->http, "Accept: application/vnd.recurly.v2021-02-25+json");
+	http_call_header(&c->http, "Content-Type: application/json");
+	if (strcmp(method, "GET"))
+		http_call_header(&c->http, "Idempotency-Key: %s%s", c->r.id, suffix);
+	/* Basic auth: "<api key>:" */
+	const char *key = connector_conf_str(c->conf, "api_key");
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char raw[300], enc[420];
+	snprintf(raw, sizeof(raw), "%s:", key ? key : "");
+	size_t n = strlen(raw), o = 0;
+	for (size_t j = 0; j < n; j += 3) {
+		uint32_t v = (uint32_t)(unsigned char)raw[j] << 16 | (j + 1 < n ? (uint32_t)(unsigned char)raw[j + 1] << 8 : 0) |
+			     (j + 2 < n ? (unsigned char)raw[j + 2] : 0);
+		enc[o++] = tbl[(v >> 18) & 63];
+		enc[o++] = tbl[(v >> 12) & 63];
+		enc[o++] = j + 1 < n ? tbl[(v >> 6) & 63] : '=';
+		enc[o++] = j + 2 < n ? tbl[v & 63] : '=';
+	}
+	enc[o] = '\0';
+	http_call_header(&c->http, "Authorization: Basic %s", enc);
+}
+
+static void body_with_amount(struct connector_call *c, json_t *body, int64_t amount)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	char num[40];
+	money_format(amount, c->r.currency, num, sizeof(num));
+	char *at = strstr(text, "\"@AMOUNT@\"");
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	if (at) {
+		ffbuf_add(&b, text, (size_t)(at - text));
+		ffbuf_adds(&b, num);
+		ffbuf_adds(&b, at + strlen("\"@AMOUNT@\""));
+	} else {
+		ffbuf_adds(&b, text);
+	}
+	http_call_body(&c->http, b.data, b.len);
+	ffbuf_release(&b);
+	free(text);
+}
+
+static enum connector_result rc_request(struct connector_call *c)
+{
+	const char *account = connector_attr(c, "recurly_account_code");
+	bool credit = !strcmp(c->r.type, "credit");
+	if (!credit && strcmp(c->r.type, "percent_discount"))
+		return ff_fail(&c->diag, FF_E_INVALID, NULL, "recurly cannot fulfil %s rewards", c->r.type), CONNECTOR_FAILED;
+	if (!*account && c->op != CONNECTOR_STATUS)
+		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no attributes.recurly_account_code",
+			       c->r.participant),
+		       CONNECTOR_FAILED;
+	json_t *body;
+	char coupon[200];
+	snprintf(coupon, sizeof(coupon), "fulfill-%s", c->r.id);
+	switch (c->op) {
+	case CONNECTOR_ISSUE:
+		if (credit) {
+			start(c, "POST", connector_url(c->conf, "/accounts/code-%s/line_items", account), "");
+			body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "credit", "currency", c->r.currency, "unit_amount",
+					 "@AMOUNT@", "description", "Referral reward", "credit_reason_code", "promotional");
+			body_with_amount(c, body, c->r.amount);
+			json_decref(body);
+			return CONNECTOR_CONTINUE;
+		}
+		if (c->step == 0) {
+			if (c->r.percent_bp % 100)
+				return ff_fail(&c->diag, FF_E_INVALID, NULL, "recurly takes whole percents, not %lld bp",
+					       (long long)c->r.percent_bp),
+				       CONNECTOR_FAILED;
+			start(c, "POST", connector_url(c->conf, "/coupons"), ":coupon");
+			body = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "code", coupon, "name", "Referral reward",
+					 "discount_type", "percent", "discount_percent", (json_int_t)(c->r.percent_bp / 100),
+					 "max_redemptions", (json_int_t)1, "applies_to_all_plans", 1);
+			if (c->r.has_months && c->r.months > 0) {
+				json_object_set_new(body, "duration", json_string("temporal"));
+				json_object_set_new(body, "temporal_unit", json_string("month"));
+				json_object_set_new(body, "temporal_amount", json_integer(c->r.months));
+			} else {
+				json_object_set_new(body, "duration", json_string("single_use"));
+			}
+			body_with_amount(c, body, 0);
+			json_decref(body);
+			return CONNECTOR_CONTINUE;
+		}
+		start(c, "POST", connector_url(c->conf, "/accounts/code-%s/coupon_redemptions", account), "");
+		body = json_pack("{s:s+, s:s}", "coupon_id", "code-", coupon, "currency", c->r.currency);
+		body_with_amount(c, body, 0);
+		json_decref(body);
+		return CONNECTOR_CONTINUE;
+	case CONNECTOR_STATUS:
+		if (credit)
+			return CONNECTOR_OK;
+		start(c, "GET", connector_url(c->conf, "/coupons/code-%s", coupon), "");
+		return CONNECTOR_CONTINUE;
+	case CONNECTOR_REVERSE:
+		if (!credit)
+			return ff_fail(&c->diag, FF_E_INVALID, NULL, "recurly: a redeemed coupon is not reversed"),
+			       CONNECTOR_FAILED;
+		start(c, "POST", connector_url(c->conf, "/accounts/code-%s/line_items", account), ":reverse");
+		body = json_pack("{s:s, s:s, s:s, s:s}", "type", "charge", "currency", c->r.currency, "unit_amount",
+				 "@AMOUNT@", "description", "Referral reward reversed");
+		body_with_amount(c, body, c->amount);
+		json_decref(body);
+		return CONNECTOR_CONTINUE;
+	}
+	return CONNECTOR_FAILED;
+}
+
+static enum connector_result rc_response(struct connector_call *c)
+{
+	enum connector_result res = connector_http_classify(c);
+	json_t *body = json_loads(c->http.response.data ? c->http.response.data : "", 0, NULL);
+	json_t *err = json_object_get(body, "error");
+	if (res == CONNECTOR_FAILED && c->op == CONNECTOR_ISSUE && c->step == 0 && strcmp(c->r.type, "credit") &&
+	    c->http.status == 422 && strstr(c->http.response.data ? c->http.response.data : "", "already")) {
+		res = CONNECTOR_OK; /* the coupon exists: made by an earlier attempt */
+	} else if (res != CONNECTOR_OK) {
+		const char *msg = json_string_value(json_object_get(err, "message"));
+		if (msg)
+			ff_fail(&c->diag, res == CONNECTOR_RETRY ? FF_E_UNAVAILABLE : FF_E_INVALID, NULL,
+				"recurly: HTTP %ld %s: %s", c->http.status,
+				json_string_value(json_object_get(err, "type")) ? json_string_value(json_object_get(err, "type")) : "",
+				msg);
+		json_decref(body);
+		return res;
+	}
+	const char *id = json_string_value(json_object_get(body, "id"));
+	if (c->op == CONNECTOR_ISSUE) {
+		if (strcmp(c->r.type, "credit") && c->step == 0) {
+			json_decref(body);
+			return CONNECTOR_CONTINUE;
+		}
+		copy_str(c->ref, sizeof(c->ref), id ? id : c->r.id);
+		if (strcmp(c->r.type, "credit"))
+			snprintf(c->code, sizeof(c->code), "fulfill-%s", c->r.id);
+	} else if (c->op == CONNECTOR_STATUS) {
+		json_t *n = json_object_get(body, "unique_coupon_codes_count");
+		json_t *red = json_object_get(body, "redemptions");
+		(void)n;
+		c->redeemed = (json_is_integer(red) && json_integer_value(red) > 0) ||
+			      (json_is_string(json_object_get(body, "state")) &&
+			       !strcmp(json_string_value(json_object_get(body, "state")), "maxed_out"));
+		copy_str(c->provider_status, sizeof(c->provider_status), c->redeemed ? "redeemed" : "active");
+	}
+	json_decref(body);
+	return CONNECTOR_OK;
+}
+
+static const char *const secrets[] = {"api_key", NULL};
+static const char *const required[] = {"api_key", NULL};
+
+const struct connector_ops connector_recurly = {
+	.name = "recurly",
+	.external = true,
+	.secret_fields = secrets,
+	.required_fields = required,
+	.max_steps = 2,
+	.customer_attribute = "recurly_account_code",
+	.request = rc_request,
+	.response = rc_response,
+};

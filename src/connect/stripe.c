@@ -1,0 +1,187 @@
+/*
+ * stripe.c - the `stripe` connector (Stripe API, form-encoded, Bearer secret key).
+ *
+ *  credit            POST /v1/customers/{cus}/balance_transactions amount=-N currency=...
+ *                    (a negative balance transaction is a credit on the next invoice)
+ *  percent_discount  POST /v1/coupons percent_off=P duration=once|repeating, then
+ *                    POST /v1/promotion_codes coupon=... customer=cus max_redemptions=1
+ *                    (the participant gets the promotion code)
+ *  status            GET /v1/promotion_codes/{id}: times_redeemed > 0 -> redeemed
+ *  reverse           credit: POST balance_transactions amount=+N; percent: deactivate
+ *                    the promotion code.
+ *
+ * Every request carries Idempotency-Key = the reward id (a suffix per extra step:
+ * "<id>:promotion_code", "<id>:reverse"), so a re-driven call returns what Stripe did
+ * the first time. The customer id comes from the participant's attribute
+ * `stripe_customer_id` (config "customer_attribute" names another). Errors: no response,
+ * 409 (concurrent use of a key), 429, 5xx, authentication -> retryable; other 4xx
+ * (card_error, invalid_request_error) -> permanent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connect/connector.h"
+
+static const char *customer(struct connector_call *c)
+{
+	const char *attr = connector_conf_str(c->conf, "customer_attribute");
+	return connector_attr(c, attr ? attr : "stripe_customer_id");
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+static void start(struct connector_call *c, const char *method, char *url, const char *key_suffix)
+{
+	http_call_init(&c->http, method, url);
+	free(url);
+	http_call_header(&c->http, "Authorization: Bearer %s", connector_conf_str(c->conf, "api_key"));
+	http_call_header(&c->http, "Content-Type: application/x-www-form-urlencoded");
+	http_call_header(&c->http, "Stripe-Version: 2024-06-20");
+	if (strcmp(method, "GET"))
+		http_call_header(&c->http, "Idempotency-Key: %s%s", c->r.id, key_suffix);
+}
+
+static enum connector_result form(struct connector_call *c, struct ffbuf *b)
+{
+	http_call_body(&c->http, b->data ? b->data : "", b->len);
+	ffbuf_release(b);
+	return CONNECTOR_CONTINUE;
+}
+
+static enum connector_result stripe_request(struct connector_call *c)
+{
+	const char *cus = customer(c);
+	if (!*cus && c->op != CONNECTOR_STATUS)
+		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no Stripe customer id (attributes.%s)",
+			       c->r.participant, "stripe_customer_id"),
+		       CONNECTOR_FAILED;
+	struct ffbuf b;
+	ffbuf_init(&b, 1 << 16);
+	char cur[8], num[32];
+	copy_str(cur, sizeof(cur), c->r.currency);
+	lower(cur);
+	bool credit = !strcmp(c->r.type, "credit");
+	if (!credit && strcmp(c->r.type, "percent_discount"))
+		return ff_fail(&c->diag, FF_E_INVALID, NULL, "stripe cannot fulfil %s rewards", c->r.type),
+		       CONNECTOR_FAILED;
+	switch (c->op) {
+	case CONNECTOR_ISSUE:
+		if (credit) {
+			start(c, "POST", connector_url(c->conf, "/v1/customers/%s/balance_transactions", cus), "");
+			snprintf(num, sizeof(num), "%lld", -(long long)c->r.amount);
+			http_form_add(&b, "amount", num);
+			http_form_add(&b, "currency", cur);
+			http_form_add(&b, "description", "Referral reward");
+			http_form_add(&b, "metadata[reward_id]", c->r.id);
+			return form(c, &b);
+		}
+		if (c->step == 0) {
+			start(c, "POST", connector_url(c->conf, "/v1/coupons"), "");
+			snprintf(num, sizeof(num), "%lld.%02lld", (long long)(c->r.percent_bp / 100),
+				 (long long)(c->r.percent_bp % 100));
+			http_form_add(&b, "id", c->r.id);
+			http_form_add(&b, "percent_off", num);
+			if (c->r.has_months && c->r.months > 0) {
+				http_form_add(&b, "duration", "repeating");
+				snprintf(num, sizeof(num), "%lld", (long long)c->r.months);
+				http_form_add(&b, "duration_in_months", num);
+			} else {
+				http_form_add(&b, "duration", "once");
+			}
+			http_form_add(&b, "metadata[reward_id]", c->r.id);
+			return form(c, &b);
+		}
+		start(c, "POST", connector_url(c->conf, "/v1/promotion_codes"), ":promotion_code");
+		http_form_add(&b, "coupon", json_string_value(json_object_get(c->state, "coupon")));
+		http_form_add(&b, "customer", cus);
+		http_form_add(&b, "max_redemptions", "1");
+		http_form_add(&b, "metadata[reward_id]", c->r.id);
+		return form(c, &b);
+	case CONNECTOR_STATUS:
+		if (credit)
+			return CONNECTOR_OK; /* a balance credit has nothing to poll */
+		start(c, "GET", connector_url(c->conf, "/v1/promotion_codes/%s", c->r.external_reference), "");
+		return CONNECTOR_CONTINUE;
+	case CONNECTOR_REVERSE:
+		if (credit) {
+			start(c, "POST", connector_url(c->conf, "/v1/customers/%s/balance_transactions", cus), ":reverse");
+			snprintf(num, sizeof(num), "%lld", (long long)c->amount);
+			http_form_add(&b, "amount", num);
+			http_form_add(&b, "currency", cur);
+			http_form_add(&b, "description", "Referral reward reversed");
+			http_form_add(&b, "metadata[reward_id]", c->r.id);
+			return form(c, &b);
+		}
+		start(c, "POST", connector_url(c->conf, "/v1/promotion_codes/%s", c->r.external_reference), ":reverse");
+		http_form_add(&b, "active", "false");
+		return form(c, &b);
+	}
+	return CONNECTOR_FAILED;
+}
+
+static enum connector_result stripe_response(struct connector_call *c)
+{
+	enum connector_result res = connector_http_classify(c);
+	json_t *body = json_loads(c->http.response.data ? c->http.response.data : "", 0, NULL);
+	if (res != CONNECTOR_OK) {
+		/* Stripe's error type refines the status code */
+		const char *type = json_string_value(json_object_get(json_object_get(body, "error"), "type"));
+		const char *msg = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+		if (type && (!strcmp(type, "api_error") || !strcmp(type, "rate_limit_error") ||
+			     !strcmp(type, "authentication_error")))
+			res = CONNECTOR_RETRY;
+		if (type)
+			ff_fail(&c->diag, res == CONNECTOR_RETRY ? FF_E_UNAVAILABLE : FF_E_INVALID, NULL,
+				"stripe: HTTP %ld %s: %s", c->http.status, type, msg ? msg : "");
+		json_decref(body);
+		return res;
+	}
+	const char *id = json_string_value(json_object_get(body, "id"));
+	if (!id) {
+		json_decref(body);
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "stripe: a 2xx answer without an id");
+		return CONNECTOR_RETRY;
+	}
+	res = CONNECTOR_OK;
+	if (c->op == CONNECTOR_ISSUE && !strcmp(c->r.type, "percent_discount")) {
+		if (c->step == 0) {
+			json_decref(c->state);
+			c->state = json_pack("{s:s}", "coupon", id);
+			res = CONNECTOR_CONTINUE;
+		} else {
+			copy_str(c->ref, sizeof(c->ref), id);
+			copy_str(c->code, sizeof(c->code), json_string_value(json_object_get(body, "code")));
+		}
+	} else if (c->op == CONNECTOR_ISSUE) {
+		copy_str(c->ref, sizeof(c->ref), id);
+	} else if (c->op == CONNECTOR_STATUS) {
+		json_t *t = json_object_get(body, "times_redeemed");
+		c->redeemed = json_is_integer(t) && json_integer_value(t) > 0;
+		copy_str(c->provider_status, sizeof(c->provider_status),
+			 c->redeemed ? "redeemed" : json_is_false(json_object_get(body, "active")) ? "inactive" : "active");
+	}
+	json_decref(body);
+	return res;
+}
+
+static const char *const secrets[] = {"api_key", NULL};
+static const char *const fields[] = {"customer_attribute", NULL};
+static const char *const required[] = {"api_key", NULL};
+
+const struct connector_ops connector_stripe = {
+	.name = "stripe",
+	.external = true,
+	.secret_fields = secrets,
+	.config_fields = fields,
+	.required_fields = required,
+	.max_steps = 2,
+	.customer_attribute = "stripe_customer_id",
+	.request = stripe_request,
+	.response = stripe_response,
+};

@@ -1,0 +1,471 @@
+/*
+ * batch.c - payout batches (SPEC §6): approved rewards of one fulfiller and connector
+ * rolled into a batch, exported as a report, closed when submitted, and marked
+ * fulfilled by the fulfiller (or finance) with its reference. Reconciliation of a
+ * fulfilled batch is in recon.c.
+ *
+ *   open --close--> closed --fulfill--> fulfilled --reconcile--> reconciled
+ *   open --------------fulfill------->  fulfilled --reconcile--> disputed --reconcile--> ...
+ *
+ * Batches are made for monthly payout runs over many rewards, so their reward-level
+ * changes are set-based: one UPDATE moves every reward, and one INSERT ... SELECT
+ * writes each reward's history row. The UPDATE runs first and the history is selected
+ * by what it wrote (the batch id, the new status, its timestamp): the updated rows are
+ * locked until commit, so history and rows cannot disagree even on PostgreSQL under
+ * concurrent writers. The audit chain gets one record per batch operation that names
+ * the count, not one per reward (docs/finance.md).
+ *
+ * Scope: a fulfiller actor sees and acts on its own batches only; any other batch is
+ * FF_E_NOT_FOUND (it never learns that the batch exists).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/batch.h"
+#include "core/core.h"
+#include "fulfill/buf.h"
+#include "fulfill/csv.h"
+#include "fulfill/money.h"
+
+static json_t *opt_text(struct store_stmt *st, int c)
+{
+	return store_col_null(st, c) ? json_null() : json_string(store_col_text(st, c));
+}
+
+static json_t *opt_time(struct store_stmt *st, int c)
+{
+	return json_time(store_col_int(st, c), !store_col_null(st, c));
+}
+
+/* A batch object from a row of BATCH_COLS. */
+static json_t *batch_row_json(struct store_stmt *st)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(store_col_text(st, 0)));
+	json_object_set_new(o, "object", json_string("batch"));
+	json_object_set_new(o, "status", json_string(store_col_text(st, 5)));
+	json_object_set_new(o, "fulfiller", json_string(store_col_text(st, 1)));
+	json_object_set_new(o, "connector", json_string(store_col_text(st, 2)));
+	json_object_set_new(o, "currency", opt_text(st, 3));
+	json_object_set_new(o, "until", opt_time(st, 4));
+	json_object_set_new(o, "count", json_integer(store_col_int(st, 6)));
+	json_object_set_new(o, "totals", json_from_text(store_col_text(st, 7), "[]"));
+	json_object_set_new(o, "reference", opt_text(st, 8));
+	json_object_set_new(o, "reconciliation", json_from_text(store_col_text(st, 9), "null"));
+	json_object_set_new(o, "created_by", json_string(store_col_text(st, 10)));
+	json_object_set_new(o, "created_at", json_time(store_col_int(st, 11), true));
+	json_object_set_new(o, "updated_at", json_time(store_col_int(st, 12), true));
+	json_object_set_new(o, "closed_at", opt_time(st, 13));
+	json_object_set_new(o, "fulfilled_at", opt_time(st, 14));
+	json_object_set_new(o, "reconciled_at", opt_time(st, 15));
+	return o;
+}
+
+enum ff_err batch_load(struct engine *e, const struct actor *a, const char *id, struct batch_row *out,
+		       struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_BATCH_GET);
+	store_bind_text(st, 1, id);
+	int rc = store_step(st);
+	if (rc < 0)
+		return core_store_fail(e, d, "batch");
+	if (rc == 0 || (a && a->participant[0]) || (a && a->fulfiller[0] && strcmp(a->fulfiller, store_col_text(st, 1))))
+		return ff_fail(d, FF_E_NOT_FOUND, NULL, "no batch %s", id);
+	memset(out, 0, sizeof(*out));
+	copy_str(out->id, sizeof(out->id), store_col_text(st, 0));
+	copy_str(out->fulfiller, sizeof(out->fulfiller), store_col_text(st, 1));
+	copy_str(out->connector, sizeof(out->connector), store_col_text(st, 2));
+	copy_str(out->status, sizeof(out->status), store_col_text(st, 5));
+	out->count = store_col_int(st, 6);
+	return FF_OK;
+}
+
+json_t *batch_json(struct engine *e, const char *id, bool with_rewards)
+{
+	struct store_stmt *st = store_query(e->st, Q_BATCH_GET);
+	store_bind_text(st, 1, id);
+	if (store_step(st) != 1)
+		return NULL;
+	json_t *o = batch_row_json(st);
+	json_t *by = json_object();
+	st = store_query(e->st, Q_BATCH_STATUS_COUNTS);
+	store_bind_text(st, 1, id);
+	while (store_step(st) == 1)
+		json_object_set_new(by, store_col_text(st, 0), json_integer(store_col_int(st, 1)));
+	json_object_set_new(o, "rewards_by_status", by);
+	if (with_rewards) {
+		json_t *ids = json_array();
+		st = store_query(e->st, Q_BATCH_REWARD_IDS);
+		store_bind_text(st, 1, id);
+		while (store_step(st) == 1)
+			json_array_append_new(ids, json_string(store_col_text(st, 0)));
+		json_object_set_new(o, "rewards", ids);
+	}
+	return o;
+}
+
+enum ff_err batch_set_status(struct engine *e, const struct batch_row *b, const char *to,
+			     const struct batch_change *c, int64_t now, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_BATCH_TRANSITION);
+	store_bind_text(st, 1, to);
+	store_bind_int(st, 2, now);
+	store_bind_text(st, 3, c ? c->reference : NULL);
+	store_bind_int_or_null(st, 4, now, !(c && c->closed));
+	store_bind_int_or_null(st, 5, now, !(c && c->fulfilled));
+	store_bind_int_or_null(st, 6, now, !(c && c->reconciled));
+	store_bind_text(st, 7, c ? c->reconciliation : NULL);
+	store_bind_text(st, 8, b->id);
+	store_bind_text(st, 9, b->status);
+	if (store_exec(st))
+		return core_store_fail(e, d, "batch update");
+	if (store_changes(e->st) != 1)
+		return ff_fail(d, FF_E_CONFLICT, NULL, "batch %s was changed concurrently", b->id);
+	return FF_OK;
+}
+
+enum ff_err batch_chunks(struct engine *e, struct store_stmt *st, int64_t **out, size_t *out_n, struct ff_diag *d)
+{
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0, in_chunk = 0;
+	int rc;
+	while ((rc = store_step(st)) == 1) {
+		int64_t seq = store_col_int(st, 0);
+		if (in_chunk == 0) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = ff_realloc(v, cap * 2 * sizeof(*v));
+			}
+			v[2 * n] = v[2 * n + 1] = seq;
+			n++;
+		}
+		v[2 * n - 1] = seq;
+		if (++in_chunk == BATCH_CHUNK)
+			in_chunk = 0;
+	}
+	if (rc < 0) {
+		free(v);
+		return core_store_fail(e, d, "batch rewards");
+	}
+	*out = v;
+	*out_n = n;
+	return FF_OK;
+}
+
+enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const struct batch_params *p,
+				json_t **out, struct ff_diag *d)
+{
+	if (a->participant[0])
+		return core_done(e, ff_fail(d, FF_E_FORBIDDEN, NULL, "batches are not in this key's scope"));
+	if (!p || !p->fulfiller || !*p->fulfiller || strlen(p->fulfiller) > ID_MAX)
+		return core_done(e, ff_fail(d, FF_E_INVALID, "fulfiller", "fulfiller is required"));
+	if (a->fulfiller[0] && strcmp(a->fulfiller, p->fulfiller))
+		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, "fulfiller", "no fulfiller %s", p->fulfiller));
+	const char *connector = p->connector && *p->connector ? p->connector : "manual";
+	if (strcmp(connector, "manual"))
+		return core_done(e, ff_fail(d, FF_E_INVALID, "connector",
+					    "only rewards of the manual connector are batched (connector \"%s\" "
+					    "fulfils by itself; reconcile it with a provider export instead)",
+					    connector));
+	if (p->currency && !money_currency_valid(p->currency))
+		return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "currency", "unknown currency \"%s\"", p->currency));
+	if (p->until < 0)
+		return core_done(e, ff_fail(d, FF_E_INVALID, "until", "until must be a time"));
+	char id[40];
+	crypto_random_id("bat", id, sizeof(id));
+	int64_t now = fftime_now();
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return core_done(e, err);
+	struct store_stmt *st = store_query(e->st, Q_BATCH_INSERT);
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, p->fulfiller);
+	store_bind_text(st, 3, connector);
+	store_bind_text(st, 4, p->currency);
+	store_bind_int_or_null(st, 5, p->until, p->until == 0);
+	store_bind_text(st, 6, a->label);
+	store_bind_int(st, 7, now);
+	if (store_exec(st)) {
+		err = core_store_fail(e, d, "batch insert");
+		goto end;
+	}
+	/* set-based: the matching rewards a range of seq at a time (one UPDATE each), then
+	 * their history rows (one INSERT ... SELECT each) */
+	st = store_query(e->st, Q_BATCH_CANDIDATE_SEQS);
+	store_bind_text(st, 1, connector);
+	store_bind_text(st, 2, p->fulfiller);
+	store_bind_text(st, 3, p->currency);
+	store_bind_int_or_null(st, 4, p->until, p->until == 0);
+	int64_t *chunks = NULL;
+	size_t nchunks = 0;
+	if ((err = batch_chunks(e, st, &chunks, &nchunks, d)))
+		goto end;
+	int64_t count = 0;
+	for (size_t i = 0; !err && i < nchunks; i++) {
+		st = store_query(e->st, Q_BATCH_ASSIGN);
+		store_bind_text(st, 1, id);
+		store_bind_int(st, 2, now);
+		store_bind_text(st, 3, connector);
+		store_bind_text(st, 4, p->fulfiller);
+		store_bind_text(st, 5, p->currency);
+		store_bind_int_or_null(st, 6, p->until, p->until == 0);
+		store_bind_int(st, 7, chunks[2 * i]);
+		store_bind_int(st, 8, chunks[2 * i + 1]);
+		if (store_exec(st)) {
+			err = core_store_fail(e, d, "batch assign");
+			break;
+		}
+		count += store_changes(e->st);
+		st = store_query(e->st, Q_BATCH_HISTORY_ASSIGNED);
+		store_bind_text(st, 1, a->label);
+		store_bind_int(st, 2, now);
+		store_bind_text(st, 3, id);
+		store_bind_int(st, 4, chunks[2 * i]);
+		store_bind_int(st, 5, chunks[2 * i + 1]);
+		if (store_exec(st))
+			err = core_store_fail(e, d, "batch history");
+	}
+	free(chunks);
+	if (err)
+		goto end;
+	if (count == 0) {
+		err = ff_fail(d, FF_E_INVALID, NULL, "no approved rewards of fulfiller %s and connector %s match",
+			      p->fulfiller, connector);
+		goto end;
+	}
+	json_t *totals = json_array();
+	st = store_query(e->st, Q_BATCH_TOTALS);
+	store_bind_text(st, 1, id);
+	while (store_step(st) == 1)
+		json_array_append_new(totals, json_pack("{s:s?, s:I, s:I}", "currency",
+							*store_col_text(st, 0) ? store_col_text(st, 0) : NULL,
+							"amount", (json_int_t)store_col_int(st, 2), "count",
+							(json_int_t)store_col_int(st, 1)));
+	char *text = json_dumps(totals, JSON_COMPACT);
+	st = store_query(e->st, Q_BATCH_SET_SUMMARY);
+	store_bind_int(st, 1, count);
+	store_bind_text(st, 2, text);
+	store_bind_text(st, 3, id);
+	free(text);
+	if (store_exec(st)) {
+		json_decref(totals);
+		err = core_store_fail(e, d, "batch summary");
+		goto end;
+	}
+	json_t *detail = json_pack("{s:s, s:s, s:s?, s:I, s:o}", "fulfiller", p->fulfiller, "connector", connector,
+				   "currency", p->currency, "count", (json_int_t)count, "totals", totals);
+	err = audit_append(e, a->label, "batch.created", id, detail, d);
+	json_decref(detail);
+end:
+	err = core_end(e, err, d);
+	if (err)
+		return core_done(e, err);
+	*out = batch_json(e, id, true);
+	return core_done(e, *out ? FF_OK : ff_fail(d, FF_E_INTERNAL, NULL, "batch %s vanished", id));
+}
+
+enum ff_err engine_batches_list(struct engine *e, const struct actor *a, const struct batch_filter *f,
+				const struct page *p, json_t **out, struct ff_diag *d)
+{
+	int limit = page_limit(p);
+	if (a->participant[0]) {
+		*out = list_json(json_array(), limit);
+		return core_done(e, FF_OK);
+	}
+	const char *fulfiller = f ? f->fulfiller : NULL;
+	if (a->fulfiller[0]) {
+		if (fulfiller && strcmp(fulfiller, a->fulfiller)) {
+			*out = list_json(json_array(), limit);
+			return core_done(e, FF_OK);
+		}
+		fulfiller = a->fulfiller;
+	}
+	struct store_stmt *st = store_query(e->st, Q_BATCH_LIST);
+	store_bind_text(st, 1, f ? f->status : NULL);
+	store_bind_text(st, 2, fulfiller);
+	store_bind_text(st, 3, p ? p->starting_after : NULL);
+	store_bind_int(st, 4, limit + 1);
+	json_t *data = json_array();
+	int rc;
+	while ((rc = store_step(st)) == 1)
+		json_array_append_new(data, batch_row_json(st));
+	if (rc < 0) {
+		json_decref(data);
+		return core_done(e, core_store_fail(e, d, "batch list"));
+	}
+	*out = list_json(data, limit);
+	return core_done(e, FF_OK);
+}
+
+enum ff_err engine_batch_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
+			     struct ff_diag *d)
+{
+	struct batch_row b;
+	enum ff_err err = batch_load(e, a, id, &b, d);
+	if (err)
+		return core_done(e, err);
+	*out = batch_json(e, id, true);
+	return core_done(e, FF_OK);
+}
+
+enum ff_err engine_batch_report_csv(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
+				    struct ff_diag *d)
+{
+	struct batch_row b;
+	enum ff_err err = batch_load(e, a, id, &b, d);
+	if (err)
+		return core_done(e, err);
+	ffbuf_adds(out, "reward_id,participant,type,amount,currency,reference\r\n");
+	struct store_stmt *st = store_query(e->st, Q_BATCH_REPORT);
+	store_bind_text(st, 1, id);
+	int rc;
+	while ((rc = store_step(st)) == 1) {
+		for (int c = 0; c < 6; c++) {
+			if (c)
+				ffbuf_adds(out, ",");
+			if (c == 3 && !store_col_null(st, 3))
+				ffbuf_addf(out, "%lld", (long long)store_col_int(st, 3));
+			else
+				csv_write_field(out, store_col_text(st, c) ? store_col_text(st, c) : "");
+		}
+		ffbuf_adds(out, "\r\n");
+	}
+	if (rc < 0)
+		return core_done(e, core_store_fail(e, d, "batch report"));
+	return core_done(e, FF_OK);
+}
+
+enum ff_err batch_notify(struct engine *e, const char *type, const char *id, struct ff_diag *d)
+{
+	json_t *data = batch_json(e, id, false);
+	if (!data)
+		return ff_fail(d, FF_E_INTERNAL, NULL, "batch %s vanished", id);
+	enum ff_err err = outbox_event(e, type, data, d);
+	json_decref(data);
+	return err;
+}
+
+/* reward.fulfilled webhooks and "fulfilled" e-mails of the rewards a batch fulfilment
+ * moved in seq range [lo, hi] (set-based, so reward_transition did not send them). */
+static enum ff_err notify_fulfilled(struct engine *e, const char *id, int64_t now, int64_t lo, int64_t hi,
+				    struct ff_diag *d)
+{
+	json_t *ids = json_array();
+	struct store_stmt *st = store_query(e->st, Q_BATCH_FULFILLED_NOW);
+	store_bind_text(st, 1, id);
+	store_bind_int(st, 2, now);
+	store_bind_int(st, 3, lo);
+	store_bind_int(st, 4, hi);
+	while (store_step(st) == 1)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	enum ff_err err = FF_OK;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		struct reward r;
+		if ((err = reward_load(e, json_string_value(v), &r, d)) ||
+		    (err = outbox_reward_changed(e, &r, "approved", "fulfilled", d)))
+			break;
+	}
+	json_decref(ids);
+	return err;
+}
+
+enum ff_err engine_batch_close(struct engine *e, const struct actor *a, const char *id, json_t **out,
+			       struct ff_diag *d)
+{
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return core_done(e, err);
+	struct batch_row b;
+	if ((err = batch_load(e, a, id, &b, d)))
+		goto end;
+	if (strcmp(b.status, "open")) {
+		err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL, "batch %s is %s, not open", id, b.status);
+		goto end;
+	}
+	struct batch_change c = {.closed = true};
+	if ((err = batch_set_status(e, &b, "closed", &c, fftime_now(), d)))
+		goto end;
+	json_t *detail = json_pack("{s:s, s:s, s:I}", "from", "open", "to", "closed", "count", (json_int_t)b.count);
+	err = audit_append(e, a->label, "batch.closed", id, detail, d);
+	json_decref(detail);
+	if (!err)
+		err = batch_notify(e, "batch.closed", id, d);
+end:
+	err = core_end(e, err, d);
+	if (err)
+		return core_done(e, err);
+	*out = batch_json(e, id, false);
+	return core_done(e, FF_OK);
+}
+
+enum ff_err engine_batch_fulfill(struct engine *e, const struct actor *a, const char *id, const char *reference,
+				 json_t **out, struct ff_diag *d)
+{
+	if (!reference || !*reference || strlen(reference) > 255)
+		return core_done(e, ff_fail(d, FF_E_INVALID, "reference", "reference is required (1 to 255 characters)"));
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return core_done(e, err);
+	struct batch_row b;
+	if ((err = batch_load(e, a, id, &b, d)))
+		goto end;
+	if (strcmp(b.status, "open") && strcmp(b.status, "closed")) {
+		err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL, "batch %s is %s, not open or closed", id, b.status);
+		goto end;
+	}
+	int64_t now = fftime_now();
+	char why[300];
+	snprintf(why, sizeof(why), "batch %s fulfilled: %s", id, reference);
+	struct store_stmt *st = store_query(e->st, Q_BATCH_SEQS);
+	store_bind_text(st, 1, id);
+	int64_t *chunks = NULL;
+	size_t nchunks = 0;
+	if ((err = batch_chunks(e, st, &chunks, &nchunks, d)))
+		goto end;
+	int64_t n = 0;
+	for (size_t i = 0; !err && i < nchunks; i++) {
+		st = store_query(e->st, Q_BATCH_REWARDS_FULFILL);
+		store_bind_int(st, 1, now);
+		store_bind_text(st, 2, reference);
+		store_bind_text(st, 3, id);
+		store_bind_int(st, 4, chunks[2 * i]);
+		store_bind_int(st, 5, chunks[2 * i + 1]);
+		if (store_exec(st)) {
+			err = core_store_fail(e, d, "batch fulfil");
+			break;
+		}
+		n += store_changes(e->st);
+		st = store_query(e->st, Q_BATCH_HISTORY_FULFILLED);
+		store_bind_text(st, 1, a->label);
+		store_bind_text(st, 2, why);
+		store_bind_int(st, 3, now);
+		store_bind_text(st, 4, id);
+		store_bind_int(st, 5, chunks[2 * i]);
+		store_bind_int(st, 6, chunks[2 * i + 1]);
+		if (store_exec(st)) {
+			err = core_store_fail(e, d, "batch history");
+			break;
+		}
+		err = notify_fulfilled(e, id, now, chunks[2 * i], chunks[2 * i + 1], d);
+	}
+	free(chunks);
+	if (err)
+		goto end;
+	struct batch_change c = {.reference = reference, .fulfilled = true};
+	if ((err = batch_set_status(e, &b, "fulfilled", &c, now, d)))
+		goto end;
+	json_t *detail = json_pack("{s:s, s:s, s:s, s:I}", "from", b.status, "to", "fulfilled", "reference", reference,
+				   "rewards_fulfilled", (json_int_t)n);
+	err = audit_append(e, a->label, "batch.fulfilled", id, detail, d);
+	json_decref(detail);
+end:
+	err = core_end(e, err, d);
+	if (err)
+		return core_done(e, err);
+	*out = batch_json(e, id, false);
+	return core_done(e, FF_OK);
+}

@@ -1,0 +1,722 @@
+/*
+ * recon.c - reconciliation (SPEC §6): a provider's report or a distributor's credit
+ * memo (CSV) against what fulfill paid. Each line is matched, amount_mismatch,
+ * unexpected (paid, not expected) or duplicate; each expected reward without a line is
+ * missing; a line that cannot be read is invalid. All match: the batch (or the
+ * connector's rewards) and its rewards become reconciled; anything else: the batch is
+ * disputed and nothing else changes, so a corrected report can simply be run again.
+ *
+ * Memory is bounded by the expected side, not by the report: the expected rewards sit
+ * in one open-addressing hash table (keys in one arena), the CSV is streamed record by
+ * record (csv.h), and the result keeps every discrepancy up to LINES_CAP plus the first
+ * MATCHED_CAP matched lines ("lines_truncated" says when some were left out; the counts
+ * are always complete). A 1,000,000-line memo against a 1,000,000-reward batch peaks
+ * at about 140 MB, 90 MB of it before the outcome is applied (bench/recon_bench.c).
+ *
+ * The report is read outside any transaction (a long upload must not hold the write
+ * lock); the outcome is then applied in one short transaction, conditional on the batch
+ * still having the status it had when the run started.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/batch.h"
+#include "core/core.h"
+#include "fulfill/csv.h"
+#include "fulfill/money.h"
+
+#define MATCHED_CAP 1000
+#define LINES_CAP 10000
+#define STORED_CAP 1000 /* discrepancy lines kept in the reconciliations table */
+#define PROGRESS_EVERY 65536
+#define RECORD_MAX (64 * 1024)
+
+/* ---- the expected side: a hash table over an arena ---- */
+
+struct expected {
+	uint32_t key; /* arena offset of the match key (reward id, or external reference) */
+	uint32_t id;  /* arena offset of the reward id */
+	uint32_t ref; /* arena offset of the external reference ("" when none) */
+	bool has_amount;
+	bool seen;
+	char currency[8];
+	int64_t amount;
+};
+
+struct expected_set {
+	struct expected *v;
+	size_t n, cap;
+	char *arena;
+	size_t alen, acap;
+	uint32_t *slots; /* entry index + 1; 0 = empty */
+	size_t nslots;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static int arena_add(struct expected_set *x, const char *s, uint32_t *out)
+{
+	size_t len = strlen(s) + 1;
+	if (x->alen + len > UINT32_MAX)
+		return -1;
+	if (x->alen + len > x->acap) {
+		x->acap = x->acap ? x->acap * 2 : 1 << 20;
+		while (x->acap < x->alen + len)
+			x->acap *= 2;
+		x->arena = ff_realloc(x->arena, x->acap);
+	}
+	memcpy(x->arena + x->alen, s, len);
+	*out = (uint32_t)x->alen;
+	x->alen += len;
+	return 0;
+}
+
+static struct expected *set_find(struct expected_set *x, const char *key)
+{
+	if (!x->nslots)
+		return NULL;
+	for (size_t i = hash_str(key) & (x->nslots - 1);; i = (i + 1) & (x->nslots - 1)) {
+		uint32_t s = x->slots[i];
+		if (!s)
+			return NULL;
+		if (!strcmp(x->arena + x->v[s - 1].key, key))
+			return &x->v[s - 1];
+	}
+}
+
+static void set_index(struct expected_set *x, size_t idx)
+{
+	const char *key = x->arena + x->v[idx].key;
+	size_t i = hash_str(key) & (x->nslots - 1);
+	while (x->slots[i]) {
+		if (!strcmp(x->arena + x->v[x->slots[i] - 1].key, key))
+			return; /* a second reward with the same key: the first one is matched */
+		i = (i + 1) & (x->nslots - 1);
+	}
+	x->slots[i] = (uint32_t)(idx + 1);
+}
+
+static void set_grow_slots(struct expected_set *x)
+{
+	free(x->slots);
+	x->nslots = x->nslots ? x->nslots * 2 : 1024;
+	x->slots = ff_calloc(x->nslots, sizeof(*x->slots));
+	for (size_t i = 0; i < x->n; i++)
+		set_index(x, i);
+}
+
+static int set_add(struct expected_set *x, const char *key, const char *id, const char *ref, bool has_amount,
+		   int64_t amount, const char *currency)
+{
+	if (x->n >= UINT32_MAX - 1)
+		return -1;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 1024;
+		x->v = ff_realloc(x->v, x->cap * sizeof(*x->v));
+	}
+	struct expected *en = &x->v[x->n];
+	memset(en, 0, sizeof(*en));
+	if (arena_add(x, id, &en->id))
+		return -1;
+	if (key == id)
+		en->key = en->id;
+	else if (arena_add(x, key, &en->key))
+		return -1;
+	if (arena_add(x, ref ? ref : "", &en->ref))
+		return -1;
+	en->has_amount = has_amount;
+	en->amount = amount;
+	copy_str(en->currency, sizeof(en->currency), currency);
+	x->n++;
+	if (x->n * 2 > x->nslots)
+		set_grow_slots(x);
+	else
+		set_index(x, x->n - 1);
+	return 0;
+}
+
+static void set_free(struct expected_set *x)
+{
+	free(x->v);
+	free(x->arena);
+	free(x->slots);
+}
+
+/* ---- the report side: header mapping ---- */
+
+enum col { COL_REWARD, COL_AMOUNT, COL_CURRENCY, COL_REFERENCE, COL_STATUS, COL__N };
+
+static const char *const col_names[COL__N] = {"reward_id", "amount", "currency", "reference", "status"};
+
+/* Accepted header names per column, best first (compared after normalization:
+ * lower-case, surrounding blanks trimmed, ' ' and '-' read as '_'). */
+static const char *const col_aliases[COL__N][12] = {
+	{"reward_id", "reward", "rewardid", "id", "external_id", "reward_ref", NULL},
+	{"amount", "total", "value", "paid", "amount_paid", "paid_amount", "credit_amount", "credited", NULL},
+	{"currency", "cur", "ccy", "currency_code", "curr", NULL},
+	{"reference", "ref", "memo", "memo_number", "credit_memo", "credit_memo_number", "external_reference",
+	 "payment_reference", "reference_number", NULL},
+	{"status", "state", "payment_status", NULL},
+};
+
+/* Values of a status column that mean "paid"; any other value means the line reports
+ * a payment that did not happen (it is counted as not_paid and matches nothing). */
+static const char *const paid_words[] = {"",	     "paid",	"credited",  "complete", "completed", "success",
+					 "succeeded", "successful", "fulfilled", "ok",	     "settled",	  "delivered",
+					 "executed",  "sent",	    "issued",	 NULL};
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+static void normalize(const char *in, char *out, size_t n)
+{
+	while (*in == ' ' || *in == '\t')
+		in++;
+	size_t j = 0;
+	for (; *in && j + 1 < n; in++)
+		out[j++] = (*in == ' ' || *in == '-') ? '_' : (char)tolower((unsigned char)*in);
+	while (j && out[j - 1] == '_')
+		j--;
+	out[j] = '\0';
+}
+
+/* Map the header to columns; cols[c] = field index or -1. */
+static enum ff_err map_header(char **fields, size_t n, bool by_reference, int cols[COL__N], struct ff_diag *d)
+{
+	int rank[COL__N];
+	for (int c = 0; c < COL__N; c++)
+		cols[c] = rank[c] = -1;
+	for (size_t f = 0; f < n && f < 256; f++) {
+		char name[64];
+		normalize(fields[f], name, sizeof(name));
+		for (int c = 0; c < COL__N; c++)
+			for (int k = 0; col_aliases[c][k]; k++)
+				if (!strcmp(name, col_aliases[c][k])) {
+					if (rank[c] == k)
+						return ff_fail(d, FF_E_INVALID, "header",
+							       "the %s column is named twice in the header", col_names[c]);
+					if (rank[c] < 0 || k < rank[c]) {
+						rank[c] = k;
+						cols[c] = (int)f;
+					}
+				}
+	}
+	int key = by_reference ? COL_REFERENCE : COL_REWARD;
+	if (cols[key] < 0 || cols[COL_AMOUNT] < 0) {
+		char found[256] = "";
+		for (size_t f = 0; f < n && strlen(found) < 200; f++)
+			snprintf(found + strlen(found), sizeof(found) - strlen(found), "%s%.40s", f ? "," : "",
+				 fields[f]);
+		for (char *p = found; *p; p++)
+			if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+				*p = '?'; /* the message may become JSON: keep it plain ASCII */
+		return ff_fail(d, FF_E_INVALID, "header",
+			       "the report's header must name the %s and amount columns (expected "
+			       "`reward_id,amount,currency,reference`; got `%s`; see docs/finance.md for accepted names)",
+			       col_names[key], found);
+	}
+	if (cols[COL_REWARD] == cols[COL_REFERENCE])
+		cols[by_reference ? COL_REWARD : COL_REFERENCE] = -1;
+	return FF_OK;
+}
+
+/* ---- one run ---- */
+
+struct run {
+	struct expected_set x;
+	bool by_reference;
+	int cols[COL__N];
+	char header[COL__N][64]; /* the report's name of each mapped column */
+	int64_t read, matched, mismatch, missing, unexpected, duplicate, invalid, not_paid;
+	int64_t listed_matched, listed_other;
+	bool truncated;
+	json_t *lines;
+	json_t *stored; /* first STORED_CAP discrepancies */
+};
+
+/* A JSON string of text from the report: invalid UTF-8 bytes become '?'; NULL or ""
+ * becomes null. */
+static json_t *report_str(const char *s)
+{
+	if (!s || !*s)
+		return json_null();
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	char *c = ff_strdup(s);
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	v = json_string(c);
+	free(c);
+	return v ? v : json_null();
+}
+
+static json_t *money_obj(bool has, int64_t amount, const char *currency)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "amount", has ? json_integer(amount) : json_null());
+	json_object_set_new(o, "currency", report_str(currency));
+	return o;
+}
+
+/* One side of a line, built into JSON only when the line is listed. */
+struct side {
+	bool present;
+	bool has_amount;
+	int64_t amount;
+	const char *currency;
+};
+
+static json_t *side_json(const struct side *s)
+{
+	return s && s->present ? money_obj(s->has_amount, s->amount, s->currency) : json_null();
+}
+
+static void add_line(struct run *r, size_t line, const char *reward_id, const char *reference, const char *result,
+		     const struct side *expected, const struct side *actual, const char *error)
+{
+	bool matched = !strcmp(result, "matched");
+	int64_t *listed = matched ? &r->listed_matched : &r->listed_other;
+	if (*listed >= (matched ? MATCHED_CAP : LINES_CAP)) {
+		r->truncated = true;
+		return;
+	}
+	(*listed)++;
+	json_t *o = json_object();
+	json_object_set_new(o, "line", line ? json_integer((json_int_t)line) : json_null());
+	json_object_set_new(o, "reward_id", report_str(reward_id));
+	json_object_set_new(o, "reference", report_str(reference));
+	json_object_set_new(o, "result", json_string(result));
+	json_object_set_new(o, "expected", side_json(expected));
+	json_object_set_new(o, "actual", side_json(actual));
+	if (error)
+		json_object_set_new(o, "error", json_string(error));
+	if (!matched && json_array_size(r->stored) < STORED_CAP)
+		json_array_append(r->stored, o);
+	json_array_append_new(r->lines, o);
+}
+
+static bool parse_int(const char *s, int64_t *out)
+{
+	const char *p = s;
+	if (*p == '-' || *p == '+')
+		p++;
+	if (!*p || strlen(p) > 18)
+		return false;
+	for (const char *q = p; *q; q++)
+		if (!isdigit((unsigned char)*q))
+			return false;
+	int64_t v = strtoll(s, NULL, 10);
+	if (v > MONEY_MAX || v < -MONEY_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool is_paid(const char *status)
+{
+	char s[32];
+	normalize(status, s, sizeof(s));
+	for (int i = 0; paid_words[i]; i++)
+		if (!strcmp(s, paid_words[i]))
+			return true;
+	return false;
+}
+
+static char *field(char **fields, size_t n, int col)
+{
+	return col >= 0 && (size_t)col < n ? trim(fields[col]) : NULL;
+}
+
+static void process_line(struct run *r, char **fields, size_t n, size_t line)
+{
+	char *key = field(fields, n, r->by_reference ? r->cols[COL_REFERENCE] : r->cols[COL_REWARD]);
+	char *csv_reward = field(fields, n, r->cols[COL_REWARD]);
+	char *reference = field(fields, n, r->cols[COL_REFERENCE]);
+	char *amount_text = field(fields, n, r->cols[COL_AMOUNT]);
+	char *cur_text = field(fields, n, r->cols[COL_CURRENCY]);
+	char *status = field(fields, n, r->cols[COL_STATUS]);
+	if (status && !is_paid(status)) {
+		r->not_paid++;
+		return;
+	}
+	if (!key || !*key) {
+		r->invalid++;
+		add_line(r, line, csv_reward, reference, "invalid", NULL, NULL,
+			 r->by_reference ? "no reference" : "no reward_id");
+		return;
+	}
+	struct expected *en = set_find(&r->x, key);
+	const char *rid = en ? r->x.arena + en->id : csv_reward;
+	char currency[8] = "";
+	if (cur_text) {
+		for (size_t i = 0; cur_text[i] && i < sizeof(currency) - 1; i++)
+			currency[i] = (char)toupper((unsigned char)cur_text[i]);
+		currency[sizeof(currency) - 1] = '\0';
+		if (strlen(cur_text) >= sizeof(currency))
+			copy_str(currency, sizeof(currency), "?");
+	}
+	if (!*currency && en)
+		copy_str(currency, sizeof(currency), en->currency); /* no currency column: the expected one */
+	int64_t amount = 0;
+	bool has_amount = amount_text && *amount_text;
+	const char *error = NULL;
+	if (has_amount) {
+		bool ok = strchr(amount_text, '.') ? money_currency_valid(currency) &&
+							     !money_parse(amount_text, currency, &amount)
+						   : parse_int(amount_text, &amount);
+		if (!ok)
+			error = strchr(amount_text, '.') && !money_currency_valid(currency)
+					? "a decimal amount needs a known currency"
+					: "amount is not a number of minor units (or a decimal with the currency's digits)";
+	} else if (!en || en->has_amount) {
+		error = "no amount";
+	}
+	struct side actual = {!error, has_amount, amount, currency};
+	struct side expected = {en != NULL, en && en->has_amount, en ? en->amount : 0, en ? en->currency : NULL};
+	if (en && en->seen) {
+		r->duplicate++;
+		add_line(r, line, rid, reference, "duplicate", &expected, &actual, NULL);
+		return;
+	}
+	if (en)
+		en->seen = true; /* even an unreadable line names it: it is not also missing */
+	if (error) {
+		r->invalid++;
+		add_line(r, line, rid, reference, "invalid", &expected, &actual, error);
+		return;
+	}
+	if (!en) {
+		r->unexpected++;
+		add_line(r, line, rid, reference, "unexpected", NULL, &actual, NULL);
+		return;
+	}
+	bool same = !strcmp(currency, en->currency) &&
+		    (en->has_amount ? has_amount && amount == en->amount : !has_amount || amount == 0);
+	if (same)
+		r->matched++;
+	else
+		r->mismatch++;
+	add_line(r, line, rid, reference, same ? "matched" : "amount_mismatch", &expected, &actual, NULL);
+}
+
+static enum ff_err read_report(struct run *r, const struct recon_input *in, struct ff_diag *d)
+{
+	struct csv_reader *cr = in->file ? csv_open_file(in->file, RECORD_MAX)
+					 : csv_open_mem(in->data ? in->data : "", in->data ? in->len : 0, RECORD_MAX);
+	if (!cr)
+		return ff_fail(d, FF_E_INVALID, NULL, "no report to read");
+	char **fields;
+	size_t n;
+	const char *why;
+	enum ff_err err = FF_OK;
+	int rc = csv_next(cr, &fields, &n, &why);
+	if (rc == 0)
+		err = ff_fail(d, FF_E_INVALID, "header", "the report is empty: it needs the header `reward_id,amount,currency,reference`");
+	else if (rc < 0)
+		err = ff_fail(d, FF_E_INVALID, "header", "unreadable header: %s", why);
+	else
+		err = map_header(fields, n, r->by_reference, r->cols, d);
+	for (int c = 0; !err && c < COL__N; c++)
+		if (r->cols[c] >= 0)
+			copy_str(r->header[c], sizeof(r->header[c]), trim(fields[r->cols[c]]));
+	while (!err && (rc = csv_next(cr, &fields, &n, &why)) != 0) {
+		r->read++;
+		if (rc < 0) {
+			r->invalid++;
+			add_line(r, csv_line(cr), NULL, NULL, "invalid", NULL, NULL, why);
+		} else {
+			process_line(r, fields, n, csv_line(cr));
+		}
+		if (in->progress && r->read % PROGRESS_EVERY == 0)
+			in->progress(in->progress_ctx, (uint64_t)r->read);
+	}
+	if (!err && in->progress)
+		in->progress(in->progress_ctx, (uint64_t)r->read);
+	csv_free(cr);
+	return err;
+}
+
+/* Load the expected rewards from a query with columns id, amount, currency, reference. */
+static enum ff_err load_expected(struct engine *e, struct run *r, struct store_stmt *st, struct ff_diag *d)
+{
+	int rc;
+	while ((rc = store_step(st)) == 1) {
+		const char *id = store_col_text(st, 0);
+		const char *ref = store_col_text(st, 3);
+		if (set_add(&r->x, r->by_reference ? ref : id, id, ref, !store_col_null(st, 1), store_col_int(st, 1),
+			    store_col_text(st, 2)))
+			return ff_fail(d, FF_E_TOO_LARGE, NULL, "too many rewards to reconcile at once");
+	}
+	if (rc < 0)
+		return core_store_fail(e, d, "expected rewards");
+	return FF_OK;
+}
+
+static void list_missing(struct run *r)
+{
+	for (size_t i = 0; i < r->x.n; i++) {
+		struct expected *en = &r->x.v[i];
+		if (en->seen)
+			continue;
+		r->missing++;
+		struct side expected = {true, en->has_amount, en->amount, en->currency};
+		add_line(r, 0, r->x.arena + en->id, r->x.arena + en->ref, "missing", &expected, NULL, NULL);
+	}
+}
+
+static bool all_match(const struct run *r)
+{
+	return !r->mismatch && !r->missing && !r->unexpected && !r->duplicate && !r->invalid;
+}
+
+static json_t *summary(const struct run *r, const char *id, const char *status, int64_t now)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "id", id, "status", status,
+			 "lines_read", (json_int_t)r->read, "matched", (json_int_t)r->matched, "amount_mismatch",
+			 (json_int_t)r->mismatch, "missing", (json_int_t)r->missing, "unexpected",
+			 (json_int_t)r->unexpected, "duplicate", (json_int_t)r->duplicate, "invalid",
+			 (json_int_t)r->invalid, "not_paid", (json_int_t)r->not_paid, "at", json_time(now, true));
+}
+
+static json_t *result_json(struct run *r, const char *id, const char *status, int64_t now)
+{
+	json_t *o = summary(r, id, status, now);
+	json_object_set_new(o, "object", json_string("reconciliation"));
+	json_object_set(o, "lines", r->lines);
+	json_object_set_new(o, "lines_truncated", json_boolean(r->truncated));
+	json_t *cols = json_object();
+	for (int c = 0; c < COL__N; c++)
+		json_object_set_new(cols, col_names[c], r->cols[c] >= 0 ? report_str(r->header[c]) : json_null());
+	json_object_set_new(o, "columns", cols);
+	return o;
+}
+
+static enum ff_err record_run(struct engine *e, const struct actor *a, struct run *r, const char *id,
+			      const char *batch, const char *connector, const char *status, int64_t now,
+			      struct ff_diag *d)
+{
+	char *disc = json_dumps(r->stored, JSON_COMPACT);
+	struct store_stmt *st = store_query(e->st, Q_RECON_INSERT);
+	int c = 1;
+	store_bind_text(st, c++, id);
+	store_bind_text(st, c++, batch);
+	store_bind_text(st, c++, connector);
+	store_bind_text(st, c++, status);
+	store_bind_int(st, c++, r->read);
+	store_bind_int(st, c++, r->matched);
+	store_bind_int(st, c++, r->mismatch);
+	store_bind_int(st, c++, r->missing);
+	store_bind_int(st, c++, r->unexpected);
+	store_bind_int(st, c++, r->duplicate);
+	store_bind_int(st, c++, r->invalid);
+	store_bind_text(st, c++, disc);
+	store_bind_text(st, c++, a->label);
+	store_bind_int(st, c++, now);
+	enum ff_err err = store_exec(st) ? core_store_fail(e, d, "reconciliation") : FF_OK;
+	free(disc);
+	return err;
+}
+
+static void run_init(struct run *r, bool by_reference)
+{
+	memset(r, 0, sizeof(*r));
+	r->by_reference = by_reference;
+	r->lines = json_array();
+	r->stored = json_array();
+}
+
+static void run_release(struct run *r)
+{
+	set_free(&r->x);
+	json_decref(r->lines);
+	json_decref(r->stored);
+}
+
+enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, const char *id,
+				   const struct recon_input *in, json_t **out, struct ff_diag *d)
+{
+	struct batch_row b;
+	enum ff_err err = batch_load(e, a, id, &b, d);
+	if (err)
+		return core_done(e, err);
+	if (strcmp(b.status, "fulfilled") && strcmp(b.status, "disputed"))
+		return core_done(e, ff_fail(d, FF_E_INVALID_TRANSITION, NULL,
+					    "batch %s is %s: only a fulfilled or disputed batch is reconciled", id,
+					    b.status));
+	struct run r;
+	run_init(&r, false);
+	struct store_stmt *st = store_query(e->st, Q_BATCH_EXPECTED);
+	store_bind_text(st, 1, id);
+	err = load_expected(e, &r, st, d);
+	core_done(e, FF_OK); /* end the read snapshot before the long read of the report */
+	if (!err)
+		err = read_report(&r, in, d);
+	if (err) {
+		run_release(&r);
+		return core_done(e, err);
+	}
+	list_missing(&r);
+	const char *status = all_match(&r) ? "reconciled" : "disputed";
+	char rec_id[40];
+	crypto_random_id("rec", rec_id, sizeof(rec_id));
+	int64_t now = fftime_now();
+	json_t *sum = summary(&r, rec_id, status, now);
+	char *sum_text = json_dumps(sum, JSON_COMPACT);
+
+	if ((err = core_begin(e, d)))
+		goto out;
+	int64_t n = 0;
+	if (!strcmp(status, "reconciled")) {
+		char why[120];
+		snprintf(why, sizeof(why), "reconciliation %s", rec_id);
+		st = store_query(e->st, Q_BATCH_SEQS);
+		store_bind_text(st, 1, id);
+		int64_t *chunks = NULL;
+		size_t nchunks = 0;
+		if ((err = batch_chunks(e, st, &chunks, &nchunks, d)))
+			goto end;
+		for (size_t i = 0; !err && i < nchunks; i++) {
+			st = store_query(e->st, Q_BATCH_REWARDS_RECONCILE);
+			store_bind_int(st, 1, now);
+			store_bind_text(st, 2, id);
+			store_bind_int(st, 3, chunks[2 * i]);
+			store_bind_int(st, 4, chunks[2 * i + 1]);
+			if (store_exec(st)) {
+				err = core_store_fail(e, d, "batch reconcile");
+				break;
+			}
+			n += store_changes(e->st);
+			st = store_query(e->st, Q_BATCH_HISTORY_RECONCILED);
+			store_bind_text(st, 1, a->label);
+			store_bind_text(st, 2, why);
+			store_bind_int(st, 3, now);
+			store_bind_text(st, 4, id);
+			store_bind_int(st, 5, chunks[2 * i]);
+			store_bind_int(st, 6, chunks[2 * i + 1]);
+			if (store_exec(st))
+				err = core_store_fail(e, d, "batch history");
+		}
+		free(chunks);
+		if (err)
+			goto end;
+	}
+	struct batch_change c = {.reconciliation = sum_text, .reconciled = !strcmp(status, "reconciled")};
+	if ((err = batch_set_status(e, &b, status, &c, now, d)))
+		goto end;
+	if ((err = record_run(e, a, &r, rec_id, id, NULL, status, now, d)))
+		goto end;
+	json_object_set_new(sum, "rewards_reconciled", json_integer(n));
+	json_object_set_new(sum, "from", json_string(b.status));
+	err = audit_append(e, a->label, !strcmp(status, "reconciled") ? "batch.reconciled" : "batch.disputed", id, sum,
+			   d);
+	if (!err && !strcmp(status, "reconciled"))
+		err = batch_notify(e, "batch.reconciled", id, d);
+end:
+	err = core_end(e, err, d);
+out:
+	if (!err) {
+		*out = result_json(&r, rec_id, status, now);
+		json_object_set_new(*out, "batch", json_string(id));
+	}
+	free(sum_text);
+	json_decref(sum);
+	run_release(&r);
+	return core_done(e, err);
+}
+
+enum ff_err engine_reconcile_connector(struct engine *e, const struct actor *a, const char *connector,
+				       int64_t from, int64_t to, const struct recon_input *in, json_t **out,
+				       struct ff_diag *d)
+{
+	if (a->participant[0] || a->fulfiller[0])
+		return core_done(e, ff_fail(d, FF_E_FORBIDDEN, NULL, "connector reconciliation is not in this key's scope"));
+	if (!connector || !*connector || strlen(connector) > 31)
+		return core_done(e, ff_fail(d, FF_E_INVALID, "connector", "connector is required"));
+	if (from < 0 || to < 0 || (from && to && to <= from))
+		return core_done(e, ff_fail(d, FF_E_INVALID, "to", "the window [from, to) is empty"));
+	struct run r;
+	run_init(&r, true);
+	struct store_stmt *st = store_query(e->st, Q_RECON_CONNECTOR_EXPECTED);
+	store_bind_text(st, 1, connector);
+	store_bind_int_or_null(st, 2, from, from == 0);
+	store_bind_int_or_null(st, 3, to, to == 0);
+	enum ff_err err = load_expected(e, &r, st, d);
+	core_done(e, FF_OK);
+	if (!err)
+		err = read_report(&r, in, d);
+	if (err) {
+		run_release(&r);
+		return core_done(e, err);
+	}
+	list_missing(&r);
+	const char *status = all_match(&r) ? "reconciled" : "disputed";
+	char rec_id[40];
+	crypto_random_id("rec", rec_id, sizeof(rec_id));
+	int64_t now = fftime_now();
+	int64_t n = 0;
+	if ((err = core_begin(e, d)))
+		goto out;
+	if (!strcmp(status, "reconciled")) {
+		/* per reward (they share no batch id to select them by), conditional on status */
+		char why[120];
+		snprintf(why, sizeof(why), "reconciliation %s", rec_id);
+		for (size_t i = 0; !err && i < r.x.n; i++) {
+			const char *rid = r.x.arena + r.x.v[i].id;
+			st = store_query(e->st, Q_RECON_REWARD_RECONCILE);
+			store_bind_int(st, 1, now);
+			store_bind_text(st, 2, rid);
+			if (store_exec(st)) {
+				err = core_store_fail(e, d, "reconcile reward");
+				break;
+			}
+			if (store_changes(e->st) != 1)
+				continue; /* changed meanwhile (reversed): left alone */
+			n++;
+			st = store_query(e->st, Q_HISTORY_INSERT);
+			store_bind_text(st, 1, rid);
+			store_bind_text(st, 2, "fulfilled");
+			store_bind_text(st, 3, "reconciled");
+			store_bind_text(st, 4, a->label);
+			store_bind_text(st, 5, why);
+			store_bind_int(st, 6, now);
+			if (store_exec(st))
+				err = core_store_fail(e, d, "reward history");
+		}
+	}
+	if (!err)
+		err = record_run(e, a, &r, rec_id, NULL, connector, status, now, d);
+	if (!err) {
+		json_t *sum = summary(&r, rec_id, status, now);
+		json_object_set_new(sum, "rewards_reconciled", json_integer(n));
+		err = audit_append(e, a->label, !strcmp(status, "reconciled") ? "reconciliation.reconciled"
+									       : "reconciliation.disputed",
+				   connector, sum, d);
+		json_decref(sum);
+	}
+	err = core_end(e, err, d);
+out:
+	if (!err) {
+		*out = result_json(&r, rec_id, status, now);
+		json_object_set_new(*out, "connector", json_string(connector));
+		json_object_set_new(*out, "rewards_reconciled", json_integer(n));
+	}
+	run_release(&r);
+	return core_done(e, err);
+}

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""A local fake of the providers fulfill's connectors talk to, for tests and benchmarks.
+
+One HTTP server speaks the request and response shapes of:
+  Stripe      POST /v1/customers/{cus}/balance_transactions, POST /v1/coupons,
+              POST /v1/promotion_codes, GET|POST /v1/promotion_codes/{id}
+              (form-encoded, Idempotency-Key replays the first response)
+  Tremendous  POST /api/v2/orders (external_id makes it idempotent), GET /api/v2/rewards/{id}
+  Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
+              POST /accounts/code-{a}/coupon_redemptions, GET /coupons/code-{c}
+  Braintree   PUT /merchants/{m}/subscriptions/{s} (XML; a second identical discount -> 422 duplicate)
+  receivers   POST /hooks/{name} (outbound webhooks and the webhook connector: answers
+              {"reference": ...}; verifies Standard Webhooks signatures when a secret is set)
+
+Control (JSON): GET /_stats, POST /_mode {...}, POST /_reset. Mode keys:
+  delay_ms        answer every request after this delay
+  fail_rate       answer `fail_status` (default 500) before doing anything, with this probability
+  fail_after_rate do the work, then answer `fail_status` anyway (the caller must retry
+                  with the same key and get the same object back)
+  drop_rate       do the work, then close the connection without an answer
+  fail_status     500, 429, 410, 400, ...
+  fail_next       the next N requests fail with fail_status
+  secret          whsec_... used to verify signatures on /hooks
+  redeem          mark every promotion code / gift card as redeemed/claimed on status reads
+Stats: requests, effects (objects created, by kind), keys (distinct idempotency keys that
+created an object), duplicates (objects created twice for one key: must stay 0), hooks
+(received bodies with their webhook-id), bad_signatures.
+
+Usage: fake_provider.py [--port N]; prints the port on stdout, then serves until killed.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import random
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+
+
+def fresh_state():
+    return {
+        "requests": 0, "keys": {}, "effects": {}, "duplicates": 0, "objects": {},
+        "replays": {}, "hooks": [], "hook_ids": {}, "bad_signatures": 0, "orders": {},
+        "coupons": {}, "discounts": {}, "mode": {},
+    }
+
+
+STATE = fresh_state()
+SEQ = [0]
+
+
+def new_id(prefix):
+    with LOCK:
+        SEQ[0] += 1
+        return f"{prefix}_{SEQ[0]:08d}"
+
+
+def verify(secret, msg_id, ts, body, sigs):
+    key = base64.b64decode(secret[len("whsec_"):])
+    mac = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
+    return any(s.split(",", 1)[1] == mac for s in sigs.split() if s.startswith("v1,"))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+
+    def log_message(self, *a):
+        pass
+
+    def send(self, status, body, ctype="application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        if status == 429:
+            self.send_header("Retry-After", "1")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def drop(self):
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def handle_any(self, method):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        path = urllib.parse.urlparse(self.path).path
+        if path.startswith("/_"):
+            return self.control(method, path, raw)
+        with LOCK:
+            STATE["requests"] += 1
+            mode = dict(STATE["mode"])
+        if mode.get("delay_ms"):
+            time.sleep(mode["delay_ms"] / 1000.0)
+        fail_status = mode.get("fail_status", 500)
+        with LOCK:
+            if STATE["mode"].get("fail_next", 0) > 0:
+                STATE["mode"]["fail_next"] -= 1
+                forced = True
+            else:
+                forced = False
+        if forced or random.random() < mode.get("fail_rate", 0):
+            return self.send(fail_status, {"error": {"type": "api_error", "message": "injected failure"}})
+        key = self.headers.get("Idempotency-Key")
+        if key:
+            with LOCK:
+                replay = STATE["replays"].get(key)
+            if replay:
+                return self.send(*replay)
+        status, body, ctype = self.route(method, path, raw)
+        if key and 200 <= status < 300:
+            with LOCK:
+                STATE["replays"][key] = (status, body, ctype)
+        if random.random() < mode.get("drop_rate", 0):
+            return self.drop()
+        if random.random() < mode.get("fail_after_rate", 0):
+            return self.send(fail_status, {"error": {"type": "api_error", "message": "injected failure after the effect"}})
+        self.send(status, body, ctype)
+
+    def effect(self, kind, key, obj):
+        with LOCK:
+            STATE["effects"][kind] = STATE["effects"].get(kind, 0) + 1
+            if key:
+                if key in STATE["keys"]:
+                    STATE["duplicates"] += 1
+                STATE["keys"][key] = STATE["keys"].get(key, 0) + 1
+            STATE["objects"][obj["id"]] = obj
+
+    def route(self, method, path, raw):
+        parts = [p for p in path.split("/") if p]
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode(errors="replace")).items()}
+        key = self.headers.get("Idempotency-Key")
+        J = "application/json"
+        # ---- Stripe ----
+        if parts[:2] == ["v1", "customers"] and len(parts) == 4 and parts[3] == "balance_transactions" and method == "POST":
+            if not self.headers.get("Authorization", "").startswith("Bearer sk_"):
+                return 401, {"error": {"type": "authentication_error", "message": "bad key"}}, J
+            if not parts[2].startswith("cus_"):
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer"}}, J
+            obj = {"id": new_id("cbtxn"), "object": "customer_balance_transaction", "customer": parts[2],
+                   "amount": int(form.get("amount", 0)), "currency": form.get("currency"),
+                   "metadata": {"reward_id": form.get("metadata[reward_id]")}}
+            self.effect("balance_transaction", key, obj)
+            return 200, obj, J
+        if parts == ["v1", "coupons"] and method == "POST":
+            cid = form.get("id") or new_id("coupon")
+            with LOCK:
+                exists = cid in STATE["coupons"]
+            if exists:
+                return 400, {"error": {"type": "invalid_request_error", "code": "resource_already_exists", "message": "Coupon already exists"}}, J
+            obj = {"id": cid, "object": "coupon", "percent_off": float(form.get("percent_off", 0)), "duration": form.get("duration")}
+            with LOCK:
+                STATE["coupons"][cid] = obj
+            self.effect("coupon", key, obj)
+            return 200, obj, J
+        if parts == ["v1", "promotion_codes"] and method == "POST":
+            obj = {"id": new_id("promo"), "object": "promotion_code", "coupon": form.get("coupon"),
+                   "customer": form.get("customer"), "code": "REF" + new_id("c")[2:], "active": True, "times_redeemed": 0}
+            self.effect("promotion_code", key, obj)
+            return 200, obj, J
+        if parts[:2] == ["v1", "promotion_codes"] and len(parts) == 3:
+            with LOCK:
+                obj = STATE["objects"].get(parts[2])
+                if obj and STATE["mode"].get("redeem"):
+                    obj["times_redeemed"] = 1
+                if obj and method == "POST" and form.get("active") == "false":
+                    obj["active"] = False
+            if not obj:
+                return 404, {"error": {"type": "invalid_request_error", "message": "No such promotion code"}}, J
+            return 200, obj, J
+        # ---- Tremendous ----
+        if parts == ["api", "v2", "orders"] and method == "POST":
+            body = json.loads(raw or b"{}")
+            ext = body.get("external_id")
+            with LOCK:
+                prev = STATE["orders"].get(ext)
+            if prev:
+                return 201, {"order": prev}, J
+            rw = {"id": new_id("RWD"), "value": body["reward"]["value"], "recipient": body["reward"]["recipient"],
+                  "delivery": {"method": "EMAIL", "status": "SCHEDULED"}}
+            order = {"id": new_id("ORD"), "external_id": ext, "status": "EXECUTED", "rewards": [rw]}
+            with LOCK:
+                STATE["orders"][ext] = order
+            self.effect("order", ext, rw)
+            return 201, {"order": order}, J
+        if parts[:3] == ["api", "v2", "rewards"] and len(parts) == 4:
+            with LOCK:
+                rw = STATE["objects"].get(parts[3])
+                if rw:
+                    rw["delivery"]["status"] = "SUCCEEDED"
+                    if STATE["mode"].get("redeem"):
+                        rw["redemption"] = {"status": "REDEEMED"}
+            if not rw:
+                return 404, {"errors": {"message": "not found"}}, J
+            return 200, {"reward": rw}, J
+        # ---- Recurly ----
+        if parts[:1] == ["accounts"] and len(parts) == 3 and parts[2] == "line_items" and method == "POST":
+            body = json.loads(raw or b"{}")
+            obj = dict(body, id=new_id("li"), account=parts[1])
+            self.effect("line_item", key, obj)
+            return 201, obj, J
+        if parts == ["coupons"] and method == "POST":
+            body = json.loads(raw or b"{}")
+            with LOCK:
+                exists = body.get("code") in STATE["coupons"]
+            if exists:
+                return 422, {"error": {"type": "validation", "message": "Code has already been taken"}}, J
+            obj = dict(body, id=new_id("cpn"), redemptions=0)
+            with LOCK:
+                STATE["coupons"][body.get("code")] = obj
+            self.effect("recurly_coupon", key, obj)
+            return 201, obj, J
+        if parts[:1] == ["accounts"] and len(parts) == 3 and parts[2] == "coupon_redemptions" and method == "POST":
+            body = json.loads(raw or b"{}")
+            obj = {"id": new_id("rdm"), "coupon": body.get("coupon_id"), "account": parts[1]}
+            self.effect("coupon_redemption", key, obj)
+            return 201, obj, J
+        if parts[:1] == ["coupons"] and len(parts) == 2 and method == "GET":
+            code = parts[1][5:] if parts[1].startswith("code-") else parts[1]
+            with LOCK:
+                obj = STATE["coupons"].get(code)
+            if not obj:
+                return 404, {"error": {"type": "not_found", "message": "not found"}}, J
+            return 200, dict(obj, redemptions=1 if STATE["mode"].get("redeem") else 0), J
+        # ---- Braintree ----
+        if parts[:1] == ["merchants"] and len(parts) == 4 and parts[2] == "subscriptions" and method == "PUT":
+            text = raw.decode()
+            did = text.split("<inherited-from-id>")[1].split("<")[0] if "<inherited-from-id>" in text else ""
+            dkey = f"{parts[3]}/{did}"
+            with LOCK:
+                dup = dkey in STATE["discounts"]
+                STATE["discounts"][dkey] = text
+            if dup:
+                return 422, b"<api-error-response><errors><errors type=\"array\"><error><code>92613</code><message>Cannot add duplicate add-on or discount.</message></error></errors></errors></api-error-response>", "application/xml"
+            self.effect("discount", dkey, {"id": dkey})
+            return 200, f"<subscription><id>{parts[3]}</id></subscription>".encode(), "application/xml"
+        # ---- receivers ----
+        if parts[:1] == ["hooks"] and method == "POST":
+            mid = self.headers.get("webhook-id", "")
+            ok = True
+            secret = STATE["mode"].get("secret")
+            if secret:
+                ok = verify(secret, mid, self.headers.get("webhook-timestamp", ""), raw, self.headers.get("webhook-signature", ""))
+            with LOCK:
+                if not ok:
+                    STATE["bad_signatures"] += 1
+                STATE["hooks"].append({"id": mid, "path": path, "body": json.loads(raw or b"null")})
+                first = mid not in STATE["hook_ids"]
+                STATE["hook_ids"][mid] = STATE["hook_ids"].get(mid, 0) + 1
+            if not ok:
+                return 400, {"error": "bad signature"}, J
+            if first:
+                self.effect("hook", mid, {"id": "hook_" + mid})
+            return 200, {"reference": "ext_" + mid}, J
+        return 404, {"error": {"type": "invalid_request_error", "message": f"no route {method} {path}"}}, J
+
+    def control(self, method, path, raw):
+        if path == "/_stats":
+            with LOCK:
+                s = {k: v for k, v in STATE.items() if k not in ("replays", "objects", "orders", "coupons", "discounts")}
+                s["distinct_keys"] = len(STATE["keys"])
+            return self.send(200, s)
+        if path == "/_mode":
+            with LOCK:
+                STATE["mode"] = json.loads(raw or b"{}")
+            return self.send(200, STATE["mode"])
+        if path == "/_reset":
+            with LOCK:
+                STATE.clear()
+                STATE.update(fresh_state())
+            return self.send(200, {"ok": True})
+        return self.send(404, {"error": "no such control"})
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address):
+        pass  # a caller killed mid-request (the kill -9 test) is expected
+
+
+def main():
+    port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
+    srv = Server(("127.0.0.1", port), Handler)
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+/*
+ * connector_test.c - fulfillment end to end through the engine API and the real
+ * worker, against the local fake providers (tests/fakes/fake_provider.py) on loopback:
+ * connector configuration and sealed secrets, exactly-once issuing (re-drive after a
+ * crash, replayed idempotency keys), retries, backoff, attempts exhausted, the
+ * breaker, permanent errors, code pools, Stripe, gift cards (with sync), the webhook
+ * connector, and the SSRF guard.
+ */
+#include "core/engine_fixture.h"
+#include "fakes.h"
+
+static struct fx F;
+static struct fake P;
+
+static void setup(void)
+{
+	fx_open(&F);
+	engine_close(F.e);
+	snprintf(F.cfg.webhook_allow_hosts, sizeof(F.cfg.webhook_allow_hosts), "127.0.0.1");
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK, "%s", d.message);
+	fake_start(&P, "tests/fakes/fake_provider.py", NULL, NULL, NULL, NULL);
+}
+
+static void teardown(void)
+{
+	fake_stop(&P);
+	fx_check_invariants(&F);
+	fx_close(&F);
+}
+
+TestSuite(connect, .init = setup, .fini = teardown, .timeout = 60);
+
+static json_t *put_connector(const char *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *put_connector(const char *id, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_t *body = json_loads(buf, 0, NULL);
+	cr_assert_not_null(body, "%s", buf);
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_connector_put(F.e, &F.cli, id, body, &out, &d), FF_OK, "%s (%s)", d.message, d.param);
+	json_decref(body);
+	return out;
+}
+
+#define PROGRAM(id, type_fields, fulfillment)                                                                  \
+	"{\"id\":\"" id "\",\"name\":\"P\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"            \
+	"\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\"," type_fields "}],\"hold_days\":0,"     \
+	"\"expires_days\":365,\"fulfillment\":" fulfillment "}"
+
+/* `n` referrals by `referrer` (with attributes `attrs`), each converting: n rewards. */
+static void earn(const char *program, const char *referrer, const char *attrs, int n)
+{
+	fx_ok(&F,
+	      "{\"id\":\"p-%s\",\"type\":\"participant\",\"data\":{\"id\":\"%s\",\"email\":\"%s@example.com\","
+	      "\"name\":\"%s\",\"country\":\"US\",\"currency\":\"USD\",\"status\":\"active\",\"attributes\":%s}}",
+	      referrer, referrer, referrer, referrer, attrs);
+	for (int i = 0; i < n; i++) {
+		char friend[64], ref[80], conv[80];
+		snprintf(friend, sizeof(friend), "%s-f%d", referrer, i);
+		snprintf(ref, sizeof(ref), "ref-%s-%d", referrer, i);
+		snprintf(conv, sizeof(conv), "c-%s-%d", referrer, i);
+		fx_participant(&F, friend);
+		fx_referral(&F, ref, program, referrer, friend);
+		cr_assert_geq(fx_conversion(&F, conv, friend, 5000), 1);
+	}
+}
+
+static int count_status(const char *status)
+{
+	json_t *r = fx_rewards(&F, status, NULL);
+	int n = (int)json_array_size(r);
+	json_decref(r);
+	return n;
+}
+
+static const char *first_field(const char *status, const char *field)
+{
+	static char buf[256];
+	json_t *r = fx_rewards(&F, status, NULL);
+	const char *s = json_string_value(json_object_get(json_array_get(r, 0), field));
+	snprintf(buf, sizeof(buf), "%s", s ? s : "");
+	json_decref(r);
+	return buf;
+}
+
+Test(connect, config_secrets_are_sealed_and_masked)
+{
+	json_t *c = put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_abcdefgh1234\","
+					    "\"base_url\":\"%s\",\"timeout_ms\":2000}}",
+				  P.url);
+	json_t *cfg = json_object_get(c, "config");
+	cr_assert_str_eq(json_string_value(json_object_get(cfg, "api_key")), "sk_...1234");
+	cr_assert_eq(json_integer_value(json_object_get(cfg, "timeout_ms")), 2000);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "breaker"), "state")), "closed");
+	json_decref(c);
+	/* the key is not stored in clear anywhere */
+	if (!strncmp(F.cfg.db_url, "sqlite:", 7)) {
+		sqlite3 *db;
+		sqlite3_open(F.cfg.db_url + 7, &db);
+		sqlite3_stmt *st;
+		sqlite3_prepare_v2(db, "SELECT config || coalesce(secrets, '') FROM connectors", -1, &st, NULL);
+		cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+		cr_assert_null(strstr((const char *)sqlite3_column_text(st, 0), "abcdefgh1234"));
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	/* a later PUT without the secret keeps it */
+	c = put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"base_url\":\"%s\"}}", P.url);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "config"), "api_key")), "sk_...1234");
+	json_decref(c);
+	/* unknown fields and bad values are refused with the field named */
+	json_t *body = json_loads("{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_x\",\"colour\":1}}", 0, NULL);
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_connector_put(F.e, &F.cli, "stripe", body, &out, &d), FF_E_UNKNOWN_FIELD);
+	cr_assert_str_eq(d.param, "config.colour");
+	json_decref(body);
+	body = json_loads("{\"type\":\"stripe\",\"config\":{\"base_url\":\"http://10.0.0.1/\"}}", 0, NULL);
+	cr_assert_eq(engine_connector_put(F.e, &F.cli, "stripe", body, &out, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "config.base_url");
+	json_decref(body);
+	cr_assert_eq(engine_connectors_list(F.e, &F.cli, &out, &d), FF_OK);
+	cr_assert_eq(json_array_size(json_object_get(out, "data")), 1);
+	json_decref(out);
+}
+
+Test(connect, stripe_credit_exactly_once_with_failures_after_the_effect)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"backoff_base_ms\":0,\"breaker_threshold\":1000}}",
+				  P.url));
+	earn("s", "alice", "{\"stripe_customer_id\":\"cus_alice\"}", 20);
+	/* Stripe did the work but the answer was lost: the retry replays the same key */
+	fake_mode(&P, "{\"fail_after_rate\":0.5,\"drop_rate\":0.2}");
+	for (int i = 0; i < 30 && count_status("fulfilled") < 20; i++)
+		json_decref(fx_worker(&F, T0 + 1000 + i * 1000));
+	cr_assert_eq(count_status("fulfilled"), 20);
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 20, "one balance transaction per reward");
+	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
+	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "cbtxn_", 6), 0);
+}
+
+Test(connect, restart_redrives_issuing_with_the_same_key)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\"}}",
+				  P.url));
+	earn("s", "bob", "{\"stripe_customer_id\":\"cus_bob\"}", 3);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(count_status("fulfilled"), 3);
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 3);
+	/* A crash after the call, before the result committed: the reward is still
+	 * issuing under a lease far in the future. */
+	fx_sql(&F, "UPDATE rewards SET status = 'issuing', external_reference = NULL, attempt_id = 'att_dead', "
+		   "next_attempt_at = 99999999999999 WHERE participant = 'bob'");
+	json_decref(fx_worker(&F, T0 + 2000)); /* the same handle respects the lease */
+	cr_assert_eq(count_status("issuing"), 3);
+	engine_close(F.e);
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK);
+	json_decref(fx_worker(&F, T0 + 3000)); /* a restarted worker re-drives them */
+	cr_assert_eq(count_status("fulfilled"), 3);
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 3, "no second payout");
+	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
+}
+
+Test(connect, retries_backoff_then_failed_then_operator_retry)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"max_attempts\":3,\"backoff_base_ms\":1000,"
+					    "\"breaker_threshold\":1000}}",
+				  P.url));
+	earn("s", "carol", "{\"stripe_customer_id\":\"cus_carol\"}", 1);
+	fake_mode(&P, "{\"fail_rate\":1,\"fail_status\":500}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(count_status("approved"), 1);
+	cr_assert_str_eq(first_field("approved", "reason"), "retry_scheduled");
+	cr_assert_not_null(strstr(first_field("approved", "last_error"), "500"));
+	json_decref(fx_worker(&F, T0 + 1000 + 10000));
+	json_decref(fx_worker(&F, T0 + 1000 + 30000));
+	cr_assert_eq(count_status("failed"), 1, "attempts exhausted");
+	cr_assert_str_eq(first_field("failed", "reason"), "attempts_exhausted");
+	/* the exception queue: an operator retries once the provider is back */
+	fake_mode(&P, "{}");
+	json_t *r = fx_rewards(&F, "failed", NULL);
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, json_string_value(json_object_get(json_array_get(r, 0), "id")),
+					  REWARD_RETRY, NULL, &out, &d),
+		     FF_OK, "%s", d.message);
+	json_decref(out);
+	json_decref(r);
+	json_decref(fx_worker(&F, T0 + 100000));
+	cr_assert_eq(count_status("fulfilled"), 1);
+}
+
+Test(connect, rate_limited_and_permanent_errors)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("s", "dave", "{}", 1); /* no Stripe customer id: permanent */
+	earn("s", "erin", "{\"stripe_customer_id\":\"nope_1\"}", 1); /* 404 resource_missing: permanent */
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(count_status("failed"), 2);
+	cr_assert_str_eq(first_field("failed", "reason"), "permanent_error");
+	earn("s", "fay", "{\"stripe_customer_id\":\"cus_fay\"}", 1);
+	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":429}");
+	json_decref(fx_worker(&F, T0 + 2000));
+	cr_assert_str_eq(first_field("approved", "reason"), "retry_scheduled");
+	json_decref(fx_worker(&F, T0 + 5000)); /* after Retry-After: 1 s */
+	cr_assert_eq(count_status("fulfilled"), 1);
+}
+
+Test(connect, breaker_holds_one_connector_while_others_flow)
+{
+	fx_program(&F, "{\"id\":\"mix\",\"name\":\"M\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"
+		       "\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":100},"
+		       "{\"to\":\"referred\",\"type\":\"gift_card\",\"amount\":2500}],\"hold_days\":0,\"expires_days\":365,"
+		       "\"fulfillment\":{\"credit\":\"ledger\",\"gift_card\":\"giftcard\"}}");
+	json_decref(put_connector("giftcard", "{\"type\":\"giftcard\",\"config\":{\"api_key\":\"tr_key_123456789\","
+					      "\"funding_source_id\":\"BALANCE\",\"product_id\":\"AMZN\",\"base_url\":\"%s\","
+					      "\"breaker_threshold\":2,\"breaker_cooldown_ms\":60000,\"backoff_base_ms\":0}}",
+				  P.url));
+	fake_mode(&P, "{\"fail_rate\":1}");
+	for (int i = 0; i < 5; i++) {
+		char who[16];
+		snprintf(who, sizeof(who), "g%d", i);
+		earn("mix", who, "{}", 1);
+	}
+	json_decref(fx_worker(&F, T0 + 1000));
+	/* the ledger rewards flowed; the gift cards wait */
+	json_t *all = fx_rewards(&F, NULL, NULL);
+	int ledger_ok = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(all, i, r) if (!strcmp(json_string_value(json_object_get(r, "connector")), "ledger") &&
+					  !strcmp(json_string_value(json_object_get(r, "status")), "fulfilled")) ledger_ok++;
+	json_decref(all);
+	cr_assert_eq(ledger_ok, 5);
+	json_t *c = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_connector_get(F.e, &F.cli, "giftcard", &c, &d), FF_OK);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "breaker"), "state")), "open");
+	json_decref(c);
+	json_decref(fx_worker(&F, T0 + 2000)); /* breaker open: no calls, rewards say why */
+	cr_assert_eq(count_status("approved"), 5);
+	cr_assert_str_eq(first_field("approved", "reason"), "connector_unavailable");
+	int64_t before = fake_stat(&P, "requests");
+	json_decref(fx_worker(&F, T0 + 3000));
+	cr_assert_eq(fake_stat(&P, "requests"), before, "no calls while the breaker is open");
+	/* after the cooldown it closes by itself on success */
+	fake_mode(&P, "{}");
+	json_decref(fx_worker(&F, T0 + 1000 + 61000));
+	cr_assert_eq(count_status("fulfilled"), 10);
+}
+
+Test(connect, giftcard_issue_and_sync)
+{
+	fx_program(&F, PROGRAM("g", "\"type\":\"gift_card\",\"amount\":2500,\"brand\":\"amazon\"", "{\"gift_card\":\"giftcard\"}"));
+	json_decref(put_connector("giftcard", "{\"type\":\"giftcard\",\"config\":{\"api_key\":\"tr_key_123456789\","
+					      "\"funding_source_id\":\"BALANCE\",\"product_id\":\"AMZN\",\"base_url\":\"%s\","
+					      "\"sync_interval_ms\":60000}}",
+				  P.url));
+	earn("g", "gina", "{}", 2);
+	fake_mode(&P, "{\"fail_after_rate\":1,\"fail_next\":0}");
+	json_decref(fx_worker(&F, T0 + 1000)); /* orders placed, answers lost */
+	fake_mode(&P, "{}");
+	json_decref(fx_worker(&F, T0 + 60000));
+	cr_assert_eq(count_status("fulfilled"), 2);
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "order")), 2,
+		     "external_id made the order idempotent");
+	json_decref(s);
+	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "RWD_", 4), 0);
+	fake_mode(&P, "{\"redeem\":true}");
+	json_t *w = fx_worker(&F, T0 + 60000 + 61000);
+	cr_assert_eq(json_integer_value(json_object_get(w, "synced")), 2);
+	json_decref(w);
+}
+
+Test(connect, webhook_connector_signed_post)
+{
+	fx_program(&F, PROGRAM("w", "\"type\":\"cash\",\"amount\":1000", "{\"cash\":\"webhook\"}"));
+	json_decref(put_connector("webhook", "{\"type\":\"webhook\",\"config\":{\"url\":\"%s/hooks/fulfil\","
+					     "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}}",
+				  P.url));
+	fake_mode(&P, "{\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}");
+	earn("w", "hank", "{}", 2);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(count_status("fulfilled"), 2);
+	cr_assert_eq(fake_stat(&P, "bad_signatures"), 0);
+	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "ext_rwd_", 8), 0, "%s",
+		     first_field("fulfilled", "external_reference"));
+}
+
+Test(connect, unconfigured_connector_waits_and_is_released_by_configuration)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	earn("s", "ivy", "{\"stripe_customer_id\":\"cus_ivy\"}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_str_eq(first_field("approved", "reason"), "connector_unavailable");
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\"}}",
+				  P.url));
+	json_decref(fx_worker(&F, T0 + 2000));
+	cr_assert_eq(count_status("fulfilled"), 1);
+}
+
+Test(connect, stripe_percent_discount_coupon_and_promotion_code)
+{
+	fx_program(&F, PROGRAM("pd", "\"type\":\"percent_discount\",\"percent_bp\":1000,\"months\":3",
+			       "{\"percent_discount\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"sync_interval_ms\":1000}}",
+				  P.url));
+	earn("pd", "jay", "{\"stripe_customer_id\":\"cus_jay\"}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(strncmp(first_field("fulfilled", "code"), "REF", 3), 0);
+	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "promo_", 6), 0);
+}
+
+Test(connect, recurly_and_braintree)
+{
+	fx_program(&F, "{\"id\":\"rb\",\"name\":\"RB\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"
+		       "\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1500},"
+		       "{\"to\":\"referred\",\"type\":\"percent_discount\",\"percent_bp\":2000}],\"hold_days\":0,"
+		       "\"expires_days\":365,\"fulfillment\":{\"credit\":\"recurly\",\"percent_discount\":\"braintree\"}}");
+	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
+					     "\"base_url\":\"%s\"}}",
+				  P.url));
+	json_decref(put_connector("braintree", "{\"type\":\"braintree\",\"config\":{\"merchant_id\":\"m1\","
+					       "\"public_key\":\"pub\",\"private_key\":\"priv_123456789\","
+					       "\"discount_id\":\"referral20\",\"base_url\":\"%s\"}}",
+				  P.url));
+	fx_ok(&F, "{\"id\":\"p-kim\",\"type\":\"participant\",\"data\":{\"id\":\"kim\",\"attributes\":"
+		  "{\"recurly_account_code\":\"kim1\"}}}");
+	fx_ok(&F, "{\"id\":\"p-lee\",\"type\":\"participant\",\"data\":{\"id\":\"lee\",\"status\":\"active\","
+		  "\"attributes\":{\"braintree_subscription_id\":\"sub_lee\"}}}");
+	fx_referral(&F, "r-kl", "rb", "kim", "lee");
+	cr_assert_eq(fx_conversion(&F, "c-kl", "lee", 5000), 2);
+	fake_mode(&P, "{\"fail_after_rate\":1}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	fake_mode(&P, "{}");
+	json_decref(fx_worker(&F, T0 + 60000));
+	cr_assert_eq(count_status("fulfilled"), 2);
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	json_t *eff = json_object_get(s, "effects");
+	cr_assert_eq(json_integer_value(json_object_get(eff, "line_item")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(eff, "discount")), 1, "the duplicate discount is not added twice");
+	json_decref(s);
+}
+
+Test(connect, ssrf_guard)
+{
+	static const char *const refused[] = {
+		"http://127.0.0.1/x",	     "http://[::1]/x",		 "http://169.254.169.254/latest/meta-data",
+		"http://10.0.0.1/",	     "http://[::ffff:127.0.0.1]/", "http://2130706433/",
+		"http://0x7f000001/",	     "http://017700000001/",	 "http://127.1/",
+		"http://192.168.1.1/",	     "http://172.16.0.1/",	 "http://[fe80::1]/",
+		"http://224.0.0.1/",	     "http://0.0.0.0/",		 "http://[::]/",
+		"http://[::ffff:a9fe:a9fe]/", "http://100.64.0.1/",	 "ftp://8.8.8.8/",
+		"file:///etc/passwd",	     "http://[fd00::1]/",	 "http://[64:ff9b::7f00:1]/",
+		NULL};
+	char pin[256], err[200];
+	for (int i = 0; refused[i]; i++)
+		cr_expect_lt(http_url_check(refused[i], NULL, pin, sizeof(pin), err, sizeof(err)), 0, "%s was allowed",
+			     refused[i]);
+	cr_assert_eq(http_url_check("https://8.8.8.8/hook", NULL, pin, sizeof(pin), err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(pin, "8.8.8.8:443:8.8.8.8");
+	cr_assert_eq(http_url_check("http://127.0.0.1:9/x", "example.com, 127.0.0.1", pin, sizeof(pin), err, sizeof(err)), 0);
+	cr_assert_lt(http_url_check("http://127.0.0.2/", "127.0.0.1", pin, sizeof(pin), err, sizeof(err)), 0,
+		     "only the listed host is allowed");
+	/* a refused call is never sent */
+	struct http_call c;
+	http_call_init(&c, "POST", "http://169.254.169.254/latest");
+	struct http_call *cs[1] = {&c};
+	http_run(cs, 1, 1, NULL);
+	cr_assert(c.refused);
+	cr_assert_eq(c.status, 0);
+	http_call_release(&c);
+}
+
+Test(connect, refund_after_payout_reverses_at_the_provider)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\"}}",
+				  P.url));
+	earn("s", "max", "{\"stripe_customer_id\":\"cus_max\"}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(count_status("fulfilled"), 1);
+	fx_ok(&F, "{\"id\":\"rf-1\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-max-0\",\"reason\":\"chargeback\"}}");
+	cr_assert_eq(count_status("reversed"), 1);
+	json_t *w = fx_worker(&F, T0 + 2000);
+	cr_assert_eq(json_integer_value(json_object_get(w, "reversed")), 1);
+	json_decref(w);
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "balance_transaction")), 2,
+		     "the credit and its reversal");
+	json_decref(s);
+	w = fx_worker(&F, T0 + 400000);
+	cr_assert_null(json_object_get(w, "reversed"), "reversed once");
+	json_decref(w);
+}
+
+Test(connect, slow_provider_times_out_then_the_retry_replays)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"timeout_ms\":300,\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("s", "nia", "{\"stripe_customer_id\":\"cus_nia\"}", 1);
+	fake_mode(&P, "{\"delay_ms\":1200}"); /* the provider works on, after we gave up */
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_str_eq(first_field("approved", "reason"), "retry_scheduled");
+	cr_assert_not_null(strstr(first_field("approved", "last_error"), "imeout"), "%s",
+			   first_field("approved", "last_error"));
+	usleep(1500 * 1000);
+	fake_mode(&P, "{}");
+	json_decref(fx_worker(&F, T0 + 5000));
+	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 1);
+	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
+}

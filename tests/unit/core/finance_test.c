@@ -1,0 +1,815 @@
+/*
+ * finance_test.c - the finance side through the engine API: batch life cycle and
+ * fulfiller scope, reconciliation (short payment, unknown line, duplicates, missing,
+ * CSV edge cases and header aliases, streaming from a FILE*), connector reconciliation
+ * by external reference, tax thresholds and holds, fx conversion, fees, the payouts,
+ * aging, KPI, credit-status and tax reports against hand-computed numbers, and payout
+ * schedules on calendar boundaries in a program's time zone. Runs on SQLite and, under
+ * tests/with-postgres, on PostgreSQL.
+ */
+#include "core/core.h"
+#include "engine_fixture.h"
+#include "fulfill/buf.h"
+
+static struct fx F;
+static struct actor FIN, ACME, ZETA;
+
+static void setup(void)
+{
+	fx_open(&F);
+	memset(&FIN, 0, sizeof(FIN));
+	FIN.role = ROLE_FINANCE;
+	snprintf(FIN.label, sizeof(FIN.label), "key:fin");
+	memset(&ACME, 0, sizeof(ACME));
+	ACME.role = ROLE_FULFILLER;
+	snprintf(ACME.label, sizeof(ACME.label), "key:acme");
+	snprintf(ACME.fulfiller, sizeof(ACME.fulfiller), "acme");
+	ZETA = ACME;
+	snprintf(ZETA.label, sizeof(ZETA.label), "key:zeta");
+	snprintf(ZETA.fulfiller, sizeof(ZETA.fulfiller), "zeta");
+}
+
+static void teardown(void)
+{
+	fx_check_invariants(&F);
+	fx_close(&F);
+}
+
+TestSuite(finance, .init = setup, .fini = teardown);
+
+/* $25 cash to the referrer on the referred person's purchase, paid by distributor acme */
+#define CASH_ACME                                                                                  \
+	"{\"id\":\"cash\",\"name\":\"Cash\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","  \
+	"\"type\":\"cash\",\"amount\":2500}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}"
+#define CASH_ZETA                                                                                  \
+	"{\"id\":\"zcash\",\"name\":\"Z\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","     \
+	"\"type\":\"cash\",\"amount\":1000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"zeta\"}}"
+
+/* `who` refers a friend who buys: one reward of program `prog` for `who`. */
+static void earn(const char *prog, const char *who, int n)
+{
+	char ref[64], friend[64], order[64];
+	snprintf(ref, sizeof(ref), "ref-%s-%s-%d", prog, who, n);
+	snprintf(friend, sizeof(friend), "f-%s-%s-%d", prog, who, n);
+	snprintf(order, sizeof(order), "o-%s-%s-%d", prog, who, n);
+	fx_referral(&F, ref, prog, who, friend);
+	cr_assert_eq(fx_conversion(&F, order, friend, 9000), 1, "one reward for %s", who);
+}
+
+/* Three acme rewards (jessica, tom, ann: $25 each) and one zeta reward. */
+static void three_rewards(void)
+{
+	fx_program(&F, CASH_ACME);
+	fx_program(&F, CASH_ZETA);
+	fx_participant(&F, "jessica");
+	fx_participant(&F, "tom");
+	fx_participant(&F, "ann");
+	earn("cash", "jessica", 1);
+	earn("cash", "tom", 1);
+	earn("cash", "ann", 1);
+	earn("zcash", "jessica", 1);
+}
+
+static json_t *make_batch(const struct actor *a, const char *fulfiller)
+{
+	struct batch_params p = {.fulfiller = fulfiller};
+	json_t *b = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_batch_create(F.e, a, &p, &b, &d), FF_OK, "batch: %s", d.message);
+	return b;
+}
+
+static const char *bid(json_t *b)
+{
+	return json_string_value(json_object_get(b, "id"));
+}
+
+static const char *sget(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t iget(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* The reward ids of a batch, in order. */
+static const char *rid(json_t *b, size_t i)
+{
+	return json_string_value(json_array_get(json_object_get(b, "rewards"), i));
+}
+
+static enum ff_err reconcile(const char *batch, const char *csv, json_t **out, struct ff_diag *d)
+{
+	struct recon_input in = {.data = csv, .len = strlen(csv)};
+	return engine_batch_reconcile(F.e, &FIN, batch, &in, out, d);
+}
+
+static json_t *fulfilled_batch(void)
+{
+	three_rewards();
+	json_t *b = make_batch(&FIN, "acme");
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_batch_fulfill(F.e, &ACME, bid(b), "CM-1001", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	return b;
+}
+
+static const char *reward_status(const char *id)
+{
+	static char buf[32];
+	json_t *r = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_reward_get(F.e, &F.cli, id, &r, &d), FF_OK, "%s", d.message);
+	snprintf(buf, sizeof(buf), "%s", sget(r, "status"));
+	json_decref(r);
+	return buf;
+}
+
+Test(finance, batch_life_cycle)
+{
+	three_rewards();
+	json_t *b = make_batch(&FIN, "acme");
+	cr_assert_str_eq(sget(b, "status"), "open");
+	cr_assert_eq(iget(b, "count"), 3);
+	cr_assert_eq(json_array_size(json_object_get(b, "rewards")), 3);
+	json_t *tot = json_array_get(json_object_get(b, "totals"), 0);
+	cr_assert_str_eq(sget(tot, "currency"), "USD");
+	cr_assert_eq(iget(tot, "amount"), 7500);
+	cr_assert_eq(iget(tot, "count"), 3);
+
+	/* each reward: still approved, reason in_batch, a history row, the batch id */
+	json_t *r = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_reward_get(F.e, &F.cli, rid(b, 0), &r, &d), FF_OK);
+	cr_assert_str_eq(sget(r, "status"), "approved");
+	cr_assert_str_eq(sget(r, "reason"), "in_batch");
+	cr_assert_str_eq(sget(r, "batch"), bid(b));
+	json_t *h = json_object_get(r, "history");
+	json_t *last = json_array_get(h, json_array_size(h) - 1);
+	cr_assert_str_eq(sget(last, "reason"), "in_batch");
+	cr_assert_str_eq(sget(last, "actor"), "key:fin");
+	json_decref(r);
+
+	/* a reward is in at most one batch: nothing left for a second one */
+	struct batch_params p = {.fulfiller = "acme"};
+	json_t *b2 = NULL;
+	cr_assert_eq(engine_batch_create(F.e, &FIN, &p, &b2, &d), FF_E_INVALID);
+	p.connector = "stripe";
+	cr_assert_eq(engine_batch_create(F.e, &FIN, &p, &b2, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "connector");
+
+	/* the report */
+	struct ffbuf csv;
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_batch_report_csv(F.e, &FIN, bid(b), &csv, &d), FF_OK);
+	cr_assert(!strncmp(csv.data, "reward_id,participant,type,amount,currency,reference\r\n", 54), "%s", csv.data);
+	char line[200];
+	snprintf(line, sizeof(line), "\r\n%s,jessica,cash,2500,USD,\r\n", rid(b, 0));
+	cr_assert_not_null(strstr(csv.data, line), "%s", csv.data);
+	ffbuf_release(&csv);
+
+	/* close, then fulfil by the fulfiller itself */
+	json_t *o = NULL;
+	cr_assert_eq(engine_batch_close(F.e, &FIN, bid(b), &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "closed");
+	json_decref(o);
+	cr_assert_eq(engine_batch_close(F.e, &FIN, bid(b), &o, &d), FF_E_INVALID_TRANSITION);
+	cr_assert_eq(engine_batch_fulfill(F.e, &ACME, bid(b), "", &o, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "reference");
+	cr_assert_eq(engine_batch_fulfill(F.e, &ACME, bid(b), "CM-1001", &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "fulfilled");
+	cr_assert_str_eq(sget(o, "reference"), "CM-1001");
+	cr_assert_eq(iget(json_object_get(o, "rewards_by_status"), "fulfilled"), 3);
+	json_decref(o);
+	cr_assert_eq(engine_batch_fulfill(F.e, &ACME, bid(b), "CM-1002", &o, &d), FF_E_INVALID_TRANSITION);
+	cr_assert_eq(engine_reward_get(F.e, &F.cli, rid(b, 1), &r, &d), FF_OK);
+	cr_assert_str_eq(sget(r, "status"), "fulfilled");
+	cr_assert_str_eq(sget(r, "external_reference"), "CM-1001");
+	cr_assert(json_is_null(json_object_get(r, "reason")));
+	json_decref(r);
+
+	/* the list */
+	struct page pg = {.limit = 10};
+	json_t *l = NULL;
+	cr_assert_eq(engine_batches_list(F.e, &FIN, NULL, &pg, &l, &d), FF_OK);
+	cr_assert_eq(json_array_size(json_object_get(l, "data")), 1);
+	json_decref(l);
+	json_decref(b);
+}
+
+Test(finance, fulfiller_sees_only_its_own_batches)
+{
+	three_rewards();
+	json_t *b = make_batch(&FIN, "acme");
+	json_t *z = make_batch(&ZETA, "zeta"); /* a fulfiller may batch its own */
+	json_t *o = NULL;
+	struct ff_diag d;
+	struct ffbuf csv;
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_batch_get(F.e, &ZETA, bid(b), &o, &d), FF_E_NOT_FOUND);
+	cr_assert_eq(engine_batch_report_csv(F.e, &ZETA, bid(b), &csv, &d), FF_E_NOT_FOUND);
+	cr_assert_eq(engine_batch_close(F.e, &ZETA, bid(b), &o, &d), FF_E_NOT_FOUND);
+	cr_assert_eq(engine_batch_fulfill(F.e, &ZETA, bid(b), "X", &o, &d), FF_E_NOT_FOUND);
+	cr_assert_eq(reconcile(bid(b), "reward_id,amount\n", &o, &d), FF_E_INVALID_TRANSITION, "finance may");
+	struct recon_input in = {.data = "reward_id,amount\n", .len = 17};
+	cr_assert_eq(engine_batch_reconcile(F.e, &ZETA, bid(b), &in, &o, &d), FF_E_NOT_FOUND);
+	struct batch_params p = {.fulfiller = "acme"};
+	cr_assert_eq(engine_batch_create(F.e, &ZETA, &p, &o, &d), FF_E_NOT_FOUND);
+	struct page pg = {.limit = 10};
+	cr_assert_eq(engine_batches_list(F.e, &ZETA, NULL, &pg, &o, &d), FF_OK);
+	cr_assert_eq(json_array_size(json_object_get(o, "data")), 1);
+	cr_assert_str_eq(sget(json_array_get(json_object_get(o, "data"), 0), "id"), bid(z));
+	json_decref(o);
+	struct batch_filter bf = {.fulfiller = "acme"};
+	cr_assert_eq(engine_batches_list(F.e, &ZETA, &bf, &pg, &o, &d), FF_OK);
+	cr_assert_eq(json_array_size(json_object_get(o, "data")), 0);
+	json_decref(o);
+	cr_assert_eq(engine_batch_get(F.e, &ACME, bid(b), &o, &d), FF_OK);
+	json_decref(o);
+	cr_assert_eq(engine_batch_report_csv(F.e, &ACME, bid(b), &csv, &d), FF_OK);
+	ffbuf_release(&csv);
+	json_decref(b);
+	json_decref(z);
+}
+
+Test(finance, short_payment_and_unknown_line_dispute_then_clean_memo_reconciles)
+{
+	json_t *b = fulfilled_batch();
+	char memo[1024];
+	snprintf(memo, sizeof(memo),
+		 "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2400,USD,CM-1001\n%s,2500,USD,CM-1001\n"
+		 "rwd_nobody,900,USD,CM-1001\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2));
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_eq(iget(o, "matched"), 2);
+	cr_assert_eq(iget(o, "amount_mismatch"), 1);
+	cr_assert_eq(iget(o, "unexpected"), 1);
+	cr_assert_eq(iget(o, "missing"), 0);
+	cr_assert_eq(iget(o, "duplicate"), 0);
+	json_t *lines = json_object_get(o, "lines");
+	cr_assert_eq(json_array_size(lines), 4);
+	json_t *short_line = json_array_get(lines, 1);
+	cr_assert_str_eq(sget(short_line, "result"), "amount_mismatch");
+	cr_assert_str_eq(sget(short_line, "reward_id"), rid(b, 1));
+	cr_assert_eq(iget(json_object_get(short_line, "expected"), "amount"), 2500);
+	cr_assert_eq(iget(json_object_get(short_line, "actual"), "amount"), 2400);
+	cr_assert_eq(iget(short_line, "line"), 3);
+	json_t *unknown = json_array_get(lines, 3);
+	cr_assert_str_eq(sget(unknown, "result"), "unexpected");
+	cr_assert(json_is_null(json_object_get(unknown, "expected")));
+	cr_assert(json_is_false(json_object_get(o, "lines_truncated")));
+	json_decref(o);
+	/* nothing else changed */
+	cr_assert_str_eq(reward_status(rid(b, 0)), "fulfilled");
+	cr_assert_eq(engine_batch_get(F.e, &FIN, bid(b), &o, &d), FF_OK);
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_str_eq(sget(json_object_get(o, "reconciliation"), "status"), "disputed");
+	json_decref(o);
+
+	/* the corrected memo: all match */
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2));
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "reconciled");
+	cr_assert_eq(iget(o, "matched"), 3);
+	json_decref(o);
+	for (int i = 0; i < 3; i++)
+		cr_assert_str_eq(reward_status(rid(b, i)), "reconciled");
+	cr_assert_eq(engine_batch_get(F.e, &ACME, bid(b), &o, &d), FF_OK);
+	cr_assert_str_eq(sget(o, "status"), "reconciled");
+	cr_assert(json_is_string(json_object_get(o, "reconciled_at")));
+	json_decref(o);
+	/* reconciled is final */
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_E_INVALID_TRANSITION);
+	json_decref(b);
+}
+
+Test(finance, duplicate_and_missing_lines)
+{
+	json_t *b = fulfilled_batch();
+	char memo[1024];
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency,reference\n%s,2500,USD,A\n%s,2500,USD,A\n%s,2500,USD,A\n",
+		 rid(b, 0), rid(b, 1), rid(b, 0));
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_eq(iget(o, "matched"), 2);
+	cr_assert_eq(iget(o, "duplicate"), 1);
+	cr_assert_eq(iget(o, "missing"), 1);
+	json_t *lines = json_object_get(o, "lines");
+	cr_assert_str_eq(sget(json_array_get(lines, 2), "result"), "duplicate");
+	json_t *miss = json_array_get(lines, 3);
+	cr_assert_str_eq(sget(miss, "result"), "missing");
+	cr_assert_str_eq(sget(miss, "reward_id"), rid(b, 2));
+	cr_assert(json_is_null(json_object_get(miss, "actual")));
+	cr_assert(json_is_null(json_object_get(miss, "line")));
+	json_decref(o);
+	json_decref(b);
+}
+
+Test(finance, csv_edge_cases_and_header_aliases)
+{
+	json_t *b = fulfilled_batch();
+	json_t *o = NULL;
+	struct ff_diag d;
+	/* BOM, aliases in another order and case, CRLF, quoted commas, blank lines,
+	 * decimal amounts, a status column, an extra column */
+	char memo[1024];
+	snprintf(memo, sizeof(memo),
+		 "\xEF\xBB\xBF"
+		 "Memo,ID,Total,CUR,Note,Status\r\n"
+		 "\"CM, 1001\",%s,25.00,usd,\"said \"\"hi\"\"\",paid\r\n"
+		 "\r\n"
+		 "\"CM, 1001\",%s,2500,USD,,Completed\r\n"
+		 "\r\n"
+		 "\"CM, 1001\",\" %s \",\"2500\",USD,x,\r\n"
+		 "\"CM, 1001\",%s,2500,USD,retry,failed\r\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2), rid(b, 2));
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s (%s)", d.message, d.param);
+	cr_assert_str_eq(sget(o, "status"), "reconciled", "%s", json_dumps(o, 0));
+	cr_assert_eq(iget(o, "matched"), 3);
+	cr_assert_eq(iget(o, "not_paid"), 1);
+	cr_assert_eq(iget(o, "lines_read"), 4);
+	json_t *cols = json_object_get(o, "columns");
+	cr_assert_str_eq(sget(cols, "reward_id"), "ID");
+	cr_assert_str_eq(sget(cols, "amount"), "Total");
+	cr_assert_str_eq(sget(cols, "reference"), "Memo");
+	cr_assert_str_eq(sget(json_array_get(json_object_get(o, "lines"), 0), "reference"), "CM, 1001");
+	json_decref(o);
+	json_decref(b);
+}
+
+Test(finance, wrong_header_is_a_clear_error)
+{
+	json_t *b = fulfilled_batch();
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(reconcile(bid(b), "participant,value_usd\nx,1\n", &o, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "header");
+	cr_assert_not_null(strstr(d.message, "reward_id"), "%s", d.message);
+	cr_assert_eq(reconcile(bid(b), "", &o, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "header");
+	cr_assert_eq(reconcile(bid(b), "reward_id,amount,reward_id\n", &o, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "header");
+	/* a bad line is reported, not fatal */
+	char memo[512];
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency\n%s,twenty,USD\n%s,2500,USD\n%s,2500,USD\n", rid(b, 0),
+		 rid(b, 1), rid(b, 2));
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_eq(iget(o, "invalid"), 1);
+	cr_assert_eq(iget(o, "missing"), 0, "an unreadable line still names its reward");
+	json_decref(o);
+	json_decref(b);
+}
+
+struct progress {
+	uint64_t calls, last;
+};
+
+static void on_progress(void *ctx, uint64_t lines)
+{
+	struct progress *p = ctx;
+	p->calls++;
+	p->last = lines;
+}
+
+Test(finance, reconcile_streams_from_a_file)
+{
+	json_t *b = fulfilled_batch();
+	FILE *f = tmpfile();
+	cr_assert_not_null(f);
+	fprintf(f, "reward_id,amount,currency,reference\n");
+	for (int i = 0; i < 3; i++)
+		fprintf(f, "%s,2500,USD,CM-1001\n", rid(b, (size_t)i));
+	rewind(f);
+	struct progress pr = {0};
+	struct recon_input in = {.file = f, .progress = on_progress, .progress_ctx = &pr};
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_batch_reconcile(F.e, &FIN, bid(b), &in, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "reconciled");
+	cr_assert_eq(pr.last, 3);
+	cr_assert_geq(pr.calls, 1);
+	json_decref(o);
+	fclose(f);
+	json_decref(b);
+}
+
+Test(finance, connector_reconciliation_by_external_reference)
+{
+	fx_program(&F, GIVE20);
+	fx_participant(&F, "jessica");
+	fx_referral(&F, "ref_1", "give20", "jessica", "tom");
+	fx_conversion(&F, "o1", "tom", 7500);
+	json_decref(fx_worker(&F, T0 + 1000));
+	fx_sql(&F, "UPDATE rewards SET external_reference = 'L-' || role WHERE status = 'fulfilled'");
+	json_t *o = NULL;
+	struct ff_diag d;
+	struct recon_input in = {.data = "reference,amount,currency\nL-referrer,2000,USD\nL-other,5,USD\n"};
+	in.len = strlen(in.data);
+	cr_assert_eq(engine_reconcile_connector(F.e, &FIN, "ledger", 0, 0, &in, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_eq(iget(o, "matched"), 1);
+	cr_assert_eq(iget(o, "unexpected"), 1);
+	cr_assert_eq(iget(o, "missing"), 1);
+	json_decref(o);
+	in.data = "ref,value,cur\nL-referred,20.00,USD\nL-referrer,2000,USD\n";
+	in.len = strlen(in.data);
+	cr_assert_eq(engine_reconcile_connector(F.e, &FIN, "ledger", 0, 0, &in, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "reconciled");
+	cr_assert_eq(iget(o, "rewards_reconciled"), 2);
+	json_decref(o);
+	json_t *all = fx_rewards(&F, "reconciled", NULL);
+	cr_assert_eq(json_array_size(all), 2);
+	json_decref(all);
+	cr_assert_eq(engine_reconcile_connector(F.e, &ACME, "ledger", 0, 0, &in, &o, &d), FF_E_FORBIDDEN);
+}
+
+Test(finance, tax_threshold_is_reached_exactly_at_600)
+{
+	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"cash\",\"amount\":50000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	earn("big", "jessica", 1); /* $500 this year */
+	/* $500 + $99.99 stays below, + $100 reaches $600 */
+	cr_assert_not(tax_form_required(F.e, "jessica", "cash", 9999, "USD", T0));
+	cr_assert(tax_form_required(F.e, "jessica", "cash", 10000, "USD", T0));
+	cr_assert(tax_form_required(F.e, "jessica", "gift_card", 10000, "USD", T0));
+	cr_assert_not(tax_form_required(F.e, "jessica", "credit", 10000, "USD", T0), "credit is not reportable");
+	/* paid this year, so next year starts from zero again */
+	json_t *b = make_batch(&FIN, "acme");
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_batch_fulfill(F.e, &FIN, bid(b), "CM-9", &o, &d), FF_OK);
+	json_decref(o);
+	cr_assert_not(tax_form_required(F.e, "jessica", "cash", 10000, "USD", T0 + 365 * DAY));
+	/* configurable: a lower threshold, another country, reportable types */
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "US", 50000, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert(tax_form_required(F.e, "jessica", "cash", 0, "USD", T0));
+	json_t *types = json_pack("[s]", "gift_card");
+	cr_assert_eq(engine_tax_reportable_types_set(F.e, &FIN, types, &o, &d), FF_OK, "%s", d.message);
+	json_decref(types);
+	cr_assert_eq(json_array_size(json_object_get(o, "reportable_types")), 1);
+	json_decref(o);
+	cr_assert_not(tax_form_required(F.e, "jessica", "cash", 100000, "USD", T0));
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "usa", 1, "USD", &o, &d), FF_E_INVALID);
+	cr_assert_eq(engine_tax_threshold_set(F.e, &ACME, "US", 1, "USD", &o, &d), FF_E_FORBIDDEN);
+	/* a form on file: never */
+	cr_assert_eq(engine_participant_tax_form(F.e, &F.cli, "jessica", "w9", &o, &d), FF_OK);
+	json_decref(o);
+	cr_assert_not(tax_form_required(F.e, "jessica", "gift_card", 100000, "USD", T0));
+	json_decref(b);
+}
+
+Test(finance, worker_holds_for_tax_form_and_the_form_releases)
+{
+	fx_program(&F, "{\"id\":\"held\",\"name\":\"Held\",\"currency\":\"USD\",\"hold_days\":1,\"rewards\":[{\"to\":"
+		       "\"referrer\",\"type\":\"cash\",\"amount\":60000}],\"fulfillment\":{\"cash\":\"manual\","
+		       "\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	/* below the threshold when earned ... */
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "US", 100000, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	earn("held", "jessica", 1);
+	json_t *all = fx_rewards(&F, NULL, "jessica");
+	cr_assert_str_eq(sget(json_array_get(all, 0), "reason"), "hold_period");
+	char id[64];
+	snprintf(id, sizeof(id), "%s", sget(json_array_get(all, 0), "id"));
+	json_decref(all);
+	/* ... but the threshold is lowered before its release: the worker holds it */
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "US", 60000, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	json_t *w = fx_worker(&F, T0 + 2 * DAY);
+	cr_assert_eq(iget(w, "released"), 0);
+	json_decref(w);
+	json_t *r = NULL;
+	cr_assert_eq(engine_reward_get(F.e, &F.cli, id, &r, &d), FF_OK);
+	cr_assert_str_eq(sget(r, "status"), "pending");
+	cr_assert_str_eq(sget(r, "reason"), "tax_form_required");
+	json_decref(r);
+	w = fx_worker(&F, T0 + 3 * DAY); /* stays put, no second history row */
+	json_decref(w);
+	cr_assert_eq(engine_participant_tax_form(F.e, &F.cli, "jessica", "w9", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_eq(engine_reward_get(F.e, &F.cli, id, &r, &d), FF_OK);
+	cr_assert_str_eq(sget(r, "status"), "approved");
+	cr_assert_str_eq(sget(r, "reason"), "awaiting_batch");
+	json_decref(r);
+}
+
+Test(finance, tax_report)
+{
+	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"cash\",\"amount\":30000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	fx_participant(&F, "tom");
+	/* the threshold is raised while they earn, and set back for the report */
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "US", 100000, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	earn("big", "jessica", 1);
+	earn("big", "jessica", 2);
+	earn("big", "tom", 1);
+	json_t *b = make_batch(&FIN, "acme");
+	cr_assert_eq(engine_batch_fulfill(F.e, &FIN, bid(b), "CM-1", &o, &d), FF_OK);
+	json_decref(o);
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "US", 60000, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_eq(engine_report_tax(F.e, &FIN, 2026, &o, &d), FF_OK, "%s", d.message);
+	json_t *data = json_object_get(o, "data");
+	cr_assert_eq(json_array_size(data), 2);
+	json_t *j = json_array_get(data, 0);
+	cr_assert_str_eq(sget(j, "participant"), "jessica");
+	cr_assert_eq(iget(j, "amount"), 60000);
+	cr_assert_str_eq(sget(j, "amount_decimal"), "600.00");
+	cr_assert_eq(iget(j, "rewards"), 2);
+	cr_assert_str_eq(sget(j, "email"), "jessica@example.com");
+	cr_assert(json_is_true(json_object_get(j, "threshold_reached")));
+	cr_assert(json_is_true(json_object_get(j, "form_missing")));
+	cr_assert(json_is_false(json_object_get(json_array_get(data, 1), "threshold_reached")));
+	struct ffbuf csv;
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_report_csv(o, &csv, &d), FF_OK);
+	cr_assert(!strncmp(csv.data, "participant,name,email,country,tax_form,currency,amount,", 56), "%s", csv.data);
+	cr_assert_not_null(strstr(csv.data, "\r\njessica,,jessica@example.com,US,none,USD,60000,600.00,2,60000,USD,true,true\r\n"),
+			   "%s", csv.data);
+	ffbuf_release(&csv);
+	json_decref(o);
+	cr_assert_eq(engine_report_tax(F.e, &FIN, 2025, &o, &d), FF_OK);
+	cr_assert_eq(json_array_size(json_object_get(o, "data")), 0);
+	json_decref(o);
+	json_decref(b);
+}
+
+Test(finance, fx_conversion_is_exact_and_respects_exponents)
+{
+	json_t *o = NULL;
+	struct ff_diag d;
+	json_t *rates = json_pack("{s:s, s:s, s:s}", "EUR", "1.0845", "JPY", "0.0067", "BHD", "2.65");
+	cr_assert_eq(engine_fx_rates_set(F.e, &FIN, "USD", rates, &o, &d), FF_OK, "%s", d.message);
+	json_decref(rates);
+	cr_assert_str_eq(sget(o, "reporting_currency"), "USD");
+	cr_assert_eq(json_array_size(json_object_get(o, "data")), 3);
+	json_decref(o);
+	int64_t v;
+	cr_assert(fx_convert(F.e, 10000, "EUR", "USD", &v)); /* 100.00 EUR */
+	cr_assert_eq(v, 10845);
+	cr_assert(fx_convert(F.e, 10000, "JPY", "USD", &v)); /* 10,000 JPY = 67.00 USD */
+	cr_assert_eq(v, 6700);
+	cr_assert(fx_convert(F.e, 1000, "BHD", "USD", &v)); /* 1.000 BHD = 2.65 USD */
+	cr_assert_eq(v, 265);
+	cr_assert(fx_convert(F.e, 5, "EUR", "USD", &v)); /* 0.05 * 1.0845 = 0.054225 -> 0.05 */
+	cr_assert_eq(v, 5);
+	cr_assert(fx_convert(F.e, 2, "JPY", "USD", &v)); /* 0.0134 USD -> 1 cent */
+	cr_assert_eq(v, 1);
+	cr_assert_not(fx_convert(F.e, 100, "GBP", "USD", &v));
+	cr_assert(fx_convert(F.e, 100, "GBP", "GBP", &v));
+	/* floats are refused */
+	rates = json_pack("{s:f}", "EUR", 1.08);
+	cr_assert_eq(engine_fx_rates_set(F.e, &FIN, "USD", rates, &o, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "rates.EUR");
+	json_decref(rates);
+	rates = json_pack("{s:s}", "EUR", "1e3");
+	cr_assert_eq(engine_fx_rates_set(F.e, &FIN, "USD", rates, &o, &d), FF_E_INVALID);
+	json_decref(rates);
+}
+
+Test(finance, reports_against_hand_computed_numbers)
+{
+	three_rewards(); /* created at T0: 3 x $25 acme, 1 x $10 zeta */
+	json_t *b = make_batch(&FIN, "acme");
+	fftime_set_now(T0 + 2 * DAY);
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_batch_fulfill(F.e, &ACME, bid(b), "CM-1", &o, &d), FF_OK);
+	json_decref(o);
+	char memo[1024];
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency\n%s,2500,USD\n%s,2400,USD\n%s,2500,USD\nrwd_x,1,USD\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2));
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK);
+	json_decref(o);
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency\n%s,2500,USD\n%s,2500,USD\n%s,2500,USD\n", rid(b, 0),
+		 rid(b, 1), rid(b, 2));
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK);
+	json_decref(o);
+
+	/* payouts by day: earned Oct 1 (4 rewards, $85), paid Oct 3 (3, $75, reconciled) */
+	cr_assert_eq(engine_report_payouts(F.e, &FIN, T0, T0 + 31 * DAY, REPORT_DAY, "EUR", &o, &d), FF_OK, "%s",
+		     d.message);
+	json_t *data = json_object_get(o, "data");
+	cr_assert_eq(json_array_size(data), 2);
+	json_t *d1 = json_array_get(data, 0), *d3 = json_array_get(data, 1);
+	cr_assert_str_eq(sget(d1, "period"), "2026-10-01");
+	cr_assert_eq(iget(d1, "expected_amount"), 8500);
+	cr_assert_eq(iget(d1, "expected_count"), 4);
+	cr_assert_eq(iget(d1, "actual_amount"), 0);
+	cr_assert_str_eq(sget(d3, "period"), "2026-10-03");
+	cr_assert_eq(iget(d3, "actual_amount"), 7500);
+	cr_assert_eq(iget(d3, "reconciled_amount"), 7500);
+	cr_assert_eq(iget(d3, "difference"), -7500);
+	cr_assert_eq(json_array_size(json_object_get(o, "missing_rates")), 1, "no USD->EUR rate yet");
+	json_decref(o);
+	json_t *rates = json_pack("{s:s}", "USD", "0.9");
+	cr_assert_eq(engine_fx_rates_set(F.e, &FIN, "EUR", rates, &o, &d), FF_OK, "%s", d.message);
+	json_decref(rates);
+	json_decref(o);
+	cr_assert_eq(engine_report_payouts(F.e, &FIN, 0, 0, REPORT_MONTH, NULL, &o, &d), FF_OK);
+	data = json_object_get(o, "data");
+	cr_assert_eq(json_array_size(data), 1);
+	cr_assert_str_eq(sget(json_array_get(data, 0), "period"), "2026-10");
+	cr_assert_eq(iget(json_array_get(data, 0), "expected_amount"), 8500);
+	cr_assert_eq(iget(json_array_get(data, 0), "actual_amount"), 7500);
+	json_t *conv = json_array_get(json_object_get(o, "converted"), 0);
+	cr_assert_str_eq(sget(conv, "currency"), "EUR");
+	cr_assert_eq(iget(conv, "expected_amount"), 7650);
+	cr_assert_eq(iget(conv, "actual_amount"), 6750);
+	struct ffbuf csv;
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_report_csv(o, &csv, &d), FF_OK);
+	cr_assert_str_eq(csv.data, "period,period_start,currency,expected_count,expected_amount,actual_count,actual_amount,"
+				   "reconciled_count,reconciled_amount,difference\r\n"
+				   "2026-10,2026-10-01T00:00:00.000Z,USD,4,8500,3,7500,3,7500,1000\r\n");
+	ffbuf_release(&csv);
+	json_decref(o);
+	/* weeks start on Monday: Oct 1 2026 is a Thursday -> week of Sep 28 */
+	cr_assert_eq(engine_report_payouts(F.e, &FIN, 0, 0, REPORT_WEEK, "USD", &o, &d), FF_OK);
+	cr_assert_str_eq(sget(json_array_get(json_object_get(o, "data"), 0), "period"), "2026-09-28");
+	json_decref(o);
+
+	/* aging at Oct 12: the zeta reward (approved, created Oct 1) is 11 days old */
+	cr_assert_eq(engine_report_aging(F.e, &FIN, T0 + 11 * DAY, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(iget(json_object_get(o, "by_bucket"), "8-30"), 1);
+	cr_assert_eq(iget(json_object_get(o, "by_bucket"), "0-7"), 0);
+	json_t *row = json_array_get(json_object_get(o, "data"), 0);
+	cr_assert_str_eq(sget(row, "status"), "approved");
+	cr_assert_str_eq(sget(row, "reason"), "awaiting_batch");
+	cr_assert_eq(iget(row, "amount"), 1000);
+	json_decref(o);
+	cr_assert_eq(engine_report_aging(F.e, &FIN, T0 + 100 * DAY, &o, &d), FF_OK);
+	cr_assert_eq(iget(json_object_get(o, "by_bucket"), "90+"), 1);
+	json_decref(o);
+
+	/* KPIs: lines 2 matched + 2 discrepancies, then 3 matched: 5/7 = 71.43% */
+	cr_assert_eq(engine_fee_set(F.e, &FIN, "manual", "USD", 50, 100, &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_eq(engine_report_kpis(F.e, &FIN, 0, 0, &o, &d), FF_OK, "%s", d.message);
+	json_t *acc = json_object_get(o, "payout_accuracy");
+	cr_assert_eq(iget(acc, "accuracy_bp"), 7143);
+	cr_assert_eq(iget(acc, "runs"), 2);
+	cr_assert_eq(iget(acc, "runs_reconciled"), 1);
+	json_t *cyc = json_object_get(o, "cycle_time");
+	cr_assert_eq(iget(cyc, "count"), 3);
+	cr_assert_eq(iget(cyc, "p50_ms"), 2 * DAY);
+	cr_assert_eq(iget(cyc, "p95_ms"), 2 * DAY);
+	json_t *cost = json_array_get(json_object_get(o, "cost_per_payout"), 0);
+	cr_assert_str_eq(sget(cost, "connector"), "manual");
+	cr_assert_eq(iget(cost, "payouts"), 3);
+	cr_assert_eq(iget(cost, "cost"), 225); /* 3 x 50 + 1% of 7500 */
+	cr_assert_eq(iget(cost, "cost_per_payout"), 75);
+	cr_assert_eq(iget(o, "exception_queue"), 0);
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_report_csv(o, &csv, &d), FF_OK);
+	cr_assert_not_null(strstr(csv.data, "\r\ncost_per_payout,manual,USD,75\r\n"), "%s", csv.data);
+	ffbuf_release(&csv);
+	json_decref(o);
+
+	/* credit status per participant, as acme sees it */
+	earn("cash", "jessica", 2); /* new, not batched */
+	cr_assert_eq(engine_report_credit_status(F.e, &ACME, NULL, &o, &d), FF_OK, "%s", d.message);
+	data = json_object_get(o, "data");
+	cr_assert_eq(json_array_size(data), 3);
+	json_t *j = json_array_get(data, 1);
+	cr_assert_str_eq(sget(j, "participant"), "jessica");
+	cr_assert_str_eq(sget(j, "fulfiller"), "acme");
+	cr_assert_eq(iget(j, "reconciled_count"), 1);
+	cr_assert_eq(iget(j, "reconciled_amount"), 2500);
+	cr_assert_eq(iget(j, "new_count"), 1);
+	json_decref(o);
+	cr_assert_eq(engine_report_credit_status(F.e, &ACME, "zeta", &o, &d), FF_E_NOT_FOUND);
+	cr_assert_eq(engine_report_credit_status(F.e, &FIN, "zeta", &o, &d), FF_OK);
+	cr_assert_eq(iget(json_array_get(json_object_get(o, "data"), 0), "new_count"), 1);
+	json_decref(o);
+	cr_assert_eq(engine_report_kpis(F.e, &ACME, 0, 0, &o, &d), FF_E_FORBIDDEN);
+
+	/* the participants report renders as CSV too */
+	cr_assert_eq(engine_report_participants(F.e, &FIN, &o, &d), FF_OK);
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_report_csv(o, &csv, &d), FF_OK);
+	cr_assert(!strncmp(csv.data, "participant,referrals,", 22));
+	ffbuf_release(&csv);
+	json_decref(o);
+	json_decref(b);
+}
+
+Test(finance, batch_in_progress_and_in_batch_in_credit_status)
+{
+	three_rewards();
+	json_t *b = make_batch(&FIN, "acme");
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_report_credit_status(F.e, &FIN, "acme", &o, &d), FF_OK);
+	json_t *row = json_array_get(json_object_get(o, "data"), 0);
+	cr_assert_eq(iget(row, "in_batch_count"), 1);
+	cr_assert_eq(iget(row, "in_batch_amount"), 2500);
+	json_decref(o);
+	/* a batch that is only open cannot be reconciled */
+	cr_assert_eq(reconcile(bid(b), "reward_id,amount\n", &o, &d), FF_E_INVALID_TRANSITION);
+	json_decref(b);
+}
+
+Test(finance, weekly_and_monthly_schedules_release_on_local_boundaries)
+{
+	/* weekly in New York: a conversion on Wednesday Oct 7 waits for Monday Oct 12 00:00
+	 * EDT = 04:00Z */
+	fx_program(&F, "{\"id\":\"wk\",\"name\":\"Weekly\",\"currency\":\"USD\",\"schedule\":\"weekly\",\"timezone\":"
+		       "\"America/New_York\",\"rewards\":[{\"to\":\"referrer\",\"type\":\"cash\",\"amount\":100}],"
+		       "\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	/* monthly in Berlin: Nov 1 00:00 CET (after the DST change of Oct 25) = Oct 31 23:00Z */
+	fx_program(&F, "{\"id\":\"mo\",\"name\":\"Monthly\",\"currency\":\"USD\",\"schedule\":\"monthly\",\"timezone\":"
+		       "\"Europe/Berlin\",\"rewards\":[{\"to\":\"referrer\",\"type\":\"cash\",\"amount\":100}],"
+		       "\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	fftime_set_now(T0 + 6 * DAY + DAY / 2);
+	earn("wk", "jessica", 1);
+	earn("mo", "jessica", 1);
+	json_t *all = fx_rewards(&F, "pending", NULL);
+	cr_assert_eq(json_array_size(all), 2);
+	cr_assert_str_eq(sget(json_array_get(all, 0), "release_at"), "2026-10-12T04:00:00.000Z");
+	cr_assert_str_eq(sget(json_array_get(all, 1), "release_at"), "2026-10-31T23:00:00.000Z");
+	cr_assert_str_eq(sget(json_array_get(all, 0), "reason"), "schedule");
+	json_decref(all);
+	int64_t mon = T0 + 11 * DAY + 4 * 3600 * 1000;
+	json_t *w = fx_worker(&F, mon - 1);
+	cr_assert_eq(iget(w, "released"), 0);
+	json_decref(w);
+	w = fx_worker(&F, mon);
+	cr_assert_eq(iget(w, "released"), 1);
+	json_decref(w);
+	int64_t nov = T0 + 30 * DAY + 23 * 3600 * 1000;
+	w = fx_worker(&F, nov - 1);
+	cr_assert_eq(iget(w, "released"), 0);
+	json_decref(w);
+	w = fx_worker(&F, nov);
+	cr_assert_eq(iget(w, "released"), 1);
+	json_decref(w);
+}
+
+Test(finance, huge_reports_cap_the_listed_lines_not_the_counts)
+{
+	json_t *b = fulfilled_batch();
+	struct ffbuf memo;
+	ffbuf_init(&memo, 0);
+	ffbuf_adds(&memo, "reward_id,amount,currency\n");
+	for (int i = 0; i < 3; i++)
+		ffbuf_addf(&memo, "%s,2500,USD\n", rid(b, (size_t)i));
+	for (int i = 0; i < 10005; i++)
+		ffbuf_addf(&memo, "rwd_stranger_%d,100,USD\n", i);
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(reconcile(bid(b), memo.data, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_eq(iget(o, "matched"), 3);
+	cr_assert_eq(iget(o, "unexpected"), 10005);
+	cr_assert_eq(iget(o, "lines_read"), 10008);
+	cr_assert_eq(json_array_size(json_object_get(o, "lines")), 3 + 10000);
+	cr_assert(json_is_true(json_object_get(o, "lines_truncated")));
+	json_decref(o);
+	ffbuf_release(&memo);
+	cr_assert_str_eq(reward_status(rid(b, 0)), "fulfilled");
+	json_decref(b);
+}
+
+Test(finance, reward_crossing_the_threshold_waits_for_the_form_at_creation)
+{
+	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"cash\",\"amount\":30000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	earn("big", "jessica", 1);
+	earn("big", "jessica", 2); /* 300 + 300 reaches $600 exactly */
+	json_t *all = fx_rewards(&F, NULL, "jessica");
+	cr_assert_str_eq(sget(json_array_get(all, 0), "status"), "approved");
+	cr_assert_str_eq(sget(json_array_get(all, 1), "status"), "pending");
+	cr_assert_str_eq(sget(json_array_get(all, 1), "reason"), "tax_form_required");
+	char id[64];
+	snprintf(id, sizeof(id), "%s", sget(json_array_get(all, 1), "id"));
+	json_decref(all);
+	json_t *o = NULL, *r = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_participant_tax_form(F.e, &F.cli, "jessica", "w9", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_eq(engine_reward_get(F.e, &F.cli, id, &r, &d), FF_OK);
+	cr_assert_str_eq(sget(r, "status"), "approved");
+	json_decref(r);
+}
