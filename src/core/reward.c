@@ -166,6 +166,8 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 	store_bind_int(st, c++, r->created_at);
 	if (store_exec(st))
 		return core_store_fail(e, d, "reward insert");
+	if (!strcmp(r->status, "approved"))
+		store_notify_work(e->st); /* wake idle workers when this commits */
 	enum ff_err err = history_add(e, r->id, "created", r->status, actor, r->reason, r->created_at, d);
 	if (err)
 		return err;
@@ -223,6 +225,11 @@ enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to
 	copy_str(from, sizeof(from), r->status);
 	int64_t now = fftime_now();
 	copy_str(r->status, sizeof(r->status), to);
+	/* every status that can still change says why the reward is where it is */
+	if (!reason && !strcmp(to, "issuing"))
+		reason = "in_flight";
+	else if (!reason && !strcmp(to, "fulfilled"))
+		reason = "delivered";
 	copy_str(r->reason, sizeof(r->reason), reason);
 	r->updated_at = now;
 	if (!strcmp(to, "fulfilled") && !r->has_fulfilled) {
@@ -230,6 +237,8 @@ enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to
 		r->has_fulfilled = true;
 	}
 	enum ff_err err = update_row(e, r, from, d);
+	if (!err && !strcmp(to, "approved"))
+		store_notify_work(e->st);
 	if (!err)
 		err = history_add(e, r->id, from, to, actor, reason, now, d);
 	if (!err) {
