@@ -675,6 +675,12 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 		if (!json_is_string(occ) || fftime_parse(json_string_value(occ), &occurred))
 			return ff_fail(d, FF_E_INVALID, "occurred_at", "occurred_at must be an RFC 3339 time");
 	}
+	/* Writers of events serialize here, before the dedup check: every event appends to
+	 * the audit chain anyway, and holding its lock from the start means the check, the
+	 * limits and the counters below see every event committed before this one; two
+	 * servers handed the same event apply it once (SQLite: BEGIN IMMEDIATE already). */
+	if (store_lock_chain(e->st))
+		return core_store_fail(e, d, "audit lock");
 	/* dedup forever: the same id answers what it answered the first time */
 	struct store_stmt *st = store_query(e->st, Q_EVENT_GET);
 	store_bind_text(st, 1, id);
@@ -707,6 +713,12 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 			memcpy(body, raw, raw_len);
 			body[raw_len] = '\0';
 		}
+		if (!strcmp(type, "participant") || !strcmp(type, "referral")) {
+			/* these carry e-mails and names: kept sealed like the participant row */
+			char *sealed = crypto_seal(e->cfg.master_key, body);
+			free(body);
+			body = sealed;
+		}
 		st = store_query(e->st, Q_EVENT_INSERT);
 		store_bind_text(st, 1, id);
 		store_bind_text(st, 2, type);
@@ -729,11 +741,14 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 	return FF_OK;
 }
 
-/* One event in its own savepoint; on success also the idempotency record. */
-static void ingest_item(struct engine *e, const struct actor *a, struct ingest_item *it, json_t *parsed)
+/* One event in its own savepoint; on success also the idempotency record. Returns true
+ * when the event lost a race with another transaction (deadlock, serialization
+ * failure, unique violation): it left nothing behind and may run again. */
+static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_item *it, json_t *parsed)
 {
 	ff_diag_clear(&it->diag);
 	it->result = NULL;
+	bool conflict = false;
 	json_t *ev = parsed ? json_incref(parsed) : NULL;
 	enum ff_err err = ev ? FF_OK : parse_event(it->text, it->len, &ev, &it->diag);
 	if (!err)
@@ -748,6 +763,8 @@ static void ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 			if (err)
 				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
 		}
+		/* judged before the rollback, which clears the store's last error */
+		conflict = err && (store_unique_violation(e->st) || core_retryable(e, err));
 		err = core_end(e, err, &it->diag);
 		if (err && it->result) {
 			json_decref(it->result);
@@ -756,17 +773,53 @@ static void ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 	}
 	json_decref(ev);
 	it->err = err;
+	return conflict;
+}
+
+/* Run the events in one transaction. Events that lost a race run again in a new
+ * transaction once this one committed (by then the other side has committed or rolled
+ * back: a second delivery of the same event now answers "duplicate" with the first's
+ * result); a transaction that failed as a whole for a transient reason runs again
+ * whole. Both at most CORE_TX_RETRIES times. `parsed` is the one event of a
+ * single-item call, or NULL. */
+static enum ff_err ingest_rounds(struct engine *e, const struct actor *a, struct ingest_item *items, size_t n,
+				 json_t *parsed, struct ff_diag *d)
+{
+	bool *again = ff_calloc(n ? n : 1, sizeof(bool));
+	for (size_t i = 0; i < n; i++)
+		again[i] = true;
+	enum ff_err err = FF_OK;
+	for (int round = 0;; round++) {
+		bool conflicts = false;
+		err = core_begin(e, d);
+		if (!err) {
+			for (size_t i = 0; i < n; i++)
+				if (again[i])
+					conflicts |= again[i] = ingest_item(e, a, &items[i], parsed);
+			err = core_end(e, FF_OK, d);
+		}
+		if (round == CORE_TX_RETRIES)
+			break;
+		if (err && core_retryable(e, err)) {
+			/* nothing of it was stored: every event again */
+			for (size_t i = 0; i < n; i++) {
+				json_decref(items[i].result);
+				items[i].result = NULL;
+				again[i] = true;
+			}
+		} else if (err || !conflicts) {
+			break;
+		}
+		core_retry_pause(round);
+	}
+	free(again);
+	return err;
 }
 
 enum ff_err engine_ingest(struct engine *e, const struct actor *a, struct ingest_item *items, size_t n,
 			  struct ff_diag *d)
 {
-	enum ff_err err = core_begin(e, d);
-	if (!err) {
-		for (size_t i = 0; i < n; i++)
-			ingest_item(e, a, &items[i], NULL);
-		err = core_end(e, FF_OK, d);
-	}
+	enum ff_err err = ingest_rounds(e, a, items, n, NULL, d);
 	if (err) {
 		/* the whole transaction is gone: nothing of it was stored */
 		for (size_t i = 0; i < n; i++) {
@@ -783,11 +836,7 @@ enum ff_err engine_ingest_json(struct engine *e, const struct actor *a, json_t *
 			       struct ff_diag *d)
 {
 	struct ingest_item it = {0};
-	enum ff_err err = core_begin(e, d);
-	if (!err) {
-		ingest_item(e, a, &it, event);
-		err = core_end(e, FF_OK, d);
-	}
+	enum ff_err err = ingest_rounds(e, a, &it, 1, event, d);
 	if (!err && it.err) {
 		if (d)
 			*d = it.diag;

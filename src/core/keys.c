@@ -135,9 +135,13 @@ enum ff_err engine_idem_lookup(struct engine *e, const char *scope, const char *
 		*out_state = IDEM_REUSED;
 		return core_done(e, FF_OK);
 	}
+	/* stored sealed: a response may hold a new API key or webhook secret */
+	char *body = crypto_open(e->cfg.master_key, store_col_text(st, 2));
+	if (!body)
+		return core_done(e, FF_E_STORE);
 	*out_state = IDEM_REPLAY;
 	*out_status = (int)store_col_int(st, 1);
-	*out_body = ff_strdup(store_col_text(st, 2));
+	*out_body = body;
 	return core_done(e, FF_OK);
 }
 
@@ -152,13 +156,15 @@ enum ff_err engine_idem_store(struct engine *e, const char *scope, const char *k
 	store_bind_int(st, 3, now - IDEM_TTL_MS);
 	if (store_exec(st))
 		return FF_E_STORE;
+	char *sealed = crypto_seal(e->cfg.master_key, body);
 	st = store_query(e->st, Q_IDEM_INSERT);
 	store_bind_text(st, 1, scope);
 	store_bind_text(st, 2, key);
 	store_bind_text(st, 3, fingerprint);
 	store_bind_int(st, 4, status);
-	store_bind_text(st, 5, body);
+	store_bind_text(st, 5, sealed);
 	store_bind_int(st, 6, now);
+	free(sealed);
 	if (store_exec(st))
 		return store_unique_violation(e->st) ? FF_E_IDEM_IN_USE : FF_E_STORE;
 	return FF_OK;
