@@ -20,10 +20,11 @@
 #include "core/core.h"
 #include "fulfill/crypto.h"
 #include "fulfill/http_client.h"
+#include "fulfill/metrics.h"
 
 static const char *const event_types[] = {"reward.created",  "reward.approved", "reward.fulfilled",
 					  "reward.failed",   "reward.cancelled", "reward.reversed",
-					  "batch.closed",    "batch.reconciled", "code_pool.low", NULL};
+					  "batch.closed",    "batch.reconciled", "code_pool.low", "program.anomaly", NULL};
 
 /* Delay before attempt k+1 after attempt k failed (k = 1..7); 8 attempts in all. */
 static const int64_t retry_after_ms[] = {0, 5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000};
@@ -95,6 +96,7 @@ static enum ff_err enqueue(struct engine *e, const char *type, json_t *targets, 
 		store_bind_text(st, 4, type);
 		store_bind_text(st, 5, payload);
 		store_bind_int(st, 6, now);
+		store_notify_work(e->st);
 		if (store_exec(st)) {
 			err = core_store_fail(e, d, "webhook delivery");
 			break;
@@ -352,6 +354,7 @@ struct delivery {
 	char id[40], endpoint[40], message_id[40], type[32];
 	int64_t attempts; /* after our lease */
 	struct http_call http;
+	enum ffmetrics_webhook_result outcome; /* set by settle(), counted once committed */
 };
 
 static json_t *select_due(struct engine *e, int64_t now)
@@ -381,7 +384,7 @@ static enum ff_err result(struct engine *e, const char *id, const char *status, 
 
 /* Claim due deliveries (lease committed before any POST) and build their requests. */
 static enum ff_err claim(struct engine *e, int64_t now, struct delivery **out, size_t *n, size_t *seen,
-			 struct ff_diag *d)
+			 uint64_t *given_up, struct ff_diag *d)
 {
 	enum ff_err err = core_begin(e, d);
 	if (err)
@@ -413,6 +416,7 @@ static enum ff_err claim(struct engine *e, int64_t now, struct delivery **out, s
 			err = result(e, dl->id, "failed", 0, false, 0, enabled ? "cannot read the endpoint secret"
 										 : "endpoint disabled or deleted",
 				     attempts, d);
+			(*given_up)++;
 			free(payload);
 			free(url);
 			free(secret);
@@ -471,8 +475,10 @@ static enum ff_err settle(struct engine *e, struct delivery *dl, int64_t now, in
 	store_bind_int(st, 9, fftime_now());
 	if (store_exec(st))
 		return core_store_fail(e, d, "webhook attempt");
+	dl->outcome = FFMETRICS_WEBHOOK_FAILED;
 	if (h->status >= 200 && h->status < 300) {
 		(*delivered)++;
+		dl->outcome = FFMETRICS_WEBHOOK_SUCCESS;
 		return result(e, dl->id, "succeeded", 0, false, h->status, NULL, dl->attempts, d);
 	}
 	if (h->status == 410) {
@@ -496,6 +502,7 @@ static enum ff_err settle(struct engine *e, struct delivery *dl, int64_t now, in
 	}
 	if (dl->attempts >= MAX_ATTEMPTS)
 		return result(e, dl->id, "failed", 0, false, h->status, error, dl->attempts, d);
+	dl->outcome = FFMETRICS_WEBHOOK_RETRY;
 	return result(e, dl->id, "pending", now + retry_after_ms[dl->attempts], true, h->status, error, dl->attempts,
 		      d);
 }
@@ -506,7 +513,13 @@ enum ff_err outbox_deliver_pass(struct engine *e, int64_t now, int64_t *out_deli
 	for (int round = 0; round < 10000; round++) {
 		struct delivery *dls = NULL;
 		size_t n = 0, seen = 0;
-		err = claim(e, now, &dls, &n, &seen, d);
+		uint64_t given_up = 0;
+		/* deliveries written earlier in this pass (a reward fulfilled a moment ago) are
+		 * due now too: the first attempt goes out "immediately" (SPEC §12) */
+		int64_t due = fftime_now() > now ? fftime_now() : now;
+		err = claim(e, due, &dls, &n, &seen, &given_up, d);
+		if (!err) /* committed: the metrics count what happened, not what was tried */
+			ffmetrics_webhook_delivery(FFMETRICS_WEBHOOK_FAILED, given_up);
 		if (!err && n) {
 			struct http_call **calls = ff_calloc(n, sizeof(*calls));
 			for (size_t i = 0; i < n; i++)
@@ -518,6 +531,8 @@ enum ff_err outbox_deliver_pass(struct engine *e, int64_t now, int64_t *out_deli
 			for (size_t i = 0; !err && i < n; i++)
 				err = settle(e, &dls[i], at, out_delivered, d);
 			err = core_end(e, err, d);
+			for (size_t i = 0; !err && i < n; i++)
+				ffmetrics_webhook_delivery(dls[i].outcome, 1);
 		}
 		for (size_t i = 0; i < n; i++)
 			http_call_release(&dls[i].http);

@@ -322,6 +322,12 @@ static const char *anomaly_check(struct engine *e, const struct program *p, int6
 				   "rate_old_conversions", (json_int_t)n_old, "previous_version", prev, "factor",
 				   (json_int_t)p->anomaly_factor, "action", p->anomaly_rollback ? "rollback" : "review");
 	*err = audit_append(e, "anomaly_guard", "program.anomaly", target, detail, d);
+	if (!*err) {
+		/* webhook subscribers (and the console) hear of it in the same transaction */
+		json_t *ev = json_pack("{s:s, s:i, s:O}", "program", p->id, "version", p->version, "detail", detail);
+		*err = outbox_event(e, "program.anomaly", ev, d);
+		json_decref(ev);
+	}
 	json_object_set(expl, "anomaly", detail);
 	json_decref(detail);
 	if (*err)
