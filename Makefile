@@ -78,13 +78,16 @@ demo: deps fulfill
 
 bench: deps fulfill
 	./bench/run
+	python3 bench/http_bench.py
 
 fuzz:
 	./fuzz/run
 
-# the long exactly-once test: 100,000 rewards, 50 kill -9 of the worker (docs/reliability.md)
+# the long exactly-once test: 100,000 rewards, 50 kill -9 of the worker (docs/reliability.md);
+# then scale-out on PostgreSQL at full size: 20,000 conversions, 2 servers, 4 workers (docs/scaling.md)
 soak: fulfill build/libfulfill.a
 	FULFILL_SOAK=1 PYTHONPATH=tests/lib python3 -m unittest -v tests/e2e/test_exactly_once.py
+	FULFILL_SOAK=1 tests/with-postgres env PYTHONPATH=tests/lib python3 -m unittest -v tests/e2e/test_scaleout.py
 
 install: fulfill
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fulfill/web $(DESTDIR)$(PREFIX)/share/man/man1

@@ -86,8 +86,13 @@ void engine_tx_rollback(struct engine *e);
 /* The schema version the database is at (after migrations). */
 int engine_schema_version(struct engine *e);
 
-/* Database reachable? (readyz) */
+/* Database reachable? (readyz) Reconnects when the server came back after a restart. */
 bool engine_ping(struct engine *e);
+/* Idle workers: wait up to `timeout_ms` for new work signalled by another process
+ * (PostgreSQL LISTEN/NOTIFY: an ingest that approved rewards, a webhook queued).
+ * 1 woken, 0 timed out or interrupted by a signal, -1 the backend cannot signal
+ * (SQLite) or the connection failed: sleep the poll interval instead. */
+int engine_wait_work(struct engine *e, int timeout_ms);
 
 /* ---- paging ---- */
 struct page {
@@ -324,6 +329,17 @@ enum ff_err engine_ledger_verify(struct engine *e, struct ff_diag *d);
  * defines it, metrics.c references it weakly and leaves the gauge out. */
 enum ff_err engine_reward_status_counts(struct engine *e, json_t **out);
 /* ---- end of HTTP addition ---- */
+
+/* ---- queue depths for GET /metrics (SPEC §10; src/core/queues.c) ---- */
+struct queue_depths {
+	int64_t approved;      /* rewards waiting for fulfillment (held ones included) */
+	int64_t issuing;       /* rewards handed to an external connector, result not yet committed */
+	int64_t outbox;        /* webhook deliveries pending (due now or retrying later) */
+	int64_t notifications; /* e-mails pending in the notification outbox */
+};
+/* Fill *out with the current queue depths: one cheap query (four counts over indexed
+ * status columns), no actor: counts only. FF_E_STORE when the database failed. */
+enum ff_err engine_queue_depths(struct engine *e, struct queue_depths *out);
 
 /* ---- fraud, review, governance, PII (SPEC §3, §7, §9) ---- */
 

@@ -27,12 +27,15 @@ struct http_options {
 	int conn_timeout;	/* seconds an idle/slow connection may live; default 30 */
 	int worker_interval_ms; /* pause between worker passes; default 1000 */
 	const char *web_root;	/* directory holding console/ and portal/; default "web" */
+	bool group_commit;	/* single events share transactions (default true); false:
+				 * one transaction per request, for comparison (bench/) */
 };
 
 /*
  * Fill defaults, then apply environment overrides (handy for tests and containers):
  *   FULFILL_HTTP_MAX_BODY, FULFILL_HTTP_THREADS, FULFILL_HTTP_RATE (per second),
- *   FULFILL_HTTP_BURST, FULFILL_HTTP_TIMEOUT (seconds), FULFILL_WEB_ROOT.
+ *   FULFILL_HTTP_BURST, FULFILL_HTTP_TIMEOUT (seconds), FULFILL_WEB_ROOT,
+ *   FULFILL_HTTP_GROUP_COMMIT (0 turns group commit off).
  * Command-line flags set after this call win over the environment.
  */
 void http_options_init(struct http_options *opt);

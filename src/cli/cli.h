@@ -126,6 +126,11 @@ enum cli_opt_id {
 	OPT_CSV,
 	OPT_NOTE,
 	OPT_NEW_KEY_FILE,
+	OPT_TYPE,
+	OPT_CONFIG_JSON, /* --config of `connectors set`: shadows the global --config there */
+	OPT_CONFIG_FILE,
+	OPT_EVENTS,
+	OPT_DESCRIPTION,
 	OPT__COUNT
 };
 
@@ -241,6 +246,15 @@ int cli_cmd_blocklist_add(struct cli *c);
 int cli_cmd_blocklist_remove(struct cli *c);
 int cli_cmd_blocklist_list(struct cli *c);
 int cli_cmd_keys_rotate_master(struct cli *c);
+int cli_cmd_connectors_set(struct cli *c);
+int cli_cmd_connectors_list(struct cli *c);
+int cli_cmd_connectors_show(struct cli *c);
+int cli_cmd_connectors_delete(struct cli *c);
+int cli_cmd_webhooks_create(struct cli *c);
+int cli_cmd_webhooks_list(struct cli *c);
+int cli_cmd_webhooks_show(struct cli *c);
+int cli_cmd_webhooks_delete(struct cli *c);
+int cli_cmd_webhooks_deliveries(struct cli *c);
 
 /* ---- shared pieces used by more than one family ---- */
 

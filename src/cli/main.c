@@ -55,6 +55,15 @@ static const struct opt_spec opt_specs[OPT__COUNT] = {
     [OPT_CSV] = {"--csv", NULL, "print the report as CSV (RFC 4180)"},
     [OPT_NOTE] = {"--note", "TEXT", "why it is listed"},
     [OPT_NEW_KEY_FILE] = {"--new-key-file", "FILE", "file holding the new key (64 hex digits)"},
+    [OPT_TYPE] = {"--type", "TYPE", "stripe, recurly, braintree, giftcard, webhook or smtp"},
+    [OPT_CONFIG_JSON] = {"--config", "JSON",
+			 "the connector's configuration, a JSON object (here --config is not the "
+			 "config file: name that with FULFILL_CONFIG)"},
+    [OPT_CONFIG_FILE] = {"--config-file", "FILE",
+			 "read the configuration JSON object from FILE ('-': stdin)"},
+    [OPT_EVENTS] = {"--events", "TYPE,...",
+		    "event types to send, comma-separated (default: every event)"},
+    [OPT_DESCRIPTION] = {"--description", "TEXT", "what the endpoint is for"},
 };
 
 #define OPTS(...)                                                                                  \
@@ -251,6 +260,55 @@ static const struct command_def commands[] = {
      NEED_ENGINE},
     {{"codes list", "", "every code pool and its stock", NULL, NO_OPTS, 0, 0, cli_cmd_codes_list},
      NEED_ENGINE},
+    {{"connectors set", "ID --type TYPE (--config JSON | --config-file FILE)",
+      "create or replace a connector's configuration",
+      "Saves the configuration of connector ID (the name rewards and programs use, or a "
+      "type name) for a connector of type TYPE; fields per type: docs/connectors.md. "
+      "Secret fields (api_key, private_key, password, ...) are encrypted with the master key "
+      "and write-only: every output shows them masked (sk_...1234), and a secret left out "
+      "of a later set keeps its stored value. Passing secrets in a file (--config-file, or "
+      "'-' for stdin) keeps them out of the shell history and the process list. Saving "
+      "closes the connector's circuit breaker and releases the rewards waiting for it. "
+      "URLs (base_url, url) resolving to loopback, private or link-local addresses are "
+      "refused unless their host is in --webhook-allow-hosts.",
+      OPTS(OPT_TYPE, OPT_CONFIG_JSON, OPT_CONFIG_FILE), 1, 1, cli_cmd_connectors_set},
+     NEED_ENGINE},
+    {{"connectors list", "", "every configured connector and its breaker", NULL, NO_OPTS, 0, 0,
+      cli_cmd_connectors_list},
+     NEED_ENGINE},
+    {{"connectors show", "ID", "a connector's configuration (secrets masked) and breaker", NULL,
+      NO_OPTS, 1, 1, cli_cmd_connectors_show},
+     NEED_ENGINE},
+    {{"connectors delete", "ID", "delete a connector's configuration",
+      "Rewards routed to it wait with connector_unavailable until it is configured again.",
+      NO_OPTS, 1, 1, cli_cmd_connectors_delete},
+     NEED_ENGINE},
+    {{"webhooks create", "URL [--events TYPE,...] [--description TEXT]",
+      "add a webhook endpoint and print its signing secret",
+      "Deliveries follow Standard Webhooks (docs/webhooks.md). Event types: reward.created, "
+      "reward.approved, reward.fulfilled, reward.failed, reward.cancelled, reward.reversed, "
+      "batch.closed, batch.reconciled, code_pool.low, or * for all (the default). The "
+      "signing secret (whsec_...) is printed this once; store it now. URLs resolving to "
+      "loopback, private or link-local addresses are refused unless their host is in "
+      "--webhook-allow-hosts.",
+      OPTS(OPT_EVENTS, OPT_DESCRIPTION), 1, 1, cli_cmd_webhooks_create},
+     NEED_ENGINE},
+    {{"webhooks list", "[--limit N] [--starting-after ID]", "list webhook endpoints", NULL,
+      OPTS(OPT_LIMIT, OPT_STARTING_AFTER), 0, 0, cli_cmd_webhooks_list},
+     NEED_ENGINE},
+    {{"webhooks show", "ID", "a webhook endpoint and its deliveries by status", NULL, NO_OPTS, 1,
+      1, cli_cmd_webhooks_show},
+     NEED_ENGINE},
+    {{"webhooks delete", "ID", "delete a webhook endpoint",
+      "Its pending deliveries fail with 'endpoint deleted'.", NO_OPTS, 1, 1,
+      cli_cmd_webhooks_delete},
+     NEED_ENGINE},
+    {{"webhooks deliveries", "ID [--limit N] [--starting-after SEQ]",
+      "every delivery attempt to an endpoint, oldest first",
+      "One line per attempt: sequence number (for --starting-after), time, event type, "
+      "webhook-id, attempt number, HTTP status, duration and error.",
+      OPTS(OPT_LIMIT, OPT_STARTING_AFTER), 1, 1, cli_cmd_webhooks_deliveries},
+     NEED_ENGINE},
     {{"participants tax-form", "ID FORM", "record a tax form (w9, w8ben or none)",
       "Rewards waiting with reason tax_form_required are released.", NO_OPTS, 2, 2,
       cli_cmd_participants_tax_form},
@@ -347,11 +405,29 @@ static bool server_setting(int id)
 	       id == SET_WORKER_INTERVAL || id == SET_DEMO_DB;
 }
 
+/* Does `cmd` declare an option of its own spelled `flag` (it wins over the setting)? */
+static bool command_shadows(const struct cli_command *cmd, const char *flag)
+{
+	for (const int *o = cmd ? cmd->opts : NO_OPTS; *o >= 0; o++)
+		if (!strcmp(opt_specs[*o].flag, flag))
+			return true;
+	return false;
+}
+
 /* The global options; with `cmd`, also the server settings that command uses. */
 static void print_global_options(FILE *f, const struct cli_command *cmd)
 {
 	bool server = cmd && (!strcmp(cmd->name, "serve") || !strcmp(cmd->name, "demo"));
 	bool worker = cmd && !strcmp(cmd->name, "worker");
+	bool ssrf = cmd && (!strcmp(cmd->name, "connectors set") || !strcmp(cmd->name, "webhooks create"));
+	if (ssrf) {
+		const struct cli_setting *s = &cli_settings_table[SET_WEBHOOK_ALLOW_HOSTS];
+		char left[64], text[512];
+		fputs("\nSettings (flag, environment variable, or config file):\n", f);
+		snprintf(left, sizeof(left), "%s %s", s->flag, s->metavar ? s->metavar : "");
+		snprintf(text, sizeof(text), "%s [%s]", s->description, s->env);
+		print_option(f, left, text);
+	}
 	if (server || worker) {
 		fputs("\nSettings (flag, environment variable, or config file):\n", f);
 		for (int i = 0; i < SET__COUNT; i++) {
@@ -372,7 +448,7 @@ static void print_global_options(FILE *f, const struct cli_command *cmd)
 	print_option(f, "-h, --help", "show help");
 	for (int i = 0; i < SET__COUNT; i++) {
 		const struct cli_setting *s = &cli_settings_table[i];
-		if (!s->flag || server_setting(i))
+		if (!s->flag || server_setting(i) || command_shadows(cmd, s->flag))
 			continue;
 		char left[64], text[512];
 		snprintf(left, sizeof(left), "%s%s%s", s->flag, s->metavar ? " " : "",
@@ -614,19 +690,22 @@ int main(int argc, char **argv)
 		size_t flen = eq ? (size_t)(eq - a) : strlen(a);
 		const char *val = eq ? eq + 1 : NULL;
 		bool has_arg;
-		int set = cli_setting_by_flag(a, flen), opt = -1;
-		if (set >= 0) {
+		int set = -1, opt = -1;
+		/* the command's own options first: `connectors set --config JSON` is not the
+		 * global --config FILE */
+		for (const int *o = c.cmd ? c.cmd->opts : NO_OPTS; *o >= 0; o++)
+			if (strlen(opt_specs[*o].flag) == flen &&
+			    memcmp(opt_specs[*o].flag, a, flen) == 0)
+				opt = *o;
+		if (opt < 0)
+			set = cli_setting_by_flag(a, flen);
+		if (opt >= 0) {
+			has_arg = opt_specs[opt].metavar != NULL;
+		} else if (set >= 0) {
 			has_arg = !cli_settings_table[set].boolean;
 		} else {
-			for (const int *o = c.cmd ? c.cmd->opts : NO_OPTS; *o >= 0; o++)
-				if (strlen(opt_specs[*o].flag) == flen &&
-				    memcmp(opt_specs[*o].flag, a, flen) == 0)
-					opt = *o;
-			if (opt < 0) {
-				rc = cli_usage(&c, "unknown option '%.*s'", (int)flen, a);
-				goto out;
-			}
-			has_arg = opt_specs[opt].metavar != NULL;
+			rc = cli_usage(&c, "unknown option '%.*s'", (int)flen, a);
+			goto out;
 		}
 		if (!has_arg && val) {
 			rc = cli_usage(&c, "option '%.*s' takes no argument", (int)flen, a);

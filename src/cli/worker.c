@@ -3,6 +3,7 @@
  * (release holds, fulfill, webhooks, expiry) as its own process. A pass runs every
  * worker_interval seconds until SIGTERM/SIGINT; the pass in progress always finishes
  * (each pass commits its own transactions), so stopping never leaves half-done work.
+ * On PostgreSQL an idle worker also wakes when another process signals new work.
  */
 #include "cli/cli.h"
 
@@ -108,6 +109,11 @@ int cli_cmd_worker(struct cli *c)
 		    interval * (failures ? (failures < 5 ? (double)(1u << failures) : 30) : 1);
 		if (pause > 30 && failures)
 			pause = 30;
+		/* PostgreSQL: new work from another process (LISTEN/NOTIFY) ends the wait early;
+		 * with --now the clock is simulated, so passes keep their fixed pace */
+		if (!failures && !now_ms && !stop_requested &&
+		    engine_wait_work(c->engine, (int)(pause * 1000)) >= 0)
+			continue;
 		struct timespec ts = {(time_t)pause, (long)((pause - (double)(time_t)pause) * 1e9)};
 		while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;

@@ -27,11 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "connect/connector.h"
 #include "core/core.h"
 #include "fulfill/crypto.h"
 #include "fulfill/log.h"
+#include "fulfill/metrics.h"
 
 static const struct connector_ops *const registry[] = {
 	&connector_ledger,   &connector_code_pool, &connector_manual,  &connector_stripe, &connector_recurly,
@@ -64,6 +66,13 @@ static enum connector_result hold(struct engine *e, struct reward *r, const char
 	return reward_update(e, r, d) ? CONNECTOR_FATAL : CONNECTOR_HELD;
 }
 
+static double mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 enum connector_result connector_fulfil(struct engine *e, struct reward *r, const char *actor, int64_t now,
 				       struct ff_diag *d)
 {
@@ -74,7 +83,9 @@ enum connector_result connector_fulfil(struct engine *e, struct reward *r, const
 	struct ff_diag cd;
 	ff_diag_clear(&cd);
 	r->attempts++;
+	double t0 = mono_seconds();
 	enum connector_result res = c->issue(e, r, now, ref, sizeof(ref), &cd);
+	ffmetrics_connector_call(c->name, mono_seconds() - t0);
 	switch (res) {
 	case CONNECTOR_OK:
 		copy_str(r->external_reference, sizeof(r->external_reference), ref);
@@ -219,6 +230,8 @@ void connector_calls_run(struct connector_call **calls, size_t n, int parallel, 
 		http_run(batch, nb, parallel, allow_hosts);
 		for (size_t k = 0; k < nb; k++) {
 			struct connector_call *c = owner[k];
+			if (!c->http.refused) /* a refused request never left: no latency to speak of */
+				ffmetrics_connector_call(c->conf->id, (double)c->http.elapsed_ms / 1e3);
 			enum connector_result res = c->ops->response(c);
 			if (res == CONNECTOR_CONTINUE) {
 				c->step++;
@@ -458,6 +471,15 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 	}
 }
 
+static void calls_free(struct connector_call **calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		connector_call_release(calls[i]);
+		free(calls[i]);
+	}
+	free(calls);
+}
+
 enum ff_err connector_issue_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_fulfilled,
 				 int64_t *out_failed, struct ff_diag *d)
 {
@@ -471,11 +493,20 @@ enum ff_err connector_issue_pass(struct engine *e, const char *actor, int64_t no
 	for (int round = 0; round < 100000; round++) {
 		struct connector_call **calls = NULL;
 		size_t n = 0, seen = 0;
-		err = claim(e, &cc, actor, now, recover, limit, &calls, &n, &seen, d);
-		if (err) {
-			free(calls);
-			break;
+		for (int tries = 0;; tries++) {
+			err = claim(e, &cc, actor, now, recover, limit, &calls, &n, &seen, d);
+			if (!err)
+				break;
+			/* rolled back: nothing was claimed, no call is made */
+			calls_free(calls, n);
+			calls = NULL;
+			n = 0;
+			if (!core_retryable(e, err) || tries >= CORE_TX_RETRIES)
+				break;
+			core_retry_pause(tries);
 		}
+		if (err)
+			break;
 		if (n) {
 			/* group by connector so each keeps its own concurrency */
 			int parallel = 1;
@@ -484,16 +515,24 @@ enum ff_err connector_issue_pass(struct engine *e, const char *actor, int64_t no
 					parallel = calls[i]->conf->concurrency;
 			connector_calls_run(calls, n, parallel, e->cfg.webhook_allow_hosts);
 			int64_t settle_now = fftime_now() > now ? fftime_now() : now;
-			err = core_begin(e, d);
-			for (size_t i = 0; !err && i < n; i++)
-				err = settle(e, calls[i], actor, settle_now, out_fulfilled, out_failed, d);
-			err = core_end(e, err, d);
+			/* settling checks each reward is still ours (issuing, our attempt id), so
+			 * running it again after a lost race never records a result twice */
+			for (int tries = 0;; tries++) {
+				int64_t fulfilled = 0, failed = 0;
+				err = core_begin(e, d);
+				for (size_t i = 0; !err && i < n; i++)
+					err = settle(e, calls[i], actor, settle_now, &fulfilled, &failed, d);
+				err = core_end(e, err, d);
+				if (!err) {
+					*out_fulfilled += fulfilled;
+					*out_failed += failed;
+				}
+				if (!err || !core_retryable(e, err) || tries >= CORE_TX_RETRIES)
+					break;
+				core_retry_pause(tries);
+			}
 		}
-		for (size_t i = 0; i < n; i++) {
-			connector_call_release(calls[i]);
-			free(calls[i]);
-		}
-		free(calls);
+		calls_free(calls, n);
 		/* a fresh look at the breakers after each batch */
 		conf_cache_release(&cc);
 		memset(&cc, 0, sizeof(cc));

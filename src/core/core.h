@@ -103,6 +103,7 @@ struct program {
 	bool anomaly_rollback;      /* else send new rewards to review */
 	int64_t anomaly_factor;     /* payout rate jump that trips it (x previous) */
 	int64_t anomaly_sample;     /* conversions of a new version it watches */
+	int anomaly_previous;       /* the version active before this one: -1 unknown, 0 none */
 	json_t *doc; /* owned */
 };
 
@@ -155,6 +156,23 @@ struct engine {
 	bool audit_cached;
 	int64_t audit_seq;
 	char audit_hash[65];
+	/* Facts looked up once per top-level transaction (a chunk of ingest, a worker
+	 * batch): valid while gen == tx_gen and a transaction is open; anything in the
+	 * engine that changes one of them invalidates it. Another process cannot change
+	 * them under an open write transaction on SQLite; on PostgreSQL a change
+	 * committed meanwhile is seen by the next transaction, as with a plain read
+	 * at READ COMMITTED. */
+	int64_t tx_gen;
+	int64_t blocklist_gen;
+	bool blocklist_is_empty;
+	int64_t webhooks_gen;
+	json_t *webhooks; /* [[endpoint id, events text], ...] of enabled endpoints */
+	struct {
+		char id[ID_MAX + 1];
+		int version; /* 0: none active */
+		int64_t gen;
+	} active[8];
+	int active_next;
 	/* compiled program versions, small round-robin cache (versions are immutable) */
 	struct program programs[PROGRAM_CACHE];
 	bool program_used[PROGRAM_CACHE];
@@ -170,6 +188,23 @@ struct engine {
  * err is FF_OK, else rolls back, and returns err (or the commit's failure). */
 enum ff_err core_begin(struct engine *e, struct ff_diag *d);
 enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d);
+/* How often a transaction that lost a race (deadlock, serialization failure, busy,
+ * a connection lost between statements) runs again before its error is returned. */
+#define CORE_TX_RETRIES 5
+/* true when `err`, just returned for a transaction, is such a transient conflict: the
+ * whole transaction may run again (everything it did was rolled back). */
+bool core_retryable(struct engine *e, enum ff_err err);
+/* Sleep a little before retry number `attempt` (0-based), with jitter, so the
+ * transactions that collided do not collide again. */
+void core_retry_pause(int attempt);
+/* true when a fact cached at generation `gen` is still valid (see struct engine). */
+static inline bool core_tx_cached(const struct engine *e, int64_t gen)
+{
+	return gen == e->tx_gen && store_depth(e->st) > 0;
+}
+/* Forget the per-transaction facts (after changing programs, endpoints, blocklist). */
+void core_tx_forget(struct engine *e);
+
 /* Map a failed store call to FF_E_STORE with the database's message. */
 enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what);
 /* Finish a read-only public call: release read snapshots. Returns err. */

@@ -138,6 +138,7 @@ enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, st
 	crypto_init();
 	struct engine *e = ff_calloc(1, sizeof(*e));
 	e->cfg = *cfg;
+	core_tx_forget(e);
 	engine_key_id(cfg->master_key, e->key_id);
 	const char *prev = getenv("FULFILL_MASTER_KEY_PREVIOUS");
 	if (prev && *prev && !crypto_master_key_parse(prev, e->previous_key))
@@ -166,6 +167,7 @@ void engine_close(struct engine *e)
 	for (int i = 0; i < PROGRAM_CACHE; i++)
 		if (e->program_used[i])
 			program_release(&e->programs[i]);
+	json_decref(e->webhooks);
 	store_close(e->st);
 	free(e);
 }
@@ -175,20 +177,41 @@ int engine_schema_version(struct engine *e)
 	return store_schema_version(e->st);
 }
 
+/* A restarted database server is noticed by the first statement after it, which fails;
+ * the second runs on a new connection (the store reconnects outside transactions). */
 bool engine_ping(struct engine *e)
 {
-	struct store_stmt *st = store_query(e->st, Q_PING);
-	bool ok = store_step(st) == 1;
-	store_release(e->st);
+	bool ok = false;
+	for (int attempt = 0; attempt < 2 && !ok; attempt++) {
+		struct store_stmt *st = store_query(e->st, Q_PING);
+		ok = store_step(st) == 1;
+		store_release(e->st);
+		if (store_depth(e->st) > 0)
+			break;
+	}
 	return ok;
+}
+
+int engine_wait_work(struct engine *e, int timeout_ms)
+{
+	return store_wait_work(e->st, timeout_ms);
 }
 
 /* ---- transactions ---- */
 
+void core_tx_forget(struct engine *e)
+{
+	e->blocklist_gen = e->webhooks_gen = -1;
+	for (size_t i = 0; i < sizeof(e->active) / sizeof(e->active[0]); i++)
+		e->active[i].gen = -1;
+}
+
 enum ff_err core_begin(struct engine *e, struct ff_diag *d)
 {
-	if (store_depth(e->st) == 0)
+	if (store_depth(e->st) == 0) {
 		e->audit_cached = false; /* another process may have appended meanwhile */
+		e->tx_gen++;
+	}
 	if (store_begin(e->st))
 		return core_store_fail(e, d, "begin");
 	return FF_OK;
@@ -221,6 +244,19 @@ enum ff_err engine_tx_commit(struct engine *e)
 void engine_tx_rollback(struct engine *e)
 {
 	core_end(e, FF_E_INTERNAL, NULL);
+}
+
+bool core_retryable(struct engine *e, enum ff_err err)
+{
+	return err == FF_E_UNAVAILABLE || ((err == FF_E_STORE || err == FF_E_CONFLICT) && store_retryable(e->st));
+}
+
+void core_retry_pause(int attempt)
+{
+	uint32_t r;
+	crypto_random_bytes(&r, sizeof(r));
+	unsigned ceiling = 2000u << (attempt < 6 ? attempt : 6); /* 2 ms .. 128 ms */
+	usleep(ceiling / 2 + r % ceiling);
 }
 
 enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what)

@@ -186,8 +186,12 @@ static void who_release(struct who *w)
 
 static bool blocklist_empty(struct engine *e)
 {
+	if (core_tx_cached(e, e->blocklist_gen))
+		return e->blocklist_is_empty;
 	struct store_stmt *st = store_query(e->st, Q_BLOCKLIST_ANY);
-	return store_step(st) != 1;
+	e->blocklist_is_empty = store_step(st) != 1;
+	e->blocklist_gen = e->tx_gen;
+	return e->blocklist_is_empty;
 }
 
 static bool blocked(struct engine *e, const char *kind, const char *value)
@@ -407,6 +411,7 @@ enum ff_err engine_blocklist_put(struct engine *e, const struct actor *a, const 
 		return core_done(e, err);
 	if ((err = core_begin(e, d)))
 		return core_done(e, err);
+	core_tx_forget(e);
 	char *sealed = !strcmp(kind, "email") ? crypto_seal(e->cfg.master_key, value) : NULL;
 	struct store_stmt *st = store_query(e->st, Q_BLOCKLIST_PUT);
 	store_bind_text(st, 1, kind);
@@ -440,6 +445,7 @@ enum ff_err engine_blocklist_delete(struct engine *e, const struct actor *a, con
 		return core_done(e, err);
 	if ((err = core_begin(e, d)))
 		return core_done(e, err);
+	core_tx_forget(e);
 	struct store_stmt *st = store_query(e->st, Q_BLOCKLIST_DELETE);
 	store_bind_text(st, 1, kind);
 	store_bind_text(st, 2, key);

@@ -102,7 +102,10 @@ enum ff_err engine_key_authenticate(struct engine *e, const char *key, struct ac
 	struct store_stmt *st = store_query(e->st, Q_KEY_BY_HASH);
 	store_bind_text(st, 1, hash);
 	enum ff_err err = FF_E_UNAUTHORIZED;
-	if (store_step(st) == 1 && store_col_null(st, 4)) {
+	int rc = store_step(st);
+	if (rc < 0) /* cannot tell: not "unauthorized" (a 503 while the database is away) */
+		return core_done(e, store_retryable(e->st) ? FF_E_UNAVAILABLE : FF_E_STORE);
+	if (rc == 1 && store_col_null(st, 4)) {
 		int r = role_parse(store_col_text(st, 1));
 		if (r >= 0 && !strcmp(store_col_text(st, 1), role)) {
 			memset(out, 0, sizeof(*out));

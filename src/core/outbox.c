@@ -57,18 +57,34 @@ static bool subscribed(const char *events_text, const char *type)
 /* The enabled endpoints subscribed to `type` (NULL when none: nothing to write). */
 static json_t *targets_for(struct engine *e, const char *type, enum ff_err *err, struct ff_diag *d)
 {
+	/* the enabled endpoints are read once per transaction (every reward of an ingest
+	 * chunk asks) */
+	if (!core_tx_cached(e, e->webhooks_gen)) {
+		json_t *all = json_array();
+		struct store_stmt *st = store_query(e->st, Q_WH_ENDPOINTS_ENABLED);
+		int rc;
+		while ((rc = store_step(st)) == 1)
+			json_array_append_new(all, json_pack("[s, s?]", store_col_text(st, 0), store_col_text(st, 1)));
+		if (rc < 0) {
+			json_decref(all);
+			*err = core_store_fail(e, d, "webhook endpoints");
+			return NULL;
+		}
+		json_decref(e->webhooks);
+		e->webhooks = all;
+		e->webhooks_gen = e->tx_gen;
+	}
 	json_t *targets = NULL;
-	struct store_stmt *st = store_query(e->st, Q_WH_ENDPOINTS_ENABLED);
-	int rc;
-	while ((rc = store_step(st)) == 1) {
-		if (!subscribed(store_col_text(st, 1), type))
+	size_t i;
+	json_t *ep;
+	json_array_foreach(e->webhooks, i, ep)
+	{
+		if (!subscribed(json_string_value(json_array_get(ep, 1)), type))
 			continue;
 		if (!targets)
 			targets = json_array();
-		json_array_append_new(targets, json_string(store_col_text(st, 0)));
+		json_array_append(targets, json_array_get(ep, 0));
 	}
-	if (rc < 0)
-		*err = core_store_fail(e, d, "webhook endpoints");
 	return targets;
 }
 
@@ -209,6 +225,7 @@ enum ff_err engine_webhook_endpoint_create(struct engine *e, const struct actor 
 	char *sealed = crypto_seal(e->cfg.master_key, secret);
 	char *ev_text = events ? json_dumps(events, JSON_COMPACT) : ff_strdup("[]");
 	struct store_stmt *st = store_query(e->st, Q_WH_ENDPOINT_INSERT);
+	core_tx_forget(e);
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, url);
 	store_bind_text(st, 3, sealed);
@@ -288,6 +305,7 @@ enum ff_err engine_webhook_endpoint_delete(struct engine *e, const struct actor 
 		return core_done(e, err);
 	int64_t now = fftime_now();
 	struct store_stmt *st = store_query(e->st, Q_WH_ENDPOINT_DELETE);
+	core_tx_forget(e);
 	store_bind_text(st, 1, id);
 	if (store_exec(st))
 		err = core_store_fail(e, d, "webhook endpoint");
@@ -484,6 +502,7 @@ static enum ff_err settle(struct engine *e, struct delivery *dl, int64_t now, in
 	if (h->status == 410) {
 		/* the receiver says the endpoint is gone: stop sending to it */
 		st = store_query(e->st, Q_WH_ENDPOINT_DISABLE);
+		core_tx_forget(e);
 		store_bind_text(st, 1, "410 Gone");
 		store_bind_int(st, 2, fftime_now());
 		store_bind_text(st, 3, dl->endpoint);

@@ -602,18 +602,27 @@ const struct program *program_version_get(struct engine *e, const char *id, int 
 	if (err)
 		return NULL;
 	e->programs[slot].version = version;
+	e->programs[slot].anomaly_previous = -1;
 	e->program_used[slot] = true;
 	return &e->programs[slot];
 }
 
 const struct program *program_active(struct engine *e, const char *id)
 {
+	const size_t n = sizeof(e->active) / sizeof(e->active[0]);
+	for (size_t i = 0; i < n; i++)
+		if (core_tx_cached(e, e->active[i].gen) && !strcmp(e->active[i].id, id))
+			return e->active[i].version ? program_version_get(e, id, e->active[i].version) : NULL;
 	struct store_stmt *st = store_query(e->st, Q_PROGRAM_ACTIVE_VERSION);
 	store_bind_text(st, 1, id);
-	if (store_step(st) != 1 || store_col_null(st, 0))
-		return NULL;
-	int v = (int)store_col_int(st, 0);
-	return program_version_get(e, id, v);
+	int v = store_step(st) == 1 && !store_col_null(st, 0) ? (int)store_col_int(st, 0) : 0;
+	if (strlen(id) <= ID_MAX) {
+		size_t slot = (size_t)e->active_next++ % n;
+		copy_str(e->active[slot].id, sizeof(e->active[slot].id), id);
+		e->active[slot].version = v;
+		e->active[slot].gen = e->tx_gen;
+	}
+	return v ? program_version_get(e, id, v) : NULL;
 }
 
 /* ---- versions ---- */
@@ -807,6 +816,7 @@ static enum ff_err activate(struct engine *e, const struct actor *a, const char 
 	const struct program *p = program_version_get(e, id, version);
 	if (!p)
 		return ff_fail(d, FF_E_INTERNAL, NULL, "version %d of %s does not compile", version, id);
+	core_tx_forget(e);
 	struct store_stmt *st = store_query(e->st, Q_PROGRAM_SET_ACTIVE);
 	store_bind_int(st, 1, version);
 	store_bind_int(st, 2, fftime_now());

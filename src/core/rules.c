@@ -267,17 +267,23 @@ static const char *anomaly_check(struct engine *e, const struct program *p, int6
 	*err = FF_OK;
 	if (!p->anomaly_on || this_amount <= 0)
 		return NULL;
-	struct store_stmt *st = store_query(e->st, Q_PROGRAM_VERSION_ANOMALY_AT);
+	struct store_stmt *st;
+	if (p->anomaly_previous < 0 || store_depth(e->st) == 0) {
+		/* which version was active before this one never changes once this one was
+		 * activated: remembered with the compiled version */
+		st = store_query(e->st, Q_ANOMALY_PREVIOUS_VERSION);
+		store_bind_text(st, 1, p->id);
+		store_bind_int(st, 2, p->version);
+		((struct program *)p)->anomaly_previous = store_step(st) == 1 ? (int)store_col_int(st, 0) : 0;
+	}
+	int prev = p->anomaly_previous;
+	if (!prev)
+		return NULL;
+	st = store_query(e->st, Q_PROGRAM_VERSION_ANOMALY_AT);
 	store_bind_text(st, 1, p->id);
 	store_bind_int(st, 2, p->version);
 	if (store_step(st) == 1 && !store_col_null(st, 0))
 		return "review:anomaly"; /* tripped before: stays under review */
-	st = store_query(e->st, Q_ANOMALY_PREVIOUS_VERSION);
-	store_bind_text(st, 1, p->id);
-	store_bind_int(st, 2, p->version);
-	if (store_step(st) != 1)
-		return NULL;
-	int prev = (int)store_col_int(st, 0);
 	st = store_query(e->st, Q_ANOMALY_VERSION_SAMPLE);
 	store_bind_text(st, 1, p->id);
 	store_bind_int(st, 2, p->version);
@@ -334,6 +340,7 @@ static const char *anomaly_check(struct engine *e, const struct program *p, int6
 		return NULL;
 	if (p->anomaly_rollback) {
 		/* later conversions go to the previous version; this one waits for a person */
+		core_tx_forget(e);
 		struct store_stmt *u = store_query(e->st, Q_PROGRAM_ROLLBACK_TO);
 		store_bind_int(u, 1, prev);
 		store_bind_int(u, 2, now);

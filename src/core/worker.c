@@ -4,7 +4,9 @@
  * passed its expires_at, pull provider status back (sync jobs), and deliver the
  * outbox: webhooks and e-mails. Work is taken in chunks of CHUNK rewards, one transaction per
  * chunk, so a pass over 100,000 rewards neither holds one giant transaction nor pays an
- * fsync per reward.
+ * fsync per reward. A chunk that lost a race with another transaction (PostgreSQL: a
+ * deadlock with an ingest or another worker) runs again: it re-reads what it claims and
+ * checks each reward's status, so a second run never applies anything twice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +31,23 @@ static json_t *select_ids(struct engine *e, enum store_query q, int64_t now)
 	return ids;
 }
 
+/* After a chunk's transaction ended with `err`: true when it should run again. */
+static bool chunk_again(struct engine *e, enum ff_err err, int *tries)
+{
+	if (!err) {
+		*tries = 0;
+		return false;
+	}
+	if (!core_retryable(e, err) || *tries >= CORE_TX_RETRIES)
+		return false;
+	core_retry_pause((*tries)++);
+	return true;
+}
+
 static enum ff_err release(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
-	for (;;) {
+	for (int tries = 0;;) {
+		int64_t released = 0;
 		enum ff_err err = core_begin(e, d);
 		if (err)
 			return err;
@@ -53,12 +69,15 @@ static enum ff_err release(struct engine *e, const char *actor, int64_t now, int
 				continue;
 			err = reward_transition(e, &r, "approved", reward_approved_reason(&r), actor, d);
 			if (!err)
-				(*count)++;
+				released++;
 		}
 		err = core_end(e, err, d);
 		json_decref(ids);
+		if (chunk_again(e, err, &tries))
+			continue;
 		if (err)
 			return err;
+		*count += released;
 		if (n < CHUNK)
 			break;
 	}
@@ -76,7 +95,8 @@ static enum ff_err release(struct engine *e, const char *actor, int64_t now, int
 static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int64_t *ok, int64_t *failed,
 			  struct ff_diag *d)
 {
-	for (;;) {
+	for (int tries = 0;;) {
+		int64_t chunk_ok = 0, chunk_failed = 0;
 		enum ff_err err = core_begin(e, d);
 		if (err)
 			return err;
@@ -100,15 +120,19 @@ static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int6
 				break;
 			}
 			if (res == CONNECTOR_OK)
-				(*ok)++;
+				chunk_ok++;
 			else if (res == CONNECTOR_FAILED)
-				(*failed)++;
+				chunk_failed++;
 			done++;
 		}
 		err = core_end(e, err, d);
 		json_decref(ids);
+		if (chunk_again(e, err, &tries))
+			continue;
 		if (err)
 			return err;
+		*ok += chunk_ok;
+		*failed += chunk_failed;
 		if (n < CHUNK || done == 0)
 			break;
 	}
@@ -117,7 +141,8 @@ static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int6
 
 static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
-	for (;;) {
+	for (int tries = 0;;) {
+		int64_t expired = 0;
 		enum ff_err err = core_begin(e, d);
 		if (err)
 			return err;
@@ -140,12 +165,15 @@ static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int6
 			snprintf(why, sizeof(why), "expired");
 			err = reward_transition(e, &r, "expired", why, actor, d);
 			if (!err)
-				(*count)++;
+				expired++;
 		}
 		err = core_end(e, err, d);
 		json_decref(ids);
+		if (chunk_again(e, err, &tries))
+			continue;
 		if (err)
 			return err;
+		*count += expired;
 		if (n < CHUNK)
 			break;
 	}

@@ -3,6 +3,11 @@
  *
  * auth_authenticate() turns "Authorization: Bearer fk_..." into a `struct actor`
  * through engine_key_authenticate() (format and checksum first, then the stored hash).
+ * Accepted keys are remembered for AUTH_CACHE_TTL_NS by their SHA-256 (never the key
+ * itself), which spares a database read per request: a key revoked through this
+ * server is forgotten at once (auth_cache_clear()), one revoked elsewhere (the CLI,
+ * another server) stops working here within the TTL. Refusals are not cached, so a
+ * new key works at once.
  * The rate limiter is a token bucket per API key prefix in a small hash table behind
  * one mutex: `per_sec` tokens refill each second up to `burst`; 0 disables it.
  */
@@ -11,7 +16,73 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fulfill/crypto.h"
 #include "http/http_int.h"
+
+/* ---- accepted keys: a small direct-mapped cache ---- */
+
+#define AUTH_CACHE_SLOTS 256
+#define AUTH_CACHE_TTL_NS ((int64_t)1000000000) /* 1 s */
+
+struct cached_key {
+	char hash[65]; /* crypto_api_key_hash() of the key; "" = empty slot */
+	struct actor actor;
+	int64_t expires_ns;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct cached_key slots[AUTH_CACHE_SLOTS];
+	uint64_t generation; /* bumped by auth_cache_clear() */
+} kc = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct cached_key *cache_slot(const char *hash)
+{
+	/* the hash is hex SHA-256: its first digits are as good as any index */
+	unsigned idx = 0;
+	for (int i = 0; i < 4; i++)
+		idx = idx * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+	return &kc.slots[idx % AUTH_CACHE_SLOTS];
+}
+
+/* The cached actor of `hash` into *out; false when absent or expired. */
+static bool cache_get(const char *hash, struct actor *out, uint64_t *out_generation)
+{
+	bool hit = false;
+	int64_t now = http_now_ns();
+
+	pthread_mutex_lock(&kc.lock);
+	struct cached_key *k = cache_slot(hash);
+	if (strcmp(k->hash, hash) == 0 && now < k->expires_ns) {
+		*out = k->actor;
+		hit = true;
+	}
+	*out_generation = kc.generation;
+	pthread_mutex_unlock(&kc.lock);
+	return hit;
+}
+
+/* Remember an accepted key, unless the cache was cleared since the lookup began (a
+ * revocation may have committed after our read). */
+static void cache_put(const char *hash, const struct actor *a, uint64_t generation)
+{
+	pthread_mutex_lock(&kc.lock);
+	if (generation == kc.generation) {
+		struct cached_key *k = cache_slot(hash);
+		memcpy(k->hash, hash, sizeof(k->hash));
+		k->actor = *a;
+		k->expires_ns = http_now_ns() + AUTH_CACHE_TTL_NS;
+	}
+	pthread_mutex_unlock(&kc.lock);
+}
+
+void auth_cache_clear(void)
+{
+	pthread_mutex_lock(&kc.lock);
+	memset(kc.slots, 0, sizeof(kc.slots));
+	kc.generation++;
+	pthread_mutex_unlock(&kc.lock);
+}
 
 enum ff_err auth_authenticate(struct MHD_Connection *conn, struct engine *e, struct actor *out,
 			      struct ff_diag *d)
@@ -35,9 +106,18 @@ enum ff_err auth_authenticate(struct MHD_Connection *conn, struct engine *e, str
 		return ff_fail(d, FF_E_UNAUTHORIZED, NULL, "invalid API key");
 	memcpy(key, h, n);
 	key[n] = '\0';
+	char hash[65];
+	uint64_t generation;
+	crypto_api_key_hash(key, hash);
+	if (cache_get(hash, out, &generation)) {
+		explicit_bzero(key, sizeof(key));
+		return FF_OK;
+	}
 	memset(out, 0, sizeof(*out));
 	enum ff_err err = engine_key_authenticate(e, key, out);
 	explicit_bzero(key, sizeof(key));
+	if (!err)
+		cache_put(hash, out, generation);
 	if (err == FF_E_UNAUTHORIZED)
 		return ff_fail(d, FF_E_UNAUTHORIZED, NULL, "invalid or revoked API key");
 	if (err)

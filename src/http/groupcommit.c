@@ -2,12 +2,16 @@
  * groupcommit.c - one writer thread that ingests events for every HTTP thread.
  *
  * A POST /v1/events request suspends its connection and hands a `struct gc_job` to
- * the queue. The writer takes everything waiting, opens ONE transaction, calls
- * engine_ingest() for the items (one call per acting key; every event in its own
- * savepoint, so a bad event fails alone), stores the idempotency records of the jobs
- * that carry an Idempotency-Key in the same transaction, commits (one fsync for the
- * whole group), renders each job's answer and resumes its connection. Under load the
- * groups grow by themselves: while one commit runs, the next group queues up.
+ * the queue. The writer takes everything waiting and writes it in ONE transaction:
+ * engine_ingest() for the items (every event in its own savepoint, so a bad event
+ * fails alone) with the idempotency records of the jobs that carry an
+ * Idempotency-Key, then one commit (one fsync for the whole group); it renders each
+ * job's answer and resumes its connection. In the usual case (one acting key) a single
+ * engine_ingest() call owns that transaction; otherwise the writer opens it around one
+ * call per key (see engine_owns_tx()). Under load the groups grow by themselves: while
+ * one commit runs, the next group queues up.
+ * With group commit turned off (FULFILL_HTTP_GROUP_COMMIT=0, for benchmarks) the
+ * writer takes one job at a time: one transaction, one fsync, per request.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@ static struct {
 	size_t depth;
 	bool stop;
 	bool running;
+	bool group; /* take every waiting job, or one at a time */
 	pthread_t thread;
 	struct engine *eng;
 } gc = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -100,19 +105,32 @@ static enum ff_err ingest_group(struct gc_job *jobs, struct ff_diag *d)
 	return err;
 }
 
-static void process(struct gc_job *jobs)
+/*
+ * Can engine_ingest() own the transaction? Yes when every job acts as the same key and
+ * no NDJSON job needs its idempotency record (the rendered answer) stored beside it: a
+ * single event's record is stored by the engine, in the event's savepoint (the body is
+ * the same bytes events_render() sends). Otherwise process() wraps the ingest in a
+ * transaction of its own - which costs SQLite an extra savepoint level around every
+ * event, measured at 3 to 4 times the CPU time of the ingest itself (bench/README.md).
+ */
+static bool engine_owns_tx(const struct gc_job *jobs)
 {
-	struct ff_diag d;
-	enum ff_err err;
+	for (const struct gc_job *j = jobs; j; j = j->next)
+		if (strcmp(j->actor.label, jobs->actor.label) != 0 || (j->idem_scope && j->lines))
+			return false;
+	return true;
+}
 
-	ff_diag_clear(&d);
-	err = engine_tx_begin(gc.eng);
+/* Everything in one transaction of ours: engine_ingest() per key, then the NDJSON
+ * idempotency records, then one commit. */
+static enum ff_err ingest_wrapped(struct gc_job *jobs, struct ff_diag *d)
+{
+	enum ff_err err = engine_tx_begin(gc.eng);
 	if (err) {
-		ff_fail(&d, err, NULL, "could not begin a transaction");
-		fail_all(jobs, err, &d);
-		goto answer;
+		ff_fail(d, err, NULL, "could not begin a transaction");
+		return err;
 	}
-	err = ingest_group(jobs, &d);
+	err = ingest_group(jobs, d);
 	/* the idempotency records go into the same transaction as the events */
 	for (struct gc_job *j = jobs; j && !err; j = j->next) {
 		if (!j->idem_scope)
@@ -122,16 +140,39 @@ static void process(struct gc_job *jobs)
 			err = engine_idem_store(gc.eng, j->idem_scope, j->idem_key, j->idem_fp,
 						j->status, j->body);
 			if (err)
-				ff_fail(&d, err, NULL, "could not store the idempotency record");
+				ff_fail(d, err, NULL, "could not store the idempotency record");
 		}
 	}
 	if (!err) {
 		err = engine_tx_commit(gc.eng);
 		if (err)
-			ff_fail(&d, err, NULL, "could not commit the events");
+			ff_fail(d, err, NULL, "could not commit the events");
+	}
+	if (err)
+		engine_tx_rollback(gc.eng);
+	return err;
+}
+
+static void process(struct gc_job *jobs)
+{
+	struct ff_diag d;
+	enum ff_err err;
+
+	ff_diag_clear(&d);
+	if (engine_owns_tx(jobs)) {
+		for (struct gc_job *j = jobs; j; j = j->next) {
+			if (!j->idem_scope)
+				continue;
+			j->items[0].idem_scope = j->idem_scope;
+			j->items[0].idem_key = j->idem_key;
+			j->items[0].idem_fingerprint = j->idem_fp;
+		}
+		/* one call, one transaction (and commit) owned by the engine */
+		err = ingest_group(jobs, &d);
+	} else {
+		err = ingest_wrapped(jobs, &d);
 	}
 	if (err) {
-		engine_tx_rollback(gc.eng);
 		if (!d.message[0])
 			ff_fail(&d, err, NULL, "the events could not be stored");
 		log_msg("error", "group commit failed: %s", d.message);
@@ -153,7 +194,6 @@ static void process(struct gc_job *jobs)
 					: "accepted");
 		}
 	}
-answer:
 	while (jobs) {
 		struct gc_job *next = jobs->next;
 		struct MHD_Connection *conn = jobs->conn;
@@ -175,8 +215,16 @@ static void *writer_main(void *arg)
 		while (!gc.head && !gc.stop)
 			pthread_cond_wait(&gc.cond, &gc.lock);
 		struct gc_job *jobs = gc.head;
-		gc.head = gc.tail = NULL;
-		gc.depth = 0;
+		if (gc.group || !jobs) {
+			gc.head = gc.tail = NULL;
+			gc.depth = 0;
+		} else {
+			gc.head = jobs->next;
+			if (!gc.head)
+				gc.tail = NULL;
+			gc.depth--;
+			jobs->next = NULL;
+		}
 		bool stop = gc.stop;
 		pthread_mutex_unlock(&gc.lock);
 		if (jobs)
@@ -187,7 +235,7 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int groupcommit_start(const struct engine_config *cfg)
+int groupcommit_start(const struct engine_config *cfg, bool group)
 {
 	struct ff_diag d;
 
@@ -197,6 +245,7 @@ int groupcommit_start(const struct engine_config *cfg)
 		return -1;
 	}
 	gc.stop = false;
+	gc.group = group;
 	if (pthread_create(&gc.thread, NULL, writer_main, NULL) != 0) {
 		engine_close(gc.eng);
 		gc.eng = NULL;

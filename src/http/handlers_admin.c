@@ -80,7 +80,12 @@ out:
 
 enum ff_err h_key_revoke(struct ctx *c)
 {
-	return engine_key_revoke(c->eng, c->actor, ctx_param(c, 0), &c->out, &c->diag);
+	enum ff_err err = engine_key_revoke(c->eng, c->actor, ctx_param(c, 0), &c->out, &c->diag);
+	/* the revoked key must stop working at once, not when its cache entry expires
+	 * (under an Idempotency-Key the commit comes just after this: a request racing
+	 * it may keep the key for one cache TTL, as with a revocation from the CLI) */
+	auth_cache_clear();
+	return err;
 }
 
 /* ---- audit ---- */

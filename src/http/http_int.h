@@ -169,9 +169,12 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- auth and rate limits (auth.c) ---- */
 
-/* Authenticate the Authorization header into req->actor. */
+/* Authenticate the Authorization header into req->actor (accepted keys are cached
+ * for a second, see auth.c). */
 enum ff_err auth_authenticate(struct MHD_Connection *conn, struct engine *e, struct actor *out,
 			      struct ff_diag *d);
+/* Forget every cached key (after a revocation through this server). */
+void auth_cache_clear(void);
 void ratelimit_init(int per_sec, int burst);
 void ratelimit_free(void);
 /* Take a token for `key_prefix`; false (and *out_retry_after seconds) when empty. */
@@ -214,7 +217,9 @@ struct gc_job {
 	atomic_bool done;
 };
 
-int groupcommit_start(const struct engine_config *cfg);
+/* Start the writer. `group` false: one transaction per job (request) instead of one
+ * for everything waiting - only to measure what group commit buys. */
+int groupcommit_start(const struct engine_config *cfg, bool group);
 /* Drain the queue, stop the writer, close its engine. */
 void groupcommit_stop(void);
 /* Hand a job to the writer; it resumes job->conn when job->done. */

@@ -8,6 +8,9 @@
  * fulfill_worker_pass_seconds                         histogram
  * fulfill_ingest_queue_depth                          gauge (group-commit queue)
  * fulfill_ingest_commits_total, _requests_total       counters (group-commit batching)
+ * fulfill_queue_depth{queue}                          gauge (engine_queue_depths)
+ * fulfill_connector_call_seconds{connector}           histogram  } process-wide, updated by the
+ * fulfill_webhook_deliveries_total{result}            counter    } worker (include/fulfill/metrics.h)
  *
  * Labels come from the route table (the pattern, never the raw path), so the number
  * of series is bounded. Everything sits behind one mutex; updates are a few adds.
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "fulfill/log.h"
+#include "fulfill/metrics.h"
 #include "http/http_int.h"
 
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -165,6 +169,23 @@ static void render_rewards(struct ffbuf *b, struct engine *e)
 	json_decref(counts);
 }
 
+/* Work waiting in the database, from the engine when it can count it. */
+static void render_queues(struct ffbuf *b, struct engine *e)
+{
+	struct queue_depths q;
+	if (!e || engine_queue_depths(e, &q) != FF_OK)
+		return;
+	ffbuf_addf(b,
+		   "# HELP fulfill_queue_depth Work waiting: approved and issuing rewards, pending webhook "
+		   "deliveries (outbox) and e-mails (notifications).\n"
+		   "# TYPE fulfill_queue_depth gauge\n"
+		   "fulfill_queue_depth{queue=\"approved\"} %lld\n"
+		   "fulfill_queue_depth{queue=\"issuing\"} %lld\n"
+		   "fulfill_queue_depth{queue=\"outbox\"} %lld\n"
+		   "fulfill_queue_depth{queue=\"notifications\"} %lld\n",
+		   (long long)q.approved, (long long)q.issuing, (long long)q.outbox, (long long)q.notifications);
+}
+
 char *metrics_render(struct engine *e, size_t *out_len)
 {
 	struct ffbuf b;
@@ -220,5 +241,7 @@ char *metrics_render(struct engine *e, size_t *out_len)
 		   "# TYPE fulfill_ingest_queue_depth gauge\nfulfill_ingest_queue_depth %zu\n",
 		   groupcommit_depth());
 	render_rewards(&b, e);
+	render_queues(&b, e);
+	ffmetrics_render(&b);
 	return ffbuf_detach(&b, out_len);
 }

@@ -93,6 +93,7 @@ void http_options_init(struct http_options *opt)
 	opt->conn_timeout = 30;
 	opt->worker_interval_ms = 1000;
 	opt->web_root = NULL;
+	opt->group_commit = true;
 
 	const char *mb = getenv("FULFILL_HTTP_MAX_BODY");
 	if (mb && *mb) {
@@ -105,6 +106,9 @@ void http_options_init(struct http_options *opt)
 	env_int("FULFILL_HTTP_RATE", &opt->rate_per_sec);
 	env_int("FULFILL_HTTP_BURST", &opt->rate_burst);
 	env_int("FULFILL_HTTP_TIMEOUT", &opt->conn_timeout);
+	const char *gc = getenv("FULFILL_HTTP_GROUP_COMMIT");
+	if (gc && strcmp(gc, "0") == 0)
+		opt->group_commit = false;
 	const char *web = getenv("FULFILL_WEB_ROOT");
 	if (web && *web)
 		opt->web_root = web;
@@ -119,6 +123,47 @@ static struct {
 	pthread_cond_t cond;
 	bool stop;
 } worker = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static bool worker_stopping(void)
+{
+	pthread_mutex_lock(&worker.lock);
+	bool stop = worker.stop;
+	pthread_mutex_unlock(&worker.lock);
+	return stop;
+}
+
+/* Sleep until the next pass: the worker interval, cut short by new work another
+ * process signalled (PostgreSQL LISTEN/NOTIFY, watched in slices so a stop request is
+ * seen within WAKE_SLICE_MS) or by stop. true when stopping. */
+#define WAKE_SLICE_MS 200
+static bool worker_wait(struct engine *e)
+{
+	int left = http_server->opt.worker_interval_ms;
+	while (left > 0) {
+		int slice = left > WAKE_SLICE_MS ? WAKE_SLICE_MS : left;
+		int woken = engine_wait_work(e, slice);
+		if (woken < 0)
+			break; /* cannot signal (SQLite): the condition variable below */
+		if (worker_stopping())
+			return true;
+		if (woken)
+			return false;
+		left -= slice;
+	}
+	if (left <= 0)
+		return worker_stopping();
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	int64_t ns = until.tv_nsec + (int64_t)left * 1000000;
+	until.tv_sec += ns / 1000000000;
+	until.tv_nsec = ns % 1000000000;
+	pthread_mutex_lock(&worker.lock);
+	while (!worker.stop && pthread_cond_timedwait(&worker.cond, &worker.lock, &until) == 0)
+		;
+	bool stop = worker.stop;
+	pthread_mutex_unlock(&worker.lock);
+	return stop;
+}
 
 static void *worker_main(void *arg)
 {
@@ -138,19 +183,7 @@ static void *worker_main(void *arg)
 		if (err)
 			log_msg("warn", "worker pass failed: %s: %s", ff_err_code(err), d.message);
 		json_decref(out);
-
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		int64_t ns = until.tv_nsec + (int64_t)http_server->opt.worker_interval_ms * 1000000;
-		until.tv_sec += ns / 1000000000;
-		until.tv_nsec = ns % 1000000000;
-		pthread_mutex_lock(&worker.lock);
-		while (!worker.stop &&
-		       pthread_cond_timedwait(&worker.cond, &worker.lock, &until) == 0)
-			;
-		bool stop = worker.stop;
-		pthread_mutex_unlock(&worker.lock);
-		if (stop)
+		if (worker_wait(e))
 			break;
 	}
 	return NULL;
@@ -354,7 +387,7 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 	metrics_init();
 	idem_init();
 	ratelimit_init(s.opt.rate_per_sec, s.opt.rate_burst);
-	if (groupcommit_start(&s.cfg) != 0)
+	if (groupcommit_start(&s.cfg, s.opt.group_commit) != 0)
 		goto out;
 	if (s.opt.run_worker && worker_start() != 0)
 		goto out_gc;
@@ -363,8 +396,9 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 		log_msg("error", "cannot listen on %s", s.opt.listen);
 		goto out_worker;
 	}
-	log_msg("info", "listening on http://%s (threads %d, worker %s)", s.opt.listen,
-		s.opt.threads, s.opt.run_worker ? "on" : "off");
+	log_msg("info", "listening on http://%s (threads %d, worker %s, group commit %s)",
+		s.opt.listen, s.opt.threads, s.opt.run_worker ? "on" : "off",
+		s.opt.group_commit ? "on" : "off");
 
 	while (sigwait(&sigs, &sig) != 0)
 		;

@@ -45,6 +45,8 @@ bool store_col_null(struct store_stmt *st, int c) { return st->owner->ops->col_n
 int64_t store_changes(struct store *s) { return s->ops->changes(s); }
 void store_release(struct store *s) { s->ops->release(s); }
 enum ff_err store_lock_chain(struct store *s) { return s->ops->lock_chain(s); }
+void store_notify_work(struct store *s) { if (s->ops->notify_work) s->ops->notify_work(s); }
+int store_wait_work(struct store *s, int timeout_ms) { return s->ops->wait_work ? s->ops->wait_work(s, timeout_ms) : -1; }
 
 void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_null)
 {

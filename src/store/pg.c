@@ -10,9 +10,18 @@
  * Transactions nest as savepoints, like SQLite. Writers of the audit hash chain take a
  * transaction-scoped advisory lock, so concurrent processes append one after another.
  * Migrations run under an advisory lock, so processes starting together migrate once.
- * A connection lost between transactions is re-established on the next BEGIN.
+ *
+ * A connection lost between transactions (server restart, failover) is re-established
+ * on the next BEGIN or statement outside a transaction, with a short backoff; a lost
+ * connection inside a transaction fails that transaction (the caller retries it whole).
+ * Statements are re-prepared on the new connection.
+ *
+ * Work signals: store_notify_work() marks the transaction, and its COMMIT carries a
+ * `NOTIFY fulfill_work`; idle workers LISTEN on that channel (store_wait_work).
  */
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +33,10 @@
 #define MAX_PARAMS 32
 #define LOCK_MIGRATE 7302001
 #define LOCK_CHAIN 7302002
+#define WORK_CHANNEL "fulfill_work"
+/* Reconnect attempts between transactions: 50 ms doubling, at most ~1.5 s in total,
+ * so a request fails fast (503) while the server is down and recovers when it is up. */
+#define RECONNECT_TRIES 5
 
 struct pg_stmt {
 	struct store_stmt base;
@@ -43,7 +56,11 @@ struct pg {
 	char sqlstate[6];
 	char errmsg[512];
 	int64_t changes;
-	bool chain_locked;
+	/* the savepoint level that took the chain lock (0: not held): rolling that level
+	 * back releases the lock, releasing it hands the lock to the level above */
+	int chain_depth;
+	bool notify_pending; /* the transaction created work: COMMIT sends NOTIFY */
+	bool listening;	     /* LISTEN fulfill_work issued on this connection */
 	struct pg_stmt cache[Q__COUNT];
 };
 
@@ -53,6 +70,9 @@ struct pg {
 static void set_error(struct pg *p, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	/* "current transaction is aborted" says nothing new: keep the error that did it */
+	if (state && !strcmp(state, "25P02") && p->sqlstate[0])
+		return;
 	snprintf(p->sqlstate, sizeof(p->sqlstate), "%s", state ? state : "");
 	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn);
 	if (!msg || !*msg)
@@ -128,22 +148,61 @@ static void unprepare_all(struct pg *p)
 	}
 }
 
+/* A new connection knows none of the old one's prepared statements; the bindings of
+ * the statement about to run are kept. */
+static void forget_prepared(struct pg *p)
+{
+	for (int i = 0; i < Q__COUNT; i++) {
+		PQclear(p->cache[i].res);
+		p->cache[i].res = NULL;
+		p->cache[i].row = -1;
+		p->cache[i].nrows = 0;
+		p->cache[i].prepared = false;
+	}
+}
+
 static bool connected(struct pg *p)
 {
 	return p->conn && PQstatus(p->conn) == CONNECTION_OK;
+}
+
+/* Between transactions: has the server closed this connection (restart, failover,
+ * idle timeout)? A closing server sends its goodbye and EOF, which a non-blocking read
+ * picks up (and libpq marks the connection bad), so the statement about to be sent
+ * goes to a new connection instead of failing. */
+static bool alive(struct pg *p)
+{
+	/* the first read may return the goodbye message, the second then sees the EOF */
+	for (int i = 0; i < 2 && connected(p); i++)
+		PQconsumeInput(p->conn);
+	return connected(p);
 }
 
 static enum ff_err connect_db(struct pg *p, struct ff_diag *d)
 {
 	if (p->conn)
 		PQfinish(p->conn);
-	unprepare_all(p);
+	forget_prepared(p);
+	p->listening = false;
 	p->conn = PQconnectdb(p->url);
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		snprintf(p->errmsg, sizeof(p->errmsg), "%s", PQerrorMessage(p->conn));
 		return ff_fail(d, FF_E_UNAVAILABLE, "db", "cannot connect to PostgreSQL: %s", p->errmsg);
 	}
 	return pg_exec(p, "SET client_min_messages = warning; SET TIME ZONE 'UTC'", d);
+}
+
+/* Between transactions only: replace a lost connection, retrying with backoff. */
+static bool reconnect(struct pg *p)
+{
+	for (int attempt = 0; attempt < RECONNECT_TRIES; attempt++) {
+		if (attempt)
+			usleep(50000u << (attempt - 1));
+		if (!connect_db(p, NULL))
+			return true;
+	}
+	snprintf(p->sqlstate, sizeof(p->sqlstate), "08006");
+	return false;
 }
 
 static enum ff_err migrate(struct pg *p, struct ff_diag *d)
@@ -211,14 +270,19 @@ static enum ff_err pg_begin(struct store *s)
 	char sql[48];
 	if (s->depth == 0) {
 		/* between transactions a lost connection can be replaced safely */
-		if (!connected(p) && connect_db(p, NULL))
+		if (!alive(p) && !reconnect(p))
 			return FF_E_UNAVAILABLE;
-		p->chain_locked = false;
+		p->chain_depth = 0;
+		p->notify_pending = false;
 		snprintf(sql, sizeof(sql), "BEGIN");
 	} else {
 		snprintf(sql, sizeof(sql), "SAVEPOINT sp%d", s->depth);
 	}
 	enum ff_err err = pg_exec(p, sql, NULL);
+	/* a restarted server is noticed by the first command after it: BEGIN is safe to
+	 * send again on a new connection */
+	if (err && s->depth == 0 && !connected(p) && reconnect(p))
+		err = pg_exec(p, sql, NULL);
 	if (!err)
 		s->depth++;
 	return err;
@@ -245,13 +309,16 @@ static void pg_rollback(struct store *s)
 		return;
 	pg_release(s);
 	if (s->depth == 1) {
-		pg_exec(p, "ROLLBACK", NULL);
-		p->chain_locked = false;
+		if (connected(p))
+			pg_exec(p, "ROLLBACK", NULL);
+		p->notify_pending = false;
 	} else {
 		snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT sp%d; RELEASE SAVEPOINT sp%d", s->depth - 1,
 			 s->depth - 1);
 		pg_exec(p, sql, NULL);
 	}
+	if (p->chain_depth >= s->depth)
+		p->chain_depth = 0;
 	s->depth--;
 }
 
@@ -266,8 +333,10 @@ static enum ff_err pg_commit(struct store *s)
 		pg_rollback(s);
 		return FF_E_STORE;
 	}
-	char sql[48];
-	if (s->depth == 1)
+	char sql[64];
+	if (s->depth == 1 && p->notify_pending)
+		snprintf(sql, sizeof(sql), "NOTIFY " WORK_CHANNEL "; COMMIT");
+	else if (s->depth == 1)
 		snprintf(sql, sizeof(sql), "COMMIT");
 	else
 		snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT sp%d", s->depth - 1);
@@ -277,7 +346,9 @@ static enum ff_err pg_commit(struct store *s)
 		return err;
 	}
 	if (s->depth == 1)
-		p->chain_locked = false;
+		p->notify_pending = false;
+	if (p->chain_depth >= s->depth)
+		p->chain_depth = s->depth - 1;
 	s->depth--;
 	return FF_OK;
 }
@@ -354,6 +425,9 @@ static int pg_step(struct store_stmt *sst)
 	struct pg *p = PG(sst->owner);
 	if (!st->res) {
 		enum store_query q = (enum store_query)(st - p->cache);
+		/* outside a transaction a lost connection is replaced before the statement */
+		if (sst->owner->depth == 0 && !alive(p) && !reconnect(p))
+			return -1;
 		if (!st->prepared && !prepare(p, q, st))
 			return -1;
 		char name[16];
@@ -366,6 +440,7 @@ static int pg_step(struct store_stmt *sst)
 			PQclear(res);
 			return -1;
 		}
+		p->sqlstate[0] = '\0';
 		const char *tuples = PQcmdTuples(res);
 		p->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
 		st->res = res;
@@ -407,14 +482,64 @@ static int64_t pg_changes(struct store *s)
 static enum ff_err pg_lock_chain(struct store *s)
 {
 	struct pg *p = PG(s);
-	if (p->chain_locked || s->depth == 0)
+	if (p->chain_depth || s->depth == 0)
 		return FF_OK;
 	char sql[64];
 	snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d)", LOCK_CHAIN);
 	enum ff_err err = pg_exec(p, sql, NULL);
 	if (!err)
-		p->chain_locked = true;
+		p->chain_depth = s->depth;
 	return err;
+}
+
+static void pg_notify_work(struct store *s)
+{
+	if (s->depth > 0)
+		PG(s)->notify_pending = true;
+}
+
+/* Drain the notifications libpq has read; true when one came from another session
+ * (our own NOTIFY describes work this process has just done). */
+static bool take_notifies(struct pg *p)
+{
+	bool woken = false;
+	int self = PQbackendPID(p->conn);
+	PGnotify *n;
+	while ((n = PQnotifies(p->conn))) {
+		if (n->be_pid != self)
+			woken = true;
+		PQfreemem(n);
+	}
+	return woken;
+}
+
+static int pg_wait_work(struct store *s, int timeout_ms)
+{
+	struct pg *p = PG(s);
+	if (s->depth > 0)
+		return -1;
+	if (!connected(p) && !reconnect(p))
+		return -1;
+	if (!p->listening) {
+		if (pg_exec(p, "LISTEN " WORK_CHANNEL, NULL))
+			return -1;
+		p->listening = true;
+	}
+	if (PQconsumeInput(p->conn) && take_notifies(p))
+		return 1;
+	struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
+	if (pfd.fd < 0)
+		return -1;
+	int rc = poll(&pfd, 1, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -1;
+	if (rc == 0)
+		return 0;
+	if (!PQconsumeInput(p->conn)) {
+		set_error(p, NULL);
+		return -1; /* the connection is gone; the next statement reconnects */
+	}
+	return take_notifies(p) ? 1 : 0;
 }
 
 static const struct store_ops pg_ops = {
@@ -436,6 +561,8 @@ static const struct store_ops pg_ops = {
 	.changes = pg_changes,
 	.release = pg_release,
 	.lock_chain = pg_lock_chain,
+	.notify_work = pg_notify_work,
+	.wait_work = pg_wait_work,
 };
 
 enum ff_err store_pg_open(const char *url, struct store **out, struct ff_diag *d)

@@ -219,4 +219,6 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_REWARD_REVERSAL_SET] = "UPDATE rewards SET reversal = ?1, sync_at = ?2 WHERE id = ?3",
 	[Q_CODE_VOID_REWARD] = "UPDATE codes SET status = 'void' WHERE reward = ? AND status = 'assigned'",
 	[Q_WORKER_RECOVERABLE] = "SELECT id FROM rewards WHERE status = 'issuing' AND updated_at < ? ORDER BY seq LIMIT ?@LOCK@",
+	/* queues.c: approved, issuing, pending webhook deliveries, pending e-mails (each an index range count) */
+	[Q_QUEUE_DEPTHS] = "SELECT (SELECT COUNT(*) FROM rewards WHERE status = 'approved'), (SELECT COUNT(*) FROM rewards WHERE status = 'issuing'), (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'), (SELECT COUNT(*) FROM notifications WHERE status = 'pending')",
 };

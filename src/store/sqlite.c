@@ -231,6 +231,8 @@ static int lite_step(struct store_stmt *sst)
 	}
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(st->stmt);
+		l->last_rc = SQLITE_OK; /* store_retryable()/unique_violation() describe the last step */
+		l->last_ext = SQLITE_OK;
 		return 0;
 	}
 	l->last_rc = rc;

@@ -72,6 +72,15 @@ void store_release(struct store *s);
  * a write transaction (SQLite: BEGIN IMMEDIATE already does; PostgreSQL: a transaction
  * advisory lock). */
 enum ff_err store_lock_chain(struct store *s);
+/* The current transaction created work for workers (approved rewards, outbox rows):
+ * its commit wakes idle workers (PostgreSQL: NOTIFY fulfill_work, sent with the COMMIT,
+ * so a rolled-back transaction wakes nobody). No-op outside a transaction and on
+ * SQLite. */
+void store_notify_work(struct store *s);
+/* Outside a transaction: wait up to `timeout_ms` for work signalled by another
+ * connection. 1 woken, 0 timed out (or interrupted by a signal), -1 when the backend
+ * cannot signal (SQLite) or the connection failed: the caller sleeps instead. */
+int store_wait_work(struct store *s, int timeout_ms);
 /* Rows changed by the last statement run. */
 int64_t store_changes(struct store *s);
 

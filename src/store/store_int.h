@@ -28,6 +28,8 @@ struct store_ops {
 	int64_t (*changes)(struct store *s);
 	void (*release)(struct store *s);
 	enum ff_err (*lock_chain)(struct store *s);
+	void (*notify_work)(struct store *s);
+	int (*wait_work)(struct store *s, int timeout_ms);
 };
 
 /* The common head of every backend's connection. */

@@ -578,3 +578,34 @@ Test(engine, audit_chain_detects_tampering)
 	fx_close(&F);
 	fx_open(&F);
 }
+
+/* Idle workers wake when another connection commits new work (PostgreSQL
+ * LISTEN/NOTIFY); SQLite cannot signal and says so, and the worker polls. A rolled-back
+ * transaction and a connection's own commits wake nobody. */
+Test(engine, new_work_wakes_idle_workers)
+{
+	struct engine *w = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &w, &d), FF_OK, "%s", d.message);
+	bool pg = !strncmp(F.cfg.db_url, "postgres", 8);
+	cr_assert_eq(engine_wait_work(w, 0), pg ? 0 : -1); /* listening from now on */
+	fx_program(&F, "{\"id\":\"n\",\"name\":\"Now\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1000}]}");
+	fx_participant(&F, "jessica");
+	fx_referral(&F, "ref_1", "n", "jessica", "tom");
+	if (pg)
+		cr_assert_eq(engine_wait_work(w, 0), 0, "nothing approved yet");
+	cr_assert_eq(engine_tx_begin(F.e), FF_OK);
+	fx_conversion(&F, "o0", "tom", 100);
+	engine_tx_rollback(F.e);
+	if (pg)
+		cr_assert_eq(engine_wait_work(w, 200), 0, "a rolled-back transaction wakes nobody");
+	fx_conversion(&F, "o1", "tom", 100);
+	if (pg) {
+		cr_assert_eq(engine_wait_work(w, 5000), 1, "an approved reward wakes the worker");
+		cr_assert_eq(engine_wait_work(w, 0), 0, "one wake-up per commit");
+	}
+	json_t *out = fx_worker(&F, T0);
+	json_decref(out);
+	engine_close(w);
+}

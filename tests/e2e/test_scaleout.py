@@ -1,0 +1,216 @@
+"""Scale-out on PostgreSQL: 2 `fulfill serve` processes and 4 `fulfill worker` processes
+on one database. Conversions are posted through both servers at once, one event per
+request (group commit), and half of them are posted twice, to both servers at the same
+moment. While the workers pay the rewards through the Stripe connector (against the
+local fake, which loses some answers after doing the work), one worker is killed with
+SIGKILL and restarted. Afterwards: every conversion was applied once (one "accepted"
+and one "duplicate" answer for the events sent twice, the same rewards in both), every
+reward is fulfilled, exactly once at the provider (distinct idempotency keys), the
+ledger invariants hold and the audit chain verifies.
+
+Runs only against PostgreSQL (FULFILL_TEST_PG_HOST, set by tests/with-postgres; the
+second round of tests/run-all). Sizes: FULFILL_SCALEOUT_CONVERSIONS, default 2,000 in
+`make check` and 20,000 with FULFILL_SOAK=1 (`make soak`); numbers in docs/scaling.md.
+"""
+import concurrent.futures
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+from fulfilltest import BIN, ROOT, FulfillTest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_exactly_once import TOOL, build_tool  # noqa: E402
+
+PG = os.environ.get("FULFILL_TEST_PG_HOST")
+SOAK = os.environ.get("FULFILL_SOAK") == "1"
+N = int(os.environ.get("FULFILL_SCALEOUT_CONVERSIONS", "20000" if SOAK else "2000"))
+SERVERS, WORKERS = 2, 4
+
+
+def post_events(port, key, bodies):
+    """POST each body on one keep-alive connection; returns [(status, json)]."""
+    out = []
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for body in bodies:
+        for attempt in range(20):
+            try:
+                c.request("POST", "/v1/events", body=body, headers={
+                    "Authorization": "Bearer " + key, "Content-Type": "application/json"})
+                r = c.getresponse()
+                payload = r.read()
+                status = r.status
+            except (OSError, http.client.HTTPException):
+                c.close()
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                time.sleep(0.05)
+                continue
+            if status in (429, 503) and attempt < 19:  # transient: the client retries
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            break
+        out.append((status, json.loads(payload)))
+    c.close()
+    return out
+
+
+@unittest.skipUnless(PG, "PostgreSQL only (tests/with-postgres)")
+class ScaleOut(FulfillTest):
+    def setUp(self):
+        super().setUp()
+        build_tool()
+        self.fake = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "fakes", "fake_provider.py")],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.fake.stdout.readline())
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env.env["FULFILL_WEBHOOK_ALLOW_HOSTS"] = "127.0.0.1"
+        self.env.env["FULFILL_WORKER_INTERVAL"] = "2"  # idle workers wake on NOTIFY
+        self.env.env["FULFILL_HTTP_RATE"] = "0"
+        self.workers = []
+
+    def tearDown(self):
+        for w in self.workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+        self.fake.kill()
+        self.fake.wait()
+        self.fake.stdout.close()
+        super().tearDown()
+
+    def control(self, path, body=None):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode() if body is not None else None,
+                                     method="POST" if body is not None else "GET")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    def tool(self, *args):
+        r = subprocess.run([TOOL, *args], env=self.env.env, capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def sql(self, query):
+        r = subprocess.run(["psql", self.env.db, "-Atqc", query], capture_output=True, text=True, check=True)
+        return r.stdout.strip()
+
+    def prepare(self):
+        program = {
+            "id": "scale", "name": "Scale-out", "currency": "USD",
+            "eligibility": {">=": [{"var": "conversion.amount"}, 1]},
+            "rewards": [{"to": "referrer", "type": "credit", "amount": 500},
+                        {"to": "referred", "type": "points", "amount": 100}],
+            "hold_days": 0, "expires_days": 365,
+            "fulfillment": {"credit": "stripe", "points": "ledger"},
+            "fraud": {"velocity": "off", "payout_threshold": "off"},
+        }
+        self.env.cli("program", "load", self.env.write("p.json", json.dumps(program)), "--activate", check=True)
+        lines = []
+        for k in range((N + 99) // 100):
+            lines.append({"id": f"p{k}", "type": "participant", "data": {
+                "id": f"ref{k}", "status": "active", "attributes": {"stripe_customer_id": f"cus_{k}"}}})
+        for i in range(N):
+            lines.append({"id": f"f{i}", "type": "participant", "data": {"id": f"fr{i}", "status": "active"}})
+            lines.append({"id": f"r{i}", "type": "referral", "data": {
+                "id": f"ref_{i}", "program": "scale", "referrer": f"ref{i // 100}", "referred": f"fr{i}"}})
+        path = self.env.write("setup.ndjson", "\n".join(json.dumps(x) for x in lines) + "\n")
+        r = self.env.cli("ingest", path, check=True, timeout=1800)
+        self.assertIn("rejected 0", r.stdout, r.stderr[-2000:])
+        self.tool("connector", "stripe", json.dumps({"type": "stripe", "config": {
+            "api_key": "sk_test_scaleout12345678", "base_url": self.url, "timeout_ms": 2000,
+            "max_attempts": 100, "backoff_base_ms": 20, "backoff_cap_ms": 200, "breaker_threshold": 100000}}))
+        self.control("/_mode", {"fail_after_rate": 0.02, "drop_rate": 0.01})
+
+    def start_worker(self, log):
+        w = subprocess.Popen([BIN, "worker"], env=self.env.env, stdout=log, stderr=log)
+        self.workers.append(w)
+        return w
+
+    def test_two_servers_four_workers_one_killed(self):
+        self.prepare()
+        key = self.env.key("ingest")
+        servers = [self.env.serve("--no-worker") for _ in range(SERVERS)]
+        log = open(os.path.join(self.env.dir, "workers.log"), "w")
+        self.addCleanup(log.close)
+        workers = [self.start_worker(log) for _ in range(WORKERS)]
+
+        # one request list per (client, server); conversion i goes to server i % 2, and
+        # when i is even also to the other one, in the same position of a parallel list
+        def body(i):
+            return json.dumps({"id": f"c{i}", "type": "conversion", "data": {
+                "id": f"ord_{i}", "participant": f"fr{i}", "amount": 5000, "currency": "USD"}})
+        clients = 8
+        lanes = {}
+        for i in range(N):
+            home = i % SERVERS
+            lanes.setdefault((i % clients, home), []).append(i)
+            if i % 2 == 0:
+                lanes.setdefault((i % clients, 1 - home), []).append(i)
+        t0 = time.time()
+        answers = {}
+        killed = False
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(lanes)) as ex:
+            futs = {ex.submit(post_events, servers[s].port, key, [body(i) for i in ids]): ids
+                    for (_, s), ids in lanes.items()}
+            for f in concurrent.futures.as_completed(futs):
+                for i, (status, resp) in zip(futs[f], f.result()):
+                    self.assertEqual(status, 200, resp)
+                    answers.setdefault(i, []).append(resp)
+                if not killed:  # kill -9 a worker while it fulfils, restart it
+                    workers[0].send_signal(signal.SIGKILL)
+                    workers[0].wait()
+                    workers[0] = self.start_worker(log)
+                    killed = True
+        ingest_s = time.time() - t0
+
+        # every conversion applied once: one "accepted"; a second delivery answers
+        # "duplicate" with the same rewards
+        for i in range(N):
+            got = answers[i]
+            self.assertEqual(len(got), 2 if i % 2 == 0 else 1)
+            outcomes = sorted(a["outcome"] for a in got)
+            self.assertEqual(outcomes, ["accepted", "duplicate"][:len(got)], got)
+            self.assertEqual(len(got[0]["rewards"]), 2, got)
+            if len(got) == 2:
+                self.assertEqual(got[0]["rewards"], got[1]["rewards"], got)
+
+        # kill -9 one worker mid-flight, restart it, let them all finish
+        time.sleep(1.0)
+        workers[1].send_signal(signal.SIGKILL)
+        workers[1].wait()
+        workers[1] = self.start_worker(log)
+        deadline = time.time() + (3600 if SOAK else 240)
+        while time.time() < deadline:
+            c = self.tool("counts")
+            if c.get("fulfilled", 0) == 2 * N:
+                break
+            time.sleep(0.5)
+        total_s = time.time() - t0
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+            w.wait(60)
+        c = self.tool("counts")
+        self.assertEqual(c.get("fulfilled", 0), 2 * N, c)
+        self.assertEqual(self.sql("SELECT count(*) FROM events WHERE type = 'conversion'"), str(N))
+        self.assertEqual(self.sql("SELECT count(*) FROM rewards"), str(2 * N))
+        self.assertEqual(self.sql("SELECT count(*) FROM (SELECT conversion FROM rewards GROUP BY conversion "
+                                  "HAVING count(*) <> 2) x"), "0")
+        stats = self.control("/_stats")
+        self.assertEqual(stats["distinct_keys"], N, "one balance transaction per reward")
+        self.assertEqual(stats["duplicates"], 0, "no reward paid twice")
+        self.assertEqual(stats["effects"].get("balance_transaction"), N)
+        self.tool("verify")  # ledger invariants and the audit chain
+        r = self.env.cli("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        print(f"\nscale-out: {N} conversions ({N + N // 2} requests) through {SERVERS} servers in "
+              f"{ingest_s:.1f}s ({(N + N // 2) / ingest_s:.0f} req/s); {2 * N} rewards fulfilled by "
+              f"{WORKERS} workers after {total_s:.1f}s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
