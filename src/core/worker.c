@@ -44,32 +44,43 @@ static bool chunk_again(struct engine *e, enum ff_err err, int *tries)
 	return true;
 }
 
-static enum ff_err release(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
+/* One kind of work in a pass: the query that claims rewards, and what to do with each
+ * claimed reward (inside the chunk's transaction). `step` returns FF_OK and sets
+ * *out_done when it did the work, leaves it false when the reward was skipped. */
+struct chunk_work {
+	enum store_query claim;
+	const char *expect;   /* the status a claimed reward must still have (NULL: any) */
+	enum ff_err (*step)(struct engine *e, struct reward *r, const char *actor, int64_t now, int64_t *counts,
+			    bool *out_done, struct ff_diag *d);
+};
+
+/* Run `w` over every due reward, CHUNK per transaction, until a chunk comes back short
+ * (or, when nothing in a full chunk could be done, stop rather than spin). counts[] are
+ * added to only when a chunk commits. */
+static enum ff_err run_chunks(struct engine *e, const struct chunk_work *w, const char *actor, int64_t now,
+			      int64_t *counts, size_t ncounts, struct ff_diag *d)
 {
 	for (int tries = 0;;) {
-		int64_t released = 0;
+		int64_t chunk[4] = {0};
+		size_t done = 0;
 		enum ff_err err = core_begin(e, d);
 		if (err)
 			return err;
-		json_t *ids = select_ids(e, Q_WORKER_RELEASABLE, now);
+		json_t *ids = select_ids(e, w->claim, now);
 		size_t n = json_array_size(ids);
 		size_t i;
 		json_t *v;
 		json_array_foreach(ids, i, v)
 		{
-			if (err)
-				break;
 			struct reward r;
 			if ((err = reward_load(e, json_string_value(v), &r, d)))
 				break;
-			if (strcmp(r.status, "pending"))
+			if (w->expect && strcmp(r.status, w->expect))
 				continue; /* another worker got there first */
-			bool held = false; /* tax.c: waits for a tax form instead (SPEC §8) */
-			if ((err = tax_hold(e, &r, actor, now, &held, d)) || held)
-				continue;
-			err = reward_transition(e, &r, "approved", reward_approved_reason(&r), actor, d);
-			if (!err)
-				released++;
+			bool did = false;
+			if ((err = w->step(e, &r, actor, now, chunk, &did, d)))
+				break;
+			done += did;
 		}
 		err = core_end(e, err, d);
 		json_decref(ids);
@@ -77,10 +88,36 @@ static enum ff_err release(struct engine *e, const char *actor, int64_t now, int
 			continue;
 		if (err)
 			return err;
-		*count += released;
-		if (n < CHUNK)
-			break;
+		for (size_t k = 0; k < ncounts; k++)
+			counts[k] += chunk[k];
+		if (n < CHUNK || done == 0)
+			return FF_OK;
 	}
+}
+
+static enum ff_err release_one(struct engine *e, struct reward *r, const char *actor, int64_t now, int64_t *counts,
+			       bool *out_done, struct ff_diag *d)
+{
+	bool held = false; /* tax.c: waits for a tax form instead (SPEC §8) */
+	enum ff_err err = tax_hold(e, r, actor, now, &held, d);
+	if (err || held) {
+		*out_done = held;
+		return err;
+	}
+	err = reward_transition(e, r, "approved", reward_approved_reason(r), actor, d);
+	if (!err) {
+		counts[0]++;
+		*out_done = true;
+	}
+	return err;
+}
+
+static enum ff_err release(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
+{
+	static const struct chunk_work w = {Q_WORKER_RELEASABLE, "pending", release_one};
+	enum ff_err err = run_chunks(e, &w, actor, now, count, 1, d);
+	if (err)
+		return err;
 	/* rewards whose hold ended but whose payout day has not come say so */
 	struct store_stmt *st = store_query(e->st, Q_WORKER_HOLD_TO_SCHEDULE);
 	store_bind_int(st, 1, now);
@@ -90,94 +127,54 @@ static enum ff_err release(struct engine *e, const char *actor, int64_t now, int
 	return FF_OK;
 }
 
+/* counts: [0] fulfilled, [1] failed */
+static enum ff_err fulfil_one(struct engine *e, struct reward *r, const char *actor, int64_t now, int64_t *counts,
+			      bool *out_done, struct ff_diag *d)
+{
+	enum connector_result res = connector_fulfil(e, r, actor, now, d);
+	if (res == CONNECTOR_FATAL)
+		return FF_E_STORE;
+	counts[0] += res == CONNECTOR_OK;
+	counts[1] += res == CONNECTOR_FAILED;
+	*out_done = true;
+	return FF_OK;
+}
+
 /* In-transaction connectors (ledger, code_pool): delivery commits with the chunk.
  * External connectors go through connector_issue_pass (two-phase, exactly once). */
 static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int64_t *ok, int64_t *failed,
 			  struct ff_diag *d)
 {
-	for (int tries = 0;;) {
-		int64_t chunk_ok = 0, chunk_failed = 0;
-		enum ff_err err = core_begin(e, d);
-		if (err)
-			return err;
-		json_t *ids = select_ids(e, Q_WORKER_FULFILLABLE, now);
-		size_t n = json_array_size(ids);
-		size_t i;
-		json_t *v;
-		size_t done = 0;
-		json_array_foreach(ids, i, v)
-		{
-			if (err)
-				break;
-			struct reward r;
-			if ((err = reward_load(e, json_string_value(v), &r, d)))
-				break;
-			if (strcmp(r.status, "approved"))
-				continue;
-			enum connector_result res = connector_fulfil(e, &r, actor, now, d);
-			if (res == CONNECTOR_FATAL) {
-				err = FF_E_STORE;
-				break;
-			}
-			if (res == CONNECTOR_OK)
-				chunk_ok++;
-			else if (res == CONNECTOR_FAILED)
-				chunk_failed++;
-			done++;
-		}
-		err = core_end(e, err, d);
-		json_decref(ids);
-		if (chunk_again(e, err, &tries))
-			continue;
-		if (err)
-			return err;
-		*ok += chunk_ok;
-		*failed += chunk_failed;
-		if (n < CHUNK || done == 0)
-			break;
-	}
+	static const struct chunk_work w = {Q_WORKER_FULFILLABLE, "approved", fulfil_one};
+	int64_t counts[2] = {0, 0};
+	enum ff_err err = run_chunks(e, &w, actor, now, counts, 2, d);
+	*ok += counts[0];
+	*failed += counts[1];
+	if (err)
+		return err;
 	return connector_issue_pass(e, actor, now, ok, failed, d);
+}
+
+static enum ff_err expire_one(struct engine *e, struct reward *r, const char *actor, int64_t now, int64_t *counts,
+			      bool *out_done, struct ff_diag *d)
+{
+	int64_t taken = 0;
+	enum ff_err err = FF_OK;
+	if (!strcmp(r->status, "fulfilled") && !strcmp(r->connector, "ledger"))
+		err = ledger_expire(e, r, now, &taken, d);
+	if (!err)
+		err = reward_transition(e, r, "expired", "expired", actor, d);
+	if (!err) {
+		counts[0]++;
+		*out_done = true;
+	}
+	return err;
 }
 
 static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
-	for (int tries = 0;;) {
-		int64_t expired = 0;
-		enum ff_err err = core_begin(e, d);
-		if (err)
-			return err;
-		json_t *ids = select_ids(e, Q_WORKER_EXPIRABLE, now);
-		size_t n = json_array_size(ids);
-		size_t i;
-		json_t *v;
-		json_array_foreach(ids, i, v)
-		{
-			if (err)
-				break;
-			struct reward r;
-			if ((err = reward_load(e, json_string_value(v), &r, d)))
-				break;
-			int64_t taken = 0;
-			if (!strcmp(r.status, "fulfilled") && !strcmp(r.connector, "ledger") &&
-			    (err = ledger_expire(e, &r, now, &taken, d)))
-				break;
-			char why[64];
-			snprintf(why, sizeof(why), "expired");
-			err = reward_transition(e, &r, "expired", why, actor, d);
-			if (!err)
-				expired++;
-		}
-		err = core_end(e, err, d);
-		json_decref(ids);
-		if (chunk_again(e, err, &tries))
-			continue;
-		if (err)
-			return err;
-		*count += expired;
-		if (n < CHUNK)
-			break;
-	}
-	return FF_OK;
+	static const struct chunk_work w = {Q_WORKER_EXPIRABLE, NULL, expire_one};
+	return run_chunks(e, &w, actor, now, count, 1, d);
 }
 
 enum ff_err engine_worker_pass(struct engine *e, const struct actor *a, int64_t now_ms, json_t **out,

@@ -249,13 +249,17 @@ const struct route *router_match(const char *method, const char *path,
 
 	for (size_t i = 0; i < http_routes_count; i++) {
 		const struct route *r = &http_routes[i];
-		memset(scratch, 0, sizeof(scratch));
+		/* empty strings, not a memset of the whole array: this runs for every
+		 * route on every request */
+		for (int k = 0; k < HTTP_MAX_PARAMS; k++)
+			scratch[k][0] = '\0';
 		if (!pattern_match(r->pattern, norm, scratch))
 			continue;
 		if (strcmp(r->method, method) == 0) {
 			if (!hit) {
 				hit = r;
-				memcpy(params, scratch, sizeof(scratch));
+				for (int k = 0; k < HTTP_MAX_PARAMS; k++)
+					memcpy(params[k], scratch[k], strlen(scratch[k]) + 1);
 			}
 			continue;
 		}

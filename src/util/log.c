@@ -12,6 +12,7 @@
 #include "fulfill/log.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -172,6 +173,79 @@ void log_json(const char *level, const char *msg, json_t *fields)
 	log_write(b.data, b.len);
 	ffbuf_release(&b);
 	json_decref(line);
+}
+
+/* `s` as a JSON string literal: quotes, escapes, invalid UTF-8 as U+FFFD (as log_string).
+ * 0, or -1 when the buffer is full. */
+static int add_string(struct ffbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t left = strlen((const char *)p);
+	int err = ffbuf_add(b, "\"", 1);
+
+	while (left && !err) {
+		size_t n = utf8_seq(p, left);
+		char esc[8];
+		if (n == 0) {
+			err = ffbuf_add(b, "\xEF\xBF\xBD", 3);
+			n = 1;
+		} else if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			err = ffbuf_add(b, esc, 2);
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			err = ffbuf_add(b, esc, 6);
+		} else {
+			err = ffbuf_add(b, p, n);
+		}
+		p += n;
+		left -= n;
+	}
+	return err ? err : ffbuf_add(b, "\"", 1);
+}
+
+void log_fields(const char *level, const char *msg, const struct log_field *fields, size_t n)
+{
+	if (log_rank(level, LOG_INFO) < atomic_load(&log_min_level))
+		return;
+
+	struct timespec now;
+	char ts[40], num[40];
+	clock_gettime(CLOCK_REALTIME, &now);
+	fftime_format((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, ts, sizeof(ts));
+
+	struct ffbuf b;
+	int err = 0;
+	ffbuf_init(&b, LOG_LINE_MAX);
+	err |= ffbuf_add(&b, "{\"ts\":", 6);
+	err |= add_string(&b, ts);
+	err |= ffbuf_add(&b, ",\"level\":", 9);
+	err |= add_string(&b, level ? level : "info");
+	err |= ffbuf_add(&b, ",\"msg\":", 7);
+	err |= add_string(&b, msg);
+	for (size_t i = 0; i < n && !err; i++) {
+		err |= ffbuf_add(&b, ",\"", 2);
+		err |= ffbuf_add(&b, fields[i].name, strlen(fields[i].name));
+		err |= ffbuf_add(&b, "\":", 2);
+		if (fields[i].str) {
+			err |= add_string(&b, fields[i].str);
+		} else {
+			/* %.15g: integers exactly, fractions without binary noise */
+			int len = isfinite(fields[i].num)
+				      ? snprintf(num, sizeof(num), "%.15g", fields[i].num)
+				      : snprintf(num, sizeof(num), "null");
+			err |= ffbuf_add(&b, num, (size_t)len);
+		}
+	}
+	err |= ffbuf_add(&b, "}\n", 2);
+	if (err) {
+		ffbuf_release(&b);
+		log_json("error", "log line too long", NULL);
+		return;
+	}
+	log_write(b.data, b.len);
+	ffbuf_release(&b);
 }
 
 void log_msg(const char *level, const char *fmt, ...)

@@ -158,6 +158,27 @@ class GroupCommit(unittest.TestCase):
         ids = {p["id"] for p in body["data"]}
         self.assertTrue({f"gc_{i}" for i in range(64)} <= ids)
 
+    def test_group_commit_off_commits_each_request(self):
+        # FULFILL_HTTP_GROUP_COMMIT=0, the benchmark's comparison: one transaction each
+        admin = self.env.key("admin")
+        self.env.env["FULFILL_HTTP_GROUP_COMMIT"] = "0"
+        srv = self.env.serve("--no-worker")
+
+        def one(i):
+            return srv.request("POST", "/v1/events", participant(f"go_{i}"), key=admin,
+                               headers={"Idempotency-Key": f"go-{i}"}, raw=True)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
+            answers = list(ex.map(one, range(16)))
+        for st, body, _ in answers:
+            self.assertEqual(st, 200, body)
+            self.assertEqual(json.loads(body)["outcome"], "accepted", body)
+        st, again, h = one(5)
+        self.assertEqual((st, again, h.get("idempotent-replayed")), (200, answers[5][1], "true"))
+        _, metrics, _ = srv.request("GET", "/metrics")
+        counter = lambda name: int(next(l.split()[1] for l in metrics.splitlines() if l.startswith(name)))
+        self.assertEqual(counter("fulfill_ingest_requests_total"), 16)
+        self.assertEqual(counter("fulfill_ingest_commits_total"), 16)
+
 
 if __name__ == "__main__":
     unittest.main()

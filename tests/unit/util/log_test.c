@@ -94,6 +94,36 @@ Test(log, json_line_with_fields)
 	free(out);
 }
 
+Test(log, typed_fields)
+{
+	/* log_fields(): the same line as log_json, hostile strings escaped */
+	struct log_field f[] = {{"request_id", "a\"b\\c\n\x01\xff", 0},
+				{"status", NULL, 200},
+				{"duration_ms", NULL, 0.125},
+				{"route", "/v1/rewards/{id}", 0}};
+	capture_start();
+	log_fields("info", "request", f, 4);
+	log_set_level("warn");
+	log_fields("info", "hidden at warn", f, 4);
+	char *out = capture_end();
+
+	cr_expect_eq(count_lines(out), 1, "%s", out);
+	json_t *j = line_json(out, 0);
+	cr_expect_eq(strncmp(out, "{\"ts\":", 6), 0, "ts comes first");
+	cr_expect_str_eq(json_string_value(json_object_get(j, "level")), "info");
+	cr_expect_str_eq(json_string_value(json_object_get(j, "msg")), "request");
+	cr_expect_str_eq(json_string_value(json_object_get(j, "request_id")),
+			 "a\"b\\c\n\x01\xEF\xBF\xBD");
+	cr_expect_eq(json_integer_value(json_object_get(j, "status")), 200);
+	cr_expect(json_is_integer(json_object_get(j, "status")), "200, not 200.0");
+	cr_expect_float_eq(json_real_value(json_object_get(j, "duration_ms")), 0.125, 1e-9);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "route")), "/v1/rewards/{id}");
+	int64_t ms;
+	cr_expect_eq(fftime_parse(json_string_value(json_object_get(j, "ts")), &ms), 0);
+	json_decref(j);
+	free(out);
+}
+
 Test(log, null_and_non_object_fields)
 {
 	json_t *arr = json_array();
