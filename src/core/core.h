@@ -165,6 +165,8 @@ struct engine {
 	int64_t tx_gen;
 	int64_t blocklist_gen;
 	bool blocklist_is_empty;
+	int64_t tax_types_gen;
+	bool tax_reportable[RT__COUNT];
 	int64_t webhooks_gen;
 	json_t *webhooks; /* [[endpoint id, events text], ...] of enabled endpoints */
 	struct {

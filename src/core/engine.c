@@ -201,7 +201,7 @@ int engine_wait_work(struct engine *e, int timeout_ms)
 
 void core_tx_forget(struct engine *e)
 {
-	e->blocklist_gen = e->webhooks_gen = -1;
+	e->blocklist_gen = e->webhooks_gen = e->tax_types_gen = -1;
 	for (size_t i = 0; i < sizeof(e->active) / sizeof(e->active[0]); i++)
 		e->active[i].gen = -1;
 }

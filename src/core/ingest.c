@@ -743,14 +743,44 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 
 /* One event in its own savepoint; on success also the idempotency record. Returns true
  * when the event lost a race with another transaction (deadlock, serialization
- * failure, unique violation): it left nothing behind and may run again. */
-static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_item *it, json_t *parsed)
+ * failure, unique violation): it left nothing behind and may run again.
+ *
+ * Without `savepoint` (the optimistic first round) the event runs directly in the
+ * chunk's transaction: a savepoint makes SQLite copy every page an event touches into
+ * a sub-journal, several times the cost of the event itself. An event rejected before
+ * it wrote anything (validation, unknown references: nearly every rejection) needs no
+ * undo; one that failed after writing sets *out_dirty, and the caller rolls the whole
+ * chunk back and runs it again with a savepoint per event. */
+static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_item *it, json_t *parsed,
+			bool savepoint, bool *out_dirty)
 {
 	ff_diag_clear(&it->diag);
 	it->result = NULL;
 	bool conflict = false;
 	json_t *ev = parsed ? json_incref(parsed) : NULL;
 	enum ff_err err = ev ? FF_OK : parse_event(it->text, it->len, &ev, &it->diag);
+	if (!err && !savepoint) {
+		int64_t before = store_total_changes(e->st);
+		bool dup;
+		err = ingest_one(e, a, ev, parsed ? NULL : it->text, it->len, &it->result, &dup, &it->diag);
+		if (!err && it->idem_scope) {
+			char *body = json_dumps(it->result, JSON_COMPACT);
+			err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);
+			free(body);
+			if (err)
+				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
+		}
+		if (err && (store_total_changes(e->st) != before || err == FF_E_STORE || err == FF_E_UNAVAILABLE ||
+			    err == FF_E_INTERNAL || err == FF_E_IDEM_IN_USE || store_unique_violation(e->st)))
+			*out_dirty = true;
+		if (err && it->result) {
+			json_decref(it->result);
+			it->result = NULL;
+		}
+		json_decref(ev);
+		it->err = err;
+		return false;
+	}
 	if (!err)
 		err = core_begin(e, &it->diag);
 	if (!err) {
@@ -789,13 +819,34 @@ static enum ff_err ingest_rounds(struct engine *e, const struct actor *a, struct
 	for (size_t i = 0; i < n; i++)
 		again[i] = true;
 	enum ff_err err = FF_OK;
+	/* first optimistically without savepoints; see ingest_item */
+	err = core_begin(e, d);
+	if (!err) {
+		bool dirty = false;
+		for (size_t i = 0; i < n && !dirty; i++)
+			ingest_item(e, a, &items[i], parsed, false, &dirty);
+		if (!dirty) {
+			err = core_end(e, FF_OK, d);
+			if (!err || !core_retryable(e, err)) {
+				free(again);
+				return err;
+			}
+		} else {
+			core_end(e, FF_E_INTERNAL, NULL); /* undo the chunk: it runs again below */
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_decref(items[i].result);
+			items[i].result = NULL;
+		}
+	}
+	err = FF_OK;
 	for (int round = 0;; round++) {
 		bool conflicts = false;
 		err = core_begin(e, d);
 		if (!err) {
 			for (size_t i = 0; i < n; i++)
 				if (again[i])
-					conflicts |= again[i] = ingest_item(e, a, &items[i], parsed);
+					conflicts |= again[i] = ingest_item(e, a, &items[i], parsed, true, NULL);
 			err = core_end(e, FF_OK, d);
 		}
 		if (round == CORE_TX_RETRIES)

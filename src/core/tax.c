@@ -29,6 +29,19 @@ static bool scoped(const struct actor *a)
 
 static bool type_reportable(struct engine *e, const char *type)
 {
+	/* asked for every reward created: the answer per type is kept for the transaction */
+	int t = reward_type_parse(type);
+	if (t >= 0 && core_tx_cached(e, e->tax_types_gen))
+		return e->tax_reportable[t];
+	if (t >= 0 && store_depth(e->st) > 0) {
+		for (int i = 0; i < RT__COUNT; i++) {
+			struct store_stmt *st = store_query(e->st, Q_TAX_TYPE_REPORTABLE);
+			store_bind_text(st, 1, reward_type_names[i]);
+			e->tax_reportable[i] = store_step(st) == 1;
+		}
+		e->tax_types_gen = e->tx_gen;
+		return e->tax_reportable[t];
+	}
 	struct store_stmt *st = store_query(e->st, Q_TAX_TYPE_REPORTABLE);
 	store_bind_text(st, 1, type);
 	return store_step(st) == 1;
@@ -198,6 +211,7 @@ enum ff_err engine_tax_reportable_types_set(struct engine *e, const struct actor
 	enum ff_err err = core_begin(e, d);
 	if (err)
 		return core_done(e, err);
+	core_tx_forget(e);
 	if (store_run(e->st, Q_TAX_TYPES_CLEAR))
 		err = core_store_fail(e, d, "reportable types");
 	json_array_foreach(types, i, v)

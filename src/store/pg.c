@@ -56,6 +56,7 @@ struct pg {
 	char sqlstate[6];
 	char errmsg[512];
 	int64_t changes;
+	int64_t total_changes; /* rows written by INSERT/UPDATE/DELETE */
 	/* the savepoint level that took the chain lock (0: not held): rolling that level
 	 * back releases the lock, releasing it hands the lock to the level above */
 	int chain_depth;
@@ -443,6 +444,9 @@ static int pg_step(struct store_stmt *sst)
 		p->sqlstate[0] = '\0';
 		const char *tuples = PQcmdTuples(res);
 		p->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
+		const char *cmd = PQcmdStatus(res);
+		if (cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6)))
+			p->total_changes += p->changes;
 		st->res = res;
 		st->nrows = PQntuples(res);
 		st->row = -1;
@@ -477,6 +481,11 @@ static bool pg_col_null(struct store_stmt *sst, int c)
 static int64_t pg_changes(struct store *s)
 {
 	return PG(s)->changes;
+}
+
+static int64_t pg_total_changes(struct store *s)
+{
+	return PG(s)->total_changes;
 }
 
 static enum ff_err pg_lock_chain(struct store *s)
@@ -559,6 +568,7 @@ static const struct store_ops pg_ops = {
 	.col_int = pg_col_int,
 	.col_null = pg_col_null,
 	.changes = pg_changes,
+	.total_changes = pg_total_changes,
 	.release = pg_release,
 	.lock_chain = pg_lock_chain,
 	.notify_work = pg_notify_work,

@@ -261,6 +261,11 @@ static int64_t lite_changes(struct store *s)
 	return sqlite3_changes64(LITE(s)->db);
 }
 
+static int64_t lite_total_changes(struct store *s)
+{
+	return sqlite3_total_changes64(LITE(s)->db);
+}
+
 static enum ff_err lite_lock_chain(struct store *s)
 {
 	(void)s; /* BEGIN IMMEDIATE holds the write lock for the whole transaction */
@@ -284,6 +289,7 @@ static const struct store_ops lite_ops = {
 	.col_int = lite_col_int,
 	.col_null = lite_col_null,
 	.changes = lite_changes,
+	.total_changes = lite_total_changes,
 	.release = lite_release,
 	.lock_chain = lite_lock_chain,
 };

@@ -81,6 +81,9 @@ void store_notify_work(struct store *s);
  * connection. 1 woken, 0 timed out (or interrupted by a signal), -1 when the backend
  * cannot signal (SQLite) or the connection failed: the caller sleeps instead. */
 int store_wait_work(struct store *s, int timeout_ms);
+/* Rows inserted, updated or deleted by this connection so far (SELECTs do not count):
+ * a difference tells whether a piece of work wrote anything. */
+int64_t store_total_changes(struct store *s);
 /* Rows changed by the last statement run. */
 int64_t store_changes(struct store *s);
 

@@ -26,6 +26,7 @@ struct store_ops {
 	int64_t (*col_int)(struct store_stmt *st, int c);
 	bool (*col_null)(struct store_stmt *st, int c);
 	int64_t (*changes)(struct store *s);
+	int64_t (*total_changes)(struct store *s);
 	void (*release)(struct store *s);
 	enum ff_err (*lock_chain)(struct store *s);
 	void (*notify_work)(struct store *s);

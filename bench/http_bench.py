@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""bench/http_bench.py - the HTTP API benchmarks (`make bench`, after bench/run).
+
+On a fresh SQLite database in a temporary directory (bench/program.json loaded and
+activated, the participants and referrals of bench/gen.py ingested, not timed), with
+`fulfill serve --no-worker` and the per-key rate limit off (FULFILL_HTTP_RATE=0),
+bench/loadgen measures:
+  a. NDJSON bulk ingest: POST /v1/events with 1,000 conversion events per request
+     from BULK_CLIENTS clients, events/s, against bench/baseline's ingest events/s for
+     the same number of events, measured in the same run (goal: >= 50%);
+  b. single conversion events (application/json) from 64 keep-alive clients with group
+     commit, events/s and latency;
+  c. the same with one transaction per request (FULFILL_HTTP_GROUP_COMMIT=0, a second
+     server on the same database), for the ratio b / c (goal: >= 5x, and p99 of b
+     under 50 ms);
+  d. GET /v1/rewards/{id} over 10,000 existing rewards from 64 clients (goal: >=
+     20,000 requests/s on the 2-core machine).
+Every event is a distinct conversion that earns two rewards, as in bench/run; loadgen
+checks each answer (-e) and the run fails when any request failed.
+
+It prints a Markdown table and writes it into bench/README.md between the http markers
+(only for the default sizes).
+
+Environment:
+  BENCH_HTTP_EVENTS=N    events of the bulk measurement and the baseline (default 20000)
+  BENCH_HTTP_SECONDS=S   length of each of b, c and d (default 10)
+  BENCH_README=0|1       write bench/README.md (default: only with the defaults)
+  BENCH_KEEP=1           keep the temporary directory (the server logs are there)
+  TMPDIR                 where the temporary directory goes (a real disk: fsync counts)
+Exit status: 0 when every measurement ran with the expected answers (goals met or not).
+"""
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+FULFILL = os.path.join(ROOT, "fulfill")
+LOADGEN = os.path.join(BENCH, "loadgen")
+MASTER_KEY = "5eed" * 16
+DEFAULT_EVENTS = 20000
+DEFAULT_SECONDS = 10
+CLIENTS = 64
+BULK_CLIENTS = 2
+PER_REQUEST = 1000
+# conversions reserved for the single-event measurements (each stops early when its
+# events run out): group commit reaches about 2,000 events/s here; one transaction per
+# request is bounded by fsync, which on this machine's disk takes 1 to 5 ms
+SINGLE_GC_EVENTS = 40000
+SINGLE_TX_EVENTS = 20000
+REWARD_IDS = 10000
+WARN = ["-Wall", "-Wextra", "-Wshadow", "-Wformat=2", "-Wstrict-prototypes", "-Werror"]
+PKGS = ["sqlite3", "libpq", "libmicrohttpd", "jansson", "libcurl", "libsodium"]
+
+
+def log(msg):
+    print(f"http-bench: {msg}", file=sys.stderr, flush=True)
+
+
+def die(msg):
+    log(msg)
+    sys.exit(1)
+
+
+def sh(cmd, env=None):
+    r = subprocess.run(cmd, env=env, cwd=ROOT, text=True, capture_output=True)
+    if r.returncode != 0:
+        die(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr[-4000:]}")
+    return r.stdout
+
+
+def build(tmp):
+    sh(["make", "-s", "fulfill", "build/libfulfill.a"])
+    sh(["cc", "-std=c17", "-D_GNU_SOURCE", "-O2", "-g"] + WARN +
+       ["-pthread", "-o", LOADGEN, "bench/loadgen.c"])
+    # our own copy of the baseline: bench/run builds (and owns) bench/baseline
+    libs = subprocess.run(["pkg-config", "--libs"] + PKGS, text=True,
+                          capture_output=True).stdout.split()
+    baseline = os.path.join(tmp, "baseline")
+    sh(["cc", "-std=c17", "-D_GNU_SOURCE", "-O2", "-g"] + WARN[:-1] +
+       ["-Iinclude", "-Isrc", "-o", baseline, "bench/baseline.c", "build/libfulfill.a"] +
+       libs + ["-lpthread", "-lm"])
+    return baseline
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """`fulfill serve --no-worker` on a free port; stderr (request logs) to a file."""
+
+    def __init__(self, env, tmp, name):
+        self.port = free_port()
+        self.log = open(os.path.join(tmp, f"serve-{name}.log"), "w")
+        self.proc = subprocess.Popen(
+            [FULFILL, "serve", "--no-worker", "--listen", f"127.0.0.1:{self.port}"],
+            env=env, cwd=ROOT, stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz",
+                                            timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                if self.proc.poll() is not None:
+                    die(f"the server exited ({self.proc.returncode}); see {self.log.name}")
+                time.sleep(0.05)
+        die("the server did not come up")
+
+    def cpu(self):
+        """CPU seconds (user + system) the server has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def metric(self, name):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
+            m = re.search(rf"^{name} (\S+)$", r.read().decode(), re.M)
+        return float(m.group(1)) if m else 0.0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def loadgen(srv, what, args, expect_status=200):
+    """Run bench/loadgen against srv; its key=value results as a dict, plus the CPU
+    seconds per request of the server and of loadgen. Any failed request or unexpected
+    answer ends the benchmark."""
+    cmd = [LOADGEN, "-p", str(srv.port)] + args
+    cpu0, own0 = srv.cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
+    cpu1, own1 = srv.cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = {}
+    for line in r.stdout.split():
+        k, _, v = line.partition("=")
+        res[k] = float(v)
+    n = max(1.0, res.get("requests", 0))
+    res["server_cpu"] = (cpu1 - cpu0) / n
+    res["loadgen_cpu"] = (own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime) / n
+    log(f"{what}: {r.stderr.strip()}")
+    n = res.get("requests", 0)
+    if r.returncode != 0 or not n or res.get(f"status_{expect_status}", 0) != n \
+            or res.get("mismatches", 0):
+        die(f"{what}: requests failed or answered unexpectedly: {r.stdout}{r.stderr}")
+    return res
+
+
+def split_lines(src, parts):
+    """Cut src into consecutive files of the given line counts; returns their paths."""
+    out = []
+    with open(src) as f:
+        lines = f.readlines()
+    at = 0
+    for path, n in parts:
+        if at + n > len(lines):
+            die(f"{src} holds {len(lines)} lines, {at + n} needed")
+        with open(path, "w") as g:
+            g.writelines(lines[at:at + n])
+        at += n
+        out.append(path)
+    return out
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, SQLite "
+            f"{sqlite3.sqlite_version}, load average at start {os.getloadavg()[0]:.2f}")
+
+
+def run_all(tmp, n_bulk, seconds):
+    baseline = build(tmp)
+    host = machine()
+    total = n_bulk + SINGLE_GC_EVENTS + SINGLE_TX_EVENTS
+    referrers = -(-total // 100)
+    log(f"generating {referrers * 100} conversions for {referrers} referrers")
+    sh([sys.executable, os.path.join(BENCH, "gen.py"), tmp, str(referrers), "100"])
+    bulk, single_gc, single_tx = split_lines(os.path.join(tmp, "conversions.ndjson"), [
+        (os.path.join(tmp, "bulk.ndjson"), n_bulk),
+        (os.path.join(tmp, "single-gc.ndjson"), SINGLE_GC_EVENTS),
+        (os.path.join(tmp, "single-tx.ndjson"), SINGLE_TX_EVENTS)])
+
+    db = os.path.join(tmp, "http.db")
+    env = dict(os.environ, FULFILL_DB=f"sqlite:{db}", FULFILL_MASTER_KEY=MASTER_KEY,
+               FULFILL_HTTP_RATE="0")
+    env.pop("LD_PRELOAD", None)
+    log("program and setup events (not timed)")
+    out = sh([FULFILL, "program", "load", "bench/program.json", "--activate"], env=env)
+    if "active" not in out:
+        die(f"program load: {out}")
+    out = sh([FULFILL, "ingest", os.path.join(tmp, "setup.ndjson")], env=env)
+    if f"accepted {referrers * 101}, duplicate 0, rejected 0" not in out:
+        die(f"setup ingest: {out}")
+    ingest_key = sh([FULFILL, "keys", "create", "--role", "ingest"], env=env).split()[-1]
+    read_key = sh([FULFILL, "keys", "create", "--role", "operator"], env=env).split()[-1]
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    post = ["-m", "POST", "-u", "/v1/events", "-H", f"Authorization: Bearer {ingest_key}"]
+
+    log(f"baseline: the rows of {n_bulk} conversion events (write-only floor)")
+    base_db = os.path.join(tmp, "baseline.db")
+    out = sh([baseline, base_db, str(n_bulk), str(max(1, n_bulk // 100))])
+    base = {k: float(v) for k, v in (line.split("=", 1) for line in out.split())}
+
+    srv = Server(env, tmp, "group")
+    try:
+        res = {}
+        res["bulk"] = loadgen(srv, f"NDJSON bulk, {n_bulk} events", post + [
+            "-H", "Content-Type: application/x-ndjson", "-c", str(BULK_CLIENTS),
+            "-f", bulk, "-k", str(PER_REQUEST), "-b", "{rec}",
+            "-n", str(n_bulk // PER_REQUEST), "-e", f'"accepted":{PER_REQUEST},'])
+        c0, r0 = srv.metric("fulfill_ingest_commits_total"), \
+            srv.metric("fulfill_ingest_requests_total")
+        res["gc"] = loadgen(srv, "single events, group commit", post + [
+            "-H", "Content-Type: application/json", "-c", str(CLIENTS), "-f", single_gc,
+            "-b", "{rec}", "-n", str(SINGLE_GC_EVENTS), "-d", str(seconds),
+            "-e", '"outcome":"accepted"'])
+        c1, r1 = srv.metric("fulfill_ingest_commits_total"), \
+            srv.metric("fulfill_ingest_requests_total")
+        res["gc"]["per_commit"] = (r1 - r0) / max(1.0, c1 - c0)
+        with sqlite3.connect(db) as con:
+            ids = [r[0] for r in con.execute(
+                "SELECT id FROM rewards ORDER BY random() LIMIT ?", (REWARD_IDS,))]
+        ids_file = os.path.join(tmp, "reward-ids.txt")
+        with open(ids_file, "w") as f:
+            f.write("\n".join(ids) + "\n")
+        res["get"] = loadgen(srv, "GET /v1/rewards/{id}", [
+            "-u", "/v1/rewards/{rec}", "-H", f"Authorization: Bearer {read_key}",
+            "-c", str(CLIENTS), "-f", ids_file, "-d", str(seconds), "-e", '"status"'])
+        res["get"]["ids"] = len(ids)
+    finally:
+        srv.stop()
+
+    env_tx = dict(env, FULFILL_HTTP_GROUP_COMMIT="0")
+    srv = Server(env_tx, tmp, "per-request")
+    try:
+        res["tx"] = loadgen(srv, "single events, one transaction each", post + [
+            "-H", "Content-Type: application/json", "-c", str(CLIENTS), "-f", single_tx,
+            "-b", "{rec}", "-n", str(SINGLE_TX_EVENTS), "-d", str(seconds),
+            "-e", '"outcome":"accepted"'])
+        c2 = srv.metric("fulfill_ingest_commits_total")
+        res["tx"]["per_commit"] = res["tx"]["requests"] / max(1.0, c2)
+    finally:
+        srv.stop()
+    res["base"] = base
+    res["host"] = host
+    return res
+
+
+def fmt(x):
+    return f"{x:,.0f}"
+
+
+def render(n_bulk, seconds, r, elapsed):
+    ok = lambda cond: "met" if cond else "**missed**"
+    bulk_rate = r["bulk"]["requests"] * PER_REQUEST / r["bulk"]["seconds"]
+    base_rate = r["base"]["ingest_events_per_s"]
+    bulk, gc, tx, get = r["bulk"], r["gc"], r["tx"], r["get"]
+    ratio = gc["rps"] / tx["rps"]
+    lat = lambda x: f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f} ms"
+    lines = [
+        f"{r['host']}; {time.strftime('%Y-%m-%d')}; whole run {elapsed / 60:.1f} min. "
+        f"One run of each measurement. Events are conversions that earn two rewards each, "
+        f"as in bench/run; `fulfill serve --no-worker`, {CLIENTS} keep-alive clients "
+        f"(bench/loadgen) unless said otherwise, {seconds} s each (or until the events "
+        "run out), rate limit off. Latency is per request, first byte sent to last byte "
+        "received; the load generator shares the 2 cores with the server.",
+        "",
+        "| measure | fulfill | compared with | ratio | goal |",
+        "|---|---:|---:|---:|---|",
+        f"| NDJSON bulk ingest, events/s ({n_bulk:,} events, {PER_REQUEST:,} per request, "
+        f"{BULK_CLIENTS} clients) | {fmt(bulk_rate)} | baseline {fmt(base_rate)} "
+        f"| {bulk_rate / base_rate:.0%} | >= 50%: {ok(bulk_rate >= 0.5 * base_rate)} |",
+        f"| single events, group commit, events/s | {fmt(gc['rps'])} "
+        f"| one transaction per event {fmt(tx['rps'])} | {ratio:.1f}x "
+        f"| >= 5x: {ok(ratio >= 5)} |",
+        f"| single events, group commit, latency p50 / p99 | {lat(gc)} "
+        f"| one transaction per event {lat(tx)} | | p99 < 50 ms: {ok(gc['p99_ms'] < 50)} |",
+        f"| single events, group commit, events per transaction | {gc['per_commit']:.1f} "
+        f"| {tx['per_commit']:.1f} | | |",
+        f"| GET /v1/rewards/{{id}}, requests/s ({get['ids']:,} rewards) | {fmt(get['rps'])} "
+        f"| | | >= 20,000: {ok(get['rps'] >= 20000)} |",
+        f"| GET /v1/rewards/{{id}}, latency p50 / p99 | {lat(get)} | | | |",
+        "",
+        "CPU time per request (user + system; less sensitive to other load than rates): "
+        f"server {bulk['server_cpu'] / PER_REQUEST * 1e6:,.0f} us per bulk event, "
+        f"{gc['server_cpu'] * 1e6:,.0f} us per single event with group commit and "
+        f"{tx['server_cpu'] * 1e6:,.0f} us without, {get['server_cpu'] * 1e6:,.0f} us per GET "
+        f"(loadgen {get['loadgen_cpu'] * 1e6:,.0f} us): the 2 cores to themselves would "
+        f"serve at most about {fmt(2 / (get['server_cpu'] + get['loadgen_cpu']))} GET/s.",
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(table):
+    path = os.path.join(BENCH, "README.md")
+    begin, end = "<!-- http:begin -->", "<!-- http:end -->"
+    with open(path) as f:
+        text = f.read()
+    if begin not in text or end not in text:
+        die("bench/README.md has no http markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(f"{head}{begin}\n{table}\n{end}{tail}")
+
+
+def main():
+    n_bulk = int(os.environ.get("BENCH_HTTP_EVENTS", DEFAULT_EVENTS))
+    seconds = int(os.environ.get("BENCH_HTTP_SECONDS", DEFAULT_SECONDS))
+    if n_bulk < PER_REQUEST or n_bulk % PER_REQUEST:
+        die(f"BENCH_HTTP_EVENTS must be a positive multiple of {PER_REQUEST}")
+    defaults = n_bulk == DEFAULT_EVENTS and seconds == DEFAULT_SECONDS
+    write_readme = os.environ.get("BENCH_README", "1" if defaults else "0") == "1"
+    tmp = tempfile.mkdtemp(prefix="fulfill-http-bench-")
+    started = time.monotonic()
+    try:
+        result = run_all(tmp, n_bulk, seconds)
+    finally:
+        if os.environ.get("BENCH_KEEP") == "1":
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    table = render(n_bulk, seconds, result, time.monotonic() - started)
+    print(table)
+    if write_readme:
+        update_readme(table)
+        log("results written to bench/README.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
