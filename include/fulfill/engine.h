@@ -370,6 +370,11 @@ enum ff_err engine_program_simulate(struct engine *e, const struct actor *a, con
  * {"participants":N,"blocklist":N,"key_id":"..."}. */
 enum ff_err engine_rotate_master_key(struct engine *e, const struct actor *a,
 				     const uint8_t new_key[FF_MASTER_KEY_BYTES], json_t **out, struct ff_diag *d);
+/* The same in batches of `batch` rows, stopping after `max_batches` committed batches
+ * (0: until done); "complete" in the result says whether everything was rotated. */
+enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor *a,
+					   const uint8_t new_key[FF_MASTER_KEY_BYTES], int batch, int max_batches,
+					   json_t **out, struct ff_diag *d);
 
 /* ---- finance: batches, reconciliation, tax, fx rates, fees, reports (SPEC §6, §8, §10;
  * docs/finance.md) ----

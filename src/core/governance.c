@@ -246,6 +246,15 @@ enum ff_err engine_program_simulate(struct engine *e, const struct actor *a, con
 enum ff_err engine_rotate_master_key(struct engine *e, const struct actor *a,
 				     const uint8_t new_key[FF_MASTER_KEY_BYTES], json_t **out, struct ff_diag *d)
 {
+	return engine_rotate_master_key_steps(e, a, new_key, ROTATE_BATCH, 0, out, d);
+}
+
+enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor *a,
+					   const uint8_t new_key[FF_MASTER_KEY_BYTES], int batch, int max_batches,
+					   json_t **out, struct ff_diag *d)
+{
+	int batches = 0;
+	bool complete = false;
 	char new_id[17];
 	engine_key_id(new_key, new_id);
 	int64_t participants = 0, blocked = 0;
@@ -262,7 +271,7 @@ enum ff_err engine_rotate_master_key(struct engine *e, const struct actor *a,
 			break;
 		struct store_stmt *st = store_query(e->st, Q_PARTICIPANTS_TO_ROTATE);
 		store_bind_text(st, 1, new_id);
-		store_bind_int(st, 2, ROTATE_BATCH);
+		store_bind_int(st, 2, batch);
 		json_t *rows = json_array();
 		while (store_step(st) == 1)
 			json_array_append_new(rows, json_pack("{s:s, s:s?, s:s?}", "id", store_col_text(st, 0), "email",
@@ -310,7 +319,7 @@ enum ff_err engine_rotate_master_key(struct engine *e, const struct actor *a,
 		if (!err) {
 			st = store_query(e->st, Q_BLOCKLIST_TO_ROTATE);
 			store_bind_text(st, 1, new_id);
-			store_bind_int(st, 2, ROTATE_BATCH);
+			store_bind_int(st, 2, batch);
 			json_t *bl = json_array();
 			while (store_step(st) == 1)
 				json_array_append_new(bl, json_pack("{s:s, s:s?}", "value", store_col_text(st, 1), "enc",
@@ -345,16 +354,20 @@ enum ff_err engine_rotate_master_key(struct engine *e, const struct actor *a,
 			err = audit_append(e, a->label, "master_key.rotated", new_id, detail, d);
 			json_decref(detail);
 			err = core_end(e, err, d);
+			complete = true;
 			break;
 		}
 		/* each batch commits: an interrupted rotation resumes where it stopped */
 		if ((err = core_end(e, err, d)))
 			break;
+		if (max_batches && ++batches >= max_batches)
+			break; /* stopped early on purpose (tests of an interrupted rotation) */
 	}
 	memcpy(e->previous_key, saved_key, sizeof(saved_key));
 	e->has_previous_key = saved_prev;
 	if (!err)
-		*out = json_pack("{s:s, s:I, s:I, s:s}", "object", "key_rotation", "participants", (json_int_t)participants,
-				 "blocklist", (json_int_t)blocked, "key_id", new_id);
+		*out = json_pack("{s:s, s:I, s:I, s:s, s:b}", "object", "key_rotation", "participants",
+				 (json_int_t)participants, "blocklist", (json_int_t)blocked, "key_id", new_id, "complete",
+				 complete);
 	return core_done(e, err);
 }

@@ -416,11 +416,37 @@ Test(fraud, master_key_rotation_resumes)
 	json_decref(out);
 	uint8_t key2[32];
 	memset(key2, 0x5c, sizeof(key2));
-	/* an interrupted rotation: half the rows rotated by hand-rolled partial work is
-	 * simulated by rotating twice; the second run finds nothing left */
+	/* interrupted after one batch of 10 ... */
+	cr_assert_eq(engine_rotate_master_key_steps(F.e, &F.cli, key2, 10, 1, &out, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(json_integer_value(json_object_get(out, "participants")), 10);
+	cr_assert_eq(json_integer_value(json_object_get(out, "blocklist")), 1, "the blocklist went in the same batch");
+	cr_assert(json_is_false(json_object_get(out, "complete")));
+	json_decref(out);
+	/* ... meanwhile a server given the other key as FULFILL_MASTER_KEY_PREVIOUS reads
+	 * rows of both keys ... */
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key2[i]);
+	setenv("FULFILL_MASTER_KEY_PREVIOUS", hex, 1);
+	engine_close(F.e);
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK);
+	const char *ids[] = {"u0", "u29"};
+	for (int i = 0; i < 2; i++) {
+		json_t *mid = NULL;
+		char want[32];
+		snprintf(want, sizeof(want), "user%s@example.com", ids[i] + 1);
+		cr_assert_eq(engine_participant_get(F.e, &F.cli, ids[i], &mid, &d), FF_OK);
+		cr_assert_str_eq(json_string_value(json_object_get(mid, "email")), want);
+		json_decref(mid);
+	}
+	unsetenv("FULFILL_MASTER_KEY_PREVIOUS");
+	engine_close(F.e);
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK);
+	/* ... and run again, it resumes: only the 20 left */
 	cr_assert_eq(engine_rotate_master_key(F.e, &F.cli, key2, &out, &d), FF_OK, "%s", d.message);
-	cr_assert_eq(json_integer_value(json_object_get(out, "participants")), 30);
-	cr_assert_eq(json_integer_value(json_object_get(out, "blocklist")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(out, "participants")), 20);
+	cr_assert_eq(json_integer_value(json_object_get(out, "blocklist")), 0);
+	cr_assert(json_is_true(json_object_get(out, "complete")));
 	json_decref(out);
 	cr_assert_eq(engine_rotate_master_key(F.e, &F.cli, key2, &out, &d), FF_OK);
 	cr_assert_eq(json_integer_value(json_object_get(out, "participants")), 0, "resumable: nothing twice");
