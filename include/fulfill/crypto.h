@@ -1,6 +1,6 @@
 /*
  * crypto.h - thin wrappers over libsodium: hashing, keyed hashes, random ids, API key
- * format, PII encryption, Standard Webhooks signatures.
+ * format, PII encryption, Standard Webhooks signatures, base64.
  * crypto_init() must be called once before anything else here.
  */
 #ifndef FULFILL_CRYPTO_H
@@ -47,6 +47,9 @@ void crypto_keyed_hash_hex(const uint8_t key[FF_MASTER_KEY_BYTES], const void *d
 char *crypto_seal(const uint8_t key[FF_MASTER_KEY_BYTES], const char *plaintext);
 /* Decrypt a crypto_seal() string; NULL when forged or wrong key. Caller frees. */
 char *crypto_open(const uint8_t key[FF_MASTER_KEY_BYTES], const char *sealed);
+
+/* Standard base64 (with '=' padding) of `len` bytes of `data`. Caller frees. */
+char *crypto_base64(const void *data, size_t len);
 
 /* Parse 64 hex digits into a master key. 0 or -1. */
 int crypto_master_key_parse(const char *hex, uint8_t out[FF_MASTER_KEY_BYTES]);

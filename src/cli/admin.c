@@ -18,6 +18,12 @@ static int check_kind(const struct cli *c, const char *kind)
 	return cli_usage(c, "KIND must be email, domain, ip or device, not '%s'", kind);
 }
 
+static void print_blocked(const struct cli *c, const json_t *out)
+{
+	(void)out;
+	printf("blocked %s %s\n", c->args[0], c->args[1]);
+}
+
 int cli_cmd_blocklist_add(struct cli *c)
 {
 	int rc = check_kind(c, c->args[0]);
@@ -28,14 +34,13 @@ int cli_cmd_blocklist_add(struct cli *c)
 	ff_diag_clear(&d);
 	enum ff_err err = engine_blocklist_put(c->engine, &c->actor, c->args[0], c->args[1],
 					       c->opt[OPT_NOTE], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		printf("blocked %s %s\n", c->args[0], c->args[1]);
-	json_decref(out);
-	return CLI_OK;
+	return cli_finish(c, err, &d, out, print_blocked);
+}
+
+static void print_unblocked(const struct cli *c, const json_t *out)
+{
+	(void)out;
+	printf("unblocked %s %s\n", c->args[0], c->args[1]);
 }
 
 int cli_cmd_blocklist_remove(struct cli *c)
@@ -48,29 +53,12 @@ int cli_cmd_blocklist_remove(struct cli *c)
 	ff_diag_clear(&d);
 	enum ff_err err =
 	    engine_blocklist_delete(c->engine, &c->actor, c->args[0], c->args[1], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		printf("unblocked %s %s\n", c->args[0], c->args[1]);
-	json_decref(out);
-	return CLI_OK;
+	return cli_finish(c, err, &d, out, print_unblocked);
 }
 
-int cli_cmd_blocklist_list(struct cli *c)
+static void print_blocklist_table(const struct cli *c, const json_t *out)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_blocklist_list(c->engine, &c->actor, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"KIND", "VALUE", "NOTE", "CREATED"};
 	struct cli_table *t = cli_table_new(4, hdr);
 	size_t i;
@@ -85,8 +73,15 @@ int cli_cmd_blocklist_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_blocklist_list(struct cli *c)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_blocklist_list(c->engine, &c->actor, &out, &d);
+	return cli_finish(c, err, &d, out, print_blocklist_table);
 }
 
 /* Read a key file: 64 hex digits, surrounding whitespace allowed. */

@@ -63,23 +63,9 @@ int cli_cmd_audit_verify(struct cli *c)
 	return ok ? CLI_OK : CLI_FAIL;
 }
 
-int cli_cmd_audit_list(struct cli *c)
+static void print_audit_table(const struct cli *c, const json_t *out)
 {
-	struct page p;
-	int rc = cli_page_from_opts(c, &p);
-	if (rc != CLI_OK)
-		return rc;
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_audit_list(c->engine, &c->actor, &p, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"SEQ", "AT", "ACTOR", "ACTION", "TARGET"};
 	struct cli_table *t = cli_table_new(5, hdr);
 	size_t i;
@@ -99,10 +85,12 @@ int cli_cmd_audit_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	if (json_is_true(json_object_get(out, "has_more")))
-		fputs("(more: use --limit / --starting-after)\n", stderr);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_audit_list(struct cli *c)
+{
+	return cli_run_list(c, engine_audit_list, print_audit_table,
+			    "(more: use --limit / --starting-after)");
 }
 
 int cli_cmd_migrate(struct cli *c)

@@ -193,6 +193,31 @@ int cli_page_from_opts(const struct cli *c, struct page *p);
 /* Parse a positive int positional (a program version); -1 on junk. */
 int cli_parse_version(const char *s);
 
+/* Renders an engine result as text on stdout for people (the --json case is handled
+ * by the caller). Does not free `out`. */
+typedef void cli_render_fn(const struct cli *c, const json_t *out);
+/* Engine calls of the two common shapes: a page of a list, and one object by ID. */
+typedef enum ff_err cli_list_fn(struct engine *e, const struct actor *a, const struct page *p,
+				json_t **out, struct ff_diag *d);
+typedef enum ff_err cli_by_id_fn(struct engine *e, const struct actor *a, const char *id,
+				 json_t **out, struct ff_diag *d);
+
+/* The end of most commands: on `err` print it (cli_fail_engine) and return CLI_FAIL;
+ * otherwise print `out` as JSON with --json or through `render`, free `out` and return
+ * CLI_OK. */
+int cli_finish(struct cli *c, enum ff_err err, const struct ff_diag *d, json_t *out,
+	       cli_render_fn *render);
+/* cli_finish for a page of a list: when `more_hint` is non-NULL and the text output has
+ * more pages, it is printed as a line on stderr after the table. */
+int cli_finish_list(struct cli *c, enum ff_err err, const struct ff_diag *d, json_t *out,
+		    cli_render_fn *render, const char *more_hint);
+/* A paged list command: --limit / --starting-after into a page, `list`, then
+ * cli_finish_list. */
+int cli_run_list(struct cli *c, cli_list_fn *list, cli_render_fn *render, const char *more_hint);
+/* A command on one object: `fn` with the first positional argument as the ID, then
+ * cli_finish. */
+int cli_run_by_id(struct cli *c, cli_by_id_fn *fn, cli_render_fn *render);
+
 /* ---- commands, one function each (defined in the family files) ---- */
 int cli_cmd_serve(struct cli *c);
 int cli_cmd_demo(struct cli *c);

@@ -80,8 +80,9 @@ static const char *config_value(json_t *v, char *buf, size_t n)
 	return buf;
 }
 
-static void print_connector(json_t *o)
+static void print_connector(const struct cli *c, const json_t *o)
 {
+	(void)c;
 	char b[256];
 	json_t *breaker = json_object_get(o, "breaker");
 	cli_print_field("id", cli_str(o, "id", "", b, sizeof(b)));
@@ -160,29 +161,12 @@ int cli_cmd_connectors_set(struct cli *c)
 	ff_diag_clear(&d);
 	enum ff_err err = engine_connector_put(c->engine, &c->actor, c->args[0], body, &out, &d);
 	json_decref(body);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		print_connector(out);
-	json_decref(out);
-	return CLI_OK;
+	return cli_finish(c, err, &d, out, print_connector);
 }
 
-int cli_cmd_connectors_list(struct cli *c)
+static void print_connector_table(const struct cli *c, const json_t *out)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_connectors_list(c->engine, &c->actor, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"ID", "TYPE", "BREAKER", "FAILURES", "BASE URL"};
 	struct cli_table *t = cli_table_new(5, hdr);
 	size_t i;
@@ -200,40 +184,31 @@ int cli_cmd_connectors_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_connectors_list(struct cli *c)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_connectors_list(c->engine, &c->actor, &out, &d);
+	return cli_finish(c, err, &d, out, print_connector_table);
 }
 
 int cli_cmd_connectors_show(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_connector_get(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		print_connector(out);
-	json_decref(out);
-	return CLI_OK;
+	return cli_run_by_id(c, engine_connector_get, print_connector);
+}
+
+static void print_connector_deleted(const struct cli *c, const json_t *out)
+{
+	(void)out;
+	printf("deleted connector %s\n", c->args[0]);
 }
 
 int cli_cmd_connectors_delete(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_connector_delete(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		printf("deleted connector %s\n", c->args[0]);
-	json_decref(out);
-	return CLI_OK;
+	return cli_run_by_id(c, engine_connector_delete, print_connector_deleted);
 }
 
 /* ---- webhooks ---- */
@@ -264,7 +239,7 @@ static int parse_events(const struct cli *c, const char *s, json_t **out)
 }
 
 /* "reward.fulfilled, reward.failed" or "all" for []. */
-static const char *events_text(json_t *events, char *buf, size_t n)
+static const char *events_text(const json_t *events, char *buf, size_t n)
 {
 	if (!json_array_size(events))
 		return "all";
@@ -282,8 +257,9 @@ static const char *events_text(json_t *events, char *buf, size_t n)
 	return buf;
 }
 
-static void print_endpoint(json_t *o)
+static void print_endpoint(const struct cli *c, const json_t *o)
 {
+	(void)c;
 	char b[512];
 	cli_print_field("id", cli_str(o, "id", "", b, sizeof(b)));
 	cli_print_field("url", cli_str(o, "url", "", b, sizeof(b)));
@@ -334,7 +310,7 @@ int cli_cmd_webhooks_create(struct cli *c)
 		cli_print_json(out);
 	} else {
 		char b[128];
-		print_endpoint(out);
+		print_endpoint(c, out);
 		cli_print_field("secret", cli_str(out, "secret", "", b, sizeof(b)));
 		fputs("fulfill: the signing secret is shown only this once; store it now\n", stderr);
 	}
@@ -342,23 +318,9 @@ int cli_cmd_webhooks_create(struct cli *c)
 	return CLI_OK;
 }
 
-int cli_cmd_webhooks_list(struct cli *c)
+static void print_endpoint_table(const struct cli *c, const json_t *out)
 {
-	struct page p;
-	int rc = cli_page_from_opts(c, &p);
-	if (rc != CLI_OK)
-		return rc;
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_webhook_endpoints_list(c->engine, &c->actor, &p, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"ID", "STATUS", "URL", "EVENTS", "DESCRIPTION"};
 	struct cli_table *t = cli_table_new(5, hdr);
 	size_t i;
@@ -374,61 +336,33 @@ int cli_cmd_webhooks_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	if (json_is_true(json_object_get(out, "has_more")))
-		fputs("(more: --starting-after the last ID)\n", stderr);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_webhooks_list(struct cli *c)
+{
+	return cli_run_list(c, engine_webhook_endpoints_list, print_endpoint_table,
+			    "(more: --starting-after the last ID)");
 }
 
 int cli_cmd_webhooks_show(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_webhook_endpoint_get(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		print_endpoint(out);
-	json_decref(out);
-	return CLI_OK;
+	return cli_run_by_id(c, engine_webhook_endpoint_get, print_endpoint);
+}
+
+static void print_endpoint_deleted(const struct cli *c, const json_t *out)
+{
+	(void)out;
+	printf("deleted webhook endpoint %s\n", c->args[0]);
 }
 
 int cli_cmd_webhooks_delete(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_webhook_endpoint_delete(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		printf("deleted webhook endpoint %s\n", c->args[0]);
-	json_decref(out);
-	return CLI_OK;
+	return cli_run_by_id(c, engine_webhook_endpoint_delete, print_endpoint_deleted);
 }
 
-int cli_cmd_webhooks_deliveries(struct cli *c)
+static void print_delivery_table(const struct cli *c, const json_t *out)
 {
-	struct page p;
-	int rc = cli_page_from_opts(c, &p);
-	if (rc != CLI_OK)
-		return rc;
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_webhook_deliveries(c->engine, &c->actor, c->args[0], &p, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"SEQ",    "AT",	  "TYPE",    "WEBHOOK ID",
 					  "ATTEMPT", "STATUS", "DURATION", "ERROR"};
 	struct cli_table *t = cli_table_new(8, hdr);
@@ -449,8 +383,18 @@ int cli_cmd_webhooks_deliveries(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	if (json_is_true(json_object_get(out, "has_more")))
-		fputs("(more: --starting-after the last SEQ)\n", stderr);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_webhooks_deliveries(struct cli *c)
+{
+	struct page p;
+	int rc = cli_page_from_opts(c, &p);
+	if (rc != CLI_OK)
+		return rc;
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_webhook_deliveries(c->engine, &c->actor, c->args[0], &p, &out, &d);
+	return cli_finish_list(c, err, &d, out, print_delivery_table,
+			       "(more: --starting-after the last SEQ)");
 }

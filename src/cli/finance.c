@@ -345,24 +345,9 @@ int cli_cmd_batch_create(struct cli *c)
 	return finish_batch(c, err, &d, out);
 }
 
-int cli_cmd_batch_list(struct cli *c)
+static void print_batch_table(const struct cli *c, const json_t *out)
 {
-	struct page p;
-	int rc = cli_page_from_opts(c, &p);
-	if (rc != CLI_OK)
-		return rc;
-	struct batch_filter f = {c->opt[OPT_STATUS], c->opt[OPT_FULFILLER]};
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_batches_list(c->engine, &c->actor, &f, &p, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"ID",	   "STATUS", "FULFILLER", "CONNECTOR",
 					  "COUNT", "TOTALS", "REFERENCE", "CREATED"};
 	struct cli_table *t = cli_table_new(8, hdr);
@@ -383,8 +368,20 @@ int cli_cmd_batch_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_batch_list(struct cli *c)
+{
+	struct page p;
+	int rc = cli_page_from_opts(c, &p);
+	if (rc != CLI_OK)
+		return rc;
+	struct batch_filter f = {c->opt[OPT_STATUS], c->opt[OPT_FULFILLER]};
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_batches_list(c->engine, &c->actor, &f, &p, &out, &d);
+	return cli_finish_list(c, err, &d, out, print_batch_table, NULL);
 }
 
 int cli_cmd_batch_show(struct cli *c)
@@ -559,35 +556,24 @@ int cli_cmd_codes_upload(struct cli *c)
 	return CLI_OK;
 }
 
+static void render_pool(const struct cli *c, const json_t *out)
+{
+	(void)c;
+	print_pool(out);
+}
+
 int cli_cmd_codes_show(struct cli *c)
 {
 	json_t *out = NULL;
 	struct ff_diag d;
 	ff_diag_clear(&d);
 	enum ff_err err = engine_code_pool_get(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		print_pool(out);
-	json_decref(out);
-	return CLI_OK;
+	return cli_finish(c, err, &d, out, render_pool);
 }
 
-int cli_cmd_codes_list(struct cli *c)
+static void print_pool_table(const struct cli *c, const json_t *out)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_code_pools_list(c->engine, &c->actor, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"POOL",     "AVAILABLE", "ASSIGNED",
 					  "REDEEMED", "VOID",	   "LOW STOCK"};
 	struct cli_table *t = cli_table_new(6, hdr);
@@ -605,8 +591,15 @@ int cli_cmd_codes_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_codes_list(struct cli *c)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_code_pools_list(c->engine, &c->actor, &out, &d);
+	return cli_finish_list(c, err, &d, out, print_pool_table, NULL);
 }
 
 /* ---- participants tax-form ---- */

@@ -36,18 +36,13 @@ int cli_cmd_keys_create(struct cli *c)
 	return CLI_OK;
 }
 
+static void print_revoked(const struct cli *c, const json_t *out)
+{
+	(void)out;
+	printf("revoked %s\n", c->args[0]);
+}
+
 int cli_cmd_keys_revoke(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_key_revoke(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		printf("revoked %s\n", c->args[0]);
-	json_decref(out);
-	return CLI_OK;
+	return cli_run_by_id(c, engine_key_revoke, print_revoked);
 }

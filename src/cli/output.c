@@ -33,13 +33,20 @@ int cli_fail_engine(enum ff_err err, const struct ff_diag *d)
 	return CLI_FAIL;
 }
 
+/* "fulfill: <message>\n" on stderr. */
+static void say_error(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void say_error(const char *fmt, va_list ap)
+{
+	fputs("fulfill: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int cli_fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("fulfill: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say_error(fmt, ap);
 	va_end(ap);
 	return CLI_FAIL;
 }
@@ -48,9 +55,7 @@ int cli_usage(const struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("fulfill: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say_error(fmt, ap);
 	va_end(ap);
 	if (c && c->cmd)
 		fprintf(stderr, "Try 'fulfill %s --help'.\n", c->cmd->name);
@@ -210,4 +215,51 @@ int cli_parse_version(const char *s)
 	if (errno || end == s || *end || v < 1 || v > 1000000)
 		return -1;
 	return (int)v;
+}
+
+int cli_finish(struct cli *c, enum ff_err err, const struct ff_diag *d, json_t *out,
+	       cli_render_fn *render)
+{
+	if (err)
+		return cli_fail_engine(err, d);
+	if (c->json)
+		cli_print_json(out);
+	else
+		render(c, out);
+	json_decref(out);
+	return CLI_OK;
+}
+
+int cli_finish_list(struct cli *c, enum ff_err err, const struct ff_diag *d, json_t *out,
+		    cli_render_fn *render, const char *more_hint)
+{
+	if (err || c->json || !more_hint)
+		return cli_finish(c, err, d, out, render);
+	render(c, out);
+	if (json_is_true(json_object_get(out, "has_more")))
+		fprintf(stderr, "%s\n", more_hint);
+	json_decref(out);
+	return CLI_OK;
+}
+
+int cli_run_list(struct cli *c, cli_list_fn *list, cli_render_fn *render, const char *more_hint)
+{
+	struct page p;
+	int rc = cli_page_from_opts(c, &p);
+	if (rc != CLI_OK)
+		return rc;
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = list(c->engine, &c->actor, &p, &out, &d);
+	return cli_finish_list(c, err, &d, out, render, more_hint);
+}
+
+int cli_run_by_id(struct cli *c, cli_by_id_fn *fn, cli_render_fn *render)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = fn(c->engine, &c->actor, c->args[0], &out, &d);
+	return cli_finish(c, err, &d, out, render);
 }

@@ -9,24 +9,9 @@
 
 #include "fulfill/money.h"
 
-int cli_cmd_participants_list(struct cli *c)
+static void print_participant_table(const struct cli *c, const json_t *out)
 {
-	struct page p;
-	int rc = cli_page_from_opts(c, &p);
-	if (rc != CLI_OK)
-		return rc;
-	struct participant_filter f = {c->opt[OPT_STATUS], c->opt[OPT_COUNTRY]};
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_participants_list(c->engine, &c->actor, &f, &p, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"ID", "NAME", "EMAIL", "COUNTRY", "CURRENCY", "STATUS"};
 	struct cli_table *t = cli_table_new(6, hdr);
 	size_t i;
@@ -43,10 +28,20 @@ int cli_cmd_participants_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	if (json_is_true(json_object_get(out, "has_more")))
-		fputs("(more participants: use --limit / --starting-after)\n", stderr);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_participants_list(struct cli *c)
+{
+	struct page p;
+	int rc = cli_page_from_opts(c, &p);
+	if (rc != CLI_OK)
+		return rc;
+	struct participant_filter f = {c->opt[OPT_STATUS], c->opt[OPT_COUNTRY]};
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_participants_list(c->engine, &c->actor, &f, &p, &out, &d);
+	return cli_finish_list(c, err, &d, out, print_participant_table, "(more participants: use --limit / --starting-after)");
 }
 
 /* "1500.00 USD, 30 POINT" from [{"currency","amount"}]; "0" when empty. */
@@ -69,19 +64,9 @@ static const char *money_list(const json_t *arr, char *buf, size_t n)
 	return buf;
 }
 
-int cli_cmd_participants_show(struct cli *c)
+static void print_participant(const struct cli *c, const json_t *out)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_participant_get(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const fields[] = {"id",	 "name",       "email",
 					     "country",	 "currency",   "status",
 					     "tax_form", "created_at", "updated_at"};
@@ -121,8 +106,11 @@ int cli_cmd_participants_show(struct cli *c)
 		}
 	}
 	cli_print_field("balance", money_list(json_object_get(out, "balances"), b, sizeof(b)));
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_participants_show(struct cli *c)
+{
+	return cli_run_by_id(c, engine_participant_get, print_participant);
 }
 
 int cli_cmd_redeem(struct cli *c)

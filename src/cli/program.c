@@ -50,16 +50,15 @@ static void print_version_line(const json_t *o)
 	       cli_str(o, "status", "?", b3, sizeof(b3)));
 }
 
+static void render_version_line(const struct cli *c, const json_t *out)
+{
+	(void)c;
+	print_version_line(out);
+}
+
 static int finish(struct cli *c, enum ff_err err, const struct ff_diag *d, json_t *out)
 {
-	if (err)
-		return cli_fail_engine(err, d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		print_version_line(out);
-	json_decref(out);
-	return CLI_OK;
+	return cli_finish(c, err, d, out, render_version_line);
 }
 
 int cli_cmd_program_load(struct cli *c)
@@ -74,23 +73,9 @@ int cli_cmd_program_load(struct cli *c)
 	return finish(c, FF_OK, &d, out);
 }
 
-int cli_cmd_program_list(struct cli *c)
+static void print_program_table(const struct cli *c, const json_t *out)
 {
-	struct page p;
-	int rc = cli_page_from_opts(c, &p);
-	if (rc != CLI_OK)
-		return rc;
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_program_list(c->engine, &c->actor, &p, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json) {
-		cli_print_json(out);
-		json_decref(out);
-		return CLI_OK;
-	}
+	(void)c;
 	static const char *const hdr[] = {"ID", "NAME", "CURRENCY", "ACTIVE", "LATEST"};
 	struct cli_table *t = cli_table_new(5, hdr);
 	size_t i;
@@ -112,8 +97,11 @@ int cli_cmd_program_list(struct cli *c)
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);
-	json_decref(out);
-	return CLI_OK;
+}
+
+int cli_cmd_program_list(struct cli *c)
+{
+	return cli_run_list(c, engine_program_list, print_program_table, NULL);
 }
 
 int cli_cmd_program_show(struct cli *c)

@@ -38,8 +38,9 @@ static const char *cli_reward_value(const json_t *r, char *buf, size_t n)
 	return buf;
 }
 
-static void rewards_table(const json_t *list)
+static void rewards_table(const struct cli *c, const json_t *list)
 {
+	(void)c;
 	static const char *const hdr[] = {"ID",	    "PARTICIPANT", "ROLE",  "TYPE",
 					  "AMOUNT", "STATUS",	   "REASON"};
 	struct cli_table *t = cli_table_new(7, hdr);
@@ -75,14 +76,7 @@ static int list(struct cli *c, const char *status)
 	struct ff_diag d;
 	ff_diag_clear(&d);
 	enum ff_err err = engine_rewards_list(c->engine, &c->actor, &f, &p, &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		rewards_table(out);
-	json_decref(out);
-	return CLI_OK;
+	return cli_finish(c, err, &d, out, rewards_table);
 }
 
 int cli_cmd_rewards_list(struct cli *c) { return list(c, c->opt[OPT_STATUS]); }
@@ -154,20 +148,15 @@ static void print_reward(const json_t *r)
 	}
 }
 
+static void render_reward(const struct cli *c, const json_t *out)
+{
+	(void)c;
+	print_reward(out);
+}
+
 int cli_cmd_rewards_show(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_reward_get(c->engine, &c->actor, c->args[0], &out, &d);
-	if (err)
-		return cli_fail_engine(err, &d);
-	if (c->json)
-		cli_print_json(out);
-	else
-		print_reward(out);
-	json_decref(out);
-	return CLI_OK;
+	return cli_run_by_id(c, engine_reward_get, render_reward);
 }
 
 static int action(struct cli *c, enum reward_action act)

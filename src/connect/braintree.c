@@ -24,20 +24,7 @@
 static void basic(struct connector_call *c)
 {
 	const char *pub = connector_conf_str(c->conf, "public_key"), *priv = connector_conf_str(c->conf, "private_key");
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char raw[400], enc[560];
-	snprintf(raw, sizeof(raw), "%s:%s", pub ? pub : "", priv ? priv : "");
-	size_t n = strlen(raw), o = 0;
-	for (size_t j = 0; j < n; j += 3) {
-		uint32_t v = (uint32_t)(unsigned char)raw[j] << 16 | (j + 1 < n ? (uint32_t)(unsigned char)raw[j + 1] << 8 : 0) |
-			     (j + 2 < n ? (unsigned char)raw[j + 2] : 0);
-		enc[o++] = tbl[(v >> 18) & 63];
-		enc[o++] = tbl[(v >> 12) & 63];
-		enc[o++] = j + 1 < n ? tbl[(v >> 6) & 63] : '=';
-		enc[o++] = j + 2 < n ? tbl[v & 63] : '=';
-	}
-	enc[o] = '\0';
-	http_call_header(&c->http, "Authorization: Basic %s", enc);
+	connector_basic_auth(c, pub ? pub : "", priv ? priv : "");
 	http_call_header(&c->http, "X-ApiVersion: 6");
 	http_call_header(&c->http, "Accept: application/xml");
 	http_call_header(&c->http, "Content-Type: application/xml");

@@ -117,6 +117,17 @@ const char *connector_conf_str(const struct connector_conf *conf, const char *ke
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+void connector_basic_auth(struct connector_call *c, const char *user, const char *password)
+{
+	size_t n = strlen(user) + 1 + strlen(password);
+	char *raw = ff_malloc(n + 1);
+	snprintf(raw, n + 1, "%s:%s", user, password);
+	char *enc = crypto_base64(raw, n);
+	http_call_header(&c->http, "Authorization: Basic %s", enc);
+	free(enc);
+	free(raw);
+}
+
 const char *connector_attr(const struct connector_call *c, const char *key)
 {
 	json_t *attrs = json_object_get(c->participant, "attributes");
@@ -480,6 +491,21 @@ static void calls_free(struct connector_call **calls, size_t n)
 	free(calls);
 }
 
+/* A call of `op` for reward `r`, with the participant as the provider sees it (NULL
+ * when it cannot be read). Freed by calls_free. */
+static struct connector_call *call_new(struct engine *e, const struct connector_ops *ops,
+				       const struct connector_conf *conf, enum connector_op op,
+				       const struct reward *r)
+{
+	struct connector_call *c = ff_calloc(1, sizeof(*c));
+	c->ops = ops;
+	c->conf = conf;
+	c->op = op;
+	c->r = *r;
+	c->participant = participant_json(e, r->participant);
+	return c;
+}
+
 enum ff_err connector_issue_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_fulfilled,
 				 int64_t *out_failed, struct ff_diag *d)
 {
@@ -581,13 +607,7 @@ enum ff_err connector_sync_pass(struct engine *e, const char *actor, int64_t now
 		}
 		if (!conf)
 			continue;
-		struct connector_call *c = ff_calloc(1, sizeof(*c));
-		c->ops = connector_find(conf->type);
-		c->conf = conf;
-		c->op = CONNECTOR_STATUS;
-		c->r = r;
-		c->participant = participant_json(e, r.participant);
-		calls[n++] = c;
+		calls[n++] = call_new(e, connector_find(conf->type), conf, CONNECTOR_STATUS, &r);
 	}
 	json_decref(ids);
 	err = core_end(e, err, d);
@@ -616,11 +636,7 @@ enum ff_err connector_sync_pass(struct engine *e, const char *actor, int64_t now
 		}
 		err = core_end(e, err, d);
 	}
-	for (i = 0; i < n; i++) {
-		connector_call_release(calls[i]);
-		free(calls[i]);
-	}
-	free(calls);
+	calls_free(calls, n);
 	conf_cache_release(&cc);
 	return err;
 }
@@ -669,13 +685,8 @@ enum ff_err connector_reverse_pass(struct engine *e, const char *actor, int64_t 
 		}
 		if (!external)
 			continue;
-		struct connector_call *c = ff_calloc(1, sizeof(*c));
-		c->ops = ops;
-		c->conf = conf;
-		c->op = CONNECTOR_REVERSE;
+		struct connector_call *c = call_new(e, ops, conf, CONNECTOR_REVERSE, &r);
 		c->amount = r.has_amount ? r.amount : 0;
-		c->r = r;
-		c->participant = participant_json(e, r.participant);
 		if (!c->participant)
 			c->participant = json_object();
 		calls[n++] = c;
@@ -707,11 +718,7 @@ enum ff_err connector_reverse_pass(struct engine *e, const char *actor, int64_t 
 		}
 		err = core_end(e, err, d);
 	}
-	for (i = 0; i < n; i++) {
-		connector_call_release(calls[i]);
-		free(calls[i]);
-	}
-	free(calls);
+	calls_free(calls, n);
 	conf_cache_release(&cc);
 	return err;
 }

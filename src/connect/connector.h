@@ -161,6 +161,8 @@ const char *connector_conf_str(const struct connector_conf *conf, const char *ke
 const char *connector_attr(const struct connector_call *c, const char *key);
 /* The participant's e-mail / name ("" when unknown). */
 const char *connector_participant_str(const struct connector_call *c, const char *key);
+/* Add "Authorization: Basic base64(user:password)" to the call's request. */
+void connector_basic_auth(struct connector_call *c, const char *user, const char *password);
 /* Join the base URL and a path. Caller frees. */
 char *connector_url(const struct connector_conf *conf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

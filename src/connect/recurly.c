@@ -35,20 +35,7 @@ static void start(struct connector_call *c, const char *method, char *url, const
 		http_call_header(&c->http, "Idempotency-Key: %s%s", c->r.id, suffix);
 	/* Basic auth: "<api key>:" */
 	const char *key = connector_conf_str(c->conf, "api_key");
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char raw[300], enc[420];
-	snprintf(raw, sizeof(raw), "%s:", key ? key : "");
-	size_t n = strlen(raw), o = 0;
-	for (size_t j = 0; j < n; j += 3) {
-		uint32_t v = (uint32_t)(unsigned char)raw[j] << 16 | (j + 1 < n ? (uint32_t)(unsigned char)raw[j + 1] << 8 : 0) |
-			     (j + 2 < n ? (unsigned char)raw[j + 2] : 0);
-		enc[o++] = tbl[(v >> 18) & 63];
-		enc[o++] = tbl[(v >> 12) & 63];
-		enc[o++] = j + 1 < n ? tbl[(v >> 6) & 63] : '=';
-		enc[o++] = j + 2 < n ? tbl[v & 63] : '=';
-	}
-	enc[o] = '\0';
-	http_call_header(&c->http, "Authorization: Basic %s", enc);
+	connector_basic_auth(c, key ? key : "", "");
 }
 
 static void body_with_amount(struct connector_call *c, json_t *body, int64_t amount)

@@ -153,6 +153,32 @@ enum ff_err batch_chunks(struct engine *e, struct store_stmt *st, int64_t **out,
 	return FF_OK;
 }
 
+enum ff_err batch_move_chunk(struct engine *e, const struct batch_move *m, int64_t lo, int64_t hi,
+			     int64_t *changed, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, m->update);
+	int k = 1;
+	store_bind_int(st, k++, m->now);
+	if (m->reference)
+		store_bind_text(st, k++, m->reference);
+	store_bind_text(st, k++, m->batch);
+	store_bind_int(st, k++, lo);
+	store_bind_int(st, k, hi);
+	if (store_exec(st))
+		return core_store_fail(e, d, m->what);
+	*changed += store_changes(e->st);
+	st = store_query(e->st, m->history);
+	store_bind_text(st, 1, m->actor);
+	store_bind_text(st, 2, m->why);
+	store_bind_int(st, 3, m->now);
+	store_bind_text(st, 4, m->batch);
+	store_bind_int(st, 5, lo);
+	store_bind_int(st, 6, hi);
+	if (store_exec(st))
+		return core_store_fail(e, d, "batch history");
+	return FF_OK;
+}
+
 enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const struct batch_params *p,
 				json_t **out, struct ff_diag *d)
 {
@@ -427,30 +453,12 @@ enum ff_err engine_batch_fulfill(struct engine *e, const struct actor *a, const 
 	if ((err = batch_chunks(e, st, &chunks, &nchunks, d)))
 		goto end;
 	int64_t n = 0;
+	const struct batch_move m = {Q_BATCH_REWARDS_FULFILL, reference, "batch fulfil",
+				     Q_BATCH_HISTORY_FULFILLED, a->label, why, id, now};
 	for (size_t i = 0; !err && i < nchunks; i++) {
-		st = store_query(e->st, Q_BATCH_REWARDS_FULFILL);
-		store_bind_int(st, 1, now);
-		store_bind_text(st, 2, reference);
-		store_bind_text(st, 3, id);
-		store_bind_int(st, 4, chunks[2 * i]);
-		store_bind_int(st, 5, chunks[2 * i + 1]);
-		if (store_exec(st)) {
-			err = core_store_fail(e, d, "batch fulfil");
-			break;
-		}
-		n += store_changes(e->st);
-		st = store_query(e->st, Q_BATCH_HISTORY_FULFILLED);
-		store_bind_text(st, 1, a->label);
-		store_bind_text(st, 2, why);
-		store_bind_int(st, 3, now);
-		store_bind_text(st, 4, id);
-		store_bind_int(st, 5, chunks[2 * i]);
-		store_bind_int(st, 6, chunks[2 * i + 1]);
-		if (store_exec(st)) {
-			err = core_store_fail(e, d, "batch history");
-			break;
-		}
-		err = notify_fulfilled(e, id, now, chunks[2 * i], chunks[2 * i + 1], d);
+		err = batch_move_chunk(e, &m, chunks[2 * i], chunks[2 * i + 1], &n, d);
+		if (!err)
+			err = notify_fulfilled(e, id, now, chunks[2 * i], chunks[2 * i + 1], d);
 	}
 	free(chunks);
 	if (err)

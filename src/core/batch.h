@@ -1,6 +1,7 @@
 /*
  * batch.h - private to src/core: what batch.c shares with recon.c (loading a batch
- * under the actor's scope, its API object, its conditional status change).
+ * under the actor's scope, its API object, its conditional status change, and moving
+ * its rewards to a new status chunk by chunk).
  */
 #ifndef FULFILL_CORE_BATCH_H
 #define FULFILL_CORE_BATCH_H
@@ -44,6 +45,19 @@ enum ff_err batch_set_status(struct engine *e, const struct batch_row *b, const 
  * frees). */
 enum ff_err batch_chunks(struct engine *e, struct store_stmt *st, int64_t **out, size_t *out_n,
 			 struct ff_diag *d);
+/* Moving a batch's rewards to a new status (fulfilled, reconciled), one seq range of
+ * batch_chunks at a time: an UPDATE of the rewards, then their history rows. */
+struct batch_move {
+	enum store_query update;  /* bound (now, [reference,] batch, lo, hi) */
+	const char *reference;	  /* bound second when non-NULL */
+	const char *what;	  /* names the UPDATE in a store error: "batch fulfil" */
+	enum store_query history; /* bound (actor, why, now, batch, lo, hi) */
+	const char *actor, *why, *batch;
+	int64_t now;
+};
+/* Apply `m` to the rewards with seq in [lo, hi]; adds how many changed to *changed. */
+enum ff_err batch_move_chunk(struct engine *e, const struct batch_move *m, int64_t lo, int64_t hi,
+			     int64_t *changed, struct ff_diag *d);
 /* Enqueue the webhook of a batch milestone ("batch.closed", "batch.reconciled") in the
  * current transaction. */
 enum ff_err batch_notify(struct engine *e, const char *type, const char *id, struct ff_diag *d);

@@ -73,6 +73,20 @@ static bool in_list(const char *s, const char *const *l)
 	return false;
 }
 
+/* The name inside the placeholder "{{ name }}" that opens at `open` and closes at `end`
+ * (the "}}"), without the spaces around it: its start, and its length in *out_n. */
+static const char *placeholder_name(const char *open, const char *end, size_t *out_n)
+{
+	const char *s = open + 2;
+	while (*s == ' ')
+		s++;
+	size_t n = (size_t)(end - s);
+	while (n && s[n - 1] == ' ')
+		n--;
+	*out_n = n;
+	return s;
+}
+
 static enum ff_err check_template(const char *t, const char *param, struct ff_diag *d)
 {
 	const char *p = t;
@@ -81,12 +95,8 @@ static enum ff_err check_template(const char *t, const char *param, struct ff_di
 		if (!end)
 			return ff_fail(d, FF_E_INVALID, param, "unterminated placeholder in %s", param);
 		char name[64];
-		const char *s = p + 2;
-		while (*s == ' ')
-			s++;
-		size_t n = (size_t)(end - s);
-		while (n && s[n - 1] == ' ')
-			n--;
+		size_t n;
+		const char *s = placeholder_name(p, end, &n);
 		if (n >= sizeof(name))
 			return ff_fail(d, FF_E_INVALID, param, "unknown placeholder in %s", param);
 		memcpy(name, s, n);
@@ -186,12 +196,8 @@ static char *render(const char *t, json_t *vars, bool html, bool one_line)
 		}
 		ffbuf_add(&b, p, (size_t)(o - p));
 		char name[64];
-		const char *s = o + 2;
-		while (*s == ' ')
-			s++;
-		size_t n = (size_t)(end - s);
-		while (n && s[n - 1] == ' ')
-			n--;
+		size_t n;
+		const char *s = placeholder_name(o, end, &n);
 		if (n >= sizeof(name))
 			n = sizeof(name) - 1;
 		memcpy(name, s, n);
@@ -388,20 +394,7 @@ static char *compose(json_t *msg, const char *id, const char *from)
 	if (ascii) {
 		ffbuf_addf(&b, "Subject: %s\r\n", subject ? subject : "");
 	} else {
-		size_t sl = strlen(subject);
-		char *enc = ff_malloc(sl * 2 + 8);
-		static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		size_t o = 0;
-		for (size_t j = 0; j < sl; j += 3) {
-			uint32_t v = (uint32_t)(unsigned char)subject[j] << 16 |
-				     (j + 1 < sl ? (uint32_t)(unsigned char)subject[j + 1] << 8 : 0) |
-				     (j + 2 < sl ? (unsigned char)subject[j + 2] : 0);
-			enc[o++] = tbl[(v >> 18) & 63];
-			enc[o++] = tbl[(v >> 12) & 63];
-			enc[o++] = j + 1 < sl ? tbl[(v >> 6) & 63] : '=';
-			enc[o++] = j + 2 < sl ? tbl[v & 63] : '=';
-		}
-		enc[o] = '\0';
+		char *enc = crypto_base64(subject, strlen(subject));
 		ffbuf_addf(&b, "Subject: =?UTF-8?B?%s?=\r\n", enc);
 		free(enc);
 	}

@@ -549,6 +549,23 @@ static void run_release(struct run *r)
 	json_decref(r->stored);
 }
 
+/* Load what `st` (bound) says was paid, end the read snapshot before the long read of
+ * the report, read the report and list what it lacks. On error `r` is released. */
+static enum ff_err run_compare(struct engine *e, struct run *r, struct store_stmt *st,
+			       const struct recon_input *in, struct ff_diag *d)
+{
+	enum ff_err err = load_expected(e, r, st, d);
+	core_done(e, FF_OK);
+	if (!err)
+		err = read_report(r, in, d);
+	if (err) {
+		run_release(r);
+		return err;
+	}
+	list_missing(r);
+	return FF_OK;
+}
+
 enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, const char *id,
 				   const struct recon_input *in, json_t **out, struct ff_diag *d)
 {
@@ -564,15 +581,8 @@ enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, cons
 	run_init(&r, false);
 	struct store_stmt *st = store_query(e->st, Q_BATCH_EXPECTED);
 	store_bind_text(st, 1, id);
-	err = load_expected(e, &r, st, d);
-	core_done(e, FF_OK); /* end the read snapshot before the long read of the report */
-	if (!err)
-		err = read_report(&r, in, d);
-	if (err) {
-		run_release(&r);
+	if ((err = run_compare(e, &r, st, in, d)))
 		return core_done(e, err);
-	}
-	list_missing(&r);
 	const char *status = all_match(&r) ? "reconciled" : "disputed";
 	char rec_id[40];
 	crypto_random_id("rec", rec_id, sizeof(rec_id));
@@ -592,27 +602,10 @@ enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, cons
 		size_t nchunks = 0;
 		if ((err = batch_chunks(e, st, &chunks, &nchunks, d)))
 			goto end;
-		for (size_t i = 0; !err && i < nchunks; i++) {
-			st = store_query(e->st, Q_BATCH_REWARDS_RECONCILE);
-			store_bind_int(st, 1, now);
-			store_bind_text(st, 2, id);
-			store_bind_int(st, 3, chunks[2 * i]);
-			store_bind_int(st, 4, chunks[2 * i + 1]);
-			if (store_exec(st)) {
-				err = core_store_fail(e, d, "batch reconcile");
-				break;
-			}
-			n += store_changes(e->st);
-			st = store_query(e->st, Q_BATCH_HISTORY_RECONCILED);
-			store_bind_text(st, 1, a->label);
-			store_bind_text(st, 2, why);
-			store_bind_int(st, 3, now);
-			store_bind_text(st, 4, id);
-			store_bind_int(st, 5, chunks[2 * i]);
-			store_bind_int(st, 6, chunks[2 * i + 1]);
-			if (store_exec(st))
-				err = core_store_fail(e, d, "batch history");
-		}
+		const struct batch_move m = {Q_BATCH_REWARDS_RECONCILE, NULL, "batch reconcile",
+					     Q_BATCH_HISTORY_RECONCILED, a->label, why, id, now};
+		for (size_t i = 0; !err && i < nchunks; i++)
+			err = batch_move_chunk(e, &m, chunks[2 * i], chunks[2 * i + 1], &n, d);
 		free(chunks);
 		if (err)
 			goto end;
@@ -657,15 +650,9 @@ enum ff_err engine_reconcile_connector(struct engine *e, const struct actor *a, 
 	store_bind_text(st, 1, connector);
 	store_bind_int_or_null(st, 2, from, from == 0);
 	store_bind_int_or_null(st, 3, to, to == 0);
-	enum ff_err err = load_expected(e, &r, st, d);
-	core_done(e, FF_OK);
-	if (!err)
-		err = read_report(&r, in, d);
-	if (err) {
-		run_release(&r);
+	enum ff_err err = run_compare(e, &r, st, in, d);
+	if (err)
 		return core_done(e, err);
-	}
-	list_missing(&r);
 	const char *status = all_match(&r) ? "reconciled" : "disputed";
 	char rec_id[40];
 	crypto_random_id("rec", rec_id, sizeof(rec_id));

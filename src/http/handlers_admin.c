@@ -14,31 +14,18 @@
 
 enum ff_err h_report_participants(struct ctx *c)
 {
-	const char *format = query_get(c, "format");
 	json_t *doc = NULL;
-
-	if (format && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)
-		return ff_fail(&c->diag, FF_E_INVALID, "format", "format must be json or csv");
-	enum ff_err err = engine_report_participants(c->eng, c->actor, &doc, &c->diag);
+	bool csv;
+	enum ff_err err = query_format(c, &csv);
 	if (err)
 		return err;
-	return report_answer(c, format && strcmp(format, "csv") == 0, doc);
+	err = engine_report_participants(c->eng, c->actor, &doc, &c->diag);
+	if (err)
+		return err;
+	return report_answer(c, csv, doc);
 }
 
 /* ---- API keys ---- */
-
-static const char *opt_string(json_t *doc, const char *name, bool *bad)
-{
-	json_t *v = json_object_get(doc, name);
-	if (!v || json_is_null(v))
-		return NULL;
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) >= HTTP_PARAM_MAX) {
-		*bad = true;
-		return NULL;
-	}
-	return json_string_value(v);
-}
 
 enum ff_err h_key_create(struct ctx *c)
 {
@@ -54,18 +41,18 @@ enum ff_err h_key_create(struct ctx *c)
 		    "role must be admin, operator, finance, auditor, ingest, fulfiller or partner");
 		goto out;
 	}
-	const char *name = opt_string(doc, "name", &bad);
+	const char *name = body_string(doc, "name", &bad);
 	if (bad) {
 		err = ff_fail(&c->diag, FF_E_INVALID, "name", "name must be a non-empty string");
 		goto out;
 	}
-	const char *participant = opt_string(doc, "participant", &bad);
+	const char *participant = body_string(doc, "participant", &bad);
 	if (bad) {
 		err = ff_fail(&c->diag, FF_E_INVALID, "participant",
 			      "participant must be a participant id");
 		goto out;
 	}
-	const char *fulfiller = opt_string(doc, "fulfiller", &bad);
+	const char *fulfiller = body_string(doc, "fulfiller", &bad);
 	if (bad) {
 		err = ff_fail(&c->diag, FF_E_INVALID, "fulfiller",
 			      "fulfiller must be a fulfiller id");

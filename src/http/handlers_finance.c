@@ -24,14 +24,22 @@ enum ff_err query_time(struct ctx *c, const char *name, int64_t *out)
 	return FF_OK;
 }
 
-/* Check ?format= before the engine runs; true for CSV. */
-static enum ff_err query_format(struct ctx *c, bool *out_csv)
+enum ff_err query_format(struct ctx *c, bool *out_csv)
 {
 	const char *format = query_get(c, "format");
 	*out_csv = format && strcmp(format, "csv") == 0;
 	if (format && !*out_csv && strcmp(format, "json") != 0)
 		return ff_fail(&c->diag, FF_E_INVALID, "format", "format must be json or csv");
 	return FF_OK;
+}
+
+/* Answer the CSV text in `b` (taken over; none is an empty body). */
+static void csv_answer(struct ctx *c, struct ffbuf *b)
+{
+	if (!b->data)
+		ffbuf_adds(b, "");
+	c->raw = ffbuf_detach(b, &c->raw_len);
+	c->raw_ctype = "text/csv; charset=utf-8";
 }
 
 enum ff_err report_answer(struct ctx *c, bool csv, json_t *doc)
@@ -48,26 +56,8 @@ enum ff_err report_answer(struct ctx *c, bool csv, json_t *doc)
 		ffbuf_release(&b);
 		return err;
 	}
-	if (!b.data)
-		ffbuf_adds(&b, "");
-	c->raw = ffbuf_detach(&b, &c->raw_len);
-	c->raw_ctype = "text/csv; charset=utf-8";
+	csv_answer(c, &b);
 	return FF_OK;
-}
-
-/* An optional string field of a body: NULL when absent or null; *bad when not a
- * non-empty string of sane length. */
-static const char *body_string(json_t *doc, const char *name, bool *bad)
-{
-	json_t *v = json_object_get(doc, name);
-	if (!v || json_is_null(v))
-		return NULL;
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) >= HTTP_PARAM_MAX) {
-		*bad = true;
-		return NULL;
-	}
-	return json_string_value(v);
 }
 
 /* ---- batches ---- */
@@ -132,10 +122,7 @@ enum ff_err h_batch_report(struct ctx *c)
 		ffbuf_release(&b);
 		return err;
 	}
-	if (!b.data)
-		ffbuf_adds(&b, "");
-	c->raw = ffbuf_detach(&b, &c->raw_len);
-	c->raw_ctype = "text/csv; charset=utf-8";
+	csv_answer(c, &b);
 	return FF_OK;
 }
 

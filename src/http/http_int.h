@@ -271,6 +271,9 @@ int json_depth(const char *s, size_t len);
 /* Parse a JSON body into an object (empty body = {}); checks UTF-8, depth, duplicate
  * keys, and that every key is one of `allowed` (comma-separated; NULL = any). */
 enum ff_err body_object(struct ctx *c, const char *allowed, json_t **out);
+/* An optional string member of a body object: NULL when absent or null; sets *bad when
+ * it is not a non-empty string shorter than HTTP_PARAM_MAX. */
+const char *body_string(json_t *doc, const char *name, bool *bad);
 /* Query parameter or NULL. */
 const char *query_get(struct ctx *c, const char *name);
 /* limit and starting_after into p. */
@@ -359,6 +362,8 @@ enum ff_err h_fee_put(struct ctx *c);
 
 /* Query parameter `name` as an RFC 3339 time or date into *out (0 when absent). */
 enum ff_err query_time(struct ctx *c, const char *name, int64_t *out);
+/* Check ?format= (json or csv) before the engine runs; *out_csv true for csv. */
+enum ff_err query_format(struct ctx *c, bool *out_csv);
 /* Answer a report object (taken over) as JSON, or as CSV through engine_report_csv. */
 enum ff_err report_answer(struct ctx *c, bool csv, json_t *doc);
 

@@ -194,6 +194,19 @@ static bool in_list(const char *list, const char *key)
 	return false;
 }
 
+const char *body_string(json_t *doc, const char *name, bool *bad)
+{
+	json_t *v = json_object_get(doc, name);
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) >= HTTP_PARAM_MAX) {
+		*bad = true;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
 enum ff_err body_object(struct ctx *c, const char *allowed, json_t **out)
 {
 	json_error_t jerr;

@@ -4,7 +4,8 @@
  * Hashes (SHA-256 for API keys and the audit chain, keyed BLAKE2b for PII lookups),
  * random identifiers, the API key format with its typo-catching checksum, PII
  * encryption (XChaCha20-Poly1305 with a random nonce) and Standard Webhooks signatures
- * (HMAC-SHA256). Secret comparisons are constant-time (sodium_memcmp); secrets that
+ * (HMAC-SHA256), and the base64 encoding that HTTP Basic auth and MIME headers use.
+ * Secret comparisons are constant-time (sodium_memcmp); secrets that
  * pass through stack buffers are wiped with sodium_memzero.
  */
 #include "fulfill/crypto.h"
@@ -208,6 +209,14 @@ char *crypto_seal(const uint8_t key[FF_MASTER_KEY_BYTES], const char *plaintext)
 	sodium_bin2base64(out + strlen(SEAL_PREFIX), b64, bin, blen,
 			  sodium_base64_VARIANT_ORIGINAL);
 	free(bin);
+	return out;
+}
+
+char *crypto_base64(const void *data, size_t len)
+{
+	size_t b64 = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	char *out = ff_malloc(b64);
+	sodium_bin2base64(out, b64, data, len, sodium_base64_VARIANT_ORIGINAL);
 	return out;
 }
 
