@@ -9,7 +9,9 @@
  * Build: cc -O2 -shared -fPIC -o sqlprof.so sqlprof.c -ldl
  * Use:   LD_PRELOAD=./sqlprof.so SQLPROF_TOP=20 ./fulfill ingest FILE
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_NEXT */
+#endif
 #include <dlfcn.h>
 #include <sqlite3.h>
 #include <stdint.h>

@@ -222,6 +222,14 @@ enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d)
 	if (err) {
 		store_rollback(e->st);
 		e->audit_cached = false;
+		/* a version saved in what was rolled back may be saved again under the same
+		 * number with another document: forget the compiled ones */
+		for (int i = 0; i < PROGRAM_CACHE; i++)
+			if (e->program_used[i]) {
+				program_release(&e->programs[i]);
+				e->program_used[i] = false;
+			}
+		core_tx_forget(e);
 		return err;
 	}
 	if (store_commit(e->st)) {
