@@ -41,7 +41,10 @@ def build_tool():
     os.replace(TOOL + ".tmp", TOOL)
 
 
-class ExactlyOnce(FulfillTest):
+class ProviderTest(FulfillTest):
+    """A fresh database, the fake provider on loopback, and the engine tool (shared with
+    test_scaleout.py)."""
+
     def setUp(self):
         super().setUp()
         build_tool()
@@ -50,7 +53,6 @@ class ExactlyOnce(FulfillTest):
         self.port = int(self.fake.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}"
         self.env.env["FULFILL_WEBHOOK_ALLOW_HOSTS"] = "127.0.0.1"
-        self.env.env["FULFILL_WORKER_INTERVAL"] = "0.05"
 
     def tearDown(self):
         self.fake.kill()
@@ -68,6 +70,12 @@ class ExactlyOnce(FulfillTest):
         r = subprocess.run([TOOL, *args], env=self.env.env, capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout) if r.stdout.strip() else None
+
+
+class ExactlyOnce(ProviderTest):
+    def setUp(self):
+        super().setUp()
+        self.env.env["FULFILL_WORKER_INTERVAL"] = "0.05"
 
     def counts(self):
         return self.tool("counts")

@@ -21,12 +21,11 @@ import subprocess
 import sys
 import time
 import unittest
-import urllib.request
 
-from fulfilltest import BIN, ROOT, FulfillTest
+from fulfilltest import BIN
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_exactly_once import TOOL, build_tool  # noqa: E402
+from test_exactly_once import ProviderTest  # noqa: E402
 
 PG = os.environ.get("FULFILL_TEST_PG_HOST")
 SOAK = os.environ.get("FULFILL_SOAK") == "1"
@@ -61,15 +60,9 @@ def post_events(port, key, bodies):
 
 
 @unittest.skipUnless(PG, "PostgreSQL only (tests/with-postgres)")
-class ScaleOut(FulfillTest):
+class ScaleOut(ProviderTest):
     def setUp(self):
         super().setUp()
-        build_tool()
-        self.fake = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "fakes", "fake_provider.py")],
-                                     stdout=subprocess.PIPE, text=True)
-        self.port = int(self.fake.stdout.readline())
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env.env["FULFILL_WEBHOOK_ALLOW_HOSTS"] = "127.0.0.1"
         self.env.env["FULFILL_WORKER_INTERVAL"] = "2"  # idle workers wake on NOTIFY
         self.env.env["FULFILL_HTTP_RATE"] = "0"
         self.workers = []
@@ -79,21 +72,7 @@ class ScaleOut(FulfillTest):
             if w.poll() is None:
                 w.kill()
                 w.wait()
-        self.fake.kill()
-        self.fake.wait()
-        self.fake.stdout.close()
         super().tearDown()
-
-    def control(self, path, body=None):
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode() if body is not None else None,
-                                     method="POST" if body is not None else "GET")
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-
-    def tool(self, *args):
-        r = subprocess.run([TOOL, *args], env=self.env.env, capture_output=True, text=True, timeout=600)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return json.loads(r.stdout) if r.stdout.strip() else None
 
     def sql(self, query):
         r = subprocess.run(["psql", self.env.db, "-Atqc", query], capture_output=True, text=True, check=True)
