@@ -5,8 +5,8 @@
  * lines (each at most 16 MiB; a longer line is rejected as too_large while the reader
  * skips to the next newline without keeping it), CSV rows come from the bounded csv
  * reader and are turned into the same event objects. Events are handed to
- * engine_ingest() in chunks of up to 500 events or 32 MiB, one transaction per chunk
- * with a savepoint per event, so a bad line fails alone. Memory therefore stays bounded
+ * engine_ingest() in chunks of up to 500 events or 32 MiB, one transaction per chunk;
+ * the engine makes a bad line fail alone (docs/ingest.md). Memory therefore stays bounded
  * by one chunk plus one line, whatever the size of the file.
  *
  * Results: one line per rejected line on stderr (`line N: CODE: MESSAGE (PARAM)`), a

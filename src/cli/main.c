@@ -148,7 +148,7 @@ static const struct command_def commands[] = {
      NEED_ENGINE},
     {{"ingest", "FILE [--format ndjson|csv]", "ingest events from an NDJSON or CSV file",
       "Streams the file ('-' reads stdin) into the engine in chunks of 500 events, one "
-      "transaction per chunk and one savepoint per event, so a bad line never stops the "
+      "transaction per chunk; a bad line fails alone and never stops the "
       "others. Each rejected line is reported on stderr as 'line N: CODE: MESSAGE (PARAM)'. "
       "Lines longer than 16 MiB are rejected as too_large. A progress bar is drawn on stderr "
       "when it is a terminal. The last line on stdout is 'accepted N, duplicate N, rejected "
