@@ -7,6 +7,7 @@ the real HTTP API; nothing is faked."""
 import json
 import os
 import sys
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from fulfilltest import Env, FulfillTest, Server  # noqa: E402,F401  (re-exported)
@@ -43,6 +44,39 @@ def ndjson(events):
 
 class Seeded:
     """What seed() made: keys, server, reward ids per participant."""
+
+
+class SeededAPITest(unittest.TestCase):
+    """A seeded database and server shared by a test class (seed()), an operator key, and
+    request helpers that default to the admin key."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.s = seed(cls.env)
+        cls.srv, cls.admin = cls.s.srv, cls.s.admin
+        cls.operator = cls.env.key("operator")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def req(self, method, path, body=None, key=None, **kw):
+        return self.srv.request(method, path, body, key=key or self.admin, **kw)
+
+    def ok(self, method, path, body=None, status=200, key=None, **kw):
+        st, resp, _ = self.req(method, path, body, key=key, **kw)
+        self.assertEqual(st, status, f"{method} {path}: {resp}")
+        return resp
+
+    def err(self, method, path, body, status, code, param=None, key=None, **kw):
+        st, resp, _ = self.req(method, path, body, key=key, **kw)
+        self.assertEqual(st, status, f"{method} {path}: {resp}")
+        self.assertEqual(resp["error"]["code"], code, resp)
+        self.assertTrue(resp["error"]["message"])
+        if param:
+            self.assertEqual(resp["error"].get("param"), param, resp)
+        return resp
 
 
 def _expect(cond, what):

@@ -5,36 +5,14 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import seed, Env  # noqa: E402
+from apiutil import SeededAPITest  # noqa: E402
 
 
-class Fulfillment(unittest.TestCase):
+class Fulfillment(SeededAPITest):
     @classmethod
     def setUpClass(cls):
-        cls.env = Env()
-        cls.s = seed(cls.env)
-        cls.srv, cls.admin = cls.s.srv, cls.s.admin
-        cls.operator = cls.env.key("operator")
+        super().setUpClass()
         cls.finance = cls.env.key("finance")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.close()
-
-    def req(self, method, path, body=None, key=None, **kw):
-        return self.srv.request(method, path, body, key=key or self.admin, **kw)
-
-    def ok(self, method, path, body=None, status=200, key=None, **kw):
-        st, resp, _ = self.req(method, path, body, key=key, **kw)
-        self.assertEqual(st, status, f"{method} {path}: {resp}")
-        return resp
-
-    def err(self, method, path, body, status, code, param=None, key=None, **kw):
-        st, resp, _ = self.req(method, path, body, key=key, **kw)
-        self.assertEqual(st, status, f"{method} {path}: {resp}")
-        self.assertEqual(resp["error"]["code"], code, resp)
-        if param:
-            self.assertEqual(resp["error"].get("param"), param, resp)
 
     def test_connectors_secrets_are_write_only(self):
         c = self.ok("PUT", "/v1/connectors/stripe_main", {"type": "stripe", "config": {"api_key": "sk_test_abcdef1234"}})

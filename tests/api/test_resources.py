@@ -6,39 +6,14 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import PROGRAM, Env, conversion, ndjson, participant, referral, seed  # noqa: E402
+from apiutil import PROGRAM, SeededAPITest, conversion, ndjson, participant, referral  # noqa: E402
 
 
-class Resources(unittest.TestCase):
+class Resources(SeededAPITest):
     @classmethod
     def setUpClass(cls):
-        cls.env = Env()
-        cls.s = seed(cls.env)
-        cls.srv = cls.s.srv
-        cls.admin = cls.s.admin
+        super().setUpClass()
         cls.admin2 = cls.env.key("admin")
-        cls.operator = cls.env.key("operator")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.close()
-
-    def req(self, method, path, body=None, key=None, **kw):
-        return self.srv.request(method, path, body, key=key or self.admin, **kw)
-
-    def ok(self, method, path, body=None, status=200, key=None, **kw):
-        st, resp, _ = self.req(method, path, body, key=key, **kw)
-        self.assertEqual(st, status, f"{method} {path}: {resp}")
-        return resp
-
-    def err(self, method, path, body, status, code, key=None, param=None, **kw):
-        st, resp, h = self.req(method, path, body, key=key, **kw)
-        self.assertEqual(st, status, f"{method} {path}: {resp}")
-        self.assertEqual(resp["error"]["code"], code, resp)
-        self.assertTrue(resp["error"]["message"])
-        if param:
-            self.assertEqual(resp["error"].get("param"), param, resp)
-        return resp
 
     def assertList(self, body):
         self.assertEqual(body["object"], "list", body)
