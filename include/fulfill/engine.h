@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fulfill/buf.h"
 #include "fulfill/crypto.h"
 #include "fulfill/error.h"
 
@@ -191,6 +192,10 @@ enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const s
 /* The reward with "history". */
 enum ff_err engine_reward_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
 			      struct ff_diag *d);
+/* The same object as compact JSON text appended to `out` (what engine_reward_get's
+ * value dumps to), without building a value tree: for the HTTP API's GET. */
+enum ff_err engine_reward_text(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
+			       struct ff_diag *d);
 /* Why a reward (or a conversion id: why it earned nothing) came out as it did. */
 enum ff_err engine_explain(struct engine *e, const struct actor *a, const char *id, json_t **out,
 			   struct ff_diag *d);

@@ -237,6 +237,9 @@ enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to
 enum ff_err reward_update(struct engine *e, const struct reward *r, struct ff_diag *d);
 /* The API object for a reward. */
 json_t *reward_json(const struct reward *r);
+/* The members of reward_json(r), as text, into an object `w` has open. */
+struct jsonw;
+void reward_write_members(struct jsonw *w, const struct reward *r);
 /* The status a reward takes once it leaves review/creation: pending (with reason
  * hold_period or schedule) when its release time is in the future, else approved. */
 const char *reward_release_status(const struct reward *r, int64_t now, const char **out_reason);

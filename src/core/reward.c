@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "fulfill/jsonw.h"
 
 static const char *const statuses[] = {"pending", "review",   "approved",  "issuing", "fulfilled",
 				       "reconciled", "failed", "cancelled", "reversed", "expired", NULL};
@@ -268,62 +269,6 @@ const char *reward_release_status(const struct reward *r, int64_t now, const cha
 	return "approved";
 }
 
-static json_t *opt_int(int64_t v, bool has)
-{
-	return has ? json_integer(v) : json_null();
-}
-
-static json_t *opt_str(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
-
-json_t *reward_json(const struct reward *r)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_string(r->id));
-	json_object_set_new(o, "object", json_string("reward"));
-	json_object_set_new(o, "program", json_string(r->program));
-	json_object_set_new(o, "program_version", json_integer(r->program_version));
-	json_object_set_new(o, "participant", json_string(r->participant));
-	json_object_set_new(o, "role", json_string(r->role));
-	json_object_set_new(o, "referral", opt_str(r->referral));
-	json_object_set_new(o, "conversion", opt_str(r->conversion));
-	json_object_set_new(o, "type", json_string(r->type));
-	json_object_set_new(o, "amount", opt_int(r->amount, r->has_amount));
-	json_object_set_new(o, "currency", opt_str(r->currency));
-	json_object_set_new(o, "percent_bp", opt_int(r->percent_bp, r->has_percent));
-	if (r->has_max)
-		json_object_set_new(o, "max_amount", json_integer(r->max_amount));
-	if (r->has_months)
-		json_object_set_new(o, "months", json_integer(r->months));
-	json_object_set_new(o, "code", opt_str(r->code));
-	if (r->pool[0])
-		json_object_set_new(o, "pool", json_string(r->pool));
-	if (r->sku[0]) {
-		json_object_set_new(o, "sku", json_string(r->sku));
-		json_object_set_new(o, "quantity", opt_int(r->quantity, r->has_quantity));
-	}
-	if (r->brand[0])
-		json_object_set_new(o, "brand", json_string(r->brand));
-	json_object_set_new(o, "status", json_string(r->status));
-	json_object_set_new(o, "reason", opt_str(r->reason));
-	json_object_set_new(o, "hold_until", json_time(r->hold_until, r->has_hold));
-	json_object_set_new(o, "release_at", json_time(r->release_at, r->has_release));
-	json_object_set_new(o, "expires_at", json_time(r->expires_at, r->has_expires));
-	json_object_set_new(o, "connector", json_string(r->connector));
-	json_object_set_new(o, "fulfiller", json_string(r->fulfiller));
-	json_object_set_new(o, "external_reference", opt_str(r->external_reference));
-	json_object_set_new(o, "batch", opt_str(r->batch));
-	json_object_set_new(o, "signals", json_from_text(r->signals[0] ? r->signals : NULL, "[]"));
-	json_object_set_new(o, "attempts", json_integer(r->attempts));
-	json_object_set_new(o, "last_error", opt_str(r->last_error));
-	json_object_set_new(o, "fulfilled_at", json_time(r->fulfilled_at, r->has_fulfilled));
-	json_object_set_new(o, "created_at", json_time(r->created_at, true));
-	json_object_set_new(o, "updated_at", json_time(r->updated_at, true));
-	return o;
-}
-
 /* Scope: a partner sees its own participant's rewards; a fulfiller those it fulfils. */
 static bool in_scope(const struct actor *a, const struct reward *r)
 {
@@ -343,25 +288,49 @@ static enum ff_err load_scoped(struct engine *e, const struct actor *a, const ch
 	return err;
 }
 
-enum ff_err engine_reward_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
-			      struct ff_diag *d)
+enum ff_err engine_reward_text(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
+			       struct ff_diag *d)
 {
 	struct reward r;
 	enum ff_err err = load_scoped(e, a, id, &r, d);
 	if (err)
 		return core_done(e, err);
-	json_t *o = reward_json(&r);
-	json_t *hist = json_array();
+	struct jsonw w;
+	jsonw_init(&w, out);
+	jsonw_object_open(&w, NULL);
+	reward_write_members(&w, &r);
+	jsonw_array_open(&w, "history");
 	struct store_stmt *st = store_query(e->st, Q_HISTORY_LIST);
 	store_bind_text(st, 1, id);
-	while (store_step(st) == 1)
-		json_array_append_new(hist, json_pack("{s:s?, s:s, s:s, s:s?, s:o}", "from", store_col_text(st, 0),
-						      "to", store_col_text(st, 1), "actor", store_col_text(st, 2),
-						      "reason", store_col_text(st, 3), "at",
-						      json_time(store_col_int(st, 4), true)));
-	json_object_set_new(o, "history", hist);
-	*out = o;
+	int rc;
+	while ((rc = store_step(st)) == 1) {
+		jsonw_object_open(&w, NULL);
+		jsonw_string(&w, "from", store_col_text(st, 0));
+		jsonw_string(&w, "to", store_col_text(st, 1));
+		jsonw_string(&w, "actor", store_col_text(st, 2));
+		jsonw_string(&w, "reason", store_col_text(st, 3));
+		jsonw_time(&w, "at", store_col_int(st, 4), true);
+		jsonw_object_close(&w);
+	}
+	jsonw_array_close(&w);
+	jsonw_object_close(&w);
+	if (rc < 0)
+		return core_done(e, core_store_fail(e, d, "reward history"));
+	if (w.err)
+		return core_done(e, ff_fail(d, FF_E_INTERNAL, NULL, "reward %s does not fit the answer", id));
 	return core_done(e, FF_OK);
+}
+
+enum ff_err engine_reward_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
+			      struct ff_diag *d)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	enum ff_err err = engine_reward_text(e, a, id, &b, d);
+	if (!err && !(*out = json_loadb(b.data, b.len, 0, NULL)))
+		err = ff_fail(d, FF_E_INTERNAL, NULL, "reward %s: unreadable answer", id);
+	ffbuf_release(&b);
+	return err;
 }
 
 enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const struct reward_filter *f,

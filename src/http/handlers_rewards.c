@@ -31,7 +31,17 @@ enum ff_err h_reward_list(struct ctx *c)
 
 enum ff_err h_reward_get(struct ctx *c)
 {
-	return engine_reward_get(c->eng, c->actor, ctx_param(c, 0), &c->out, &c->diag);
+	/* the hottest read: text written straight from the row, no value tree */
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	enum ff_err err = engine_reward_text(c->eng, c->actor, ctx_param(c, 0), &b, &c->diag);
+	if (err) {
+		ffbuf_release(&b);
+		return err;
+	}
+	c->raw = ffbuf_detach(&b, &c->raw_len);
+	c->raw_ctype = "application/json";
+	return FF_OK;
 }
 
 enum ff_err h_reward_explain(struct ctx *c)

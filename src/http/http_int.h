@@ -30,6 +30,10 @@
 #define HTTP_NDJSON_MAX_LINES 10000
 #define HTTP_IDEM_KEY_MAX 255
 #define HTTP_REQUEST_ID_MAX 128
+/* Per-connection memory of libmicrohttpd: the request line and headers must fit (a
+ * larger header block is answered 431), and the pool is cleared for every request on a
+ * kept-alive connection, so it is not made larger than needed. */
+#define HTTP_CONN_MEMORY (32 * 1024)
 
 /* ---- route table (router.c) ---- */
 

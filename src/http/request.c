@@ -412,14 +412,15 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!req)
 		return;
-	double secs = (double)(http_now_ns() - req->t0_ns) / 1e9;
+	int64_t us = (http_now_ns() - req->t0_ns + 500) / 1000;
+	double secs = (double)us / 1e6;
 	/* typed fields, not a JSON object: this line is written for every request */
 	struct log_field f[7] = {
 	    {"request_id", req->request_id, 0},
 	    {"method", req->method, 0},
 	    {"route", req->route ? req->route->pattern : "unmatched", 0},
 	    {"status", NULL, req->answered ? req->status : 0},
-	    {"duration_ms", NULL, secs * 1000.0},
+	    {"duration_ms", NULL, (double)us / 1000.0},
 	};
 	size_t nf = 5;
 	if (req->authed)

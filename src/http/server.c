@@ -321,7 +321,7 @@ static struct MHD_Daemon *start_mhd(const struct sockaddr_storage *addr, bool v6
 		    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
 		    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
 		    (unsigned)http_server->opt.conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+		    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 		    MHD_OPTION_END);
 	}
 	return d;

@@ -8,6 +8,7 @@
  * transaction rather than failing at its first write. Migrations run at open inside one
  * IMMEDIATE transaction, so concurrent processes migrate once.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,8 +295,17 @@ static const struct store_ops lite_ops = {
 	.lock_chain = lite_lock_chain,
 };
 
+/* Process-wide settings, before the first connection: no memory statistics (they take
+ * a global mutex on every allocation of every connection). */
+static void lite_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_diag *d)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, lite_configure);
 	struct lite *l = ff_calloc(1, sizeof(*l));
 	l->base.ops = &lite_ops;
 	l->base.kind = STORE_SQLITE;

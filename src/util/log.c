@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,49 @@ static int add_string(struct ffbuf *b, const char *s)
 	return err ? err : ffbuf_add(b, "\"", 1);
 }
 
+/* Integers and fractions to three places (durations in ms) by hand, as this runs for
+ * every request; anything else as %.15g (integers exactly, fractions without binary
+ * noise). */
+static int format_num(double v, char *out, size_t n)
+{
+	if (!isfinite(v))
+		return snprintf(out, n, "null");
+	double milli = v * 1000.0;
+	if (fabs(milli) >= 9e15 || milli != milli)
+		return snprintf(out, n, "%.15g", v);
+	long long t = llround(milli);
+	if ((double)t != milli && fabs(milli - (double)t) > 1e-9 * fabs(milli))
+		return snprintf(out, n, "%.15g", v); /* more than three places: keep them */
+	char tmp[32];
+	size_t k = 0;
+	bool neg = t < 0;
+	unsigned long long u = neg ? 0ULL - (unsigned long long)t : (unsigned long long)t;
+	int frac = (int)(u % 1000);
+	u /= 1000;
+	if (frac) {
+		int places = 3;
+		while (frac % 10 == 0) {
+			frac /= 10;
+			places--;
+		}
+		for (int i = 0; i < places; i++, frac /= 10)
+			tmp[k++] = (char)('0' + frac % 10);
+		tmp[k++] = '.';
+	}
+	do {
+		tmp[k++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (neg)
+		tmp[k++] = '-';
+	if (k + 1 > n)
+		return snprintf(out, n, "%.15g", v);
+	for (size_t i = 0; i < k; i++)
+		out[i] = tmp[k - 1 - i];
+	out[k] = '\0';
+	return (int)k;
+}
+
 void log_fields(const char *level, const char *msg, const struct log_field *fields, size_t n)
 {
 	if (log_rank(level, LOG_INFO) < atomic_load(&log_min_level))
@@ -231,10 +275,7 @@ void log_fields(const char *level, const char *msg, const struct log_field *fiel
 		if (fields[i].str) {
 			err |= add_string(&b, fields[i].str);
 		} else {
-			/* %.15g: integers exactly, fractions without binary noise */
-			int len = isfinite(fields[i].num)
-				      ? snprintf(num, sizeof(num), "%.15g", fields[i].num)
-				      : snprintf(num, sizeof(num), "null");
+			int len = format_num(fields[i].num, num, sizeof(num));
 			err |= ffbuf_add(&b, num, (size_t)len);
 		}
 	}

@@ -449,6 +449,51 @@ Test(engine, referral_trigger_and_other_types)
 	json_decref(swag);
 }
 
+/* GET's text (engine_reward_text) and the list's value (reward_json) are one object:
+ * byte for byte what jansson dumps, for every shape of reward. */
+Test(engine, reward_text_matches_the_value_byte_for_byte)
+{
+	fx_program(&F, "{\"id\":\"signup\",\"name\":\"Signup\",\"currency\":\"USD\",\"trigger\":\"referral\","
+		       "\"hold_days\":3,\"rewards\":[{\"to\":\"referrer\",\"type\":\"points\",\"amount\":50},"
+		       "{\"to\":\"referred\",\"type\":\"custom\",\"sku\":\"T\\\"SHIRT\\n\\u00e9\",\"quantity\":2}],"
+		       "\"fulfillment\":{\"custom\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	fx_ok(&F, "{\"id\":\"e\",\"type\":\"referral\",\"data\":{\"program\":\"signup\","
+		  "\"referrer\":\"jessica\",\"referred_email\":\"tom@example.com\"}}");
+	json_decref(fx_worker(&F, T0 + 4 * DAY));
+	json_t *all = fx_rewards(&F, NULL, NULL);
+	cr_assert_eq(json_array_size(all), 2);
+	for (size_t i = 0; i < json_array_size(all); i++) {
+		json_t *item = json_array_get(all, i);
+		const char *id = json_string_value(json_object_get(item, "id"));
+		struct ffbuf b;
+		ffbuf_init(&b, 0);
+		struct ff_diag d;
+		cr_assert_eq(engine_reward_text(F.e, &F.cli, id, &b, &d), FF_OK, "%s", d.message);
+		json_t *parsed = json_loadb(b.data, b.len, 0, NULL);
+		cr_assert_not_null(parsed, "valid JSON");
+		char *canon = json_dumps(parsed, JSON_COMPACT);
+		cr_expect_str_eq(b.data, canon, "the text is what jansson would write");
+		cr_assert_gt(json_array_size(json_object_get(parsed, "history")), 1);
+		json_object_del(parsed, "history");
+		char *a = json_dumps(parsed, JSON_COMPACT), *want = json_dumps(item, JSON_COMPACT);
+		cr_expect_str_eq(a, want, "GET and the list agree");
+		free(a);
+		free(want);
+		free(canon);
+		json_decref(parsed);
+		ffbuf_release(&b);
+	}
+	json_decref(all);
+	/* unknown and out-of-scope ids are not found and write nothing */
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	struct ff_diag d;
+	cr_expect_eq(engine_reward_text(F.e, &F.cli, "rwd_nope", &b, &d), FF_E_NOT_FOUND);
+	cr_expect_eq(b.len, 0);
+	ffbuf_release(&b);
+}
+
 Test(engine, bad_events_fail_alone_and_store_nothing)
 {
 	fx_program(&F, GIVE20);

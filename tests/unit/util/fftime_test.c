@@ -177,6 +177,24 @@ Test(fftime, format_parse_round_trip)
 	}
 }
 
+/* The hand-written common case agrees with libc's gmtime over years 0000-9999. */
+Test(fftime, format_matches_gmtime)
+{
+	for (int64_t ms = -62167219200000; ms < 253402300800000; ms += 7919LL * 3600 * 1000 + 12345) {
+		time_t t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+		struct tm tm;
+		cr_assert_not_null(gmtime_r(&t, &tm));
+		char want[96], got[40];
+		int64_t frac = ms - (int64_t)t * 1000;
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+		cr_assert_str_eq(fftime_format(ms, got, sizeof(got)), want);
+	}
+	/* outside 0000-9999 the general path still writes the year */
+	char buf[40];
+	cr_expect_str_eq(fftime_format(253402300800000, buf, sizeof(buf)), "10000-01-01T00:00:00.000Z");
+}
+
 Test(fftime, clock_override)
 {
 	fftime_set_now(1614265330000);

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,28 @@ Test(log, typed_fields)
 	cr_expect_eq(fftime_parse(json_string_value(json_object_get(j, "ts")), &ms), 0);
 	json_decref(j);
 	free(out);
+}
+
+/* Numbers in typed fields: integers and up to three decimals written by hand, the
+ * rest as %.15g, non-finite values as null. */
+Test(log, typed_numbers_exactly)
+{
+	const struct {
+		double v;
+		const char *text;
+	} cases[] = {{0, "0"},	       {200, "200"},	{-5, "-5"},	      {0.125, "0.125"},   {1.5, "1.5"},
+		     {0.001, "0.001"}, {-0.25, "-0.25"}, {12.3456, "12.3456"}, {1e20, "1e+20"},
+		     {123456.789, "123456.789"}, {2.0000004, "2.0000004"}, {NAN, "null"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct log_field f = {"n", NULL, cases[i].v};
+		capture_start();
+		log_fields("info", "m", &f, 1);
+		char *out = capture_end();
+		char want[64];
+		snprintf(want, sizeof(want), "\"n\":%s}", cases[i].text);
+		cr_expect_not_null(strstr(out, want), "%s in %s", want, out);
+		free(out);
+	}
 }
 
 Test(log, null_and_non_object_fields)

@@ -1,0 +1,127 @@
+/*
+ * jsonw_test.c - unit tests for src/util/jsonw.c: the text is byte for byte what
+ * jansson's json_dumps(JSON_COMPACT) writes for the same value (nesting, separators,
+ * every escape, UTF-8, integers at their limits), and an append past the buffer's
+ * maximum is reported.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fulfill/jsonw.h"
+
+static void expect_same(const struct ffbuf *b, json_t *v)
+{
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	cr_expect_str_eq(b->data, want);
+	free(want);
+	json_decref(v);
+}
+
+Test(jsonw, nested_members_match_jansson)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	struct jsonw w;
+	jsonw_init(&w, &b);
+	jsonw_object_open(&w, NULL);
+	jsonw_string(&w, "id", "rwd_1");
+	jsonw_int(&w, "zero", 0);
+	jsonw_int(&w, "min", INT64_MIN);
+	jsonw_int(&w, "max", INT64_MAX);
+	jsonw_int(&w, "neg", -42);
+	jsonw_bool(&w, "t", true);
+	jsonw_bool(&w, "f", false);
+	jsonw_null(&w, "n");
+	jsonw_string(&w, "s_null", NULL);
+	jsonw_time(&w, "at", 1614265330001, true);
+	jsonw_time(&w, "never", 5, false);
+	jsonw_raw(&w, "signals", "[{\"a\":1}]", 9);
+	jsonw_array_open(&w, "empty");
+	jsonw_array_close(&w);
+	jsonw_object_open(&w, "o");
+	jsonw_object_close(&w);
+	jsonw_array_open(&w, "list");
+	jsonw_int(&w, NULL, 1);
+	jsonw_object_open(&w, NULL);
+	jsonw_string(&w, "k", "v");
+	jsonw_object_close(&w);
+	jsonw_string(&w, NULL, "x");
+	jsonw_array_close(&w);
+	jsonw_object_close(&w);
+	cr_assert_eq(w.err, 0);
+	expect_same(&b, json_pack("{s:s, s:i, s:I, s:I, s:i, s:b, s:b, s:n, s:n, s:s, s:n, s:[{s:i}], s:[], s:{}, "
+				  "s:[i, {s:s}, s]}",
+				  "id", "rwd_1", "zero", 0, "min", (json_int_t)INT64_MIN, "max",
+				  (json_int_t)INT64_MAX, "neg", -42, "t", 1, "f", 0, "n", "s_null", "at",
+				  "2021-02-25T15:02:10.001Z", "never", "signals", "a", 1, "empty", "o", "list", 1, "k",
+				  "v", "x"));
+	ffbuf_release(&b);
+}
+
+Test(jsonw, every_escape_matches_jansson)
+{
+	/* every byte 0x01..0x7f, then UTF-8 of two, three and four bytes */
+	char s[200];
+	size_t n = 0;
+	for (int c = 1; c < 0x80; c++)
+		s[n++] = (char)c;
+	const char *utf8 = "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xE2\x80\xA8";
+	for (const char *p = utf8; *p; p++)
+		s[n++] = *p;
+	s[n] = '\0';
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	struct jsonw w;
+	jsonw_init(&w, &b);
+	jsonw_object_open(&w, NULL);
+	jsonw_string(&w, s, s); /* keys are escaped the same way */
+	jsonw_object_close(&w);
+	json_t *o = json_object();
+	json_object_set_new(o, s, json_string(s));
+	expect_same(&b, o);
+	ffbuf_release(&b);
+}
+
+Test(jsonw, top_level_scalars)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	struct jsonw w;
+	jsonw_init(&w, &b);
+	jsonw_int(&w, NULL, -7);
+	expect_same(&b, json_integer(-7));
+	ffbuf_reset(&b);
+	jsonw_init(&w, &b);
+	jsonw_string(&w, NULL, "a\"b");
+	expect_same(&b, json_string("a\"b"));
+	ffbuf_release(&b);
+}
+
+Test(jsonw, past_the_maximum_is_an_error)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 16);
+	struct jsonw w;
+	jsonw_init(&w, &b);
+	jsonw_object_open(&w, NULL);
+	jsonw_string(&w, "k", "short");
+	cr_expect_eq(w.err, 0);
+	jsonw_string(&w, "long", "this does not fit in sixteen bytes");
+	cr_expect_eq(w.err, -1);
+	cr_expect(b.len <= 16);
+	ffbuf_release(&b);
+}
+
+Test(jsonw, nesting_deeper_than_the_limit_is_an_error)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	struct jsonw w;
+	jsonw_init(&w, &b);
+	for (int i = 0; i < JSONW_DEPTH + 2; i++)
+		jsonw_array_open(&w, NULL);
+	cr_expect_eq(w.err, -1);
+	ffbuf_release(&b);
+}
