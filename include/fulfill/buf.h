@@ -20,6 +20,10 @@ void ffbuf_init(struct ffbuf *b, size_t max);
 /* 0, or -1 when the result would exceed max. */
 int ffbuf_add(struct ffbuf *b, const void *data, size_t len);
 int ffbuf_adds(struct ffbuf *b, const char *s);
+/* Make room for `extra` more bytes plus the NUL (b->data + b->len onwards may then be
+ * written directly, b->len advanced and the NUL set by the caller). 0, or -1 when
+ * that would pass max. */
+int ffbuf_reserve(struct ffbuf *b, size_t extra);
 int ffbuf_addf(struct ffbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ffbuf_reset(struct ffbuf *b);
 /* Free the storage; the buffer may be reused after ffbuf_init. */

@@ -291,25 +291,30 @@ static enum ff_err load_scoped(struct engine *e, const struct actor *a, const ch
 enum ff_err engine_reward_text(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
 			       struct ff_diag *d)
 {
+	/* one statement: the reward's columns, then its history, one transition a row */
+	struct store_stmt *st = store_query(e->st, Q_REWARD_WITH_HISTORY);
+	store_bind_text(st, 1, id);
+	int rc = store_step(st);
+	if (rc < 0)
+		return core_done(e, core_store_fail(e, d, "reward"));
 	struct reward r;
-	enum ff_err err = load_scoped(e, a, id, &r, d);
-	if (err)
-		return core_done(e, err);
+	if (rc == 1)
+		reward_from_row(st, &r);
+	if (rc == 0 || !in_scope(a, &r))
+		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward %s", id));
+	enum { H = 35 }; /* the history's columns follow the reward's */
 	struct jsonw w;
 	jsonw_init(&w, out);
 	jsonw_object_open(&w, NULL);
 	reward_write_members(&w, &r);
 	jsonw_array_open(&w, "history");
-	struct store_stmt *st = store_query(e->st, Q_HISTORY_LIST);
-	store_bind_text(st, 1, id);
-	int rc;
-	while ((rc = store_step(st)) == 1) {
+	for (; rc == 1 && !store_col_null(st, H + 1); rc = store_step(st)) {
 		jsonw_object_open(&w, NULL);
-		jsonw_string(&w, "from", store_col_text(st, 0));
-		jsonw_string(&w, "to", store_col_text(st, 1));
-		jsonw_string(&w, "actor", store_col_text(st, 2));
-		jsonw_string(&w, "reason", store_col_text(st, 3));
-		jsonw_time(&w, "at", store_col_int(st, 4), true);
+		jsonw_string(&w, "from", store_col_text(st, H));
+		jsonw_string(&w, "to", store_col_text(st, H + 1));
+		jsonw_string(&w, "actor", store_col_text(st, H + 2));
+		jsonw_string(&w, "reason", store_col_text(st, H + 3));
+		jsonw_time(&w, "at", store_col_int(st, H + 4), true);
 		jsonw_object_close(&w);
 	}
 	jsonw_array_close(&w);

@@ -34,6 +34,7 @@ enum ff_err h_reward_get(struct ctx *c)
 	/* the hottest read: text written straight from the row, no value tree */
 	struct ffbuf b;
 	ffbuf_init(&b, 0);
+	ffbuf_reserve(&b, 2048); /* a reward with a short history fits */
 	enum ff_err err = engine_reward_text(c->eng, c->actor, ctx_param(c, 0), &b, &c->diag);
 	if (err) {
 		ffbuf_release(&b);

@@ -33,7 +33,7 @@
 /* Per-connection memory of libmicrohttpd: the request line and headers must fit (a
  * larger header block is answered 431), and the pool is cleared for every request on a
  * kept-alive connection, so it is not made larger than needed. */
-#define HTTP_CONN_MEMORY (32 * 1024)
+#define HTTP_CONN_MEMORY (16 * 1024)
 
 /* ---- route table (router.c) ---- */
 

@@ -256,12 +256,11 @@ const struct route *router_match(const char *method, const char *path,
 		if (!pattern_match(r->pattern, norm, scratch))
 			continue;
 		if (strcmp(r->method, method) == 0) {
-			if (!hit) {
-				hit = r;
-				for (int k = 0; k < HTTP_MAX_PARAMS; k++)
-					memcpy(params[k], scratch[k], strlen(scratch[k]) + 1);
-			}
-			continue;
+			/* the first match wins, and with a match there is no Allow to list */
+			hit = r;
+			for (int k = 0; k < HTTP_MAX_PARAMS; k++)
+				memcpy(params[k], scratch[k], strlen(scratch[k]) + 1);
+			break;
 		}
 		*out_path_known = true;
 		if (allow_len && !strstr(allow, r->method)) {

@@ -30,8 +30,7 @@ void ffbuf_init(struct ffbuf *b, size_t max)
 	b->max = max;
 }
 
-/* Make room for `extra` more bytes plus the NUL. -1 when that would pass max. */
-static int ffbuf_reserve(struct ffbuf *b, size_t extra)
+int ffbuf_reserve(struct ffbuf *b, size_t extra)
 {
 	if (extra > SIZE_MAX - 1 - b->len)
 		return -1;
@@ -57,6 +56,12 @@ static int ffbuf_reserve(struct ffbuf *b, size_t extra)
 
 int ffbuf_add(struct ffbuf *b, const void *data, size_t len)
 {
+	if (len && len < b->cap - b->len && b->cap) { /* fits: the common case */
+		memcpy(b->data + b->len, data, len);
+		b->len += len;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	if (len == 0)
 		return ffbuf_reserve(b, 0);
 	if (ffbuf_reserve(b, len) < 0)

@@ -3,6 +3,7 @@
  */
 #include "fulfill/jsonw.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "fulfill/fftime.h"
@@ -21,37 +22,50 @@ static void put(struct jsonw *w, const char *s, size_t len)
 		w->err = -1;
 }
 
+/* Room for the worst case (every byte a \u00XX) first, then written in place. */
 static void put_string(struct jsonw *w, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF"; /* as jansson */
-	put(w, "\"", 1);
-	const char *run = s;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		put(w, run, (size_t)(p - run));
-		run = p + 1;
-		char esc[6] = {'\\', 0};
-		size_t n = 2;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
+	size_t len = strlen(s);
+	if (w->err)
+		return;
+	if (len > (SIZE_MAX - 3) / 6 || ffbuf_reserve(w->b, len * 6 + 2)) {
+		/* near a bounded buffer's end: the exact size decides */
+		size_t need = 2;
+		for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+			need += *p >= 0x20 && *p != '"' && *p != '\\' ? 1 : strchr("\"\\\b\f\n\r\t", *p) ? 2 : 6;
+		if (ffbuf_reserve(w->b, need)) {
+			w->err = -1;
+			return;
 		}
-		put(w, esc, n);
 	}
-	put(w, run, strlen(run));
-	put(w, "\"", 1);
+	char *o = w->b->data + w->b->len;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned char c = *p;
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			memcpy(o, "u00", 3);
+			o[3] = hex[c >> 4];
+			o[4] = hex[c & 15];
+			o += 5;
+		}
+	}
+	*o++ = '"';
+	*o = '\0';
+	w->b->len = (size_t)(o - w->b->data);
 }
 
 /* The separator and the member name before a value. */

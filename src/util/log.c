@@ -185,12 +185,19 @@ static int add_string(struct ffbuf *b, const char *s)
 	int err = ffbuf_add(b, "\"", 1);
 
 	while (left && !err) {
-		size_t n = utf8_seq(p, left);
+		/* the longest run written as is: printable ASCII and valid UTF-8 */
+		size_t run = 0, n;
+		while (run < left && p[run] >= 0x20 && p[run] != '"' && p[run] != '\\' &&
+		       (n = p[run] < 0x80 ? 1 : utf8_seq(p + run, left - run)) != 0)
+			run += n;
+		if (run) {
+			err = ffbuf_add(b, p, run);
+			p += run;
+			left -= run;
+			continue;
+		}
 		char esc[8];
-		if (n == 0) {
-			err = ffbuf_add(b, "\xEF\xBF\xBD", 3);
-			n = 1;
-		} else if (*p == '"' || *p == '\\') {
+		if (*p == '"' || *p == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*p;
 			err = ffbuf_add(b, esc, 2);
@@ -198,10 +205,10 @@ static int add_string(struct ffbuf *b, const char *s)
 			snprintf(esc, sizeof(esc), "\\u%04x", *p);
 			err = ffbuf_add(b, esc, 6);
 		} else {
-			err = ffbuf_add(b, p, n);
+			err = ffbuf_add(b, "\xEF\xBF\xBD", 3); /* not UTF-8 */
 		}
-		p += n;
-		left -= n;
+		p++;
+		left--;
 	}
 	return err ? err : ffbuf_add(b, "\"", 1);
 }
@@ -262,6 +269,7 @@ void log_fields(const char *level, const char *msg, const struct log_field *fiel
 	struct ffbuf b;
 	int err = 0;
 	ffbuf_init(&b, LOG_LINE_MAX);
+	err |= ffbuf_reserve(&b, 512); /* a request line fits */
 	err |= ffbuf_add(&b, "{\"ts\":", 6);
 	err |= add_string(&b, ts);
 	err |= ffbuf_add(&b, ",\"level\":", 9);
