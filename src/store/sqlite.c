@@ -320,7 +320,7 @@ enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_di
 	sqlite3_busy_timeout(l->db, 30000);
 	err = exec_sql(l,
 		       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-		       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA mmap_size=268435456;",
+		       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
 		       d);
 	if (err)
 		goto fail;
