@@ -64,6 +64,7 @@ struct engine_config {
 	bool has_master_key;
 	char webhook_allow_hosts[1024];            /* comma-separated */
 	int64_t max_body;                          /* bytes; default 10 MiB */
+	bool writer; /* the process's busy writer (group commit): see store_make_writer() */
 };
 
 /* Fill defaults (db sqlite:fulfill.db, 10 MiB). */
@@ -77,6 +78,12 @@ enum ff_err engine_config_load_key(struct engine_config *cfg, const char *key_fi
 /* Open the database, run migrations. */
 enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, struct ff_diag *d);
 void engine_close(struct engine *e);
+
+/* Whether this engine's commits return before they are durable (cfg.writer on SQLite;
+ * see store_make_writer()), and the call that makes them so: 0, or -1 when the disk
+ * refused. engine_sync() may run on another thread than the one using the engine. */
+bool engine_deferred_sync(const struct engine *e);
+int engine_sync(struct engine *e);
 
 /* Explicit transaction around several calls (idempotency records are written in the
  * same transaction as the effect). Nestable: inner calls use savepoints. */

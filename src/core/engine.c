@@ -148,9 +148,15 @@ enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, st
 		free(e);
 		return err;
 	}
+	if (cfg->writer)
+		store_make_writer(e->st);
 	*out = e;
 	return FF_OK;
 }
+
+bool engine_deferred_sync(const struct engine *e) { return store_deferred_sync(e->st); }
+
+int engine_sync(struct engine *e) { return store_sync(e->st); }
 
 void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17])
 {

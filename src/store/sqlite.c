@@ -8,11 +8,15 @@
  * transaction rather than failing at its first write. Migrations run at open inside one
  * IMMEDIATE transaction, so concurrent processes migrate once.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/store_int.h"
 
@@ -22,9 +26,24 @@ struct lite_stmt {
 	bool listed; /* in lite.active: stepped to a row since the last release */
 };
 
+/* The background checkpointer of a writer connection (store_make_writer). */
+struct checkpointer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool due, stop;
+	int pages;   /* WAL size that calls for a checkpoint */
+	sqlite3 *db; /* its own connection */
+};
+
 struct lite {
 	struct store base;
 	sqlite3 *db;
+	char *path;
+	struct checkpointer *ckpt; /* NULL unless store_make_writer() */
+	int wal_fd;		   /* store_sync(): our own descriptor of PATH-wal, or -1 */
+	dev_t wal_dev;
+	ino_t wal_ino;
 	int last_rc;
 	int last_ext;
 	struct lite_stmt cache[Q__COUNT];
@@ -103,9 +122,15 @@ out:
 	return err;
 }
 
+static void checkpointer_stop(struct lite *l);
+
 static void lite_close(struct store *s)
 {
 	struct lite *l = LITE(s);
+	checkpointer_stop(l);
+	if (l->wal_fd >= 0)
+		close(l->wal_fd);
+	free(l->path);
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(l->cache[i].stmt);
 	sqlite3_close(l->db);
@@ -273,6 +298,138 @@ static enum ff_err lite_lock_chain(struct store *s)
 	return FF_OK;
 }
 
+/* ---- the writer's background checkpointer ----
+ *
+ * SQLite's automatic checkpoint runs inside the COMMIT that crosses the WAL threshold,
+ * on the committing connection: the writer thread of group commit copied pages into
+ * the database file while every request of the next group waited. A writer connection
+ * instead reports its WAL size after each commit (sqlite3_wal_hook) and a thread with
+ * its own connection runs PASSIVE checkpoints (they never block the writer or readers;
+ * synchronous=FULL there, so the database file is synced before the WAL is reused). */
+
+enum {
+	CKPT_PAGES = 1000,	   /* SQLite's default automatic threshold */
+	CKPT_INLINE_PAGES = 50000, /* the thread fell this far behind: the writer helps */
+};
+
+static void *checkpointer_main(void *arg)
+{
+	struct checkpointer *c = arg;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->due && !c->stop)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->stop)
+			break;
+		c->due = false;
+		pthread_mutex_unlock(&c->lock);
+		int log = 0, done = 0;
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct checkpointer *c = arg;
+	(void)name;
+	if (pages >= CKPT_INLINE_PAGES) {
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= c->pages) {
+		pthread_mutex_lock(&c->lock);
+		c->due = true;
+		pthread_cond_signal(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return SQLITE_OK;
+}
+
+static void checkpointer_stop(struct lite *l)
+{
+	struct checkpointer *c = l->ckpt;
+	if (!c)
+		return;
+	sqlite3_wal_hook(l->db, NULL, NULL);
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+	l->ckpt = NULL;
+	sqlite3_wal_autocheckpoint(l->db, CKPT_PAGES); /* back to SQLite's own */
+}
+
+static void lite_make_writer(struct store *s)
+{
+	struct lite *l = LITE(s);
+	/* a page cache that holds the hot parts of the indexes every event touches */
+	sqlite3_exec(l->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+	if (l->ckpt || !strcmp(l->path, ":memory:"))
+		return;
+	struct checkpointer *c = ff_calloc(1, sizeof(*c));
+	c->pages = CKPT_PAGES;
+	if (sqlite3_open_v2(l->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(c->db);
+		free(c);
+		return; /* SQLite's automatic checkpoints stay on */
+	}
+	sqlite3_busy_timeout(c->db, 5000);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
+		sqlite3_close(c->db);
+		pthread_mutex_destroy(&c->lock);
+		pthread_cond_destroy(&c->cond);
+		free(c);
+		return;
+	}
+	l->ckpt = c;
+	sqlite3_wal_hook(l->db, writer_wal_hook, c); /* replaces the automatic checkpoint */
+	/* commits append to the WAL without syncing it; store_sync() does, once for
+	 * everything committed meanwhile (the checkpointer syncs the WAL before copying
+	 * from it, and the database file after) */
+	if (sqlite3_exec(l->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK)
+		s->deferred_sync = true;
+}
+
+/*
+ * fdatasync() of the WAL through a descriptor of our own (fsync works on the file,
+ * whichever descriptor names it). The WAL lives as long as a connection is open, and
+ * this process keeps one; should it have been replaced all the same (checked by
+ * inode), the new one is opened; when there is none, everything was checkpointed into
+ * the database file, which the checkpoint synced.
+ */
+static int lite_sync(struct store *s)
+{
+	struct lite *l = LITE(s);
+	char wal[4096];
+	struct stat now;
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", l->path) >= sizeof(wal))
+		return -1;
+	if (stat(wal, &now) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (l->wal_fd < 0 || now.st_dev != l->wal_dev || now.st_ino != l->wal_ino) {
+		if (l->wal_fd >= 0)
+			close(l->wal_fd);
+		l->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+		if (l->wal_fd < 0)
+			return errno == ENOENT ? 0 : -1;
+		struct stat opened;
+		if (fstat(l->wal_fd, &opened) != 0)
+			return -1;
+		l->wal_dev = opened.st_dev;
+		l->wal_ino = opened.st_ino;
+	}
+	return fdatasync(l->wal_fd) == 0 ? 0 : -1;
+}
+
 static const struct store_ops lite_ops = {
 	.close = lite_close,
 	.errmsg = lite_errmsg,
@@ -293,6 +450,8 @@ static const struct store_ops lite_ops = {
 	.total_changes = lite_total_changes,
 	.release = lite_release,
 	.lock_chain = lite_lock_chain,
+	.make_writer = lite_make_writer,
+	.sync = lite_sync,
 };
 
 /* Process-wide settings, before the first connection: no memory statistics (they take
@@ -307,6 +466,8 @@ enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_di
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, lite_configure);
 	struct lite *l = ff_calloc(1, sizeof(*l));
+	l->path = ff_strdup(path);
+	l->wal_fd = -1;
 	l->base.ops = &lite_ops;
 	l->base.kind = STORE_SQLITE;
 	int rc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

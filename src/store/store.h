@@ -81,6 +81,21 @@ void store_notify_work(struct store *s);
  * connection. 1 woken, 0 timed out (or interrupted by a signal), -1 when the backend
  * cannot signal (SQLite) or the connection failed: the caller sleeps instead. */
 int store_wait_work(struct store *s, int timeout_ms);
+/* This connection is its process's busy writer (the HTTP group-commit thread). On
+ * SQLite: a larger page cache; WAL checkpoints handed to a background thread with a
+ * connection of its own (synchronous=FULL there); and commits that only append to the
+ * WAL (synchronous=NORMAL), made durable by store_sync(), so that the writer goes on
+ * with the next group while the disk syncs the last one. No effect on PostgreSQL,
+ * whose commits are durable when they return. */
+void store_make_writer(struct store *s);
+/* Whether commits on this connection return before they are durable (a writer on
+ * SQLite): the caller must store_sync() before telling anyone that they happened. */
+bool store_deferred_sync(const struct store *s);
+/* Make every transaction committed on this connection so far durable (fdatasync of
+ * SQLite's WAL). 0, or -1 when the disk refused (nothing may then be reported as
+ * stored). Unlike every other call here it may run on another thread than the one
+ * using the connection. 0 at once where commits are durable already. */
+int store_sync(struct store *s);
 /* Rows inserted, updated or deleted by this connection so far (SELECTs do not count):
  * a difference tells whether a piece of work wrote anything. */
 int64_t store_total_changes(struct store *s);

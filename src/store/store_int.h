@@ -31,6 +31,8 @@ struct store_ops {
 	enum ff_err (*lock_chain)(struct store *s);
 	void (*notify_work)(struct store *s);
 	int (*wait_work)(struct store *s, int timeout_ms);
+	void (*make_writer)(struct store *s); /* optional */
+	int (*sync)(struct store *s);	      /* optional: NULL = commits are durable */
 };
 
 /* The common head of every backend's connection. */
@@ -39,6 +41,7 @@ struct store {
 	enum store_kind kind;
 	int depth;          /* transaction nesting: 0 none, 1 transaction, >1 savepoints */
 	int schema_version;
+	bool deferred_sync; /* commits return before they are durable: see store_sync() */
 };
 
 /* The common head of every backend's statement. */

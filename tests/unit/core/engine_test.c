@@ -4,6 +4,8 @@
  * schedules, expiry, refunds (cancel, reverse + clawback, pro rata), redeem, the
  * state machine, and the ledger and audit invariants after every scenario.
  */
+#include <sys/stat.h>
+
 #include "engine_fixture.h"
 
 static struct fx F;
@@ -492,6 +494,60 @@ Test(engine, reward_text_matches_the_value_byte_for_byte)
 	cr_expect_eq(engine_reward_text(F.e, &F.cli, "rwd_nope", &b, &d), FF_E_NOT_FOUND);
 	cr_expect_eq(b.len, 0);
 	ffbuf_release(&b);
+}
+
+/* The group-commit writer (cfg.writer): on SQLite its commits return before they are
+ * synced (engine_sync() does that) and a background thread checkpoints the WAL into
+ * the database file; on PostgreSQL commits are durable already. Either way what it
+ * commits is seen by other connections at once. */
+Test(engine, writer_defers_sync_and_checkpoints_in_the_background)
+{
+	bool sqlite = !strncmp(F.cfg.db_url, "sqlite:", 7);
+	cr_expect_not(engine_deferred_sync(F.e), "an ordinary engine syncs every commit");
+	cr_expect_eq(engine_sync(F.e), 0);
+	fx_program(&F, "{\"id\":\"w\",\"name\":\"W\",\"currency\":\"USD\",\"rewards\":[{\"to\":"
+		       "\"referrer\",\"type\":\"credit\",\"amount\":100}]}");
+	fx_participant(&F, "jessica");
+	struct engine_config wc = F.cfg;
+	wc.writer = true;
+	struct engine *w = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&wc, &w, &d), FF_OK, "%s", d.message);
+	cr_expect_eq(engine_deferred_sync(w), sqlite);
+	struct stat before;
+	const char *db_path = F.cfg.db_url + 7; /* after "sqlite:" */
+	if (sqlite)
+		cr_assert_eq(stat(db_path, &before), 0);
+	/* enough commits to pass the checkpoint threshold (1,000 WAL pages) */
+	char ev[512];
+	for (int i = 0; i < 400; i++) {
+		snprintf(ev, sizeof(ev),
+			 "{\"id\":\"r%d\",\"type\":\"referral\",\"data\":{\"program\":\"w\",\"referrer\":"
+			 "\"jessica\",\"referred\":\"p%d\",\"referred_email\":\"p%d@example.com\"}}",
+			 i, i, i);
+		struct ingest_item it = {.text = ev, .len = strlen(ev)};
+		cr_assert_eq(engine_ingest(w, &F.cli, &it, 1, &d), FF_OK, "%s", d.message);
+		cr_assert_eq(it.err, FF_OK, "%s", it.diag.message);
+		json_decref(it.result);
+	}
+	cr_expect_eq(engine_sync(w), 0);
+	/* seen by the fixture's own connection */
+	json_t *out = NULL;
+	struct page pg = {.limit = 1000};
+	cr_assert_eq(engine_participants_list(F.e, &F.cli, NULL, &pg, &out, &d), FF_OK, "%s", d.message);
+	cr_expect_eq(json_array_size(json_object_get(out, "data")), 401);
+	json_decref(out);
+	if (sqlite) {
+		/* the checkpointer copies the WAL into the database file by itself */
+		struct stat now = before;
+		for (int i = 0; i < 200 && now.st_size <= before.st_size; i++) {
+			usleep(50 * 1000);
+			cr_assert_eq(stat(db_path, &now), 0);
+		}
+		cr_expect_gt(now.st_size, before.st_size, "the database file grew: a checkpoint ran");
+	}
+	engine_close(w);
+	fx_check_invariants(&F);
 }
 
 Test(engine, bad_events_fail_alone_and_store_nothing)
