@@ -186,6 +186,7 @@ static void answer(struct gc_job *jobs)
  */
 static void *syncer_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ff-syncer"); /* top -H, perf */
 	(void)arg;
 	pthread_mutex_lock(&gc.sync_lock);
 	for (;;) {
@@ -271,6 +272,7 @@ static void process(struct gc_job *jobs)
 
 static void *writer_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ff-writer"); /* top -H, perf */
 	(void)arg;
 	for (;;) {
 		pthread_mutex_lock(&gc.lock);

@@ -167,6 +167,7 @@ static bool worker_wait(struct engine *e)
 
 static void *worker_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ff-worker"); /* top -H, perf */
 	struct engine *e = arg;
 	struct actor a;
 

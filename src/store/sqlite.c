@@ -303,17 +303,19 @@ static enum ff_err lite_lock_chain(struct store *s)
  * SQLite's automatic checkpoint runs inside the COMMIT that crosses the WAL threshold,
  * on the committing connection: the writer thread of group commit copied pages into
  * the database file while every request of the next group waited. A writer connection
- * instead reports its WAL size after each commit (sqlite3_wal_hook) and a thread with
- * its own connection runs PASSIVE checkpoints (they never block the writer or readers;
- * synchronous=FULL there, so the database file is synced before the WAL is reused). */
+ * instead reports its WAL size after each commit (sqlite3_wal_hook): past CKPT_PAGES a
+ * thread with its own connection runs a PASSIVE checkpoint (it never blocks the writer
+ * or readers; synchronous=FULL there, so the database file is synced before the WAL is
+ * reused); past twice that the writer copies what is left itself, so that the log can
+ * start again from its beginning (see writer_wal_hook). */
 
 enum {
-	CKPT_PAGES = 1000,	   /* SQLite's default automatic threshold */
-	CKPT_INLINE_PAGES = 50000, /* the thread fell this far behind: the writer helps */
+	CKPT_PAGES = 1000, /* SQLite's default automatic threshold */
 };
 
 static void *checkpointer_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ff-checkpoint"); /* top -H, perf */
 	struct checkpointer *c = arg;
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
@@ -335,7 +337,11 @@ static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct checkpointer *c = arg;
 	(void)name;
-	if (pages >= CKPT_INLINE_PAGES) {
+	if (pages >= 2 * c->pages) {
+		/* the thread has copied most of the log by now; the writer copies the rest,
+		 * which no other write can follow, so the log is restarted from its start
+		 * by the next transaction (a PASSIVE checkpoint that runs beside a writer
+		 * never sees the end of the log, and the log would grow for ever) */
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	} else if (pages >= c->pages) {
 		pthread_mutex_lock(&c->lock);
