@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fulfill/error.h"
 
@@ -79,10 +80,23 @@ static bool is_base62(char c)
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
+/*
+ * Ids that sort by creation time: 8 base62 digits of the Unix time in milliseconds
+ * (enough until the year 8900; the digits are in ASCII order, so text order is time
+ * order), then 14 random digits (83 bits). A new row's id then lands at the end of
+ * every index on it, on a page that is already in memory, instead of on a random page
+ * of a large index: fewer pages read and written per event.
+ */
 void crypto_random_id(const char *prefix, char *out, size_t n)
 {
+	enum { TIME_CHARS = 8 };
 	char id[RANDOM_ID_CHARS + 1];
-	random_base62(id, RANDOM_ID_CHARS);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (int i = TIME_CHARS - 1; i >= 0; i--, ms /= 62)
+		id[i] = base62_digits[ms % 62];
+	random_base62(id + TIME_CHARS, RANDOM_ID_CHARS - TIME_CHARS);
 	id[RANDOM_ID_CHARS] = '\0';
 	if (out && n)
 		snprintf(out, n, "%s_%s", prefix ? prefix : "", id);

@@ -4,6 +4,9 @@
  * published vectors in ../shared/conformance/standard-webhooks-vectors.json.
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <time.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +68,33 @@ Test(crypto, random_id_format)
 	char small[8];
 	crypto_random_id("rwd", small, sizeof(small));
 	cr_expect_eq(strlen(small), 7, "truncated, still terminated");
+}
+
+/* Ids sort by creation time (8 base62 digits of milliseconds), and the 14 random
+ * digits after them differ between ids made in the same millisecond. */
+Test(crypto, random_ids_sort_by_time)
+{
+	char prev[64], cur[64];
+	crypto_random_id("rwd", prev, sizeof(prev));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, decoded = 0;
+	for (int i = 4; i < 12; i++)
+		decoded = decoded * 62 + (uint64_t)(strchr(base62, prev[i]) - base62);
+	cr_expect(decoded <= ms && ms - decoded < 1000, "the first 8 digits are the time: %s", prev);
+	int same_ms = 0;
+	for (int i = 0; i < 2000; i++) {
+		crypto_random_id("rwd", cur, sizeof(cur));
+		cr_assert(strncmp(prev + 4, cur + 4, 8) <= 0, "time order: %s then %s", prev, cur);
+		if (!strncmp(prev + 4, cur + 4, 8)) {
+			same_ms++;
+			cr_assert_str_neq(prev, cur);
+		}
+		memcpy(prev, cur, sizeof(cur));
+		if (i == 1000)
+			usleep(2000); /* the time digits move on */
+	}
+	cr_expect_gt(same_ms, 0, "many ids share a millisecond, and still differ");
 }
 
 Test(crypto, random_bytes_fill)
