@@ -11,6 +11,13 @@
 
 #include "fulfill/jsonw.h"
 
+/* A writer over a fresh buffer of at most `max` bytes (0: no limit). */
+static void start(struct ffbuf *b, struct jsonw *w, size_t max)
+{
+	ffbuf_init(b, max);
+	jsonw_init(w, b);
+}
+
 static void expect_same(const struct ffbuf *b, json_t *v)
 {
 	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -22,9 +29,8 @@ static void expect_same(const struct ffbuf *b, json_t *v)
 Test(jsonw, nested_members_match_jansson)
 {
 	struct ffbuf b;
-	ffbuf_init(&b, 0);
 	struct jsonw w;
-	jsonw_init(&w, &b);
+	start(&b, &w, 0);
 	jsonw_object_open(&w, NULL);
 	jsonw_string(&w, "id", "rwd_1");
 	jsonw_int(&w, "zero", 0);
@@ -72,9 +78,8 @@ Test(jsonw, every_escape_matches_jansson)
 		s[n++] = *p;
 	s[n] = '\0';
 	struct ffbuf b;
-	ffbuf_init(&b, 0);
 	struct jsonw w;
-	jsonw_init(&w, &b);
+	start(&b, &w, 0);
 	jsonw_object_open(&w, NULL);
 	jsonw_string(&w, s, s); /* keys are escaped the same way */
 	jsonw_object_close(&w);
@@ -87,9 +92,8 @@ Test(jsonw, every_escape_matches_jansson)
 Test(jsonw, top_level_scalars)
 {
 	struct ffbuf b;
-	ffbuf_init(&b, 0);
 	struct jsonw w;
-	jsonw_init(&w, &b);
+	start(&b, &w, 0);
 	jsonw_int(&w, NULL, -7);
 	expect_same(&b, json_integer(-7));
 	ffbuf_reset(&b);
@@ -102,9 +106,8 @@ Test(jsonw, top_level_scalars)
 Test(jsonw, past_the_maximum_is_an_error)
 {
 	struct ffbuf b;
-	ffbuf_init(&b, 16);
 	struct jsonw w;
-	jsonw_init(&w, &b);
+	start(&b, &w, 16);
 	jsonw_object_open(&w, NULL);
 	jsonw_string(&w, "k", "short");
 	cr_expect_eq(w.err, 0);
@@ -117,9 +120,8 @@ Test(jsonw, past_the_maximum_is_an_error)
 Test(jsonw, nesting_deeper_than_the_limit_is_an_error)
 {
 	struct ffbuf b;
-	ffbuf_init(&b, 0);
 	struct jsonw w;
-	jsonw_init(&w, &b);
+	start(&b, &w, 0);
 	for (int i = 0; i < JSONW_DEPTH + 2; i++)
 		jsonw_array_open(&w, NULL);
 	cr_expect_eq(w.err, -1);
