@@ -13,6 +13,7 @@
 #ifndef FULFILL_JSONW_H
 #define FULFILL_JSONW_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,5 +45,14 @@ void jsonw_null(struct jsonw *w, const char *key);
 void jsonw_time(struct jsonw *w, const char *key, int64_t ms, bool has);
 /* JSON text that is already valid and compact (as stored by the engine), as is. */
 void jsonw_raw(struct jsonw *w, const char *key, const char *json, size_t len);
+/* A jansson value, written as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY, plus
+ * JSON_SORT_KEYS when sort_keys) would: byte for byte (the audit chain hashes this
+ * text), several times faster. Reals as jansson writes them (%.17g, ".0" added to a
+ * whole number, no '+' or leading zeros in the exponent); a non-finite real is an
+ * error, as in jansson. */
+void jsonw_value(struct jsonw *w, const char *key, const json_t *v, bool sort_keys);
+/* jsonw_value() into a new string (free()), or NULL where json_dumps() gives NULL
+ * (v NULL, a non-finite real). */
+char *jsonw_dumps(const json_t *v, bool sort_keys);
 
 #endif

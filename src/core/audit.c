@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "fulfill/jsonw.h"
 #include "fulfill/crypto.h"
 
 static const char genesis[65] = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -22,7 +23,7 @@ char *audit_canonical(json_t *v)
 {
 	if (!v)
 		return ff_strdup("{}");
-	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	char *s = jsonw_dumps(v, true);
 	if (!s)
 		ff_oom();
 	return s;

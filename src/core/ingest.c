@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "fulfill/jsonw.h"
 #include "core/fraud.h"
 #include "core/ingest.h"
 #include "fulfill/crypto.h"
@@ -240,7 +241,7 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 		json_array_foreach(signals, i, sv) if (!strcmp(json_string_value(json_object_get(sv, "signal")), reject))
 			snprintf(reason, sizeof(reason), "%s: %s", reject, json_string_value(json_object_get(sv, "detail")));
 	}
-	char *signals_text = json_dumps(signals, JSON_COMPACT);
+	char *signals_text = jsonw_dumps(signals, false);
 	st = store_query(e->st, Q_REFERRAL_INSERT);
 	store_bind_text(st, 13, reject ? "rejected" : "pending");
 	store_bind_text(st, 14, signals_text);
@@ -278,7 +279,7 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 		json_object_set_new(result, "referral_status", json_string("rejected"));
 		json_t *expl = json_pack("{s:s, s:s, s:b, s:O, s:[s]}", "object", "explanation", "outcome", "rejected",
 					 "eligible", 0, "signals", signals, "failed", reason);
-		char *text = json_dumps(expl, JSON_COMPACT);
+		char *text = jsonw_dumps(expl, false);
 		json_decref(expl);
 		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
 		store_bind_text(st, 1, text);
@@ -333,7 +334,7 @@ static enum ff_err evaluate_referral_trigger(struct engine *e, const struct acto
 	enum ff_err err = rules_apply(e, &in, out_ids, &expl, d);
 	json_decref(ctx);
 	if (!err) {
-		char *text = json_dumps(expl, JSON_COMPACT);
+		char *text = jsonw_dumps(expl, false);
 		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
 		store_bind_text(st, 1, text);
 		store_bind_text(st, 2, referral);
@@ -461,9 +462,9 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 				 explanations);
 	}
 	json_decref(explanations);
-	char *expl_text = json_dumps(expl, JSON_COMPACT);
-	char *ctx_text = conv_ctx ? json_dumps(conv_ctx, JSON_COMPACT) : NULL;
-	char *attr_text = json_dumps(json_object_get(conv, "attributes"), JSON_COMPACT | JSON_SORT_KEYS);
+	char *expl_text = jsonw_dumps(expl, false);
+	char *ctx_text = conv_ctx ? jsonw_dumps(conv_ctx, false) : NULL;
+	char *attr_text = jsonw_dumps(json_object_get(conv, "attributes"), true);
 	json_decref(expl);
 	json_decref(conv_ctx);
 	json_decref(conv);
@@ -706,8 +707,8 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 	else
 		err = ff_fail(d, FF_E_INVALID, "type", "unknown event type \"%s\"", type);
 	if (!err) {
-		char *res = json_dumps(result, JSON_COMPACT);
-		char *body = raw ? NULL : json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		char *res = jsonw_dumps(result, false);
+		char *body = raw ? NULL : jsonw_dumps(ev, true);
 		if (raw) {
 			body = ff_malloc(raw_len + 1);
 			memcpy(body, raw, raw_len);
@@ -764,7 +765,7 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 		bool dup;
 		err = ingest_one(e, a, ev, parsed ? NULL : it->text, it->len, &it->result, &dup, &it->diag);
 		if (!err && it->idem_scope) {
-			char *body = json_dumps(it->result, JSON_COMPACT);
+			char *body = jsonw_dumps(it->result, false);
 			err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);
 			free(body);
 			if (err)
@@ -787,7 +788,7 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 		bool dup;
 		err = ingest_one(e, a, ev, parsed ? NULL : it->text, it->len, &it->result, &dup, &it->diag);
 		if (!err && it->idem_scope) {
-			char *body = json_dumps(it->result, JSON_COMPACT);
+			char *body = jsonw_dumps(it->result, false);
 			err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);
 			free(body);
 			if (err)

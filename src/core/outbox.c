@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "core/core.h"
+#include "fulfill/jsonw.h"
 #include "fulfill/crypto.h"
 #include "fulfill/http_client.h"
 #include "fulfill/metrics.h"
@@ -96,7 +97,7 @@ static enum ff_err enqueue(struct engine *e, const char *type, json_t *targets, 
 	crypto_random_id("msg", msg_id, sizeof(msg_id));
 	json_t *body = json_pack("{s:s, s:s, s:O}", "type", type, "timestamp", fftime_format(now, ts, sizeof(ts)),
 				 "data", data);
-	char *payload = json_dumps(body, JSON_COMPACT);
+	char *payload = jsonw_dumps(body, false);
 	json_decref(body);
 	enum ff_err err = FF_OK;
 	size_t i;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "fulfill/jsonw.h"
 #include "core/ingest.h"
 #include "fulfill/crypto.h"
 #include "fulfill/money.h"
@@ -86,7 +87,7 @@ static char *seen_add(const char *arr, const char *v)
 		while (json_array_size(a) > 20)
 			json_array_remove(a, 0);
 	}
-	char *s = json_dumps(a, JSON_COMPACT);
+	char *s = jsonw_dumps(a, false);
 	json_decref(a);
 	return s;
 }
@@ -148,7 +149,7 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 				json_object_set(cur, k, v);
 		}
 		free(attributes);
-		attributes = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS);
+		attributes = jsonw_dumps(cur, true);
 		json_decref(cur);
 	}
 	if (in->device_id) {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "fulfill/jsonw.h"
 #include "core/fraud.h"
 #include "core/ingest.h"
 #include "fulfill/crypto.h"
@@ -100,7 +101,7 @@ void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx)
 /* "conversion.amount (4000)" for a var, the JSON of anything else. */
 static void describe_operand(json_t *rule, json_t *value, char *out, size_t n)
 {
-	char *vs = json_dumps(value ? value : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+	char *vs = jsonw_dumps(value ? value : json_null(), false);
 	json_t *var = json_is_object(rule) ? json_object_get(rule, "var") : NULL;
 	if (var && json_is_array(var))
 		var = json_array_get(var, 0);
@@ -566,7 +567,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 					review = "review:payout_threshold";
 			}
 		}
-		char *sigtext = json_dumps(mine, JSON_COMPACT);
+		char *sigtext = jsonw_dumps(mine, false);
 		copy_str(r.signals, sizeof(r.signals), sigtext);
 		free(sigtext);
 		json_decref(mine);

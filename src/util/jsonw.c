@@ -3,9 +3,13 @@
  */
 #include "fulfill/jsonw.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fulfill/error.h"
 #include "fulfill/fftime.h"
 
 void jsonw_init(struct jsonw *w, struct ffbuf *b)
@@ -23,17 +27,18 @@ static void put(struct jsonw *w, const char *s, size_t len)
 }
 
 /* Room for the worst case (every byte a \u00XX) first, then written in place. */
-static void put_string(struct jsonw *w, const char *s)
+static void put_string_n(struct jsonw *w, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF"; /* as jansson */
-	size_t len = strlen(s);
 	if (w->err)
 		return;
 	if (len > (SIZE_MAX - 3) / 6 || ffbuf_reserve(w->b, len * 6 + 2)) {
 		/* near a bounded buffer's end: the exact size decides */
 		size_t need = 2;
-		for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-			need += *p >= 0x20 && *p != '"' && *p != '\\' ? 1 : strchr("\"\\\b\f\n\r\t", *p) ? 2 : 6;
+		for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + len; p++)
+			need += *p >= 0x20 && *p != '"' && *p != '\\'		    ? 1
+				: *p && strchr("\"\\\b\f\n\r\t", *p) ? 2
+									  : 6;
 		if (ffbuf_reserve(w->b, need)) {
 			w->err = -1;
 			return;
@@ -41,7 +46,7 @@ static void put_string(struct jsonw *w, const char *s)
 	}
 	char *o = w->b->data + w->b->len;
 	*o++ = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s, *end = p + len; p < end; p++) {
 		unsigned char c = *p;
 		if (c >= 0x20 && c != '"' && c != '\\') {
 			*o++ = (char)c;
@@ -67,6 +72,8 @@ static void put_string(struct jsonw *w, const char *s)
 	*o = '\0';
 	w->b->len = (size_t)(o - w->b->data);
 }
+
+static void put_string(struct jsonw *w, const char *s) { put_string_n(w, s, strlen(s)); }
 
 /* The separator and the member name before a value. */
 static void begin_value(struct jsonw *w, const char *key)
@@ -158,4 +165,136 @@ void jsonw_raw(struct jsonw *w, const char *key, const char *json, size_t len)
 {
 	begin_value(w, key);
 	put(w, json, len);
+}
+
+/* ---- jansson values ---- */
+
+/* A real as jansson's jsonp_dtostr() writes it. -1 when it is not finite. */
+static int format_real(double v, char *out, size_t n)
+{
+	if (!isfinite(v))
+		return -1;
+	int len = snprintf(out, n, "%.17g", v);
+	if (len < 0 || (size_t)len + 3 > n)
+		return -1;
+	if (!strchr(out, '.') && !strchr(out, 'e')) {
+		memcpy(out + len, ".0", 3);
+		len += 2;
+	}
+	char *e = strchr(out, 'e');
+	if (e) {
+		char *start = e + 1, *digits;
+		if (*start == '-')
+			start++;
+		digits = start;
+		while (*digits == '+' || *digits == '0')
+			digits++;
+		if (!*digits)
+			digits--; /* keep one 0 */
+		memmove(start, digits, strlen(digits) + 1);
+		len = (int)strlen(out);
+	}
+	return len;
+}
+
+struct member_ref {
+	const char *key;
+	size_t len;
+	const json_t *value;
+};
+
+/* jansson's order for JSON_SORT_KEYS: bytes, then length */
+static int compare_members(const void *a, const void *b)
+{
+	const struct member_ref *x = a, *y = b;
+	int r = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+	return r ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+static void put_value(struct jsonw *w, const json_t *v, bool sort_keys)
+{
+	char num[40];
+	int len;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v), i = 0;
+		struct member_ref small[16];
+		struct member_ref *m = n <= 16 ? small : ff_malloc(n * sizeof(*m));
+		for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it), i++)
+			m[i] = (struct member_ref){json_object_iter_key(it), json_object_iter_key_len(it),
+						   json_object_iter_value(it)};
+		if (sort_keys && n > 1)
+			qsort(m, n, sizeof(*m), compare_members);
+		put(w, "{", 1);
+		for (i = 0; i < n && !w->err; i++) {
+			if (i)
+				put(w, ",", 1);
+			put_string_n(w, m[i].key, m[i].len);
+			put(w, ":", 1);
+			put_value(w, m[i].value, sort_keys);
+		}
+		put(w, "}", 1);
+		if (m != small)
+			free(m);
+		break;
+	}
+	case JSON_ARRAY:
+		put(w, "[", 1);
+		for (size_t i = 0; i < json_array_size(v) && !w->err; i++) {
+			if (i)
+				put(w, ",", 1);
+			put_value(w, json_array_get(v, i), sort_keys);
+		}
+		put(w, "]", 1);
+		break;
+	case JSON_STRING:
+		put_string_n(w, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		len = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		put(w, num, (size_t)len);
+		break;
+	case JSON_REAL:
+		len = format_real(json_real_value(v), num, sizeof(num));
+		if (len < 0)
+			w->err = -1;
+		else
+			put(w, num, (size_t)len);
+		break;
+	case JSON_TRUE:
+		put(w, "true", 4);
+		break;
+	case JSON_FALSE:
+		put(w, "false", 5);
+		break;
+	case JSON_NULL:
+		put(w, "null", 4);
+		break;
+	}
+}
+
+void jsonw_value(struct jsonw *w, const char *key, const json_t *v, bool sort_keys)
+{
+	begin_value(w, key);
+	if (!v)
+		w->err = -1;
+	else
+		put_value(w, v, sort_keys);
+}
+
+char *jsonw_dumps(const json_t *v, bool sort_keys)
+{
+	if (!v)
+		return NULL;
+	struct ffbuf b;
+	struct jsonw w;
+	ffbuf_init(&b, 0);
+	ffbuf_reserve(&b, 256);
+	jsonw_init(&w, &b);
+	put_value(&w, v, sort_keys);
+	if (w.err) {
+		ffbuf_release(&b);
+		return NULL;
+	}
+	return ffbuf_detach(&b, NULL);
 }

@@ -127,3 +127,95 @@ Test(jsonw, nesting_deeper_than_the_limit_is_an_error)
 	cr_expect_eq(w.err, -1);
 	ffbuf_release(&b);
 }
+
+/* ---- jansson values: jsonw_dumps() against json_dumps() ---- */
+
+static uint64_t rng_state = 88172645463325252ULL;
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static json_t *random_string(void)
+{
+	static const char *const pieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f",
+					     "\x7f", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "key", ""};
+	char s[64] = "";
+	size_t n = rng() % 6;
+	for (size_t i = 0; i < n; i++)
+		strcat(s, pieces[rng() % (sizeof(pieces) / sizeof(pieces[0]))]);
+	return json_string(s);
+}
+
+static json_t *random_value(int depth)
+{
+	static const double reals[] = {0.0, -0.0, 1.5, -2.25, 0.1, 1e20, 1e-5, 123456789.0, 1.7976931348623157e308,
+				       5e-324, 3.0, -1e100, 2.5e-7};
+	switch (rng() % (depth > 4 ? 6 : 8)) {
+	case 0:
+		return json_integer((json_int_t)(rng() % 3 == 0 ? (int64_t)rng() : (int64_t)(rng() % 2001) - 1000));
+	case 1:
+		return json_real(reals[rng() % (sizeof(reals) / sizeof(reals[0]))]);
+	case 2:
+		return random_string();
+	case 3:
+		return json_boolean(rng() % 2);
+	case 4:
+		return json_null();
+	case 5:
+		return json_integer(INT64_MIN);
+	case 6: {
+		json_t *a = json_array();
+		for (size_t i = rng() % 5; i > 0; i--)
+			json_array_append_new(a, random_value(depth + 1));
+		return a;
+	}
+	default: {
+		json_t *o = json_object();
+		for (size_t i = rng() % 6; i > 0; i--) {
+			json_t *k = random_string();
+			json_object_set_new(o, json_string_value(k), random_value(depth + 1));
+			json_decref(k);
+		}
+		return o;
+	}
+	}
+}
+
+Test(jsonw, values_match_json_dumps_byte_for_byte)
+{
+	for (int i = 0; i < 3000; i++) {
+		json_t *v = random_value(0);
+		for (int sort = 0; sort < 2; sort++) {
+			size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | (sort ? JSON_SORT_KEYS : 0);
+			char *want = json_dumps(v, flags), *got = jsonw_dumps(v, sort);
+			cr_assert_not_null(want);
+			cr_assert_not_null(got);
+			cr_assert_str_eq(got, want, "case %d sort %d", i, sort);
+			free(want);
+			free(got);
+		}
+		json_decref(v);
+	}
+}
+
+Test(jsonw, values_inside_a_writer_and_their_errors)
+{
+	struct ffbuf b;
+	struct jsonw w;
+	start(&b, &w, 0);
+	json_t *v = json_pack("{s:i, s:[s, f]}", "b", 1, "a", "x", 0.5);
+	jsonw_object_open(&w, NULL);
+	jsonw_value(&w, "v", v, true);
+	jsonw_int(&w, "n", 2);
+	jsonw_object_close(&w);
+	cr_expect_str_eq(b.data, "{\"v\":{\"a\":[\"x\",0.5],\"b\":1},\"n\":2}");
+	cr_expect_eq(w.err, 0);
+	json_decref(v);
+	/* no value: NULL, as from json_dumps (jansson holds no non-finite reals) */
+	cr_expect_null(jsonw_dumps(NULL, false));
+	ffbuf_release(&b);
+}
