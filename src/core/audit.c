@@ -80,7 +80,7 @@ enum ff_err audit_append(struct engine *e, const char *actor, const char *action
 	store_bind_text(st, 7, e->audit_hash);
 	store_bind_text(st, 8, hash);
 	free(text);
-	if (store_exec(st)) {
+	if (store_exec_ahead(st)) {
 		e->audit_cached = false;
 		return core_store_fail(e, d, "audit");
 	}

@@ -220,6 +220,9 @@ enum ff_err core_begin(struct engine *e, struct ff_diag *d)
 enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d)
 {
 	if (err) {
+		/* a write sent ahead that failed is what made everything after it fail */
+		if (store_ahead_failed(e->st))
+			err = core_store_fail(e, d, "write");
 		store_rollback(e->st);
 		e->audit_cached = false;
 		/* a version saved in what was rolled back may be saved again under the same

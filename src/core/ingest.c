@@ -258,7 +258,7 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 	store_bind_int(st, 10, occurred);
 	store_bind_text(st, 11, event_id);
 	store_bind_int(st, 12, now);
-	if (store_exec(st)) {
+	if (store_exec_ahead(st)) {
 		json_decref(signals);
 		return core_store_fail(e, d, "referral");
 	}
@@ -283,7 +283,7 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
 		store_bind_text(st, 1, text);
 		store_bind_text(st, 2, ref_id);
-		err = store_exec(st) ? core_store_fail(e, d, "referral explanation") : FF_OK;
+		err = store_exec_ahead(st) ? core_store_fail(e, d, "referral explanation") : FF_OK;
 		free(text);
 		json_decref(signals);
 		return err;
@@ -337,7 +337,7 @@ static enum ff_err evaluate_referral_trigger(struct engine *e, const struct acto
 		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
 		store_bind_text(st, 1, text);
 		store_bind_text(st, 2, referral);
-		if (store_exec(st))
+		if (store_exec_ahead(st))
 			err = core_store_fail(e, d, "referral explanation");
 		free(text);
 	}
@@ -483,7 +483,7 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	store_bind_text(st, 13, expl_text);
 	store_bind_text(st, 14, event_id);
 	store_bind_int(st, 15, now);
-	err = store_exec(st) ? core_store_fail(e, d, "conversion") : FF_OK;
+	err = store_exec_ahead(st) ? core_store_fail(e, d, "conversion") : FF_OK;
 	free(expl_text);
 	free(ctx_text);
 	free(attr_text);
@@ -726,7 +726,10 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 		store_bind_int(st, 4, occurred);
 		store_bind_int(st, 5, now);
 		store_bind_text(st, 6, body);
-		if (store_exec(st))
+		/* sent ahead: a unique violation (the same event committed by another
+		 * transaction meanwhile) then fails the event later, as a conflict that runs
+		 * again (ingest_item) */
+		if (store_exec_ahead(st))
 			err = store_unique_violation(e->st)
 				      ? ff_fail(d, FF_E_CONFLICT, "id", "event %s is being ingested concurrently", id)
 				      : core_store_fail(e, d, "event");
@@ -770,6 +773,11 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 			if (err)
 				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
 		}
+		/* a write sent ahead by an earlier event may be what failed here */
+		if (store_ahead_failed(e->st)) {
+			err = core_store_fail(e, &it->diag, "write");
+			*out_dirty = true;
+		}
 		if (err && (store_total_changes(e->st) != before || err == FF_E_STORE || err == FF_E_UNAVAILABLE ||
 			    err == FF_E_INTERNAL || err == FF_E_IDEM_IN_USE || store_unique_violation(e->st)))
 			*out_dirty = true;
@@ -793,6 +801,10 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 			if (err)
 				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
 		}
+		/* the event's writes sent ahead are answered here, so that one that failed
+		 * fails this event alone (and a lost race runs again) */
+		if (!err ? store_sync(e->st) != FF_OK : store_ahead_failed(e->st))
+			err = core_store_fail(e, &it->diag, "write");
 		/* judged before the rollback, which clears the store's last error */
 		conflict = err && (store_unique_violation(e->st) || core_retryable(e, err));
 		err = core_end(e, err, &it->diag);
@@ -825,6 +837,10 @@ static enum ff_err ingest_rounds(struct engine *e, const struct actor *a, struct
 		bool dirty = false;
 		for (size_t i = 0; i < n && !dirty; i++)
 			ingest_item(e, a, &items[i], parsed, false, &dirty);
+		/* the last event's writes sent ahead are answered before the commit: one that
+		 * failed is that event's failure, judged like any other */
+		if (!dirty && store_sync(e->st))
+			dirty = true;
 		if (!dirty) {
 			err = core_end(e, FF_OK, d);
 			if (!err || !core_retryable(e, err)) {

@@ -36,13 +36,13 @@ static enum ff_err posting(struct engine *e, const char *journal, const char *ac
 	store_bind_text(st, 5, kind);
 	store_bind_text(st, 6, reward);
 	store_bind_int(st, 7, now);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "ledger entry");
 	st = store_query(e->st, Q_LEDGER_BALANCE_ADD);
 	store_bind_text(st, 1, account);
 	store_bind_text(st, 2, currency);
 	store_bind_int(st, 3, amount);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "ledger balance");
 	return FF_OK;
 }
@@ -101,7 +101,7 @@ enum ff_err ledger_credit(struct engine *e, const struct reward *r, int64_t now,
 	store_bind_int(st, 5, remaining);
 	store_bind_int_or_null(st, 6, r->expires_at, !r->has_expires);
 	store_bind_int(st, 7, now);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "ledger lot");
 	return FF_OK;
 }

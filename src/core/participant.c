@@ -175,7 +175,7 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 	store_bind_text(st, 11, ips ? ips : "[]");
 	store_bind_int(st, 12, now);
 	store_bind_text(st, 13, e->key_id);
-	enum ff_err err = store_exec(st) ? core_store_fail(e, d, "participant") : FF_OK;
+	enum ff_err err = store_exec_ahead(st) ? core_store_fail(e, d, "participant") : FF_OK;
 	free(email_enc);
 	free(name_enc);
 	free(attributes);

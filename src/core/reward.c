@@ -126,7 +126,7 @@ static enum ff_err history_add(struct engine *e, const char *reward, const char 
 	store_bind_text(st, 4, actor);
 	store_bind_text(st, 5, nz(reason));
 	store_bind_int(st, 6, at);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "reward history");
 	return FF_OK;
 }
@@ -164,7 +164,7 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
 	store_bind_text(st, c++, explanation);
 	store_bind_int(st, c++, r->created_at);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "reward insert");
 	if (!strcmp(r->status, "approved"))
 		store_notify_work(e->st); /* wake idle workers when this commits */

@@ -62,6 +62,24 @@ enum ff_err store_exec(struct store_stmt *st)
 	return store_step(st) < 0 ? FF_E_STORE : FF_OK;
 }
 
+enum ff_err store_exec_ahead(struct store_stmt *st)
+{
+	const struct store_ops *ops = st->owner->ops;
+	if (!ops->exec_ahead)
+		return store_exec(st);
+	return ops->exec_ahead(st) < 0 ? FF_E_STORE : FF_OK;
+}
+
+enum ff_err store_sync(struct store *s)
+{
+	return s->ops->sync ? s->ops->sync(s) : FF_OK;
+}
+
+bool store_ahead_failed(const struct store *s)
+{
+	return s->ops->ahead_failed && s->ops->ahead_failed(s);
+}
+
 enum ff_err store_run(struct store *s, enum store_query q)
 {
 	return store_exec(store_query(s, q));

@@ -18,6 +18,16 @@
  *
  * Work signals: store_notify_work() marks the transaction, and its COMMIT carries a
  * `NOTIFY fulfill_work`; idle workers LISTEN on that channel (store_wait_work).
+ *
+ * Writes sent ahead (store_exec_ahead, inside a transaction): the connection enters
+ * libpq's pipeline mode and the statement is sent without waiting for its answer. The
+ * answers are collected by the next statement that needs one - a read rides in the same
+ * pipeline, so the writes before it cost no round trip of their own - or by the next
+ * BEGIN/SAVEPOINT/COMMIT/ROLLBACK/lock, which first syncs. A write that failed fails
+ * that collecting statement with its own error (the transaction is aborted on the
+ * server, as after any failed statement), and store_ahead_failed() says so until the
+ * level is rolled back. At most AHEAD_MAX writes wait, so neither side's socket buffer
+ * can fill while the other is not reading.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -37,6 +47,7 @@
 /* Reconnect attempts between transactions: 50 ms doubling, at most ~1.5 s in total,
  * so a request fails fast (503) while the server is down and recovers when it is up. */
 #define RECONNECT_TRIES 5
+#define AHEAD_MAX 256
 
 struct pg_stmt {
 	struct store_stmt base;
@@ -62,6 +73,13 @@ struct pg {
 	int chain_depth;
 	bool notify_pending; /* the transaction created work: COMMIT sends NOTIFY */
 	bool listening;	     /* LISTEN fulfill_work issued on this connection */
+	int ahead;	     /* writes sent in pipeline mode whose answers are not read yet */
+	bool ahead_failed;   /* one of them failed: this transaction level is lost */
+	/* FULFILL_PG_STATS=1: statements sent per query id, statements without one
+	 * (BEGIN, COMMIT, savepoints, locks) and round trips (a pipeline is one), printed
+	 * to stderr on close */
+	bool stats;
+	int64_t sent[Q__COUNT], sent_other, trips;
 	struct pg_stmt cache[Q__COUNT];
 };
 
@@ -85,8 +103,14 @@ static void set_error(struct pg *p, const PGresult *res)
 }
 
 /* Run a statement without parameters; FF_E_STORE on failure. */
+static bool collect(struct pg *p, PGresult **out_last);
+
 static enum ff_err pg_exec(struct pg *p, const char *sql, struct ff_diag *d)
 {
+	if (p->ahead && !collect(p, NULL))
+		return ff_fail(d, FF_E_STORE, NULL, "postgres: %s", p->errmsg);
+	p->sent_other++;
+	p->trips++;
 	PGresult *res = PQexec(p->conn, sql);
 	ExecStatusType st = PQresultStatus(res);
 	enum ff_err err = FF_OK;
@@ -185,6 +209,8 @@ static enum ff_err connect_db(struct pg *p, struct ff_diag *d)
 		PQfinish(p->conn);
 	forget_prepared(p);
 	p->listening = false;
+	p->ahead = 0;
+	p->ahead_failed = false;
 	p->conn = PQconnectdb(p->url);
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		snprintf(p->errmsg, sizeof(p->errmsg), "%s", PQerrorMessage(p->conn));
@@ -250,9 +276,23 @@ out:
 	return err;
 }
 
+static void print_stats(const struct pg *p)
+{
+	int64_t total = p->sent_other;
+	for (int i = 0; i < Q__COUNT; i++)
+		total += p->sent[i];
+	fprintf(stderr, "pg: %lld round trips, %lld statements (%lld without a query id: begin, commit, locks)\n",
+		(long long)p->trips, (long long)total, (long long)p->sent_other);
+	for (int i = 0; i < Q__COUNT; i++)
+		if (p->sent[i])
+			fprintf(stderr, "  %8lld  q%d %.90s\n", (long long)p->sent[i], i, store_sql[i]);
+}
+
 static void pg_close(struct store *s)
 {
 	struct pg *p = PG(s);
+	if (p->stats)
+		print_stats(p);
 	unprepare_all(p);
 	if (p->conn)
 		PQfinish(p->conn);
@@ -309,6 +349,9 @@ static void pg_rollback(struct store *s)
 	if (s->depth <= 0)
 		return;
 	pg_release(s);
+	if (p->ahead)
+		collect(p, NULL); /* their errors do not matter any more */
+	p->ahead_failed = false;
 	if (s->depth == 1) {
 		if (connected(p))
 			pg_exec(p, "ROLLBACK", NULL);
@@ -328,6 +371,11 @@ static enum ff_err pg_commit(struct store *s)
 	struct pg *p = PG(s);
 	if (s->depth <= 0)
 		return FF_E_INTERNAL;
+	if ((p->ahead && !collect(p, NULL)) || p->ahead_failed) {
+		/* a write sent ahead failed: its error stays the one reported */
+		pg_rollback(s);
+		return FF_E_STORE;
+	}
 	if (PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
 		/* a statement failed and nobody rolled back: the transaction is lost */
 		snprintf(p->errmsg, sizeof(p->errmsg), "transaction aborted by an earlier error");
@@ -401,6 +449,8 @@ static void pg_bind_null(struct store_stmt *st, int i)
 
 static bool prepare(struct pg *p, enum store_query q, struct pg_stmt *st)
 {
+	if (p->ahead && !collect(p, NULL))
+		return false;
 	int n = 0;
 	char *expanded = store_expand_query(store_sql[q], " FOR UPDATE SKIP LOCKED");
 	char *sql = renumber(expanded, &n);
@@ -420,6 +470,134 @@ static bool prepare(struct pg *p, enum store_query q, struct pg_stmt *st)
 	return ok;
 }
 
+static int pg_step(struct store_stmt *sst);
+
+/* Queue statement `st` (prepared as `name`) in the pipeline, entering pipeline mode
+ * if needed. False when it could not be sent (the connection is gone). */
+static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st)
+{
+	if (PQpipelineStatus(p->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(p->conn)) {
+		set_error(p, NULL);
+		return false;
+	}
+	if (!PQsendQueryPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL, 0)) {
+		set_error(p, NULL);
+		p->ahead_failed = true;
+		return false;
+	}
+	p->ahead++;
+	return true;
+}
+
+/* Sync the pipeline and read every answer in it; leave pipeline mode. With out_last,
+ * the last statement sent is a read whose result is handed back (unless it failed).
+ * False when a statement failed: p->sqlstate/errmsg hold the first error, and
+ * ahead_failed is set. A broken connection is closed (the next BEGIN reconnects). */
+static bool collect(struct pg *p, PGresult **out_last)
+{
+	int n = p->ahead, idx = 0;
+	bool ok = true, synced = false;
+	p->ahead = 0;
+	if (out_last)
+		*out_last = NULL;
+	p->trips++; /* the whole pipeline is one round trip */
+	if (PQpipelineSync(p->conn) != 1) {
+		set_error(p, NULL);
+		ok = false;
+	}
+	while (ok || PQstatus(p->conn) == CONNECTION_OK) {
+		PGresult *res = PQgetResult(p->conn);
+		if (!res) {
+			/* the end of one statement's answer; past the last one and no sync
+			 * in sight, the connection is gone */
+			if (++idx > n + 1 || PQstatus(p->conn) != CONNECTION_OK) {
+				snprintf(p->sqlstate, sizeof(p->sqlstate), "08006");
+				snprintf(p->errmsg, sizeof(p->errmsg), "connection lost in a pipeline");
+				ok = false;
+				break;
+			}
+			continue;
+		}
+		ExecStatusType rs = PQresultStatus(res);
+		if (rs == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			synced = true;
+			break;
+		}
+		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+			if (out_last && idx == n - 1 && ok) {
+				*out_last = res;
+				continue;
+			}
+			const char *cmd = PQcmdStatus(res), *tuples = PQcmdTuples(res);
+			if (cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6)))
+				p->total_changes += (tuples && *tuples ? strtoll(tuples, NULL, 10) : 0) - 1;
+		} else if (rs != PGRES_PIPELINE_ABORTED) {
+			if (ok)
+				set_error(p, res);
+			ok = false;
+		} else {
+			ok = false; /* skipped after the error above */
+		}
+		PQclear(res);
+	}
+	if (!synced || !PQexitPipelineMode(p->conn)) {
+		if (ok)
+			set_error(p, NULL);
+		ok = false;
+		PQfinish(p->conn); /* out of step with the server: start over */
+		p->conn = NULL;
+		snprintf(p->sqlstate, sizeof(p->sqlstate), "08006");
+	}
+	if (!ok) {
+		p->ahead_failed = true;
+		if (out_last) {
+			PQclear(*out_last);
+			*out_last = NULL;
+		}
+	}
+	return ok;
+}
+
+static int pg_exec_ahead(struct store_stmt *sst)
+{
+	struct pg_stmt *st = PSTMT(sst);
+	struct pg *p = PG(sst->owner);
+	enum store_query q = (enum store_query)(st - p->cache);
+	/* outside a transaction there is nobody to report a late error to */
+	if (sst->owner->depth == 0 || !p->conn)
+		return pg_step(sst) < 0 ? -1 : 0;
+	if (p->ahead_failed)
+		return 0; /* the transaction is lost already; the next sync says so */
+	if (!st->prepared && !prepare(p, q, st))
+		return -1;
+	char name[16];
+	snprintf(name, sizeof(name), "q%d", (int)q);
+	p->sent[q]++;
+	if (!send_ahead(p, name, st))
+		return -1;
+	/* counted as written now, corrected when the answer is read: a caller comparing
+	 * store_total_changes() sees that something may have been written */
+	p->total_changes++;
+	stmt_clear(st);
+	if (p->ahead >= AHEAD_MAX && !collect(p, NULL))
+		return -1;
+	return 0;
+}
+
+static enum ff_err pg_sync(struct store *s)
+{
+	struct pg *p = PG(s);
+	if (p->ahead && !collect(p, NULL))
+		return FF_E_STORE;
+	return p->ahead_failed ? FF_E_STORE : FF_OK;
+}
+
+static bool pg_ahead_failed(const struct store *s)
+{
+	return PG(s)->ahead_failed;
+}
+
 static int pg_step(struct store_stmt *sst)
 {
 	struct pg_stmt *st = PSTMT(sst);
@@ -433,8 +611,21 @@ static int pg_step(struct store_stmt *sst)
 			return -1;
 		char name[16];
 		snprintf(name, sizeof(name), "q%d", (int)q);
-		PGresult *res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL,
-					       0);
+		PGresult *res = NULL;
+		p->sent[q]++;
+		if (p->ahead) {
+			/* the writes sent ahead and this statement: one round trip */
+			if (!send_ahead(p, name, st) || !collect(p, &res)) {
+				PQclear(res);
+				return -1;
+			}
+		} else {
+			if (p->ahead_failed)
+				return -1; /* keeps the error of the write that failed */
+			p->trips++;
+			res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL,
+					     0);
+		}
 		ExecStatusType rs = PQresultStatus(res);
 		if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
 			set_error(p, res);
@@ -573,6 +764,9 @@ static const struct store_ops pg_ops = {
 	.lock_chain = pg_lock_chain,
 	.notify_work = pg_notify_work,
 	.wait_work = pg_wait_work,
+	.exec_ahead = pg_exec_ahead,
+	.sync = pg_sync,
+	.ahead_failed = pg_ahead_failed,
 };
 
 enum ff_err store_pg_open(const char *url, struct store **out, struct ff_diag *d)
@@ -581,6 +775,8 @@ enum ff_err store_pg_open(const char *url, struct store **out, struct ff_diag *d
 	p->base.ops = &pg_ops;
 	p->base.kind = STORE_PG;
 	p->url = ff_strdup(url);
+	const char *stats = getenv("FULFILL_PG_STATS");
+	p->stats = stats && *stats && strcmp(stats, "0");
 	for (int i = 0; i < Q__COUNT; i++)
 		p->cache[i].row = -1;
 	enum ff_err err = FF_OK;

@@ -60,6 +60,21 @@ void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_nul
 int store_step(struct store_stmt *st);
 /* Run a statement that returns no rows; FF_E_STORE on failure. */
 enum ff_err store_exec(struct store_stmt *st);
+/* Run a write whose answer the caller does not need now (an INSERT of a history row,
+ * an audit record, a posting). Inside a transaction on PostgreSQL it is sent without
+ * waiting (libpq pipeline mode) and its answer is read with the next statement that
+ * waits for one: a write that failed makes that statement (a step, store_exec,
+ * store_begin, store_commit, store_sync) fail with the write's own error, and
+ * store_ahead_failed() is true until the level is rolled back; the transaction is lost
+ * either way. store_changes() is not set by it; store_total_changes() counts it as one
+ * row at once. Elsewhere (SQLite, autocommit) it is store_exec(). FF_E_STORE when it
+ * failed at once. */
+enum ff_err store_exec_ahead(struct store_stmt *st);
+/* Wait for every write sent ahead; FF_E_STORE when one failed (store_errmsg). */
+enum ff_err store_sync(struct store *s);
+/* A write sent ahead in the current transaction level failed: whatever failed after it
+ * failed because of it, and store_errmsg()/store_retryable() describe that write. */
+bool store_ahead_failed(const struct store *s);
 /* Column `c` (0-based) of the current row. Text is NULL for SQL NULL and valid until
  * the next step. */
 const char *store_col_text(struct store_stmt *st, int c);

@@ -31,6 +31,10 @@ struct store_ops {
 	enum ff_err (*lock_chain)(struct store *s);
 	void (*notify_work)(struct store *s);
 	int (*wait_work)(struct store *s, int timeout_ms);
+	/* optional (NULL: run at once, nothing pending, never failed ahead) */
+	int (*exec_ahead)(struct store_stmt *st);
+	enum ff_err (*sync)(struct store *s);
+	bool (*ahead_failed)(const struct store *s);
 };
 
 /* The common head of every backend's connection. */
