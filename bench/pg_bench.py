@@ -102,7 +102,33 @@ def workers_run(pg, db, k, total, env):
     if got != total:
         log(f"{k} workers fulfilled {got} of {total} rewards")
         sys.exit(1)
+    check_fulfilment(pg, db, k, total, wenv)
     return secs
+
+
+def check_fulfilment(pg, db, k, total, env):
+    """After k workers: every reward credited exactly once, the ledger balanced, the
+    audit chain intact (the workers append to it concurrently)."""
+    checks = {
+        "one lot per reward": ("SELECT count(*), count(DISTINCT reward) FROM ledger_lots", f"{total}|{total}"),
+        "one fulfilled history row per reward": (
+            "SELECT count(*), count(DISTINCT reward) FROM reward_history WHERE to_status = 'fulfilled'",
+            f"{total}|{total}"),
+        "postings sum to zero": ("SELECT COALESCE(sum(amount), 0) FROM ledger_entries", "0"),
+        "balances match postings": (
+            "SELECT count(*) FROM ledger_balances b LEFT JOIN (SELECT account, currency, sum(amount) AS s "
+            "FROM ledger_entries GROUP BY 1, 2) e USING (account, currency) WHERE b.balance <> COALESCE(e.s, 0)",
+            "0"),
+    }
+    for what, (query, want) in checks.items():
+        got = pg.sql(query, db)
+        if got != want:
+            log(f"{k} workers: {what}: got {got}, want {want}")
+            sys.exit(1)
+    out = sh([FULFILL, "audit", "verify"], env)
+    if not out.startswith("ok "):
+        log(f"{k} workers: audit verify: {out.strip()}")
+        sys.exit(1)
 
 
 def run(pg, n, runs):

@@ -2,6 +2,7 @@
  * engine.c - the engine handle: configuration, opening the store, transactions owned
  * by core functions, roles and actors, and small JSON helpers the core files share.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -168,6 +169,10 @@ void engine_close(struct engine *e)
 		if (e->program_used[i])
 			program_release(&e->programs[i]);
 	json_decref(e->webhooks);
+	audit_drop_deferred(e);
+	ledger_drop_deferred(e);
+	free(e->audit_pending);
+	free(e->balance_pending);
 	store_close(e->st);
 	free(e);
 }
@@ -217,8 +222,36 @@ enum ff_err core_begin(struct engine *e, struct ff_diag *d)
 	return FF_OK;
 }
 
+void core_defer(struct engine *e)
+{
+	assert(store_depth(e->st) == 1);
+	e->defer = true;
+}
+
+/* A deferring transaction's waiting writes, just before its commit. */
+static enum ff_err flush_deferred(struct engine *e, struct ff_diag *d)
+{
+	enum ff_err err = FF_OK;
+	if (e->audit_npending)
+		err = audit_lock_deferred(e, d);
+	if (!err)
+		err = ledger_flush_deferred(e, d);
+	if (!err)
+		err = audit_flush_deferred(e, d);
+	return err;
+}
+
 enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d)
 {
+	if (e->defer) {
+		/* nested levels are not supported: what waits belongs to the top level */
+		assert(store_depth(e->st) == 1);
+		if (!err)
+			err = flush_deferred(e, d);
+		e->defer = false;
+		audit_drop_deferred(e);
+		ledger_drop_deferred(e);
+	}
 	if (err) {
 		/* a write sent ahead that failed is what made everything after it fail */
 		if (store_ahead_failed(e->st))

@@ -66,6 +66,9 @@ static enum ff_err run_chunks(struct engine *e, const struct chunk_work *w, cons
 		enum ff_err err = core_begin(e, d);
 		if (err)
 			return err;
+		/* audit records and balance changes are written at the end of the chunk: the
+		 * chain lock and the shared balance rows are held only for that */
+		core_defer(e);
 		json_t *ids = select_ids(e, w->claim, now);
 		size_t n = json_array_size(ids);
 		size_t i;
