@@ -169,6 +169,10 @@ struct engine {
 	bool tax_reportable[RT__COUNT];
 	int64_t webhooks_gen;
 	json_t *webhooks; /* [[endpoint id, events text], ...] of enabled endpoints */
+	/* {id: eligibility context} of the participants read (an ingest chunk asks for
+	 * the same referrers again and again); participant_upsert drops its entry */
+	int64_t participants_gen;
+	json_t *participants;
 	struct {
 		char id[ID_MAX + 1];
 		int version; /* 0: none active */

@@ -169,6 +169,7 @@ void engine_close(struct engine *e)
 		if (e->program_used[i])
 			program_release(&e->programs[i]);
 	json_decref(e->webhooks);
+	json_decref(e->participants);
 	audit_drop_deferred(e);
 	ledger_drop_deferred(e);
 	free(e->audit_pending);
@@ -206,7 +207,7 @@ int engine_wait_work(struct engine *e, int timeout_ms)
 
 void core_tx_forget(struct engine *e)
 {
-	e->blocklist_gen = e->webhooks_gen = e->tax_types_gen = -1;
+	e->blocklist_gen = e->webhooks_gen = e->tax_types_gen = e->participants_gen = -1;
 	for (size_t i = 0; i < sizeof(e->active) / sizeof(e->active[0]); i++)
 		e->active[i].gen = -1;
 }

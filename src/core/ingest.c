@@ -292,17 +292,20 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 	return evaluate_referral_trigger(e, a, ref_id, now, json_object_get(result, "rewards"), d);
 }
 
-static enum ff_err mark_successful(struct engine *e, const char *referral, const char *actor, int64_t now,
-				   struct ff_diag *d)
+/* `was_successful`: the referral's status as read in this transaction. Writers of
+ * events hold the audit chain lock from their first statement (ingest_one), so no other
+ * ingest can have changed it since; nothing else makes a referral successful. */
+static enum ff_err mark_successful(struct engine *e, const char *referral, bool was_successful, const char *actor,
+				   int64_t now, struct ff_diag *d)
 {
+	if (was_successful)
+		return FF_OK;
 	struct store_stmt *st = store_query(e->st, Q_REFERRAL_SET_STATUS);
 	store_bind_text(st, 1, "successful");
 	store_bind_int(st, 2, now);
 	store_bind_text(st, 3, referral);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "referral status");
-	if (store_changes(e->st) == 0)
-		return FF_OK; /* already successful */
 	return audit_append(e, actor, "referral.successful", referral, NULL, d);
 }
 
@@ -317,14 +320,15 @@ static enum ff_err evaluate_referral_trigger(struct engine *e, const struct acto
 	copy_str(program, sizeof(program), store_col_text(st, 1));
 	copy_str(referrer, sizeof(referrer), store_col_text(st, 2));
 	copy_str(referred, sizeof(referred), store_col_text(st, 3));
+	json_t *row = referral_row_copy(st);
 	const struct program *p = program_active(e, program);
-	if (!p || !p->trigger_referral)
+	if (!p || !p->trigger_referral) {
+		json_decref(row);
 		return FF_OK;
-	st = store_query(e->st, Q_REFERRAL_GET);
-	store_bind_text(st, 1, referral);
-	store_step(st);
+	}
 	bool successful;
-	json_t *ctx = rules_context(e, p, st, NULL, &successful);
+	json_t *ctx = rules_context_of(e, p, row, NULL, &successful);
+	json_decref(row);
 	struct rule_input in = {.prog = p, .ctx = ctx, .referral = referral, .referrer = referrer,
 				.referred = referred, .referral_successful = successful, .now = now,
 				.actor = a->label};
@@ -343,7 +347,7 @@ static enum ff_err evaluate_referral_trigger(struct engine *e, const struct acto
 	}
 	json_decref(expl);
 	if (!err && json_array_size(out_ids) > before)
-		err = mark_successful(e, referral, a->label, now, d);
+		err = mark_successful(e, referral, successful, a->label, now, d);
 	return err;
 }
 
@@ -381,16 +385,18 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 				 "occurred_at", (json_int_t)occurred, "attributes",
 				 json_is_object(attrs) ? json_incref(attrs) : json_object());
 	/* attribution: among this person's referrals that are open or already earned (in
-	 * time order), per program the first (first touch) or the last (last touch) */
+	 * time order), per program the first (first touch) or the last (last touch); the
+	 * whole rows, which the eligibility context is made of */
 	json_t *rewards = json_object_get(result, "rewards");
 	json_t *firsts = json_object(), *lasts = json_object();
 	st = store_query(e->st, Q_REFERRALS_OF_REFERRED);
 	store_bind_text(st, 1, participant);
 	while (store_step(st) == 1) {
 		const char *prog = store_col_text(st, 1);
+		json_t *row = referral_row_copy(st);
 		if (!json_object_get(firsts, prog))
-			json_object_set_new(firsts, prog, json_string(store_col_text(st, 0)));
-		json_object_set_new(lasts, prog, json_string(store_col_text(st, 0)));
+			json_object_set(firsts, prog, row);
+		json_object_set_new(lasts, prog, row);
 	}
 	json_t *explanations = json_array();
 	const char *key;
@@ -403,15 +409,12 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 		const struct program *p = program_active(e, key);
 		if (!p || p->trigger_referral)
 			continue;
-		const char *ref = json_string_value(p->last_touch ? json_object_get(lasts, key) : first);
-		st = store_query(e->st, Q_REFERRAL_GET);
-		store_bind_text(st, 1, ref);
-		if (store_step(st) != 1)
-			continue;
+		json_t *row = p->last_touch ? json_object_get(lasts, key) : first;
+		const char *ref = json_string_value(json_array_get(row, 0));
 		char referrer[ID_MAX + 1];
-		copy_str(referrer, sizeof(referrer), store_col_text(st, 2));
+		copy_str(referrer, sizeof(referrer), json_string_value(json_array_get(row, 2)));
 		bool successful;
-		json_t *ctx = rules_context(e, p, st, conv, &successful);
+		json_t *ctx = rules_context_of(e, p, row, conv, &successful);
 		struct rule_input in = {.prog = p, .ctx = ctx, .referral = ref, .referrer = referrer,
 					.referred = participant, .referral_successful = successful,
 					.conversion = id, .conversion_amount = amount, .conversion_currency = currency,
@@ -425,7 +428,7 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 		}
 		json_array_append_new(explanations, expl);
 		bool earned = json_array_size(rewards) > before;
-		if (earned && (err = mark_successful(e, ref, a->label, now, d))) {
+		if (earned && (err = mark_successful(e, ref, successful, a->label, now, d))) {
 			json_decref(ctx);
 			break;
 		}

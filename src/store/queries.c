@@ -52,7 +52,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_REFERRAL_EXISTS] = "SELECT 1 FROM referrals WHERE id = ?",
 	[Q_REFERRAL_GET] = "SELECT id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation FROM referrals WHERE id = ?",
 	[Q_REFERRAL_INSERT] = "INSERT INTO referrals (id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, event, status, created_at, updated_at, signals, rejection_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12, ?14, ?15)",
-	[Q_REFERRALS_OF_REFERRED] = "SELECT id, program FROM referrals WHERE referred = ? AND status IN ('pending', 'successful') ORDER BY occurred_at, seq",
+	[Q_REFERRALS_OF_REFERRED] = "SELECT id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation FROM referrals WHERE referred = ? AND status IN ('pending', 'successful') ORDER BY occurred_at, seq",
 	[Q_REFERRAL_SET_STATUS] = "UPDATE referrals SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status <> ?1",
 	[Q_REFERRAL_SET_EXPLANATION] = "UPDATE referrals SET explanation = ? WHERE id = ?",
 	[Q_REFERRAL_LIST_BY_REFERRER] = "SELECT id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation FROM referrals WHERE referrer = ?1 AND (CAST(?2 AS TEXT) IS NULL OR seq > (SELECT r2.seq FROM referrals r2 WHERE r2.id = ?2)) ORDER BY seq LIMIT ?3",
