@@ -372,11 +372,16 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	json_t *attrs = json_object_get(data, "attributes");
 	if (attrs && !json_is_null(attrs) && !json_is_object(attrs))
 		return ff_fail(d, FF_E_INVALID, "data.attributes", "data.attributes must be an object");
+	/* three independent reads; on PostgreSQL they travel together */
+	struct store_stmt *exists = store_query(e->st, Q_CONVERSION_EXISTS);
+	store_bind_text(exists, 1, id);
+	store_prefetch(exists);
+	struct store_stmt *st = store_query(e->st, Q_REFERRALS_OF_REFERRED);
+	store_bind_text(st, 1, participant);
+	store_prefetch(st);
 	if (!participant_exists(e, participant))
 		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.participant", "no participant %s", participant);
-	struct store_stmt *st = store_query(e->st, Q_CONVERSION_EXISTS);
-	store_bind_text(st, 1, id);
-	if (store_step(st) == 1)
+	if (store_step(exists) == 1)
 		return ff_fail(d, FF_E_CONFLICT, "data.id", "conversion %s exists already", id);
 
 	json_t *conv = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s?, s:s?, s:I, s:o}", "id", id, "amount",
@@ -389,8 +394,6 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	 * whole rows, which the eligibility context is made of */
 	json_t *rewards = json_object_get(result, "rewards");
 	json_t *firsts = json_object(), *lasts = json_object();
-	st = store_query(e->st, Q_REFERRALS_OF_REFERRED);
-	store_bind_text(st, 1, participant);
 	while (store_step(st) == 1) {
 		const char *prog = store_col_text(st, 1);
 		json_t *row = referral_row_copy(st);

@@ -70,6 +70,12 @@ enum ff_err store_exec_ahead(struct store_stmt *st)
 	return ops->exec_ahead(st) < 0 ? FF_E_STORE : FF_OK;
 }
 
+void store_prefetch(struct store_stmt *st)
+{
+	if (st->owner->ops->prefetch)
+		st->owner->ops->prefetch(st);
+}
+
 enum ff_err store_sync(struct store *s)
 {
 	return s->ops->sync ? s->ops->sync(s) : FF_OK;

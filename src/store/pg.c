@@ -56,6 +56,7 @@ struct pg_stmt {
 	char *params[MAX_PARAMS];
 	bool set[MAX_PARAMS];
 	PGresult *res;
+	bool pending; /* sent ahead (store_prefetch); the answer is not read yet */
 	int row;   /* current row, -1 before the first step */
 	int nrows;
 };
@@ -73,7 +74,8 @@ struct pg {
 	int chain_depth;
 	bool notify_pending; /* the transaction created work: COMMIT sends NOTIFY */
 	bool listening;	     /* LISTEN fulfill_work issued on this connection */
-	int ahead;	     /* writes sent in pipeline mode whose answers are not read yet */
+	int ahead;	     /* statements sent in pipeline mode whose answers are not read yet */
+	struct pg_stmt *readers[AHEAD_MAX]; /* per statement in the pipeline: a read's, or NULL */
 	bool ahead_failed;   /* one of them failed: this transaction level is lost */
 	/* FULFILL_PG_STATS=1: statements sent per query id, statements without one
 	 * (BEGIN, COMMIT, savepoints, locks) and round trips (a pipeline is one), printed
@@ -103,11 +105,11 @@ static void set_error(struct pg *p, const PGresult *res)
 }
 
 /* Run a statement without parameters; FF_E_STORE on failure. */
-static bool collect(struct pg *p, PGresult **out_last);
+static bool collect(struct pg *p);
 
 static enum ff_err pg_exec(struct pg *p, const char *sql, struct ff_diag *d)
 {
-	if (p->ahead && !collect(p, NULL))
+	if (p->ahead && !collect(p))
 		return ff_fail(d, FF_E_STORE, NULL, "postgres: %s", p->errmsg);
 	p->sent_other++;
 	p->trips++;
@@ -170,6 +172,7 @@ static void unprepare_all(struct pg *p)
 	for (int i = 0; i < Q__COUNT; i++) {
 		stmt_clear(&p->cache[i]);
 		p->cache[i].prepared = false;
+		p->cache[i].pending = false;
 	}
 }
 
@@ -183,6 +186,7 @@ static void forget_prepared(struct pg *p)
 		p->cache[i].row = -1;
 		p->cache[i].nrows = 0;
 		p->cache[i].prepared = false;
+		p->cache[i].pending = false;
 	}
 }
 
@@ -332,6 +336,8 @@ static enum ff_err pg_begin(struct store *s)
 static void pg_release(struct store *s)
 {
 	struct pg *p = PG(s);
+	if (p->ahead)
+		collect(p);
 	for (int i = 0; i < Q__COUNT; i++) {
 		if (p->cache[i].res) {
 			PQclear(p->cache[i].res);
@@ -350,7 +356,7 @@ static void pg_rollback(struct store *s)
 		return;
 	pg_release(s);
 	if (p->ahead)
-		collect(p, NULL); /* their errors do not matter any more */
+		collect(p); /* their errors do not matter any more */
 	p->ahead_failed = false;
 	if (s->depth == 1) {
 		if (connected(p))
@@ -371,7 +377,7 @@ static enum ff_err pg_commit(struct store *s)
 	struct pg *p = PG(s);
 	if (s->depth <= 0)
 		return FF_E_INTERNAL;
-	if ((p->ahead && !collect(p, NULL)) || p->ahead_failed) {
+	if ((p->ahead && !collect(p)) || p->ahead_failed) {
 		/* a write sent ahead failed: its error stays the one reported */
 		pg_rollback(s);
 		return FF_E_STORE;
@@ -419,6 +425,8 @@ static struct store_stmt *pg_query(struct store *s, enum store_query q)
 	struct pg *p = PG(s);
 	struct pg_stmt *st = &p->cache[q];
 	st->base.owner = s;
+	if (st->pending)
+		collect(p); /* its answer must not land on the new bindings */
 	stmt_clear(st);
 	return &st->base;
 }
@@ -449,7 +457,7 @@ static void pg_bind_null(struct store_stmt *st, int i)
 
 static bool prepare(struct pg *p, enum store_query q, struct pg_stmt *st)
 {
-	if (p->ahead && !collect(p, NULL))
+	if (p->ahead && !collect(p))
 		return false;
 	int n = 0;
 	char *expanded = store_expand_query(store_sql[q], " FOR UPDATE SKIP LOCKED");
@@ -473,8 +481,9 @@ static bool prepare(struct pg *p, enum store_query q, struct pg_stmt *st)
 static int pg_step(struct store_stmt *sst);
 
 /* Queue statement `st` (prepared as `name`) in the pipeline, entering pipeline mode
- * if needed. False when it could not be sent (the connection is gone). */
-static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st)
+ * if needed; a `read` keeps its answer in st->res when it is collected. False when it
+ * could not be sent (the connection is gone). */
+static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st, bool read)
 {
 	if (PQpipelineStatus(p->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(p->conn)) {
 		set_error(p, NULL);
@@ -485,21 +494,21 @@ static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st)
 		p->ahead_failed = true;
 		return false;
 	}
-	p->ahead++;
+	p->readers[p->ahead++] = read ? st : NULL;
+	st->pending = read;
 	return true;
 }
 
-/* Sync the pipeline and read every answer in it; leave pipeline mode. With out_last,
- * the last statement sent is a read whose result is handed back (unless it failed).
- * False when a statement failed: p->sqlstate/errmsg hold the first error, and
- * ahead_failed is set. A broken connection is closed (the next BEGIN reconnects). */
-static bool collect(struct pg *p, PGresult **out_last)
+/* Sync the pipeline and read every answer in it; leave pipeline mode. A read's answer
+ * goes to its statement (st->res), a write's only counts its rows. False when a
+ * statement failed: p->sqlstate/errmsg hold the first error, and ahead_failed is set;
+ * the statements after it have no answer. A broken connection is closed (the next
+ * BEGIN reconnects). */
+static bool collect(struct pg *p)
 {
 	int n = p->ahead, idx = 0;
 	bool ok = true, synced = false;
 	p->ahead = 0;
-	if (out_last)
-		*out_last = NULL;
 	p->trips++; /* the whole pipeline is one round trip */
 	if (PQpipelineSync(p->conn) != 1) {
 		set_error(p, NULL);
@@ -524,14 +533,24 @@ static bool collect(struct pg *p, PGresult **out_last)
 			synced = true;
 			break;
 		}
+		struct pg_stmt *reader = idx < n ? p->readers[idx] : NULL;
 		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
-			if (out_last && idx == n - 1 && ok) {
-				*out_last = res;
-				continue;
-			}
 			const char *cmd = PQcmdStatus(res), *tuples = PQcmdTuples(res);
-			if (cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6)))
-				p->total_changes += (tuples && *tuples ? strtoll(tuples, NULL, 10) : 0) - 1;
+			int64_t rows = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
+			bool wrote = cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) ||
+					     !strncmp(cmd, "DELETE", 6));
+			if (reader) {
+				p->changes = rows;
+				p->total_changes += wrote ? rows : 0;
+				if (ok) {
+					reader->res = res;
+					reader->nrows = PQntuples(res);
+					reader->row = -1;
+					continue;
+				}
+			} else if (wrote) {
+				p->total_changes += rows - 1; /* counted as one when sent */
+			}
 		} else if (rs != PGRES_PIPELINE_ABORTED) {
 			if (ok)
 				set_error(p, res);
@@ -541,6 +560,9 @@ static bool collect(struct pg *p, PGresult **out_last)
 		}
 		PQclear(res);
 	}
+	for (int i = 0; i < n; i++)
+		if (p->readers[i])
+			p->readers[i]->pending = false;
 	if (!synced || !PQexitPipelineMode(p->conn)) {
 		if (ok)
 			set_error(p, NULL);
@@ -549,14 +571,28 @@ static bool collect(struct pg *p, PGresult **out_last)
 		p->conn = NULL;
 		snprintf(p->sqlstate, sizeof(p->sqlstate), "08006");
 	}
-	if (!ok) {
+	if (ok)
+		p->sqlstate[0] = '\0';
+	else
 		p->ahead_failed = true;
-		if (out_last) {
-			PQclear(*out_last);
-			*out_last = NULL;
-		}
-	}
 	return ok;
+}
+
+static void pg_prefetch(struct store_stmt *sst)
+{
+	struct pg_stmt *st = PSTMT(sst);
+	struct pg *p = PG(sst->owner);
+	enum store_query q = (enum store_query)(st - p->cache);
+	/* outside a transaction, or with the transaction lost, it runs at its step */
+	if (sst->owner->depth == 0 || !p->conn || p->ahead_failed || st->res || st->pending)
+		return;
+	if (!st->prepared && !prepare(p, q, st))
+		return;
+	char name[16];
+	snprintf(name, sizeof(name), "q%d", (int)q);
+	p->sent[q]++;
+	if (send_ahead(p, name, st, true) && p->ahead >= AHEAD_MAX)
+		collect(p);
 }
 
 static int pg_exec_ahead(struct store_stmt *sst)
@@ -574,13 +610,13 @@ static int pg_exec_ahead(struct store_stmt *sst)
 	char name[16];
 	snprintf(name, sizeof(name), "q%d", (int)q);
 	p->sent[q]++;
-	if (!send_ahead(p, name, st))
+	if (!send_ahead(p, name, st, false))
 		return -1;
 	/* counted as written now, corrected when the answer is read: a caller comparing
 	 * store_total_changes() sees that something may have been written */
 	p->total_changes++;
 	stmt_clear(st);
-	if (p->ahead >= AHEAD_MAX && !collect(p, NULL))
+	if (p->ahead >= AHEAD_MAX && !collect(p))
 		return -1;
 	return 0;
 }
@@ -588,7 +624,7 @@ static int pg_exec_ahead(struct store_stmt *sst)
 static enum ff_err pg_sync(struct store *s)
 {
 	struct pg *p = PG(s);
-	if (p->ahead && !collect(p, NULL))
+	if (p->ahead && !collect(p))
 		return FF_E_STORE;
 	return p->ahead_failed ? FF_E_STORE : FF_OK;
 }
@@ -602,6 +638,12 @@ static int pg_step(struct store_stmt *sst)
 {
 	struct pg_stmt *st = PSTMT(sst);
 	struct pg *p = PG(sst->owner);
+	if (!st->res && st->pending) {
+		/* sent ahead by store_prefetch: its answer comes with the others */
+		collect(p);
+		if (!st->res)
+			return -1;
+	}
 	if (!st->res) {
 		enum store_query q = (enum store_query)(st - p->cache);
 		/* outside a transaction a lost connection is replaced before the statement */
@@ -611,21 +653,17 @@ static int pg_step(struct store_stmt *sst)
 			return -1;
 		char name[16];
 		snprintf(name, sizeof(name), "q%d", (int)q);
-		PGresult *res = NULL;
 		p->sent[q]++;
 		if (p->ahead) {
-			/* the writes sent ahead and this statement: one round trip */
-			if (!send_ahead(p, name, st) || !collect(p, &res)) {
-				PQclear(res);
+			/* the statements sent ahead and this one: one round trip */
+			if (!send_ahead(p, name, st, true) || !collect(p) || !st->res)
 				return -1;
-			}
-		} else {
-			if (p->ahead_failed)
-				return -1; /* keeps the error of the write that failed */
-			p->trips++;
-			res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL,
-					     0);
+			goto rows;
 		}
+		if (p->ahead_failed)
+			return -1; /* keeps the error of the write that failed */
+		p->trips++;
+		PGresult *res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL, 0);
 		ExecStatusType rs = PQresultStatus(res);
 		if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
 			set_error(p, res);
@@ -642,6 +680,7 @@ static int pg_step(struct store_stmt *sst)
 		st->nrows = PQntuples(res);
 		st->row = -1;
 	}
+rows:
 	if (st->row + 1 < st->nrows) {
 		st->row++;
 		return 1;
@@ -765,6 +804,7 @@ static const struct store_ops pg_ops = {
 	.notify_work = pg_notify_work,
 	.wait_work = pg_wait_work,
 	.exec_ahead = pg_exec_ahead,
+	.prefetch = pg_prefetch,
 	.sync = pg_sync,
 	.ahead_failed = pg_ahead_failed,
 };

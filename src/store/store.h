@@ -70,6 +70,11 @@ enum ff_err store_exec(struct store_stmt *st);
  * row at once. Elsewhere (SQLite, autocommit) it is store_exec(). FF_E_STORE when it
  * failed at once. */
 enum ff_err store_exec_ahead(struct store_stmt *st);
+/* A read whose bindings are final and whose rows are wanted soon: on PostgreSQL,
+ * inside a transaction, it is sent now (pipeline) and answered with the next round
+ * trip, so several independent reads cost one; step it as usual afterwards, and do not
+ * bind it again. Elsewhere it runs at its first step. */
+void store_prefetch(struct store_stmt *st);
 /* Wait for every write sent ahead; FF_E_STORE when one failed (store_errmsg). */
 enum ff_err store_sync(struct store *s);
 /* A write sent ahead in the current transaction level failed: whatever failed after it
