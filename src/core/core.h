@@ -248,6 +248,9 @@ void audit_drop_deferred(struct engine *e);
 bool reward_status_valid(const char *s);
 /* true when the state machine allows from -> to. */
 bool reward_transition_allowed(const char *from, const char *to);
+/* The reward at the statement's current row: every query that reads a whole reward
+ * selects REWARD_COLS (queries.c). */
+void reward_from_row(struct store_stmt *st, struct reward *r);
 /* Load a reward by id; FF_E_NOT_FOUND when missing. */
 enum ff_err reward_load(struct engine *e, const char *id, struct reward *out, struct ff_diag *d);
 /* Insert a new reward (status/reason set) with its first history row ("created" -> status). */

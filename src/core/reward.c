@@ -46,8 +46,7 @@ bool reward_transition_allowed(const char *from, const char *to)
 	return false;
 }
 
-/* Column list shared by every query that reads a whole reward (queries.c: REWARD_COLS). */
-static void reward_from_row(struct store_stmt *st, struct reward *r)
+void reward_from_row(struct store_stmt *st, struct reward *r)
 {
 	memset(r, 0, sizeof(*r));
 	int c = 0;
@@ -203,6 +202,15 @@ static enum ff_err update_row(struct engine *e, const struct reward *r, const ch
 	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
 	store_bind_text(st, c++, r->id);
 	store_bind_text(st, c++, expect ? expect : r->status);
+	if (e->defer) {
+		/* a worker chunk claimed the row: on PostgreSQL it is locked, and the check
+		 * that it still had status `expect` comes with the next round trip (a miss
+		 * loses the chunk, which runs again) */
+		enum ff_err err = store_exec_ahead_one(st);
+		if (err == FF_E_CONFLICT)
+			return ff_fail(d, FF_E_CONFLICT, NULL, "reward %s was changed concurrently", r->id);
+		return err ? core_store_fail(e, d, "reward update") : FF_OK;
+	}
 	if (store_exec(st))
 		return core_store_fail(e, d, "reward update");
 	if (store_changes(e->st) != 1)

@@ -70,6 +70,19 @@ enum ff_err store_exec_ahead(struct store_stmt *st)
 	return ops->exec_ahead(st) < 0 ? FF_E_STORE : FF_OK;
 }
 
+enum ff_err store_exec_ahead_one(struct store_stmt *st)
+{
+	const struct store_ops *ops = st->owner->ops;
+	int rc = 0;
+	if (ops->exec_ahead_one)
+		rc = ops->exec_ahead_one(st);
+	else if (store_exec(st))
+		rc = -1;
+	else if (store_changes(st->owner) != 1)
+		rc = 1;
+	return rc < 0 ? FF_E_STORE : rc ? FF_E_CONFLICT : FF_OK;
+}
+
 void store_prefetch(struct store_stmt *st)
 {
 	if (st->owner->ops->prefetch)

@@ -75,7 +75,10 @@ struct pg {
 	bool notify_pending; /* the transaction created work: COMMIT sends NOTIFY */
 	bool listening;	     /* LISTEN fulfill_work issued on this connection */
 	int ahead;	     /* statements sent in pipeline mode whose answers are not read yet */
-	struct pg_stmt *readers[AHEAD_MAX]; /* per statement in the pipeline: a read's, or NULL */
+	struct {
+		struct pg_stmt *st; /* a read's statement (its answer is kept), or NULL */
+		bool one;	    /* a write that must change exactly one row */
+	} queue[AHEAD_MAX];  /* per statement in the pipeline */
 	bool ahead_failed;   /* one of them failed: this transaction level is lost */
 	/* FULFILL_PG_STATS=1: statements sent per query id, statements without one
 	 * (BEGIN, COMMIT, savepoints, locks) and round trips (a pipeline is one), printed
@@ -483,7 +486,7 @@ static int pg_step(struct store_stmt *sst);
 /* Queue statement `st` (prepared as `name`) in the pipeline, entering pipeline mode
  * if needed; a `read` keeps its answer in st->res when it is collected. False when it
  * could not be sent (the connection is gone). */
-static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st, bool read)
+static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st, bool read, bool one)
 {
 	if (PQpipelineStatus(p->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(p->conn)) {
 		set_error(p, NULL);
@@ -494,7 +497,8 @@ static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st, bool 
 		p->ahead_failed = true;
 		return false;
 	}
-	p->readers[p->ahead++] = read ? st : NULL;
+	p->queue[p->ahead].st = read ? st : NULL;
+	p->queue[p->ahead++].one = one;
 	st->pending = read;
 	return true;
 }
@@ -533,7 +537,8 @@ static bool collect(struct pg *p)
 			synced = true;
 			break;
 		}
-		struct pg_stmt *reader = idx < n ? p->readers[idx] : NULL;
+		struct pg_stmt *reader = idx < n ? p->queue[idx].st : NULL;
+		bool one = idx < n && p->queue[idx].one;
 		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
 			const char *cmd = PQcmdStatus(res), *tuples = PQcmdTuples(res);
 			int64_t rows = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
@@ -551,6 +556,13 @@ static bool collect(struct pg *p)
 			} else if (wrote) {
 				p->total_changes += rows - 1; /* counted as one when sent */
 			}
+			if (one && rows != 1 && ok) {
+				/* the row changed since it was read: a lost race, run again */
+				snprintf(p->sqlstate, sizeof(p->sqlstate), "40001");
+				snprintf(p->errmsg, sizeof(p->errmsg),
+					 "a write sent ahead expected one row and changed %lld", (long long)rows);
+				ok = false;
+			}
 		} else if (rs != PGRES_PIPELINE_ABORTED) {
 			if (ok)
 				set_error(p, res);
@@ -561,8 +573,8 @@ static bool collect(struct pg *p)
 		PQclear(res);
 	}
 	for (int i = 0; i < n; i++)
-		if (p->readers[i])
-			p->readers[i]->pending = false;
+		if (p->queue[i].st)
+			p->queue[i].st->pending = false;
 	if (!synced || !PQexitPipelineMode(p->conn)) {
 		if (ok)
 			set_error(p, NULL);
@@ -591,18 +603,21 @@ static void pg_prefetch(struct store_stmt *sst)
 	char name[16];
 	snprintf(name, sizeof(name), "q%d", (int)q);
 	p->sent[q]++;
-	if (send_ahead(p, name, st, true) && p->ahead >= AHEAD_MAX)
+	if (send_ahead(p, name, st, true, false) && p->ahead >= AHEAD_MAX)
 		collect(p);
 }
 
-static int pg_exec_ahead(struct store_stmt *sst)
+static int exec_ahead(struct store_stmt *sst, bool one)
 {
 	struct pg_stmt *st = PSTMT(sst);
 	struct pg *p = PG(sst->owner);
 	enum store_query q = (enum store_query)(st - p->cache);
 	/* outside a transaction there is nobody to report a late error to */
-	if (sst->owner->depth == 0 || !p->conn)
-		return pg_step(sst) < 0 ? -1 : 0;
+	if (sst->owner->depth == 0 || !p->conn) {
+		if (pg_step(sst) < 0)
+			return -1;
+		return one && p->changes != 1 ? 1 : 0;
+	}
 	if (p->ahead_failed)
 		return 0; /* the transaction is lost already; the next sync says so */
 	if (!st->prepared && !prepare(p, q, st))
@@ -610,7 +625,7 @@ static int pg_exec_ahead(struct store_stmt *sst)
 	char name[16];
 	snprintf(name, sizeof(name), "q%d", (int)q);
 	p->sent[q]++;
-	if (!send_ahead(p, name, st, false))
+	if (!send_ahead(p, name, st, false, one))
 		return -1;
 	/* counted as written now, corrected when the answer is read: a caller comparing
 	 * store_total_changes() sees that something may have been written */
@@ -619,6 +634,16 @@ static int pg_exec_ahead(struct store_stmt *sst)
 	if (p->ahead >= AHEAD_MAX && !collect(p))
 		return -1;
 	return 0;
+}
+
+static int pg_exec_ahead(struct store_stmt *sst)
+{
+	return exec_ahead(sst, false);
+}
+
+static int pg_exec_ahead_one(struct store_stmt *sst)
+{
+	return exec_ahead(sst, true);
 }
 
 static enum ff_err pg_sync(struct store *s)
@@ -656,7 +681,7 @@ static int pg_step(struct store_stmt *sst)
 		p->sent[q]++;
 		if (p->ahead) {
 			/* the statements sent ahead and this one: one round trip */
-			if (!send_ahead(p, name, st, true) || !collect(p) || !st->res)
+			if (!send_ahead(p, name, st, true, false) || !collect(p) || !st->res)
 				return -1;
 			goto rows;
 		}
@@ -804,6 +829,7 @@ static const struct store_ops pg_ops = {
 	.notify_work = pg_notify_work,
 	.wait_work = pg_wait_work,
 	.exec_ahead = pg_exec_ahead,
+	.exec_ahead_one = pg_exec_ahead_one,
 	.prefetch = pg_prefetch,
 	.sync = pg_sync,
 	.ahead_failed = pg_ahead_failed,

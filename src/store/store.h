@@ -70,6 +70,12 @@ enum ff_err store_exec(struct store_stmt *st);
  * row at once. Elsewhere (SQLite, autocommit) it is store_exec(). FF_E_STORE when it
  * failed at once. */
 enum ff_err store_exec_ahead(struct store_stmt *st);
+/* store_exec_ahead() of an UPDATE or DELETE that must change exactly one row (the
+ * caller holds the row's lock, or is the only writer). When it changed another number,
+ * the transaction is lost as if the write had failed, with a retryable error (a lost
+ * race: PostgreSQL's serialization failure); FF_E_CONFLICT when that is known at once
+ * (SQLite, autocommit). */
+enum ff_err store_exec_ahead_one(struct store_stmt *st);
 /* A read whose bindings are final and whose rows are wanted soon: on PostgreSQL,
  * inside a transaction, it is sent now (pipeline) and answered with the next round
  * trip, so several independent reads cost one; step it as usual afterwards, and do not

@@ -33,6 +33,7 @@ struct store_ops {
 	int (*wait_work)(struct store *s, int timeout_ms);
 	/* optional (NULL: run at once, nothing pending, never failed ahead) */
 	int (*exec_ahead)(struct store_stmt *st);
+	int (*exec_ahead_one)(struct store_stmt *st); /* 1: ran at once, not one row */
 	void (*prefetch)(struct store_stmt *st);
 	enum ff_err (*sync)(struct store *s);
 	bool (*ahead_failed)(const struct store *s);
