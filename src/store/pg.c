@@ -26,8 +26,12 @@
  * BEGIN/SAVEPOINT/COMMIT/ROLLBACK/lock, which first syncs. A write that failed fails
  * that collecting statement with its own error (the transaction is aborted on the
  * server, as after any failed statement), and store_ahead_failed() says so until the
- * level is rolled back. At most AHEAD_MAX writes wait, so neither side's socket buffer
- * can fill while the other is not reading.
+ * level is rolled back. At most AHEAD_MAX statements wait, so neither side's socket
+ * buffer can fill while the other is not reading. A write that must change exactly one
+ * row (store_exec_ahead_one) and did not fails the same way, as a serialization
+ * failure (40001: retryable). Reads sent ahead (store_prefetch) keep their answer in
+ * their statement for its first step; several independent reads thus cost one round
+ * trip. FULFILL_PG_STATS=1 prints statements per query id and round trips on close.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -659,6 +663,32 @@ static bool pg_ahead_failed(const struct store *s)
 	return PG(s)->ahead_failed;
 }
 
+/* Run statement `st` (prepared as `name`) at once and keep its result; false on
+ * failure (p->sqlstate/errmsg). */
+static bool exec_now(struct pg *p, const char *name, struct pg_stmt *st)
+{
+	if (p->ahead_failed)
+		return false; /* keeps the error of the write that failed */
+	p->trips++;
+	PGresult *res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL, 0);
+	ExecStatusType rs = PQresultStatus(res);
+	if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
+		set_error(p, res);
+		PQclear(res);
+		return false;
+	}
+	p->sqlstate[0] = '\0';
+	const char *tuples = PQcmdTuples(res);
+	p->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
+	const char *cmd = PQcmdStatus(res);
+	if (cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6)))
+		p->total_changes += p->changes;
+	st->res = res;
+	st->nrows = PQntuples(res);
+	st->row = -1;
+	return true;
+}
+
 static int pg_step(struct store_stmt *sst)
 {
 	struct pg_stmt *st = PSTMT(sst);
@@ -683,29 +713,10 @@ static int pg_step(struct store_stmt *sst)
 			/* the statements sent ahead and this one: one round trip */
 			if (!send_ahead(p, name, st, true, false) || !collect(p) || !st->res)
 				return -1;
-			goto rows;
-		}
-		if (p->ahead_failed)
-			return -1; /* keeps the error of the write that failed */
-		p->trips++;
-		PGresult *res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL, 0);
-		ExecStatusType rs = PQresultStatus(res);
-		if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
-			set_error(p, res);
-			PQclear(res);
+		} else if (!exec_now(p, name, st)) {
 			return -1;
 		}
-		p->sqlstate[0] = '\0';
-		const char *tuples = PQcmdTuples(res);
-		p->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
-		const char *cmd = PQcmdStatus(res);
-		if (cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6)))
-			p->total_changes += p->changes;
-		st->res = res;
-		st->nrows = PQntuples(res);
-		st->row = -1;
 	}
-rows:
 	if (st->row + 1 < st->nrows) {
 		st->row++;
 		return 1;
