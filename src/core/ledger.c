@@ -78,7 +78,8 @@ static int pending_cmp(const void *a, const void *b)
 
 enum ff_err ledger_flush_deferred(struct engine *e, struct ff_diag *d)
 {
-	qsort(e->balance_pending, e->balance_npending, sizeof(*e->balance_pending), pending_cmp);
+	if (e->balance_npending > 1)
+		qsort(e->balance_pending, e->balance_npending, sizeof(*e->balance_pending), pending_cmp);
 	bool defer = e->defer;
 	e->defer = false;
 	enum ff_err err = FF_OK;
