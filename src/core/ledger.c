@@ -133,7 +133,11 @@ int64_t ledger_balance(struct engine *e, const char *participant, const char *cu
 	store_bind_text(st, 1, acct);
 	store_bind_text(st, 2, currency);
 	int64_t bal = store_step(st) == 1 ? store_col_int(st, 0) : 0;
-	/* what this transaction changed and has not written yet (core_defer) */
+	/* what this transaction changed and has not written yet (core_defer). The row is
+	 * read without a lock, as before deferral: a clawback of the same participant
+	 * committed between this read and the chunk's commit is not seen by the debt
+	 * computation of ledger_credit (a window of one chunk now, of a few statements
+	 * before) */
 	const struct balance_pending *b = e->defer ? pending_of(e, acct, currency, false) : NULL;
 	return bal + (b ? b->delta : 0);
 }
