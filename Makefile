@@ -79,6 +79,7 @@ demo: deps fulfill
 bench: deps fulfill
 	./bench/run
 	python3 bench/http_bench.py
+	python3 bench/pg_bench.py
 
 fuzz:
 	./fuzz/run

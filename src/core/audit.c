@@ -60,15 +60,70 @@ static enum ff_err load_tail(struct engine *e, struct ff_diag *d)
 	return FF_OK;
 }
 
+/* A record of a deferring transaction (core_defer), hashed and written at its end. */
+struct audit_pending {
+	char *actor, *action, *target, *detail;
+	int64_t at;
+};
+
+static enum ff_err insert_record(struct engine *e, const char *actor, const char *action, const char *target,
+				 char *text, int64_t at, struct ff_diag *d);
+
 enum ff_err audit_append(struct engine *e, const char *actor, const char *action, const char *target,
 			 json_t *detail, struct ff_diag *d)
 {
 	enum ff_err err;
+	if (e->defer) {
+		if (e->audit_npending == e->audit_cap) {
+			e->audit_cap = e->audit_cap ? 2 * e->audit_cap : 64;
+			e->audit_pending = ff_realloc(e->audit_pending, e->audit_cap * sizeof(*e->audit_pending));
+		}
+		e->audit_pending[e->audit_npending++] = (struct audit_pending){
+			.actor = ff_strdup(actor), .action = ff_strdup(action), .target = ff_strdup(target),
+			.detail = audit_canonical(detail), .at = fftime_now()};
+		return FF_OK;
+	}
 	if (!e->audit_cached && (err = load_tail(e, d)))
 		return err;
+	return insert_record(e, actor, action, target, audit_canonical(detail), fftime_now(), d);
+}
+
+enum ff_err audit_lock_deferred(struct engine *e, struct ff_diag *d)
+{
+	return e->audit_cached ? FF_OK : load_tail(e, d);
+}
+
+enum ff_err audit_flush_deferred(struct engine *e, struct ff_diag *d)
+{
+	enum ff_err err = FF_OK;
+	if (e->audit_npending && !e->audit_cached)
+		err = load_tail(e, d);
+	for (size_t i = 0; i < e->audit_npending && !err; i++) {
+		struct audit_pending *r = &e->audit_pending[i];
+		err = insert_record(e, r->actor, r->action, r->target, r->detail, r->at, d);
+		r->detail = NULL; /* insert_record freed it */
+	}
+	audit_drop_deferred(e);
+	return err;
+}
+
+void audit_drop_deferred(struct engine *e)
+{
+	for (size_t i = 0; i < e->audit_npending; i++) {
+		struct audit_pending *r = &e->audit_pending[i];
+		free(r->actor);
+		free(r->action);
+		free(r->target);
+		free(r->detail);
+	}
+	e->audit_npending = 0;
+}
+
+/* Append one record after the cached tail; frees `text`. */
+static enum ff_err insert_record(struct engine *e, const char *actor, const char *action, const char *target,
+				 char *text, int64_t at, struct ff_diag *d)
+{
 	int64_t seq = e->audit_seq + 1;
-	int64_t at = fftime_now();
-	char *text = audit_canonical(detail);
 	char hash[65];
 	record_hash(seq, at, actor, action, target, text, e->audit_hash, hash);
 	struct store_stmt *st = store_query(e->st, Q_AUDIT_INSERT);
@@ -81,7 +136,7 @@ enum ff_err audit_append(struct engine *e, const char *actor, const char *action
 	store_bind_text(st, 7, e->audit_hash);
 	store_bind_text(st, 8, hash);
 	free(text);
-	if (store_exec(st)) {
+	if (store_exec_ahead(st)) {
 		e->audit_cached = false;
 		return core_store_fail(e, d, "audit");
 	}

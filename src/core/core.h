@@ -169,6 +169,10 @@ struct engine {
 	bool tax_reportable[RT__COUNT];
 	int64_t webhooks_gen;
 	json_t *webhooks; /* [[endpoint id, events text], ...] of enabled endpoints */
+	/* {id: eligibility context} of the participants read (an ingest chunk asks for
+	 * the same referrers again and again); participant_upsert drops its entry */
+	int64_t participants_gen;
+	json_t *participants;
 	struct {
 		char id[ID_MAX + 1];
 		int version; /* 0: none active */
@@ -184,12 +188,27 @@ struct engine {
 	bool issuing_recovered;
 	int64_t recover_before; /* ... those last touched before this handle's first pass */
 	/* notifications: the SMTP connector config was looked up / is missing */
+	/* A deferring transaction (core_defer: a worker chunk) keeps its audit records and
+	 * its ledger balance changes here and writes them when it commits (core_end): the
+	 * audit chain lock and the balance rows - the program's account is one row that
+	 * every worker credits from - are then held for the end of the chunk only, so
+	 * workers on the same database overlap instead of taking turns. */
+	bool defer;
+	struct audit_pending *audit_pending;
+	size_t audit_npending, audit_cap;
+	struct balance_pending *balance_pending;
+	size_t balance_npending, balance_cap;
 };
 
 /* Transactions owned by core functions (nest as savepoints). core_end() commits when
  * err is FF_OK, else rolls back, and returns err (or the commit's failure). */
 enum ff_err core_begin(struct engine *e, struct ff_diag *d);
 enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d);
+/* Right after core_begin() of a top-level transaction that takes no savepoints (a
+ * worker chunk): audit records and ledger balance changes wait until core_end()
+ * commits it, and are then written together, the audit chain lock taken first. Until
+ * then ledger_balance() adds the waiting changes to what it reads. */
+void core_defer(struct engine *e);
 /* How often a transaction that lost a race (deadlock, serialization failure, busy,
  * a connection lost between statements) runs again before its error is returned. */
 #define CORE_TX_RETRIES 5
@@ -218,11 +237,20 @@ enum ff_err audit_append(struct engine *e, const char *actor, const char *action
 			 json_t *detail, struct ff_diag *d);
 /* Serialize `detail` canonically (sorted keys, compact); caller frees. */
 char *audit_canonical(json_t *v);
+/* Deferring transactions (core_defer): take the chain lock and read its tail (before
+ * any other write of the flush), then append the waiting records. */
+enum ff_err audit_lock_deferred(struct engine *e, struct ff_diag *d);
+enum ff_err audit_flush_deferred(struct engine *e, struct ff_diag *d);
+/* Forget what waits (the transaction rolled back). */
+void audit_drop_deferred(struct engine *e);
 
 /* Rewards */
 bool reward_status_valid(const char *s);
 /* true when the state machine allows from -> to. */
 bool reward_transition_allowed(const char *from, const char *to);
+/* The reward at the statement's current row: every query that reads a whole reward
+ * selects REWARD_COLS (queries.c). */
+void reward_from_row(struct store_stmt *st, struct reward *r);
 /* Load a reward by id; FF_E_NOT_FOUND when missing. */
 enum ff_err reward_load(struct engine *e, const char *id, struct reward *out, struct ff_diag *d);
 /* Insert a new reward (status/reason set) with its first history row ("created" -> status). */
@@ -261,6 +289,10 @@ enum ff_err ledger_expire(struct engine *e, const struct reward *r, int64_t now,
 int64_t ledger_balance(struct engine *e, const char *participant, const char *currency);
 /* Remaining amount of reward r's lot (0 when none). */
 int64_t ledger_lot_remaining(struct engine *e, const char *reward);
+/* Deferring transactions (core_defer): write the waiting balance changes, one upsert
+ * per account and currency, in that order (so two writers lock rows in one order). */
+enum ff_err ledger_flush_deferred(struct engine *e, struct ff_diag *d);
+void ledger_drop_deferred(struct engine *e);
 
 /* Participants (ingest helpers) */
 bool participant_exists(struct engine *e, const char *id);

@@ -2,6 +2,7 @@
  * engine.c - the engine handle: configuration, opening the store, transactions owned
  * by core functions, roles and actors, and small JSON helpers the core files share.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -156,7 +157,7 @@ enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, st
 
 bool engine_deferred_sync(const struct engine *e) { return store_deferred_sync(e->st); }
 
-int engine_sync(struct engine *e) { return store_sync(e->st); }
+int engine_sync(struct engine *e) { return store_make_durable(e->st); }
 
 void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17])
 {
@@ -174,6 +175,11 @@ void engine_close(struct engine *e)
 		if (e->program_used[i])
 			program_release(&e->programs[i]);
 	json_decref(e->webhooks);
+	json_decref(e->participants);
+	audit_drop_deferred(e);
+	ledger_drop_deferred(e);
+	free(e->audit_pending);
+	free(e->balance_pending);
 	store_close(e->st);
 	free(e);
 }
@@ -207,7 +213,7 @@ int engine_wait_work(struct engine *e, int timeout_ms)
 
 void core_tx_forget(struct engine *e)
 {
-	e->blocklist_gen = e->webhooks_gen = e->tax_types_gen = -1;
+	e->blocklist_gen = e->webhooks_gen = e->tax_types_gen = e->participants_gen = -1;
 	for (size_t i = 0; i < sizeof(e->active) / sizeof(e->active[0]); i++)
 		e->active[i].gen = -1;
 }
@@ -223,9 +229,40 @@ enum ff_err core_begin(struct engine *e, struct ff_diag *d)
 	return FF_OK;
 }
 
+void core_defer(struct engine *e)
+{
+	assert(store_depth(e->st) == 1);
+	e->defer = true;
+}
+
+/* A deferring transaction's waiting writes, just before its commit. */
+static enum ff_err flush_deferred(struct engine *e, struct ff_diag *d)
+{
+	enum ff_err err = FF_OK;
+	if (e->audit_npending)
+		err = audit_lock_deferred(e, d);
+	if (!err)
+		err = ledger_flush_deferred(e, d);
+	if (!err)
+		err = audit_flush_deferred(e, d);
+	return err;
+}
+
 enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d)
 {
+	if (e->defer) {
+		/* nested levels are not supported: what waits belongs to the top level */
+		assert(store_depth(e->st) == 1);
+		if (!err)
+			err = flush_deferred(e, d);
+		e->defer = false;
+		audit_drop_deferred(e);
+		ledger_drop_deferred(e);
+	}
 	if (err) {
+		/* a write sent ahead that failed is what made everything after it fail */
+		if (store_ahead_failed(e->st))
+			err = core_store_fail(e, d, "write");
 		store_rollback(e->st);
 		e->audit_cached = false;
 		/* a version saved in what was rolled back may be saved again under the same

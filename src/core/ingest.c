@@ -259,7 +259,7 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 	store_bind_int(st, 10, occurred);
 	store_bind_text(st, 11, event_id);
 	store_bind_int(st, 12, now);
-	if (store_exec(st)) {
+	if (store_exec_ahead(st)) {
 		json_decref(signals);
 		return core_store_fail(e, d, "referral");
 	}
@@ -284,7 +284,7 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
 		store_bind_text(st, 1, text);
 		store_bind_text(st, 2, ref_id);
-		err = store_exec(st) ? core_store_fail(e, d, "referral explanation") : FF_OK;
+		err = store_exec_ahead(st) ? core_store_fail(e, d, "referral explanation") : FF_OK;
 		free(text);
 		json_decref(signals);
 		return err;
@@ -293,17 +293,20 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 	return evaluate_referral_trigger(e, a, ref_id, now, json_object_get(result, "rewards"), d);
 }
 
-static enum ff_err mark_successful(struct engine *e, const char *referral, const char *actor, int64_t now,
-				   struct ff_diag *d)
+/* `was_successful`: the referral's status as read in this transaction. Writers of
+ * events hold the audit chain lock from their first statement (ingest_one), so no other
+ * ingest can have changed it since; nothing else makes a referral successful. */
+static enum ff_err mark_successful(struct engine *e, const char *referral, bool was_successful, const char *actor,
+				   int64_t now, struct ff_diag *d)
 {
+	if (was_successful)
+		return FF_OK;
 	struct store_stmt *st = store_query(e->st, Q_REFERRAL_SET_STATUS);
 	store_bind_text(st, 1, "successful");
 	store_bind_int(st, 2, now);
 	store_bind_text(st, 3, referral);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "referral status");
-	if (store_changes(e->st) == 0)
-		return FF_OK; /* already successful */
 	return audit_append(e, actor, "referral.successful", referral, NULL, d);
 }
 
@@ -318,14 +321,15 @@ static enum ff_err evaluate_referral_trigger(struct engine *e, const struct acto
 	copy_str(program, sizeof(program), store_col_text(st, 1));
 	copy_str(referrer, sizeof(referrer), store_col_text(st, 2));
 	copy_str(referred, sizeof(referred), store_col_text(st, 3));
+	json_t *row = referral_row_copy(st);
 	const struct program *p = program_active(e, program);
-	if (!p || !p->trigger_referral)
+	if (!p || !p->trigger_referral) {
+		json_decref(row);
 		return FF_OK;
-	st = store_query(e->st, Q_REFERRAL_GET);
-	store_bind_text(st, 1, referral);
-	store_step(st);
+	}
 	bool successful;
-	json_t *ctx = rules_context(e, p, st, NULL, &successful);
+	json_t *ctx = rules_context_of(e, p, row, NULL, &successful);
+	json_decref(row);
 	struct rule_input in = {.prog = p, .ctx = ctx, .referral = referral, .referrer = referrer,
 				.referred = referred, .referral_successful = successful, .now = now,
 				.actor = a->label};
@@ -338,13 +342,13 @@ static enum ff_err evaluate_referral_trigger(struct engine *e, const struct acto
 		st = store_query(e->st, Q_REFERRAL_SET_EXPLANATION);
 		store_bind_text(st, 1, text);
 		store_bind_text(st, 2, referral);
-		if (store_exec(st))
+		if (store_exec_ahead(st))
 			err = core_store_fail(e, d, "referral explanation");
 		free(text);
 	}
 	json_decref(expl);
 	if (!err && json_array_size(out_ids) > before)
-		err = mark_successful(e, referral, a->label, now, d);
+		err = mark_successful(e, referral, successful, a->label, now, d);
 	return err;
 }
 
@@ -369,11 +373,16 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	json_t *attrs = json_object_get(data, "attributes");
 	if (attrs && !json_is_null(attrs) && !json_is_object(attrs))
 		return ff_fail(d, FF_E_INVALID, "data.attributes", "data.attributes must be an object");
+	/* three independent reads; on PostgreSQL they travel together */
+	struct store_stmt *exists = store_query(e->st, Q_CONVERSION_EXISTS);
+	store_bind_text(exists, 1, id);
+	store_prefetch(exists);
+	struct store_stmt *st = store_query(e->st, Q_REFERRALS_OF_REFERRED);
+	store_bind_text(st, 1, participant);
+	store_prefetch(st);
 	if (!participant_exists(e, participant))
 		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.participant", "no participant %s", participant);
-	struct store_stmt *st = store_query(e->st, Q_CONVERSION_EXISTS);
-	store_bind_text(st, 1, id);
-	if (store_step(st) == 1)
+	if (store_step(exists) == 1)
 		return ff_fail(d, FF_E_CONFLICT, "data.id", "conversion %s exists already", id);
 
 	json_t *conv = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s?, s:s?, s:I, s:o}", "id", id, "amount",
@@ -382,16 +391,16 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 				 "occurred_at", (json_int_t)occurred, "attributes",
 				 json_is_object(attrs) ? json_incref(attrs) : json_object());
 	/* attribution: among this person's referrals that are open or already earned (in
-	 * time order), per program the first (first touch) or the last (last touch) */
+	 * time order), per program the first (first touch) or the last (last touch); the
+	 * whole rows, which the eligibility context is made of */
 	json_t *rewards = json_object_get(result, "rewards");
 	json_t *firsts = json_object(), *lasts = json_object();
-	st = store_query(e->st, Q_REFERRALS_OF_REFERRED);
-	store_bind_text(st, 1, participant);
 	while (store_step(st) == 1) {
 		const char *prog = store_col_text(st, 1);
+		json_t *row = referral_row_copy(st);
 		if (!json_object_get(firsts, prog))
-			json_object_set_new(firsts, prog, json_string(store_col_text(st, 0)));
-		json_object_set_new(lasts, prog, json_string(store_col_text(st, 0)));
+			json_object_set(firsts, prog, row);
+		json_object_set_new(lasts, prog, row);
 	}
 	json_t *explanations = json_array();
 	const char *key;
@@ -404,15 +413,12 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 		const struct program *p = program_active(e, key);
 		if (!p || p->trigger_referral)
 			continue;
-		const char *ref = json_string_value(p->last_touch ? json_object_get(lasts, key) : first);
-		st = store_query(e->st, Q_REFERRAL_GET);
-		store_bind_text(st, 1, ref);
-		if (store_step(st) != 1)
-			continue;
+		json_t *row = p->last_touch ? json_object_get(lasts, key) : first;
+		const char *ref = json_string_value(json_array_get(row, 0));
 		char referrer[ID_MAX + 1];
-		copy_str(referrer, sizeof(referrer), store_col_text(st, 2));
+		copy_str(referrer, sizeof(referrer), json_string_value(json_array_get(row, 2)));
 		bool successful;
-		json_t *ctx = rules_context(e, p, st, conv, &successful);
+		json_t *ctx = rules_context_of(e, p, row, conv, &successful);
 		struct rule_input in = {.prog = p, .ctx = ctx, .referral = ref, .referrer = referrer,
 					.referred = participant, .referral_successful = successful,
 					.conversion = id, .conversion_amount = amount, .conversion_currency = currency,
@@ -426,7 +432,7 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 		}
 		json_array_append_new(explanations, expl);
 		bool earned = json_array_size(rewards) > before;
-		if (earned && (err = mark_successful(e, ref, a->label, now, d))) {
+		if (earned && (err = mark_successful(e, ref, successful, a->label, now, d))) {
 			json_decref(ctx);
 			break;
 		}
@@ -484,7 +490,7 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	store_bind_text(st, 13, expl_text);
 	store_bind_text(st, 14, event_id);
 	store_bind_int(st, 15, now);
-	err = store_exec(st) ? core_store_fail(e, d, "conversion") : FF_OK;
+	err = store_exec_ahead(st) ? core_store_fail(e, d, "conversion") : FF_OK;
 	free(expl_text);
 	free(ctx_text);
 	free(attr_text);
@@ -727,7 +733,10 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 		store_bind_int(st, 4, occurred);
 		store_bind_int(st, 5, now);
 		store_bind_text(st, 6, body);
-		if (store_exec(st))
+		/* sent ahead: a unique violation (the same event committed by another
+		 * transaction meanwhile) then fails the event later, as a conflict that runs
+		 * again (ingest_item) */
+		if (store_exec_ahead(st))
 			err = store_unique_violation(e->st)
 				      ? ff_fail(d, FF_E_CONFLICT, "id", "event %s is being ingested concurrently", id)
 				      : core_store_fail(e, d, "event");
@@ -771,6 +780,11 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 			if (err)
 				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
 		}
+		/* a write sent ahead by an earlier event may be what failed here */
+		if (store_ahead_failed(e->st)) {
+			err = core_store_fail(e, &it->diag, "write");
+			*out_dirty = true;
+		}
 		if (err && (store_total_changes(e->st) != before || err == FF_E_STORE || err == FF_E_UNAVAILABLE ||
 			    err == FF_E_INTERNAL || err == FF_E_IDEM_IN_USE || store_unique_violation(e->st)))
 			*out_dirty = true;
@@ -794,6 +808,10 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 			if (err)
 				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
 		}
+		/* the event's writes sent ahead are answered here, so that one that failed
+		 * fails this event alone (and a lost race runs again) */
+		if (!err ? store_sync(e->st) != FF_OK : store_ahead_failed(e->st))
+			err = core_store_fail(e, &it->diag, "write");
 		/* judged before the rollback, which clears the store's last error */
 		conflict = err && (store_unique_violation(e->st) || core_retryable(e, err));
 		err = core_end(e, err, &it->diag);
@@ -826,6 +844,10 @@ static enum ff_err ingest_rounds(struct engine *e, const struct actor *a, struct
 		bool dirty = false;
 		for (size_t i = 0; i < n && !dirty; i++)
 			ingest_item(e, a, &items[i], parsed, false, &dirty);
+		/* the last event's writes sent ahead are answered before the commit: one that
+		 * failed is that event's failure, judged like any other */
+		if (!dirty && store_sync(e->st))
+			dirty = true;
 		if (!dirty) {
 			err = core_end(e, FF_OK, d);
 			if (!err || !core_retryable(e, err)) {

@@ -36,5 +36,12 @@ json_t *referral_row_json(struct store_stmt *st);
 /* Eligibility context for a referral (and optional conversion object). New reference. */
 json_t *rules_context(struct engine *e, const struct program *p, struct store_stmt *referral_row, json_t *conversion,
 		      bool *out_referral_successful);
+/* A copy of the referral row at the statement's current row (REFERRAL_COLS): a JSON
+ * array of its columns as strings (NULL as null), for rules_context_of() after the
+ * statement moved on. New reference. */
+json_t *referral_row_copy(struct store_stmt *st);
+/* rules_context() from such a copy. */
+json_t *rules_context_of(struct engine *e, const struct program *p, json_t *referral_row, json_t *conversion,
+			 bool *out_referral_successful);
 
 #endif

@@ -14,6 +14,7 @@
  *   4. 0 <= lot.remaining <= lot.amount.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -23,6 +24,77 @@
 static void account_name(char *out, size_t n, const char *kind, const char *id)
 {
 	snprintf(out, n, "%s:%s", kind, id);
+}
+
+/* A balance change of a deferring transaction (core_defer), written at its end. */
+struct balance_pending {
+	char account[ID_MAX + 16];
+	char currency[8];
+	int64_t delta;
+};
+
+static struct balance_pending *pending_of(struct engine *e, const char *account, const char *currency, bool add)
+{
+	for (size_t i = 0; i < e->balance_npending; i++) {
+		struct balance_pending *b = &e->balance_pending[i];
+		if (!strcmp(b->account, account) && !strcmp(b->currency, currency))
+			return b;
+	}
+	if (!add)
+		return NULL;
+	if (e->balance_npending == e->balance_cap) {
+		e->balance_cap = e->balance_cap ? 2 * e->balance_cap : 64;
+		e->balance_pending = ff_realloc(e->balance_pending, e->balance_cap * sizeof(*e->balance_pending));
+	}
+	struct balance_pending *b = &e->balance_pending[e->balance_npending++];
+	copy_str(b->account, sizeof(b->account), account);
+	copy_str(b->currency, sizeof(b->currency), currency);
+	b->delta = 0;
+	return b;
+}
+
+static enum ff_err balance_add(struct engine *e, const char *account, const char *currency, int64_t amount,
+			       struct ff_diag *d)
+{
+	if (e->defer) {
+		pending_of(e, account, currency, true)->delta += amount;
+		return FF_OK;
+	}
+	struct store_stmt *st = store_query(e->st, Q_LEDGER_BALANCE_ADD);
+	store_bind_text(st, 1, account);
+	store_bind_text(st, 2, currency);
+	store_bind_int(st, 3, amount);
+	if (store_exec_ahead(st))
+		return core_store_fail(e, d, "ledger balance");
+	return FF_OK;
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const struct balance_pending *x = a, *y = b;
+	int c = strcmp(x->account, y->account);
+	return c ? c : strcmp(x->currency, y->currency);
+}
+
+enum ff_err ledger_flush_deferred(struct engine *e, struct ff_diag *d)
+{
+	if (e->balance_npending > 1)
+		qsort(e->balance_pending, e->balance_npending, sizeof(*e->balance_pending), pending_cmp);
+	bool defer = e->defer;
+	e->defer = false;
+	enum ff_err err = FF_OK;
+	for (size_t i = 0; i < e->balance_npending && !err; i++) {
+		struct balance_pending *b = &e->balance_pending[i];
+		err = balance_add(e, b->account, b->currency, b->delta, d);
+	}
+	e->defer = defer;
+	e->balance_npending = 0;
+	return err;
+}
+
+void ledger_drop_deferred(struct engine *e)
+{
+	e->balance_npending = 0;
 }
 
 static enum ff_err posting(struct engine *e, const char *journal, const char *account, const char *currency,
@@ -36,15 +108,9 @@ static enum ff_err posting(struct engine *e, const char *journal, const char *ac
 	store_bind_text(st, 5, kind);
 	store_bind_text(st, 6, reward);
 	store_bind_int(st, 7, now);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "ledger entry");
-	st = store_query(e->st, Q_LEDGER_BALANCE_ADD);
-	store_bind_text(st, 1, account);
-	store_bind_text(st, 2, currency);
-	store_bind_int(st, 3, amount);
-	if (store_exec(st))
-		return core_store_fail(e, d, "ledger balance");
-	return FF_OK;
+	return balance_add(e, account, currency, amount, d);
 }
 
 /* Move `amount` from one account to another: one journal, two postings. */
@@ -66,7 +132,14 @@ int64_t ledger_balance(struct engine *e, const char *participant, const char *cu
 	struct store_stmt *st = store_query(e->st, Q_LEDGER_BALANCE_GET);
 	store_bind_text(st, 1, acct);
 	store_bind_text(st, 2, currency);
-	return store_step(st) == 1 ? store_col_int(st, 0) : 0;
+	int64_t bal = store_step(st) == 1 ? store_col_int(st, 0) : 0;
+	/* what this transaction changed and has not written yet (core_defer). The row is
+	 * read without a lock, as before deferral: a clawback of the same participant
+	 * committed between this read and the chunk's commit is not seen by the debt
+	 * computation of ledger_credit (a window of one chunk now, of a few statements
+	 * before) */
+	const struct balance_pending *b = e->defer ? pending_of(e, acct, currency, false) : NULL;
+	return bal + (b ? b->delta : 0);
 }
 
 int64_t ledger_lot_remaining(struct engine *e, const char *reward)
@@ -101,7 +174,7 @@ enum ff_err ledger_credit(struct engine *e, const struct reward *r, int64_t now,
 	store_bind_int(st, 5, remaining);
 	store_bind_int_or_null(st, 6, r->expires_at, !r->has_expires);
 	store_bind_int(st, 7, now);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "ledger lot");
 	return FF_OK;
 }

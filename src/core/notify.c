@@ -324,7 +324,7 @@ enum ff_err notify_reward(struct engine *e, const struct reward *r, const char *
 	store_bind_text(st, 5, sealed);
 	store_bind_int(st, 6, fftime_now());
 	store_notify_work(e->st);
-	enum ff_err err = store_exec(st) ? core_store_fail(e, d, "notification") : FF_OK;
+	enum ff_err err = store_exec_ahead(st) ? core_store_fail(e, d, "notification") : FF_OK;
 	free(sealed);
 	return err;
 }

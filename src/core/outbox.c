@@ -114,7 +114,7 @@ static enum ff_err enqueue(struct engine *e, const char *type, json_t *targets, 
 		store_bind_text(st, 5, payload);
 		store_bind_int(st, 6, now);
 		store_notify_work(e->st);
-		if (store_exec(st)) {
+		if (store_exec_ahead(st)) {
 			err = core_store_fail(e, d, "webhook delivery");
 			break;
 		}

@@ -51,8 +51,25 @@ void participant_email_hash(struct engine *e, const char *email, char out[65])
 	crypto_keyed_hash_hex(e->cfg.master_key, norm, strlen(norm), out);
 }
 
+/* The cached context of `id` in this transaction, or NULL. Borrowed. */
+static json_t *cached_context(struct engine *e, const char *id)
+{
+	return core_tx_cached(e, e->participants_gen) ? json_object_get(e->participants, id) : NULL;
+}
+
+static json_t *load_context(struct engine *e, const char *id);
+
 bool participant_exists(struct engine *e, const char *id)
 {
+	if (store_depth(e->st) > 0) {
+		/* inside a transaction the context is read instead, and kept for
+		 * participant_context() (ingest asks for it next) */
+		if (cached_context(e, id))
+			return true;
+		json_t *ctx = load_context(e, id);
+		json_decref(ctx);
+		return ctx != NULL;
+	}
 	struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_EXISTS);
 	store_bind_text(st, 1, id);
 	return store_step(st) == 1;
@@ -176,12 +193,14 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 	store_bind_text(st, 11, ips ? ips : "[]");
 	store_bind_int(st, 12, now);
 	store_bind_text(st, 13, e->key_id);
-	enum ff_err err = store_exec(st) ? core_store_fail(e, d, "participant") : FF_OK;
+	enum ff_err err = store_exec_ahead(st) ? core_store_fail(e, d, "participant") : FF_OK;
 	free(email_enc);
 	free(name_enc);
 	free(attributes);
 	free(devices);
 	free(ips);
+	if (core_tx_cached(e, e->participants_gen))
+		json_object_del(e->participants, in->id);
 	if (!err) {
 		/* the audit detail names fields, never PII values */
 		json_t *fields = json_array();
@@ -200,6 +219,14 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 
 json_t *participant_context(struct engine *e, const char *id)
 {
+	json_t *ctx = cached_context(e, id);
+	return ctx ? json_deep_copy(ctx) : load_context(e, id);
+}
+
+/* Read the context of `id` (NULL when there is none); inside a transaction a copy is
+ * kept. New reference. */
+static json_t *load_context(struct engine *e, const char *id)
+{
 	struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_ROW);
 	store_bind_text(st, 1, id);
 	if (store_step(st) != 1)
@@ -217,6 +244,14 @@ json_t *participant_context(struct engine *e, const char *id)
 	json_object_set_new(o, "has_email", json_boolean(!store_col_null(st, 1)));
 	json_object_set_new(o, "created_at", json_integer(store_col_int(st, 10)));
 	json_object_set_new(o, "attributes", attrs);
+	if (store_depth(e->st) > 0) {
+		if (!core_tx_cached(e, e->participants_gen)) {
+			json_decref(e->participants);
+			e->participants = json_object();
+			e->participants_gen = e->tx_gen;
+		}
+		json_object_set_new(e->participants, id, json_deep_copy(o));
+	}
 	return o;
 }
 

@@ -47,8 +47,7 @@ bool reward_transition_allowed(const char *from, const char *to)
 	return false;
 }
 
-/* Column list shared by every query that reads a whole reward (queries.c: REWARD_COLS). */
-static void reward_from_row(struct store_stmt *st, struct reward *r)
+void reward_from_row(struct store_stmt *st, struct reward *r)
 {
 	memset(r, 0, sizeof(*r));
 	int c = 0;
@@ -127,7 +126,7 @@ static enum ff_err history_add(struct engine *e, const char *reward, const char 
 	store_bind_text(st, 4, actor);
 	store_bind_text(st, 5, nz(reason));
 	store_bind_int(st, 6, at);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "reward history");
 	return FF_OK;
 }
@@ -165,7 +164,7 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
 	store_bind_text(st, c++, explanation);
 	store_bind_int(st, c++, r->created_at);
-	if (store_exec(st))
+	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "reward insert");
 	if (!strcmp(r->status, "approved"))
 		store_notify_work(e->st); /* wake idle workers when this commits */
@@ -204,6 +203,15 @@ static enum ff_err update_row(struct engine *e, const struct reward *r, const ch
 	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
 	store_bind_text(st, c++, r->id);
 	store_bind_text(st, c++, expect ? expect : r->status);
+	if (e->defer) {
+		/* a worker chunk claimed the row: on PostgreSQL it is locked, and the check
+		 * that it still had status `expect` comes with the next round trip (a miss
+		 * loses the chunk, which runs again) */
+		enum ff_err err = store_exec_ahead_one(st);
+		if (err == FF_E_CONFLICT)
+			return ff_fail(d, FF_E_CONFLICT, NULL, "reward %s was changed concurrently", r->id);
+		return err ? core_store_fail(e, d, "reward update") : FF_OK;
+	}
 	if (store_exec(st))
 		return core_store_fail(e, d, "reward update");
 	if (store_changes(e->st) != 1)

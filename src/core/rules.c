@@ -44,19 +44,37 @@ static int64_t count_query(struct engine *e, enum store_query q, const char *a, 
 	return store_step(st) == 1 ? store_col_int(st, 0) : 0;
 }
 
+json_t *referral_row_copy(struct store_stmt *st)
+{
+	json_t *row = json_array();
+	for (int c = 0; c < REFERRAL_NCOLS; c++) {
+		const char *v = store_col_text(st, c);
+		json_array_append_new(row, v ? json_string(v) : json_null());
+	}
+	return row;
+}
+
 json_t *rules_context(struct engine *e, const struct program *p, struct store_stmt *rs, json_t *conversion,
 		      bool *out_successful)
 {
-	/* rs is at a REFERRAL_COLS row; copy what we need before running other queries */
-	char id[ID_MAX + 1], referrer[ID_MAX + 1], referred[ID_MAX + 1];
-	copy_str(id, sizeof(id), store_col_text(rs, 0));
-	copy_str(referrer, sizeof(referrer), store_col_text(rs, 2));
-	copy_str(referred, sizeof(referred), store_col_text(rs, 3));
-	json_t *ref = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:o}", "id", id, "program",
-				store_col_text(rs, 1), "code", store_col_text(rs, 4), "source", store_col_text(rs, 5),
-				"affiliate", store_col_text(rs, 6), "occurred_at", (json_int_t)store_col_int(rs, 9),
-				"status", store_col_text(rs, 10), "signals", json_from_text(store_col_text(rs, 12), "[]"));
-	*out_successful = !strcmp(store_col_text(rs, 10), "successful");
+	/* copied before running other queries */
+	json_t *row = referral_row_copy(rs);
+	json_t *ctx = rules_context_of(e, p, row, conversion, out_successful);
+	json_decref(row);
+	return ctx;
+}
+
+json_t *rules_context_of(struct engine *e, const struct program *p, json_t *row, json_t *conversion,
+			 bool *out_successful)
+{
+#define COL(c) json_string_value(json_array_get(row, c))
+	const char *id = COL(0), *referrer = COL(2), *referred = COL(3);
+	json_t *ref = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:o}", "id", id, "program", COL(1), "code",
+				COL(4), "source", COL(5), "affiliate", COL(6), "occurred_at",
+				(json_int_t)(COL(9) ? strtoll(COL(9), NULL, 10) : 0), "status", COL(10), "signals",
+				json_from_text(COL(12), "[]"));
+	*out_successful = !strcmp(COL(10), "successful");
+#undef COL
 	json_t *ctx = json_object();
 	json_object_set_new(ctx, "referral", ref);
 	json_t *rr = participant_context(e, referrer);

@@ -17,18 +17,20 @@
 
 #define CHUNK 500
 
-/* Ids of up to CHUNK rewards selected by `q` (bound with now), claimed for this
+/* Up to CHUNK rewards selected by `q` (bound with now; REWARD_COLS), claimed for this
  * transaction: on PostgreSQL the rows are locked (SKIP LOCKED: another worker takes
- * other rewards), on SQLite the write transaction excludes other writers. */
-static json_t *select_ids(struct engine *e, enum store_query q, int64_t now)
+ * other rewards) and read as they are now, on SQLite the write transaction excludes
+ * other writers. Returns how many; -1 when the query failed. */
+static int claim(struct engine *e, enum store_query q, int64_t now, struct reward *out)
 {
-	json_t *ids = json_array();
 	struct store_stmt *st = store_query(e->st, q);
 	store_bind_int(st, 1, now);
 	store_bind_int(st, 2, CHUNK);
-	while (store_step(st) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
-	return ids;
+	int n = 0, rc;
+	while ((rc = store_step(st)) == 1)
+		if (n < CHUNK)
+			reward_from_row(st, &out[n++]);
+	return rc < 0 ? -1 : n;
 }
 
 /* After a chunk's transaction ended with `err`: true when it should run again. */
@@ -60,39 +62,45 @@ struct chunk_work {
 static enum ff_err run_chunks(struct engine *e, const struct chunk_work *w, const char *actor, int64_t now,
 			      int64_t *counts, size_t ncounts, struct ff_diag *d)
 {
+	struct reward *rows = ff_malloc(CHUNK * sizeof(*rows));
+	enum ff_err result = FF_OK;
 	for (int tries = 0;;) {
 		int64_t chunk[4] = {0};
 		size_t done = 0;
 		enum ff_err err = core_begin(e, d);
-		if (err)
-			return err;
-		json_t *ids = select_ids(e, w->claim, now);
-		size_t n = json_array_size(ids);
-		size_t i;
-		json_t *v;
-		json_array_foreach(ids, i, v)
-		{
-			struct reward r;
-			if ((err = reward_load(e, json_string_value(v), &r, d)))
-				break;
-			if (w->expect && strcmp(r.status, w->expect))
+		if (err) {
+			result = err;
+			break;
+		}
+		/* audit records and balance changes are written at the end of the chunk: the
+		 * chain lock and the shared balance rows are held only for that */
+		core_defer(e);
+		int n = claim(e, w->claim, now, rows);
+		if (n < 0)
+			err = core_store_fail(e, d, "claim");
+		for (int i = 0; i < n && !err; i++) {
+			struct reward *r = &rows[i];
+			if (w->expect && strcmp(r->status, w->expect))
 				continue; /* another worker got there first */
 			bool did = false;
-			if ((err = w->step(e, &r, actor, now, chunk, &did, d)))
+			if ((err = w->step(e, r, actor, now, chunk, &did, d)))
 				break;
 			done += did;
 		}
 		err = core_end(e, err, d);
-		json_decref(ids);
 		if (chunk_again(e, err, &tries))
 			continue;
-		if (err)
-			return err;
+		if (err) {
+			result = err;
+			break;
+		}
 		for (size_t k = 0; k < ncounts; k++)
 			counts[k] += chunk[k];
 		if (n < CHUNK || done == 0)
-			return FF_OK;
+			break;
 	}
+	free(rows);
+	return result;
 }
 
 static enum ff_err release_one(struct engine *e, struct reward *r, const char *actor, int64_t now, int64_t *counts,

@@ -50,7 +50,7 @@ void store_notify_work(struct store *s) { if (s->ops->notify_work) s->ops->notif
 int store_wait_work(struct store *s, int timeout_ms) { return s->ops->wait_work ? s->ops->wait_work(s, timeout_ms) : -1; }
 void store_make_writer(struct store *s) { if (s->ops->make_writer) s->ops->make_writer(s); }
 bool store_deferred_sync(const struct store *s) { return s->deferred_sync; }
-int store_sync(struct store *s) { return s->deferred_sync && s->ops->sync ? s->ops->sync(s) : 0; }
+int store_make_durable(struct store *s) { return s->deferred_sync && s->ops->make_durable ? s->ops->make_durable(s) : 0; }
 
 void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_null)
 {
@@ -63,6 +63,43 @@ void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_nul
 enum ff_err store_exec(struct store_stmt *st)
 {
 	return store_step(st) < 0 ? FF_E_STORE : FF_OK;
+}
+
+enum ff_err store_exec_ahead(struct store_stmt *st)
+{
+	const struct store_ops *ops = st->owner->ops;
+	if (!ops->exec_ahead)
+		return store_exec(st);
+	return ops->exec_ahead(st) < 0 ? FF_E_STORE : FF_OK;
+}
+
+enum ff_err store_exec_ahead_one(struct store_stmt *st)
+{
+	const struct store_ops *ops = st->owner->ops;
+	int rc = 0;
+	if (ops->exec_ahead_one)
+		rc = ops->exec_ahead_one(st);
+	else if (store_exec(st))
+		rc = -1;
+	else if (store_changes(st->owner) != 1)
+		rc = 1;
+	return rc < 0 ? FF_E_STORE : rc ? FF_E_CONFLICT : FF_OK;
+}
+
+void store_prefetch(struct store_stmt *st)
+{
+	if (st->owner->ops->prefetch)
+		st->owner->ops->prefetch(st);
+}
+
+enum ff_err store_sync(struct store *s)
+{
+	return s->ops->sync ? s->ops->sync(s) : FF_OK;
+}
+
+bool store_ahead_failed(const struct store *s)
+{
+	return s->ops->ahead_failed && s->ops->ahead_failed(s);
 }
 
 enum ff_err store_run(struct store *s, enum store_query q)

@@ -18,6 +18,20 @@
  *
  * Work signals: store_notify_work() marks the transaction, and its COMMIT carries a
  * `NOTIFY fulfill_work`; idle workers LISTEN on that channel (store_wait_work).
+ *
+ * Writes sent ahead (store_exec_ahead, inside a transaction): the connection enters
+ * libpq's pipeline mode and the statement is sent without waiting for its answer. The
+ * answers are collected by the next statement that needs one - a read rides in the same
+ * pipeline, so the writes before it cost no round trip of their own - or by the next
+ * BEGIN/SAVEPOINT/COMMIT/ROLLBACK/lock, which first syncs. A write that failed fails
+ * that collecting statement with its own error (the transaction is aborted on the
+ * server, as after any failed statement), and store_ahead_failed() says so until the
+ * level is rolled back. At most AHEAD_MAX statements wait, so neither side's socket
+ * buffer can fill while the other is not reading. A write that must change exactly one
+ * row (store_exec_ahead_one) and did not fails the same way, as a serialization
+ * failure (40001: retryable). Reads sent ahead (store_prefetch) keep their answer in
+ * their statement for its first step; several independent reads thus cost one round
+ * trip. FULFILL_PG_STATS=1 prints statements per query id and round trips on close.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -37,6 +51,7 @@
 /* Reconnect attempts between transactions: 50 ms doubling, at most ~1.5 s in total,
  * so a request fails fast (503) while the server is down and recovers when it is up. */
 #define RECONNECT_TRIES 5
+#define AHEAD_MAX 256
 
 struct pg_stmt {
 	struct store_stmt base;
@@ -45,6 +60,7 @@ struct pg_stmt {
 	char *params[MAX_PARAMS];
 	bool set[MAX_PARAMS];
 	PGresult *res;
+	bool pending; /* sent ahead (store_prefetch); the answer is not read yet */
 	int row;   /* current row, -1 before the first step */
 	int nrows;
 };
@@ -62,6 +78,17 @@ struct pg {
 	int chain_depth;
 	bool notify_pending; /* the transaction created work: COMMIT sends NOTIFY */
 	bool listening;	     /* LISTEN fulfill_work issued on this connection */
+	int ahead;	     /* statements sent in pipeline mode whose answers are not read yet */
+	struct {
+		struct pg_stmt *st; /* a read's statement (its answer is kept), or NULL */
+		bool one;	    /* a write that must change exactly one row */
+	} queue[AHEAD_MAX];  /* per statement in the pipeline */
+	bool ahead_failed;   /* one of them failed: this transaction level is lost */
+	/* FULFILL_PG_STATS=1: statements sent per query id, statements without one
+	 * (BEGIN, COMMIT, savepoints, locks) and round trips (a pipeline is one), printed
+	 * to stderr on close */
+	bool stats;
+	int64_t sent[Q__COUNT], sent_other, trips;
 	struct pg_stmt cache[Q__COUNT];
 };
 
@@ -85,8 +112,14 @@ static void set_error(struct pg *p, const PGresult *res)
 }
 
 /* Run a statement without parameters; FF_E_STORE on failure. */
+static bool collect(struct pg *p);
+
 static enum ff_err pg_exec(struct pg *p, const char *sql, struct ff_diag *d)
 {
+	if (p->ahead && !collect(p))
+		return ff_fail(d, FF_E_STORE, NULL, "postgres: %s", p->errmsg);
+	p->sent_other++;
+	p->trips++;
 	PGresult *res = PQexec(p->conn, sql);
 	ExecStatusType st = PQresultStatus(res);
 	enum ff_err err = FF_OK;
@@ -146,6 +179,7 @@ static void unprepare_all(struct pg *p)
 	for (int i = 0; i < Q__COUNT; i++) {
 		stmt_clear(&p->cache[i]);
 		p->cache[i].prepared = false;
+		p->cache[i].pending = false;
 	}
 }
 
@@ -159,6 +193,7 @@ static void forget_prepared(struct pg *p)
 		p->cache[i].row = -1;
 		p->cache[i].nrows = 0;
 		p->cache[i].prepared = false;
+		p->cache[i].pending = false;
 	}
 }
 
@@ -185,6 +220,8 @@ static enum ff_err connect_db(struct pg *p, struct ff_diag *d)
 		PQfinish(p->conn);
 	forget_prepared(p);
 	p->listening = false;
+	p->ahead = 0;
+	p->ahead_failed = false;
 	p->conn = PQconnectdb(p->url);
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		snprintf(p->errmsg, sizeof(p->errmsg), "%s", PQerrorMessage(p->conn));
@@ -250,9 +287,23 @@ out:
 	return err;
 }
 
+static void print_stats(const struct pg *p)
+{
+	int64_t total = p->sent_other;
+	for (int i = 0; i < Q__COUNT; i++)
+		total += p->sent[i];
+	fprintf(stderr, "pg: %lld round trips, %lld statements (%lld without a query id: begin, commit, locks)\n",
+		(long long)p->trips, (long long)total, (long long)p->sent_other);
+	for (int i = 0; i < Q__COUNT; i++)
+		if (p->sent[i])
+			fprintf(stderr, "  %8lld  q%d %.90s\n", (long long)p->sent[i], i, store_sql[i]);
+}
+
 static void pg_close(struct store *s)
 {
 	struct pg *p = PG(s);
+	if (p->stats)
+		print_stats(p);
 	unprepare_all(p);
 	if (p->conn)
 		PQfinish(p->conn);
@@ -292,6 +343,8 @@ static enum ff_err pg_begin(struct store *s)
 static void pg_release(struct store *s)
 {
 	struct pg *p = PG(s);
+	if (p->ahead)
+		collect(p);
 	for (int i = 0; i < Q__COUNT; i++) {
 		if (p->cache[i].res) {
 			PQclear(p->cache[i].res);
@@ -309,6 +362,9 @@ static void pg_rollback(struct store *s)
 	if (s->depth <= 0)
 		return;
 	pg_release(s);
+	if (p->ahead)
+		collect(p); /* their errors do not matter any more */
+	p->ahead_failed = false;
 	if (s->depth == 1) {
 		if (connected(p))
 			pg_exec(p, "ROLLBACK", NULL);
@@ -328,6 +384,11 @@ static enum ff_err pg_commit(struct store *s)
 	struct pg *p = PG(s);
 	if (s->depth <= 0)
 		return FF_E_INTERNAL;
+	if ((p->ahead && !collect(p)) || p->ahead_failed) {
+		/* a write sent ahead failed: its error stays the one reported */
+		pg_rollback(s);
+		return FF_E_STORE;
+	}
 	if (PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
 		/* a statement failed and nobody rolled back: the transaction is lost */
 		snprintf(p->errmsg, sizeof(p->errmsg), "transaction aborted by an earlier error");
@@ -371,6 +432,8 @@ static struct store_stmt *pg_query(struct store *s, enum store_query q)
 	struct pg *p = PG(s);
 	struct pg_stmt *st = &p->cache[q];
 	st->base.owner = s;
+	if (st->pending)
+		collect(p); /* its answer must not land on the new bindings */
 	stmt_clear(st);
 	return &st->base;
 }
@@ -401,6 +464,8 @@ static void pg_bind_null(struct store_stmt *st, int i)
 
 static bool prepare(struct pg *p, enum store_query q, struct pg_stmt *st)
 {
+	if (p->ahead && !collect(p))
+		return false;
 	int n = 0;
 	char *expanded = store_expand_query(store_sql[q], " FOR UPDATE SKIP LOCKED");
 	char *sql = renumber(expanded, &n);
@@ -420,10 +485,220 @@ static bool prepare(struct pg *p, enum store_query q, struct pg_stmt *st)
 	return ok;
 }
 
+static int pg_step(struct store_stmt *sst);
+
+/* Queue statement `st` (prepared as `name`) in the pipeline, entering pipeline mode
+ * if needed; a `read` keeps its answer in st->res when it is collected. False when it
+ * could not be sent (the connection is gone). */
+static bool send_ahead(struct pg *p, const char *name, struct pg_stmt *st, bool read, bool one)
+{
+	if (PQpipelineStatus(p->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(p->conn)) {
+		set_error(p, NULL);
+		return false;
+	}
+	if (!PQsendQueryPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL, 0)) {
+		set_error(p, NULL);
+		p->ahead_failed = true;
+		return false;
+	}
+	p->queue[p->ahead].st = read ? st : NULL;
+	p->queue[p->ahead++].one = one;
+	st->pending = read;
+	return true;
+}
+
+/* Sync the pipeline and read every answer in it; leave pipeline mode. A read's answer
+ * goes to its statement (st->res), a write's only counts its rows. False when a
+ * statement failed: p->sqlstate/errmsg hold the first error, and ahead_failed is set;
+ * the statements after it have no answer. A broken connection is closed (the next
+ * BEGIN reconnects). */
+static bool collect(struct pg *p)
+{
+	int n = p->ahead, idx = 0;
+	bool ok = true, synced = false;
+	p->ahead = 0;
+	p->trips++; /* the whole pipeline is one round trip */
+	if (PQpipelineSync(p->conn) != 1) {
+		set_error(p, NULL);
+		ok = false;
+	}
+	while (ok || PQstatus(p->conn) == CONNECTION_OK) {
+		PGresult *res = PQgetResult(p->conn);
+		if (!res) {
+			/* the end of one statement's answer; past the last one and no sync
+			 * in sight, the connection is gone */
+			if (++idx > n + 1 || PQstatus(p->conn) != CONNECTION_OK) {
+				snprintf(p->sqlstate, sizeof(p->sqlstate), "08006");
+				snprintf(p->errmsg, sizeof(p->errmsg), "connection lost in a pipeline");
+				ok = false;
+				break;
+			}
+			continue;
+		}
+		ExecStatusType rs = PQresultStatus(res);
+		if (rs == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			synced = true;
+			break;
+		}
+		struct pg_stmt *reader = idx < n ? p->queue[idx].st : NULL;
+		bool one = idx < n && p->queue[idx].one;
+		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+			const char *cmd = PQcmdStatus(res), *tuples = PQcmdTuples(res);
+			int64_t rows = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
+			bool wrote = cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) ||
+					     !strncmp(cmd, "DELETE", 6));
+			if (reader) {
+				p->changes = rows;
+				p->total_changes += wrote ? rows : 0;
+				if (ok) {
+					reader->res = res;
+					reader->nrows = PQntuples(res);
+					reader->row = -1;
+					continue;
+				}
+			} else if (wrote) {
+				p->total_changes += rows - 1; /* counted as one when sent */
+			}
+			if (one && rows != 1 && ok) {
+				/* the row changed since it was read: a lost race, run again */
+				snprintf(p->sqlstate, sizeof(p->sqlstate), "40001");
+				snprintf(p->errmsg, sizeof(p->errmsg),
+					 "a write sent ahead expected one row and changed %lld", (long long)rows);
+				ok = false;
+			}
+		} else if (rs != PGRES_PIPELINE_ABORTED) {
+			if (ok)
+				set_error(p, res);
+			ok = false;
+		} else {
+			ok = false; /* skipped after the error above */
+		}
+		PQclear(res);
+	}
+	for (int i = 0; i < n; i++)
+		if (p->queue[i].st)
+			p->queue[i].st->pending = false;
+	if (!synced || !PQexitPipelineMode(p->conn)) {
+		if (ok)
+			set_error(p, NULL);
+		ok = false;
+		PQfinish(p->conn); /* out of step with the server: start over */
+		p->conn = NULL;
+		snprintf(p->sqlstate, sizeof(p->sqlstate), "08006");
+	}
+	if (ok)
+		p->sqlstate[0] = '\0';
+	else
+		p->ahead_failed = true;
+	return ok;
+}
+
+static void pg_prefetch(struct store_stmt *sst)
+{
+	struct pg_stmt *st = PSTMT(sst);
+	struct pg *p = PG(sst->owner);
+	enum store_query q = (enum store_query)(st - p->cache);
+	/* outside a transaction, or with the transaction lost, it runs at its step */
+	if (sst->owner->depth == 0 || !p->conn || p->ahead_failed || st->res || st->pending)
+		return;
+	if (!st->prepared && !prepare(p, q, st))
+		return;
+	char name[16];
+	snprintf(name, sizeof(name), "q%d", (int)q);
+	p->sent[q]++;
+	if (send_ahead(p, name, st, true, false) && p->ahead >= AHEAD_MAX)
+		collect(p);
+}
+
+static int exec_ahead(struct store_stmt *sst, bool one)
+{
+	struct pg_stmt *st = PSTMT(sst);
+	struct pg *p = PG(sst->owner);
+	enum store_query q = (enum store_query)(st - p->cache);
+	/* outside a transaction there is nobody to report a late error to */
+	if (sst->owner->depth == 0 || !p->conn) {
+		if (pg_step(sst) < 0)
+			return -1;
+		return one && p->changes != 1 ? 1 : 0;
+	}
+	if (p->ahead_failed)
+		return 0; /* the transaction is lost already; the next sync says so */
+	if (!st->prepared && !prepare(p, q, st))
+		return -1;
+	char name[16];
+	snprintf(name, sizeof(name), "q%d", (int)q);
+	p->sent[q]++;
+	if (!send_ahead(p, name, st, false, one))
+		return -1;
+	/* counted as written now, corrected when the answer is read: a caller comparing
+	 * store_total_changes() sees that something may have been written */
+	p->total_changes++;
+	stmt_clear(st);
+	if (p->ahead >= AHEAD_MAX && !collect(p))
+		return -1;
+	return 0;
+}
+
+static int pg_exec_ahead(struct store_stmt *sst)
+{
+	return exec_ahead(sst, false);
+}
+
+static int pg_exec_ahead_one(struct store_stmt *sst)
+{
+	return exec_ahead(sst, true);
+}
+
+static enum ff_err pg_sync(struct store *s)
+{
+	struct pg *p = PG(s);
+	if (p->ahead && !collect(p))
+		return FF_E_STORE;
+	return p->ahead_failed ? FF_E_STORE : FF_OK;
+}
+
+static bool pg_ahead_failed(const struct store *s)
+{
+	return PG(s)->ahead_failed;
+}
+
+/* Run statement `st` (prepared as `name`) at once and keep its result; false on
+ * failure (p->sqlstate/errmsg). */
+static bool exec_now(struct pg *p, const char *name, struct pg_stmt *st)
+{
+	if (p->ahead_failed)
+		return false; /* keeps the error of the write that failed */
+	p->trips++;
+	PGresult *res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL, 0);
+	ExecStatusType rs = PQresultStatus(res);
+	if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
+		set_error(p, res);
+		PQclear(res);
+		return false;
+	}
+	p->sqlstate[0] = '\0';
+	const char *tuples = PQcmdTuples(res);
+	p->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
+	const char *cmd = PQcmdStatus(res);
+	if (cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6)))
+		p->total_changes += p->changes;
+	st->res = res;
+	st->nrows = PQntuples(res);
+	st->row = -1;
+	return true;
+}
+
 static int pg_step(struct store_stmt *sst)
 {
 	struct pg_stmt *st = PSTMT(sst);
 	struct pg *p = PG(sst->owner);
+	if (!st->res && st->pending) {
+		/* sent ahead by store_prefetch: its answer comes with the others */
+		collect(p);
+		if (!st->res)
+			return -1;
+	}
 	if (!st->res) {
 		enum store_query q = (enum store_query)(st - p->cache);
 		/* outside a transaction a lost connection is replaced before the statement */
@@ -433,23 +708,14 @@ static int pg_step(struct store_stmt *sst)
 			return -1;
 		char name[16];
 		snprintf(name, sizeof(name), "q%d", (int)q);
-		PGresult *res = PQexecPrepared(p->conn, name, st->nparams, (const char *const *)st->params, NULL, NULL,
-					       0);
-		ExecStatusType rs = PQresultStatus(res);
-		if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
-			set_error(p, res);
-			PQclear(res);
+		p->sent[q]++;
+		if (p->ahead) {
+			/* the statements sent ahead and this one: one round trip */
+			if (!send_ahead(p, name, st, true, false) || !collect(p) || !st->res)
+				return -1;
+		} else if (!exec_now(p, name, st)) {
 			return -1;
 		}
-		p->sqlstate[0] = '\0';
-		const char *tuples = PQcmdTuples(res);
-		p->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
-		const char *cmd = PQcmdStatus(res);
-		if (cmd && (!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6)))
-			p->total_changes += p->changes;
-		st->res = res;
-		st->nrows = PQntuples(res);
-		st->row = -1;
 	}
 	if (st->row + 1 < st->nrows) {
 		st->row++;
@@ -573,6 +839,11 @@ static const struct store_ops pg_ops = {
 	.lock_chain = pg_lock_chain,
 	.notify_work = pg_notify_work,
 	.wait_work = pg_wait_work,
+	.exec_ahead = pg_exec_ahead,
+	.exec_ahead_one = pg_exec_ahead_one,
+	.prefetch = pg_prefetch,
+	.sync = pg_sync,
+	.ahead_failed = pg_ahead_failed,
 };
 
 enum ff_err store_pg_open(const char *url, struct store **out, struct ff_diag *d)
@@ -581,6 +852,8 @@ enum ff_err store_pg_open(const char *url, struct store **out, struct ff_diag *d
 	p->base.ops = &pg_ops;
 	p->base.kind = STORE_PG;
 	p->url = ff_strdup(url);
+	const char *stats = getenv("FULFILL_PG_STATS");
+	p->stats = stats && *stats && strcmp(stats, "0");
 	for (int i = 0; i < Q__COUNT; i++)
 		p->cache[i].row = -1;
 	enum ff_err err = FF_OK;

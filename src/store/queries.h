@@ -6,6 +6,8 @@
 #ifndef FULFILL_QUERIES_H
 #define FULFILL_QUERIES_H
 
+#define REFERRAL_NCOLS 16 /* columns of REFERRAL_COLS */
+
 enum store_query {
 	Q_PING,
 	Q_PROGRAM_VERSION_DOC,

@@ -41,7 +41,7 @@ struct lite {
 	sqlite3 *db;
 	char *path;
 	struct checkpointer *ckpt; /* NULL unless store_make_writer() */
-	int wal_fd;		   /* store_sync(): our own descriptor of PATH-wal, or -1 */
+	int wal_fd;		   /* store_make_durable(): our own descriptor of PATH-wal, or -1 */
 	dev_t wal_dev;
 	ino_t wal_ino;
 	int last_rc;
@@ -398,7 +398,7 @@ static void lite_make_writer(struct store *s)
 	}
 	l->ckpt = c;
 	sqlite3_wal_hook(l->db, writer_wal_hook, c); /* replaces the automatic checkpoint */
-	/* commits append to the WAL without syncing it; store_sync() does, once for
+	/* commits append to the WAL without syncing it; store_make_durable() does, once for
 	 * everything committed meanwhile (the checkpointer syncs the WAL before copying
 	 * from it, and the database file after) */
 	if (sqlite3_exec(l->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK)
@@ -412,7 +412,7 @@ static void lite_make_writer(struct store *s)
  * inode), the new one is opened; when there is none, everything was checkpointed into
  * the database file, which the checkpoint synced.
  */
-static int lite_sync(struct store *s)
+static int lite_make_durable(struct store *s)
 {
 	struct lite *l = LITE(s);
 	char wal[4096];
@@ -457,7 +457,7 @@ static const struct store_ops lite_ops = {
 	.release = lite_release,
 	.lock_chain = lite_lock_chain,
 	.make_writer = lite_make_writer,
-	.sync = lite_sync,
+	.make_durable = lite_make_durable,
 };
 
 /* Process-wide settings, before the first connection: no memory statistics (they take

@@ -60,6 +60,32 @@ void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_nul
 int store_step(struct store_stmt *st);
 /* Run a statement that returns no rows; FF_E_STORE on failure. */
 enum ff_err store_exec(struct store_stmt *st);
+/* Run a write whose answer the caller does not need now (an INSERT of a history row,
+ * an audit record, a posting). Inside a transaction on PostgreSQL it is sent without
+ * waiting (libpq pipeline mode) and its answer is read with the next statement that
+ * waits for one: a write that failed makes that statement (a step, store_exec,
+ * store_begin, store_commit, store_sync) fail with the write's own error, and
+ * store_ahead_failed() is true until the level is rolled back; the transaction is lost
+ * either way. store_changes() is not set by it; store_total_changes() counts it as one
+ * row at once. Elsewhere (SQLite, autocommit) it is store_exec(). FF_E_STORE when it
+ * failed at once. */
+enum ff_err store_exec_ahead(struct store_stmt *st);
+/* store_exec_ahead() of an UPDATE or DELETE that must change exactly one row (the
+ * caller holds the row's lock, or is the only writer). When it changed another number,
+ * the transaction is lost as if the write had failed, with a retryable error (a lost
+ * race: PostgreSQL's serialization failure); FF_E_CONFLICT when that is known at once
+ * (SQLite, autocommit). */
+enum ff_err store_exec_ahead_one(struct store_stmt *st);
+/* A read whose bindings are final and whose rows are wanted soon: on PostgreSQL,
+ * inside a transaction, it is sent now (pipeline) and answered with the next round
+ * trip, so several independent reads cost one; step it as usual afterwards, and do not
+ * bind it again. Elsewhere it runs at its first step. */
+void store_prefetch(struct store_stmt *st);
+/* Wait for every write sent ahead; FF_E_STORE when one failed (store_errmsg). */
+enum ff_err store_sync(struct store *s);
+/* A write sent ahead in the current transaction level failed: whatever failed after it
+ * failed because of it, and store_errmsg()/store_retryable() describe that write. */
+bool store_ahead_failed(const struct store *s);
 /* Column `c` (0-based) of the current row. Text is NULL for SQL NULL and valid until
  * the next step. */
 const char *store_col_text(struct store_stmt *st, int c);
@@ -84,18 +110,19 @@ int store_wait_work(struct store *s, int timeout_ms);
 /* This connection is its process's busy writer (the HTTP group-commit thread). On
  * SQLite: a larger page cache; WAL checkpoints handed to a background thread with a
  * connection of its own (synchronous=FULL there); and commits that only append to the
- * WAL (synchronous=NORMAL), made durable by store_sync(), so that the writer goes on
+ * WAL (synchronous=NORMAL), made durable by store_make_durable(), so that the writer goes on
  * with the next group while the disk syncs the last one. No effect on PostgreSQL,
  * whose commits are durable when they return. */
 void store_make_writer(struct store *s);
 /* Whether commits on this connection return before they are durable (a writer on
- * SQLite): the caller must store_sync() before telling anyone that they happened. */
+ * SQLite): the caller must store_make_durable() before telling anyone that they
+ * happened. */
 bool store_deferred_sync(const struct store *s);
 /* Make every transaction committed on this connection so far durable (fdatasync of
  * SQLite's WAL). 0, or -1 when the disk refused (nothing may then be reported as
  * stored). Unlike every other call here it may run on another thread than the one
  * using the connection. 0 at once where commits are durable already. */
-int store_sync(struct store *s);
+int store_make_durable(struct store *s);
 /* Rows inserted, updated or deleted by this connection so far (SELECTs do not count):
  * a difference tells whether a piece of work wrote anything. */
 int64_t store_total_changes(struct store *s);

@@ -31,8 +31,14 @@ struct store_ops {
 	enum ff_err (*lock_chain)(struct store *s);
 	void (*notify_work)(struct store *s);
 	int (*wait_work)(struct store *s, int timeout_ms);
-	void (*make_writer)(struct store *s); /* optional */
-	int (*sync)(struct store *s);	      /* optional: NULL = commits are durable */
+	void (*make_writer)(struct store *s);  /* optional */
+	int (*make_durable)(struct store *s); /* optional: NULL = commits are durable */
+	/* optional (NULL: run at once, nothing pending, never failed ahead) */
+	int (*exec_ahead)(struct store_stmt *st);
+	int (*exec_ahead_one)(struct store_stmt *st); /* 1: ran at once, not one row */
+	void (*prefetch)(struct store_stmt *st);
+	enum ff_err (*sync)(struct store *s);
+	bool (*ahead_failed)(const struct store *s);
 };
 
 /* The common head of every backend's connection. */

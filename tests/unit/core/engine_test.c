@@ -655,6 +655,62 @@ Test(engine, bad_events_fail_alone_and_store_nothing)
 	fx_ok(&F, "{\"id\":\"x9\",\"type\":\"participant\",\"data\":{\"id\":\"ghost\"}}");
 }
 
+/* A write whose answer nobody waits for (PostgreSQL pipelines it: store_exec_ahead)
+ * and that fails must still fail its own event alone, wherever it sits in a batch,
+ * and leave nothing of that event behind. The conversion insert fails for amount 13
+ * (a trigger on SQLite, an index expression dividing by zero on PostgreSQL). */
+Test(engine, failed_write_sent_ahead_fails_its_event_alone)
+{
+	fx_program(&F, GIVE20);
+	fx_participant(&F, "jessica");
+	fx_referral(&F, "ref_1", "give20", "jessica", "tom");
+	fx_referral(&F, "ref_2", "give20", "jessica", "ann");
+	if (!strncmp(F.cfg.db_url, "postgresql://", 13))
+		fx_sql(&F, "CREATE INDEX boom ON conversions ((1 / (amount - 13)))");
+	else
+		fx_sql(&F, "CREATE TRIGGER boom BEFORE INSERT ON conversions WHEN NEW.amount = 13 "
+			   "BEGIN SELECT RAISE(ABORT, 'boom'); END");
+	static const char *const texts[] = {
+		"{\"id\":\"c1\",\"type\":\"conversion\",\"data\":{\"id\":\"o1\",\"participant\":\"tom\","
+		"\"amount\":7500,\"currency\":\"USD\"}}",
+		"{\"id\":\"c2\",\"type\":\"conversion\",\"data\":{\"id\":\"o2\",\"participant\":\"tom\","
+		"\"amount\":13,\"currency\":\"USD\"}}",
+		"{\"id\":\"c3\",\"type\":\"conversion\",\"data\":{\"id\":\"o3\",\"participant\":\"ann\","
+		"\"amount\":7500,\"currency\":\"USD\"}}",
+		"{\"id\":\"c4\",\"type\":\"conversion\",\"data\":{\"id\":\"o4\",\"participant\":\"ann\","
+		"\"amount\":13,\"currency\":\"USD\"}}",
+	};
+	struct ingest_item items[4];
+	memset(items, 0, sizeof(items));
+	for (size_t i = 0; i < 4; i++) {
+		items[i].text = texts[i];
+		items[i].len = strlen(texts[i]);
+	}
+	struct ff_diag d;
+	cr_assert_eq(engine_ingest(F.e, &F.cli, items, 4, &d), FF_OK, "%s", d.message);
+	for (size_t i = 0; i < 4; i++) {
+		bool bad = i % 2;
+		cr_expect_eq(items[i].err, bad ? FF_E_STORE : FF_OK, "event %zu: %s: %s", i, ff_err_code(items[i].err),
+			     items[i].diag.message);
+		if (!bad)
+			cr_expect_eq(json_array_size(json_object_get(items[i].result, "rewards")), 2, "event %zu", i);
+		json_decref(items[i].result);
+	}
+	json_t *q = NULL;
+	cr_assert_eq(engine_conversion_get(F.e, &F.cli, "o2", &q, &d), FF_E_NOT_FOUND, "nothing stored");
+	cr_assert_eq(engine_conversion_get(F.e, &F.cli, "o4", &q, &d), FF_E_NOT_FOUND, "nothing stored");
+	json_t *rw = fx_rewards(&F, NULL, "jessica");
+	cr_assert_eq(json_array_size(rw), 2, "only the good events' rewards");
+	json_decref(rw);
+	/* one event on its own (the single-event path of the HTTP API) */
+	json_t *ev = json_loads(texts[3], 0, NULL), *out = NULL;
+	cr_assert_eq(engine_ingest_json(F.e, &F.cli, ev, &out, &d), FF_E_STORE);
+	json_decref(ev);
+	/* the events were not remembered: fixed, they are accepted */
+	fx_sql(&F, !strncmp(F.cfg.db_url, "postgresql://", 13) ? "DROP INDEX boom" : "DROP TRIGGER boom");
+	fx_ok(&F, "%s", texts[1]);
+}
+
 Test(engine, audit_chain_detects_tampering)
 {
 	fx_program(&F, GIVE20);
