@@ -125,21 +125,36 @@ static enum ff_err transfer(struct engine *e, const char *from, const char *to, 
 	return err;
 }
 
-int64_t ledger_balance(struct engine *e, const char *participant, const char *currency)
+static int64_t balance_read(struct engine *e, const char *participant, const char *currency, enum store_query q)
 {
 	char acct[ID_MAX + 16];
 	account_name(acct, sizeof(acct), "participant", participant);
-	struct store_stmt *st = store_query(e->st, Q_LEDGER_BALANCE_GET);
+	struct store_stmt *st = store_query(e->st, q);
 	store_bind_text(st, 1, acct);
 	store_bind_text(st, 2, currency);
 	int64_t bal = store_step(st) == 1 ? store_col_int(st, 0) : 0;
-	/* what this transaction changed and has not written yet (core_defer). The row is
-	 * read without a lock, as before deferral: a clawback of the same participant
-	 * committed between this read and the chunk's commit is not seen by the debt
-	 * computation of ledger_credit (a window of one chunk now, of a few statements
-	 * before) */
+	/* what this transaction changed and has not written yet (core_defer) */
 	const struct balance_pending *b = e->defer ? pending_of(e, acct, currency, false) : NULL;
 	return bal + (b ? b->delta : 0);
+}
+
+int64_t ledger_balance(struct engine *e, const char *participant, const char *currency)
+{
+	return balance_read(e, participant, currency, Q_LEDGER_BALANCE_GET);
+}
+
+/*
+ * The balance, with the participant's balance row locked until the transaction ends
+ * (PostgreSQL; SQLite's write transactions hold the whole database). Every change that
+ * depends on the balance or the lots - a credit that first pays a debt, a clawback,
+ * an expiry, a redemption - takes it first, so that two transactions cannot both act
+ * on the same balance (two redemptions passing the same check, a worker's credit
+ * missing a debt a refund committed meanwhile). A worker chunk holds it until its
+ * commit, where its deferred balance change is written.
+ */
+static int64_t balance_locked(struct engine *e, const char *participant, const char *currency)
+{
+	return balance_read(e, participant, currency, Q_LEDGER_BALANCE_LOCK);
 }
 
 int64_t ledger_lot_remaining(struct engine *e, const char *reward)
@@ -157,7 +172,7 @@ static const char *ledger_currency(const struct reward *r)
 enum ff_err ledger_credit(struct engine *e, const struct reward *r, int64_t now, struct ff_diag *d)
 {
 	const char *cur = ledger_currency(r);
-	int64_t bal = ledger_balance(e, r->participant, cur);
+	int64_t bal = balance_locked(e, r->participant, cur);
 	int64_t owed = bal < 0 ? -bal : 0;
 	int64_t remaining = r->amount - (owed < r->amount ? owed : r->amount);
 	char from[ID_MAX + 16], to[ID_MAX + 16];
@@ -234,6 +249,7 @@ enum ff_err ledger_clawback(struct engine *e, const struct reward *r, int64_t am
 	if (amount <= 0)
 		return FF_OK;
 	const char *cur = ledger_currency(r);
+	balance_locked(e, r->participant, cur); /* the lock, before the lots */
 	bool failed;
 	consume_lots(e, r->participant, cur, r->id, amount, &failed);
 	if (failed)
@@ -249,9 +265,9 @@ enum ff_err ledger_expire(struct engine *e, const struct reward *r, int64_t now,
 {
 	*out_amount = 0;
 	const char *cur = ledger_currency(r);
+	int64_t bal = balance_locked(e, r->participant, cur);
 	int64_t rem = ledger_lot_remaining(e, r->id);
 	/* never take more than the balance holds: a debt already consumed the lot */
-	int64_t bal = ledger_balance(e, r->participant, cur);
 	if (rem > bal)
 		rem = bal > 0 ? bal : 0;
 	if (rem <= 0)
@@ -282,7 +298,7 @@ enum ff_err engine_participant_redeem(struct engine *e, const struct actor *a, c
 	if (err)
 		return core_done(e, err);
 	int64_t now = fftime_now();
-	int64_t bal = ledger_balance(e, id, currency);
+	int64_t bal = balance_locked(e, id, currency);
 	if (bal < amount) {
 		err = ff_fail(d, FF_E_INSUFFICIENT_BALANCE, "amount", "balance %lld %s is less than %lld",
 			      (long long)bal, currency, (long long)amount);

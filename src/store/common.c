@@ -112,10 +112,19 @@ char *store_expand_query(const char *sql, const char *lock)
 	struct ffbuf b;
 	ffbuf_init(&b, 0);
 	const char *m;
-	while ((m = strstr(sql, "@LOCK@"))) {
+	while ((m = strchr(sql, '@'))) {
 		ffbuf_add(&b, sql, (size_t)(m - sql));
-		ffbuf_adds(&b, lock);
-		sql = m + 6;
+		if (!strncmp(m, "@LOCK@", 6)) {
+			ffbuf_adds(&b, lock);
+			sql = m + 6;
+		} else if (!strncmp(m, "@FOR_UPDATE@", 12)) {
+			/* a row lock that waits, where the dialect has row locks */
+			ffbuf_adds(&b, *lock ? " FOR UPDATE" : "");
+			sql = m + 12;
+		} else {
+			ffbuf_add(&b, "@", 1);
+			sql = m + 1;
+		}
 	}
 	ffbuf_adds(&b, sql);
 	return ffbuf_detach(&b, NULL);

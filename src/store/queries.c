@@ -68,6 +68,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_LEDGER_ENTRY_INSERT] = "INSERT INTO ledger_entries (journal, account, currency, amount, kind, reward, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	[Q_LEDGER_BALANCE_ADD] = "INSERT INTO ledger_balances (account, currency, balance) VALUES (?, ?, ?) ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance",
 	[Q_LEDGER_BALANCE_GET] = "SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?",
+	[Q_LEDGER_BALANCE_LOCK] = "SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?@FOR_UPDATE@",
 	[Q_LEDGER_BALANCES_OF] = "SELECT currency, balance FROM ledger_balances WHERE account = ? ORDER BY currency",
 	[Q_LOT_GET] = "SELECT amount, remaining FROM ledger_lots WHERE reward = ?",
 	[Q_LOT_INSERT] = "INSERT INTO ledger_lots (reward, participant, currency, amount, remaining, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -145,9 +145,13 @@ static const char *lite_errmsg(struct store *s)
 static enum ff_err lite_begin(struct store *s)
 {
 	char sql[48];
-	if (s->depth == 0)
+	if (s->depth == 0) {
+		/* a read left unfinished outside a transaction (a check before it) keeps its
+		 * snapshot; once another connection has committed, BEGIN IMMEDIATE on a stale
+		 * snapshot fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait): let it go */
+		lite_release(s);
 		snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
-	else
+	} else
 		snprintf(sql, sizeof(sql), "SAVEPOINT sp%d", s->depth);
 	enum ff_err err = exec_sql(LITE(s), sql, NULL);
 	if (!err)

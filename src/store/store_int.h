@@ -60,7 +60,9 @@ extern const char *const store_migrations[];
 /* SQL text per query id. */
 extern const char *const store_sql[Q__COUNT];
 
-/* Replace the @LOCK@ marker of a query with `lock`; caller frees. */
+/* Replace the @LOCK@ marker of a query with `lock` (claims that skip what others hold)
+ * and @FOR_UPDATE@ with a waiting row lock, " FOR UPDATE", when `lock` is not empty
+ * (nothing on SQLite, whose write transactions hold the whole database); caller frees. */
 char *store_expand_query(const char *sql, const char *lock);
 /* Expand @SEQ@/@INT@ in a migration for a dialect; caller frees. */
 char *store_expand_dialect(const char *sql, const char *seq, const char *integer);

@@ -4,6 +4,7 @@
  * schedules, expiry, refunds (cancel, reverse + clawback, pro rata), redeem, the
  * state machine, and the ledger and audit invariants after every scenario.
  */
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "engine_fixture.h"
@@ -554,6 +555,67 @@ Test(engine, writer_defers_sync_and_checkpoints_in_the_background)
 		cr_expect_lt(ws.st_size, 3 * 1000 * 4120, "WAL of %lld bytes", (long long)ws.st_size);
 	}
 	engine_close(w);
+	fx_check_invariants(&F);
+}
+
+/* Two redemptions of the same balance at the same moment on two connections: one
+ * passes, the other finds the balance spent (on PostgreSQL the balance row is locked
+ * before the check; SQLite's write transactions take turns). */
+struct redeem_arg {
+	struct engine *e;
+	struct actor *a;
+	pthread_barrier_t *go;
+	int64_t amount;
+	enum ff_err err;
+	struct ff_diag d;
+};
+
+static void *redeem_thread(void *p)
+{
+	struct redeem_arg *r = p;
+	json_t *out = NULL;
+	pthread_barrier_wait(r->go);
+	r->err = engine_participant_redeem(r->e, r->a, "jessica", r->amount, "USD", &out, &r->d);
+	json_decref(out);
+	return NULL;
+}
+
+Test(engine, concurrent_redemptions_never_overdraw)
+{
+	fx_program(&F, "{\"id\":\"c\",\"name\":\"C\",\"currency\":\"USD\",\"rewards\":[{\"to\":"
+		       "\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
+	fx_participant(&F, "jessica");
+	struct engine *other = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &other, &d), FF_OK, "%s", d.message);
+	for (int round = 0; round < 8; round++) {
+		char ref[16], buyer[16], conv[16];
+		snprintf(ref, sizeof(ref), "ref%d", round);
+		snprintf(buyer, sizeof(buyer), "buyer%d", round);
+		snprintf(conv, sizeof(conv), "o%d", round);
+		fx_referral(&F, ref, "c", "jessica", buyer);
+		fx_conversion(&F, conv, buyer, 100);
+		json_decref(fx_worker(&F, T0 + 1000));
+		int64_t before = fx_balance(&F, "jessica", "USD");
+		cr_assert_geq(before, 1000);
+		int64_t amount = before / 2 + 1; /* one fits, two do not */
+		pthread_barrier_t go;
+		pthread_barrier_init(&go, NULL, 2);
+		struct redeem_arg a1 = {.e = F.e, .a = &F.cli, .go = &go, .amount = amount},
+				  a2 = {.e = other, .a = &F.cli, .go = &go, .amount = amount};
+		pthread_t t1, t2;
+		pthread_create(&t1, NULL, redeem_thread, &a1);
+		pthread_create(&t2, NULL, redeem_thread, &a2);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		pthread_barrier_destroy(&go);
+		bool one_ok = (a1.err == FF_OK) != (a2.err == FF_OK);
+		cr_assert(one_ok, "round %d: %d and %d", round, a1.err, a2.err);
+		cr_assert(a1.err == FF_E_INSUFFICIENT_BALANCE || a2.err == FF_E_INSUFFICIENT_BALANCE, "%s / %s",
+			  a1.d.message, a2.d.message);
+		cr_assert_eq(fx_balance(&F, "jessica", "USD"), before - amount);
+	}
+	engine_close(other);
 	fx_check_invariants(&F);
 }
 
