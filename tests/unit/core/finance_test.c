@@ -238,6 +238,8 @@ Test(finance, fulfiller_sees_only_its_own_batches)
 Test(finance, short_payment_and_unknown_line_dispute_then_clean_memo_reconciles)
 {
 	json_t *b = fulfilled_batch();
+	fx_sql(&F, "INSERT INTO webhook_endpoints (id, url, secret, events, status, created_at, updated_at) VALUES "
+		   "('we_batches', 'https://hooks.example.com/b', 'whsec_x', '[\"batch.reconciled\"]', 'enabled', 0, 0)");
 	char memo[1024];
 	snprintf(memo, sizeof(memo),
 		 "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2400,USD,CM-1001\n%s,2500,USD,CM-1001\n"
@@ -281,6 +283,20 @@ Test(finance, short_payment_and_unknown_line_dispute_then_clean_memo_reconciles)
 	json_decref(o);
 	for (int i = 0; i < 3; i++)
 		cr_assert_str_eq(reward_status(rid(b, i)), "reconciled");
+	/* its webhook (queued for the one subscribed endpoint), with the batch's counts */
+	struct store_stmt *st = store_query(F.e->st, Q_WH_DELIVERIES_DUE);
+	store_bind_int(st, 1, INT64_MAX);
+	store_bind_int(st, 2, 10);
+	cr_assert_eq(store_step(st), 1);
+	char dlv[64];
+	snprintf(dlv, sizeof(dlv), "%s", store_col_text(st, 0));
+	cr_assert_eq(store_step(st), 0, "one delivery");
+	st = store_query(F.e->st, Q_WH_DELIVERY_GET);
+	store_bind_text(st, 1, dlv);
+	cr_assert_eq(store_step(st), 1);
+	cr_assert_str_eq(store_col_text(st, 3), "batch.reconciled");
+	cr_assert(strstr(store_col_text(st, 4), "\"rewards_by_status\":{\"reconciled\":3}"), "%s", store_col_text(st, 4));
+	store_release(F.e->st);
 	cr_assert_eq(engine_batch_get(F.e, &ACME, bid(b), &o, &d), FF_OK);
 	cr_assert_str_eq(sget(o, "status"), "reconciled");
 	cr_assert(json_is_string(json_object_get(o, "reconciled_at")));
