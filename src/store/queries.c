@@ -12,6 +12,11 @@
 /* PARTICIPANT_COLS: email_enc, email_hash, name_enc, country, currency, status, tax_form, attributes, devices, ips, created_at, updated_at, id */
 /* REFERRAL_COLS: id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation */
 
+/* RECON_SEQS placeholders (queries.h): the seqs of one statement of a connector's
+ * reconciliation. */
+#define RECON_SEQS_PARAMS "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+_Static_assert(RECON_SEQS == 24, "RECON_SEQS_PARAMS spells out RECON_SEQS placeholders");
+
 const char *const store_sql[Q__COUNT] = {
 	[Q_PING] = "SELECT 1",
 	[Q_PROGRAM_VERSION_DOC] = "SELECT doc FROM program_versions WHERE program = ? AND version = ?",
@@ -179,9 +184,10 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_BATCH_HISTORY_FULFILLED] = "INSERT INTO reward_history (reward, from_status, to_status, actor, reason, at) SELECT id, 'approved', 'fulfilled', CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM rewards WHERE batch = ?4 AND status = 'fulfilled' AND updated_at = ?3 AND seq >= ?5 AND seq <= ?6 ORDER BY seq",
 	[Q_BATCH_REWARDS_RECONCILE] = "UPDATE rewards SET status = 'reconciled', reason = NULL, updated_at = ?1 WHERE batch = ?2 AND status = 'fulfilled' AND seq >= ?3 AND seq <= ?4",
 	[Q_BATCH_HISTORY_RECONCILED] = "INSERT INTO reward_history (reward, from_status, to_status, actor, reason, at) SELECT id, 'fulfilled', 'reconciled', CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM rewards WHERE batch = ?4 AND status = 'reconciled' AND updated_at = ?3 AND seq >= ?5 AND seq <= ?6 ORDER BY seq",
-	[Q_BATCH_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference FROM rewards WHERE batch = ? AND status IN ('fulfilled', 'reconciled') ORDER BY seq",
-	[Q_RECON_CONNECTOR_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference FROM rewards WHERE connector = ?1 AND status = 'fulfilled' AND external_reference IS NOT NULL AND (CAST(?2 AS BIGINT) IS NULL OR fulfilled_at >= ?2) AND (CAST(?3 AS BIGINT) IS NULL OR fulfilled_at < ?3) ORDER BY seq",
-	[Q_RECON_REWARD_RECONCILE] = "UPDATE rewards SET status = 'reconciled', reason = NULL, updated_at = ? WHERE id = ? AND status = 'fulfilled'",
+	[Q_BATCH_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference, seq FROM rewards WHERE batch = ? AND status IN ('fulfilled', 'reconciled') ORDER BY seq",
+	[Q_RECON_CONNECTOR_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference, seq FROM rewards WHERE connector = ?1 AND status = 'fulfilled' AND external_reference IS NOT NULL AND (CAST(?2 AS BIGINT) IS NULL OR fulfilled_at >= ?2) AND (CAST(?3 AS BIGINT) IS NULL OR fulfilled_at < ?3) ORDER BY seq",
+	[Q_RECON_REWARDS_RECONCILE] = "UPDATE rewards SET status = 'reconciled', reason = NULL, updated_at = ? WHERE status = 'fulfilled' AND seq IN (" RECON_SEQS_PARAMS ")",
+	[Q_RECON_HISTORY_RECONCILED] = "INSERT INTO reward_history (reward, from_status, to_status, actor, reason, at) SELECT id, 'fulfilled', 'reconciled', CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT) FROM rewards WHERE status = 'reconciled' AND updated_at = ? AND seq IN (" RECON_SEQS_PARAMS ") ORDER BY seq",
 	[Q_RECON_INSERT] = "INSERT INTO reconciliations (id, batch, connector, status, lines, matched, amount_mismatch, missing, unexpected, duplicate, invalid, discrepancies, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_RECON_STATS] = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'reconciled' THEN 1 ELSE 0 END), 0), COALESCE(SUM(lines), 0), COALESCE(SUM(matched), 0), COALESCE(SUM(amount_mismatch), 0), COALESCE(SUM(missing), 0), COALESCE(SUM(unexpected), 0), COALESCE(SUM(duplicate), 0), COALESCE(SUM(invalid), 0) FROM reconciliations WHERE created_at >= ? AND created_at < ?",
 	[Q_TAX_THRESHOLD_GET] = "SELECT amount, currency FROM tax_thresholds WHERE country = ?",

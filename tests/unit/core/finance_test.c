@@ -449,6 +449,62 @@ Test(finance, connector_reconciliation_by_external_reference)
 	cr_assert_eq(engine_reconcile_connector(F.e, &ACME, "ledger", 0, 0, &in, &o, &d), FF_E_FORBIDDEN);
 }
 
+/* A reward reversed while the report is being read: the progress callback runs after
+ * the last line, outside any transaction. */
+static void reverse_one(void *ctx, uint64_t lines)
+{
+	(void)lines;
+	fx_sql(ctx, "UPDATE rewards SET status = 'reversed' WHERE id = 'rwd_c300'");
+}
+
+Test(finance, connector_reconciliation_moves_many_rewards_set_based)
+{
+	/* 600 fulfilled rewards of one connector: more than one statement's worth */
+	fx_sql(&F, "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 600) "
+		   "INSERT INTO rewards (id, program, program_version, participant, role, type, amount, currency, "
+		   "status, connector, fulfiller, external_reference, fulfilled_at, created_at, updated_at) "
+		   "SELECT 'rwd_c' || n, 'give20', 1, 'jessica', 'referrer', 'credit', 1000 + n, 'USD', 'fulfilled', "
+		   "'giftcard', 'giftcard', 'GC-' || n, 1790812800000, 1790812800000, 1790812800000 FROM s");
+	struct ffbuf memo;
+	ffbuf_init(&memo, 0);
+	ffbuf_adds(&memo, "reference,amount,currency\n");
+	for (int n = 1; n <= 600; n++)
+		ffbuf_addf(&memo, "GC-%d,%d,USD\n", n, 1000 + n);
+	struct recon_input in = {.data = memo.data, .len = memo.len, .progress = reverse_one, .progress_ctx = &F};
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_reconcile_connector(F.e, &FIN, "giftcard", 0, 0, &in, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "reconciled");
+	cr_assert_eq(iget(o, "matched"), 600);
+	cr_assert_eq(iget(o, "rewards_reconciled"), 599); /* the reversed one is left alone */
+	char why[80];
+	snprintf(why, sizeof(why), "reconciliation %s", sget(o, "id"));
+	json_decref(o);
+	ffbuf_release(&memo);
+	json_t *all = fx_rewards(&F, "reconciled", NULL);
+	cr_assert_eq(json_array_size(all), 599);
+	json_decref(all);
+	const char *ids[] = {"rwd_c1", "rwd_c24", "rwd_c25", "rwd_c600", "rwd_c300"};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		json_t *r = NULL;
+		cr_assert_eq(engine_reward_get(F.e, &F.cli, ids[i], &r, &d), FF_OK, "%s", d.message);
+		json_t *h = json_object_get(r, "history");
+		json_t *last = json_array_get(h, json_array_size(h) - 1);
+		if (i == 4) {
+			cr_assert_str_eq(sget(r, "status"), "reversed");
+			cr_assert_eq(json_array_size(h), 0);
+		} else {
+			cr_assert_str_eq(sget(r, "status"), "reconciled");
+			cr_assert_eq(json_array_size(h), 1);
+			cr_assert_str_eq(sget(last, "from"), "fulfilled");
+			cr_assert_str_eq(sget(last, "to"), "reconciled");
+			cr_assert_str_eq(sget(last, "actor"), "key:fin");
+			cr_assert_str_eq(sget(last, "reason"), why);
+		}
+		json_decref(r);
+	}
+}
+
 Test(finance, tax_threshold_is_reached_exactly_at_600)
 {
 	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
