@@ -11,7 +11,8 @@
  * record (csv.h), and the result keeps every discrepancy up to LINES_CAP plus the first
  * MATCHED_CAP matched lines ("lines_truncated" says when some were left out; the counts
  * are always complete). A 1,000,000-line memo against a 1,000,000-reward batch peaks
- * at about 140 MB, 90 MB of it before the outcome is applied (bench/recon_bench.c).
+ * at about 100 MB once read and matched; a batch's table is freed before the outcome
+ * is applied, which only needs seq ranges (bench/recon_bench.c).
  *
  * The report is read outside any transaction (a long upload must not hold the write
  * lock); the outcome is then applied in one short transaction, conditional on the batch
