@@ -200,7 +200,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_TAX_TYPE_ADD] = "INSERT INTO tax_reportable_types (type) VALUES (?) ON CONFLICT (type) DO NOTHING",
 	[Q_TAX_PARTICIPANT] = "SELECT COALESCE(country, ''), tax_form FROM participants WHERE id = ?",
 	[Q_TAX_YEAR_TOTALS] = "SELECT COALESCE(currency, ''), COALESCE(SUM(amount), 0) FROM rewards WHERE participant = ?1 AND id <> ?2 AND amount IS NOT NULL AND type IN (SELECT type FROM tax_reportable_types) AND status NOT IN ('cancelled', 'reversed', 'expired') AND (fulfilled_at IS NULL OR (fulfilled_at >= ?3 AND fulfilled_at < ?4)) GROUP BY currency ORDER BY 1",
-	[Q_TAX_REPORT] = "SELECT participant, COALESCE(currency, ''), COALESCE(SUM(amount), 0), COUNT(*) FROM rewards WHERE amount IS NOT NULL AND type IN (SELECT type FROM tax_reportable_types) AND status IN ('fulfilled', 'reconciled') AND fulfilled_at >= ? AND fulfilled_at < ? GROUP BY participant, currency ORDER BY participant, 2",
+	[Q_TAX_REPORT] = "SELECT participant, COALESCE(currency, ''), COALESCE(SUM(amount), 0), COUNT(*) FROM rewards WHERE amount IS NOT NULL AND type IN (SELECT type FROM tax_reportable_types) AND status IN ('fulfilled', 'reconciled') AND fulfilled_at >= ? AND fulfilled_at < ? GROUP BY currency, participant ORDER BY participant, 2",
 	[Q_FX_DELETE_REPORTING] = "DELETE FROM fx_rates WHERE reporting = ?",
 	[Q_FX_UPSERT] = "INSERT INTO fx_rates (currency, reporting, rate, rate_units, rate_scale, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (currency, reporting) DO UPDATE SET rate = excluded.rate, rate_units = excluded.rate_units, rate_scale = excluded.rate_scale, updated_at = excluded.updated_at",
 	[Q_FX_GET] = "SELECT rate_units, rate_scale FROM fx_rates WHERE currency = ? AND reporting = ?",
