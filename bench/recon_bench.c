@@ -14,7 +14,8 @@
  * and peak RSS (goal < 200 MB).
  *
  * Prints one line per measurement, "name value unit", for bench/run to collect.
- * RECON_BENCH_KEEP=1 keeps the temporary directory (and says where it is).
+ * The temporary directory goes in $TMPDIR (default /tmp); RECON_BENCH_KEEP=1 keeps it
+ * (and says where it is).
  * Build and run: see bench/README.md.
  */
 #include <sqlite3.h>
@@ -154,7 +155,9 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	if (n <= 0)
 		n = 1000000;
-	char tmpl[] = "/tmp/recon-bench-XXXXXX";
+	char tmpl[600];
+	const char *tmpdir = getenv("TMPDIR");
+	snprintf(tmpl, sizeof(tmpl), "%s/recon-bench-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	char *dir = mkdtemp(tmpl);
 	if (!dir)
 		die("mkdtemp", NULL);

@@ -364,10 +364,14 @@ enum ff_err engine_batch_report_csv(struct engine *e, const struct actor *a, con
 
 enum ff_err batch_notify(struct engine *e, const char *type, const char *id, struct ff_diag *d)
 {
+	/* the payload counts the batch's rewards by status: a second pass over a big batch */
+	enum ff_err err = FF_OK;
+	if (!outbox_subscribed(e, type, &err, d))
+		return err;
 	json_t *data = batch_json(e, id, false);
 	if (!data)
 		return ff_fail(d, FF_E_INTERNAL, NULL, "batch %s vanished", id);
-	enum ff_err err = outbox_event(e, type, data, d);
+	err = outbox_event(e, type, data, d);
 	json_decref(data);
 	return err;
 }

@@ -347,6 +347,9 @@ int codepool_assign(struct engine *e, struct reward *r, int64_t now, char *why, 
 /* Transactional outbox: queue webhook event `type` with `data` (not stolen) for every
  * enabled endpoint subscribed to it, in the current transaction. */
 enum ff_err outbox_event(struct engine *e, const char *type, json_t *data, struct ff_diag *d);
+/* Whether an enabled endpoint subscribes to `type`, so a caller can skip building a
+ * payload nobody receives (a big batch's counts). False with *err set on a store error. */
+bool outbox_subscribed(struct engine *e, const char *type, enum ff_err *err, struct ff_diag *d);
 /* The events and e-mail notifications of one reward transition (from "created" for a
  * new reward), in the current transaction. Called by reward_insert/reward_transition. */
 enum ff_err outbox_reward_changed(struct engine *e, const struct reward *r, const char *from, const char *to,

@@ -123,6 +123,14 @@ static enum ff_err enqueue(struct engine *e, const char *type, json_t *targets, 
 	return err;
 }
 
+bool outbox_subscribed(struct engine *e, const char *type, enum ff_err *err, struct ff_diag *d)
+{
+	json_t *targets = targets_for(e, type, err, d);
+	bool any = targets != NULL;
+	json_decref(targets);
+	return any;
+}
+
 enum ff_err outbox_event(struct engine *e, const char *type, json_t *data, struct ff_diag *d)
 {
 	enum ff_err err = FF_OK;

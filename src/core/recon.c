@@ -11,7 +11,8 @@
  * record (csv.h), and the result keeps every discrepancy up to LINES_CAP plus the first
  * MATCHED_CAP matched lines ("lines_truncated" says when some were left out; the counts
  * are always complete). A 1,000,000-line memo against a 1,000,000-reward batch peaks
- * at about 140 MB, 90 MB of it before the outcome is applied (bench/recon_bench.c).
+ * at about 100 MB once read and matched; a batch's table is freed before the outcome
+ * is applied, which only needs seq ranges (bench/recon_bench.c).
  *
  * The report is read outside any transaction (a long upload must not hold the write
  * lock); the outcome is then applied in one short transaction, conditional on the batch
@@ -43,6 +44,7 @@ struct expected {
 	bool seen;
 	char currency[8];
 	int64_t amount;
+	int64_t seq; /* the reward's */
 };
 
 struct expected_set {
@@ -104,6 +106,22 @@ static void set_index(struct expected_set *x, size_t idx)
 	x->slots[i] = (uint32_t)(idx + 1);
 }
 
+/* Room for `n` entries with ids of about `idlen` bytes, so loading a big batch neither
+ * copies the arena nor rehashes the table as it grows. */
+static void set_reserve(struct expected_set *x, size_t n, size_t idlen)
+{
+	if (!n || n > (1u << 26) || x->n)
+		return;
+	x->cap = n;
+	x->v = ff_realloc(x->v, x->cap * sizeof(*x->v));
+	x->acap = n * (idlen + 2);
+	x->arena = ff_realloc(x->arena, x->acap);
+	for (x->nslots = 1024; x->nslots < 2 * n; x->nslots *= 2)
+		;
+	free(x->slots);
+	x->slots = ff_calloc(x->nslots, sizeof(*x->slots));
+}
+
 static void set_grow_slots(struct expected_set *x)
 {
 	free(x->slots);
@@ -114,7 +132,7 @@ static void set_grow_slots(struct expected_set *x)
 }
 
 static int set_add(struct expected_set *x, const char *key, const char *id, const char *ref, bool has_amount,
-		   int64_t amount, const char *currency)
+		   int64_t amount, const char *currency, int64_t seq)
 {
 	if (x->n >= UINT32_MAX - 1)
 		return -1;
@@ -134,6 +152,7 @@ static int set_add(struct expected_set *x, const char *key, const char *id, cons
 		return -1;
 	en->has_amount = has_amount;
 	en->amount = amount;
+	en->seq = seq;
 	copy_str(en->currency, sizeof(en->currency), currency);
 	x->n++;
 	if (x->n * 2 > x->nslots)
@@ -148,6 +167,7 @@ static void set_free(struct expected_set *x)
 	free(x->v);
 	free(x->arena);
 	free(x->slots);
+	memset(x, 0, sizeof(*x));
 }
 
 /* ---- the report side: header mapping ---- */
@@ -453,7 +473,7 @@ static enum ff_err read_report(struct run *r, const struct recon_input *in, stru
 	return err;
 }
 
-/* Load the expected rewards from a query with columns id, amount, currency, reference. */
+/* Load the expected rewards from a query with columns id, amount, currency, reference, seq. */
 static enum ff_err load_expected(struct engine *e, struct run *r, struct store_stmt *st, struct ff_diag *d)
 {
 	int rc;
@@ -461,7 +481,7 @@ static enum ff_err load_expected(struct engine *e, struct run *r, struct store_s
 		const char *id = store_col_text(st, 0);
 		const char *ref = store_col_text(st, 3);
 		if (set_add(&r->x, r->by_reference ? ref : id, id, ref, !store_col_null(st, 1), store_col_int(st, 1),
-			    store_col_text(st, 2)))
+			    store_col_text(st, 2), store_col_int(st, 4)))
 			return ff_fail(d, FF_E_TOO_LARGE, NULL, "too many rewards to reconcile at once");
 	}
 	if (rc < 0)
@@ -579,11 +599,15 @@ enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, cons
 					    b.status));
 	struct run r;
 	run_init(&r, false);
+	set_reserve(&r.x, (size_t)b.count, 26); /* reward ids are "rwd_" and 22 characters */
 	struct store_stmt *st = store_query(e->st, Q_BATCH_EXPECTED);
 	store_bind_text(st, 1, id);
 	if ((err = run_compare(e, &r, st, in, d)))
 		return core_done(e, err);
 	const char *status = all_match(&r) ? "reconciled" : "disputed";
+	/* the apply selects the batch's rewards by seq range: the matching structures (the
+	 * bulk of the memory of a big memo) are no longer needed */
+	set_free(&r.x);
 	char rec_id[40];
 	crypto_random_id("rec", rec_id, sizeof(rec_id));
 	int64_t now = fftime_now();
@@ -634,6 +658,35 @@ out:
 	return core_done(e, err);
 }
 
+/* Move the `n` (at most RECON_SEQS) rewards of `en` from fulfilled to reconciled, with
+ * their history rows, in two statements; a reward changed meanwhile (reversed) is left
+ * alone. Adds how many moved to *changed. (They share no batch id to select them by,
+ * so they are named by seq.) */
+static enum ff_err reconcile_seqs(struct engine *e, const struct expected *en, size_t n, const char *actor,
+				  const char *why, int64_t now, int64_t *changed, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_RECON_REWARDS_RECONCILE);
+	store_bind_int(st, 1, now);
+	for (size_t i = 0; i < RECON_SEQS; i++)
+		store_bind_int_or_null(st, 2 + (int)i, i < n ? en[i].seq : 0, i >= n);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reconcile rewards");
+	int64_t moved = store_changes(e->st);
+	if (!moved)
+		return FF_OK;
+	*changed += moved;
+	st = store_query(e->st, Q_RECON_HISTORY_RECONCILED);
+	store_bind_text(st, 1, actor);
+	store_bind_text(st, 2, why);
+	store_bind_int(st, 3, now);
+	store_bind_int(st, 4, now);
+	for (size_t i = 0; i < RECON_SEQS; i++)
+		store_bind_int_or_null(st, 5 + (int)i, i < n ? en[i].seq : 0, i >= n);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reward history");
+	return FF_OK;
+}
+
 enum ff_err engine_reconcile_connector(struct engine *e, const struct actor *a, const char *connector,
 				       int64_t from, int64_t to, const struct recon_input *in, json_t **out,
 				       struct ff_diag *d)
@@ -661,32 +714,13 @@ enum ff_err engine_reconcile_connector(struct engine *e, const struct actor *a, 
 	if ((err = core_begin(e, d)))
 		goto out;
 	if (!strcmp(status, "reconciled")) {
-		/* per reward (they share no batch id to select them by), conditional on status */
 		char why[120];
 		snprintf(why, sizeof(why), "reconciliation %s", rec_id);
-		for (size_t i = 0; !err && i < r.x.n; i++) {
-			const char *rid = r.x.arena + r.x.v[i].id;
-			st = store_query(e->st, Q_RECON_REWARD_RECONCILE);
-			store_bind_int(st, 1, now);
-			store_bind_text(st, 2, rid);
-			if (store_exec(st)) {
-				err = core_store_fail(e, d, "reconcile reward");
-				break;
-			}
-			if (store_changes(e->st) != 1)
-				continue; /* changed meanwhile (reversed): left alone */
-			n++;
-			st = store_query(e->st, Q_HISTORY_INSERT);
-			store_bind_text(st, 1, rid);
-			store_bind_text(st, 2, "fulfilled");
-			store_bind_text(st, 3, "reconciled");
-			store_bind_text(st, 4, a->label);
-			store_bind_text(st, 5, why);
-			store_bind_int(st, 6, now);
-			if (store_exec(st))
-				err = core_store_fail(e, d, "reward history");
-		}
+		for (size_t i = 0; !err && i < r.x.n; i += RECON_SEQS)
+			err = reconcile_seqs(e, &r.x.v[i], r.x.n - i < RECON_SEQS ? r.x.n - i : RECON_SEQS, a->label, why,
+					     now, &n, d);
 	}
+	set_free(&r.x);
 	if (!err)
 		err = record_run(e, a, &r, rec_id, NULL, connector, status, now, d);
 	if (!err) {

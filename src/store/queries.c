@@ -12,6 +12,11 @@
 /* PARTICIPANT_COLS: email_enc, email_hash, name_enc, country, currency, status, tax_form, attributes, devices, ips, created_at, updated_at, id */
 /* REFERRAL_COLS: id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation */
 
+/* RECON_SEQS placeholders (queries.h): the seqs of one statement of a connector's
+ * reconciliation. */
+#define RECON_SEQS_PARAMS "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+_Static_assert(RECON_SEQS == 24, "RECON_SEQS_PARAMS spells out RECON_SEQS placeholders");
+
 const char *const store_sql[Q__COUNT] = {
 	[Q_PING] = "SELECT 1",
 	[Q_PROGRAM_VERSION_DOC] = "SELECT doc FROM program_versions WHERE program = ? AND version = ?",
@@ -63,7 +68,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_CONVERSION_EXPLANATION] = "SELECT explanation, participant FROM conversions WHERE id = ?",
 	[Q_STATS_REFERRER_SUCCESSFUL] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND program = ? AND status = 'successful'",
 	[Q_STATS_REFERRER_REFERRALS] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND program = ?",
-	[Q_STATS_REFERRER_REWARDS_SINCE] = "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM rewards WHERE participant = ? AND program = ? AND role = 'referrer' AND created_at >= ? AND status NOT IN ('cancelled', 'reversed')",
+	[Q_STATS_REFERRER_REWARDS_SINCE] = "SELECT a.n - v.n, a.s - v.s FROM (SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND created_at >= ?3) a, (SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND created_at >= ?3 AND (status = 'cancelled' OR status = 'reversed')) v",
 	[Q_STATS_PRIOR_CONVERSIONS] = "SELECT COUNT(*) FROM conversions WHERE participant = ?",
 	[Q_LEDGER_ENTRY_INSERT] = "INSERT INTO ledger_entries (journal, account, currency, amount, kind, reward, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	[Q_LEDGER_BALANCE_ADD] = "INSERT INTO ledger_balances (account, currency, balance) VALUES (?, ?, ?) ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance",
@@ -180,9 +185,10 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_BATCH_HISTORY_FULFILLED] = "INSERT INTO reward_history (reward, from_status, to_status, actor, reason, at) SELECT id, 'approved', 'fulfilled', CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM rewards WHERE batch = ?4 AND status = 'fulfilled' AND updated_at = ?3 AND seq >= ?5 AND seq <= ?6 ORDER BY seq",
 	[Q_BATCH_REWARDS_RECONCILE] = "UPDATE rewards SET status = 'reconciled', reason = NULL, updated_at = ?1 WHERE batch = ?2 AND status = 'fulfilled' AND seq >= ?3 AND seq <= ?4",
 	[Q_BATCH_HISTORY_RECONCILED] = "INSERT INTO reward_history (reward, from_status, to_status, actor, reason, at) SELECT id, 'fulfilled', 'reconciled', CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM rewards WHERE batch = ?4 AND status = 'reconciled' AND updated_at = ?3 AND seq >= ?5 AND seq <= ?6 ORDER BY seq",
-	[Q_BATCH_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference FROM rewards WHERE batch = ? AND status IN ('fulfilled', 'reconciled') ORDER BY seq",
-	[Q_RECON_CONNECTOR_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference FROM rewards WHERE connector = ?1 AND status = 'fulfilled' AND external_reference IS NOT NULL AND (CAST(?2 AS BIGINT) IS NULL OR fulfilled_at >= ?2) AND (CAST(?3 AS BIGINT) IS NULL OR fulfilled_at < ?3) ORDER BY seq",
-	[Q_RECON_REWARD_RECONCILE] = "UPDATE rewards SET status = 'reconciled', reason = NULL, updated_at = ? WHERE id = ? AND status = 'fulfilled'",
+	[Q_BATCH_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference, seq FROM rewards WHERE batch = ? AND status IN ('fulfilled', 'reconciled') ORDER BY seq",
+	[Q_RECON_CONNECTOR_EXPECTED] = "SELECT id, amount, COALESCE(currency, ''), external_reference, seq FROM rewards WHERE connector = ?1 AND status = 'fulfilled' AND external_reference IS NOT NULL AND (CAST(?2 AS BIGINT) IS NULL OR fulfilled_at >= ?2) AND (CAST(?3 AS BIGINT) IS NULL OR fulfilled_at < ?3) ORDER BY seq",
+	[Q_RECON_REWARDS_RECONCILE] = "UPDATE rewards SET status = 'reconciled', reason = NULL, updated_at = ? WHERE status = 'fulfilled' AND seq IN (" RECON_SEQS_PARAMS ")",
+	[Q_RECON_HISTORY_RECONCILED] = "INSERT INTO reward_history (reward, from_status, to_status, actor, reason, at) SELECT id, 'fulfilled', 'reconciled', CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT) FROM rewards WHERE status = 'reconciled' AND updated_at = ? AND seq IN (" RECON_SEQS_PARAMS ") ORDER BY seq",
 	[Q_RECON_INSERT] = "INSERT INTO reconciliations (id, batch, connector, status, lines, matched, amount_mismatch, missing, unexpected, duplicate, invalid, discrepancies, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_RECON_STATS] = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'reconciled' THEN 1 ELSE 0 END), 0), COALESCE(SUM(lines), 0), COALESCE(SUM(matched), 0), COALESCE(SUM(amount_mismatch), 0), COALESCE(SUM(missing), 0), COALESCE(SUM(unexpected), 0), COALESCE(SUM(duplicate), 0), COALESCE(SUM(invalid), 0) FROM reconciliations WHERE created_at >= ? AND created_at < ?",
 	[Q_TAX_THRESHOLD_GET] = "SELECT amount, currency FROM tax_thresholds WHERE country = ?",
@@ -195,7 +201,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_TAX_TYPE_ADD] = "INSERT INTO tax_reportable_types (type) VALUES (?) ON CONFLICT (type) DO NOTHING",
 	[Q_TAX_PARTICIPANT] = "SELECT COALESCE(country, ''), tax_form FROM participants WHERE id = ?",
 	[Q_TAX_YEAR_TOTALS] = "SELECT COALESCE(currency, ''), COALESCE(SUM(amount), 0) FROM rewards WHERE participant = ?1 AND id <> ?2 AND amount IS NOT NULL AND type IN (SELECT type FROM tax_reportable_types) AND status NOT IN ('cancelled', 'reversed', 'expired') AND (fulfilled_at IS NULL OR (fulfilled_at >= ?3 AND fulfilled_at < ?4)) GROUP BY currency ORDER BY 1",
-	[Q_TAX_REPORT] = "SELECT participant, COALESCE(currency, ''), COALESCE(SUM(amount), 0), COUNT(*) FROM rewards WHERE amount IS NOT NULL AND type IN (SELECT type FROM tax_reportable_types) AND status IN ('fulfilled', 'reconciled') AND fulfilled_at >= ? AND fulfilled_at < ? GROUP BY participant, currency ORDER BY participant, 2",
+	[Q_TAX_REPORT] = "SELECT participant, COALESCE(currency, ''), COALESCE(SUM(amount), 0), COUNT(*) FROM rewards WHERE amount IS NOT NULL AND type IN (SELECT type FROM tax_reportable_types) AND status IN ('fulfilled', 'reconciled') AND fulfilled_at >= ? AND fulfilled_at < ? GROUP BY currency, participant ORDER BY participant, 2",
 	[Q_FX_DELETE_REPORTING] = "DELETE FROM fx_rates WHERE reporting = ?",
 	[Q_FX_UPSERT] = "INSERT INTO fx_rates (currency, reporting, rate, rate_units, rate_scale, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (currency, reporting) DO UPDATE SET rate = excluded.rate, rate_units = excluded.rate_units, rate_scale = excluded.rate_scale, updated_at = excluded.updated_at",
 	[Q_FX_GET] = "SELECT rate_units, rate_scale FROM fx_rates WHERE currency = ? AND reporting = ?",
@@ -208,7 +214,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_FEE_LIST] = "SELECT connector, currency, fixed_amount, percent_bp, updated_at FROM connector_fees ORDER BY connector, currency",
 	[Q_REPORT_EARNED_DAILY] = "SELECT created_at / 86400000, currency, COUNT(*), COALESCE(SUM(amount), 0) FROM rewards WHERE created_at >= ? AND created_at < ? AND currency IS NOT NULL AND status NOT IN ('cancelled', 'reversed', 'expired') GROUP BY 1, 2 ORDER BY 1, 2",
 	[Q_REPORT_PAID_DAILY] = "SELECT fulfilled_at / 86400000, currency, COUNT(*), COALESCE(SUM(amount), 0), COALESCE(SUM(CASE WHEN status = 'reconciled' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN status = 'reconciled' THEN amount ELSE 0 END), 0) FROM rewards WHERE status IN ('fulfilled', 'reconciled') AND fulfilled_at >= ? AND fulfilled_at < ? AND currency IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-	[Q_REPORT_AGING] = "SELECT status, COALESCE(reason, ''), (CAST(?1 AS BIGINT) - created_at) / 86400000, COALESCE(currency, ''), COUNT(*), COALESCE(SUM(amount), 0) FROM rewards WHERE status IN ('pending', 'approved') GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+	[Q_REPORT_AGING] = "SELECT status, COALESCE(reason, ''), (CAST(?1 AS BIGINT) - created_at) / 86400000, COALESCE(currency, ''), COUNT(*), COALESCE(SUM(amount), 0) FROM rewards WHERE (status = 'pending' OR status = 'approved') GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
 	[Q_REPORT_CREDIT_STATUS] = "SELECT participant, fulfiller, COALESCE(currency, ''), CASE WHEN status = 'approved' AND batch IS NOT NULL THEN 'in_batch' WHEN status IN ('pending', 'review', 'approved') THEN 'new' ELSE status END, COUNT(*), COALESCE(SUM(amount), 0) FROM rewards WHERE status IN ('pending', 'review', 'approved', 'fulfilled', 'reconciled') AND (CAST(?1 AS TEXT) IS NULL OR fulfiller = ?1) AND (CAST(?2 AS TEXT) IS NULL OR participant = ?2) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
 	[Q_REPORT_CYCLE_COUNT] = "SELECT COUNT(*) FROM rewards w JOIN conversions c ON c.id = w.conversion WHERE w.status IN ('fulfilled', 'reconciled') AND w.fulfilled_at >= ? AND w.fulfilled_at < ?",
 	[Q_REPORT_CYCLE_AT] = "SELECT w.fulfilled_at - c.occurred_at FROM rewards w JOIN conversions c ON c.id = w.conversion WHERE w.status IN ('fulfilled', 'reconciled') AND w.fulfilled_at >= ? AND w.fulfilled_at < ? ORDER BY 1 LIMIT 1 OFFSET ?",

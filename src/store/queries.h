@@ -178,7 +178,8 @@ enum store_query {
 	Q_BATCH_HISTORY_RECONCILED,
 	Q_BATCH_EXPECTED,
 	Q_RECON_CONNECTOR_EXPECTED,
-	Q_RECON_REWARD_RECONCILE,
+	Q_RECON_REWARDS_RECONCILE,
+	Q_RECON_HISTORY_RECONCILED,
 	Q_RECON_INSERT,
 	Q_RECON_STATS,
 	Q_TAX_THRESHOLD_GET,
@@ -219,5 +220,11 @@ enum store_query {
 	Q_QUEUE_DEPTHS,
 	Q__COUNT
 };
+
+/* Q_RECON_REWARDS_RECONCILE and Q_RECON_HISTORY_RECONCILED take this many reward seqs
+ * (after their other parameters; unused ones bound NULL): a connector's reconciliation
+ * moves its rewards a statement per RECON_SEQS rewards, not one by one. With the four
+ * other parameters it stays within pg.c's MAX_PARAMS (32) per statement. */
+#define RECON_SEQS 24
 
 #endif

@@ -176,5 +176,25 @@ const char *const store_migrations[] = {
 	/* 5: covering indexes for the per-event stats and limits queries */
 	"CREATE INDEX referrals_referrer_program ON referrals(referrer, program, status);\n"
 	"CREATE INDEX rewards_referrer_stats ON rewards(participant, program, role, created_at, status, amount);\n",
+	/* 6: rewards indexes that a move between paid statuses (fulfilled -> reconciled) does
+	 * not touch, so reconciling a big batch rewrites the rows and nothing else (an index
+	 * with `status` in it costs a delete and an insert per reward, in random order for
+	 * the per-referrer one). The work queues get one partial index (status, seq) over
+	 * the statuses someone still acts on, pending rewards one by release time; the
+	 * referrer stats read (count, amount) from an index without status and subtract the
+	 * cancelled and reversed ones, which sit in a small partial index of their own. A
+	 * query uses a partial index only when one of its terms implies the index's WHERE
+	 * (SQLite proves `status = 'x'` implies an OR of equalities, not an IN list), so
+	 * the queries say `status = 'x'`, or the OR of each, and never `status IN (...)`
+	 * for these statuses. Counting rewards by status (/metrics) now scans the table. */
+	"DROP INDEX rewards_status;\n"
+	"DROP INDEX rewards_status_seq;\n"
+	"DROP INDEX rewards_referrer_stats;\n"
+	"CREATE INDEX rewards_queue ON rewards(status, seq) WHERE status = 'pending' OR status = 'review' OR\n"
+	"  status = 'approved' OR status = 'issuing' OR status = 'reversed' OR status = 'failed';\n"
+	"CREATE INDEX rewards_pending ON rewards(release_at, seq) WHERE status = 'pending';\n"
+	"CREATE INDEX rewards_referrer ON rewards(participant, program, role, created_at, amount);\n"
+	"CREATE INDEX rewards_referrer_void ON rewards(participant, program, role, created_at, amount, status)\n"
+	"  WHERE status = 'cancelled' OR status = 'reversed';\n",
 	NULL,
 };

@@ -148,6 +148,12 @@ static void csv_start_field(struct csv_reader *r)
 
 static void csv_end_field(struct csv_reader *r) { ffbuf_add(&r->rec, "", 1); }
 
+/* A character that, outside quotes, is simply part of the field. */
+static bool csv_plain(char c)
+{
+	return c != ',' && c != '"' && c != '\n' && c != '\r' && c != '\0';
+}
+
 static void csv_add(struct csv_reader *r, int c)
 {
 	char ch = (char)c;
@@ -250,6 +256,19 @@ int csv_next(struct csv_reader *r, char ***out_fields, size_t *out_n, const char
 		}
 		at_field_start = false;
 		csv_add(r, c);
+		/* the rest of a run of plain characters in the buffer, at once (the loop above
+		 * would add them one by one to the same effect) */
+		const char *run = r->in + r->pos;
+		size_t n = 0, most = r->in_len - r->pos;
+		if (most > r->max_record - used)
+			most = r->max_record - used;
+		while (n < most && csv_plain(run[n]))
+			n++;
+		if (n) {
+			ffbuf_add(&r->rec, run, n);
+			r->pos += n;
+			used += n;
+		}
 	}
 	csv_end_field(r);
 

@@ -238,6 +238,8 @@ Test(finance, fulfiller_sees_only_its_own_batches)
 Test(finance, short_payment_and_unknown_line_dispute_then_clean_memo_reconciles)
 {
 	json_t *b = fulfilled_batch();
+	fx_sql(&F, "INSERT INTO webhook_endpoints (id, url, secret, events, status, created_at, updated_at) VALUES "
+		   "('we_batches', 'https://hooks.example.com/b', 'whsec_x', '[\"batch.reconciled\"]', 'enabled', 0, 0)");
 	char memo[1024];
 	snprintf(memo, sizeof(memo),
 		 "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2400,USD,CM-1001\n%s,2500,USD,CM-1001\n"
@@ -281,6 +283,20 @@ Test(finance, short_payment_and_unknown_line_dispute_then_clean_memo_reconciles)
 	json_decref(o);
 	for (int i = 0; i < 3; i++)
 		cr_assert_str_eq(reward_status(rid(b, i)), "reconciled");
+	/* its webhook (queued for the one subscribed endpoint), with the batch's counts */
+	struct store_stmt *st = store_query(F.e->st, Q_WH_DELIVERIES_DUE);
+	store_bind_int(st, 1, INT64_MAX);
+	store_bind_int(st, 2, 10);
+	cr_assert_eq(store_step(st), 1);
+	char dlv[64];
+	snprintf(dlv, sizeof(dlv), "%s", store_col_text(st, 0));
+	cr_assert_eq(store_step(st), 0, "one delivery");
+	st = store_query(F.e->st, Q_WH_DELIVERY_GET);
+	store_bind_text(st, 1, dlv);
+	cr_assert_eq(store_step(st), 1);
+	cr_assert_str_eq(store_col_text(st, 3), "batch.reconciled");
+	cr_assert(strstr(store_col_text(st, 4), "\"rewards_by_status\":{\"reconciled\":3}"), "%s", store_col_text(st, 4));
+	store_release(F.e->st);
 	cr_assert_eq(engine_batch_get(F.e, &ACME, bid(b), &o, &d), FF_OK);
 	cr_assert_str_eq(sget(o, "status"), "reconciled");
 	cr_assert(json_is_string(json_object_get(o, "reconciled_at")));
@@ -431,6 +447,62 @@ Test(finance, connector_reconciliation_by_external_reference)
 	cr_assert_eq(json_array_size(all), 2);
 	json_decref(all);
 	cr_assert_eq(engine_reconcile_connector(F.e, &ACME, "ledger", 0, 0, &in, &o, &d), FF_E_FORBIDDEN);
+}
+
+/* A reward reversed while the report is being read: the progress callback runs after
+ * the last line, outside any transaction. */
+static void reverse_one(void *ctx, uint64_t lines)
+{
+	(void)lines;
+	fx_sql(ctx, "UPDATE rewards SET status = 'reversed' WHERE id = 'rwd_c300'");
+}
+
+Test(finance, connector_reconciliation_moves_many_rewards_set_based)
+{
+	/* 600 fulfilled rewards of one connector: more than one statement's worth */
+	fx_sql(&F, "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 600) "
+		   "INSERT INTO rewards (id, program, program_version, participant, role, type, amount, currency, "
+		   "status, connector, fulfiller, external_reference, fulfilled_at, created_at, updated_at) "
+		   "SELECT 'rwd_c' || n, 'give20', 1, 'jessica', 'referrer', 'credit', 1000 + n, 'USD', 'fulfilled', "
+		   "'giftcard', 'giftcard', 'GC-' || n, 1790812800000, 1790812800000, 1790812800000 FROM s");
+	struct ffbuf memo;
+	ffbuf_init(&memo, 0);
+	ffbuf_adds(&memo, "reference,amount,currency\n");
+	for (int n = 1; n <= 600; n++)
+		ffbuf_addf(&memo, "GC-%d,%d,USD\n", n, 1000 + n);
+	struct recon_input in = {.data = memo.data, .len = memo.len, .progress = reverse_one, .progress_ctx = &F};
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_reconcile_connector(F.e, &FIN, "giftcard", 0, 0, &in, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "reconciled");
+	cr_assert_eq(iget(o, "matched"), 600);
+	cr_assert_eq(iget(o, "rewards_reconciled"), 599); /* the reversed one is left alone */
+	char why[80];
+	snprintf(why, sizeof(why), "reconciliation %s", sget(o, "id"));
+	json_decref(o);
+	ffbuf_release(&memo);
+	json_t *all = fx_rewards(&F, "reconciled", NULL);
+	cr_assert_eq(json_array_size(all), 599);
+	json_decref(all);
+	const char *ids[] = {"rwd_c1", "rwd_c24", "rwd_c25", "rwd_c600", "rwd_c300"};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		json_t *r = NULL;
+		cr_assert_eq(engine_reward_get(F.e, &F.cli, ids[i], &r, &d), FF_OK, "%s", d.message);
+		json_t *h = json_object_get(r, "history");
+		json_t *last = json_array_get(h, json_array_size(h) - 1);
+		if (i == 4) {
+			cr_assert_str_eq(sget(r, "status"), "reversed");
+			cr_assert_eq(json_array_size(h), 0);
+		} else {
+			cr_assert_str_eq(sget(r, "status"), "reconciled");
+			cr_assert_eq(json_array_size(h), 1);
+			cr_assert_str_eq(sget(last, "from"), "fulfilled");
+			cr_assert_str_eq(sget(last, "to"), "reconciled");
+			cr_assert_str_eq(sget(last, "actor"), "key:fin");
+			cr_assert_str_eq(sget(last, "reason"), why);
+		}
+		json_decref(r);
+	}
 }
 
 Test(finance, tax_threshold_is_reached_exactly_at_600)
