@@ -287,6 +287,11 @@ enum ff_err ledger_expire(struct engine *e, const struct reward *r, int64_t now,
 			  struct ff_diag *d);
 /* Balance of a participant in a currency. */
 int64_t ledger_balance(struct engine *e, const char *participant, const char *currency);
+/* Lock the balance rows of the participants of rewards[0..n) (PostgreSQL; nothing on
+ * SQLite) in one fixed order, before a worker chunk changes any: every later lock of
+ * the chunk is on a row it holds already, so chunks that share participants wait for
+ * each other instead of deadlocking. */
+enum ff_err ledger_lock_balances(struct engine *e, const struct reward *rewards, size_t n, struct ff_diag *d);
 /* Remaining amount of reward r's lot (0 when none). */
 int64_t ledger_lot_remaining(struct engine *e, const char *reward);
 /* Deferring transactions (core_defer): write the waiting balance changes, one upsert

@@ -157,6 +157,45 @@ static int64_t balance_locked(struct engine *e, const char *participant, const c
 	return balance_read(e, participant, currency, Q_LEDGER_BALANCE_LOCK);
 }
 
+struct balance_key {
+	char account[ID_MAX + 16];
+	char currency[8];
+};
+
+static int balance_key_cmp(const void *a, const void *b)
+{
+	const struct balance_key *x = a, *y = b;
+	int c = strcmp(x->account, y->account);
+	return c ? c : strcmp(x->currency, y->currency);
+}
+
+static const char *ledger_currency(const struct reward *r);
+
+enum ff_err ledger_lock_balances(struct engine *e, const struct reward *rewards, size_t n, struct ff_diag *d)
+{
+	if (store_kind(e->st) != STORE_PG || n == 0)
+		return FF_OK;
+	struct balance_key *keys = ff_malloc(n * sizeof(*keys));
+	for (size_t i = 0; i < n; i++) {
+		account_name(keys[i].account, sizeof(keys[i].account), "participant", rewards[i].participant);
+		copy_str(keys[i].currency, sizeof(keys[i].currency), ledger_currency(&rewards[i]));
+	}
+	qsort(keys, n, sizeof(*keys), balance_key_cmp);
+	enum ff_err err = FF_OK;
+	for (size_t i = 0; i < n && !err; i++) {
+		if (i && !balance_key_cmp(&keys[i], &keys[i - 1]))
+			continue;
+		/* sent ahead: the locks are taken in this order, the answers not needed */
+		struct store_stmt *st = store_query(e->st, Q_LEDGER_BALANCE_LOCK);
+		store_bind_text(st, 1, keys[i].account);
+		store_bind_text(st, 2, keys[i].currency);
+		if (store_exec_ahead(st))
+			err = core_store_fail(e, d, "balance locks");
+	}
+	free(keys);
+	return err;
+}
+
 int64_t ledger_lot_remaining(struct engine *e, const char *reward)
 {
 	struct store_stmt *st = store_query(e->st, Q_LOT_GET);

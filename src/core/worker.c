@@ -54,6 +54,7 @@ struct chunk_work {
 	const char *expect;   /* the status a claimed reward must still have (NULL: any) */
 	enum ff_err (*step)(struct engine *e, struct reward *r, const char *actor, int64_t now, int64_t *counts,
 			    bool *out_done, struct ff_diag *d);
+	bool ledger; /* the steps read and change participants' balances */
 };
 
 /* Run `w` over every due reward, CHUNK per transaction, until a chunk comes back short
@@ -78,6 +79,8 @@ static enum ff_err run_chunks(struct engine *e, const struct chunk_work *w, cons
 		int n = claim(e, w->claim, now, rows);
 		if (n < 0)
 			err = core_store_fail(e, d, "claim");
+		else if (w->ledger)
+			err = ledger_lock_balances(e, rows, (size_t)n, d);
 		for (int i = 0; i < n && !err; i++) {
 			struct reward *r = &rows[i];
 			if (w->expect && strcmp(r->status, w->expect))
@@ -122,7 +125,7 @@ static enum ff_err release_one(struct engine *e, struct reward *r, const char *a
 
 static enum ff_err release(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
-	static const struct chunk_work w = {Q_WORKER_RELEASABLE, "pending", release_one};
+	static const struct chunk_work w = {Q_WORKER_RELEASABLE, "pending", release_one, false};
 	enum ff_err err = run_chunks(e, &w, actor, now, count, 1, d);
 	if (err)
 		return err;
@@ -153,7 +156,7 @@ static enum ff_err fulfil_one(struct engine *e, struct reward *r, const char *ac
 static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int64_t *ok, int64_t *failed,
 			  struct ff_diag *d)
 {
-	static const struct chunk_work w = {Q_WORKER_FULFILLABLE, "approved", fulfil_one};
+	static const struct chunk_work w = {Q_WORKER_FULFILLABLE, "approved", fulfil_one, true};
 	int64_t counts[2] = {0, 0};
 	enum ff_err err = run_chunks(e, &w, actor, now, counts, 2, d);
 	*ok += counts[0];
@@ -181,7 +184,7 @@ static enum ff_err expire_one(struct engine *e, struct reward *r, const char *ac
 
 static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
-	static const struct chunk_work w = {Q_WORKER_EXPIRABLE, NULL, expire_one};
+	static const struct chunk_work w = {Q_WORKER_EXPIRABLE, NULL, expire_one, true};
 	return run_chunks(e, &w, actor, now, count, 1, d);
 }
 
