@@ -590,7 +590,7 @@ Test(engine, concurrent_redemptions_never_overdraw)
 	struct ff_diag d;
 	cr_assert_eq(engine_open(&F.cfg, &other, &d), FF_OK, "%s", d.message);
 	for (int round = 0; round < 8; round++) {
-		char ref[16], buyer[16], conv[16];
+		char ref[32], buyer[32], conv[32];
 		snprintf(ref, sizeof(ref), "ref%d", round);
 		snprintf(buyer, sizeof(buyer), "buyer%d", round);
 		snprintf(conv, sizeof(conv), "o%d", round);
