@@ -575,65 +575,50 @@ enum ff_err connector_issue_pass(struct engine *e, const char *actor, int64_t no
 	return err;
 }
 
-/* ---- sync jobs ---- */
+/* ---- passes that call providers outside transactions (status sync, reversals) ----
+ *
+ * One transaction leases the due rewards and builds the calls; the calls run with no
+ * transaction open; a second transaction records what came back. */
+struct external_pass {
+	enum store_query select;
+	int limit;
+	/* First transaction, each selected reward: lease it; *out_call is the call to
+	 * make, or stays NULL. */
+	enum ff_err (*lease)(struct engine *e, struct conf_cache *cc, struct reward *r, int64_t now,
+			     struct connector_call **out_call, struct ff_diag *d);
+	/* Second transaction, each call made. */
+	enum ff_err (*settle)(struct engine *e, struct connector_call *c, const char *actor, int64_t now,
+			      int64_t *count, struct ff_diag *d);
+};
 
-enum ff_err connector_sync_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_synced,
-				struct ff_diag *d)
+static enum ff_err external_pass_run(struct engine *e, const struct external_pass *p, const char *actor,
+				     int64_t now, int64_t *count, struct ff_diag *d)
 {
 	struct conf_cache cc;
 	memset(&cc, 0, sizeof(cc));
 	enum ff_err err = core_begin(e, d);
 	if (err)
 		return err;
-	json_t *ids = select_ids(e, Q_WORKER_SYNCABLE, now, 256);
+	json_t *ids = select_ids(e, p->select, now, p->limit);
 	size_t n = 0, i;
 	json_t *v;
 	struct connector_call **calls = ff_calloc(json_array_size(ids) + 1, sizeof(*calls));
 	json_array_foreach(ids, i, v)
 	{
 		struct reward r;
-		if ((err = reward_load(e, json_string_value(v), &r, d)))
+		struct connector_call *c = NULL;
+		if ((err = reward_load(e, json_string_value(v), &r, d)) || (err = p->lease(e, &cc, &r, now, &c, d)))
 			break;
-		const struct connector_conf *conf = conf_get(e, &cc, r.connector);
-		struct store_stmt *st = store_query(e->st, Q_REWARD_SYNC_SET);
-		/* lease: not picked again by this or another worker for a while */
-		store_bind_int(st, 1, now + (conf ? conf->sync_interval_ms : HOLD_MS));
-		store_bind_null(st, 2);
-		store_bind_null(st, 3);
-		store_bind_text(st, 4, r.id);
-		if (store_exec(st)) {
-			err = core_store_fail(e, d, "sync lease");
-			break;
-		}
-		if (!conf)
-			continue;
-		calls[n++] = call_new(e, connector_find(conf->type), conf, CONNECTOR_STATUS, &r);
+		if (c)
+			calls[n++] = c;
 	}
 	json_decref(ids);
 	err = core_end(e, err, d);
 	if (!err && n) {
 		connector_calls_run(calls, n, 16, e->cfg.webhook_allow_hosts);
 		err = core_begin(e, d);
-		for (i = 0; !err && i < n; i++) {
-			struct connector_call *c = calls[i];
-			if (c->result != CONNECTOR_OK)
-				continue;
-			bool final = c->redeemed || !strcmp(c->provider_status, "failed");
-			struct store_stmt *st = store_query(e->st, Q_REWARD_SYNC_SET);
-			store_bind_int_or_null(st, 1, now + c->conf->sync_interval_ms, final);
-			store_bind_text(st, 2, c->provider_status[0] ? c->provider_status : NULL);
-			store_bind_int_or_null(st, 3, now, !c->redeemed);
-			store_bind_text(st, 4, c->r.id);
-			if (store_exec(st))
-				err = core_store_fail(e, d, "sync result");
-			(*out_synced)++;
-			if (!err && c->provider_status[0]) {
-				json_t *detail = json_pack("{s:s, s:b}", "provider_status", c->provider_status, "redeemed",
-							   c->redeemed);
-				err = audit_append(e, actor, "reward.synced", c->r.id, detail, d);
-				json_decref(detail);
-			}
-		}
+		for (i = 0; !err && i < n; i++)
+			err = p->settle(e, calls[i], actor, now, count, d);
 		err = core_end(e, err, d);
 	}
 	calls_free(calls, n);
@@ -641,84 +626,113 @@ enum ff_err connector_sync_pass(struct engine *e, const char *actor, int64_t now
 	return err;
 }
 
+/* ---- sync jobs ---- */
+
+static enum ff_err sync_lease(struct engine *e, struct conf_cache *cc, struct reward *r, int64_t now,
+			      struct connector_call **out_call, struct ff_diag *d)
+{
+	const struct connector_conf *conf = conf_get(e, cc, r->connector);
+	struct store_stmt *st = store_query(e->st, Q_REWARD_SYNC_SET);
+	/* lease: not picked again by this or another worker for a while */
+	store_bind_int(st, 1, now + (conf ? conf->sync_interval_ms : HOLD_MS));
+	store_bind_null(st, 2);
+	store_bind_null(st, 3);
+	store_bind_text(st, 4, r->id);
+	if (store_exec(st))
+		return core_store_fail(e, d, "sync lease");
+	if (conf)
+		*out_call = call_new(e, connector_find(conf->type), conf, CONNECTOR_STATUS, r);
+	return FF_OK;
+}
+
+static enum ff_err sync_settle(struct engine *e, struct connector_call *c, const char *actor, int64_t now,
+			       int64_t *count, struct ff_diag *d)
+{
+	if (c->result != CONNECTOR_OK)
+		return FF_OK;
+	bool final = c->redeemed || !strcmp(c->provider_status, "failed");
+	struct store_stmt *st = store_query(e->st, Q_REWARD_SYNC_SET);
+	store_bind_int_or_null(st, 1, now + c->conf->sync_interval_ms, final);
+	store_bind_text(st, 2, c->provider_status[0] ? c->provider_status : NULL);
+	store_bind_int_or_null(st, 3, now, !c->redeemed);
+	store_bind_text(st, 4, c->r.id);
+	enum ff_err err = store_exec(st) ? core_store_fail(e, d, "sync result") : FF_OK;
+	(*count)++;
+	if (!err && c->provider_status[0]) {
+		json_t *detail =
+		    json_pack("{s:s, s:b}", "provider_status", c->provider_status, "redeemed", c->redeemed);
+		err = audit_append(e, actor, "reward.synced", c->r.id, detail, d);
+		json_decref(detail);
+	}
+	return err;
+}
+
+enum ff_err connector_sync_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_synced,
+				struct ff_diag *d)
+{
+	static const struct external_pass p = {Q_WORKER_SYNCABLE, 256, sync_lease, sync_settle};
+	return external_pass_run(e, &p, actor, now, out_synced, d);
+}
+
 /* ---- reversals ---- */
+
+static enum ff_err reverse_lease(struct engine *e, struct conf_cache *cc, struct reward *r, int64_t now,
+				 struct connector_call **out_call, struct ff_diag *d)
+{
+	struct store_stmt *st;
+	if (!strcmp(r->connector, "code_pool")) {
+		/* a code not used yet is voided; a redeemed one stays redeemed */
+		st = store_query(e->st, Q_CODE_VOID_REWARD);
+		store_bind_text(st, 1, r->id);
+		if (store_exec(st))
+			return core_store_fail(e, d, "void code");
+	}
+	const struct connector_conf *conf = strcmp(r->connector, "code_pool") ? conf_get(e, cc, r->connector) : NULL;
+	const struct connector_ops *ops = conf ? connector_find(conf->type) : NULL;
+	bool external = ops && ops->external && r->external_reference[0];
+	bool unconfigured = strcmp(r->connector, "code_pool") && !conf && r->external_reference[0];
+	st = store_query(e->st, Q_REWARD_REVERSAL_SET);
+	store_bind_text(st, 1, external || unconfigured ? "pending" : "done");
+	/* lease while the call runs; an unconfigured connector is looked at hourly */
+	store_bind_int(st, 2, now + (external ? 120000 : HOLD_MS));
+	store_bind_text(st, 3, r->id);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reversal");
+	if (!external)
+		return FF_OK;
+	struct connector_call *c = call_new(e, ops, conf, CONNECTOR_REVERSE, r);
+	c->amount = r->has_amount ? r->amount : 0;
+	if (!c->participant)
+		c->participant = json_object();
+	*out_call = c;
+	return FF_OK;
+}
+
+static enum ff_err reverse_settle(struct engine *e, struct connector_call *c, const char *actor, int64_t now,
+				  int64_t *count, struct ff_diag *d)
+{
+	const char *state = c->result == CONNECTOR_OK ? "done" : c->result == CONNECTOR_FAILED ? "failed" : "pending";
+	struct store_stmt *st = store_query(e->st, Q_REWARD_REVERSAL_SET);
+	store_bind_text(st, 1, state);
+	store_bind_int(st, 2, now + backoff_ms(c->conf, 3) + 1000);
+	store_bind_text(st, 3, c->r.id);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reversal");
+	if (c->result == CONNECTOR_OK)
+		(*count)++;
+	enum ff_err err = FF_OK;
+	if (c->result != CONNECTOR_RETRY) {
+		json_t *detail = json_pack("{s:s, s:I, s:s?}", "result", state, "amount", (json_int_t)c->amount,
+					   "error", c->diag.message[0] ? c->diag.message : NULL);
+		err = audit_append(e, actor, "reward.reversal", c->r.id, detail, d);
+		json_decref(detail);
+	}
+	return err;
+}
 
 enum ff_err connector_reverse_pass(struct engine *e, const char *actor, int64_t now, int64_t *out_reversed,
 				   struct ff_diag *d)
 {
-	struct conf_cache cc;
-	memset(&cc, 0, sizeof(cc));
-	enum ff_err err = core_begin(e, d);
-	if (err)
-		return err;
-	json_t *ids = select_ids(e, Q_WORKER_REVERSIBLE, now, 128);
-	size_t n = 0, i;
-	json_t *v;
-	struct connector_call **calls = ff_calloc(json_array_size(ids) + 1, sizeof(*calls));
-	json_array_foreach(ids, i, v)
-	{
-		struct reward r;
-		if ((err = reward_load(e, json_string_value(v), &r, d)))
-			break;
-		struct store_stmt *st;
-		if (!strcmp(r.connector, "code_pool")) {
-			/* a code not used yet is voided; a redeemed one stays redeemed */
-			st = store_query(e->st, Q_CODE_VOID_REWARD);
-			store_bind_text(st, 1, r.id);
-			if (store_exec(st)) {
-				err = core_store_fail(e, d, "void code");
-				break;
-			}
-		}
-		const struct connector_conf *conf = strcmp(r.connector, "code_pool") ? conf_get(e, &cc, r.connector) : NULL;
-		const struct connector_ops *ops = conf ? connector_find(conf->type) : NULL;
-		bool external = ops && ops->external && r.external_reference[0];
-		bool unconfigured = strcmp(r.connector, "code_pool") && !conf && r.external_reference[0];
-		st = store_query(e->st, Q_REWARD_REVERSAL_SET);
-		store_bind_text(st, 1, external || unconfigured ? "pending" : "done");
-		/* lease while the call runs; an unconfigured connector is looked at hourly */
-		store_bind_int(st, 2, now + (external ? 120000 : HOLD_MS));
-		store_bind_text(st, 3, r.id);
-		if (store_exec(st)) {
-			err = core_store_fail(e, d, "reversal");
-			break;
-		}
-		if (!external)
-			continue;
-		struct connector_call *c = call_new(e, ops, conf, CONNECTOR_REVERSE, &r);
-		c->amount = r.has_amount ? r.amount : 0;
-		if (!c->participant)
-			c->participant = json_object();
-		calls[n++] = c;
-	}
-	json_decref(ids);
-	err = core_end(e, err, d);
-	if (!err && n) {
-		connector_calls_run(calls, n, 16, e->cfg.webhook_allow_hosts);
-		err = core_begin(e, d);
-		for (i = 0; !err && i < n; i++) {
-			struct connector_call *c = calls[i];
-			const char *state = c->result == CONNECTOR_OK ? "done" : c->result == CONNECTOR_FAILED ? "failed" : "pending";
-			struct store_stmt *st = store_query(e->st, Q_REWARD_REVERSAL_SET);
-			store_bind_text(st, 1, state);
-			store_bind_int(st, 2, now + backoff_ms(c->conf, 3) + 1000);
-			store_bind_text(st, 3, c->r.id);
-			if (store_exec(st)) {
-				err = core_store_fail(e, d, "reversal");
-				break;
-			}
-			if (c->result == CONNECTOR_OK)
-				(*out_reversed)++;
-			if (c->result != CONNECTOR_RETRY) {
-				json_t *detail = json_pack("{s:s, s:I, s:s?}", "result", state, "amount", (json_int_t)c->amount,
-							   "error", c->diag.message[0] ? c->diag.message : NULL);
-				err = audit_append(e, actor, "reward.reversal", c->r.id, detail, d);
-				json_decref(detail);
-			}
-		}
-		err = core_end(e, err, d);
-	}
-	calls_free(calls, n);
-	conf_cache_release(&cc);
-	return err;
+	static const struct external_pass p = {Q_WORKER_REVERSIBLE, 128, reverse_lease, reverse_settle};
+	return external_pass_run(e, &p, actor, now, out_reversed, d);
 }
