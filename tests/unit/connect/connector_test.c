@@ -60,24 +60,10 @@ static void earn(const char *program, const char *referrer, const char *attrs, i
 	      "{\"id\":\"p-%s\",\"type\":\"participant\",\"data\":{\"id\":\"%s\",\"email\":\"%s@example.com\","
 	      "\"name\":\"%s\",\"country\":\"US\",\"currency\":\"USD\",\"status\":\"active\",\"attributes\":%s}}",
 	      referrer, referrer, referrer, referrer, attrs);
-	for (int i = 0; i < n; i++) {
-		char friend[64], ref[80], conv[80];
-		snprintf(friend, sizeof(friend), "%s-f%d", referrer, i);
-		snprintf(ref, sizeof(ref), "ref-%s-%d", referrer, i);
-		snprintf(conv, sizeof(conv), "c-%s-%d", referrer, i);
-		fx_participant(&F, friend);
-		fx_referral(&F, ref, program, referrer, friend);
-		cr_assert_geq(fx_conversion(&F, conv, friend, 5000), 1);
-	}
+	for (int i = 0; i < n; i++)
+		fx_friend_converts(&F, program, referrer, i);
 }
 
-static int count_status(const char *status)
-{
-	json_t *r = fx_rewards(&F, status, NULL);
-	int n = (int)json_array_size(r);
-	json_decref(r);
-	return n;
-}
 
 static const char *first_field(const char *status, const char *field)
 {
@@ -139,9 +125,9 @@ Test(connect, stripe_credit_exactly_once_with_failures_after_the_effect)
 	earn("s", "alice", "{\"stripe_customer_id\":\"cus_alice\"}", 20);
 	/* Stripe did the work but the answer was lost: the retry replays the same key */
 	fake_mode(&P, "{\"fail_after_rate\":0.5,\"drop_rate\":0.2}");
-	for (int i = 0; i < 30 && count_status("fulfilled") < 20; i++)
+	for (int i = 0; i < 30 && fx_count_status(&F, "fulfilled") < 20; i++)
 		json_decref(fx_worker(&F, T0 + 1000 + i * 1000));
-	cr_assert_eq(count_status("fulfilled"), 20);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 20);
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 20, "one balance transaction per reward");
 	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
 	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "cbtxn_", 6), 0);
@@ -155,19 +141,19 @@ Test(connect, restart_redrives_issuing_with_the_same_key)
 				  P.url));
 	earn("s", "bob", "{\"stripe_customer_id\":\"cus_bob\"}", 3);
 	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_eq(count_status("fulfilled"), 3);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 3);
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 3);
 	/* A crash after the call, before the result committed: the reward is still
 	 * issuing under a lease far in the future. */
 	fx_sql(&F, "UPDATE rewards SET status = 'issuing', external_reference = NULL, attempt_id = 'att_dead', "
 		   "next_attempt_at = 99999999999999 WHERE participant = 'bob'");
 	json_decref(fx_worker(&F, T0 + 2000)); /* the same handle respects the lease */
-	cr_assert_eq(count_status("issuing"), 3);
+	cr_assert_eq(fx_count_status(&F, "issuing"), 3);
 	engine_close(F.e);
 	struct ff_diag d;
 	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK);
 	json_decref(fx_worker(&F, T0 + 3000)); /* a restarted worker re-drives them */
-	cr_assert_eq(count_status("fulfilled"), 3);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 3);
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 3, "no second payout");
 	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
 }
@@ -182,12 +168,12 @@ Test(connect, retries_backoff_then_failed_then_operator_retry)
 	earn("s", "carol", "{\"stripe_customer_id\":\"cus_carol\"}", 1);
 	fake_mode(&P, "{\"fail_rate\":1,\"fail_status\":500}");
 	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_eq(count_status("approved"), 1);
+	cr_assert_eq(fx_count_status(&F, "approved"), 1);
 	cr_assert_str_eq(first_field("approved", "reason"), "retry_scheduled");
 	cr_assert_not_null(strstr(first_field("approved", "last_error"), "500"));
 	json_decref(fx_worker(&F, T0 + 1000 + 10000));
 	json_decref(fx_worker(&F, T0 + 1000 + 30000));
-	cr_assert_eq(count_status("failed"), 1, "attempts exhausted");
+	cr_assert_eq(fx_count_status(&F, "failed"), 1, "attempts exhausted");
 	cr_assert_str_eq(first_field("failed", "reason"), "attempts_exhausted");
 	/* the exception queue: an operator retries once the provider is back */
 	fake_mode(&P, "{}");
@@ -200,7 +186,7 @@ Test(connect, retries_backoff_then_failed_then_operator_retry)
 	json_decref(out);
 	json_decref(r);
 	json_decref(fx_worker(&F, T0 + 100000));
-	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 }
 
 Test(connect, rate_limited_and_permanent_errors)
@@ -212,14 +198,14 @@ Test(connect, rate_limited_and_permanent_errors)
 	earn("s", "dave", "{}", 1); /* no Stripe customer id: permanent */
 	earn("s", "erin", "{\"stripe_customer_id\":\"nope_1\"}", 1); /* 404 resource_missing: permanent */
 	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_eq(count_status("failed"), 2);
+	cr_assert_eq(fx_count_status(&F, "failed"), 2);
 	cr_assert_str_eq(first_field("failed", "reason"), "permanent_error");
 	earn("s", "fay", "{\"stripe_customer_id\":\"cus_fay\"}", 1);
 	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":429}");
 	json_decref(fx_worker(&F, T0 + 2000));
 	cr_assert_str_eq(first_field("approved", "reason"), "retry_scheduled");
 	json_decref(fx_worker(&F, T0 + 5000)); /* after Retry-After: 1 s */
-	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 }
 
 Test(connect, breaker_holds_one_connector_while_others_flow)
@@ -254,7 +240,7 @@ Test(connect, breaker_holds_one_connector_while_others_flow)
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "breaker"), "state")), "open");
 	json_decref(c);
 	json_decref(fx_worker(&F, T0 + 2000)); /* breaker open: no calls, rewards say why */
-	cr_assert_eq(count_status("approved"), 5);
+	cr_assert_eq(fx_count_status(&F, "approved"), 5);
 	cr_assert_str_eq(first_field("approved", "reason"), "connector_unavailable");
 	int64_t before = fake_stat(&P, "requests");
 	json_decref(fx_worker(&F, T0 + 3000));
@@ -262,7 +248,7 @@ Test(connect, breaker_holds_one_connector_while_others_flow)
 	/* after the cooldown it closes by itself on success */
 	fake_mode(&P, "{}");
 	json_decref(fx_worker(&F, T0 + 1000 + 61000));
-	cr_assert_eq(count_status("fulfilled"), 10);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 10);
 }
 
 Test(connect, giftcard_issue_and_sync)
@@ -277,7 +263,7 @@ Test(connect, giftcard_issue_and_sync)
 	json_decref(fx_worker(&F, T0 + 1000)); /* orders placed, answers lost */
 	fake_mode(&P, "{}");
 	json_decref(fx_worker(&F, T0 + 60000));
-	cr_assert_eq(count_status("fulfilled"), 2);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 2);
 	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "order")), 2,
 		     "external_id made the order idempotent");
@@ -298,7 +284,7 @@ Test(connect, webhook_connector_signed_post)
 	fake_mode(&P, "{\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}");
 	earn("w", "hank", "{}", 2);
 	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_eq(count_status("fulfilled"), 2);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 2);
 	cr_assert_eq(fake_stat(&P, "bad_signatures"), 0);
 	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "ext_rwd_", 8), 0, "%s",
 		     first_field("fulfilled", "external_reference"));
@@ -314,7 +300,7 @@ Test(connect, unconfigured_connector_waits_and_is_released_by_configuration)
 					    "\"base_url\":\"%s\"}}",
 				  P.url));
 	json_decref(fx_worker(&F, T0 + 2000));
-	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 }
 
 Test(connect, stripe_percent_discount_coupon_and_promotion_code)
@@ -326,7 +312,7 @@ Test(connect, stripe_percent_discount_coupon_and_promotion_code)
 				  P.url));
 	earn("pd", "jay", "{\"stripe_customer_id\":\"cus_jay\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 	cr_assert_eq(strncmp(first_field("fulfilled", "code"), "REF", 3), 0);
 	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "promo_", 6), 0);
 }
@@ -354,7 +340,7 @@ Test(connect, recurly_and_braintree)
 	json_decref(fx_worker(&F, T0 + 1000));
 	fake_mode(&P, "{}");
 	json_decref(fx_worker(&F, T0 + 60000));
-	cr_assert_eq(count_status("fulfilled"), 2);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 2);
 	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
 	json_t *eff = json_object_get(s, "effects");
 	cr_assert_eq(json_integer_value(json_object_get(eff, "line_item")), 1);
@@ -400,9 +386,9 @@ Test(connect, refund_after_payout_reverses_at_the_provider)
 				  P.url));
 	earn("s", "max", "{\"stripe_customer_id\":\"cus_max\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 	fx_ok(&F, "{\"id\":\"rf-1\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-max-0\",\"reason\":\"chargeback\"}}");
-	cr_assert_eq(count_status("reversed"), 1);
+	cr_assert_eq(fx_count_status(&F, "reversed"), 1);
 	json_t *w = fx_worker(&F, T0 + 2000);
 	cr_assert_eq(json_integer_value(json_object_get(w, "reversed")), 1);
 	json_decref(w);
@@ -430,7 +416,7 @@ Test(connect, slow_provider_times_out_then_the_retry_replays)
 	usleep(1500 * 1000);
 	fake_mode(&P, "{}");
 	json_decref(fx_worker(&F, T0 + 5000));
-	cr_assert_eq(count_status("fulfilled"), 1);
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 1);
 	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
 }

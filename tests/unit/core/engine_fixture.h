@@ -173,6 +173,19 @@ static inline size_t fx_conversion(struct fx *f, const char *id, const char *who
 		     id, id, who, amount);
 }
 
+/* `referrer`'s i-th friend joins, is referred through `program` and buys for 50.00
+ * (a conversion that must earn). */
+static inline void fx_friend_converts(struct fx *f, const char *program, const char *referrer, int i)
+{
+	char friend[64], ref[80], conv[80];
+	snprintf(friend, sizeof(friend), "%s-f%d", referrer, i);
+	snprintf(ref, sizeof(ref), "ref-%s-%d", referrer, i);
+	snprintf(conv, sizeof(conv), "c-%s-%d", referrer, i);
+	fx_participant(f, friend);
+	fx_referral(f, ref, program, referrer, friend);
+	cr_assert_geq(fx_conversion(f, conv, friend, 5000), 1);
+}
+
 /* The rewards list for a filter as a JSON array (caller frees). */
 static inline json_t *fx_rewards(struct fx *f, const char *status, const char *participant)
 {
@@ -184,6 +197,15 @@ static inline json_t *fx_rewards(struct fx *f, const char *status, const char *p
 	json_t *data = json_incref(json_object_get(out, "data"));
 	json_decref(out);
 	return data;
+}
+
+/* How many rewards have `status`. */
+static inline int fx_count_status(struct fx *f, const char *status)
+{
+	json_t *r = fx_rewards(f, status, NULL);
+	int n = (int)json_array_size(r);
+	json_decref(r);
+	return n;
 }
 
 static inline int64_t fx_balance(struct fx *f, const char *participant, const char *currency)

@@ -46,24 +46,6 @@ TestSuite(outbox, .init = setup, .fini = teardown, .timeout = 60);
 	"\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"coupon\",\"pool\":\"spring\"}]," \
 	"\"hold_days\":0,\"expires_days\":365}"
 
-static void convert(const char *program, const char *referrer, int i)
-{
-	char friend[64], ref[64], conv[64];
-	snprintf(friend, sizeof(friend), "%s-f%d", referrer, i);
-	snprintf(ref, sizeof(ref), "ref-%s-%d", referrer, i);
-	snprintf(conv, sizeof(conv), "c-%s-%d", referrer, i);
-	fx_participant(&F, friend);
-	fx_referral(&F, ref, program, referrer, friend);
-	cr_assert_geq(fx_conversion(&F, conv, friend, 5000), 1);
-}
-
-static int count_status(const char *status)
-{
-	json_t *r = fx_rewards(&F, status, NULL);
-	int n = (int)json_array_size(r);
-	json_decref(r);
-	return n;
-}
 
 static json_t *endpoint(const char *url, const char *events)
 {
@@ -91,7 +73,7 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	json_decref(ep);
 	fx_participant(&F, "amy");
 	fx_participant(&F, "ben");
-	convert("cp", "amy", 0);
+	fx_friend_converts(&F, "cp", "amy", 0);
 	json_decref(fx_worker(&F, T0 + 1000));
 	/* no codes yet: held, and the pool says it is low */
 	json_t *r = fx_rewards(&F, "approved", NULL);
@@ -112,12 +94,12 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	r = fx_rewards(&F, "approved", NULL);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r, 0), "reason")), "awaiting_fulfillment");
 	json_decref(r);
-	convert("cp", "amy", 1);
-	convert("cp", "amy", 2); /* over amy's limit of 2 */
-	convert("cp", "ben", 0);
+	fx_friend_converts(&F, "cp", "amy", 1);
+	fx_friend_converts(&F, "cp", "amy", 2); /* over amy's limit of 2 */
+	fx_friend_converts(&F, "cp", "ben", 0);
 	json_decref(fx_worker(&F, T0 + 2000));
-	cr_assert_eq(count_status("fulfilled"), 3);
-	cr_assert_eq(count_status("failed"), 1, "per-participant limit");
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 3);
+	cr_assert_eq(fx_count_status(&F, "failed"), 1, "per-participant limit");
 	r = fx_rewards(&F, "fulfilled", NULL);
 	const char *codes[3];
 	for (int i = 0; i < 3; i++) {
@@ -170,7 +152,7 @@ Test(outbox, webhook_signatures_valid_bit_flipped_wrong_secret_stale)
 	snprintf(mode, sizeof(mode), "{\"secret\":\"%s\"}", secret);
 	fake_mode(&P, mode);
 	fx_participant(&F, "jo");
-	convert("give20", "jo", 0);
+	fx_friend_converts(&F, "give20", "jo", 0);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fake_stat(&P, "bad_signatures"), 0, "the receiver verified every signature");
 	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
@@ -216,7 +198,7 @@ Test(outbox, flaky_receiver_gets_every_event_with_stable_ids)
 	fake_mode(&P, "{\"fail_rate\":0.3}");
 	fx_participant(&F, "kai");
 	for (int i = 0; i < 15; i++)
-		convert("give20", "kai", i);
+		fx_friend_converts(&F, "give20", "kai", i);
 	/* 30 rewards x (created, approved, fulfilled) = 90 events; walk the clock over the
 	 * retry schedule */
 	static const int64_t steps[] = {1000, 6000, 306000, 2106000, 9306000, 27306000, 63306000, 99306000};
@@ -249,7 +231,7 @@ Test(outbox, gone_disables_the_endpoint)
 	json_t *ep = endpoint(url, "[\"reward.fulfilled\"]");
 	fake_mode(&P, "{\"fail_rate\":1,\"fail_status\":410}");
 	fx_participant(&F, "lou");
-	convert("give20", "lou", 0);
+	fx_friend_converts(&F, "give20", "lou", 0);
 	json_decref(fx_worker(&F, T0 + 1000));
 	json_t *out = NULL;
 	struct ff_diag d;
@@ -258,7 +240,7 @@ Test(outbox, gone_disables_the_endpoint)
 	cr_assert_str_eq(json_string_value(json_object_get(out, "status")), "disabled");
 	json_decref(out);
 	int64_t before = fake_stat(&P, "requests");
-	convert("give20", "lou", 1);
+	fx_friend_converts(&F, "give20", "lou", 1);
 	json_decref(fx_worker(&F, T0 + 2000));
 	cr_assert_eq(fake_stat(&P, "requests"), before, "a disabled endpoint gets nothing");
 	json_decref(ep);
@@ -344,8 +326,8 @@ Test(outbox, email_on_fulfilment_with_code_escaped_and_opt_out)
 {
 	char path[600];
 	mail_setup(NULL, NULL, path, sizeof(path));
-	convert("mail", "m1", 0);
-	convert("mail", "m2", 0);
+	fx_friend_converts(&F, "mail", "m1", 0);
+	fx_friend_converts(&F, "mail", "m2", 0);
 	json_t *w = fx_worker(&F, T0 + 1000);
 	json_t *nl = NULL;
 	struct ff_diag dd;
@@ -373,7 +355,7 @@ Test(outbox, email_crash_after_hand_over_is_not_sent_twice)
 {
 	char path[600];
 	mail_setup("--drop-after-data", "1", path, sizeof(path));
-	convert("mail", "m1", 0);
+	fx_friend_converts(&F, "mail", "m1", 0);
 	json_decref(fx_worker(&F, T0 + 1000));
 	for (int i = 1; i < 8; i++)
 		json_decref(fx_worker(&F, T0 + 1000 + i * 3600000LL));
@@ -392,7 +374,7 @@ Test(outbox, email_temporary_failure_is_retried_once_delivered)
 {
 	char path[600];
 	mail_setup("--fail-data", "1", path, sizeof(path));
-	convert("mail", "m1", 0);
+	fx_friend_converts(&F, "mail", "m1", 0);
 	json_decref(fx_worker(&F, T0 + 1000));
 	json_decref(fx_worker(&F, T0 + 10000));
 	json_decref(fx_worker(&F, T0 + 20000));
