@@ -751,6 +751,22 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 	return FF_OK;
 }
 
+/* ingest_one() of `ev`, then the idempotency record of the item when it carries one. */
+static enum ff_err ingest_recorded(struct engine *e, const struct actor *a, json_t *ev, json_t *parsed,
+				   struct ingest_item *it)
+{
+	bool dup;
+	enum ff_err err = ingest_one(e, a, ev, parsed ? NULL : it->text, it->len, &it->result, &dup, &it->diag);
+	if (!err && it->idem_scope) {
+		char *body = jsonw_dumps(it->result, false);
+		err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);
+		free(body);
+		if (err)
+			ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
+	}
+	return err;
+}
+
 /* One event in its own savepoint; on success also the idempotency record. Returns true
  * when the event lost a race with another transaction (deadlock, serialization
  * failure, unique violation): it left nothing behind and may run again.
@@ -771,15 +787,7 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 	enum ff_err err = ev ? FF_OK : parse_event(it->text, it->len, &ev, &it->diag);
 	if (!err && !savepoint) {
 		int64_t before = store_total_changes(e->st);
-		bool dup;
-		err = ingest_one(e, a, ev, parsed ? NULL : it->text, it->len, &it->result, &dup, &it->diag);
-		if (!err && it->idem_scope) {
-			char *body = jsonw_dumps(it->result, false);
-			err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);
-			free(body);
-			if (err)
-				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
-		}
+		err = ingest_recorded(e, a, ev, parsed, it);
 		/* a write sent ahead by an earlier event may be what failed here */
 		if (store_ahead_failed(e->st)) {
 			err = core_store_fail(e, &it->diag, "write");
@@ -799,15 +807,7 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 	if (!err)
 		err = core_begin(e, &it->diag);
 	if (!err) {
-		bool dup;
-		err = ingest_one(e, a, ev, parsed ? NULL : it->text, it->len, &it->result, &dup, &it->diag);
-		if (!err && it->idem_scope) {
-			char *body = jsonw_dumps(it->result, false);
-			err = engine_idem_store(e, it->idem_scope, it->idem_key, it->idem_fingerprint, 200, body);
-			free(body);
-			if (err)
-				ff_fail(&it->diag, err, NULL, "could not store the idempotency record");
-		}
+		err = ingest_recorded(e, a, ev, parsed, it);
 		/* the event's writes sent ahead are answered here, so that one that failed
 		 * fails this event alone (and a lost race runs again) */
 		if (!err ? store_sync(e->st) != FF_OK : store_ahead_failed(e->st))
