@@ -71,6 +71,26 @@ class ProviderTest(FulfillTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout) if r.stdout.strip() else None
 
+    def load_program(self, program_id, name):
+        """Activate a program: referrers get credit through Stripe, the referred points in
+        the ledger, every conversion earns."""
+        program = {
+            "id": program_id, "name": name, "currency": "USD",
+            "eligibility": {">=": [{"var": "conversion.amount"}, 1]},
+            "rewards": [{"to": "referrer", "type": "credit", "amount": 500},
+                        {"to": "referred", "type": "points", "amount": 100}],
+            "hold_days": 0, "expires_days": 365,
+            "fulfillment": {"credit": "stripe", "points": "ledger"},
+            "fraud": {"velocity": "off", "payout_threshold": "off"},
+        }
+        self.env.cli("program", "load", self.env.write("p.json", json.dumps(program)), "--activate", check=True)
+
+    def configure_stripe(self, api_key):
+        """The stripe connector against the fake provider, patient enough to outlast its faults."""
+        self.tool("connector", "stripe", json.dumps({"type": "stripe", "config": {
+            "api_key": api_key, "base_url": self.url, "timeout_ms": 2000,
+            "max_attempts": 100, "backoff_base_ms": 20, "backoff_cap_ms": 200, "breaker_threshold": 100000}}))
+
 
 class ExactlyOnce(ProviderTest):
     def setUp(self):
@@ -82,16 +102,7 @@ class ExactlyOnce(ProviderTest):
 
     def prepare(self, n):
         # referrers get credit through Stripe, the referred friends points in the ledger
-        program = {
-            "id": "stripe_credit", "name": "Credit through Stripe", "currency": "USD",
-            "eligibility": {">=": [{"var": "conversion.amount"}, 1]},
-            "rewards": [{"to": "referrer", "type": "credit", "amount": 500},
-                        {"to": "referred", "type": "points", "amount": 100}],
-            "hold_days": 0, "expires_days": 365,
-            "fulfillment": {"credit": "stripe", "points": "ledger"},
-            "fraud": {"velocity": "off", "payout_threshold": "off"},
-        }
-        self.env.cli("program", "load", self.env.write("p.json", json.dumps(program)), "--activate", check=True)
+        self.load_program("stripe_credit", "Credit through Stripe")
         # one referrer per 100 rewards keeps each participant's history short
         lines = []
         for k in range((n + 99) // 100):
@@ -109,9 +120,7 @@ class ExactlyOnce(ProviderTest):
         path = self.env.write("events.ndjson", "\n".join(json.dumps(x) for x in lines) + "\n")
         r = self.env.cli("ingest", path, check=True, timeout=1800)
         self.assertIn("rejected 0", r.stdout, r.stderr[-2000:])
-        self.tool("connector", "stripe", json.dumps({"type": "stripe", "config": {
-            "api_key": "sk_test_exactlyonce1234", "base_url": self.url, "timeout_ms": 2000,
-            "max_attempts": 100, "backoff_base_ms": 20, "backoff_cap_ms": 200, "breaker_threshold": 100000}}))
+        self.configure_stripe("sk_test_exactlyonce1234")
         # the provider does the work but the answer is lost now and then
         self.control("/_mode", {"fail_after_rate": 0.03, "drop_rate": 0.02, "fail_rate": 0.02})
 

@@ -79,16 +79,7 @@ class ScaleOut(ProviderTest):
         return r.stdout.strip()
 
     def prepare(self):
-        program = {
-            "id": "scale", "name": "Scale-out", "currency": "USD",
-            "eligibility": {">=": [{"var": "conversion.amount"}, 1]},
-            "rewards": [{"to": "referrer", "type": "credit", "amount": 500},
-                        {"to": "referred", "type": "points", "amount": 100}],
-            "hold_days": 0, "expires_days": 365,
-            "fulfillment": {"credit": "stripe", "points": "ledger"},
-            "fraud": {"velocity": "off", "payout_threshold": "off"},
-        }
-        self.env.cli("program", "load", self.env.write("p.json", json.dumps(program)), "--activate", check=True)
+        self.load_program("scale", "Scale-out")
         lines = []
         for k in range((N + 99) // 100):
             lines.append({"id": f"p{k}", "type": "participant", "data": {
@@ -100,9 +91,7 @@ class ScaleOut(ProviderTest):
         path = self.env.write("setup.ndjson", "\n".join(json.dumps(x) for x in lines) + "\n")
         r = self.env.cli("ingest", path, check=True, timeout=1800)
         self.assertIn("rejected 0", r.stdout, r.stderr[-2000:])
-        self.tool("connector", "stripe", json.dumps({"type": "stripe", "config": {
-            "api_key": "sk_test_scaleout12345678", "base_url": self.url, "timeout_ms": 2000,
-            "max_attempts": 100, "backoff_base_ms": 20, "backoff_cap_ms": 200, "breaker_threshold": 100000}}))
+        self.configure_stripe("sk_test_scaleout12345678")
         self.control("/_mode", {"fail_after_rate": 0.02, "drop_rate": 0.01})
 
     def start_worker(self, log):
