@@ -255,8 +255,12 @@ static void process(struct gc_job *jobs)
 		/* committed, not yet durable: the syncer answers once the disk has it, while
 		 * this thread goes on with the next group */
 		struct gc_job *last = jobs;
-		while (last->next)
-			last = last->next;
+		for (;; last = last->next) {
+			/* rendered here: the syncer then touches no value the engine made */
+			events_render(last);
+			if (!last->next)
+				break;
+		}
 		pthread_mutex_lock(&gc.sync_lock);
 		if (gc.synced_tail)
 			gc.synced_tail->next = jobs;

@@ -87,7 +87,8 @@ class Env:
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not os.environ.get("FULFILL_TEST_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Server:
