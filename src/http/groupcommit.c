@@ -363,10 +363,20 @@ void groupcommit_stop(void)
 	gc.eng = NULL;
 }
 
-void groupcommit_submit(struct gc_job *job)
+/* Suspend the job's connection and queue the job, or refuse (false, nothing suspended)
+ * once the writer is stopping: a connection suspended after the writer's last group
+ * would never be resumed, and libmicrohttpd aborts when stopped with one. The check and
+ * the suspension happen under the queue's lock, so no job slips in after the stop. */
+bool groupcommit_submit(struct gc_job *job)
 {
 	job->next = NULL;
 	pthread_mutex_lock(&gc.lock);
+	if (gc.stop) {
+		pthread_mutex_unlock(&gc.lock);
+		return false;
+	}
+	/* suspended before it is queued: the writer may answer (and resume) at once */
+	MHD_suspend_connection(job->conn);
 	if (gc.tail)
 		gc.tail->next = job;
 	else
@@ -375,6 +385,7 @@ void groupcommit_submit(struct gc_job *job)
 	gc.depth++;
 	pthread_cond_signal(&gc.cond);
 	pthread_mutex_unlock(&gc.lock);
+	return true;
 }
 
 size_t groupcommit_depth(void)

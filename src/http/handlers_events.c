@@ -116,12 +116,14 @@ enum ff_err h_events(struct ctx *c)
 		job->idem_fp = req->idem_fp;
 	}
 	req->job = job;
-	/* suspend first: the writer may finish and resume before we return */
-	MHD_suspend_connection(c->conn);
 	req->suspended = true;
 	c->suspended = true;
-	groupcommit_submit(job);
-	return FF_OK;
+	if (groupcommit_submit(job))
+		return FF_OK;
+	req->job = NULL;
+	req->suspended = false;
+	c->suspended = false;
+	err = ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "the server is shutting down: retry the request");
 fail:
 	gc_job_free(job);
 	return err;

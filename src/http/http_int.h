@@ -227,7 +227,7 @@ int groupcommit_start(const struct engine_config *cfg, bool group);
 /* Drain the queue, stop the writer, close its engine. */
 void groupcommit_stop(void);
 /* Hand a job to the writer; it resumes job->conn when job->done. */
-void groupcommit_submit(struct gc_job *job);
+bool groupcommit_submit(struct gc_job *job);
 size_t groupcommit_depth(void);
 void gc_job_free(struct gc_job *job);
 
