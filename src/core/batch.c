@@ -167,6 +167,8 @@ enum ff_err batch_move_chunk(struct engine *e, const struct batch_move *m, int64
 	if (store_exec(st))
 		return core_store_fail(e, d, m->what);
 	*changed += store_changes(e->st);
+	if (!m->history)
+		return FF_OK;
 	st = store_query(e->st, m->history);
 	store_bind_text(st, 1, m->actor);
 	store_bind_text(st, 2, m->why);

@@ -51,7 +51,7 @@ struct batch_move {
 	enum store_query update;  /* bound (now, [reference,] batch, lo, hi) */
 	const char *reference;	  /* bound second when non-NULL */
 	const char *what;	  /* names the UPDATE in a store error: "batch fulfil" */
-	enum store_query history; /* bound (actor, why, now, batch, lo, hi) */
+	enum store_query history; /* bound (actor, why, now, batch, lo, hi); 0: none */
 	const char *actor, *why, *batch;
 	int64_t now;
 };

@@ -605,8 +605,19 @@ enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, cons
 	if ((err = run_compare(e, &r, st, in, d)))
 		return core_done(e, err);
 	const char *status = all_match(&r) ? "reconciled" : "disputed";
-	/* the apply selects the batch's rewards by seq range: the matching structures (the
-	 * bulk of the memory of a big memo) are no longer needed */
+	/* the apply selects the batch's rewards by seq range, in chunks of BATCH_CHUNK
+	 * (the expected rewards were loaded in seq order); then the matching structures
+	 * (the bulk of the memory of a big memo) are no longer needed */
+	int64_t *chunks = NULL;
+	size_t nchunks = 0;
+	if (!strcmp(status, "reconciled")) {
+		chunks = ff_calloc(r.x.n / BATCH_CHUNK + 1, 2 * sizeof(*chunks));
+		for (size_t i = 0; i < r.x.n; i++) {
+			if (i % BATCH_CHUNK == 0)
+				chunks[2 * nchunks++] = r.x.v[i].seq;
+			chunks[2 * nchunks - 1] = r.x.v[i].seq;
+		}
+	}
 	set_free(&r.x);
 	char rec_id[40];
 	crypto_random_id("rec", rec_id, sizeof(rec_id));
@@ -620,17 +631,24 @@ enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, cons
 	if (!strcmp(status, "reconciled")) {
 		char why[120];
 		snprintf(why, sizeof(why), "reconciliation %s", rec_id);
-		st = store_query(e->st, Q_BATCH_SEQS);
-		store_bind_text(st, 1, id);
-		int64_t *chunks = NULL;
-		size_t nchunks = 0;
-		if ((err = batch_chunks(e, st, &chunks, &nchunks, d)))
-			goto end;
-		const struct batch_move m = {Q_BATCH_REWARDS_RECONCILE, NULL, "batch reconcile",
-					     Q_BATCH_HISTORY_RECONCILED, a->label, why, id, now};
+		/* no history row per reward: one for the batch stands for the rewards moved
+		 * (each reward of the batch whose own history ends in `fulfilled` before it;
+		 * schema migration 7) */
+		const struct batch_move m = {Q_BATCH_REWARDS_RECONCILE, NULL, "batch reconcile", 0, a->label, why, id,
+					     now};
 		for (size_t i = 0; !err && i < nchunks; i++)
 			err = batch_move_chunk(e, &m, chunks[2 * i], chunks[2 * i + 1], &n, d);
-		free(chunks);
+		if (!err && n > 0) {
+			st = store_query(e->st, Q_HISTORY_INSERT);
+			store_bind_text(st, 1, id);
+			store_bind_text(st, 2, "fulfilled");
+			store_bind_text(st, 3, "reconciled");
+			store_bind_text(st, 4, a->label);
+			store_bind_text(st, 5, why);
+			store_bind_int(st, 6, now);
+			if (store_exec(st))
+				err = core_store_fail(e, d, "batch history");
+		}
 		if (err)
 			goto end;
 	}
@@ -652,6 +670,7 @@ out:
 		*out = result_json(&r, rec_id, status, now);
 		json_object_set_new(*out, "batch", json_string(id));
 	}
+	free(chunks);
 	free(sum_text);
 	json_decref(sum);
 	run_release(&r);

@@ -131,12 +131,13 @@ static enum ff_err pg_exec(struct pg *p, const char *sql, struct ff_diag *d)
 	return err;
 }
 
-/* Rewrite `?` / `?N` placeholders to `$N` (outside string literals). */
+/* Rewrite `?` / `?N` placeholders to `$N` (outside string literals). As in SQLite, a
+ * bare `?` is one more than the largest number so far. */
 static char *renumber(const char *sql, int *out_nparams)
 {
 	struct ffbuf b;
 	ffbuf_init(&b, 0);
-	int next = 0, max = 0;
+	int max = 0;
 	bool quoted = false;
 	for (const char *c = sql; *c; c++) {
 		if (*c == '\'')
@@ -151,7 +152,7 @@ static char *renumber(const char *sql, int *out_nparams)
 			while (c[1] >= '0' && c[1] <= '9')
 				n = n * 10 + (*++c - '0');
 		} else {
-			n = ++next;
+			n = max + 1;
 		}
 		if (n > max)
 			max = n;

@@ -196,5 +196,27 @@ const char *const store_migrations[] = {
 	"CREATE INDEX rewards_referrer ON rewards(participant, program, role, created_at, amount);\n"
 	"CREATE INDEX rewards_referrer_void ON rewards(participant, program, role, created_at, amount, status)\n"
 	"  WHERE status = 'cancelled' OR status = 'reversed';\n",
+	/* 7: a batch reconciliation writes one history row for the batch instead of one per
+	 * reward: its `reward` column holds the batch id, and it stands for each reward of
+	 * that batch that was `fulfilled` just before it, by the reward's own history (a
+	 * reward reversed or reconciled otherwise before it is not moved, and its own last
+	 * row says so). Q_REWARD_WITH_HISTORY merges both kinds of row by seq. No schema
+	 * change is needed for that. A batch's rewards are read for reconciliation from
+	 * one index that holds every column matching needs (`rewards_batch`), less the few
+	 * that are neither fulfilled nor reconciled (`rewards_batch_other`, usually empty
+	 * for a paid batch); neither changes when a reward goes from fulfilled to
+	 * reconciled. Both are partial, as are the other indexes a reward rarely has a key
+	 * for, so ingest pays nothing for them; `rewards_program`, a prefix of
+	 * `rewards_version`, goes: fewer index entries per reward ingested. */
+	"DROP INDEX rewards_program;\n"
+	"DROP INDEX rewards_batch;\n"
+	"CREATE INDEX rewards_batch ON rewards(batch, seq, id, amount, currency, external_reference)\n"
+	"  WHERE batch IS NOT NULL;\n"
+	"CREATE INDEX rewards_batch_other ON rewards(batch, seq)\n"
+	"  WHERE batch IS NOT NULL AND status <> 'fulfilled' AND status <> 'reconciled';\n"
+	"DROP INDEX rewards_expiry;\n"
+	"CREATE INDEX rewards_expiry ON rewards(expires_at) WHERE expires_at IS NOT NULL;\n"
+	"DROP INDEX rewards_sync;\n"
+	"CREATE INDEX rewards_sync ON rewards(sync_at) WHERE sync_at IS NOT NULL;\n",
 	NULL,
 };

@@ -419,6 +419,107 @@ Test(finance, reconcile_streams_from_a_file)
 	json_decref(b);
 }
 
+static void reverse_second(void *ctx, uint64_t lines)
+{
+	(void)lines;
+	const char *id = ctx;
+	char sql[300];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE rewards SET status = 'reversed' WHERE id = '%s';"
+		 "INSERT INTO reward_history (reward, from_status, to_status, actor, at) "
+		 "VALUES ('%s', 'fulfilled', 'reversed', 'test', 1)", id, id);
+	fx_sql(&F, sql);
+}
+
+/* A batch reconciliation stores one history row for the batch, not one per reward;
+ * each reward's history still shows its move, in order, and only rewards it moved. */
+Test(finance, batch_reconciliation_history_reads_per_reward)
+{
+	json_t *b = fulfilled_batch();
+	char memo[1024], second[64];
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2));
+	snprintf(second, sizeof(second), "%s", rid(b, 1));
+	int64_t rows_before = fx_sql_int(&F, "SELECT COUNT(*) FROM reward_history");
+	/* the second reward is reversed while the memo is read: it is left alone */
+	struct recon_input in = {.data = memo, .len = strlen(memo), .progress = reverse_second, .progress_ctx = second};
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_batch_reconcile(F.e, &FIN, bid(b), &in, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "reconciled");
+	char why[80];
+	snprintf(why, sizeof(why), "reconciliation %s", sget(o, "id"));
+	json_decref(o);
+	/* the progress hook's reversal row, and one row for the batch */
+	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM reward_history"), rows_before + 2);
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM reward_history WHERE reward = '%s' AND to_status = 'reconciled'",
+		 bid(b));
+	cr_assert_eq(fx_sql_int(&F, sql), 1);
+	/* a later move of the first reward comes after the reconciliation in its history */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO reward_history (reward, from_status, to_status, actor, at) "
+		 "VALUES ('%s', 'reconciled', 'reconciled', 'later', 2)", rid(b, 0));
+	fx_sql(&F, sql);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *r = NULL;
+		cr_assert_eq(engine_reward_get(F.e, &F.cli, rid(b, i), &r, &d), FF_OK, "%s", d.message);
+		json_t *h = json_object_get(r, "history");
+		size_t n = json_array_size(h), reconciled = 0;
+		for (size_t k = 0; k < n; k++)
+			if (!strcmp(sget(json_array_get(h, k), "to"), "reconciled") &&
+			    !strcmp(sget(json_array_get(h, k), "from"), "fulfilled")) {
+				reconciled++;
+				cr_assert_str_eq(sget(json_array_get(h, k), "reason"), why);
+				cr_assert_str_eq(sget(json_array_get(h, k), "actor"), "key:fin");
+				cr_assert_str_eq(sget(json_array_get(h, k - 1), "to"), "fulfilled");
+			}
+		json_t *last = json_array_get(h, n - 1);
+		if (i == 1) {
+			cr_assert_str_eq(sget(r, "status"), "reversed");
+			cr_assert_eq(reconciled, 0);
+			cr_assert_str_eq(sget(last, "to"), "reversed");
+		} else {
+			cr_assert_str_eq(sget(r, "status"), "reconciled");
+			cr_assert_eq(reconciled, 1);
+			cr_assert_str_eq(sget(last, "actor"), i == 0 ? "later" : "key:fin");
+		}
+		/* the text form reads the same rows */
+		struct ffbuf t;
+		ffbuf_init(&t, 0);
+		cr_assert_eq(engine_reward_text(F.e, &F.cli, rid(b, i), &t, &d), FF_OK, "%s", d.message);
+		json_t *parsed = json_loadb(t.data, t.len, 0, NULL);
+		cr_assert(json_equal(parsed, r), "%.*s", (int)t.len, t.data);
+		json_decref(parsed);
+		ffbuf_release(&t);
+		json_decref(r);
+	}
+	json_decref(b);
+}
+
+/* A reward of the batch reversed before the memo comes is not expected any more: its
+ * line is unexpected, the others still match (read from the batch's index, less the
+ * rewards that are neither fulfilled nor reconciled). */
+Test(finance, reversed_reward_of_a_batch_is_not_expected)
+{
+	json_t *b = fulfilled_batch();
+	char memo[1024], sql[200];
+	snprintf(sql, sizeof(sql), "UPDATE rewards SET status = 'reversed' WHERE id = '%s'", rid(b, 2));
+	fx_sql(&F, sql);
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2));
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_eq(iget(o, "matched"), 2);
+	cr_assert_eq(iget(o, "unexpected"), 1);
+	cr_assert_eq(iget(o, "missing"), 0);
+	json_decref(o);
+	cr_assert_str_eq(reward_status(rid(b, 0)), "fulfilled");
+	json_decref(b);
+}
+
 Test(finance, connector_reconciliation_by_external_reference)
 {
 	fx_program(&F, GIVE20);
