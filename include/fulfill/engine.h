@@ -65,6 +65,7 @@ struct engine_config {
 	char webhook_allow_hosts[1024];            /* comma-separated */
 	int64_t max_body;                          /* bytes; default 10 MiB */
 	bool writer; /* the process's busy writer (group commit): see store_make_writer() */
+	int checkpoint_pages; /* SQLite writer: WAL pages before a background checkpoint (0: 25,000) */
 };
 
 /* Fill defaults (db sqlite:fulfill.db, 10 MiB). */

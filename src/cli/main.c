@@ -400,7 +400,8 @@ static void print_option(FILE *f, const char *left, const char *text)
 static bool server_setting(int id)
 {
 	return id == SET_LISTEN || id == SET_NO_WORKER || id == SET_WEBHOOK_ALLOW_HOSTS ||
-	       id == SET_HTTP_MAX_BODY || id == SET_HTTP_THREADS || id == SET_HTTP_RATE ||
+	       id == SET_HTTP_MAX_BODY || id == SET_SQLITE_CHECKPOINT_PAGES || id == SET_HTTP_THREADS ||
+	       id == SET_HTTP_RATE ||
 	       id == SET_HTTP_BURST || id == SET_HTTP_TIMEOUT || id == SET_WEB_ROOT ||
 	       id == SET_WORKER_INTERVAL || id == SET_DEMO_DB;
 }

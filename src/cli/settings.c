@@ -47,6 +47,10 @@ const struct cli_setting cli_settings_table[SET__COUNT] = {
     [SET_HTTP_MAX_BODY] = {"http_max_body", "FULFILL_HTTP_MAX_BODY", "--http-max-body", "10485760",
 			   false, false, "BYTES",
 			   "largest HTTP request body accepted (413 beyond)"},
+    [SET_SQLITE_CHECKPOINT_PAGES] = {"sqlite_checkpoint_pages", "FULFILL_SQLITE_CHECKPOINT_PAGES",
+				     "--sqlite-checkpoint-pages", "25000", false, false, "PAGES",
+				     "SQLite, serve: WAL pages (4 KiB) after which the background "
+				     "thread checkpoints; the WAL stays under about twice that"},
     [SET_HTTP_THREADS] = {"http_threads", "FULFILL_HTTP_THREADS", "--http-threads", "4", false,
 			  false, "N",
 			  "HTTP worker threads (each with its own database connection)"},
@@ -275,6 +279,20 @@ int cli_engine_config(const struct cli_settings *s, const char *db_override,
 			"fulfill: http_max_body must be a positive number of bytes, not '%s'\n",
 			s->value[SET_HTTP_MAX_BODY]);
 		return CLI_USAGE;
+	}
+
+	const char *ckpt = s->value[SET_SQLITE_CHECKPOINT_PAGES];
+	if (ckpt) {
+		char *end;
+		errno = 0;
+		long v = strtol(ckpt, &end, 10);
+		if (errno || end == ckpt || *end || v < 100 || v > 1000000) {
+			fprintf(stderr, "fulfill: sqlite_checkpoint_pages must be a number of pages from 100 to "
+					"1000000, not '%s'\n",
+				ckpt);
+			return CLI_USAGE;
+		}
+		out->checkpoint_pages = (int)v;
 	}
 
 	/* The engine reads the previous key (key rotation) from the environment itself. */

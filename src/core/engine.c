@@ -150,7 +150,7 @@ enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, st
 		return err;
 	}
 	if (cfg->writer)
-		store_make_writer(e->st);
+		store_make_writer(e->st, cfg->checkpoint_pages);
 	*out = e;
 	return FF_OK;
 }

@@ -48,7 +48,7 @@ void store_release(struct store *s) { s->ops->release(s); }
 enum ff_err store_lock_chain(struct store *s) { return s->ops->lock_chain(s); }
 void store_notify_work(struct store *s) { if (s->ops->notify_work) s->ops->notify_work(s); }
 int store_wait_work(struct store *s, int timeout_ms) { return s->ops->wait_work ? s->ops->wait_work(s, timeout_ms) : -1; }
-void store_make_writer(struct store *s) { if (s->ops->make_writer) s->ops->make_writer(s); }
+void store_make_writer(struct store *s, int checkpoint_pages) { if (s->ops->make_writer) s->ops->make_writer(s, checkpoint_pages); }
 bool store_deferred_sync(const struct store *s) { return s->deferred_sync; }
 int store_make_durable(struct store *s) { return s->deferred_sync && s->ops->make_durable ? s->ops->make_durable(s) : 0; }
 

@@ -109,11 +109,13 @@ void store_notify_work(struct store *s);
 int store_wait_work(struct store *s, int timeout_ms);
 /* This connection is its process's busy writer (the HTTP group-commit thread). On
  * SQLite: a larger page cache; WAL checkpoints handed to a background thread with a
- * connection of its own (synchronous=FULL there); and commits that only append to the
+ * connection of its own (synchronous=FULL there), each time the WAL passes
+ * `checkpoint_pages` (0: 25,000), for every connection of the process to that database;
+ * and commits that only append to the
  * WAL (synchronous=NORMAL), made durable by store_make_durable(), so that the writer goes on
  * with the next group while the disk syncs the last one. No effect on PostgreSQL,
  * whose commits are durable when they return. */
-void store_make_writer(struct store *s);
+void store_make_writer(struct store *s, int checkpoint_pages);
 /* Whether commits on this connection return before they are durable (a writer on
  * SQLite): the caller must store_make_durable() before telling anyone that they
  * happened. */

@@ -31,7 +31,7 @@ struct store_ops {
 	enum ff_err (*lock_chain)(struct store *s);
 	void (*notify_work)(struct store *s);
 	int (*wait_work)(struct store *s, int timeout_ms);
-	void (*make_writer)(struct store *s);  /* optional */
+	void (*make_writer)(struct store *s, int checkpoint_pages); /* optional */
 	int (*make_durable)(struct store *s); /* optional: NULL = commits are durable */
 	/* optional (NULL: run at once, nothing pending, never failed ahead) */
 	int (*exec_ahead)(struct store_stmt *st);

@@ -85,6 +85,15 @@ class Config(FulfillTest):
         r = self.env.cli("config", "show", "--config", os.path.join(self.env.dir, "missing.conf"))
         self.assertEqual(r.returncode, 1)
 
+    def test_sqlite_checkpoint_pages_is_checked(self):
+        self.assertEqual(self.show()["sqlite_checkpoint_pages"]["value"], "25000")
+        for bad in ("5", "lots", "10x", "2000000"):
+            r = self.env.cli("--sqlite-checkpoint-pages", bad, "migrate")
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("sqlite_checkpoint_pages", r.stderr)
+        r = self.env.cli("--sqlite-checkpoint-pages", "5000", "migrate")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_config_file_drives_commands(self):
         path = os.path.join(self.env.dir, "via-conf.db")
         conf = self.env.write("db.conf", f"db = sqlite:{path}\nmaster_key = {MASTER_KEY}\n")

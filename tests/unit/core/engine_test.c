@@ -497,6 +497,57 @@ Test(engine, reward_text_matches_the_value_byte_for_byte)
 	ffbuf_release(&b);
 }
 
+static void add_referrals(struct engine *e, const char *prefix, int n)
+{
+	char ev[512];
+	struct ff_diag d;
+	for (int i = 0; i < n; i++) {
+		snprintf(ev, sizeof(ev),
+			 "{\"id\":\"%s%d\",\"type\":\"referral\",\"data\":{\"program\":\"w\",\"referrer\":"
+			 "\"jessica\",\"referred\":\"%s%d\",\"referred_email\":\"%s%d@example.com\"}}",
+			 prefix, i, prefix, i, prefix, i);
+		struct ingest_item it = {.text = ev, .len = strlen(ev)};
+		cr_assert_eq(engine_ingest(e, &F.cli, &it, 1, &d), FF_OK, "%s", d.message);
+		cr_assert_eq(it.err, FF_OK, "%s", it.diag.message);
+		json_decref(it.result);
+	}
+}
+
+/* While a writer's checkpointer runs, the process's other connections leave the log to
+ * it (they would otherwise copy it themselves past 1,000 pages, in the middle of a
+ * request); once it is gone they checkpoint as SQLite does by default. */
+Test(engine, other_connections_leave_checkpoints_to_the_writer)
+{
+	if (strncmp(F.cfg.db_url, "sqlite:", 7))
+		return; /* PostgreSQL has no WAL of ours to checkpoint */
+	fx_program(&F, "{\"id\":\"w\",\"name\":\"W\",\"currency\":\"USD\",\"rewards\":[{\"to\":"
+		       "\"referrer\",\"type\":\"credit\",\"amount\":100}]}");
+	fx_participant(&F, "jessica");
+	const char *db_path = F.cfg.db_url + 7;
+	char wal[4096];
+	snprintf(wal, sizeof(wal), "%s-wal", db_path);
+	struct engine_config wc = F.cfg;
+	wc.writer = true;
+	wc.checkpoint_pages = 1000000; /* its thread never runs in this test */
+	struct engine *w = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&wc, &w, &d), FF_OK, "%s", d.message);
+	struct stat before, now, ws;
+	cr_assert_eq(stat(db_path, &before), 0);
+	/* the fixture's connection writes a log of well over 1,000 pages */
+	add_referrals(F.e, "a", 300);
+	cr_assert_eq(stat(wal, &ws), 0);
+	cr_assert_gt(ws.st_size, 1000 * 4096, "WAL of %lld bytes", (long long)ws.st_size);
+	cr_assert_eq(stat(db_path, &now), 0);
+	cr_expect_eq(now.st_size, before.st_size, "the database file grew: a checkpoint ran on the fixture's commits");
+	engine_close(w);
+	/* no writer any more: the next commit past 1,000 pages checkpoints */
+	add_referrals(F.e, "b", 1);
+	cr_assert_eq(stat(db_path, &now), 0);
+	cr_expect_gt(now.st_size, before.st_size, "no checkpoint after the writer closed");
+	fx_check_invariants(&F);
+}
+
 /* The group-commit writer (cfg.writer): on SQLite its commits return before they are
  * synced (engine_sync() does that) and a background thread checkpoints the WAL into
  * the database file; on PostgreSQL commits are durable already. Either way what it
@@ -511,6 +562,7 @@ Test(engine, writer_defers_sync_and_checkpoints_in_the_background)
 	fx_participant(&F, "jessica");
 	struct engine_config wc = F.cfg;
 	wc.writer = true;
+	wc.checkpoint_pages = 1000;
 	struct engine *w = NULL;
 	struct ff_diag d;
 	cr_assert_eq(engine_open(&wc, &w, &d), FF_OK, "%s", d.message);
