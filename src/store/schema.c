@@ -207,7 +207,10 @@ const char *const store_migrations[] = {
 	 * for a paid batch); neither changes when a reward goes from fulfilled to
 	 * reconciled. Both are partial, as are the other indexes a reward rarely has a key
 	 * for, so ingest pays nothing for them; `rewards_program`, a prefix of
-	 * `rewards_version`, goes: fewer index entries per reward ingested. */
+	 * `rewards_version`, goes: fewer index entries per reward ingested. So does
+	 * `referrals_referred` (referred, status, occurred_at): `referrals_pair` (referred,
+	 * program, referrer) finds a person's few referrals as well, and a conversion's
+	 * referral becoming successful no longer moves an index entry. */
 	"DROP INDEX rewards_program;\n"
 	"DROP INDEX rewards_batch;\n"
 	"CREATE INDEX rewards_batch ON rewards(batch, seq, id, amount, currency, external_reference)\n"
@@ -216,6 +219,7 @@ const char *const store_migrations[] = {
 	"  WHERE batch IS NOT NULL AND status <> 'fulfilled' AND status <> 'reconciled';\n"
 	"DROP INDEX rewards_expiry;\n"
 	"CREATE INDEX rewards_expiry ON rewards(expires_at) WHERE expires_at IS NOT NULL;\n"
+	"DROP INDEX referrals_referred;\n"
 	"DROP INDEX rewards_sync;\n"
 	"CREATE INDEX rewards_sync ON rewards(sync_at) WHERE sync_at IS NOT NULL;\n",
 	NULL,
