@@ -207,11 +207,15 @@ const char *const store_migrations[] = {
 	 * for a paid batch); neither changes when a reward goes from fulfilled to
 	 * reconciled. Both are partial, as are the other indexes a reward rarely has a key
 	 * for, so ingest pays nothing for them; `rewards_program`, a prefix of
-	 * `rewards_version`, goes: fewer index entries per reward ingested. So does
+	 * `rewards_version`, goes, and so does `rewards_participant` (participant,
+	 * created_at): every query by participant filters or aggregates and orders by seq,
+	 * which `rewards_referrer` (participant, program, role, ...) serves as well. Fewer
+	 * index entries per reward ingested, two of them at random places. So does
 	 * `referrals_referred` (referred, status, occurred_at): `referrals_pair` (referred,
 	 * program, referrer) finds a person's few referrals as well, and a conversion's
 	 * referral becoming successful no longer moves an index entry. */
 	"DROP INDEX rewards_program;\n"
+	"DROP INDEX rewards_participant;\n"
 	"DROP INDEX rewards_batch;\n"
 	"CREATE INDEX rewards_batch ON rewards(batch, seq, id, amount, currency, external_reference)\n"
 	"  WHERE batch IS NOT NULL;\n"
