@@ -117,6 +117,13 @@ static json_t *fulfilled_batch(void)
 	return b;
 }
 
+/* A memo that pays each of the three rewards of fulfilled_batch() in full. */
+static void clean_memo(json_t *b, char *memo, size_t size)
+{
+	snprintf(memo, size, "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2));
+}
+
 static const char *reward_status(const char *id)
 {
 	static char buf[32];
@@ -275,8 +282,7 @@ Test(finance, short_payment_and_unknown_line_dispute_then_clean_memo_reconciles)
 	json_decref(o);
 
 	/* the corrected memo: all match */
-	snprintf(memo, sizeof(memo), "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n",
-		 rid(b, 0), rid(b, 1), rid(b, 2));
+	clean_memo(b, memo, sizeof(memo));
 	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
 	cr_assert_str_eq(sget(o, "status"), "reconciled");
 	cr_assert_eq(iget(o, "matched"), 3);
@@ -437,8 +443,7 @@ Test(finance, batch_reconciliation_history_reads_per_reward)
 {
 	json_t *b = fulfilled_batch();
 	char memo[1024], second[64];
-	snprintf(memo, sizeof(memo), "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n",
-		 rid(b, 0), rid(b, 1), rid(b, 2));
+	clean_memo(b, memo, sizeof(memo));
 	snprintf(second, sizeof(second), "%s", rid(b, 1));
 	int64_t rows_before = fx_sql_int(&F, "SELECT COUNT(*) FROM reward_history");
 	/* the second reward is reversed while the memo is read: it is left alone */
@@ -506,8 +511,7 @@ Test(finance, reversed_reward_of_a_batch_is_not_expected)
 	char memo[1024], sql[200];
 	snprintf(sql, sizeof(sql), "UPDATE rewards SET status = 'reversed' WHERE id = '%s'", rid(b, 2));
 	fx_sql(&F, sql);
-	snprintf(memo, sizeof(memo), "reward_id,amount,currency,reference\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n%s,2500,USD,CM-1001\n",
-		 rid(b, 0), rid(b, 1), rid(b, 2));
+	clean_memo(b, memo, sizeof(memo));
 	json_t *o = NULL;
 	struct ff_diag d;
 	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
