@@ -1,7 +1,7 @@
 # fulfill - one Makefile.  `make` builds ./fulfill; `make check` runs every test;
 # `make demo` runs the demo; `make bench` the benchmarks; `make fuzz` the fuzz drivers.
 CC       ?= cc
-PKGS     := sqlite3 libpq libmicrohttpd jansson libcurl libsodium
+PKGS     := sqlite3 libpq libmicrohttpd jansson libcurl libsodium libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter

@@ -60,7 +60,7 @@ SINGLE_GC_EVENTS = 40000
 SINGLE_TX_EVENTS = 20000
 REWARD_IDS = 10000
 WARN = ["-Wall", "-Wextra", "-Wshadow", "-Wformat=2", "-Wstrict-prototypes", "-Werror"]
-PKGS = ["sqlite3", "libpq", "libmicrohttpd", "jansson", "libcurl", "libsodium"]
+PKGS = ["sqlite3", "libpq", "libmicrohttpd", "jansson", "libcurl", "libsodium", "libcrypto"]
 
 
 def log(msg):

@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 FULFILL = os.path.join(ROOT, "fulfill")
 MASTER_KEY = "5eed" * 16
-PKGS = ["sqlite3", "libpq", "libmicrohttpd", "jansson", "libcurl", "libsodium"]
+PKGS = ["sqlite3", "libpq", "libmicrohttpd", "jansson", "libcurl", "libsodium", "libcrypto"]
 WORKERS = (1, 2, 4)
 
 

@@ -20,6 +20,9 @@ void crypto_sha256_hex(const void *data, size_t len, char *out);
 /* SHA-256 over n fields, each preceded by its length as 8 bytes big-endian (so no
  * two different field lists hash alike), as 64 hex digits + NUL (>= 65 bytes). */
 void crypto_sha256_fields_hex(const char *const *fields, size_t n, char *out);
+/* The same with libsodium's SHA-256 (the reference the tests compare with, and the
+ * fallback should libcrypto fail). */
+void crypto_sha256_fields_sodium(const char *const *fields, size_t n, char *out);
 
 /* Random identifier "<prefix>_<22 chars base62>" into out (>= strlen(prefix)+24). */
 void crypto_random_id(const char *prefix, char *out, size_t n);

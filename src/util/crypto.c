@@ -1,5 +1,5 @@
 /*
- * crypto.c - fulfill's cryptography, all of it over libsodium.
+ * crypto.c - fulfill's cryptography, over libsodium, except one hash.
  *
  * Hashes (SHA-256 for API keys and the audit chain, keyed BLAKE2b for PII lookups),
  * random identifiers, the API key format with its typo-catching checksum, PII
@@ -7,9 +7,18 @@
  * (HMAC-SHA256), and the base64 encoding that HTTP Basic auth and MIME headers use.
  * Secret comparisons are constant-time (sodium_memcmp); secrets that
  * pass through stack buffers are wiped with sodium_memzero.
+ *
+ * The audit chain's SHA-256 (crypto_sha256_fields_hex, several records per event on the
+ * ingest path) comes from OpenSSL's libcrypto, already on every machine that has the
+ * libcurl we build with: it uses the CPU's SHA instructions where there are some, and
+ * took the hash from a tenth of the group-commit writer's instructions per event to
+ * a small fraction (bench/README.md). libsodium's portable SHA-256 gives the same bytes
+ * (tested on random input) and is used should libcrypto fail to provide one.
  */
 #include "fulfill/crypto.h"
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,21 +45,54 @@ void crypto_sha256_hex(const void *data, size_t len, char *out)
 	sodium_bin2hex(out, 2 * sizeof(h) + 1, h, sizeof(h));
 }
 
-void crypto_sha256_fields_hex(const char *const *fields, size_t n, char *out)
+static EVP_MD *sha256_md; /* fetched once, shared by every thread */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+static void length_be(const char *f, uint64_t *len, unsigned char be[8])
+{
+	*len = strlen(f);
+	for (int k = 0; k < 8; k++)
+		be[k] = (unsigned char)(*len >> (56 - 8 * k));
+}
+
+void crypto_sha256_fields_sodium(const char *const *fields, size_t n, char *out)
 {
 	crypto_hash_sha256_state st;
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_init(&st);
 	for (size_t i = 0; i < n; i++) {
 		const char *f = fields[i] ? fields[i] : "";
-		uint64_t len = strlen(f);
+		uint64_t len;
 		unsigned char be[8];
-		for (int k = 0; k < 8; k++)
-			be[k] = (unsigned char)(len >> (56 - 8 * k));
+		length_be(f, &len, be);
 		crypto_hash_sha256_update(&st, be, sizeof(be));
 		crypto_hash_sha256_update(&st, (const unsigned char *)f, len);
 	}
 	crypto_hash_sha256_final(&st, h);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+void crypto_sha256_fields_hex(const char *const *fields, size_t n, char *out)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	EVP_MD_CTX *ctx = sha256_md ? EVP_MD_CTX_new() : NULL;
+	bool ok = ctx && EVP_DigestInit_ex2(ctx, sha256_md, NULL);
+	for (size_t i = 0; ok && i < n; i++) {
+		const char *f = fields[i] ? fields[i] : "";
+		uint64_t len;
+		unsigned char be[8];
+		length_be(f, &len, be);
+		ok = EVP_DigestUpdate(ctx, be, sizeof(be)) && EVP_DigestUpdate(ctx, f, len);
+	}
+	unsigned char h[crypto_hash_sha256_BYTES];
+	ok = ok && EVP_DigestFinal_ex(ctx, h, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		crypto_sha256_fields_sodium(fields, n, out);
+		return;
+	}
 	sodium_bin2hex(out, 65, h, sizeof(h));
 }
 

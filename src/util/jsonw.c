@@ -124,7 +124,8 @@ void jsonw_string(struct jsonw *w, const char *key, const char *s)
 		put(w, "null", 4);
 }
 
-void jsonw_int(struct jsonw *w, const char *key, int64_t v)
+/* v in decimal (what "%lld" writes, without printf's cost). */
+static void put_int(struct jsonw *w, int64_t v)
 {
 	char tmp[24];
 	size_t k = sizeof(tmp);
@@ -135,8 +136,13 @@ void jsonw_int(struct jsonw *w, const char *key, int64_t v)
 	} while (u);
 	if (v < 0)
 		tmp[--k] = '-';
-	begin_value(w, key);
 	put(w, tmp + k, sizeof(tmp) - k);
+}
+
+void jsonw_int(struct jsonw *w, const char *key, int64_t v)
+{
+	begin_value(w, key);
+	put_int(w, v);
 }
 
 void jsonw_bool(struct jsonw *w, const char *key, bool v)
@@ -251,8 +257,7 @@ static void put_value(struct jsonw *w, const json_t *v, bool sort_keys)
 		put_string_n(w, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		len = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		put(w, num, (size_t)len);
+		put_int(w, json_integer_value(v));
 		break;
 	case JSON_REAL:
 		len = format_real(json_real_value(v), num, sizeof(num));

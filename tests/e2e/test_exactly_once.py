@@ -32,7 +32,7 @@ def build_tool():
     if os.path.exists(TOOL) and os.path.getmtime(TOOL) > max(os.path.getmtime(src), os.path.getmtime(lib)):
         return
     libs = subprocess.run(["pkg-config", "--libs", "sqlite3", "libpq", "libmicrohttpd", "jansson", "libcurl",
-                           "libsodium"], capture_output=True, text=True, check=True).stdout.split()
+                           "libsodium", "libcrypto"], capture_output=True, text=True, check=True).stdout.split()
     cflags = subprocess.run(["pkg-config", "--cflags", "jansson", "libsodium"], capture_output=True, text=True,
                             check=True).stdout.split()
     subprocess.run(["cc", "-std=c17", "-D_GNU_SOURCE", "-O1", "-I" + os.path.join(ROOT, "include"),
