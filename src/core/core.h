@@ -301,7 +301,9 @@ void ledger_drop_deferred(struct engine *e);
 
 /* Participants (ingest helpers) */
 bool participant_exists(struct engine *e, const char *id);
-/* The participant as an eligibility context object (fields + attributes). NULL if missing. */
+/* The participant as an eligibility context object (fields + attributes). NULL if
+ * missing. Read-only: inside a transaction the value is shared with the engine's cache
+ * (a participant's update drops it from the cache, it is never changed in place). */
 json_t *participant_context(struct engine *e, const char *id);
 /* The participant's API object (decrypted e-mail and name). NULL if missing. */
 json_t *participant_json(struct engine *e, const char *id);

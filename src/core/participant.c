@@ -220,11 +220,12 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 json_t *participant_context(struct engine *e, const char *id)
 {
 	json_t *ctx = cached_context(e, id);
-	return ctx ? json_deep_copy(ctx) : load_context(e, id);
+	return ctx ? json_incref(ctx) : load_context(e, id);
 }
 
-/* Read the context of `id` (NULL when there is none); inside a transaction a copy is
- * kept. New reference. */
+/* Read the context of `id` (NULL when there is none); inside a transaction it is also
+ * kept in the cache, the same value: nobody changes a context (core.h). New
+ * reference. */
 static json_t *load_context(struct engine *e, const char *id)
 {
 	struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_ROW);
@@ -250,7 +251,7 @@ static json_t *load_context(struct engine *e, const char *id)
 			e->participants = json_object();
 			e->participants_gen = e->tx_gen;
 		}
-		json_object_set_new(e->participants, id, json_deep_copy(o));
+		json_object_set(e->participants, id, o);
 	}
 	return o;
 }
