@@ -119,6 +119,9 @@ struct page {
 struct ingest_item {
 	const char *text;
 	size_t len;
+	json_t *parsed; /* optional: `text` parsed already (engine_event_parse), e.g. by an
+			 * HTTP thread so that the single writer does not; `text` is still
+			 * what is stored. Not changed by the engine; the caller frees it. */
 	const char *idem_scope;
 	const char *idem_key;
 	const char *idem_fingerprint;
@@ -133,6 +136,10 @@ struct ingest_item {
  * has err set). Caller frees each item's result. */
 enum ff_err engine_ingest(struct engine *e, const struct actor *a, struct ingest_item *items, size_t n,
 			  struct ff_diag *d);
+
+/* Parse one event's text as engine_ingest does (size limit, UTF-8, JSON, duplicate
+ * keys); a failure is the error engine_ingest would report for it. Needs no engine. */
+enum ff_err engine_event_parse(const char *text, size_t len, json_t **out, struct ff_diag *d);
 
 /* Same as engine_ingest for an already-parsed event (CSV import). */
 enum ff_err engine_ingest_json(struct engine *e, const struct actor *a, json_t *event, json_t **out,

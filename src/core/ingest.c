@@ -639,7 +639,7 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 
 /* ---- one event ---- */
 
-static enum ff_err parse_event(const char *text, size_t len, json_t **out, struct ff_diag *d)
+enum ff_err engine_event_parse(const char *text, size_t len, json_t **out, struct ff_diag *d)
 {
 	if (len > EVENT_MAX)
 		return ff_fail(d, FF_E_TOO_LARGE, NULL, "event is %zu bytes; the limit is %d", len, EVENT_MAX);
@@ -783,8 +783,8 @@ static bool ingest_item(struct engine *e, const struct actor *a, struct ingest_i
 	ff_diag_clear(&it->diag);
 	it->result = NULL;
 	bool conflict = false;
-	json_t *ev = parsed ? json_incref(parsed) : NULL;
-	enum ff_err err = ev ? FF_OK : parse_event(it->text, it->len, &ev, &it->diag);
+	json_t *ev = parsed ? json_incref(parsed) : json_incref(it->parsed);
+	enum ff_err err = ev ? FF_OK : engine_event_parse(it->text, it->len, &ev, &it->diag);
 	if (!err && !savepoint) {
 		int64_t before = store_total_changes(e->st);
 		err = ingest_recorded(e, a, ev, parsed, it);

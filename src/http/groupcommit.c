@@ -45,8 +45,10 @@ void gc_job_free(struct gc_job *job)
 {
 	if (!job)
 		return;
-	for (size_t i = 0; i < job->n; i++)
+	for (size_t i = 0; i < job->n; i++) {
 		json_decref(job->items[i].result);
+		json_decref(job->items[i].parsed);
+	}
 	free(job->items);
 	free(job->lines);
 	free(job->pre);

@@ -33,6 +33,15 @@ static enum ff_err precheck(const char *s, size_t n, struct ff_diag *d)
 	return FF_OK;
 }
 
+/* Parse the event here, on the request's thread, so the single writer does not. One
+ * that does not parse is left to the writer, which reports it as usual. */
+static void preparse(struct ingest_item *it)
+{
+	struct ff_diag d;
+	if (engine_event_parse(it->text, it->len, &it->parsed, &d) != FF_OK)
+		it->parsed = NULL;
+}
+
 static enum ff_err split_ndjson(struct ctx *c, struct gc_job *job)
 {
 	size_t cap = 0, lines = 0, events = 0;
@@ -72,6 +81,7 @@ static enum ff_err split_ndjson(struct ctx *c, struct gc_job *job)
 			} else {
 				job->items[job->n].text = p;
 				job->items[job->n].len = n;
+				preparse(&job->items[job->n]);
 				job->lines[job->n++] = lines;
 			}
 		}
@@ -108,6 +118,7 @@ enum ff_err h_events(struct ctx *c)
 		job->items = ff_calloc(1, sizeof(*job->items));
 		job->items[0].text = c->body;
 		job->items[0].len = c->body_len;
+		preparse(&job->items[0]);
 		job->n = 1;
 	}
 	if (req->has_idem) {

@@ -774,6 +774,35 @@ Test(engine, bad_events_fail_alone_and_store_nothing)
  * and that fails must still fail its own event alone, wherever it sits in a batch,
  * and leave nothing of that event behind. The conversion insert fails for amount 13
  * (a trigger on SQLite, an index expression dividing by zero on PostgreSQL). */
+/* An item parsed beforehand (as the HTTP threads do) is ingested from that value, and
+ * its text, as received, is what is stored; a text that does not parse fails as it
+ * would in the engine. */
+Test(engine, preparsed_items_store_their_text)
+{
+	fx_participant(&F, "jessica");
+	const char *text = "{ \"id\" : \"c-pre\", \"type\":\"conversion\",\n \"data\": {\"id\": \"ord-pre\", "
+			   "\"participant\": \"jessica\", \"amount\": 1200, \"currency\": \"USD\"} }";
+	struct ingest_item it = {.text = text, .len = strlen(text)};
+	struct ff_diag d;
+	cr_assert_eq(engine_event_parse(it.text, it.len, &it.parsed, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(engine_ingest(F.e, &F.cli, &it, 1, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(it.err, FF_OK, "%s", it.diag.message);
+	cr_assert_str_eq(json_string_value(json_object_get(it.result, "outcome")), "accepted");
+	cr_assert_eq(it.parsed->refcount, 1, "the engine kept a reference");
+	json_decref(it.parsed);
+	json_decref(it.result);
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM events WHERE id = 'c-pre' AND body = '%s'", text);
+	cr_assert_eq(fx_sql_int(&F, sql), 1, "the stored body is not the text as received");
+	/* what does not parse: the engine's own errors */
+	json_t *v = NULL;
+	cr_assert_eq(engine_event_parse("{\"id\":", 7, &v, &d), FF_E_MALFORMED);
+	cr_assert_null(v);
+	cr_assert_eq(engine_event_parse("{\"a\":1,\"a\":2}", 13, &v, &d), FF_E_MALFORMED);
+	cr_assert_eq(engine_event_parse("\"\xff\"", 3, &v, &d), FF_E_INVALID_UTF8);
+	fx_check_invariants(&F);
+}
+
 Test(engine, failed_write_sent_ahead_fails_its_event_alone)
 {
 	fx_program(&F, GIVE20);
