@@ -108,7 +108,7 @@ void store_notify_work(struct store *s);
  * cannot signal (SQLite) or the connection failed: the caller sleeps instead. */
 int store_wait_work(struct store *s, int timeout_ms);
 /* This connection is its process's busy writer (the HTTP group-commit thread). On
- * SQLite: a larger page cache; WAL checkpoints handed to a background thread with a
+ * SQLite: the file read through a memory map; WAL checkpoints handed to a background thread with a
  * connection of its own (synchronous=FULL there), each time the WAL passes
  * `checkpoint_pages` (0: 25,000), for every connection of the process to that database;
  * and commits that only append to the
