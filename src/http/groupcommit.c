@@ -231,6 +231,12 @@ static void process(struct gc_job *jobs)
 	} else {
 		err = ingest_wrapped(jobs, &d);
 	}
+	/* the parsed events are done with: not kept until the answers are sent */
+	for (struct gc_job *j = jobs; j; j = j->next)
+		for (size_t i = 0; i < j->n; i++) {
+			json_decref(j->items[i].parsed);
+			j->items[i].parsed = NULL;
+		}
 	if (err) {
 		if (!d.message[0])
 			ff_fail(&d, err, NULL, "the events could not be stored");

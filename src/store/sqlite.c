@@ -324,8 +324,9 @@ static enum ff_err lite_lock_chain(struct store *s)
  * Every other connection in the process gets shared_wal_hook instead of SQLite's
  * automatic checkpoint: while a writer's checkpointer runs for the same database, it
  * leaves the log to that thread (otherwise a worker's or a request's commit would copy
- * up to 100 MB itself); without one it checkpoints at SQLite's default 1,000 pages as
- * before. */
+ * up to 100 MB itself) until the log passes twice the threshold, where it copies the
+ * rest itself as the writer does; without a checkpointer it checkpoints at SQLite's
+ * default 1,000 pages as before. */
 
 enum {
 	CKPT_PAGES = 25000,
@@ -347,14 +348,17 @@ static void checkpointer_wake(struct checkpointer *c)
 static int shared_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	const struct lite *l = arg;
-	if (pages < AUTO_CKPT_PAGES)
-		return SQLITE_OK;
 	pthread_mutex_lock(&ckpt_registry);
 	struct checkpointer *c = ckpt_running && !strcmp(ckpt_running->path, l->path) ? ckpt_running : NULL;
-	if (c && pages >= c->pages)
+	int due = c ? c->pages : AUTO_CKPT_PAGES;
+	/* past twice the writer's threshold this connection copies the rest itself, as
+	 * the writer does (writer_wal_hook): with the writer idle and others writing, the
+	 * thread's checkpoints alone would never let the log restart */
+	bool here = pages >= (c ? 2 * due : due);
+	if (c && pages >= due && !here)
 		checkpointer_wake(c);
 	pthread_mutex_unlock(&ckpt_registry);
-	if (!c)
+	if (here)
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
 }
