@@ -253,6 +253,10 @@ bool reward_transition_allowed(const char *from, const char *to);
 void reward_from_row(struct store_stmt *st, struct reward *r);
 /* Load a reward by id; FF_E_NOT_FOUND when missing. */
 enum ff_err reward_load(struct engine *e, const char *id, struct reward *out, struct ff_diag *d);
+/* One history row: `reward` is a reward id, or a batch id for a batch reconciliation's
+ * one row (docs/finance.md); `reason` may be NULL or "". Sent ahead. */
+enum ff_err reward_history_add(struct engine *e, const char *reward, const char *from, const char *to,
+			       const char *actor, const char *reason, int64_t at, struct ff_diag *d);
 /* Insert a new reward (status/reason set) with its first history row ("created" -> status). */
 enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explanation, const char *actor,
 			  struct ff_diag *d);

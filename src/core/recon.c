@@ -638,17 +638,8 @@ enum ff_err engine_batch_reconcile(struct engine *e, const struct actor *a, cons
 					     now};
 		for (size_t i = 0; !err && i < nchunks; i++)
 			err = batch_move_chunk(e, &m, chunks[2 * i], chunks[2 * i + 1], &n, d);
-		if (!err && n > 0) {
-			st = store_query(e->st, Q_HISTORY_INSERT);
-			store_bind_text(st, 1, id);
-			store_bind_text(st, 2, "fulfilled");
-			store_bind_text(st, 3, "reconciled");
-			store_bind_text(st, 4, a->label);
-			store_bind_text(st, 5, why);
-			store_bind_int(st, 6, now);
-			if (store_exec(st))
-				err = core_store_fail(e, d, "batch history");
-		}
+		if (!err && n > 0)
+			err = reward_history_add(e, id, "fulfilled", "reconciled", a->label, why, now, d);
 		if (err)
 			goto end;
 	}

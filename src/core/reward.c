@@ -116,7 +116,7 @@ static const char *nz(const char *s)
 	return s && *s ? s : NULL;
 }
 
-static enum ff_err history_add(struct engine *e, const char *reward, const char *from, const char *to,
+enum ff_err reward_history_add(struct engine *e, const char *reward, const char *from, const char *to,
 			       const char *actor, const char *reason, int64_t at, struct ff_diag *d)
 {
 	struct store_stmt *st = store_query(e->st, Q_HISTORY_INSERT);
@@ -168,7 +168,7 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 		return core_store_fail(e, d, "reward insert");
 	if (!strcmp(r->status, "approved"))
 		store_notify_work(e->st); /* wake idle workers when this commits */
-	enum ff_err err = history_add(e, r->id, "created", r->status, actor, r->reason, r->created_at, d);
+	enum ff_err err = reward_history_add(e, r->id, "created", r->status, actor, r->reason, r->created_at, d);
 	if (err)
 		return err;
 	json_t *detail = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "participant", r->participant, "type", r->type,
@@ -249,7 +249,7 @@ enum ff_err reward_transition(struct engine *e, struct reward *r, const char *to
 	if (!err && !strcmp(to, "approved"))
 		store_notify_work(e->st);
 	if (!err)
-		err = history_add(e, r->id, from, to, actor, reason, now, d);
+		err = reward_history_add(e, r->id, from, to, actor, reason, now, d);
 	if (!err) {
 		json_t *detail = json_pack("{s:s, s:s, s:s?}", "from", from, "to", to, "reason", nz(reason));
 		char action[48];
