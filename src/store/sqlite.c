@@ -20,9 +20,22 @@
 
 #include "store/store_int.h"
 
+/* The copy of one bound text parameter. SQLite is given a pointer into it
+ * (SQLITE_STATIC) instead of copying the text into memory of its own at every bind
+ * (SQLITE_TRANSIENT: a malloc and a free per bound value); the buffer is kept for the
+ * next execution and grows to the longest value bound there. */
+struct lite_param {
+	char *text;
+	size_t cap;
+};
+
+/* Values longer than this are bound as SQLITE_TRANSIENT rather than kept. */
+#define PARAM_KEEP_MAX 65536
+
 struct lite_stmt {
 	struct store_stmt base;
 	sqlite3_stmt *stmt;
+	struct lite_param *params; /* sqlite3_bind_parameter_count() of them, or NULL */
 	bool listed; /* in lite.active: stepped to a row since the last release */
 };
 
@@ -132,8 +145,14 @@ static void lite_close(struct store *s)
 	if (l->wal_fd >= 0)
 		close(l->wal_fd);
 	free(l->path);
-	for (int i = 0; i < Q__COUNT; i++)
-		sqlite3_finalize(l->cache[i].stmt);
+	for (int i = 0; i < Q__COUNT; i++) {
+		struct lite_stmt *st = &l->cache[i];
+		if (st->params)
+			for (int p = 0, n = sqlite3_bind_parameter_count(st->stmt); p < n; p++)
+				free(st->params[p].text);
+		free(st->params);
+		sqlite3_finalize(st->stmt);
+	}
 	sqlite3_close(l->db);
 	free(l);
 }
@@ -229,12 +248,32 @@ static struct store_stmt *lite_query(struct store *s, enum store_query q)
 	return &st->base;
 }
 
-static void lite_bind_text(struct store_stmt *st, int i, const char *v)
+static void lite_bind_text(struct store_stmt *sst, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(LSTMT(st)->stmt, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(LSTMT(st)->stmt, i);
+	struct lite_stmt *st = LSTMT(sst);
+	if (!v) {
+		sqlite3_bind_null(st->stmt, i);
+		return;
+	}
+	size_t len = strlen(v);
+	int n = sqlite3_bind_parameter_count(st->stmt);
+	if (len >= PARAM_KEEP_MAX || i < 1 || i > n) {
+		sqlite3_bind_text64(st->stmt, i, v, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+		return;
+	}
+	if (!st->params)
+		st->params = ff_calloc((size_t)n, sizeof(*st->params));
+	struct lite_param *p = &st->params[i - 1];
+	if (p->cap < len + 1) {
+		size_t cap = len + 1 < 64 ? 64 : len + 1;
+		/* the old text may still be bound to this parameter: it is replaced below
+		 * before the statement runs again */
+		free(p->text);
+		p->text = ff_malloc(cap);
+		p->cap = cap;
+	}
+	memcpy(p->text, v, len + 1);
+	sqlite3_bind_text64(st->stmt, i, p->text, len, SQLITE_STATIC, SQLITE_UTF8);
 }
 
 static void lite_bind_int(struct store_stmt *st, int i, int64_t v)
@@ -548,7 +587,7 @@ enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_di
 	sqlite3_wal_hook(l->db, shared_wal_hook, l); /* replaces the automatic checkpoint */
 	err = exec_sql(l,
 		       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-		       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+		       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA secure_delete=OFF;",
 		       d);
 	if (err)
 		goto fail;
