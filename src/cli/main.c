@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fulfill/alloc.h"
 #include "fulfill/crypto.h"
 #include "fulfill/log.h"
 
@@ -593,6 +594,7 @@ static bool any_opt_takes_arg(const char *a)
 
 int main(int argc, char **argv)
 {
+	ff_alloc_install(); /* before jansson or SQLite allocate anything */
 	struct cli c;
 	memset(&c, 0, sizeof(c));
 	int rc = CLI_OK;
