@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/sqlite_vfs.h"
 #include "store/store_int.h"
 
 /* The copy of one bound text parameter. SQLite is given a pointer into it
@@ -474,7 +475,7 @@ static void lite_make_writer(struct store *s, int checkpoint_pages)
 		return;
 	struct checkpointer *c = ff_calloc(1, sizeof(*c));
 	c->pages = checkpoint_pages > 0 ? checkpoint_pages : CKPT_PAGES;
-	if (sqlite3_open_v2(l->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2(l->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, lite_vfs_name()) != SQLITE_OK ||
 	    sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_close(c->db);
 		free(c);
@@ -576,7 +577,7 @@ enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_di
 	l->base.ops = &lite_ops;
 	l->base.kind = STORE_SQLITE;
 	int rc = sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
+				 lite_vfs_name());
 	enum ff_err err;
 	if (rc != SQLITE_OK) {
 		err = ff_fail(d, FF_E_STORE, "db", "cannot open %s: %s", path,
