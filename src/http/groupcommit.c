@@ -263,12 +263,11 @@ static void process(struct gc_job *jobs)
 		/* committed, not yet durable: the syncer answers once the disk has it, while
 		 * this thread goes on with the next group */
 		struct gc_job *last = jobs;
-		for (;; last = last->next) {
-			/* rendered here: the syncer then touches no value the engine made */
-			events_render(last);
-			if (!last->next)
-				break;
-		}
+		while (last->next)
+			last = last->next;
+		/* the answers are rendered by the syncer (answer()), beside this thread: a
+		 * job's results are its own values (jansson's reference counts are atomic,
+		 * and nothing the engine keeps is part of them) */
 		pthread_mutex_lock(&gc.sync_lock);
 		if (gc.synced_tail)
 			gc.synced_tail->next = jobs;
