@@ -72,6 +72,12 @@ static enum ff_err insert_record(struct engine *e, const char *actor, const char
 enum ff_err audit_append(struct engine *e, const char *actor, const char *action, const char *target,
 			 json_t *detail, struct ff_diag *d)
 {
+	return audit_append_text(e, actor, action, target, audit_canonical(detail), d);
+}
+
+enum ff_err audit_append_text(struct engine *e, const char *actor, const char *action, const char *target,
+			      char *detail, struct ff_diag *d)
+{
 	enum ff_err err;
 	if (e->defer) {
 		if (e->audit_npending == e->audit_cap) {
@@ -80,12 +86,14 @@ enum ff_err audit_append(struct engine *e, const char *actor, const char *action
 		}
 		e->audit_pending[e->audit_npending++] = (struct audit_pending){
 			.actor = ff_strdup(actor), .action = ff_strdup(action), .target = ff_strdup(target),
-			.detail = audit_canonical(detail), .at = fftime_now()};
+			.detail = detail, .at = fftime_now()};
 		return FF_OK;
 	}
-	if (!e->audit_cached && (err = load_tail(e, d)))
+	if (!e->audit_cached && (err = load_tail(e, d))) {
+		free(detail);
 		return err;
-	return insert_record(e, actor, action, target, audit_canonical(detail), fftime_now(), d);
+	}
+	return insert_record(e, actor, action, target, detail, fftime_now(), d);
 }
 
 enum ff_err audit_lock_deferred(struct engine *e, struct ff_diag *d)

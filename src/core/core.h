@@ -235,6 +235,10 @@ enum ff_err core_done(struct engine *e, enum ff_err err);
  * current transaction. `detail` is not stolen (may be NULL). */
 enum ff_err audit_append(struct engine *e, const char *actor, const char *action, const char *target,
 			 json_t *detail, struct ff_diag *d);
+/* The same with `detail` as canonical JSON text already (what audit_canonical() would
+ * make of the value: sorted keys, compact), written directly on hot paths; stolen. */
+enum ff_err audit_append_text(struct engine *e, const char *actor, const char *action, const char *target,
+			      char *detail, struct ff_diag *d);
 /* Serialize `detail` canonically (sorted keys, compact); caller frees. */
 char *audit_canonical(json_t *v);
 /* Deferring transactions (core_defer): take the chain lock and read its tail (before
@@ -243,6 +247,9 @@ enum ff_err audit_lock_deferred(struct engine *e, struct ff_diag *d);
 enum ff_err audit_flush_deferred(struct engine *e, struct ff_diag *d);
 /* Forget what waits (the transaction rolled back). */
 void audit_drop_deferred(struct engine *e);
+
+/* The audit detail of reward.created (canonical JSON text; free()). */
+char *reward_created_detail(const struct reward *r);
 
 /* Rewards */
 bool reward_status_valid(const char *s);

@@ -495,10 +495,18 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	free(ctx_text);
 	free(attr_text);
 	if (!err) {
-		json_t *detail = json_pack("{s:s, s:I, s:s, s:O}", "participant", participant, "amount",
-					   (json_int_t)amount, "currency", currency, "rewards", rewards);
-		err = audit_append(e, a->label, "conversion.created", id, detail, d);
-		json_decref(detail);
+		/* canonical (sorted keys) as audit_canonical() would write it */
+		struct ffbuf b;
+		struct jsonw w;
+		ffbuf_init(&b, 0);
+		jsonw_init(&w, &b);
+		jsonw_object_open(&w, NULL);
+		jsonw_int(&w, "amount", amount);
+		jsonw_string(&w, "currency", currency);
+		jsonw_string(&w, "participant", participant);
+		jsonw_value(&w, "rewards", rewards, true);
+		jsonw_object_close(&w);
+		err = audit_append_text(e, a->label, "conversion.created", id, ffbuf_detach(&b, NULL), d);
 	}
 	json_object_set_new(result, "conversion", json_string(id));
 	return err;

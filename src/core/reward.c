@@ -131,6 +131,28 @@ enum ff_err reward_history_add(struct engine *e, const char *reward, const char 
 	return FF_OK;
 }
 
+/* The audit detail of reward.created as canonical JSON (keys in sorted order), written
+ * directly: {amount, currency, participant, program, status, type}. */
+char *reward_created_detail(const struct reward *r)
+{
+	struct ffbuf b;
+	struct jsonw w;
+	ffbuf_init(&b, 0);
+	jsonw_init(&w, &b);
+	jsonw_object_open(&w, NULL);
+	if (r->has_amount)
+		jsonw_int(&w, "amount", r->amount);
+	else
+		jsonw_null(&w, "amount");
+	jsonw_string(&w, "currency", r->currency);
+	jsonw_string(&w, "participant", r->participant);
+	jsonw_string(&w, "program", r->program);
+	jsonw_string(&w, "status", r->status);
+	jsonw_string(&w, "type", r->type);
+	jsonw_object_close(&w);
+	return ffbuf_detach(&b, NULL);
+}
+
 enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explanation, const char *actor,
 			  struct ff_diag *d)
 {
@@ -171,12 +193,7 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 	enum ff_err err = reward_history_add(e, r->id, "created", r->status, actor, r->reason, r->created_at, d);
 	if (err)
 		return err;
-	json_t *detail = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "participant", r->participant, "type", r->type,
-				   "status", r->status, "amount",
-				   r->has_amount ? json_integer(r->amount) : json_null(), "currency", r->currency,
-				   "program", r->program);
-	err = audit_append(e, actor, "reward.created", r->id, detail, d);
-	json_decref(detail);
+	err = audit_append_text(e, actor, "reward.created", r->id, reward_created_detail(r), d);
 	if (!err) /* webhooks and e-mails, in this same transaction (outbox.c) */
 		err = outbox_reward_changed(e, r, "created", r->status, d);
 	return err;

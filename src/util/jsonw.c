@@ -4,6 +4,7 @@
 #include "fulfill/jsonw.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,38 +21,60 @@ void jsonw_init(struct jsonw *w, struct ffbuf *b)
 	w->err = 0;
 }
 
-static void put(struct jsonw *w, const char *s, size_t len)
+static inline void put(struct jsonw *w, const char *s, size_t len)
 {
-	if (!w->err && ffbuf_add(w->b, s, len))
+	struct ffbuf *b = w->b;
+	if (w->err)
+		return;
+	if (b->cap && len < b->cap - b->len) { /* fits (cap never passes max): inline */
+		memcpy(b->data + b->len, s, len);
+		b->len += len;
+		b->data[b->len] = '\0';
+	} else if (ffbuf_add(b, s, len)) {
 		w->err = -1;
+	}
 }
 
-/* Room for the worst case (every byte a \u00XX) first, then written in place. */
+/* Bytes that a JSON string cannot hold as they are: control characters, '"', '\\'. */
+static const bool needs_escape[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1,
+	[0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1,
+	[0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+	[0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
+/* Room for the worst case (every byte a \u00XX) first, then written in place: runs of
+ * plain bytes are copied whole. */
 static void put_string_n(struct jsonw *w, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF"; /* as jansson */
+	struct ffbuf *b = w->b;
 	if (w->err)
 		return;
-	if (len > (SIZE_MAX - 3) / 6 || ffbuf_reserve(w->b, len * 6 + 2)) {
+	if (len > (SIZE_MAX - 3) / 6 ||
+	    (!(b->cap && len * 6 + 2 < b->cap - b->len) && ffbuf_reserve(b, len * 6 + 2))) {
 		/* near a bounded buffer's end: the exact size decides */
 		size_t need = 2;
 		for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + len; p++)
-			need += *p >= 0x20 && *p != '"' && *p != '\\'		    ? 1
-				: *p && strchr("\"\\\b\f\n\r\t", *p) ? 2
-									  : 6;
-		if (ffbuf_reserve(w->b, need)) {
+			need += !needs_escape[*p] ? 1 : *p && strchr("\"\\\b\f\n\r\t", *p) ? 2 : 6;
+		if (ffbuf_reserve(b, need)) {
 			w->err = -1;
 			return;
 		}
 	}
-	char *o = w->b->data + w->b->len;
+	char *o = b->data + b->len;
 	*o++ = '"';
-	for (const unsigned char *p = (const unsigned char *)s, *end = p + len; p < end; p++) {
-		unsigned char c = *p;
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			*o++ = (char)c;
-			continue;
-		}
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		const unsigned char *run = p;
+		while (p < end && !needs_escape[*p])
+			p++;
+		memcpy(o, run, (size_t)(p - run));
+		o += p - run;
+		if (p == end)
+			break;
+		unsigned char c = *p++;
 		*o++ = '\\';
 		switch (c) {
 		case '"': *o++ = '"'; break;
@@ -70,7 +93,7 @@ static void put_string_n(struct jsonw *w, const char *s, size_t len)
 	}
 	*o++ = '"';
 	*o = '\0';
-	w->b->len = (size_t)(o - w->b->data);
+	b->len = (size_t)(o - b->data);
 }
 
 static void put_string(struct jsonw *w, const char *s) { put_string_n(w, s, strlen(s)); }
