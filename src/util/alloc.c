@@ -42,6 +42,8 @@ struct thread_cache {
 };
 
 static _Thread_local struct thread_cache cache;
+
+#ifndef ALLOC_PASS_THROUGH
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -68,6 +70,7 @@ static void cache_register(void)
 	pthread_setspecific(exit_key, &cache);
 	cache.registered = true;
 }
+#endif
 
 void *ff_alloc_small(size_t n)
 {
