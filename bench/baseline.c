@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "fulfill/alloc.h"
 #include "fulfill/crypto.h"
 #include "fulfill/error.h"
 #include "fulfill/fftime.h"
@@ -391,6 +392,7 @@ static void fulfil_reward(struct bench *b, const struct reward_ref *r)
 
 int main(int argc, char **argv)
 {
+	ff_alloc_install(); /* SQLite on the allocator fulfill's main() gives it */
 	if (argc < 2 || argc > 4) {
 		fprintf(stderr, "usage: baseline DBPATH [N [REFERRERS]]\n");
 		return 2;

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fulfill/alloc.h"
 #include "fulfill/engine.h"
 #include "fulfill/fftime.h"
 
@@ -154,6 +155,7 @@ static void progress(void *ctx, uint64_t lines)
 
 int main(int argc, char **argv)
 {
+	ff_alloc_install(); /* SQLite on the allocator fulfill's main() gives it */
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	if (n <= 0)
 		n = 1000000;
