@@ -10,11 +10,15 @@ bench/loadgen measures:
      the same number of events, measured in the same run (goal: >= 50%);
   b. single conversion events (application/json) from 64 keep-alive clients with group
      commit, events/s and latency;
-  c. the same with one transaction per request (FULFILL_HTTP_GROUP_COMMIT=0, a second
-     server on the same database), for the ratio b / c (goal: >= 5x, and p99 of b
-     under 50 ms);
-  d. GET /v1/rewards/{id} over 10,000 existing rewards from 64 clients (goal: >=
-     20,000 requests/s on the 2-core machine).
+  c. the same with one transaction per request (FULFILL_HTTP_GROUP_COMMIT=0), for the
+     ratio b / c (goal: >= 5x, and p99 of b under 50 ms);
+  d. GET /v1/rewards/{id} over 10,000 rewards of (a) from 64 clients, on b's server
+     after b (goal: >= 20,000 requests/s on the 2-core machine).
+b, c and d run in BENCH_HTTP_ROUNDS rounds: b and c take turns (b c, then c b, ...),
+each on a fresh copy of the database as (a) left it, with the same events, so that a
+slow phase of the shared machine (it varies by up to 30% within minutes) weighs on both
+sides of a round's ratio; the table reports the median run and the median ratio, and
+lists every run.
 Every event is a distinct conversion that earns two rewards, as in bench/run; loadgen
 checks each answer (-e) and the run fails when any request failed.
 
@@ -23,7 +27,8 @@ It prints a Markdown table and writes it into bench/README.md between the http m
 
 Environment:
   BENCH_HTTP_EVENTS=N    events of the bulk measurement and the baseline (default 20000)
-  BENCH_HTTP_SECONDS=S   length of each of b, c and d (default 10)
+  BENCH_HTTP_SECONDS=S   length of each run of b, c and d (default 10)
+  BENCH_HTTP_ROUNDS=K    rounds of b, c and d (default 3)
   BENCH_README=0|1       write bench/README.md (default: only with the defaults)
   BENCH_KEEP=1           keep the temporary directory (the server logs are there)
   TMPDIR                 where the temporary directory goes (a real disk: fsync counts)
@@ -53,11 +58,11 @@ DEFAULT_SECONDS = 10
 CLIENTS = 64
 BULK_CLIENTS = 2
 PER_REQUEST = 1000
-# conversions reserved for the single-event measurements (each stops early when its
-# events run out): group commit reaches about 2,000 events/s here; one transaction per
-# request is bounded by fsync, which on this machine's disk takes 1 to 5 ms
-SINGLE_GC_EVENTS = 40000
-SINGLE_TX_EVENTS = 20000
+# conversions for the single-event measurements, the same for every run (each on a fresh
+# copy of the database; a run stops early when they run out): group commit reaches
+# about 7,000 events/s here
+SINGLE_EVENTS = 80000
+DEFAULT_ROUNDS = 3
 REWARD_IDS = 10000
 WARN = ["-Wall", "-Wextra", "-Wshadow", "-Wformat=2", "-Wstrict-prototypes", "-Werror"]
 PKGS = ["sqlite3", "libpq", "libmicrohttpd", "jansson", "libcurl", "libsodium", "libcrypto"]
@@ -194,17 +199,16 @@ def machine():
             f"{sqlite3.sqlite_version}, load average at start {os.getloadavg()[0]:.2f}")
 
 
-def run_all(tmp, n_bulk, seconds):
+def run_all(tmp, n_bulk, seconds, rounds):
     baseline = build(tmp)
     host = machine()
-    total = n_bulk + SINGLE_GC_EVENTS + SINGLE_TX_EVENTS
+    total = n_bulk + SINGLE_EVENTS
     referrers = -(-total // 100)
     log(f"generating {referrers * 100} conversions for {referrers} referrers")
     sh([sys.executable, os.path.join(BENCH, "gen.py"), tmp, str(referrers), "100"])
-    bulk, single_gc, single_tx = split_lines(os.path.join(tmp, "conversions.ndjson"), [
+    bulk, single = split_lines(os.path.join(tmp, "conversions.ndjson"), [
         (os.path.join(tmp, "bulk.ndjson"), n_bulk),
-        (os.path.join(tmp, "single-gc.ndjson"), SINGLE_GC_EVENTS),
-        (os.path.join(tmp, "single-tx.ndjson"), SINGLE_TX_EVENTS)])
+        (os.path.join(tmp, "single.ndjson"), SINGLE_EVENTS)])
 
     db = os.path.join(tmp, "http.db")
     env = dict(os.environ, FULFILL_DB=f"sqlite:{db}", FULFILL_MASTER_KEY=MASTER_KEY,
@@ -219,9 +223,7 @@ def run_all(tmp, n_bulk, seconds):
         die(f"setup ingest: {out}")
     ingest_key = sh([FULFILL, "keys", "create", "--role", "ingest"], env=env).split()[-1]
     read_key = sh([FULFILL, "keys", "create", "--role", "operator"], env=env).split()[-1]
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
+    checkpoint(db)
     post = ["-m", "POST", "-u", "/v1/events", "-H", f"Authorization: Bearer {ingest_key}"]
 
     log(f"baseline: the rows of {n_bulk} conversion events (write-only floor)")
@@ -229,49 +231,78 @@ def run_all(tmp, n_bulk, seconds):
     out = sh([baseline, base_db, str(n_bulk), str(max(1, n_bulk // 100))])
     base = {k: float(v) for k, v in (line.split("=", 1) for line in out.split())}
 
-    srv = Server(env, tmp, "group")
+    res = {"base": base, "host": host, "gc": [], "tx": [], "get": []}
+    srv = Server(env, tmp, "bulk")
     try:
-        res = {}
         res["bulk"] = loadgen(srv, f"NDJSON bulk, {n_bulk} events", post + [
             "-H", "Content-Type: application/x-ndjson", "-c", str(BULK_CLIENTS),
             "-f", bulk, "-k", str(PER_REQUEST), "-b", "{rec}",
             "-n", str(n_bulk // PER_REQUEST), "-e", f'"accepted":{PER_REQUEST},'])
-        c0, r0 = srv.metric("fulfill_ingest_commits_total"), \
-            srv.metric("fulfill_ingest_requests_total")
-        res["gc"] = loadgen(srv, "single events, group commit", post + [
-            "-H", "Content-Type: application/json", "-c", str(CLIENTS), "-f", single_gc,
-            "-b", "{rec}", "-n", str(SINGLE_GC_EVENTS), "-d", str(seconds),
-            "-e", '"outcome":"accepted"'])
-        c1, r1 = srv.metric("fulfill_ingest_commits_total"), \
-            srv.metric("fulfill_ingest_requests_total")
-        res["gc"]["per_commit"] = (r1 - r0) / max(1.0, c1 - c0)
-        with sqlite3.connect(db) as con:
-            ids = [r[0] for r in con.execute(
-                "SELECT id FROM rewards ORDER BY random() LIMIT ?", (REWARD_IDS,))]
-        ids_file = os.path.join(tmp, "reward-ids.txt")
-        with open(ids_file, "w") as f:
-            f.write("\n".join(ids) + "\n")
-        res["get"] = loadgen(srv, "GET /v1/rewards/{id}", [
-            "-u", "/v1/rewards/{rec}", "-H", f"Authorization: Bearer {read_key}",
-            "-c", str(CLIENTS), "-f", ids_file, "-d", str(seconds), "-e", '"status"'])
-        res["get"]["ids"] = len(ids)
     finally:
         srv.stop()
+    checkpoint(db)
+    with sqlite3.connect(db) as con:
+        ids = [r[0] for r in con.execute(
+            "SELECT id FROM rewards ORDER BY random() LIMIT ?", (REWARD_IDS,))]
+    ids_file = os.path.join(tmp, "reward-ids.txt")
+    with open(ids_file, "w") as f:
+        f.write("\n".join(ids) + "\n")
 
-    env_tx = dict(env, FULFILL_HTTP_GROUP_COMMIT="0")
-    srv = Server(env_tx, tmp, "per-request")
-    try:
-        res["tx"] = loadgen(srv, "single events, one transaction each", post + [
-            "-H", "Content-Type: application/json", "-c", str(CLIENTS), "-f", single_tx,
-            "-b", "{rec}", "-n", str(SINGLE_TX_EVENTS), "-d", str(seconds),
-            "-e", '"outcome":"accepted"'])
-        c2 = srv.metric("fulfill_ingest_commits_total")
-        res["tx"]["per_commit"] = res["tx"]["requests"] / max(1.0, c2)
-    finally:
-        srv.stop()
-    res["base"] = base
-    res["host"] = host
+    # Group commit and one transaction per request take turns (gc, tx; then tx, gc; ...),
+    # each on a fresh copy of the same database with the same events, so that a slow
+    # phase of the shared machine falls on both sides of a round's ratio.
+    run_db = os.path.join(tmp, "run.db")
+    for r in range(rounds):
+        for mode in (("gc", "tx") if r % 2 == 0 else ("tx", "gc")):
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(run_db + suffix):
+                    os.remove(run_db + suffix)
+            shutil.copyfile(db, run_db)
+            env_run = dict(env, FULFILL_DB=f"sqlite:{run_db}")
+            if mode == "tx":
+                env_run["FULFILL_HTTP_GROUP_COMMIT"] = "0"
+            what = "group commit" if mode == "gc" else "one transaction each"
+            srv = Server(env_run, tmp, f"{mode}-{r + 1}")
+            try:
+                c0, r0 = srv.metric("fulfill_ingest_commits_total"), \
+                    srv.metric("fulfill_ingest_requests_total")
+                one = loadgen(srv, f"round {r + 1}, single events, {what}", post + [
+                    "-H", "Content-Type: application/json", "-c", str(CLIENTS),
+                    "-f", single, "-b", "{rec}", "-n", str(SINGLE_EVENTS),
+                    "-d", str(seconds), "-e", '"outcome":"accepted"'])
+                c1, r1 = srv.metric("fulfill_ingest_commits_total"), \
+                    srv.metric("fulfill_ingest_requests_total")
+                one["per_commit"] = (r1 - r0) / max(1.0, c1 - c0)
+                res[mode].append(one)
+                if mode == "gc":
+                    get = loadgen(srv, f"round {r + 1}, GET /v1/rewards/{{id}}", [
+                        "-u", "/v1/rewards/{rec}", "-H", f"Authorization: Bearer {read_key}",
+                        "-c", str(CLIENTS), "-f", ids_file, "-d", str(seconds),
+                        "-e", '"status"'])
+                    get["ids"] = len(ids)
+                    res["get"].append(get)
+            finally:
+                srv.stop()
+    res["rounds"] = rounds
     return res
+
+
+def checkpoint(db):
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def middle(runs, key):
+    """The run whose `key` is the median (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda x: x[key])
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def fmt(x):
@@ -282,13 +313,21 @@ def render(n_bulk, seconds, r, elapsed):
     ok = lambda cond: "met" if cond else "**missed**"
     bulk_rate = r["bulk"]["requests"] * PER_REQUEST / r["bulk"]["seconds"]
     base_rate = r["base"]["ingest_events_per_s"]
-    bulk, gc, tx, get = r["bulk"], r["gc"], r["tx"], r["get"]
-    ratio = gc["rps"] / tx["rps"]
+    bulk = r["bulk"]
+    ratios = [g["rps"] / t["rps"] for g, t in zip(r["gc"], r["tx"])]
+    ratio = median(ratios)
+    gc, tx, get = middle(r["gc"], "rps"), middle(r["tx"], "rps"), middle(r["get"], "rps")
     lat = lambda x: f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f} ms"
+    each = lambda runs: ", ".join(fmt(x["rps"]) for x in runs)
+    p99 = max(x["p99_ms"] for x in r["gc"])
     lines = [
         f"{r['host']}; {time.strftime('%Y-%m-%d')}; whole run {elapsed / 60:.1f} min. "
-        f"One run of each measurement. Events are conversions that earn two rewards each, "
-        f"as in bench/run; `fulfill serve --no-worker`, {CLIENTS} keep-alive clients "
+        f"Bulk ingest: one run. Single events and GET: {r['rounds']} rounds; in each, "
+        "group commit and one transaction per request run in turn (the order alternates) "
+        "on fresh copies of the same database with the same events; the table gives the "
+        "median run of each (every run in brackets, in round order) and the median of the "
+        "rounds' ratios. Events are conversions that earn two rewards each, as in "
+        f"bench/run; `fulfill serve --no-worker`, {CLIENTS} keep-alive clients "
         f"(bench/loadgen) unless said otherwise, {seconds} s each (or until the events "
         "run out), rate limit off. Latency is per request, first byte sent to last byte "
         "received; the load generator shares the 2 cores with the server.",
@@ -298,20 +337,21 @@ def render(n_bulk, seconds, r, elapsed):
         f"| NDJSON bulk ingest, events/s ({n_bulk:,} events, {PER_REQUEST:,} per request, "
         f"{BULK_CLIENTS} clients) | {fmt(bulk_rate)} | baseline {fmt(base_rate)} "
         f"| {bulk_rate / base_rate:.0%} | >= 50%: {ok(bulk_rate >= 0.5 * base_rate)} |",
-        f"| single events, group commit, events/s | {fmt(gc['rps'])} "
-        f"| one transaction per event {fmt(tx['rps'])} | {ratio:.1f}x "
-        f"| >= 5x: {ok(ratio >= 5)} |",
-        f"| single events, group commit, latency p50 / p99 | {lat(gc)} "
-        f"| one transaction per event {lat(tx)} | | p99 < 50 ms: {ok(gc['p99_ms'] < 50)} |",
+        f"| single events, group commit, events/s | {fmt(gc['rps'])} ({each(r['gc'])}) "
+        f"| one transaction per event {fmt(tx['rps'])} ({each(r['tx'])}) | {ratio:.1f}x "
+        f"({', '.join(f'{x:.1f}x' for x in ratios)}) | >= 5x: {ok(ratio >= 5)} |",
+        f"| single events, group commit, latency p50 / p99 (median run) | {lat(gc)} "
+        f"| one transaction per event {lat(tx)} | | p99 < 50 ms in every run "
+        f"(worst {p99:.1f} ms): {ok(p99 < 50)} |",
         f"| single events, group commit, events per transaction | {gc['per_commit']:.1f} "
         f"| {tx['per_commit']:.1f} | | |",
         f"| GET /v1/rewards/{{id}}, requests/s ({get['ids']:,} rewards) | {fmt(get['rps'])} "
-        f"| | | >= 20,000: {ok(get['rps'] >= 20000)} |",
+        f"({each(r['get'])}) | | | >= 20,000: {ok(get['rps'] >= 20000)} |",
         f"| GET /v1/rewards/{{id}}, latency p50 / p99 | {lat(get)} | | | |",
         "",
-        "CPU time per request (user + system; less sensitive to other load than rates): "
-        f"server {bulk['server_cpu'] / PER_REQUEST * 1e6:,.0f} us per bulk event, "
-        f"{gc['server_cpu'] * 1e6:,.0f} us per single event with group commit and "
+        "CPU time per request (user + system, of the median runs; less sensitive to other "
+        f"load than rates): server {bulk['server_cpu'] / PER_REQUEST * 1e6:,.0f} us per bulk "
+        f"event, {gc['server_cpu'] * 1e6:,.0f} us per single event with group commit and "
         f"{tx['server_cpu'] * 1e6:,.0f} us without, {get['server_cpu'] * 1e6:,.0f} us per GET "
         f"(loadgen {get['loadgen_cpu'] * 1e6:,.0f} us): the 2 cores to themselves would "
         f"serve at most about {fmt(2 / (get['server_cpu'] + get['loadgen_cpu']))} GET/s.",
@@ -335,14 +375,17 @@ def update_readme(table):
 def main():
     n_bulk = int(os.environ.get("BENCH_HTTP_EVENTS", DEFAULT_EVENTS))
     seconds = int(os.environ.get("BENCH_HTTP_SECONDS", DEFAULT_SECONDS))
+    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", DEFAULT_ROUNDS))
+    if rounds < 1:
+        die("BENCH_HTTP_ROUNDS must be at least 1")
     if n_bulk < PER_REQUEST or n_bulk % PER_REQUEST:
         die(f"BENCH_HTTP_EVENTS must be a positive multiple of {PER_REQUEST}")
-    defaults = n_bulk == DEFAULT_EVENTS and seconds == DEFAULT_SECONDS
+    defaults = n_bulk == DEFAULT_EVENTS and seconds == DEFAULT_SECONDS and rounds == DEFAULT_ROUNDS
     write_readme = os.environ.get("BENCH_README", "1" if defaults else "0") == "1"
     tmp = tempfile.mkdtemp(prefix="fulfill-http-bench-")
     started = time.monotonic()
     try:
-        result = run_all(tmp, n_bulk, seconds)
+        result = run_all(tmp, n_bulk, seconds, rounds)
     finally:
         if os.environ.get("BENCH_KEEP") == "1":
             log(f"kept {tmp}")
