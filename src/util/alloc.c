@@ -47,10 +47,12 @@ static _Thread_local struct thread_cache cache;
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
-/* Thread exit: hand every cached block back to malloc. */
+/* Thread exit: hand every cached block back to malloc. A block freed after this (by a
+ * later destructor) registers the cache again, and pthreads runs this once more. */
 static void cache_flush(void *unused)
 {
 	(void)unused;
+	cache.registered = false;
 	for (int c = 1; c <= CLASSES; c++) {
 		while (cache.head[c]) {
 			struct free_block *b = cache.head[c];
