@@ -146,16 +146,17 @@ static int wal_write(sqlite3_file *file, const void *data, int amt, sqlite3_int6
 	return SQLITE_OK;
 }
 
-/* Every other method flushes first, then passes the call on. */
-#define FLUSHED(f) ((struct wal_file *)(f))
-static int flush_or(sqlite3_file *file)
-{
-	return wal_flush(FLUSHED(file));
-}
+/* Every other method passes on what is gathered first, then the call itself. */
+#define FLUSH_THEN(method, file, ...)                                                      \
+	do {                                                                               \
+		struct wal_file *f_ = (struct wal_file *)(file);                           \
+		int rc_ = wal_flush(f_);                                                   \
+		return rc_ != SQLITE_OK ? rc_ : f_->real->pMethods->method(f_->real, __VA_ARGS__); \
+	} while (0)
 
 static int wal_close(sqlite3_file *file)
 {
-	struct wal_file *f = FLUSHED(file);
+	struct wal_file *f = (struct wal_file *)file;
 	int rc = wal_flush(f);
 	int rc2 = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
 	free(f->buf);
@@ -166,60 +167,24 @@ static int wal_close(sqlite3_file *file)
 
 static int wal_read(sqlite3_file *file, void *data, int amt, sqlite3_int64 ofst)
 {
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xRead(FLUSHED(file)->real, data, amt, ofst);
+	FLUSH_THEN(xRead, file, data, amt, ofst);
 }
-
-static int wal_truncate(sqlite3_file *file, sqlite3_int64 size)
-{
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xTruncate(FLUSHED(file)->real, size);
-}
-
-static int wal_sync(sqlite3_file *file, int flags)
-{
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xSync(FLUSHED(file)->real, flags);
-}
-
-static int wal_file_size(sqlite3_file *file, sqlite3_int64 *size)
-{
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xFileSize(FLUSHED(file)->real, size);
-}
-
-static int wal_lock(sqlite3_file *file, int level)
-{
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xLock(FLUSHED(file)->real, level);
-}
-
-static int wal_unlock(sqlite3_file *file, int level)
-{
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xUnlock(FLUSHED(file)->real, level);
-}
-
-static int wal_check_reserved(sqlite3_file *file, int *out)
-{
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xCheckReservedLock(FLUSHED(file)->real, out);
-}
-
-static int wal_file_control(sqlite3_file *file, int op, void *arg)
-{
-	int rc = flush_or(file);
-	return rc ? rc : FLUSHED(file)->real->pMethods->xFileControl(FLUSHED(file)->real, op, arg);
-}
+static int wal_truncate(sqlite3_file *file, sqlite3_int64 size) { FLUSH_THEN(xTruncate, file, size); }
+static int wal_sync(sqlite3_file *file, int flags) { FLUSH_THEN(xSync, file, flags); }
+static int wal_file_size(sqlite3_file *file, sqlite3_int64 *size) { FLUSH_THEN(xFileSize, file, size); }
+static int wal_lock(sqlite3_file *file, int level) { FLUSH_THEN(xLock, file, level); }
+static int wal_unlock(sqlite3_file *file, int level) { FLUSH_THEN(xUnlock, file, level); }
+static int wal_check_reserved(sqlite3_file *file, int *out) { FLUSH_THEN(xCheckReservedLock, file, out); }
+static int wal_file_control(sqlite3_file *file, int op, void *arg) { FLUSH_THEN(xFileControl, file, op, arg); }
 
 static int wal_sector_size(sqlite3_file *file)
 {
-	return FLUSHED(file)->real->pMethods->xSectorSize(FLUSHED(file)->real);
+	return ((struct wal_file *)file)->real->pMethods->xSectorSize(((struct wal_file *)file)->real);
 }
 
 static int wal_device_characteristics(sqlite3_file *file)
 {
-	return FLUSHED(file)->real->pMethods->xDeviceCharacteristics(FLUSHED(file)->real);
+	return ((struct wal_file *)file)->real->pMethods->xDeviceCharacteristics(((struct wal_file *)file)->real);
 }
 
 /* A WAL file has no shared memory and is not memory-mapped (the database file is):
