@@ -54,14 +54,8 @@ int ffbuf_reserve(struct ffbuf *b, size_t extra)
 	return 0;
 }
 
-int ffbuf_add(struct ffbuf *b, const void *data, size_t len)
+int ffbuf_add_slow(struct ffbuf *b, const void *data, size_t len)
 {
-	if (len && len < b->cap - b->len && b->cap) { /* fits: the common case */
-		memcpy(b->data + b->len, data, len);
-		b->len += len;
-		b->data[b->len] = '\0';
-		return 0;
-	}
 	if (len == 0)
 		return ffbuf_reserve(b, 0);
 	if (ffbuf_reserve(b, len) < 0)

@@ -21,18 +21,10 @@ void jsonw_init(struct jsonw *w, struct ffbuf *b)
 	w->err = 0;
 }
 
-static inline void put(struct jsonw *w, const char *s, size_t len)
+static void put(struct jsonw *w, const char *s, size_t len)
 {
-	struct ffbuf *b = w->b;
-	if (w->err)
-		return;
-	if (b->cap && len < b->cap - b->len) { /* fits (cap never passes max): inline */
-		memcpy(b->data + b->len, s, len);
-		b->len += len;
-		b->data[b->len] = '\0';
-	} else if (ffbuf_add(b, s, len)) {
+	if (!w->err && ffbuf_add(w->b, s, len))
 		w->err = -1;
-	}
 }
 
 /* Bytes that a JSON string cannot hold as they are: control characters, '"', '\\'. */
