@@ -250,6 +250,10 @@ void audit_drop_deferred(struct engine *e);
 
 /* The audit detail of reward.created (canonical JSON text; free()). */
 char *reward_created_detail(const struct reward *r);
+/* The audit detail of conversion.created, {amount, currency, participant, rewards} (the
+ * reward ids), as canonical JSON text (free()). */
+char *conversion_created_detail(int64_t amount, const char *currency, const char *participant,
+				const json_t *rewards);
 
 /* Rewards */
 bool reward_status_valid(const char *s);

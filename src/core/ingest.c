@@ -354,6 +354,22 @@ static enum ff_err evaluate_referral_trigger(struct engine *e, const struct acto
 
 /* ---- conversion ---- */
 
+char *conversion_created_detail(int64_t amount, const char *currency, const char *participant,
+				const json_t *rewards)
+{
+	struct ffbuf b;
+	struct jsonw w;
+	ffbuf_init(&b, 0);
+	jsonw_init(&w, &b);
+	jsonw_object_open(&w, NULL);
+	jsonw_int(&w, "amount", amount);
+	jsonw_string(&w, "currency", currency);
+	jsonw_string(&w, "participant", participant);
+	jsonw_value(&w, "rewards", rewards, true);
+	jsonw_object_close(&w);
+	return ffbuf_detach(&b, NULL);
+}
+
 static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const char *event_id, json_t *data,
 				 int64_t occurred, int64_t now, json_t *result, struct ff_diag *d)
 {
@@ -495,18 +511,8 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	free(ctx_text);
 	free(attr_text);
 	if (!err) {
-		/* canonical (sorted keys) as audit_canonical() would write it */
-		struct ffbuf b;
-		struct jsonw w;
-		ffbuf_init(&b, 0);
-		jsonw_init(&w, &b);
-		jsonw_object_open(&w, NULL);
-		jsonw_int(&w, "amount", amount);
-		jsonw_string(&w, "currency", currency);
-		jsonw_string(&w, "participant", participant);
-		jsonw_value(&w, "rewards", rewards, true);
-		jsonw_object_close(&w);
-		err = audit_append_text(e, a->label, "conversion.created", id, ffbuf_detach(&b, NULL), d);
+		err = audit_append_text(e, a->label, "conversion.created", id,
+					conversion_created_detail(amount, currency, participant, rewards), d);
 	}
 	json_object_set_new(result, "conversion", json_string(id));
 	return err;
