@@ -98,23 +98,60 @@ void crypto_sha256_fields_hex(const char *const *fields, size_t n, char *out)
 
 void crypto_random_bytes(void *buf, size_t n) { randombytes_buf(buf, n); }
 
-/* n uniformly random base62 characters (no modulo bias) into out; no NUL. One
- * randombytes_buf() call per 64 bytes (a system call each): bytes >= 248 (= 4 * 62)
- * are thrown away so the rest maps evenly onto the 62 digits. */
-static void random_base62(char *out, size_t n)
+/* n uniformly random base62 characters (no modulo bias) into out; no NUL, drawn from
+ * next(): bytes >= 248 (= 4 * 62) are thrown away so the rest maps evenly onto the 62
+ * digits. */
+static void random_base62(char *out, size_t n, unsigned char (*next)(void *), void *src)
 {
-	unsigned char pool[64];
-	size_t used = sizeof(pool);
 	for (size_t i = 0; i < n;) {
-		if (used == sizeof(pool)) {
-			randombytes_buf(pool, sizeof(pool));
-			used = 0;
-		}
-		unsigned char b = pool[used++];
+		unsigned char b = next(src);
 		if (b < 248)
 			out[i++] = base62_digits[b % 62];
 	}
-	sodium_memzero(pool, sizeof(pool));
+}
+
+/* Random bytes for keys: from the kernel 64 at a time, wiped after use. */
+struct key_pool {
+	unsigned char b[64];
+	size_t used;
+};
+
+static unsigned char key_pool_next(void *arg)
+{
+	struct key_pool *p = arg;
+	if (p->used == sizeof(p->b)) {
+		randombytes_buf(p->b, sizeof(p->b));
+		p->used = 0;
+	}
+	return p->b[p->used++];
+}
+
+/* Random bytes for object ids: a pool per thread, refilled from the kernel 1 KiB at a
+ * time. An ingest creates several ids per event; with a system call (getrandom) per id
+ * that was about 2% of the event writer's time. The bytes are the kernel's, only fetched
+ * in bulk; ids are identifiers, not secrets (keys use key_pool). A child of fork()
+ * empties the pool it inherited before it draws (id_pool_atfork), so parent and child
+ * never hand out the same bytes. */
+static _Thread_local struct {
+	unsigned char b[1024];
+	size_t used;
+	bool ready;
+} id_pool;
+
+static void id_pool_child(void) { id_pool.ready = false; }
+static void id_pool_atfork(void) { pthread_atfork(NULL, NULL, id_pool_child); }
+
+static unsigned char id_pool_next(void *arg)
+{
+	(void)arg;
+	if (!id_pool.ready || id_pool.used == sizeof(id_pool.b)) {
+		static pthread_once_t once = PTHREAD_ONCE_INIT;
+		pthread_once(&once, id_pool_atfork);
+		randombytes_buf(id_pool.b, sizeof(id_pool.b));
+		id_pool.used = 0;
+		id_pool.ready = true;
+	}
+	return id_pool.b[id_pool.used++];
 }
 
 static bool is_base62(char c)
@@ -138,7 +175,7 @@ void crypto_random_id(const char *prefix, char *out, size_t n)
 	uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	for (int i = TIME_CHARS - 1; i >= 0; i--, ms /= 62)
 		id[i] = base62_digits[ms % 62];
-	random_base62(id + TIME_CHARS, RANDOM_ID_CHARS - TIME_CHARS);
+	random_base62(id + TIME_CHARS, RANDOM_ID_CHARS - TIME_CHARS, id_pool_next, NULL);
 	id[RANDOM_ID_CHARS] = '\0';
 	if (out && n)
 		snprintf(out, n, "%s_%s", prefix ? prefix : "", id);
@@ -187,7 +224,9 @@ void crypto_api_key_new(const char *role, char *out, size_t n)
 	if (len < 0 || (size_t)len + API_KEY_RANDOM + API_KEY_CHECKSUM >= sizeof(key) ||
 	    api_key_role_len(key) == 0 || api_key_role_len(key) != strlen(role))
 		return;
-	random_base62(key + len, API_KEY_RANDOM);
+	struct key_pool pool = {.used = sizeof(pool.b)};
+	random_base62(key + len, API_KEY_RANDOM, key_pool_next, &pool);
+	sodium_memzero(&pool, sizeof(pool));
 	api_key_checksum(key, (size_t)len + API_KEY_RANDOM, key + len + API_KEY_RANDOM);
 	key[len + API_KEY_RANDOM + API_KEY_CHECKSUM] = '\0';
 	if (out && n)

@@ -5,6 +5,8 @@
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
 #include <jansson.h>
@@ -131,6 +133,68 @@ Test(crypto, random_ids_sort_by_time)
 			usleep(2000); /* the time digits move on */
 	}
 	cr_expect_gt(same_ms, 0, "many ids share a millisecond, and still differ");
+}
+
+/* Ids come from a per-thread pool of random bytes refilled in bulk: across many refills
+ * and several threads no random part repeats, and every digit value turns up. */
+enum { POOL_IDS = 3000, POOL_THREADS = 4 };
+static char pool_ids[POOL_THREADS][POOL_IDS][16];
+
+static void *make_ids(void *arg)
+{
+	char (*out)[16] = arg, id[64];
+	for (int i = 0; i < POOL_IDS; i++) {
+		crypto_random_id("x", id, sizeof(id));
+		memcpy(out[i], id + 2 + 8, 15); /* the 14 random digits and the NUL */
+	}
+	return NULL;
+}
+
+static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
+
+Test(crypto, random_ids_unique_across_threads_and_refills)
+{
+	pthread_t t[POOL_THREADS];
+	for (int i = 0; i < POOL_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, make_ids, pool_ids[i]), 0);
+	for (int i = 0; i < POOL_THREADS; i++)
+		pthread_join(t[i], NULL);
+	qsort(pool_ids, POOL_THREADS * POOL_IDS, 16, cmp_id);
+	char *all = &pool_ids[0][0][0];
+	for (int i = 1; i < POOL_THREADS * POOL_IDS; i++)
+		cr_assert_str_neq(all + (i - 1) * 16, all + i * 16, "repeated random part");
+	int seen[256] = {0};
+	for (int i = 0; i < POOL_THREADS * POOL_IDS * 16; i++)
+		seen[(unsigned char)all[i]]++;
+	for (const char *c = base62; *c; c++)
+		cr_expect_gt(seen[(unsigned char)*c], 0, "digit %c never drawn", *c);
+}
+
+/* A child of fork() does not hand out the ids its parent goes on to make: the pool it
+ * inherited is dropped. */
+Test(crypto, random_ids_differ_after_fork)
+{
+	char before[64], parent[64], child[64] = "";
+	crypto_random_id("x", before, sizeof(before)); /* the pool is filled */
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char id[64];
+		crypto_random_id("x", id, sizeof(id));
+		ssize_t w = write(fds[1], id, strlen(id) + 1);
+		_exit(w > 0 ? 0 : 1);
+	}
+	crypto_random_id("x", parent, sizeof(parent));
+	cr_assert_gt(read(fds[0], child, sizeof(child) - 1), 0);
+	int status;
+	waitpid(pid, &status, 0);
+	close(fds[0]);
+	close(fds[1]);
+	cr_expect_eq(strlen(child), strlen(parent));
+	cr_expect_str_neq(child + 2 + 8, parent + 2 + 8, "child and parent drew the same bytes: %s %s", child,
+			  parent);
 }
 
 Test(crypto, random_bytes_fill)
