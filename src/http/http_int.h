@@ -57,6 +57,7 @@ typedef enum ff_err (*handler_fn)(struct ctx *c);
 #define RF_STATIC 4u	  /* static file, not JSON */
 #define RF_CSV 8u	  /* a text/csv body is accepted too */
 #define RF_NOJSON 16u	  /* with RF_CSV: CSV only */
+#define RF_OWN_TX 32u	  /* runs transactions of its own (a worker pass): see run_idempotent */
 
 struct route {
 	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
@@ -188,9 +189,13 @@ bool ratelimit_take(const char *key_prefix, int *out_retry_after);
 
 void idem_init(void);
 void idem_free(void);
-/* Fingerprint = SHA-256 of method, path and body, hex into out (65 bytes). */
-void idem_fingerprint(const char *method, const char *path, const char *body, size_t len,
+/* Fingerprint = SHA-256 of method, path, query arguments (in order; `query` as
+ * idem_query() writes them) and body, hex into out (65 bytes). */
+void idem_fingerprint(const char *method, const char *path, const char *query, const char *body, size_t len,
 		      char *out);
+/* The request's query arguments, decoded and in order, as an unambiguous text for
+ * idem_fingerprint (each key and value prefixed with its length). Caller frees. */
+char *idem_query(struct MHD_Connection *conn);
 /* Claim (scope, key) for this request; false when another request holds it. */
 bool idem_acquire(const char *scope, const char *key);
 void idem_release(const char *scope, const char *key);

@@ -39,13 +39,36 @@ void idem_free(void)
 	pthread_mutex_unlock(&idem.lock);
 }
 
-void idem_fingerprint(const char *method, const char *path, const char *body, size_t len, char *out)
+static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct ffbuf *b = cls;
+	/* "a=" and "a" differ: a missing value is -1 long */
+	if (ffbuf_addf(b, "%zu:%s%ld:%s", strlen(key), key, value ? (long)strlen(value) : -1L, value ? value : ""))
+		ff_oom();
+	return MHD_YES;
+}
+
+char *idem_query(struct MHD_Connection *conn)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query_arg, &b);
+	return ffbuf_detach(&b, NULL);
+}
+
+void idem_fingerprint(const char *method, const char *path, const char *query, const char *body, size_t len,
+		      char *out)
 {
 	struct ffbuf b;
 
+	/* the query is part of the request: DELETE /v1/blocklist?value=a and ?value=b are
+	 * two requests, and the second must not replay the first. Without one the text is
+	 * what it was before queries counted, so records stored then still replay. */
 	ffbuf_init(&b, 0);
 	if (ffbuf_adds(&b, method) || ffbuf_add(&b, "\n", 1) || ffbuf_adds(&b, path) ||
-	    ffbuf_add(&b, "\n", 1) || (len && ffbuf_add(&b, body, len)))
+	    (query && *query && (ffbuf_add(&b, "?", 1) || ffbuf_adds(&b, query))) || ffbuf_add(&b, "\n", 1) ||
+	    (len && ffbuf_add(&b, body, len)))
 		ff_oom();
 	crypto_sha256_hex(b.data, b.len, out);
 	ffbuf_release(&b);

@@ -211,14 +211,21 @@ static enum MHD_Result run_idempotent(struct MHD_Connection *conn, struct reques
 		goto out;
 	}
 
-	err = engine_tx_begin(c->eng);
+	/* the record is written in the effect's transaction - except for a route that
+	 * commits as it goes (a worker pass: chunk by chunk, with calls to providers in
+	 * between), which cannot run inside one: its record follows in a transaction of its
+	 * own. A crash in between leaves no record, and a retry with the key runs the pass
+	 * again, which only does what is still due (docs/api.md). */
+	bool own_tx = req->route->flags & RF_OWN_TX;
+	err = own_tx ? FF_OK : engine_tx_begin(c->eng);
 	if (err) {
 		rc = respond_fail(conn, req, err, NULL, "could not begin a transaction");
 		goto out;
 	}
 	err = req->route->handler(c);
 	if (err) {
-		engine_tx_rollback(c->eng);
+		if (!own_tx)
+			engine_tx_rollback(c->eng);
 		rc = answer(conn, req, c, err);
 		goto out;
 	}
@@ -231,7 +238,9 @@ static enum MHD_Result run_idempotent(struct MHD_Connection *conn, struct reques
 		json_decref(c->out);
 	c->raw = NULL;
 	c->out = NULL;
-	err = engine_idem_store(c->eng, scope, req->idem_key, req->idem_fp, status, text);
+	err = own_tx ? engine_tx_begin(c->eng) : FF_OK;
+	if (!err)
+		err = engine_idem_store(c->eng, scope, req->idem_key, req->idem_fp, status, text);
 	if (!err)
 		err = engine_tx_commit(c->eng);
 	if (err) {
@@ -330,7 +339,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct request *req
 	c.ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 
 	if (req->has_idem) {
-		idem_fingerprint(method, url, c.body, c.body_len, req->idem_fp);
+		char *query = idem_query(conn);
+		idem_fingerprint(method, url, query, c.body, c.body_len, req->idem_fp);
+		free(query);
 		return run_idempotent(conn, req, &c);
 	}
 	enum ff_err err = req->route->handler(&c);

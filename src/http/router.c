@@ -157,7 +157,7 @@ const struct route http_routes[] = {
      "Reconcile a batch against the provider's report"},
 
     /* work, reports, keys, audit */
-    {"POST", "/v1/jobs/run", h_jobs_run, R_ADMIN, RF_BODY, NULL, "{} (empty)", 200,
+    {"POST", "/v1/jobs/run", h_jobs_run, R_ADMIN, RF_BODY | RF_OWN_TX, NULL, "{} (empty)", 200,
      "Run one worker pass now"},
     {"GET", "/v1/reports/participants", h_report_participants, R_READ, 0, "format", NULL, 200,
      "Per-participant report (JSON, or CSV with format=csv)"},

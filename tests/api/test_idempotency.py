@@ -71,6 +71,49 @@ class Idempotency(unittest.TestCase):
         new_key = json.loads(b1)["key"]
         self.assertEqual(self.srv.request("GET", "/v1/audit", key=new_key)[0], 200)
 
+    def test_query_string_is_part_of_the_request(self):
+        for v in ("a.idem.example", "b.idem.example"):
+            st, b, _ = self.post("/v1/blocklist", {"kind": "domain", "value": v})
+            self.assertEqual(st, 201, b)
+
+        def delete(value, idem):
+            return self.srv.request("DELETE", f"/v1/blocklist?kind=domain&value={value}", key=self.admin,
+                                    headers={"Idempotency-Key": idem}, raw=True)
+        st1, b1, _ = delete("a.idem.example", "q-1")
+        self.assertEqual(st1, 200, b1)
+        st2, b2, h2 = delete("a.idem.example", "q-1")
+        self.assertEqual((st2, b2, h2.get("idempotent-replayed")), (st1, b1, "true"))
+        # the same key, another query: not a replay of the first delete
+        st, b, h = delete("b.idem.example", "q-1")
+        self.assertEqual(st, 422, b)
+        self.assertEqual(json.loads(b)["error"]["code"], "idempotency_key_reused")
+        self.assertNotIn("idempotent-replayed", h)
+        listed = self.srv.request("GET", "/v1/blocklist", key=self.admin, raw=True)[1].decode()
+        self.assertIn("b.idem.example", listed)  # nothing happened
+        self.assertNotIn("a.idem.example", listed)
+        # arguments in another order are another request too (the key says "the same")
+        st, b, _ = self.srv.request("DELETE", "/v1/blocklist?value=b.idem.example&kind=domain", key=self.admin,
+                                    headers={"Idempotency-Key": "q-1"}, raw=True)
+        self.assertEqual(st, 422, b)
+
+    def test_worker_pass_with_a_key(self):
+        # a worker pass commits chunk by chunk: its record follows it, and a replay
+        # does not run it again
+        st1, b1, h1 = self.post("/v1/jobs/run", {}, idem="pass-1")
+        self.assertEqual(st1, 200, b1)
+        self.assertNotIn("idempotent-replayed", h1)
+        self.assertIn("fulfilled", json.loads(b1))
+        st2, b2, h2 = self.post("/v1/jobs/run", {}, idem="pass-1")
+        self.assertEqual((st2, b2, h2.get("idempotent-replayed")), (st1, b1, "true"))
+        st, b, _ = self.post("/v1/jobs/run", {"now": 1}, idem="pass-1")
+        self.assertEqual(st, 422, b)
+        st, b, _ = self.post("/v1/jobs/run", {"now": 1}, idem="pass-2")
+        self.assertEqual(st, 400, b)  # unknown_field: nothing stored
+        st, b, h = self.post("/v1/jobs/run", {}, idem="pass-2")
+        self.assertEqual(st, 200, b)
+        self.assertNotIn("idempotent-replayed", h)
+        self.assertEqual(self.srv.request("GET", "/healthz")[0], 200)
+
     def test_failed_request_stores_nothing(self):
         st, b, _ = self.post("/v1/api-keys", {"role": "wizard"}, idem="fail-1")
         self.assertEqual(st, 400, b)
