@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Runs the integration tests (tests/cli, tests/api, tests/e2e: files test_*.py) with
-unittest, in parallel across files, and prints 'N passed, N failed' as its last line."""
+unittest, in parallel across files, and prints 'N passed, N failed' as its last line.
+Arguments other than options (--pg) choose groups: only the files whose path contains
+one of them run, e.g. `run-integration.py cli` or `run-integration.py --pg test_install`."""
 import concurrent.futures
 import glob
 import os
@@ -10,8 +12,9 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 files = sorted(glob.glob(os.path.join(ROOT, "tests", "*", "test_*.py")))
-if len(sys.argv) > 2:
-    files = [f for f in files if any(a in f for a in sys.argv[2:])]
+groups = [a for a in sys.argv[1:] if not a.startswith("-")]
+if groups:
+    files = [f for f in files if any(g in os.path.relpath(f, ROOT) for g in groups)]
 env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests", "lib"))
 
 
