@@ -23,6 +23,12 @@ HDRS     := $(wildcard include/fulfill/*.h src/*/*.h)
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+# systemd reads units from /usr/lib/systemd/system and /usr/local/lib/systemd/system;
+# with another PREFIX the operator copies the unit to /etc/systemd/system (docs/configuration.md)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
 .PHONY: all check unit unit-san integration demo bench fuzz clean deps install soak format
 
@@ -90,11 +96,22 @@ soak: fulfill build/libfulfill.a
 	FULFILL_SOAK=1 PYTHONPATH=tests/lib python3 -m unittest -v tests/e2e/test_exactly_once.py
 	FULFILL_SOAK=1 tests/with-postgres env PYTHONPATH=tests/lib python3 -m unittest -v tests/e2e/test_scaleout.py
 
+# The binary, the man page, the systemd unit (its @BINDIR@ and @DATADIR@ filled in) and
+# the example config as DATADIR/fulfill/fulfill.conf; /etc is the operator's, never
+# written. The server looks for its console beside the binary in ../share/fulfill/web
+# (src/http/server.c), so web/ is copied there when it has files (it is not in git yet).
 install: fulfill
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fulfill/web $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 0755 fulfill $(DESTDIR)$(PREFIX)/bin/fulfill
-	cp -r web/. $(DESTDIR)$(PREFIX)/share/fulfill/web/
-	[ ! -f docs/fulfill.1 ] || install -m 0644 docs/fulfill.1 $(DESTDIR)$(PREFIX)/share/man/man1/fulfill.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(DATADIR)/fulfill
+	install -m 0755 fulfill $(DESTDIR)$(BINDIR)/fulfill
+	install -m 0644 docs/fulfill.1 $(DESTDIR)$(MANDIR)/man1/fulfill.1
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' etc/fulfill.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/fulfill.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/fulfill.service
+	install -m 0644 etc/fulfill.conf $(DESTDIR)$(DATADIR)/fulfill/fulfill.conf
+	if [ -n "$$(ls -A web 2>/dev/null)" ]; then \
+		install -d $(DESTDIR)$(DATADIR)/fulfill/web && cp -r web/. $(DESTDIR)$(DATADIR)/fulfill/web/; \
+	fi
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_MAIN) $(wildcard include/fulfill/*.h src/*/*.h)
