@@ -226,6 +226,10 @@ static inline bool core_tx_cached(const struct engine *e, int64_t gen)
 /* Forget the per-transaction facts (after changing programs, endpoints, blocklist). */
 void core_tx_forget(struct engine *e);
 
+/* Delete the Idempotency-Key records older than 24 hours at `now` (the worker pass;
+ * an expired record answers no more, keys.c); *out = how many. */
+enum ff_err idem_purge(struct engine *e, int64_t now, int64_t *out, struct ff_diag *d);
+
 /* Map a failed store call to FF_E_STORE with the database's message. */
 enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what);
 /* Finish a read-only public call: release read snapshots. Returns err. */

@@ -172,3 +172,25 @@ enum ff_err engine_idem_store(struct engine *e, const char *scope, const char *k
 		return store_unique_violation(e->st) ? FF_E_IDEM_IN_USE : FF_E_STORE;
 	return FF_OK;
 }
+
+enum ff_err idem_purge(struct engine *e, int64_t now, int64_t *out, struct ff_diag *d)
+{
+	/* 1,000 per transaction (the query's LIMIT), oldest first, so that a large backlog
+	 * neither holds one long transaction nor delays the rest of the pass for long */
+	enum { ROUNDS = 20 };
+	*out = 0;
+	for (int i = 0; i < ROUNDS; i++) {
+		enum ff_err err = core_begin(e, d);
+		if (err)
+			return err;
+		struct store_stmt *st = store_query(e->st, Q_IDEM_PURGE);
+		store_bind_int(st, 1, now - IDEM_TTL_MS);
+		int64_t n = store_exec(st) ? -1 : store_changes(e->st);
+		if ((err = core_end(e, n < 0 ? core_store_fail(e, d, "idempotency records") : FF_OK, d)))
+			return err;
+		*out += n;
+		if (n < 1000)
+			break;
+	}
+	return FF_OK;
+}

@@ -208,6 +208,9 @@ enum ff_err engine_worker_pass(struct engine *e, const struct actor *a, int64_t 
 		err = outbox_deliver_pass(e, now, &webhooks, d);
 	if (!err)
 		err = notify_deliver_pass(e, now, &emails, d);
+	int64_t purged = 0;
+	if (!err)
+		err = idem_purge(e, now, &purged, d);
 	if (!err)
 		*out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "released", (json_int_t)released, "fulfilled",
 				 (json_int_t)fulfilled, "failed", (json_int_t)failed, "expired", (json_int_t)expired,

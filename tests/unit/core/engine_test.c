@@ -611,6 +611,50 @@ Test(engine, writer_defers_sync_and_checkpoints_in_the_background)
 	fx_check_invariants(&F);
 }
 
+/* Idempotency-Key records answer for 24 hours (API.md); after that a lookup finds
+ * nothing, and the worker pass deletes them (oldest first, 1,000 per transaction),
+ * leaving the younger ones. */
+static enum idem_state idem_state_of(const char *key)
+{
+	enum idem_state state;
+	int status = 0;
+	char *body = NULL;
+	cr_assert_eq(engine_idem_lookup(F.e, "fk_admin_x", key, "fp", &state, &status, &body), FF_OK);
+	if (state == IDEM_REPLAY)
+		cr_expect_str_eq(body, "{\"ok\":true}");
+	free(body);
+	return state;
+}
+
+Test(engine, idempotency_records_expire_and_are_purged)
+{
+	const int64_t hour = 3600 * INT64_C(1000);
+	char key[32];
+	cr_assert_eq(engine_tx_begin(F.e), FF_OK);
+	for (int i = 0; i < 2500; i++) {
+		snprintf(key, sizeof(key), "old-%d", i);
+		cr_assert_eq(engine_idem_store(F.e, "fk_admin_x", key, "fp", 200, "{\"ok\":true}"), FF_OK);
+	}
+	cr_assert_eq(engine_tx_commit(F.e), FF_OK);
+	fftime_set_now(T0 + 23 * hour);
+	cr_assert_eq(engine_tx_begin(F.e), FF_OK);
+	cr_assert_eq(engine_idem_store(F.e, "fk_admin_x", "young", "fp", 200, "{\"ok\":true}"), FF_OK);
+	cr_assert_eq(engine_tx_commit(F.e), FF_OK);
+
+	fftime_set_now(T0 + 24 * hour - 1);
+	cr_expect_eq(idem_state_of("old-7"), IDEM_REPLAY, "still answers just before 24 h");
+	fftime_set_now(T0 + 24 * hour + 1);
+	cr_expect_eq(idem_state_of("old-7"), IDEM_NEW, "expired: the key is free again");
+	cr_expect_eq(idem_state_of("young"), IDEM_REPLAY);
+	cr_expect_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM idempotency"), 2501, "expired, not deleted yet");
+
+	json_decref(fx_worker(&F, T0 + 24 * hour + 1));
+	cr_expect_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM idempotency"), 1, "the pass deleted every expired record");
+	cr_expect_eq(idem_state_of("young"), IDEM_REPLAY);
+	json_decref(fx_worker(&F, T0 + 47 * hour + 1));
+	cr_expect_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM idempotency"), 0);
+}
+
 /* Two redemptions of the same balance at the same moment on two connections: one
  * passes, the other finds the balance spent (on PostgreSQL the balance row is locked
  * before the check; SQLite's write transactions take turns). */
