@@ -1,6 +1,7 @@
 """GET /metrics beyond HTTP: connector call latency (in-transaction ledger and an
 external webhook connector), webhook delivery outcomes and queue depths, after real
-worker passes (POST /v1/jobs/run) against real loopback receivers."""
+worker passes (POST /v1/jobs/run) against real loopback receivers; the reward gauge by
+status against GET /v1/rewards?status=, and the worker-pass histogram."""
 import http.server
 import json
 import os
@@ -14,6 +15,8 @@ from apiutil import PROGRAM, Env, conversion, ndjson, participant, referral, see
 from fulfilltest import free_port  # noqa: E402
 
 ALLOW = ("--webhook-allow-hosts", "127.0.0.1")
+STATUSES = ("pending", "review", "approved", "issuing", "fulfilled", "reconciled", "failed", "cancelled",
+            "reversed", "expired")  # API.md, "Rewards"
 SAMPLE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$')
 
 
@@ -160,6 +163,81 @@ class MetricsMore(unittest.TestCase):
         self.assertNotIn('connector="ledger"', text)
         self.assertEqual(sample(m, "fulfill_queue_depth", queue="approved"), 0)
         self.assertEqual(sample(m, "fulfill_queue_depth", queue="issuing"), 0)
+
+    def assertRewardGauge(self, srv, key, expected):
+        """fulfill_rewards{status} for every status equals both `expected` (0 when not
+        named) and the number of rewards GET /v1/rewards?status= lists."""
+        text, m = self.metrics(srv)
+        self.assertIn("# TYPE fulfill_rewards gauge", text)
+        for status in STATUSES:
+            st, body, _ = srv.request("GET", f"/v1/rewards?status={status}&limit=1000", key=key)
+            self.assertEqual(st, 200, body)
+            self.assertFalse(body["has_more"])
+            listed = len(body["data"])
+            self.assertEqual(listed, expected.get(status, 0), f"GET /v1/rewards?status={status}")
+            self.assertEqual(sample(m, "fulfill_rewards", status=status), listed, f"fulfill_rewards{{{status}}}")
+        self.assertEqual(sorted(k[1] for k in m if k[0] == "fulfill_rewards"),
+                         sorted(frozenset({("status", s)}) for s in STATUSES), "one series per status")
+
+    def test_reward_gauge_follows_status_changes(self):
+        program = dict(PROGRAM, review={"always": True})
+        self.env.cli("program", "load", self.env.write("p1.json", json.dumps(program)), "--activate", check=True)
+        admin = self.env.key("admin")
+        srv = self.env.serve("--no-worker")
+        self.assertRewardGauge(srv, admin, {})
+        events = [participant(p) for p in ("alice", "bob", "carol", "dave")]
+        events += [referral("ref_1", "alice", "carol"), conversion("ord_1", "carol"),
+                   referral("ref_2", "bob", "dave"), conversion("ord_2", "dave")]
+        st, body, _ = srv.request("POST", "/v1/events", ndjson(events), key=admin, ctype="application/x-ndjson")
+        self.assertEqual((st, body.get("rejected")), (200, 0), body)
+        self.assertRewardGauge(srv, admin, {"review": 4})
+        st, body, _ = srv.request("GET", "/v1/rewards?limit=1000", key=admin)
+        r = {x["participant"]: x["id"] for x in body["data"]}
+
+        def act(who, action, body=None):
+            st, got, _ = srv.request("POST", f"/v1/rewards/{r[who]}/{action}", body, key=admin)
+            self.assertEqual(st, 200, got)
+
+        act("alice", "approve")
+        self.assertRewardGauge(srv, admin, {"review": 3, "approved": 1})
+        act("carol", "reject", {"reason": "fraud"})
+        self.assertRewardGauge(srv, admin, {"review": 2, "approved": 1, "cancelled": 1})
+        act("alice", "cancel", {"reason": "refunded"})
+        self.assertRewardGauge(srv, admin, {"review": 2, "cancelled": 2})
+        act("bob", "approve")
+        self.assertRewardGauge(srv, admin, {"review": 1, "approved": 1, "cancelled": 2})
+        st, counts, _ = srv.request("POST", "/v1/jobs/run", key=admin)
+        self.assertEqual((st, counts["fulfilled"]), (200, 1), counts)
+        self.assertRewardGauge(srv, admin, {"review": 1, "fulfilled": 1, "cancelled": 2})
+
+    def test_worker_pass_histogram_counts_jobs_run(self):
+        s = seed(self.env)  # --no-worker: no pass runs unless asked for
+        text, m = self.metrics(s.srv)
+        self.assertIn("# TYPE fulfill_worker_pass_seconds histogram", text)
+        self.assertHistogram(m, "fulfill_worker_pass_seconds", 0)
+        self.assertEqual(sample(m, "fulfill_worker_pass_seconds_sum"), 0)
+
+        st, counts, _ = s.srv.request("POST", "/v1/jobs/run", key=s.admin)
+        self.assertEqual((st, counts["fulfilled"]), (200, 4), counts)
+        _, m = self.metrics(s.srv)
+        self.assertHistogram(m, "fulfill_worker_pass_seconds", 1)
+        first = sample(m, "fulfill_worker_pass_seconds_sum")
+        self.assertGreater(first, 0, "a pass that fulfilled four rewards took some time")
+
+        for _ in range(2):
+            st, counts, _ = s.srv.request("POST", "/v1/jobs/run", key=s.admin)
+            self.assertEqual((st, counts["fulfilled"]), (200, 0), counts)
+        _, m = self.metrics(s.srv)
+        self.assertHistogram(m, "fulfill_worker_pass_seconds", 3)
+        self.assertGreater(sample(m, "fulfill_worker_pass_seconds_sum"), first)
+
+        # refused requests run no pass: the count stays
+        st, body, _ = s.srv.request("POST", "/v1/jobs/run", {"now": "2030-01-01T00:00:00Z"}, key=s.admin)
+        self.assertEqual(st, 400, body)
+        st, body, _ = s.srv.request("POST", "/v1/jobs/run", key=self.env.key("operator"))
+        self.assertEqual(st, 403, body)
+        _, m = self.metrics(s.srv)
+        self.assertHistogram(m, "fulfill_worker_pass_seconds", 3)
 
 
 if __name__ == "__main__":
