@@ -92,6 +92,30 @@ class Resources(SeededAPITest):
         self.err("PUT", "/v1/programs/p3", {}, 400, "invalid_request")
         self.err("PUT", "/v1/programs/p3", dict(PROGRAM, id="p3", bogus=1), 400, "unknown_field")
 
+    def test_rollback_to_never_approved_version(self):
+        # API.md: 409 version_not_approved for a version nobody approved (rollback is an
+        # activation); nothing changes: active version, versions, audit log
+        doc = dict(PROGRAM, id="p6", name="P6")
+        v1 = self.ok("PUT", "/v1/programs/p6", doc, status=201, key=self.operator)["version"]  # stays a draft
+        v2 = self.ok("PUT", "/v1/programs/p6", dict(doc, name="P6 second"), status=201, key=self.operator)["version"]
+        self.ok("POST", f"/v1/programs/p6/versions/{v2}/approve", {})
+        self.ok("POST", f"/v1/programs/p6/versions/{v2}/activate", {})
+        before = self.ok("GET", "/v1/programs/p6")
+        self.assertEqual(before["active_version"], v2)
+        audit = self.ok("GET", "/v1/audit/verify")
+        self.assertIs(audit["ok"], True)
+
+        self.err("POST", "/v1/programs/p6/rollback", {"version": v1}, 409, "version_not_approved")
+        self.err("POST", "/v1/programs/p6/rollback", {"version": 99}, 404, "not_found")
+
+        after = self.ok("GET", "/v1/programs/p6")
+        self.assertEqual(after["active_version"], v2)
+        self.assertEqual(after, before)
+        self.assertEqual(self.ok("GET", f"/v1/programs/p6/versions/{v1}")["status"], "draft")
+        self.assertEqual(self.ok("GET", "/v1/audit/verify"), audit)  # no record added
+        self.assertNotIn("p6@", str([a["target"] for a in self.ok("GET", "/v1/audit?limit=1000")["data"]
+                                     if a["action"] == "program.rolled_back"]))
+
     # ---- participants ----
 
     def test_participants(self):
