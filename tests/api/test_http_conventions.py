@@ -50,6 +50,23 @@ class Conventions(unittest.TestCase):
     def assertAlive(self):
         self.assertEqual(self.req("GET", "/healthz", key=None)[:2], (200, {"ok": True}))
 
+    def snapshot(self):
+        """What is stored, as the API shows it: participants, rewards, audit log."""
+        st, rewards, _ = self.req("GET", "/v1/rewards?limit=1000")
+        self.assertEqual(st, 200, rewards)
+        st, audit, _ = self.req("GET", "/v1/audit?limit=1000")
+        self.assertEqual(st, 200, audit)
+        return {"participants": self.participants(), "rewards": rewards["data"], "audit": audit["data"]}
+
+    def stored_before_abuse(self, pid):
+        """Something to lose: one participant stored, then the snapshot."""
+        st, body, _ = self.req("POST", "/v1/events", participant(pid))
+        self.assertEqual(st, 200, body)
+        before = self.snapshot()
+        self.assertIn(pid, [p["id"] for p in before["participants"]])
+        self.assertTrue(before["audit"])
+        return before
+
     # ---- operational routes ----
 
     def test_healthz_readyz(self):
@@ -228,12 +245,22 @@ class Conventions(unittest.TestCase):
     # ---- abuse ----
 
     def test_huge_headers(self):
+        before = self.stored_before_abuse("before_huge_headers")
         try:
             st, _, _ = self.req("GET", "/v1/rewards", headers={"X-Filler": "a" * 200000})
             self.assertIn(st, (400, 413, 431))
         except (ConnectionError, http.client.HTTPException):
             pass  # closing the connection is an acceptable answer too
+        # the same on a write: refused whole, nothing stored
+        try:
+            st, body, _ = self.req("POST", "/v1/events", participant("huge_headers"),
+                                   headers={"X-Filler": "a" * 200000})
+            self.assertIn(st, (400, 413, 431), body)
+        except (ConnectionError, http.client.HTTPException):
+            pass
         self.assertAlive()
+        self.assertEqual(self.snapshot(), before)
+        self.assertError(self.req("GET", "/v1/participants/huge_headers"), 404, "not_found")
 
     def test_slow_body_hits_connection_timeout(self):
         before = self.participants()
@@ -257,6 +284,7 @@ class Conventions(unittest.TestCase):
         self.assertEqual(self.participants(), before)
 
     def test_garbage_request_line(self):
+        before = self.stored_before_abuse("before_garbage")
         s = socket.create_connection(("127.0.0.1", self.srv.port))
         s.sendall(b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
         s.settimeout(10)
@@ -266,6 +294,23 @@ class Conventions(unittest.TestCase):
             pass
         s.close()
         self.assertAlive()
+        # a well-formed write pipelined after the garbage on the same connection is not
+        # run: a request line that cannot be parsed ends the connection (RFC 9112, 2.2)
+        body = json.dumps(participant("after_garbage")).encode()
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.sendall(b"\x16\x03\x01\x02\x00garbage\r\n\r\nPOST /v1/events HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + self.admin.encode() + b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        s.settimeout(10)
+        try:
+            while s.recv(4096):
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        self.assertAlive()
+        self.assertEqual(self.snapshot(), before)
+        self.assertError(self.req("GET", "/v1/participants/after_garbage"), 404, "not_found")
 
     def test_log_lines(self):
         self.req("GET", "/v1/rewards", headers={"X-Request-Id": "log-check-1"})
