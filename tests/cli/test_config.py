@@ -70,6 +70,32 @@ class Config(FulfillTest):
         self.assertNotIn("hunter2", r.stdout)
         self.assertIn("SOURCE", r.stdout.splitlines()[0])
 
+    def test_database_passwords_masked_in_every_form(self):
+        cases = {
+            "postgres://app:hunter2@db.internal:5432/fulfill": "postgres://app:****@db.internal:5432/fulfill",
+            "postgres://db.internal/fulfill?user=app&password=hunter2&sslmode=require":
+                "postgres://db.internal/fulfill?user=app&password=****&sslmode=require",
+            "postgresql://app@db.internal/fulfill?sslpassword=hunter2":
+                "postgresql://app@db.internal/fulfill?sslpassword=****",
+            "host=db.internal user=app password=hunter2 dbname=fulfill":
+                "host=db.internal user=app password=**** dbname=fulfill",
+            "host=db.internal password='hunter2 \\' x' dbname=fulfill":
+                "host=db.internal password=**** dbname=fulfill",
+            # nothing secret: shown as it is
+            "postgres://db.internal:5432/fulfill?application_name=pw": "postgres://db.internal:5432/fulfill?application_name=pw",
+            "sqlite:/var/lib/fulfill/password=x.db": "sqlite:/var/lib/fulfill/password=x.db",
+        }
+        for db, shown in cases.items():
+            for how in ("env", "file"):
+                if how == "env":
+                    s = self.show(env={"FULFILL_DB": db})
+                else:
+                    s = self.show("--config", self.env.write("m.conf", f"db = {db}\n"))
+                self.assertEqual(s["db"]["value"], shown, (db, how))
+        r = self.env.cli("config", "show", "--config",
+                         self.env.write("m.conf", "db = postgres://h/db?password=hunter2\n"))
+        self.assertNotIn("hunter2", r.stdout)
+
     def test_master_key_is_never_a_flag(self):
         r = self.env.cli("config", "show", "--master-key", MASTER_KEY)
         self.assertEqual(r.returncode, 2)
