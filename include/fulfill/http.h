@@ -25,6 +25,9 @@ struct http_options {
 	int rate_per_sec;	/* per-key token refill per second; 0 disables; default 1000 */
 	int rate_burst;		/* per-key bucket size; default 2000 */
 	int conn_timeout;	/* seconds an idle/slow connection may live; default 30 */
+	int request_timeout;	/* seconds a request's body may take in all; default 120 */
+	int max_connections;	/* open connections at most; default 1000 */
+	int max_connections_per_ip; /* from one address at most; 0 (default): no limit */
 	int worker_interval_ms; /* pause between worker passes; default 1000 */
 	const char *web_root;	/* directory holding console/ and portal/; default "web" */
 	bool group_commit;	/* single events share transactions (default true); false:
@@ -34,8 +37,9 @@ struct http_options {
 /*
  * Fill defaults, then apply environment overrides (handy for tests and containers):
  *   FULFILL_HTTP_MAX_BODY, FULFILL_HTTP_THREADS, FULFILL_HTTP_RATE (per second),
- *   FULFILL_HTTP_BURST, FULFILL_HTTP_TIMEOUT (seconds), FULFILL_WEB_ROOT,
- *   FULFILL_HTTP_GROUP_COMMIT (0 turns group commit off).
+ *   FULFILL_HTTP_BURST, FULFILL_HTTP_TIMEOUT (seconds), FULFILL_HTTP_REQUEST_TIMEOUT
+ *   (seconds), FULFILL_HTTP_MAX_CONNECTIONS, FULFILL_HTTP_MAX_CONNECTIONS_PER_IP,
+ *   FULFILL_WEB_ROOT, FULFILL_HTTP_GROUP_COMMIT (0 turns group commit off).
  * Command-line flags set after this call win over the environment.
  */
 void http_options_init(struct http_options *opt);

@@ -51,6 +51,18 @@ static int http_options_from(const struct cli *c, const struct engine_config *cf
 		rc |= parse_int_setting(c, SET_HTTP_BURST, 1, 100000000, &opt->rate_burst);
 	if (s->source[SET_HTTP_TIMEOUT] != SRC_DEFAULT)
 		rc |= parse_int_setting(c, SET_HTTP_TIMEOUT, 1, 86400, &opt->conn_timeout);
+	if (s->source[SET_HTTP_REQUEST_TIMEOUT] != SRC_DEFAULT)
+		rc |= parse_int_setting(c, SET_HTTP_REQUEST_TIMEOUT, 1, 86400, &opt->request_timeout);
+	if (s->source[SET_HTTP_MAX_CONNECTIONS] != SRC_DEFAULT)
+		rc |= parse_int_setting(c, SET_HTTP_MAX_CONNECTIONS, 1, 1000000, &opt->max_connections);
+	if (s->source[SET_HTTP_MAX_CONNECTIONS_PER_IP] != SRC_DEFAULT)
+		rc |= parse_int_setting(c, SET_HTTP_MAX_CONNECTIONS_PER_IP, 0, 1000000,
+					&opt->max_connections_per_ip);
+	if (s->source[SET_HTTP_GROUP_COMMIT] != SRC_DEFAULT) {
+		int on = 1;
+		rc |= parse_int_setting(c, SET_HTTP_GROUP_COMMIT, 0, 1, &on);
+		opt->group_commit = on;
+	}
 	if (s->source[SET_WEB_ROOT] != SRC_DEFAULT)
 		opt->web_root = s->value[SET_WEB_ROOT];
 	char *end;

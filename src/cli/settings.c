@@ -61,6 +61,22 @@ const struct cli_setting cli_settings_table[SET__COUNT] = {
 			"N", "requests an API key may burst above its rate"},
     [SET_HTTP_TIMEOUT] = {"http_timeout", "FULFILL_HTTP_TIMEOUT", "--http-timeout", "30", false,
 			  false, "SECONDS", "how long an idle or slow connection may live"},
+    [SET_HTTP_REQUEST_TIMEOUT] = {"http_request_timeout", "FULFILL_HTTP_REQUEST_TIMEOUT",
+				  "--http-request-timeout", "120", false, false, "SECONDS",
+				  "how long a request's body may take to arrive in all (the "
+				  "connection is closed beyond: a client that trickles it)"},
+    [SET_HTTP_MAX_CONNECTIONS] = {"http_max_connections", "FULFILL_HTTP_MAX_CONNECTIONS",
+				  "--http-max-connections", "1000", false, false, "N",
+				  "open HTTP connections at most (more are refused)"},
+    [SET_HTTP_MAX_CONNECTIONS_PER_IP] = {"http_max_connections_per_ip",
+					 "FULFILL_HTTP_MAX_CONNECTIONS_PER_IP",
+					 "--http-max-connections-per-ip", "0", false, false, "N",
+					 "open HTTP connections from one client address at most "
+					 "(0: no limit; behind a proxy every client has its address)"},
+    [SET_HTTP_GROUP_COMMIT] = {"http_group_commit", "FULFILL_HTTP_GROUP_COMMIT",
+			       "--http-group-commit", "1", false, false, "0|1",
+			       "single events commit together (1); 0: one transaction and "
+			       "fsync per request, for comparison (bench/)"},
     [SET_WEB_ROOT] = {"web_root", "FULFILL_WEB_ROOT", "--web-root", "web", false, false, "DIR",
 		      "directory holding the console/ and portal/ static files (installed: "
 		      "PREFIX/share/fulfill/web)"},

@@ -375,6 +375,13 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
 		req->received += n;
+		/* the idle timeout (http_timeout) does not stop a client that sends a byte now
+		 * and then; a body must arrive within http_request_timeout in all */
+		if (http_now_ns() - req->t0_ns > (int64_t)http_server->opt.request_timeout * 1000000000) {
+			log_msg("warn", "request %s: body not complete after %d s: connection closed",
+				req->request_id, http_server->opt.request_timeout);
+			return MHD_NO;
+		}
 		if (req->early_err || !(req->route && (req->route->flags & RF_BODY))) {
 			/* drain and drop; give up on absurd amounts */
 			return req->received > 8 * (uint64_t)http_server->opt.max_body ? MHD_NO

@@ -91,6 +91,8 @@ void http_options_init(struct http_options *opt)
 	opt->rate_per_sec = 1000;
 	opt->rate_burst = 2000;
 	opt->conn_timeout = 30;
+	opt->request_timeout = 120;
+	opt->max_connections = 1000;
 	opt->worker_interval_ms = 1000;
 	opt->web_root = NULL;
 	opt->group_commit = true;
@@ -106,6 +108,9 @@ void http_options_init(struct http_options *opt)
 	env_int("FULFILL_HTTP_RATE", &opt->rate_per_sec);
 	env_int("FULFILL_HTTP_BURST", &opt->rate_burst);
 	env_int("FULFILL_HTTP_TIMEOUT", &opt->conn_timeout);
+	env_int("FULFILL_HTTP_REQUEST_TIMEOUT", &opt->request_timeout);
+	env_int("FULFILL_HTTP_MAX_CONNECTIONS", &opt->max_connections);
+	env_int("FULFILL_HTTP_MAX_CONNECTIONS_PER_IP", &opt->max_connections_per_ip);
 	const char *gc = getenv("FULFILL_HTTP_GROUP_COMMIT");
 	if (gc && strcmp(gc, "0") == 0)
 		opt->group_commit = false;
@@ -323,6 +328,10 @@ static struct MHD_Daemon *start_mhd(const struct sockaddr_storage *addr, bool v6
 		    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
 		    (unsigned)http_server->opt.conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+		    /* a slowloris client holds a connection per trickle: bounded in all, and
+		     * per address when asked (request.c bounds each body's total time) */
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)http_server->opt.max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)http_server->opt.max_connections_per_ip,
 		    MHD_OPTION_END);
 	}
 	return d;
@@ -350,6 +359,12 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 	s.cfg.max_body = s.opt.max_body;
 	if (s.opt.conn_timeout <= 0)
 		s.opt.conn_timeout = 30;
+	if (s.opt.request_timeout <= 0)
+		s.opt.request_timeout = 120;
+	if (s.opt.max_connections <= 0)
+		s.opt.max_connections = 1000;
+	if (s.opt.max_connections_per_ip < 0)
+		s.opt.max_connections_per_ip = 0;
 	if (s.opt.worker_interval_ms <= 0)
 		s.opt.worker_interval_ms = 1000;
 	if (!s.opt.listen)

@@ -283,6 +283,60 @@ class Conventions(unittest.TestCase):
         self.assertAlive()
         self.assertEqual(self.participants(), before)
 
+    def test_trickled_body_hits_request_timeout(self):
+        # a byte every second never trips the idle timeout (2 s here); the whole body
+        # must still arrive within --http-request-timeout
+        srv = self.env.serve("--no-worker", "--http-request-timeout", "3")
+        before = self.participants()
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + self.admin.encode() +
+                  b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        t0 = time.time()
+        closed_after = None
+        try:
+            for _ in range(20):
+                time.sleep(1)
+                s.sendall(b" ")
+        except (BrokenPipeError, ConnectionResetError):
+            closed_after = time.time() - t0
+        if closed_after is None:  # the last sends may still succeed: the read side tells
+            s.settimeout(5)
+            try:
+                closed_after = time.time() - t0 if s.recv(4096) == b"" else None
+            except (ConnectionResetError, socket.timeout):
+                closed_after = time.time() - t0
+        s.close()
+        self.assertIsNotNone(closed_after, "a trickled body kept its connection open")
+        self.assertLess(closed_after, 12, "closed only after %.1f s" % closed_after)
+        self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+        self.assertEqual(self.participants(), before)
+
+    def test_connections_per_address_are_bounded(self):
+        srv = self.env.serve("--no-worker", "--http-max-connections-per-ip", "2")
+        held = []
+        for _ in range(2):  # two connections stuck in their headers
+            c = socket.create_connection(("127.0.0.1", srv.port))
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            held.append(c)
+        time.sleep(0.3)
+        third = socket.create_connection(("127.0.0.1", srv.port))
+        third.settimeout(5)
+        try:
+            third.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = third.recv(4096)
+        except (ConnectionResetError, BrokenPipeError):
+            answer = b""
+        third.close()
+        self.assertEqual(answer, b"", "a third connection from the same address was served")
+        # the held ones still work, and once they are gone new ones are served
+        held[0].sendall(b"\r\n")
+        held[0].settimeout(5)
+        self.assertTrue(held[0].recv(4096).startswith(b"HTTP/1.1 200"))
+        for c in held:
+            c.close()
+        time.sleep(0.3)
+        self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+
     def test_garbage_request_line(self):
         before = self.stored_before_abuse("before_garbage")
         s = socket.create_connection(("127.0.0.1", self.srv.port))

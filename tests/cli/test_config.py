@@ -96,6 +96,21 @@ class Config(FulfillTest):
                          self.env.write("m.conf", "db = postgres://h/db?password=hunter2\n"))
         self.assertNotIn("hunter2", r.stdout)
 
+    def test_http_limits_and_group_commit_settings(self):
+        s = self.show("--http-group-commit", "0", "--http-request-timeout", "60",
+                      env={"FULFILL_HTTP_MAX_CONNECTIONS_PER_IP": "8"})
+        self.assertEqual((s["http_group_commit"]["value"], s["http_group_commit"]["source"]), ("0", "flag"))
+        self.assertEqual(s["http_request_timeout"]["value"], "60")
+        self.assertEqual((s["http_max_connections_per_ip"]["value"],
+                          s["http_max_connections_per_ip"]["source"]), ("8", "env"))
+        self.assertEqual((s["http_max_connections"]["value"], s["http_max_connections"]["source"]),
+                         ("1000", "default"))
+        for bad in (("--http-group-commit", "yes"), ("--http-request-timeout", "0"),
+                    ("--http-max-connections", "-1"), ("--http-max-connections-per-ip", "x")):
+            r = self.env.cli("serve", "--listen", "127.0.0.1:1", *bad)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertIn(bad[0][2:].replace("-", "_"), r.stderr)
+
     def test_master_key_is_never_a_flag(self):
         r = self.env.cli("config", "show", "--master-key", MASTER_KEY)
         self.assertEqual(r.returncode, 2)
