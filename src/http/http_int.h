@@ -185,6 +185,16 @@ void ratelimit_free(void);
 /* Take a token for `key_prefix`; false (and *out_retry_after seconds) when empty. */
 bool ratelimit_take(const char *key_prefix, int *out_retry_after);
 
+/* ---- connections per client address (connlimit.c) ---- */
+
+/* Count connections per address and refuse beyond `per_address` (0: no limit). */
+void connlimit_init(int per_address);
+/* libmicrohttpd's accept policy and connection notification callbacks. */
+enum MHD_Result connlimit_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+void connlimit_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+		      enum MHD_ConnectionNotificationCode toe);
+void connlimit_free(void);
+
 /* ---- idempotency (idempotency.c) ---- */
 
 void idem_init(void);

@@ -323,16 +323,16 @@ static struct MHD_Daemon *start_mhd(const struct sockaddr_storage *addr, bool v6
 	for (int attempt = 0; attempt < 2 && !d; attempt++) {
 		unsigned poll = attempt == 0 ? MHD_USE_EPOLL : MHD_USE_AUTO;
 		d = MHD_start_daemon(
-		    flags | poll, 0, NULL, NULL, request_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+		    flags | poll, 0, connlimit_accept, NULL, request_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
 		    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
 		    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
 		    (unsigned)http_server->opt.conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 		    /* a slowloris client holds a connection per trickle: bounded in all, and
-		     * per address when asked (request.c bounds each body's total time) */
+		     * per address when asked (connlimit.c; request.c bounds each body's
+		     * total time) */
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)http_server->opt.max_connections,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)http_server->opt.max_connections_per_ip,
-		    MHD_OPTION_END);
+		    MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, NULL, MHD_OPTION_END);
 	}
 	return d;
 }
@@ -407,6 +407,7 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 		goto out;
 	if (s.opt.run_worker && worker_start() != 0)
 		goto out_gc;
+	connlimit_init(s.opt.max_connections_per_ip);
 	s.mhd = start_mhd(&addr, v6);
 	if (!s.mhd) {
 		log_msg("error", "cannot listen on %s", s.opt.listen);
@@ -439,6 +440,7 @@ out:
 	idem_free();
 	engines_close_all();
 	free(s.openapi_text);
+	connlimit_free();
 	http_server = NULL;
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 	return rc;
