@@ -3,9 +3,13 @@
  *
  * Generated from the route table in router.c, so every route the server answers is
  * in the document and nothing else is. Per operation: summary, path parameters, the
- * query parameters the route accepts, the roles that may call it (in the description
- * and as "x-roles"), bearer security unless public, and the error shape.
+ * query parameters the route accepts, the headers (Idempotency-Key on writes,
+ * X-Request-Id), the roles that may call it (in the description and as "x-roles"),
+ * bearer security unless public, the request body (a closed object of the route's
+ * fields when the table lists them: any other field is 400 unknown_field), the
+ * response headers, 429 with Retry-After for keyed routes, and the error shape.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +37,93 @@ static void add_param(json_t *params, const struct route *r, const char *name, c
 		json_object_set_new(schema, "enum", json_pack("[s,s]", "json", "csv"));
 	json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:o}", "name", name, "in", in,
 						"required", required, "schema", schema));
+}
+
+/* The schema of a body field by its name (the names API.md uses throughout). */
+static json_t *field_schema(const char *name)
+{
+	static const struct {
+		const char *name;
+		const char *type;
+		const char *description;
+	} fields[] = {
+	    {"amount", "integer", "minor units of the currency (cents for USD)"},
+	    {"fixed_amount", "integer", "minor units"},
+	    {"percent_bp", "integer", "basis points (1/100 of a percent)"},
+	    {"version", "integer", "a version number of the program"},
+	    {"low_stock_threshold", "integer", NULL},
+	    {"per_participant_limit", "integer", NULL},
+	    {"currency", "string", "ISO 4217 code, upper case"},
+	    {"events", "array", "event types (\"*\" for all)"},
+	    {"types", "array", "reward types"},
+	    {"approve", "array", "reward ids"},
+	    {"reject", "array", "reward ids"},
+	    {"codes", "array", "codes"},
+	    {"config", "object", "the connector's settings (secrets are write-only)"},
+	    {"rates", "object", "currency: rate to the reporting currency, a decimal string"},
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(fields[i].name, name) != 0)
+			continue;
+		json_t *s = json_pack("{s:s}", "type", fields[i].type);
+		if (!strcmp(fields[i].type, "array"))
+			json_object_set_new(s, "items", json_pack("{s:s}", "type", "string"));
+		if (!strcmp(name, "currency"))
+			json_object_set_new(s, "pattern", json_string("^[A-Z]{3}$"));
+		if (fields[i].description)
+			json_object_set_new(s, "description", json_string(fields[i].description));
+		return s;
+	}
+	return json_pack("{s:s}", "type", "string");
+}
+
+/* true when the table's body text is a plain field list ("kind,value,note"). */
+static bool field_list(const char *body)
+{
+	if (!body || !*body)
+		return false;
+	for (const char *p = body; *p; p++)
+		if (!islower((unsigned char)*p) && *p != '_' && *p != ',')
+			return false;
+	return true;
+}
+
+/* The JSON request body schema of a route. */
+static json_t *body_schema(const struct route *r)
+{
+	json_t *s = json_pack("{s:s}", "type", "object");
+	if (r->body && !strcmp(r->body, "{} (empty)")) {
+		json_object_set_new(s, "additionalProperties", json_false());
+		json_object_set_new(s, "maxProperties", json_integer(0));
+		return s;
+	}
+	if (!field_list(r->body)) {
+		if (r->body)
+			json_object_set_new(s, "description", json_string(r->body));
+		return s;
+	}
+	json_t *props = json_object();
+	for (const char *p = r->body; *p;) {
+		size_t len = strcspn(p, ",");
+		char name[64];
+		if (len && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			json_object_set_new(props, name, field_schema(name));
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	json_object_set_new(s, "properties", props);
+	json_object_set_new(s, "additionalProperties", json_false());
+	return s;
+}
+
+static json_t *header_param(const char *name, int max_len, const char *description)
+{
+	return json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:i}}", "name", name, "in", "header", "required", 0,
+			 "description", description, "schema", "type", "string", "maxLength", max_len);
 }
 
 static json_t *roles_json(unsigned roles, char *text, size_t n)
@@ -97,6 +188,15 @@ static json_t *operation(const struct route *r)
 			 r->body ? r->body : "");
 	}
 	json_object_set_new(op, "description", json_string(desc));
+	bool writes = strcmp(r->method, "GET") != 0;
+	if (writes && !(r->flags & RF_STATIC))
+		json_array_append_new(params, header_param("Idempotency-Key", HTTP_IDEM_KEY_MAX,
+							   "replay protection, scoped to the API key: the "
+							   "first 2xx answer is stored for 24 hours and "
+							   "replayed byte for byte"));
+	json_array_append_new(params, header_param("X-Request-Id", HTTP_REQUEST_ID_MAX,
+						   "echoed in the answer and the log line; generated "
+						   "when absent"));
 	if (json_array_size(params))
 		json_object_set_new(op, "parameters", params);
 	else
@@ -105,8 +205,7 @@ static json_t *operation(const struct route *r)
 		json_t *content =
 		    (r->flags & RF_NOJSON)
 			? json_pack("{s:{s:{s:s}}}", "text/csv", "schema", "type", "string")
-			: json_pack("{s:{s:{s:s}}}", "application/json", "schema", "type",
-				    "object");
+			: json_pack("{s:{s:o}}", "application/json", "schema", body_schema(r));
 		if ((r->flags & RF_CSV) && !(r->flags & RF_NOJSON))
 			json_object_set_new(content, "text/csv",
 					    json_pack("{s:{s:s}}", "schema", "type", "string"));
@@ -125,9 +224,23 @@ static json_t *operation(const struct route *r)
 	json_t *ok_content = json_pack("{s:{s:{}}}", ctype, "schema");
 	if (r->query && strstr(r->query, "format"))
 		json_object_set_new(ok_content, "text/csv", json_pack("{s:{}}", "schema"));
-	json_object_set_new(
-	    responses, code,
-	    json_pack("{s:s, s:o}", "description", "Success", "content", ok_content));
+	json_t *headers = json_pack("{s:{s:s, s:{s:s}}}", "X-Request-Id", "description",
+				    "the request's id (echoed or generated)", "schema", "type", "string");
+	if (writes && !(r->flags & RF_STATIC))
+		json_object_set_new(headers, "Idempotent-Replayed",
+				    json_pack("{s:s, s:{s:s, s:[s]}}", "description",
+					      "present on a replay of a stored answer", "schema", "type",
+					      "string", "enum", "true"));
+	json_object_set_new(responses, code,
+			    json_pack("{s:s, s:o, s:o}", "description", "Success", "headers", headers,
+				      "content", ok_content));
+	if (r->roles != R_PUBLIC)
+		json_object_set_new(
+		    responses, "429",
+		    json_pack("{s:s, s:{s:{s:s, s:{s:s, s:i}}}, s:{s:{s:{s:s}}}}", "description",
+			      "rate_limited: the API key's token bucket is empty", "headers", "Retry-After",
+			      "description", "whole seconds to wait", "schema", "type", "integer", "minimum",
+			      1, "content", "application/json", "schema", "$ref", "#/components/schemas/Error"));
 	json_object_set_new(responses, "default",
 			    json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
 				      "Error: {\"error\": {\"code\", \"message\", \"param\"?}}",
