@@ -67,11 +67,17 @@ Test(http_router, path_parameters_are_declared)
 	    json_object_get(json_object_get(doc, "paths"), "/v1/programs/{id}/versions/{version}"),
 	    "get");
 	json_t *params = json_object_get(op, "parameters");
-	cr_assert_eq(json_array_size(params), 2);
+	/* the path's two, in order, then the X-Request-Id header (a GET takes no
+	 * Idempotency-Key) */
+	cr_assert_eq(json_array_size(params), 3);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(params, 0), "name")),
 			 "id");
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(params, 1), "name")),
 			 "version");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(params, 0), "in")), "path");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(params, 2), "name")),
+			 "X-Request-Id");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(params, 2), "in")), "header");
 	json_decref(doc);
 }
 
