@@ -4,9 +4,11 @@ seed() gives a database with one active program and a small referral graph:
 alice referred carol (carol bought: rewards for alice and carol), bob referred dave
 (dave bought: rewards for bob and dave). Everything goes through the real CLI and
 the real HTTP API; nothing is faked."""
+import http.server
 import json
 import os
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -20,6 +22,49 @@ PROGRAM = {
 }
 
 ROLES = ["admin", "operator", "finance", "auditor", "ingest", "fulfiller", "partner"]
+
+
+def receiver(test, status=None):
+    """A loopback fulfillment endpoint (a webhook connector's target) for the length of
+    `test`: it answers status[0] (200 by default; a list, so the test can change it),
+    {"reference": "R<n>"} on success. Returns (url, got): got lists (path, body) of every
+    call."""
+    status = status if status is not None else [200]
+    got = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", 0))
+            got.append((self.path, json.loads(self.rfile.read(n) or b"{}")))
+            ok = status[0] < 300
+            body = json.dumps({"reference": f"R{len(got)}"} if ok else {"error": "no such account"}).encode()
+            self.send_response(status[0])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    test.addCleanup(srv.server_close)
+    test.addCleanup(srv.shutdown)
+    return f"http://127.0.0.1:{srv.server_address[1]}", got
+
+
+def audit_all(srv, key):
+    """Every audit record (GET /v1/audit, paging with starting_after), oldest first."""
+    out, after = [], None
+    while True:
+        st, page, _ = srv.request("GET", "/v1/audit?limit=1000" + (f"&starting_after={after}" if after else ""),
+                                  key=key)
+        assert st == 200, page
+        out += page["data"]
+        if not page["has_more"]:
+            return out
+        after = page["data"][-1]["id"]
 
 
 def participant(pid, country="US"):

@@ -9,7 +9,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env, seed  # noqa: E402
+from apiutil import Env, audit_all, seed  # noqa: E402
 
 
 class AuditTamper(unittest.TestCase):
@@ -24,13 +24,7 @@ class AuditTamper(unittest.TestCase):
         return body
 
     def audit(self):
-        out, after = [], None
-        while True:
-            page = self.ok("GET", "/v1/audit?limit=1000" + (f"&starting_after={after}" if after else ""))
-            out += page["data"]
-            if not page["has_more"]:
-                return out
-            after = page["data"][-1]["id"]
+        return audit_all(self.s.srv, self.s.admin)
 
     def detail(self, seq):
         """The stored detail text of audit record `seq`."""

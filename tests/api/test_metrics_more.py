@@ -2,16 +2,14 @@
 external webhook connector), webhook delivery outcomes and queue depths, after real
 worker passes (POST /v1/jobs/run) against real loopback receivers; the reward gauge by
 status against GET /v1/rewards?status=, and the worker-pass histogram."""
-import http.server
 import json
 import os
 import re
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import PROGRAM, Env, conversion, ndjson, participant, referral, seed  # noqa: E402
+from apiutil import PROGRAM, Env, conversion, ndjson, participant, receiver, referral, seed  # noqa: E402
 from fulfilltest import free_port  # noqa: E402
 
 ALLOW = ("--webhook-allow-hosts", "127.0.0.1")
@@ -35,31 +33,6 @@ def parse(text):
 
 def sample(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())))
-
-
-def receiver(test):
-    """A loopback HTTP server answering 200 {"reference": ...}; returns (url, requests)."""
-    got = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            n = int(self.headers.get("Content-Length", 0))
-            got.append((self.path, json.loads(self.rfile.read(n) or b"{}")))
-            body = json.dumps({"reference": f"R{len(got)}"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    test.addCleanup(srv.server_close)
-    test.addCleanup(srv.shutdown)
-    return f"http://127.0.0.1:{srv.server_address[1]}", got
 
 
 class MetricsMore(unittest.TestCase):

@@ -4,43 +4,15 @@ failed one (fulfilled through a webhook connector whose endpoint answers 400, a 
 error, until it is mended), cancel from review, approved and failed. Each answers 200
 with the reward in its new status, adds one transition to the reward's history
 (GET /v1/rewards/{id}) and one record to the audit log (GET /v1/audit)."""
-import http.server
 import json
 import os
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import PROGRAM, Env, conversion, ndjson, participant, referral  # noqa: E402
+from apiutil import PROGRAM, Env, audit_all, conversion, ndjson, participant, receiver, referral  # noqa: E402
 
 ALLOW = ("--webhook-allow-hosts", "127.0.0.1")
-
-
-def receiver(test, status):
-    """A loopback fulfillment endpoint answering status[0]; returns (url, requests)."""
-    got = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            n = int(self.headers.get("Content-Length", 0))
-            got.append(json.loads(self.rfile.read(n) or b"{}"))
-            ok = status[0] < 300
-            body = json.dumps({"reference": f"R{len(got)}"} if ok else {"error": "no such account"}).encode()
-            self.send_response(status[0])
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    test.addCleanup(srv.server_close)
-    test.addCleanup(srv.shutdown)
-    return f"http://127.0.0.1:{srv.server_address[1]}", got
 
 
 class RewardActions(unittest.TestCase):
@@ -70,14 +42,7 @@ class RewardActions(unittest.TestCase):
         return resp
 
     def audit(self):
-        """Every audit record, oldest first, paging with starting_after."""
-        out, after = [], None
-        while True:
-            page = self.ok("GET", "/v1/audit?limit=1000" + (f"&starting_after={after}" if after else ""))
-            out += page["data"]
-            if not page["has_more"]:
-                return out
-            after = page["data"][-1]["id"]
+        return audit_all(self.srv, self.admin)
 
     def state(self, rid):
         """(the reward with its history, the audit log) before an action."""
