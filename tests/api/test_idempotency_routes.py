@@ -15,7 +15,7 @@ generated from the route table, must agree).
 
 Fixtures are the ones of the other API tests: apiutil's PROGRAM (ledger credit), the
 same program with "review": {"always": true}, test_finance's cash-via-manual program
-with fulfiller acme (batches), and test_reward_actions' loopback receiver for a webhook
+with fulfiller acme (batches), and apiutil's loopback receiver for a webhook
 connector that answers 400 (failed rewards, for retry) and for webhook endpoints."""
 import json
 import os
@@ -25,10 +25,10 @@ import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import PROGRAM, Env, conversion, ndjson, participant  # noqa: E402
+from apiutil import PROGRAM, Env, conversion, ndjson, participant, receiver  # noqa: E402
 from fulfilltest import ROOT  # noqa: E402
 from test_finance import GOODS  # noqa: E402
-from test_reward_actions import ALLOW, receiver  # noqa: E402
+from test_reward_actions import ALLOW  # noqa: E402
 
 REVIEW = dict(PROGRAM, id="rv", name="Always reviewed", review={"always": True})
 FAILING = dict(PROGRAM, id="wh", name="Paid by a webhook that answers 400", fulfillment={"credit": "webhook"})
