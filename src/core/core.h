@@ -411,6 +411,9 @@ json_t *list_json(json_t *data, int limit);
  * currency) plus this amount reaches the threshold. For a reward not yet inserted. */
 bool tax_form_required(struct engine *e, const char *participant, const char *type, int64_t amount,
 		       const char *currency, int64_t now);
+/* The same for an existing reward about to be approved (a reviewed one, a retried one):
+ * its own amount is counted once, not again as one of the participant's rewards. */
+bool tax_form_required_for(struct engine *e, const struct reward *r, int64_t now);
 /* The same check for an existing reward (not counted twice). When it applies and r is
  * pending, r keeps status pending with reason tax_form_required (history row, audit)
  * and *out_held is set. For the worker's release loop. */

@@ -87,27 +87,47 @@ static bool scoped(const struct actor *a)
 	return a->participant[0] || a->fulfiller[0];
 }
 
+/* Convert with the stored pair (from, to), or its inverse (to, from). */
+static bool convert_pair(struct engine *e, int64_t amount, const char *from, const char *to, int64_t *out)
+{
+	int ef = money_exponent(from), et = money_exponent(to);
+	if (ef < 0 || et < 0)
+		return false;
+	for (int inverse = 0; inverse < 2; inverse++) {
+		struct store_stmt *st = store_query(e->st, Q_FX_GET);
+		store_bind_text(st, 1, inverse ? to : from);
+		store_bind_text(st, 2, inverse ? from : to);
+		if (store_step(st) != 1)
+			continue;
+		int64_t units = store_col_int(st, 0);
+		int scale = (int)store_col_int(st, 1);
+		/* the parse limits keep units <= 10^11 and scale <= 12: num <= 10^15, den <= 10^16 */
+		int64_t num = inverse ? pow10i(scale + et) : units * pow10i(et);
+		int64_t den = inverse ? units * pow10i(ef) : pow10i(scale + ef);
+		*out = money_mul_div(amount, num, den);
+		return true;
+	}
+	return false;
+}
+
+/* amount in `from` as `to`: the stored rate of the pair, or its inverse (a rate is "one
+ * unit of currency = rate units of the reporting currency", so a threshold in the
+ * reporting currency's place works both ways), or through the reporting currency
+ * (from -> reporting -> to; each step rounds half to even). false when no rate
+ * connects them. */
 bool fx_convert(struct engine *e, int64_t amount, const char *from, const char *to, int64_t *out)
 {
 	if (!strcmp(from, to)) {
 		*out = amount;
 		return true;
 	}
-	int ef = money_exponent(from), et = money_exponent(to);
-	if (ef < 0 || et < 0)
-		return false;
-	struct store_stmt *st = store_query(e->st, Q_FX_GET);
-	store_bind_text(st, 1, from);
-	store_bind_text(st, 2, to);
-	if (store_step(st) != 1)
-		return false;
-	int64_t units = store_col_int(st, 0);
-	int scale = (int)store_col_int(st, 1);
-	int64_t num = units * pow10i(et);
-	int64_t den = pow10i(scale + ef);
-	/* the parse limits keep num <= 10^15 and den <= 10^16 */
-	*out = money_mul_div(amount, num, den);
-	return true;
+	if (convert_pair(e, amount, from, to, out))
+		return true;
+	char reporting[8];
+	fx_reporting_currency(e, reporting);
+	int64_t mid;
+	return strcmp(reporting, from) && strcmp(reporting, to) && convert_pair(e, amount, from, reporting, &mid) &&
+	       convert_pair(e, mid, reporting, to, out);
 }
 
 void fx_reporting_currency(struct engine *e, char out[8])

@@ -109,6 +109,40 @@ static char *seen_add(const char *arr, const char *v)
 	return s;
 }
 
+/* A tax form arrived (through the tax-form call or a participant event): the rewards
+ * that waited for it go on their way (SPEC §8). */
+static enum ff_err release_tax_held(struct engine *e, const char *id, const char *actor, int64_t now,
+				    struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_REWARDS_WAITING_TAX_FORM);
+	store_bind_text(st, 1, id);
+	json_t *ids = json_array();
+	while (store_step(st) == 1)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	enum ff_err err = FF_OK;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		struct reward r;
+		if ((err = reward_load(e, json_string_value(v), &r, d)))
+			break;
+		const char *why;
+		const char *to = reward_release_status(&r, now, &why);
+		if (!strcmp(to, "pending")) {
+			copy_str(r.reason, sizeof(r.reason), why);
+			r.updated_at = now;
+			err = reward_update(e, &r, d);
+		} else {
+			err = reward_transition(e, &r, to, why, actor, d);
+		}
+		if (err)
+			break;
+	}
+	json_decref(ids);
+	return err;
+}
+
 enum ff_err participant_upsert(struct engine *e, const struct participant_in *in, const char *actor, int64_t now,
 			       struct ff_diag *d)
 {
@@ -147,6 +181,7 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 		copy_str(currency, sizeof(currency), in->currency);
 	if (in->status)
 		copy_str(status, sizeof(status), in->status);
+	bool was_none = !strcmp(tax_form, "none");
 	if (in->tax_form)
 		copy_str(tax_form, sizeof(tax_form), in->tax_form);
 	if (in->attributes) {
@@ -214,6 +249,8 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 		err = audit_append(e, actor, exists ? "participant.updated" : "participant.created", in->id, detail, d);
 		json_decref(detail);
 	}
+	if (!err && was_none && strcmp(tax_form, "none"))
+		err = release_tax_held(e, in->id, actor, now, d);
 	return err;
 }
 
@@ -469,35 +506,6 @@ enum ff_err engine_participant_tax_form(struct engine *e, const struct actor *a,
 		return core_done(e, err);
 	struct participant_in in = {.id = id, .tax_form = form};
 	err = participant_upsert(e, &in, a->label, fftime_now(), d);
-	if (!err && strcmp(form, "none")) {
-		/* rewards waiting for the form go on their way */
-		struct store_stmt *st = store_query(e->st, Q_REWARDS_WAITING_TAX_FORM);
-		store_bind_text(st, 1, id);
-		json_t *ids = json_array();
-		while (store_step(st) == 1)
-			json_array_append_new(ids, json_string(store_col_text(st, 0)));
-		size_t i;
-		json_t *v;
-		int64_t now = fftime_now();
-		json_array_foreach(ids, i, v)
-		{
-			struct reward r;
-			if ((err = reward_load(e, json_string_value(v), &r, d)))
-				break;
-			const char *why;
-			const char *to = reward_release_status(&r, now, &why);
-			if (!strcmp(to, "pending")) {
-				copy_str(r.reason, sizeof(r.reason), why);
-				r.updated_at = now;
-				err = reward_update(e, &r, d);
-			} else {
-				err = reward_transition(e, &r, to, why, a->label, d);
-			}
-			if (err)
-				break;
-		}
-		json_decref(ids);
-	}
 	err = core_end(e, err, d);
 	if (err)
 		return core_done(e, err);

@@ -364,6 +364,36 @@ static char *field(char **fields, size_t n, int col)
 	return col >= 0 && (size_t)col < n ? trim(fields[col]) : NULL;
 }
 
+/* A decimal amount of a report: money_parse(), but spreadsheet exports also write
+ * "1500." and "1500.00" for JPY or "25.000" for USD - zeros past the currency's digits
+ * (and a bare trailing point) are dropped first; any other digit there stays an error. */
+static bool report_decimal(const char *text, const char *currency, int64_t *out)
+{
+	char buf[64];
+	int exp = money_exponent(currency);
+	const char *dot = strchr(text, '.');
+	size_t len = strlen(text);
+	if (exp < 0 || !dot || len >= sizeof(buf))
+		return exp >= 0 && !money_parse(text, currency, out);
+	memcpy(buf, text, len + 1);
+	size_t point = (size_t)(dot - text);
+	while (len > point + 1 + (size_t)exp && buf[len - 1] == '0')
+		buf[--len] = '\0';
+	if (len == point + 1)
+		buf[--len] = '\0';
+	return !money_parse(buf, currency, out);
+}
+
+/* true when every field of a record is blank (a spreadsheet's "  " or ",,," line) */
+static bool blank_record(char **fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (const char *p = fields[i]; *p; p++)
+			if (!isspace((unsigned char)*p))
+				return false;
+	return true;
+}
+
 static void process_line(struct run *r, char **fields, size_t n, size_t line)
 {
 	char *key = field(fields, n, r->by_reference ? r->cols[COL_REFERENCE] : r->cols[COL_REWARD]);
@@ -399,7 +429,7 @@ static void process_line(struct run *r, char **fields, size_t n, size_t line)
 	const char *error = NULL;
 	if (has_amount) {
 		bool ok = strchr(amount_text, '.') ? money_currency_valid(currency) &&
-							     !money_parse(amount_text, currency, &amount)
+							     report_decimal(amount_text, currency, &amount)
 						   : parse_int(amount_text, &amount);
 		if (!ok)
 			error = strchr(amount_text, '.') && !money_currency_valid(currency)
@@ -457,6 +487,8 @@ static enum ff_err read_report(struct run *r, const struct recon_input *in, stru
 		if (r->cols[c] >= 0)
 			copy_str(r->header[c], sizeof(r->header[c]), trim(fields[r->cols[c]]));
 	while (!err && (rc = csv_next(cr, &fields, &n, &why)) != 0) {
+		if (rc > 0 && blank_record(fields, n))
+			continue; /* as an empty line: not a line of the report */
 		r->read++;
 		if (rc < 0) {
 			r->invalid++;

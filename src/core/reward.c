@@ -502,6 +502,12 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
 			goto end;
 		}
 		to = reward_release_status(&r, now, &why);
+		/* approval releases it, unless the tax-form rule holds it as it would have at
+		 * creation (rules.c sends a reward to review before that check) */
+		if (!strcmp(to, "approved") && tax_form_required_for(e, &r, now)) {
+			to = "pending";
+			why = "tax_form_required";
+		}
 		break;
 	case REWARD_REJECT:
 		if (strcmp(r.status, "review")) {
@@ -519,6 +525,10 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
 		}
 		to = "approved";
 		why = "retry";
+		if (tax_form_required_for(e, &r, now)) { /* the total may have grown since */
+			to = "pending";
+			why = "tax_form_required";
+		}
 		r.attempts = 0;
 		r.has_next_attempt = false;
 		r.last_error[0] = '\0';

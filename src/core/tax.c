@@ -103,6 +103,11 @@ bool tax_form_required(struct engine *e, const char *participant, const char *ty
 	return required(e, participant, type, amount, currency, now, NULL);
 }
 
+bool tax_form_required_for(struct engine *e, const struct reward *r, int64_t now)
+{
+	return r->has_amount && required(e, r->participant, r->type, r->amount, r->currency, now, r->id);
+}
+
 enum ff_err tax_hold(struct engine *e, struct reward *r, const char *actor, int64_t now, bool *out_held,
 		     struct ff_diag *d)
 {

@@ -341,18 +341,22 @@ Test(finance, csv_edge_cases_and_header_aliases)
 	json_t *b = fulfilled_batch();
 	json_t *o = NULL;
 	struct ff_diag d;
-	/* BOM, aliases in another order and case, CRLF, quoted commas, blank lines,
-	 * decimal amounts, a status column, an extra column */
+	/* BOM, aliases in another order and case, CRLF, quoted commas, blank lines (and
+	 * lines of blanks and commas, as spreadsheets end their exports), decimal amounts
+	 * (zero-padded past the currency's digits, or with a bare point), a status column,
+	 * an extra column */
 	char memo[1024];
 	snprintf(memo, sizeof(memo),
 		 "\xEF\xBB\xBF"
 		 "Memo,ID,Total,CUR,Note,Status\r\n"
 		 "\"CM, 1001\",%s,25.00,usd,\"said \"\"hi\"\"\",paid\r\n"
 		 "\r\n"
-		 "\"CM, 1001\",%s,2500,USD,,Completed\r\n"
-		 "\r\n"
-		 "\"CM, 1001\",\" %s \",\"2500\",USD,x,\r\n"
-		 "\"CM, 1001\",%s,2500,USD,retry,failed\r\n",
+		 "\"CM, 1001\",%s,25.000,USD,,Completed\r\n"
+		 "   \r\n"
+		 "\"CM, 1001\",\" %s \",\"25.\",USD,x,\r\n"
+		 ",,,,,\r\n"
+		 "\"CM, 1001\",%s,2500,USD,retry,failed\r\n"
+		 " , ,\r\n",
 		 rid(b, 0), rid(b, 1), rid(b, 2), rid(b, 2));
 	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s (%s)", d.message, d.param);
 	cr_assert_str_eq(sget(o, "status"), "reconciled", "%s", json_dumps(o, 0));
@@ -364,6 +368,23 @@ Test(finance, csv_edge_cases_and_header_aliases)
 	cr_assert_str_eq(sget(cols, "amount"), "Total");
 	cr_assert_str_eq(sget(cols, "reference"), "Memo");
 	cr_assert_str_eq(sget(json_array_get(json_object_get(o, "lines"), 0), "reference"), "CM, 1001");
+	json_decref(o);
+	json_decref(b);
+}
+
+/* Zeros past the currency's digits are dropped; any other digit there is an error. */
+Test(finance, report_decimals_beyond_the_currency_digits)
+{
+	json_t *b = fulfilled_batch();
+	json_t *o = NULL;
+	struct ff_diag d;
+	char memo[512];
+	snprintf(memo, sizeof(memo), "reward_id,amount,currency\n%s,25.001,USD\n%s,25.0000,USD\n%s,2500.,JPY\n",
+		 rid(b, 0), rid(b, 1), rid(b, 2));
+	cr_assert_eq(reconcile(bid(b), memo, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(iget(o, "invalid"), 1, "%s", json_dumps(o, 0));
+	cr_assert_eq(iget(o, "matched"), 1);
+	cr_assert_eq(iget(o, "currency_mismatch") + iget(o, "amount_mismatch"), 1, "%s", json_dumps(o, 0));
 	json_decref(o);
 	json_decref(b);
 }
@@ -685,6 +706,51 @@ Test(finance, worker_holds_for_tax_form_and_the_form_releases)
 	json_decref(r);
 }
 
+/* A reward sent to review skips the tax check at creation; approving it applies the
+ * check then (its own amount counted once), and so does a retry. */
+Test(finance, approving_a_reviewed_reward_applies_the_tax_hold)
+{
+	fx_program(&F, "{\"id\":\"rv\",\"name\":\"Reviewed\",\"currency\":\"USD\",\"review\":{\"amount_at_least\":"
+		       "20000},\"rewards\":[{\"to\":\"referrer\",\"type\":\"cash\",\"amount\":35000}],"
+		       "\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	earn("rv", "jessica", 1); /* $350: below $600 on its own */
+	earn("rv", "jessica", 2); /* $700 with the first */
+	json_t *all = fx_rewards(&F, NULL, "jessica");
+	cr_assert_eq(json_array_size(all), 2);
+	char first[64], second[64];
+	snprintf(first, sizeof(first), "%s", sget(json_array_get(all, 0), "id"));
+	snprintf(second, sizeof(second), "%s", sget(json_array_get(all, 1), "id"));
+	cr_assert_str_eq(sget(json_array_get(all, 0), "status"), "review");
+	cr_assert_str_eq(sget(json_array_get(all, 1), "status"), "review");
+	json_decref(all);
+	json_t *o = NULL;
+	struct ff_diag d;
+	/* the first cancelled: the second alone ($350) is not held - not counted twice */
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, first, REWARD_REJECT, "dup", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, second, REWARD_APPROVE, NULL, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "approved");
+	json_decref(o);
+	/* a third ($350 + $350 = $700) is held when approved */
+	earn("rv", "jessica", 3);
+	all = fx_rewards(&F, "review", "jessica");
+	cr_assert_eq(json_array_size(all), 1);
+	char third[64];
+	snprintf(third, sizeof(third), "%s", sget(json_array_get(all, 0), "id"));
+	json_decref(all);
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, third, REWARD_APPROVE, NULL, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(sget(o, "status"), "pending");
+	cr_assert_str_eq(sget(o, "reason"), "tax_form_required");
+	json_decref(o);
+	json_t *w = fx_worker(&F, T0 + DAY); /* and the worker keeps it there */
+	json_decref(w);
+	cr_assert_str_eq(reward_status(third), "pending");
+	/* the form, sent in a participant event, releases it */
+	fx_ok(&F, "{\"id\":\"form-1\",\"type\":\"participant\",\"data\":{\"id\":\"jessica\",\"tax_form\":\"w9\"}}");
+	cr_assert_str_eq(reward_status(third), "approved");
+}
+
 Test(finance, tax_report)
 {
 	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
@@ -752,7 +818,20 @@ Test(finance, fx_conversion_is_exact_and_respects_exponents)
 	cr_assert(fx_convert(F.e, 2, "JPY", "USD", &v)); /* 0.0134 USD -> 1 cent */
 	cr_assert_eq(v, 1);
 	cr_assert_not(fx_convert(F.e, 100, "GBP", "USD", &v));
+	cr_assert_not(fx_convert(F.e, 100, "USD", "GBP", &v));
 	cr_assert(fx_convert(F.e, 100, "GBP", "GBP", &v));
+	/* the other way: 67.00 USD = 10,000 JPY; 2.65 USD = 1.000 BHD; 1.00 USD = 0.92 EUR
+	 * (1 / 1.0845 = 0.92208... -> 92 cents) */
+	cr_assert(fx_convert(F.e, 6700, "USD", "JPY", &v));
+	cr_assert_eq(v, 10000);
+	cr_assert(fx_convert(F.e, 265, "USD", "BHD", &v));
+	cr_assert_eq(v, 1000);
+	cr_assert(fx_convert(F.e, 100, "USD", "EUR", &v));
+	cr_assert_eq(v, 92);
+	/* between two other currencies, through USD: 100.00 EUR = 108.45 USD = 16,187 JPY
+	 * (108.45 / 0.0067 = 16,186.567...) */
+	cr_assert(fx_convert(F.e, 10000, "EUR", "JPY", &v));
+	cr_assert_eq(v, 16187);
 	/* floats are refused */
 	rates = json_pack("{s:f}", "EUR", 1.08);
 	cr_assert_eq(engine_fx_rates_set(F.e, &FIN, "USD", rates, &o, &d), FF_E_INVALID);
