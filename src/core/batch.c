@@ -28,6 +28,88 @@
 #include "fulfill/csv.h"
 #include "fulfill/money.h"
 
+/* Write the batch's reward count and totals per currency from its rewards; *out_totals
+ * (if asked) the totals. */
+static enum ff_err summarize(struct engine *e, const char *id, json_t **out_totals, struct ff_diag *d)
+{
+	json_t *totals = json_array();
+	int64_t count = 0;
+	struct store_stmt *st = store_query(e->st, Q_BATCH_TOTALS);
+	store_bind_text(st, 1, id);
+	while (store_step(st) == 1) {
+		count += store_col_int(st, 1);
+		json_array_append_new(totals, json_pack("{s:s?, s:I, s:I}", "currency",
+							*store_col_text(st, 0) ? store_col_text(st, 0) : NULL,
+							"amount", (json_int_t)store_col_int(st, 2), "count",
+							(json_int_t)store_col_int(st, 1)));
+	}
+	char *text = json_dumps(totals, JSON_COMPACT);
+	st = store_query(e->st, Q_BATCH_SET_SUMMARY);
+	store_bind_int(st, 1, count);
+	store_bind_text(st, 2, text);
+	store_bind_text(st, 3, id);
+	free(text);
+	if (store_exec(st)) {
+		json_decref(totals);
+		return core_store_fail(e, d, "batch summary");
+	}
+	if (out_totals)
+		*out_totals = totals;
+	else
+		json_decref(totals);
+	return FF_OK;
+}
+
+/* The refunds of conversions whose rewards were in batch `id` while it was closed:
+ * refund_apply skipped them then (batch_hold_of); now that they are paid it reverses or
+ * reduces them as any paid reward (it is idempotent: what it did already stays). */
+static enum ff_err apply_held_refunds(struct engine *e, const char *id, const char *actor, int64_t now,
+				      struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_BATCH_REFUNDED_CONVERSIONS);
+	store_bind_text(st, 1, id);
+	json_t *convs = json_array();
+	while (store_step(st) == 1)
+		json_array_append_new(convs, json_string(store_col_text(st, 0)));
+	enum ff_err err = FF_OK;
+	json_t *changed = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(convs, i, v)
+	{
+		if ((err = refund_apply(e, json_string_value(v), "refund", now, actor, changed, d)))
+			break;
+	}
+	json_decref(changed);
+	json_decref(convs);
+	return err;
+}
+
+enum batch_hold batch_hold_of(struct engine *e, const struct reward *r)
+{
+	if (!r->batch[0])
+		return BATCH_NONE;
+	struct batch_row b;
+	struct ff_diag d;
+	if (batch_load(e, NULL, r->batch, &b, &d))
+		return BATCH_LOCKED; /* unreadable: change nothing */
+	if (!strcmp(b.status, "open"))
+		return BATCH_OPEN;
+	/* closed: submitted to the distributor, being paid; after that (fulfilled,
+	 * reconciled, disputed) its rewards are paid ones, changed as any paid reward is */
+	return !strcmp(b.status, "closed") ? BATCH_LOCKED : BATCH_NONE;
+}
+
+enum ff_err batch_release_reward(struct engine *e, struct reward *r, struct ff_diag *d)
+{
+	char batch[sizeof(r->batch)];
+	copy_str(batch, sizeof(batch), r->batch);
+	r->batch[0] = '\0';
+	r->updated_at = fftime_now();
+	enum ff_err err = reward_update(e, r, d);
+	return err ? err : summarize(e, batch, NULL, d);
+}
+
 static json_t *opt_text(struct store_stmt *st, int c)
 {
 	return store_col_null(st, c) ? json_null() : json_string(store_col_text(st, c));
@@ -262,25 +344,9 @@ enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const s
 			      p->fulfiller, connector);
 		goto end;
 	}
-	json_t *totals = json_array();
-	st = store_query(e->st, Q_BATCH_TOTALS);
-	store_bind_text(st, 1, id);
-	while (store_step(st) == 1)
-		json_array_append_new(totals, json_pack("{s:s?, s:I, s:I}", "currency",
-							*store_col_text(st, 0) ? store_col_text(st, 0) : NULL,
-							"amount", (json_int_t)store_col_int(st, 2), "count",
-							(json_int_t)store_col_int(st, 1)));
-	char *text = json_dumps(totals, JSON_COMPACT);
-	st = store_query(e->st, Q_BATCH_SET_SUMMARY);
-	store_bind_int(st, 1, count);
-	store_bind_text(st, 2, text);
-	store_bind_text(st, 3, id);
-	free(text);
-	if (store_exec(st)) {
-		json_decref(totals);
-		err = core_store_fail(e, d, "batch summary");
+	json_t *totals = NULL;
+	if ((err = summarize(e, id, &totals, d)))
 		goto end;
-	}
 	json_t *detail = json_pack("{s:s, s:s, s:s?, s:I, s:o}", "fulfiller", p->fulfiller, "connector", connector,
 				   "currency", p->currency, "count", (json_int_t)count, "totals", totals);
 	err = audit_append(e, a->label, "batch.created", id, detail, d);
@@ -476,6 +542,8 @@ enum ff_err engine_batch_fulfill(struct engine *e, const struct actor *a, const 
 				   "rewards_fulfilled", (json_int_t)n);
 	err = audit_append(e, a->label, "batch.fulfilled", id, detail, d);
 	json_decref(detail);
+	if (!err) /* refunds that came while the batch was being paid apply now: reversals */
+		err = apply_held_refunds(e, id, a->label, now, d);
 end:
 	err = core_end(e, err, d);
 	if (err)

@@ -259,6 +259,16 @@ char *reward_created_detail(const struct reward *r);
 char *conversion_created_detail(int64_t amount, const char *currency, const char *participant,
 				const json_t *rewards);
 
+/* A reward in a payout batch (batch.c): an open batch lets it go (it leaves the batch,
+ * whose count and totals are written again: batch_release_reward, before the reward's
+ * own change); a closed one (submitted to the distributor) is being paid and holds it:
+ * it is neither cancelled nor expired nor changed in amount then - a refund meanwhile is
+ * applied when the batch is fulfilled, as a reversal. Rewards of fulfilled batches are
+ * paid ones (BATCH_NONE). */
+enum batch_hold { BATCH_NONE, BATCH_OPEN, BATCH_LOCKED };
+enum batch_hold batch_hold_of(struct engine *e, const struct reward *r);
+enum ff_err batch_release_reward(struct engine *e, struct reward *r, struct ff_diag *d);
+
 /* Rewards */
 bool reward_status_valid(const char *s);
 /* true when the state machine allows from -> to. */

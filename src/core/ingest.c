@@ -616,6 +616,13 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 			    !strcmp(r.status, "approved") || !strcmp(r.status, "failed");
 		if (!paid && !open)
 			continue; /* cancelled, reversed, expired, or issuing (left to the worker) */
+		enum batch_hold hold = batch_hold_of(e, &r);
+		if (hold == BATCH_LOCKED)
+			continue; /* being paid: engine_batch_fulfill applies the refund afterwards */
+		if (hold == BATCH_OPEN && (!ok || (r.has_rate && rules_percent_amount(net, r.rate_bp, r.has_max,
+											   r.max_amount) < r.amount)) &&
+		    (err = batch_release_reward(e, &r, d)))
+			break; /* a reward that changes leaves its open batch */
 		if (!ok) {
 			if (paid && !strcmp(r.connector, "ledger") &&
 			    (err = ledger_clawback(e, &r, r.amount, now, d)))

@@ -534,6 +534,20 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
 		r.last_error[0] = '\0';
 		break;
 	case REWARD_CANCEL:
+		switch (batch_hold_of(e, &r)) {
+		case BATCH_LOCKED:
+			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL,
+				      "reward %s is in batch %s, which is closed: it is being paid (a refund "
+				      "reverses it once the batch is fulfilled)",
+				      id, r.batch);
+			goto end;
+		case BATCH_OPEN: /* it leaves the batch, which is counted again */
+			if ((err = batch_release_reward(e, &r, d)))
+				goto end;
+			break;
+		case BATCH_NONE:
+			break;
+		}
 		to = "cancelled";
 		snprintf(buf, sizeof(buf), "cancelled%s%s", reason && *reason ? ": " : "", reason ? reason : "");
 		why = buf;

@@ -751,6 +751,59 @@ Test(finance, approving_a_reviewed_reward_applies_the_tax_hold)
 	cr_assert_str_eq(reward_status(third), "approved");
 }
 
+/* A batch holds its rewards while the distributor pays it: in an open batch a cancel
+ * takes the reward out (count, totals and report follow); once closed, cancel is
+ * refused, expiry passes it by, and a refund waits until the batch is fulfilled, which
+ * then reverses the paid reward. */
+Test(finance, a_closed_batch_holds_its_rewards)
+{
+	fx_program(&F, "{\"id\":\"cash\",\"name\":\"Cash\",\"currency\":\"USD\",\"expires_days\":30,\"rewards\":[{"
+		       "\"to\":\"referrer\",\"type\":\"cash\",\"amount\":2500}],\"fulfillment\":{\"cash\":\"manual\","
+		       "\"fulfiller\":\"acme\"}}");
+	const char *who[] = {"jessica", "tom", "ann", "bob"};
+	for (int i = 0; i < 4; i++) {
+		fx_participant(&F, who[i]);
+		earn("cash", who[i], 1);
+	}
+	json_t *b = make_batch(&FIN, "acme");
+	cr_assert_eq(iget(b, "count"), 4);
+	json_t *o = NULL;
+	struct ff_diag d;
+	/* open: the cancelled reward leaves the batch */
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, rid(b, 0), REWARD_CANCEL, "dup", &o, &d), FF_OK, "%s", d.message);
+	cr_assert(json_is_null(json_object_get(o, "batch")) || !json_object_get(o, "batch"), "%s", json_dumps(o, 0));
+	json_decref(o);
+	cr_assert_eq(engine_batch_get(F.e, &FIN, bid(b), &o, &d), FF_OK);
+	cr_assert_eq(iget(o, "count"), 3);
+	cr_assert_eq(iget(json_array_get(json_object_get(o, "totals"), 0), "amount"), 7500, "%s", json_dumps(o, 0));
+	json_decref(o);
+	struct ffbuf csv;
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_batch_report_csv(F.e, &FIN, bid(b), &csv, &d), FF_OK, "%s", d.message);
+	cr_assert_null(strstr(csv.data, rid(b, 0)), "the cancelled reward is not exported");
+	cr_assert_not_null(strstr(csv.data, rid(b, 1)));
+	ffbuf_release(&csv);
+	/* closed: being paid */
+	cr_assert_eq(engine_batch_close(F.e, &FIN, bid(b), &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, rid(b, 1), REWARD_CANCEL, "late", &o, &d),
+		     FF_E_INVALID_TRANSITION);
+	cr_assert_not_null(strstr(d.message, "being paid"), "%s", d.message);
+	cr_assert_str_eq(reward_status(rid(b, 1)), "approved");
+	json_decref(fx_worker(&F, T0 + 60 * DAY)); /* past expiry */
+	cr_assert_str_eq(reward_status(rid(b, 1)), "approved", "a reward being paid does not expire");
+	/* tom's friend's order is refunded while the batch is being paid */
+	fx_ok(&F, "{\"id\":\"rf-tom\",\"type\":\"refund\",\"data\":{\"conversion\":\"o-cash-tom-1\"}}");
+	cr_assert_str_eq(reward_status(rid(b, 1)), "approved");
+	cr_assert_eq(engine_batch_fulfill(F.e, &ACME, bid(b), "CM-7", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_str_eq(reward_status(rid(b, 1)), "reversed", "paid, then reversed for the refund");
+	cr_assert_str_eq(reward_status(rid(b, 2)), "fulfilled");
+	cr_assert_str_eq(reward_status(rid(b, 3)), "fulfilled");
+	cr_assert_str_eq(reward_status(rid(b, 0)), "cancelled");
+	json_decref(b);
+}
+
 Test(finance, tax_report)
 {
 	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
