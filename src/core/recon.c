@@ -737,6 +737,12 @@ enum ff_err engine_reconcile_connector(struct engine *e, const struct actor *a, 
 		return core_done(e, ff_fail(d, FF_E_FORBIDDEN, NULL, "connector reconciliation is not in this key's scope"));
 	if (!connector || !*connector || strlen(connector) > 31)
 		return core_done(e, ff_fail(d, FF_E_INVALID, "connector", "connector is required"));
+	/* a batch's rewards share its reference: matching them by reference cannot tell
+	 * them apart; a batch is reconciled by reward id */
+	if (!strcmp(connector, "manual"))
+		return core_done(e, ff_fail(d, FF_E_INVALID, "connector",
+					    "manual rewards are reconciled per batch, by reward id: POST "
+					    "/v1/batches/{id}/reconcile"));
 	if (from < 0 || to < 0 || (from && to && to <= from))
 		return core_done(e, ff_fail(d, FF_E_INVALID, "to", "the window [from, to) is empty"));
 	struct run r;

@@ -573,6 +573,10 @@ Test(finance, connector_reconciliation_by_external_reference)
 	cr_assert_eq(json_array_size(all), 2);
 	json_decref(all);
 	cr_assert_eq(engine_reconcile_connector(F.e, &ACME, "ledger", 0, 0, &in, &o, &d), FF_E_FORBIDDEN);
+	/* a batch's rewards share its reference: manual ones are reconciled per batch */
+	cr_assert_eq(engine_reconcile_connector(F.e, &FIN, "manual", 0, 0, &in, &o, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "connector");
+	cr_assert_not_null(strstr(d.message, "/v1/batches/{id}/reconcile"), "%s", d.message);
 }
 
 /* A reward reversed while the report is being read: the progress callback runs after
