@@ -60,8 +60,10 @@ static enum connector_result bt_request(struct connector_call *c)
 		money_format(c->r.amount, c->r.currency, num, sizeof(num));
 		ffbuf_addf(&b, "<amount>%s</amount>", num);
 	}
+	/* a credit is one amount, taken off one bill; a discount lasts `months` cycles */
+	bool credit = !strcmp(c->r.type, "credit");
 	ffbuf_addf(&b, "<number-of-billing-cycles>%lld</number-of-billing-cycles>",
-		   (long long)(c->r.has_months && c->r.months > 0 ? c->r.months : 1));
+		   (long long)(!credit && c->r.has_months && c->r.months > 0 ? c->r.months : 1));
 	ffbuf_adds(&b, "</discount></add></discounts></subscription>");
 	http_call_init(&c->http, "PUT", "");
 	free(c->http.url);
@@ -77,8 +79,19 @@ static enum connector_result bt_response(struct connector_call *c)
 	const char *body = c->http.response.data ? c->http.response.data : "";
 	enum connector_result res = connector_http_classify(c);
 	if (res == CONNECTOR_FAILED && c->http.status == 422 &&
-	    (strstr(body, "uplicate") || strstr(body, "92613") || strstr(body, "92614")))
-		res = CONNECTOR_OK; /* applied by an earlier attempt */
+	    (strstr(body, "uplicate") || strstr(body, "92613") || strstr(body, "92614"))) {
+		/* Braintree keeps one discount of an id per subscription. On a second attempt
+		 * of this reward the earlier one applied it; on its first attempt it is another
+		 * reward's, and this one was NOT applied: the operator decides (failed) */
+		if (c->r.attempts <= 1)
+			return ff_fail(&c->diag, FF_E_CONFLICT, NULL,
+				       "braintree: subscription %s already has discount %s (another reward's): "
+				       "this reward was not applied",
+				       connector_attr(c, "braintree_subscription_id"),
+				       connector_conf_str(c->conf, "discount_id")),
+			       CONNECTOR_FAILED;
+		res = CONNECTOR_OK; /* applied by an earlier attempt of this reward */
+	}
 	if (res != CONNECTOR_OK)
 		return res;
 	snprintf(c->ref, sizeof(c->ref), "%s/%s", connector_attr(c, "braintree_subscription_id"),

@@ -47,8 +47,12 @@ static enum connector_result wh_request(struct connector_call *c)
 	int64_t now = (int64_t)time(NULL);
 	http_call_header(&c->http, "webhook-timestamp: %lld", (long long)now);
 	char sig[128];
-	if (secret && crypto_webhook_sign(secret, c->r.id, now, text, strlen(text), sig, sizeof(sig)) == 0)
-		http_call_header(&c->http, "webhook-signature: %s", sig);
+	if (!secret || crypto_webhook_sign(secret, c->r.id, now, text, strlen(text), sig, sizeof(sig)) != 0) {
+		free(text); /* never unsigned: the receiver could not tell it from a forgery */
+		return ff_fail(&c->diag, FF_E_INVALID, NULL, "the webhook connector's secret cannot sign"),
+		       CONNECTOR_FAILED;
+	}
+	http_call_header(&c->http, "webhook-signature: %s", sig);
 	http_call_body(&c->http, text, strlen(text));
 	free(text);
 	return CONNECTOR_CONTINUE;
@@ -77,7 +81,7 @@ static enum connector_result wh_response(struct connector_call *c)
 
 static const char *const secrets[] = {"secret", NULL};
 static const char *const fields[] = {"url", NULL};
-static const char *const required[] = {"url", NULL};
+static const char *const required[] = {"url", "secret", NULL};
 
 const struct connector_ops connector_webhook = {
 	.name = "webhook",

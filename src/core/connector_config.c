@@ -210,6 +210,15 @@ static enum ff_err validate(struct engine *e, const struct connector_ops *ops, j
 			goto out;
 		}
 	}
+	/* a signing secret must sign: a webhook connector never posts unsigned */
+	const char *whsec = json_string_value(json_object_get(secrets, "secret"));
+	char sig[128];
+	if (!strcmp(ops->name, "webhook") && whsec &&
+	    crypto_webhook_sign(whsec, "msg_check", 0, "{}", 2, sig, sizeof(sig)) != 0) {
+		err = ff_fail(d, FF_E_INVALID, "config.secret",
+			      "secret must be a Standard Webhooks secret: \"whsec_\" and the base64 of 24 to 64 bytes");
+		goto out;
+	}
 out:
 	if (err) {
 		json_decref(plain);

@@ -275,6 +275,27 @@ Test(connect, giftcard_issue_and_sync)
 	json_decref(w);
 }
 
+/* The webhook connector never posts unsigned: a secret is required, and it must be a
+ * Standard Webhooks secret. */
+Test(connect, webhook_connector_needs_a_signing_secret)
+{
+	static const char *const bad[] = {
+	    "{\"type\":\"webhook\",\"config\":{\"url\":\"https://hooks.example/f\"}}",
+	    "{\"type\":\"webhook\",\"config\":{\"url\":\"https://hooks.example/f\",\"secret\":\"not-a-whsec\"}}",
+	    "{\"type\":\"webhook\",\"config\":{\"url\":\"https://hooks.example/f\",\"secret\":\"whsec_c2hvcnQ=\"}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *body = json_loads(bad[i], 0, NULL), *out = NULL;
+		struct ff_diag d;
+		cr_assert_eq(engine_connector_put(F.e, &F.cli, "hook", body, &out, &d), FF_E_INVALID, "%s", bad[i]);
+		cr_assert_str_eq(d.param, "config.secret", "%s: %s", bad[i], d.message);
+		json_decref(body);
+	}
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_connector_get(F.e, &F.cli, "hook", &out, &d), FF_E_NOT_FOUND, "nothing was stored");
+}
+
 Test(connect, webhook_connector_signed_post)
 {
 	fx_program(&F, PROGRAM("w", "\"type\":\"cash\",\"amount\":1000", "{\"cash\":\"webhook\"}"));
@@ -345,6 +366,34 @@ Test(connect, recurly_and_braintree)
 	json_t *eff = json_object_get(s, "effects");
 	cr_assert_eq(json_integer_value(json_object_get(eff, "line_item")), 1);
 	cr_assert_eq(json_integer_value(json_object_get(eff, "discount")), 1, "the duplicate discount is not added twice");
+	json_decref(s);
+}
+
+/* Braintree keeps one discount of an id per subscription and has no idempotency keys:
+ * a duplicate on a reward's first attempt is another reward's discount, and this one
+ * was not applied - it fails (for an operator) instead of passing as paid. */
+Test(connect, braintree_second_reward_on_a_subscription_fails)
+{
+	fx_program(&F, "{\"id\":\"bt\",\"name\":\"BT\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1500}],\"hold_days\":0,\"fulfillment\":{\"credit\":\"braintree\"}}");
+	json_decref(put_connector("braintree", "{\"type\":\"braintree\",\"config\":{\"merchant_id\":\"m1\","
+					       "\"public_key\":\"pub\",\"private_key\":\"priv_123456789\","
+					       "\"discount_id\":\"referral15\",\"base_url\":\"%s\"}}",
+				  P.url));
+	fx_ok(&F, "{\"id\":\"p-lee\",\"type\":\"participant\",\"data\":{\"id\":\"lee\",\"attributes\":"
+		  "{\"braintree_subscription_id\":\"sub_lee\"}}}");
+	fx_friend_converts(&F, "bt", "lee", 1);
+	fx_friend_converts(&F, "bt", "lee", 2);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
+	cr_assert_eq(fx_count_status(&F, "failed"), 1);
+	json_t *failed = fx_rewards(&F, "failed", "lee");
+	cr_assert_not_null(strstr(json_string_value(json_object_get(json_array_get(failed, 0), "last_error")),
+				  "was not applied"),
+			   "%s", json_dumps(failed, 0));
+	json_decref(failed);
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "discount")), 1);
 	json_decref(s);
 }
 
