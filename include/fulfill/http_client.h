@@ -42,6 +42,8 @@ struct http_call {
 	char error[256];      /* transport error or refusal; empty when a response came */
 	bool refused;         /* refused by the guard: nothing was sent */
 	bool timed_out;
+	bool maybe_delivered; /* no response, but the request went out (part or whole): the
+			       * other side may have acted on it */
 	int64_t elapsed_ms;
 };
 

@@ -453,7 +453,15 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 		if (store_exec(st))
 			return core_store_fail(e, d, "breaker");
 		(*fulfilled)++;
-		return FF_OK;
+		/* a refund that came while an earlier attempt's outcome was unknown (refund_apply
+		 * left the reward alone then) applies now, to a paid reward; refund_apply does
+		 * nothing for a conversion without refunds */
+		if (r.attempts > 1 && r.conversion[0]) {
+			json_t *changed = json_array();
+			err = refund_apply(e, r.conversion, "refund", now, actor, changed, d);
+			json_decref(changed);
+		}
+		return err;
 	case CONNECTOR_RETRY:
 	case CONNECTOR_HELD:
 		copy_str(r.last_error, sizeof(r.last_error), c->diag.message);
@@ -473,7 +481,11 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 			wait = c->retry_after_ms;
 		r.next_attempt_at = now + wait;
 		r.has_next_attempt = true;
-		return reward_transition(e, &r, "approved", "retry_scheduled", actor, d);
+		/* the request went out and no answer came: the provider may have paid. The
+		 * retry (same idempotency key) settles it; until then nothing may cancel,
+		 * expire or refund-cancel the reward (reward.c, ingest.c, the expiry query) */
+		return reward_transition(e, &r, "approved", c->http.maybe_delivered ? "outcome_unknown" : "retry_scheduled",
+					 actor, d);
 	default:
 		copy_str(r.last_error, sizeof(r.last_error), c->diag.message[0] ? c->diag.message : "permanent error");
 		r.has_next_attempt = false;

@@ -575,8 +575,8 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 		return ff_fail(d, FF_E_REF_NOT_FOUND, "data.conversion", "no conversion %s", conversion);
 	int64_t amount = store_col_int(st, 2), refunded = store_col_int(st, 8);
 	int64_t net = amount - refunded;
-	if (store_col_null(st, 10))
-		return FF_OK; /* earned nothing: nothing to undo */
+	if (store_col_null(st, 10) || refunded == 0)
+		return FF_OK; /* earned nothing, or nothing refunded: nothing to undo */
 	char program[ID_MAX + 1];
 	copy_str(program, sizeof(program), store_col_text(st, 10));
 	int version = (int)store_col_int(st, 11);
@@ -619,6 +619,8 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 		enum batch_hold hold = batch_hold_of(e, &r);
 		if (hold == BATCH_LOCKED)
 			continue; /* being paid: engine_batch_fulfill applies the refund afterwards */
+		if (!strcmp(r.status, "approved") && !strcmp(r.reason, "outcome_unknown"))
+			continue; /* maybe paid: the retry settles it, then applies the refund */
 		if (hold == BATCH_OPEN && (!ok || (r.has_rate && rules_percent_amount(net, r.rate_bp, r.has_max,
 											   r.max_amount) < r.amount)) &&
 		    (err = batch_release_reward(e, &r, d)))

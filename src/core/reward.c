@@ -534,6 +534,14 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
 		r.last_error[0] = '\0';
 		break;
 	case REWARD_CANCEL:
+		if (!strcmp(r.status, "approved") && !strcmp(r.reason, "outcome_unknown")) {
+			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL,
+				      "reward %s: the last call to connector %s got no answer, so the provider may "
+				      "have paid it; its retry (with the same idempotency key) settles that - cancel "
+				      "it then (a paid reward is reversed)",
+				      id, r.connector);
+			goto end;
+		}
 		switch (batch_hold_of(e, &r)) {
 		case BATCH_LOCKED:
 			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL,

@@ -350,6 +350,9 @@ static void finish(CURL *h, CURLcode rc)
 	} else {
 		c->status = 0;
 		c->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+		long sent = 0;
+		curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+		c->maybe_delivered = sent > 0;
 		snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
 	}
 	curl_slist_free_all(r->pin);

@@ -459,13 +459,28 @@ Test(connect, slow_provider_times_out_then_the_retry_replays)
 	earn("s", "nia", "{\"stripe_customer_id\":\"cus_nia\"}", 1);
 	fake_mode(&P, "{\"delay_ms\":1200}"); /* the provider works on, after we gave up */
 	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_str_eq(first_field("approved", "reason"), "retry_scheduled");
+	/* the request went out and no answer came: the provider may have paid */
+	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
 	cr_assert_not_null(strstr(first_field("approved", "last_error"), "imeout"), "%s",
 			   first_field("approved", "last_error"));
+	char id[64];
+	snprintf(id, sizeof(id), "%s", first_field("approved", "id"));
+	/* so nothing may close it yet: not a cancel, not a refund, not expiry */
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, id, REWARD_CANCEL, "oops", &out, &d), FF_E_INVALID_TRANSITION);
+	cr_assert_not_null(strstr(d.message, "may have paid"), "%s", d.message);
+	fx_ok(&F, "{\"id\":\"rf-nia\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-nia-0\"}}");
+	cr_assert_eq(fx_count_status(&F, "approved"), 1, "the refund waits for the outcome");
 	usleep(1500 * 1000);
 	fake_mode(&P, "{}");
 	json_decref(fx_worker(&F, T0 + 5000));
-	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
-	cr_assert_eq(fake_stat(&P, "distinct_keys"), 1);
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 2, "the credit's key (sent twice) and the reversal's");
 	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
+	/* the retry settled it as paid (one credit at Stripe), then the refund reversed it */
+	cr_assert_eq(fx_count_status(&F, "reversed"), 1);
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "balance_transaction")), 2,
+		     "the credit and its reversal: %s", json_dumps(s, 0));
+	json_decref(s);
 }
