@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/core.h"
+#include "fulfill/csv.h"
 
 #define CODE_MAX 128
 #define UPLOAD_MAX 1000000
@@ -247,45 +248,77 @@ enum ff_err engine_code_pool_upload(struct engine *e, const struct actor *a, con
 	return core_done(e, upload(e, a, id, codes, out, d));
 }
 
+/* `s` without its leading and trailing blanks (in place). */
+static char *trim_blank(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
 enum ff_err engine_code_pool_upload_csv(struct engine *e, const struct actor *a, const char *id, const char *text,
 					size_t len, json_t **out, struct ff_diag *d)
 {
 	if (!pool_id_ok(id))
 		return core_done(e, ff_fail(d, FF_E_INVALID, "id", "a pool id is 1-63 of [A-Za-z0-9_.-]"));
 	json_t *codes = json_array();
-	size_t line = 0, pos = 0;
 	enum ff_err err = FF_OK;
-	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
-		pos = 3; /* a BOM from spreadsheet exports */
-	while (pos < len && !err) {
-		size_t end = pos;
-		while (end < len && text[end] != '\n')
-			end++;
-		size_t s = pos, t = end;
-		pos = end + 1;
-		line++;
-		while (s < t && (text[s] == ' ' || text[s] == '\t'))
-			s++;
-		while (t > s && (text[t - 1] == '\r' || text[t - 1] == ' ' || text[t - 1] == '\t' || text[t - 1] == ','))
-			t--;
-		if (t - s >= 2 && text[s] == '"' && text[t - 1] == '"') {
-			s++;
-			t--;
+	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+		text += 3; /* a BOM from spreadsheet exports */
+		len -= 3;
+	}
+	/* RFC 4180 records. A first record with a column named "code" is the header and
+	 * names the column to read; without one, each record holds one code (trailing
+	 * empty fields aside): a line of several values is an error, not a code. */
+	struct csv_reader *cr = csv_open_mem(text, len, 64 * 1024);
+	char **fields;
+	size_t n;
+	const char *why;
+	int rc, col = -1;
+	while (!err && (rc = csv_next(cr, &fields, &n, &why)) != 0) {
+		size_t line = csv_line(cr);
+		if (rc < 0) {
+			err = ff_fail(d, FF_E_INVALID, NULL, "line %zu: %s", line, why);
+			snprintf(d->param, sizeof(d->param), "line %zu", line);
+			break;
 		}
-		if (s == t)
-			continue;
-		if (line == 1 && t - s == 4 && !strncasecmp(text + s, "code", 4))
-			continue; /* the optional header */
+		size_t used = 0; /* fields up to the last non-blank one */
+		for (size_t i = 0; i < n; i++)
+			if (*trim_blank(fields[i]))
+				used = i + 1;
+		if (!used)
+			continue; /* blank line */
+		if (col < 0) {
+			for (size_t i = 0; i < n && col < 0; i++)
+				if (!strcasecmp(trim_blank(fields[i]), "code"))
+					col = (int)i;
+			if (col >= 0)
+				continue; /* the header */
+			col = 0;
+		}
+		if (col == 0 && used > 1) {
+			err = ff_fail(d, FF_E_INVALID, NULL,
+				      "line %zu has several values: a CSV of several columns needs a header with a "
+				      "\"code\" column",
+				      line);
+			snprintf(d->param, sizeof(d->param), "line %zu", line);
+			break;
+		}
+		const char *code = (size_t)col < n ? trim_blank(fields[col]) : "";
 		if (json_array_size(codes) >= UPLOAD_MAX) {
 			err = ff_fail(d, FF_E_TOO_LARGE, NULL, "at most %d codes per upload", UPLOAD_MAX);
 			break;
 		}
-		if ((err = check_code(text + s, t - s, json_array_size(codes), d))) {
+		if ((err = check_code(code, strlen(code), json_array_size(codes), d))) {
 			snprintf(d->param, sizeof(d->param), "line %zu", line);
 			break;
 		}
-		json_array_append_new(codes, json_stringn(text + s, t - s));
+		json_array_append_new(codes, json_string(code));
 	}
+	csv_free(cr);
 	if (!err)
 		err = upload(e, a, id, codes, out, d);
 	json_decref(codes);

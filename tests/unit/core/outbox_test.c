@@ -127,6 +127,24 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	const char *bad = "code\nOK-1\nhas space\n";
 	cr_assert_eq(engine_code_pool_upload_csv(F.e, &F.cli, "spring", bad, strlen(bad), &out, &d), FF_E_INVALID);
 	cr_assert_str_eq(d.param, "line 3");
+	/* several columns: the one named "code" is read (quoted, in any place); without such
+	 * a header a line of several values is refused, not stored as a code */
+	const char *wide = "\xEF\xBB\xBFvalue,Code,note\r\n10,\"W-1\",x\r\n10,W-2,\"a, b\"\r\n,,\r\n";
+	out = call_ok(engine_code_pool_upload_csv(F.e, &F.cli, "spring", wide, strlen(wide), &out, &d), out, &d);
+	cr_assert_eq(json_integer_value(json_object_get(out, "added")), 2, "%s", json_dumps(out, 0));
+	json_decref(out);
+	cr_assert_eq(engine_code_set_status(F.e, &F.cli, "spring", "W-1", "void", &out, &d), FF_OK, "W-1 stored as such");
+	json_decref(out);
+	const char *headless = "X-1\nX-2,10\n";
+	cr_assert_eq(engine_code_pool_upload_csv(F.e, &F.cli, "spring", headless, strlen(headless), &out, &d),
+		     FF_E_INVALID);
+	cr_assert_str_eq(d.param, "line 2");
+	cr_assert_eq(engine_code_set_status(F.e, &F.cli, "spring", "X-1", "void", &out, &d), FF_E_NOT_FOUND,
+		     "a refused upload stores nothing");
+	const char *trailing = "Y-1,\nY-2,,\n";
+	out = call_ok(engine_code_pool_upload_csv(F.e, &F.cli, "spring", trailing, strlen(trailing), &out, &d), out, &d);
+	cr_assert_eq(json_integer_value(json_object_get(out, "added")), 2, "trailing empty fields are no values");
+	json_decref(out);
 }
 
 /* The receiver's check: a fresh timestamp and a valid signature. */
