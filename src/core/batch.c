@@ -66,11 +66,7 @@ static enum ff_err summarize(struct engine *e, const char *id, json_t **out_tota
 static enum ff_err apply_held_refunds(struct engine *e, const char *id, const char *actor, int64_t now,
 				      struct ff_diag *d)
 {
-	struct store_stmt *st = store_query(e->st, Q_BATCH_REFUNDED_CONVERSIONS);
-	store_bind_text(st, 1, id);
-	json_t *convs = json_array();
-	while (store_step(st) == 1)
-		json_array_append_new(convs, json_string(store_col_text(st, 0)));
+	json_t *convs = core_texts_of(e, Q_BATCH_REFUNDED_CONVERSIONS, id);
 	enum ff_err err = FF_OK;
 	json_t *changed = json_array();
 	size_t i;

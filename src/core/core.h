@@ -230,6 +230,11 @@ void core_tx_forget(struct engine *e);
  * an expired record answers no more, keys.c); *out = how many. */
 enum ff_err idem_purge(struct engine *e, int64_t now, int64_t *out, struct ff_diag *d);
 
+/* The first column (text) of every row of query `q` run with `arg` as its one
+ * parameter, as a JSON array of strings (new reference): ids to act on one by one
+ * after the query is done. */
+json_t *core_texts_of(struct engine *e, enum store_query q, const char *arg);
+
 /* Map a failed store call to FF_E_STORE with the database's message. */
 enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what);
 /* Finish a read-only public call: release read snapshots. Returns err. */

@@ -211,6 +211,16 @@ int engine_wait_work(struct engine *e, int timeout_ms)
 
 /* ---- transactions ---- */
 
+json_t *core_texts_of(struct engine *e, enum store_query q, const char *arg)
+{
+	struct store_stmt *st = store_query(e->st, q);
+	store_bind_text(st, 1, arg);
+	json_t *out = json_array();
+	while (store_step(st) == 1)
+		json_array_append_new(out, json_string(store_col_text(st, 0)));
+	return out;
+}
+
 void core_tx_forget(struct engine *e)
 {
 	e->blocklist_gen = e->webhooks_gen = e->tax_types_gen = e->participants_gen = -1;

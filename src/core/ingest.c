@@ -598,11 +598,7 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 	json_decref(clauses);
 	json_decref(ctx);
 
-	json_t *ids = json_array();
-	st = store_query(e->st, Q_REWARD_IDS_BY_CONVERSION);
-	store_bind_text(st, 1, conversion);
-	while (store_step(st) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	json_t *ids = core_texts_of(e, Q_REWARD_IDS_BY_CONVERSION, conversion);
 	enum ff_err err = FF_OK;
 	size_t i;
 	json_t *v;

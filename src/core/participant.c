@@ -114,11 +114,7 @@ static char *seen_add(const char *arr, const char *v)
 static enum ff_err release_tax_held(struct engine *e, const char *id, const char *actor, int64_t now,
 				    struct ff_diag *d)
 {
-	struct store_stmt *st = store_query(e->st, Q_REWARDS_WAITING_TAX_FORM);
-	store_bind_text(st, 1, id);
-	json_t *ids = json_array();
-	while (store_step(st) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	json_t *ids = core_texts_of(e, Q_REWARDS_WAITING_TAX_FORM, id);
 	enum ff_err err = FF_OK;
 	size_t i;
 	json_t *v;
