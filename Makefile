@@ -86,6 +86,7 @@ bench: deps fulfill
 	./bench/run
 	python3 bench/http_bench.py
 	python3 bench/pg_bench.py
+	python3 tests/e2e/bench_fulfill.py
 
 fuzz:
 	./fuzz/run
