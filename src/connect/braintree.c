@@ -80,10 +80,10 @@ static enum connector_result bt_response(struct connector_call *c)
 	enum connector_result res = connector_http_classify(c);
 	if (res == CONNECTOR_FAILED && c->http.status == 422 &&
 	    (strstr(body, "uplicate") || strstr(body, "92613") || strstr(body, "92614"))) {
-		/* Braintree keeps one discount of an id per subscription. On a second attempt
-		 * of this reward the earlier one applied it; on its first attempt it is another
-		 * reward's, and this one was NOT applied: the operator decides (failed) */
-		if (c->r.attempts <= 1)
+		/* Braintree keeps one discount of an id per subscription. After an attempt of
+		 * this reward whose outcome was unknown, that attempt applied it; otherwise it
+		 * is another reward's, and this one was NOT applied: the operator decides */
+		if (!reward_outcome_unknown(&c->r))
 			return ff_fail(&c->diag, FF_E_CONFLICT, NULL,
 				       "braintree: subscription %s already has discount %s (another reward's): "
 				       "this reward was not applied",

@@ -417,6 +417,21 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 	return core_end(e, err, d);
 }
 
+/* After a definite outcome: a refund of the reward's conversion that came while the
+ * call was in flight or its outcome unknown (refund_apply left the reward alone then)
+ * applies now - a paid reward is reversed, a failed one cancelled. refund_apply does
+ * nothing for a conversion without refunds. */
+static enum ff_err refund_after(struct engine *e, const struct reward *r, const char *actor, int64_t now,
+				struct ff_diag *d)
+{
+	if (!r->conversion[0])
+		return FF_OK;
+	json_t *changed = json_array();
+	enum ff_err err = refund_apply(e, r->conversion, "refund", now, actor, changed, d);
+	json_decref(changed);
+	return err;
+}
+
 /* Phase 3: commit one call's result. */
 static enum ff_err settle(struct engine *e, struct connector_call *c, const char *actor, int64_t now,
 			  int64_t *fulfilled, int64_t *failed, struct ff_diag *d)
@@ -453,18 +468,18 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 		if (store_exec(st))
 			return core_store_fail(e, d, "breaker");
 		(*fulfilled)++;
-		/* a refund that came while an earlier attempt's outcome was unknown (refund_apply
-		 * left the reward alone then) applies now, to a paid reward; refund_apply does
-		 * nothing for a conversion without refunds */
-		if (r.attempts > 1 && r.conversion[0]) {
-			json_t *changed = json_array();
-			err = refund_apply(e, r.conversion, "refund", now, actor, changed, d);
-			json_decref(changed);
-		}
-		return err;
+		return refund_after(e, &r, actor, now, d);
 	case CONNECTOR_RETRY:
-	case CONNECTOR_HELD:
-		copy_str(r.last_error, sizeof(r.last_error), c->diag.message);
+	case CONNECTOR_HELD: {
+		/* no definite answer (the request went out and nothing came back, or a 5xx or
+		 * 408 that may follow an executed request): the provider may have paid, now or
+		 * in an earlier attempt */
+		bool unknown = reward_outcome_unknown(&r) || c->http.maybe_delivered || c->http.status >= 500 ||
+			       c->http.status == 408;
+		if (unknown)
+			snprintf(r.last_error, sizeof(r.last_error), "%s%.200s", REWARD_UNKNOWN_PREFIX, c->diag.message);
+		else
+			copy_str(r.last_error, sizeof(r.last_error), c->diag.message);
 		st = store_query(e->st, Q_CONNECTOR_FAILURE);
 		store_bind_text(st, 1, conf->id);
 		store_bind_int(st, 2, conf->breaker_threshold);
@@ -481,16 +496,19 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 			wait = c->retry_after_ms;
 		r.next_attempt_at = now + wait;
 		r.has_next_attempt = true;
-		/* the request went out and no answer came: the provider may have paid. The
-		 * retry (same idempotency key) settles it; until then nothing may cancel,
-		 * expire or refund-cancel the reward (reward.c, ingest.c, the expiry query) */
-		return reward_transition(e, &r, "approved", c->http.maybe_delivered ? "outcome_unknown" : "retry_scheduled",
-					 actor, d);
+		/* the retry (same idempotency key) settles an unknown outcome; until then
+		 * nothing may cancel, expire or refund-cancel the reward (core.h) */
+		return reward_transition(e, &r, "approved", unknown ? "outcome_unknown" : "retry_scheduled", actor, d);
+	}
 	default:
+		/* a definite refusal: nothing was paid (a replay of an executed request with
+		 * its idempotency key would have answered as the first time) */
 		copy_str(r.last_error, sizeof(r.last_error), c->diag.message[0] ? c->diag.message : "permanent error");
 		r.has_next_attempt = false;
 		(*failed)++;
-		return reward_transition(e, &r, "failed", "permanent_error", actor, d);
+		if ((err = reward_transition(e, &r, "failed", "permanent_error", actor, d)))
+			return err;
+		return refund_after(e, &r, actor, now, d);
 	}
 }
 

@@ -102,6 +102,8 @@ enum ff_err batch_release_reward(struct engine *e, struct reward *r, struct ff_d
 	copy_str(batch, sizeof(batch), r->batch);
 	r->batch[0] = '\0';
 	r->updated_at = fftime_now();
+	if (!strcmp(r->status, "approved")) /* no longer in_batch: waiting for the next one */
+		copy_str(r->reason, sizeof(r->reason), reward_approved_reason(r));
 	enum ff_err err = reward_update(e, r, d);
 	return err ? err : summarize(e, batch, NULL, d);
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fulfill/engine.h"
 #include "fulfill/fftime.h"
@@ -263,6 +264,17 @@ char *reward_created_detail(const struct reward *r);
  * reward ids), as canonical JSON text (free()). */
 char *conversion_created_detail(int64_t amount, const char *currency, const char *participant,
 				const json_t *rewards);
+
+/* A connector call of this reward went out and got no definite answer (no response, a
+ * 5xx, a 408): the provider may have paid it. Marked by this prefix of last_error, which
+ * stays through later indefinite attempts, breaker holds and running out of attempts,
+ * until a definite answer (2xx, or a 4xx to the same idempotency key) settles it
+ * (connector.c). Until then the reward is not cancelled, expired or refund-cancelled. */
+#define REWARD_UNKNOWN_PREFIX "outcome unknown: "
+static inline bool reward_outcome_unknown(const struct reward *r)
+{
+	return !strncmp(r->last_error, REWARD_UNKNOWN_PREFIX, sizeof(REWARD_UNKNOWN_PREFIX) - 1);
+}
 
 /* A reward in a payout batch (batch.c): an open batch lets it go (it leaves the batch,
  * whose count and totals are written again: batch_release_reward, before the reward's

@@ -615,8 +615,8 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 		enum batch_hold hold = batch_hold_of(e, &r);
 		if (hold == BATCH_LOCKED)
 			continue; /* being paid: engine_batch_fulfill applies the refund afterwards */
-		if (!strcmp(r.status, "approved") && !strcmp(r.reason, "outcome_unknown"))
-			continue; /* maybe paid: the retry settles it, then applies the refund */
+		if (reward_outcome_unknown(&r))
+			continue; /* maybe paid: the answer that settles it applies the refund (connector.c) */
 		if (hold == BATCH_OPEN && (!ok || (r.has_rate && rules_percent_amount(net, r.rate_bp, r.has_max,
 											   r.max_amount) < r.amount)) &&
 		    (err = batch_release_reward(e, &r, d)))

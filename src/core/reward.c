@@ -27,6 +27,7 @@ static const struct {
 	{"approved", "pending"},    {"approved", "failed"} /* in-transaction connectors */,
 	{"issuing", "fulfilled"},	{"issuing", "approved"},
 	{"issuing", "failed"},	    {"failed", "approved"},	{"failed", "cancelled"},
+	{"failed", "pending"} /* a retry held for a tax form */,
 	{"fulfilled", "reconciled"}, {"fulfilled", "reversed"}, {"fulfilled", "expired"},
 	{"reconciled", "reversed"},
 };
@@ -531,10 +532,11 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
 		}
 		r.attempts = 0;
 		r.has_next_attempt = false;
-		r.last_error[0] = '\0';
+		if (!reward_outcome_unknown(&r)) /* that mark stays until an answer settles it */
+			r.last_error[0] = '\0';
 		break;
 	case REWARD_CANCEL:
-		if (!strcmp(r.status, "approved") && !strcmp(r.reason, "outcome_unknown")) {
+		if ((!strcmp(r.status, "approved") || !strcmp(r.status, "failed")) && reward_outcome_unknown(&r)) {
 			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL,
 				      "reward %s: the last call to connector %s got no answer, so the provider may "
 				      "have paid it; its retry (with the same idempotency key) settles that - cancel "

@@ -173,6 +173,8 @@ static enum ff_err expire_one(struct engine *e, struct reward *r, const char *ac
 	enum ff_err err = FF_OK;
 	if (!strcmp(r->status, "fulfilled") && !strcmp(r->connector, "ledger"))
 		err = ledger_expire(e, r, now, &taken, d);
+	else if (batch_hold_of(e, r) == BATCH_OPEN) /* it leaves its open batch */
+		err = batch_release_reward(e, r, d);
 	if (!err)
 		err = reward_transition(e, r, "expired", "expired", actor, d);
 	if (!err) {
