@@ -278,6 +278,7 @@ enum ff_err engine_code_pool_upload_csv(struct engine *e, const struct actor *a,
 	size_t n;
 	const char *why;
 	int rc, col = -1;
+	bool header = false;
 	while (!err && (rc = csv_next(cr, &fields, &n, &why)) != 0) {
 		size_t line = csv_line(cr);
 		if (rc < 0) {
@@ -295,11 +296,13 @@ enum ff_err engine_code_pool_upload_csv(struct engine *e, const struct actor *a,
 			for (size_t i = 0; i < n && col < 0; i++)
 				if (!strcasecmp(trim_blank(fields[i]), "code"))
 					col = (int)i;
-			if (col >= 0)
-				continue; /* the header */
+			if (col >= 0) {
+				header = true;
+				continue;
+			}
 			col = 0;
 		}
-		if (col == 0 && used > 1) {
+		if (!header && used > 1) {
 			err = ff_fail(d, FF_E_INVALID, NULL,
 				      "line %zu has several values: a CSV of several columns needs a header with a "
 				      "\"code\" column",

@@ -135,6 +135,10 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	json_decref(out);
 	cr_assert_eq(engine_code_set_status(F.e, &F.cli, "spring", "W-1", "void", &out, &d), FF_OK, "W-1 stored as such");
 	json_decref(out);
+	const char *first = "code,note\nZ-1,x\n";
+	out = call_ok(engine_code_pool_upload_csv(F.e, &F.cli, "spring", first, strlen(first), &out, &d), out, &d);
+	cr_assert_eq(json_integer_value(json_object_get(out, "added")), 1, "the code column first");
+	json_decref(out);
 	const char *headless = "X-1\nX-2,10\n";
 	cr_assert_eq(engine_code_pool_upload_csv(F.e, &F.cli, "spring", headless, strlen(headless), &out, &d),
 		     FF_E_INVALID);
