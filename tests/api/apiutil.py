@@ -91,23 +91,14 @@ class Seeded:
     """What seed() made: keys, server, reward ids per participant."""
 
 
-class SeededAPITest(unittest.TestCase):
-    """A seeded database and server shared by a test class (seed()), an operator key, and
-    request helpers that default to the admin key."""
+class RequestHelpers:
+    """req/ok/err against self.srv with the key default_key() names (self.admin)."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.env = Env()
-        cls.s = seed(cls.env)
-        cls.srv, cls.admin = cls.s.srv, cls.s.admin
-        cls.operator = cls.env.key("operator")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.close()
+    def default_key(self):
+        return self.admin
 
     def req(self, method, path, body=None, key=None, **kw):
-        return self.srv.request(method, path, body, key=key or self.admin, **kw)
+        return self.srv.request(method, path, body, key=key or self.default_key(), **kw)
 
     def ok(self, method, path, body=None, status=200, key=None, **kw):
         st, resp, _ = self.req(method, path, body, key=key, **kw)
@@ -122,6 +113,22 @@ class SeededAPITest(unittest.TestCase):
         if param:
             self.assertEqual(resp["error"].get("param"), param, resp)
         return resp
+
+
+class SeededAPITest(RequestHelpers, unittest.TestCase):
+    """A seeded database and server shared by a test class (seed()), an operator key, and
+    request helpers that default to the admin key."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.s = seed(cls.env)
+        cls.srv, cls.admin = cls.s.srv, cls.s.admin
+        cls.operator = cls.env.key("operator")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
 
 
 def _expect(cond, what):

@@ -23,7 +23,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env, SeededAPITest, audit_all, conversion, ndjson, participant  # noqa: E402
+from apiutil import Env, RequestHelpers, SeededAPITest, audit_all, conversion, ndjson, participant  # noqa: E402
 
 ALLOW = ("--webhook-allow-hosts", "127.0.0.1")
 
@@ -85,7 +85,7 @@ def standard_signature(secret, msg_id, ts, body):
     return base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
 
 
-class FinanceCase(unittest.TestCase):
+class FinanceCase(RequestHelpers, unittest.TestCase):
     """One database and server per class; requests default to the finance key."""
 
     @classmethod
@@ -100,21 +100,8 @@ class FinanceCase(unittest.TestCase):
     def tearDownClass(cls):
         cls.env.close()
 
-    def req(self, method, path, body=None, key=None, **kw):
-        return self.srv.request(method, path, body, key=key or self.finance, **kw)
-
-    def ok(self, method, path, body=None, status=200, key=None, **kw):
-        st, resp, _ = self.req(method, path, body, key=key, **kw)
-        self.assertEqual(st, status, f"{method} {path}: {resp}")
-        return resp
-
-    def err(self, method, path, body, status, code, param=None, key=None, **kw):
-        st, resp, _ = self.req(method, path, body, key=key, **kw)
-        self.assertEqual(st, status, f"{method} {path}: {resp}")
-        self.assertEqual(resp["error"]["code"], code, resp)
-        if param:
-            self.assertEqual(resp["error"].get("param"), param, resp)
-        return resp
+    def default_key(self):
+        return self.finance
 
     def run_jobs(self):
         return self.ok("POST", "/v1/jobs/run", key=self.admin)
