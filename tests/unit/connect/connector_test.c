@@ -283,6 +283,35 @@ Test(connect, giftcard_issue_and_sync)
 
 /* The webhook connector never posts unsigned: a secret is required, and it must be a
  * Standard Webhooks secret. */
+/* A failed reward retried by an operator passes the tax-form check again: with the
+ * threshold lowered meanwhile it waits for the form (failed -> pending). */
+Test(connect, retry_applies_the_tax_form_hold)
+{
+	fx_program(&F, PROGRAM("w", "\"type\":\"cash\",\"amount\":1000", "{\"cash\":\"webhook\"}"));
+	json_decref(put_connector("webhook", "{\"type\":\"webhook\",\"config\":{\"url\":\"%s/hooks/fulfil\","
+					     "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}}",
+				  P.url));
+	fake_mode(&P, "{\"fail_rate\":1,\"fail_status\":400}"); /* a definite refusal */
+	earn("w", "tina", "{}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "failed"), 1);
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_tax_threshold_set(F.e, &F.cli, "US", 500, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	fake_mode(&P, "{}");
+	json_t *r = fx_rewards(&F, "failed", NULL);
+	char id[64];
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(json_array_get(r, 0), "id")));
+	json_decref(r);
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, id, REWARD_RETRY, NULL, &o, &d), FF_OK, "%s", d.message);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "pending");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "reason")), "tax_form_required");
+	json_decref(o);
+	json_decref(fx_worker(&F, T0 + 100000));
+	cr_assert_eq(fx_count_status(&F, "pending"), 1, "no payout without the form");
+}
+
 Test(connect, webhook_connector_needs_a_signing_secret)
 {
 	static const char *const bad[] = {
