@@ -158,10 +158,6 @@ enum ff_err h_batch_fulfill(struct ctx *c)
 enum ff_err h_batch_reconcile(struct ctx *c)
 {
 	struct recon_input in = {.data = c->body, .len = c->body_len};
-	if (c->body_len == 0) /* an empty report has no header: as docs/finance.md says */
-		return ff_fail(&c->diag, FF_E_INVALID, "header",
-			       "the report is empty: the body must be the provider's CSV report (text/csv) with the "
-			       "header `reward_id,amount,currency,reference`");
 	if (!utf8_valid(c->body, c->body_len))
 		return ff_fail(&c->diag, FF_E_INVALID_UTF8, NULL, "the report is not valid UTF-8");
 	return engine_batch_reconcile(c->eng, c->actor, ctx_param(c, 0), &in, &c->out, &c->diag);

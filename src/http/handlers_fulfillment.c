@@ -68,10 +68,6 @@ static enum ff_err reconcile_connector(struct ctx *c, const char *connector)
 		err = query_time(c, "to", &to);
 	if (err)
 		return err;
-	if (c->body_len == 0) /* as an empty batch report: no header */
-		return ff_fail(&c->diag, FF_E_INVALID, "header",
-			       "the export is empty: the body must be the provider's CSV export (text/csv) with a "
-			       "header naming the reference and amount columns");
 	if (!utf8_valid(c->body, c->body_len))
 		return ff_fail(&c->diag, FF_E_INVALID_UTF8, NULL, "the report is not valid UTF-8");
 	return engine_reconcile_connector(c->eng, c->actor, connector, from, to, &in, &c->out, &c->diag);
