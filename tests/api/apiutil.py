@@ -24,18 +24,21 @@ PROGRAM = {
 ROLES = ["admin", "operator", "finance", "auditor", "ingest", "fulfiller", "partner"]
 
 
-def receiver(test, status=None):
-    """A loopback fulfillment endpoint (a webhook connector's target) for the length of
-    `test`: it answers status[0] (200 by default; a list, so the test can change it),
-    {"reference": "R<n>"} on success. Returns (url, got): got lists (path, body) of every
-    call."""
+def receiver(test, status=None, raw=False):
+    """A loopback fulfillment endpoint (a webhook connector's target, or a webhook
+    endpoint) for the length of `test`: it answers status[0] (200 by default; a list, so
+    the test can change it), {"reference": "R<n>"} on success. Returns (url, got): got
+    lists (path, parsed JSON body) of every call, or with `raw` (headers dict with
+    lower-case names, body bytes) - what a signature check needs."""
     status = status if status is not None else [200]
     got = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             n = int(self.headers.get("Content-Length", 0))
-            got.append((self.path, json.loads(self.rfile.read(n) or b"{}")))
+            data = self.rfile.read(n)
+            got.append(({k.lower(): v for k, v in self.headers.items()}, data) if raw
+                       else (self.path, json.loads(data or b"{}")))
             ok = status[0] < 300
             body = json.dumps({"reference": f"R{len(got)}"} if ok else {"error": "no such account"}).encode()
             self.send_response(status[0])

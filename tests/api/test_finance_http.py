@@ -13,17 +13,15 @@ import csv
 import datetime
 import hashlib
 import hmac
-import http.server
 import io
 import json
 import os
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env, RequestHelpers, SeededAPITest, audit_all, conversion, ndjson, participant  # noqa: E402
+from apiutil import Env, RequestHelpers, SeededAPITest, audit_all, conversion, ndjson, participant, receiver  # noqa: E402
 
 ALLOW = ("--webhook-allow-hosts", "127.0.0.1")
 
@@ -55,29 +53,6 @@ def post_events(test, srv, key, events):
     st, body, _ = srv.request("POST", "/v1/events", ndjson(events), key=key, ctype="application/x-ndjson")
     test.assertEqual((st, body["rejected"]), (200, 0), body)
     return body
-
-
-def signed_receiver(test):
-    """A loopback webhook endpoint that keeps every delivery's headers and raw body:
-    returns (url, got), got a list of (headers dict, raw body bytes)."""
-    got = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            n = int(self.headers.get("Content-Length", 0))
-            got.append(({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(n)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    test.addCleanup(srv.server_close)
-    test.addCleanup(srv.shutdown)
-    return f"http://127.0.0.1:{srv.server_address[1]}", got
 
 
 def standard_signature(secret, msg_id, ts, body):
@@ -331,7 +306,7 @@ class BatchHold(FinanceCase):
         cls.start(cash_program("cash25", 2500), serve=ALLOW)
 
     def test_batch_holds_rewards_and_signs_batch_closed(self):
-        url, got = signed_receiver(self)
+        url, got = receiver(self, raw=True)
         ep = self.ok("POST", "/v1/webhook-endpoints", {"url": url + "/hooks", "events": ["batch.closed"]},
                      status=201, key=self.admin)
         secret = ep["secret"]
