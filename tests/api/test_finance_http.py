@@ -87,6 +87,17 @@ class FinanceCase(RequestHelpers, unittest.TestCase):
     def rewards_of(self, who):
         return self.ok("GET", f"/v1/rewards?participant={who}", key=self.admin)["data"]
 
+    def each_earns(self, who, ref, friend, order, n=4, program="cash25"):
+        """Participants who1..whoN each refer friend<i> (referral ref_<i>), who buys
+        (order_<i>); after a worker pass, their reward ids in order."""
+        evs = []
+        for i in range(1, n + 1):
+            evs += [participant(f"{who}{i}"), referral(f"{ref}_{i}", program, f"{who}{i}", f"{friend}{i}"),
+                    conversion(f"{order}_{i}", f"{friend}{i}")]
+        post_events(self, self.srv, self.admin, evs)
+        self.run_jobs()
+        return [self.only_reward(f"{who}{i}")["id"] for i in range(1, n + 1)]
+
     def only_reward(self, who, program=None):
         rs = [r for r in self.rewards_of(who) if program is None or r["program"] == program]
         self.assertEqual(len(rs), 1, rs)
@@ -112,13 +123,7 @@ class ReconcileCSV(FinanceCase):
     def setUpClass(cls):
         cls.start(cash_program("cash25", 2500))
         t = cls()
-        evs = []
-        for i in range(1, 5):
-            evs += [participant(f"r{i}"), referral(f"cref_{i}", "cash25", f"r{i}", f"f{i}"),
-                    conversion(f"cord_{i}", f"f{i}")]
-        post_events(t, cls.srv, cls.admin, evs)
-        t.run_jobs()
-        cls.ids = [t.only_reward(f"r{i}")["id"] for i in range(1, 5)]
+        cls.ids = t.each_earns("r", "cref", "f", "cord")
         b = t.ok("POST", "/v1/batches", {"fulfiller": "acme"}, status=201)
         t.assertEqual((b["count"], b["totals"][0]["amount"]), (4, 10000), b)
         cls.bid = b["id"]
@@ -312,13 +317,7 @@ class BatchHold(FinanceCase):
         secret = ep["secret"]
         self.assertTrue(secret.startswith("whsec_"), ep)
 
-        evs = []
-        for i in range(1, 5):
-            evs += [participant(f"b{i}"), referral(f"bref_{i}", "cash25", f"b{i}", f"g{i}"),
-                    conversion(f"bord_{i}", f"g{i}")]
-        post_events(self, self.srv, self.admin, evs)
-        self.run_jobs()
-        r1, r2, r3, r4 = (self.only_reward(f"b{i}")["id"] for i in range(1, 5))
+        r1, r2, r3, r4 = self.each_earns("b", "bref", "g", "bord")
         b = self.ok("POST", "/v1/batches", {"fulfiller": "acme", "currency": "USD"}, status=201)
         bid = b["id"]
         self.assertEqual((b["count"], sorted(b["rewards"])), (4, sorted([r1, r2, r3, r4])), b)
