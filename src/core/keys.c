@@ -179,6 +179,13 @@ enum ff_err idem_purge(struct engine *e, int64_t now, int64_t *out, struct ff_di
 	 * neither holds one long transaction nor delays the rest of the pass for long */
 	enum { ROUNDS = 20 };
 	*out = 0;
+	/* a read first: a pass (every second) with nothing expired takes no write lock */
+	struct store_stmt *any = store_query(e->st, Q_IDEM_EXPIRED_ANY);
+	store_bind_int(any, 1, now - IDEM_TTL_MS);
+	bool expired = store_step(any) == 1;
+	core_done(e, FF_OK); /* the read is over before any transaction */
+	if (!expired)
+		return FF_OK;
 	for (int i = 0; i < ROUNDS; i++) {
 		enum ff_err err = core_begin(e, d);
 		if (err)

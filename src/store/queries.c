@@ -92,6 +92,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_IDEM_GET] = "SELECT fingerprint, status, body FROM idempotency WHERE scope = ? AND key = ? AND created_at >= ?",
 	[Q_IDEM_DELETE_EXPIRED_KEY] = "DELETE FROM idempotency WHERE scope = ? AND key = ? AND created_at < ?",
 	[Q_IDEM_INSERT] = "INSERT INTO idempotency (scope, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+	[Q_IDEM_EXPIRED_ANY] = "SELECT 1 FROM idempotency WHERE created_at < ? LIMIT 1",
 	[Q_IDEM_PURGE] = "DELETE FROM idempotency WHERE (scope, key) IN (SELECT scope, key FROM idempotency WHERE created_at < ?1 ORDER BY created_at LIMIT 1000)",
 	[Q_WORKER_RELEASABLE] = "SELECT id, program, program_version, referral, conversion, participant, role, type, amount, currency, percent_bp, rate_bp, max_amount, months, code, pool, sku, quantity, brand, status, reason, hold_until, release_at, expires_at, connector, fulfiller, external_reference, batch, signals, attempts, next_attempt_at, last_error, fulfilled_at, created_at, updated_at FROM rewards WHERE status = 'pending' AND reason IN ('hold_period', 'schedule') AND release_at <= ? ORDER BY release_at, seq LIMIT ?@LOCK@",
 	[Q_WORKER_HOLD_TO_SCHEDULE] = "UPDATE rewards SET reason = 'schedule', updated_at = ? WHERE status = 'pending' AND reason = 'hold_period' AND hold_until <= ?",
