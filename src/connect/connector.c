@@ -427,7 +427,7 @@ static enum ff_err refund_after(struct engine *e, const struct reward *r, const 
 	if (!r->conversion[0])
 		return FF_OK;
 	json_t *changed = json_array();
-	enum ff_err err = refund_apply(e, r->conversion, "refund", now, actor, changed, d);
+	enum ff_err err = refund_apply(e, r->conversion, NULL, now, actor, changed, d);
 	json_decref(changed);
 	return err;
 }

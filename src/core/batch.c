@@ -73,7 +73,7 @@ static enum ff_err apply_held_refunds(struct engine *e, const char *id, const ch
 	json_t *v;
 	json_array_foreach(convs, i, v)
 	{
-		if ((err = refund_apply(e, json_string_value(v), "refund", now, actor, changed, d)))
+		if ((err = refund_apply(e, json_string_value(v), NULL, now, actor, changed, d)))
 			break;
 	}
 	json_decref(changed);

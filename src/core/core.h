@@ -387,7 +387,9 @@ int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max
 /* The key id of a master key: 16 hex digits of a keyed hash. */
 void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);
 
-/* Refund handling for one conversion after its refunded total changed. */
+/* Refund handling for one conversion after its refunded total changed. `reason` is the
+ * history reason of the rewards it cancels or reverses; NULL: the reason of the
+ * conversion's last refund (for refunds applied after a batch or a delivery settles). */
 enum ff_err refund_apply(struct engine *e, const char *conversion, const char *reason, int64_t now,
 			 const char *actor, json_t *out_changed, struct ff_diag *d);
 

@@ -552,7 +552,8 @@ static enum ff_err ev_refund(struct engine *e, const struct actor *a, json_t *da
 			       (long long)left, conversion);
 	st = store_query(e->st, Q_CONVERSION_ADD_REFUND);
 	store_bind_int(st, 1, amount);
-	store_bind_text(st, 2, conversion);
+	store_bind_text(st, 2, reason);
+	store_bind_text(st, 3, conversion);
 	if (store_exec(st))
 		return core_store_fail(e, d, "refund");
 	json_t *detail = json_pack("{s:I, s:s}", "amount", (json_int_t)amount, "reason", reason);
@@ -577,6 +578,11 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 	int64_t net = amount - refunded;
 	if (store_col_null(st, 10) || refunded == 0)
 		return FF_OK; /* earned nothing, or nothing refunded: nothing to undo */
+	char last_reason[16];
+	if (!reason) { /* applied later: the reason of the conversion's last refund */
+		copy_str(last_reason, sizeof(last_reason), store_col_null(st, 15) ? "refund" : store_col_text(st, 15));
+		reason = last_reason;
+	}
 	char program[ID_MAX + 1];
 	copy_str(program, sizeof(program), store_col_text(st, 10));
 	int version = (int)store_col_int(st, 11);

@@ -226,5 +226,10 @@ const char *const store_migrations[] = {
 	"DROP INDEX referrals_referred;\n"
 	"DROP INDEX rewards_sync;\n"
 	"CREATE INDEX rewards_sync ON rewards(sync_at) WHERE sync_at IS NOT NULL;\n",
+	/* 8: a conversion remembers why it was last refunded ("refund" or "chargeback"), so
+	 * a refund applied later - to rewards that were in a closed batch or whose delivery
+	 * outcome was unknown when it arrived - records the same reason as one applied at
+	 * once. NULL (rows refunded before this) reads as "refund". */
+	"ALTER TABLE conversions ADD COLUMN refund_reason TEXT;\n",
 	NULL,
 };

@@ -40,8 +40,8 @@ def referral(rid, program, referrer, referred):
             "data": {"id": rid, "program": program, "referrer": referrer, "referred": referred}}
 
 
-def refund(oid, amount=7500):
-    return {"id": "evt_rf_" + oid, "type": "refund", "data": {"conversion": oid, "amount": amount, "reason": "refund"}}
+def refund(oid, amount=7500, reason="refund"):
+    return {"id": "evt_rf_" + oid, "type": "refund", "data": {"conversion": oid, "amount": amount, "reason": reason}}
 
 
 def load(env, *programs):
@@ -365,7 +365,7 @@ class BatchHold(FinanceCase):
         # closed: it is being paid, so no cancel; a refund is recorded but changes nothing yet
         self.err("POST", f"/v1/rewards/{r2}/cancel", {"reason": "late"}, 409, "invalid_transition", key=self.admin)
         self.assertEqual(self.state(r2), ("approved", "in_batch"))
-        post_events(self, self.srv, self.admin, [refund("bord_3")])
+        post_events(self, self.srv, self.admin, [refund("bord_3", reason="chargeback")])
         self.assertEqual(self.state(r3), ("approved", "in_batch"))
         b = self.ok("GET", f"/v1/batches/{bid}")
         self.assertEqual((b["count"], b["totals"][0]["amount"]), (3, 7500), b)
@@ -380,8 +380,10 @@ class BatchHold(FinanceCase):
         self.assertEqual(self.state(r1)[0], "cancelled")
         b = self.ok("GET", f"/v1/batches/{bid}")
         self.assertEqual(b["rewards_by_status"], {"fulfilled": 2, "reversed": 1}, b)
-        hist = [(x["from"], x["to"]) for x in self.reward(r3)["history"]]
-        self.assertEqual(hist[-2:], [("approved", "fulfilled"), ("fulfilled", "reversed")], hist)
+        hist = [(x["from"], x["to"], x["reason"]) for x in self.reward(r3)["history"]]
+        # the reversal records the refund's own reason, though it was applied later
+        self.assertEqual(hist[-1], ("fulfilled", "reversed", "chargeback"), hist)
+        self.assertEqual(hist[-2][:2], ("approved", "fulfilled"), hist)
 
 
 # --- 5. reports against hand-computed numbers -------------------------------------------

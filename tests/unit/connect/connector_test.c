@@ -505,15 +505,18 @@ Test(connect, slow_provider_times_out_then_the_retry_replays)
 	struct ff_diag d;
 	cr_assert_eq(engine_reward_action(F.e, &F.cli, id, REWARD_CANCEL, "oops", &out, &d), FF_E_INVALID_TRANSITION);
 	cr_assert_not_null(strstr(d.message, "may have paid"), "%s", d.message);
-	fx_ok(&F, "{\"id\":\"rf-nia\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-nia-0\"}}");
+	fx_ok(&F, "{\"id\":\"rf-nia\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-nia-0\","
+		  "\"reason\":\"chargeback\"}}");
 	cr_assert_eq(fx_count_status(&F, "approved"), 1, "the refund waits for the outcome");
 	usleep(1500 * 1000);
 	fake_mode(&P, "{}");
 	json_decref(fx_worker(&F, T0 + 5000));
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 2, "the credit's key (sent twice) and the reversal's");
 	cr_assert_eq(fake_stat(&P, "duplicates"), 0);
-	/* the retry settled it as paid (one credit at Stripe), then the refund reversed it */
+	/* the retry settled it as paid (one credit at Stripe), then the refund reversed it,
+	 * with the refund's own reason though it was applied later */
 	cr_assert_eq(fx_count_status(&F, "reversed"), 1);
+	cr_assert_str_eq(first_field("reversed", "reason"), "chargeback");
 	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "balance_transaction")), 2,
 		     "the credit and its reversal: %s", json_dumps(s, 0));
