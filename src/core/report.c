@@ -190,6 +190,7 @@ enum ff_err engine_report_payouts(struct engine *e, const struct actor *a, int64
 		json_object_set_new(row, "reconciled_count", json_integer(r->rec_n));
 		json_object_set_new(row, "reconciled_amount", json_integer(r->rec_amount));
 		json_object_set_new(row, "difference", json_integer(r->exp_amount - r->act_amount));
+		json_object_set_new(row, "reporting_currency", json_string(rep));
 		json_object_set_new(row, "expected_decimal", json_string(money_format(r->exp_amount, r->currency, dbuf, sizeof(dbuf))));
 		json_object_set_new(row, "actual_decimal", json_string(money_format(r->act_amount, r->currency, dbuf, sizeof(dbuf))));
 		json_array_append_new(data, row);
@@ -217,6 +218,11 @@ enum ff_err engine_report_payouts(struct engine *e, const struct actor *a, int64
 		int64_t ve, va, vr;
 		if (fx_convert(e, r->exp_amount, r->currency, rep, &ve) && fx_convert(e, r->act_amount, r->currency, rep, &va) &&
 		    fx_convert(e, r->rec_amount, r->currency, rep, &vr)) {
+			/* the row's own conversion too (the CSV has no `converted` list): the
+			 * period's converted amounts are the sums of its rows' */
+			json_object_set_new(row, "converted_expected_amount", json_integer(ve));
+			json_object_set_new(row, "converted_actual_amount", json_integer(va));
+			json_object_set_new(row, "converted_reconciled_amount", json_integer(vr));
 			json_object_set_new(conv, "expected_amount",
 					    json_integer(json_integer_value(json_object_get(conv, "expected_amount")) + ve));
 			json_object_set_new(conv, "actual_amount",
@@ -224,6 +230,9 @@ enum ff_err engine_report_payouts(struct engine *e, const struct actor *a, int64
 			json_object_set_new(conv, "reconciled_amount",
 					    json_integer(json_integer_value(json_object_get(conv, "reconciled_amount")) + vr));
 		} else {
+			json_object_set_new(row, "converted_expected_amount", json_null());
+			json_object_set_new(row, "converted_actual_amount", json_null());
+			json_object_set_new(row, "converted_reconciled_amount", json_null());
 			bool listed = false;
 			size_t k;
 			json_t *m;
@@ -238,9 +247,10 @@ enum ff_err engine_report_payouts(struct engine *e, const struct actor *a, int64
 	json_t *v;
 	json_object_foreach(totals, k, v) json_array_append(tot_list, v);
 	json_decref(totals);
-	json_t *cols = json_pack("[s,s,s,s,s,s,s,s,s,s]", "period", "period_start", "currency", "expected_count",
-				 "expected_amount", "actual_count", "actual_amount", "reconciled_count",
-				 "reconciled_amount", "difference");
+	json_t *cols = json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s]", "period", "period_start", "currency",
+				 "expected_count", "expected_amount", "actual_count", "actual_amount",
+				 "reconciled_count", "reconciled_amount", "difference", "reporting_currency",
+				 "converted_expected_amount", "converted_actual_amount", "converted_reconciled_amount");
 	*out = json_pack("{s:s, s:o, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "object", "report.payouts", "from",
 			 window_json(from), "to", window_json(to), "group", group_names[group], "reporting_currency", rep,
 			 "columns", cols, "data", data, "totals", tot_list, "converted", converted, "missing_rates",

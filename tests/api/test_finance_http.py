@@ -475,6 +475,10 @@ class Reports(SeededAPITest):
         self.assertEqual(sums, {"expected_count": 6, "expected_amount": 8000, "actual_count": 5, "actual_amount": 5500,
                                 "reconciled_count": 1, "reconciled_amount": 2500, "difference": 2500})
         self.assertEqual(rep["missing_rates"], [])
+        # in the reporting currency itself each row converts to its own amounts
+        self.assertEqual([(r["reporting_currency"], r["converted_expected_amount"], r["converted_actual_amount"],
+                           r["converted_reconciled_amount"]) for r in rows],
+                         [("USD", r["expected_amount"], r["actual_amount"], r["reconciled_amount"]) for r in rows])
         # CSV: the same rows
         st, text, _ = self.req("GET", f"/v1/reports/payouts?from={frm}&to={to}&group=month&format=csv",
                                key=self.finance)
@@ -483,6 +487,30 @@ class Reports(SeededAPITest):
         self.assertEqual([(g["period"], g["expected_amount"], g["actual_amount"], g["difference"]) for g in got],
                          [(r["period"], str(r["expected_amount"]), str(r["actual_amount"]), str(r["difference"]))
                           for r in rows])
+        # another reporting currency: 1 EUR = 0.5 USD, so each USD amount is twice as many EUR;
+        # the rows' converted amounts (in the CSV too) add up to the period's `converted`
+        self.ok("PUT", "/v1/fx-rates", {"reporting": "USD", "rates": {"EUR": "0.5"}}, key=self.finance)
+        eur = self.ok("GET", f"/v1/reports/payouts?from={frm}&to={to}&group=month&reporting=EUR", key=self.finance)
+        self.assertEqual([(r["reporting_currency"], r["converted_expected_amount"], r["converted_actual_amount"])
+                          for r in eur["data"]],
+                         [("EUR", 2 * r["expected_amount"], 2 * r["actual_amount"]) for r in rows])
+        self.assertEqual([c["expected_amount"] for c in eur["converted"]],
+                         [sum(r["converted_expected_amount"] for r in eur["data"] if r["period"] == c["period"])
+                          for c in eur["converted"]])
+        st, text, _ = self.req("GET", f"/v1/reports/payouts?from={frm}&to={to}&group=month&reporting=EUR&format=csv",
+                               key=self.finance)
+        got = list(csv.DictReader(io.StringIO(text)))
+        self.assertEqual([(g["reporting_currency"], g["converted_expected_amount"], g["converted_reconciled_amount"])
+                          for g in got],
+                         [("EUR", str(r["converted_expected_amount"]), str(r["converted_reconciled_amount"]))
+                          for r in eur["data"]])
+        # no rate: the converted columns are empty and the currency is listed as missing
+        jpy = self.ok("GET", f"/v1/reports/payouts?from={frm}&to={to}&group=month&reporting=JPY", key=self.finance)
+        self.assertEqual(jpy["missing_rates"], ["USD"])
+        self.assertTrue(all(r["converted_expected_amount"] is None for r in jpy["data"]), jpy["data"])
+        st, text, _ = self.req("GET", f"/v1/reports/payouts?from={frm}&to={to}&group=month&reporting=JPY&format=csv",
+                               key=self.finance)
+        self.assertEqual({g["converted_actual_amount"] for g in csv.DictReader(io.StringIO(text))}, {""})
         # a window before anything happened is empty
         early = self.ok("GET", "/v1/reports/payouts?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z",
                         key=self.finance)

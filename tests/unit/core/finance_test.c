@@ -952,8 +952,9 @@ Test(finance, reports_against_hand_computed_numbers)
 	ffbuf_init(&csv, 0);
 	cr_assert_eq(engine_report_csv(o, &csv, &d), FF_OK);
 	cr_assert_str_eq(csv.data, "period,period_start,currency,expected_count,expected_amount,actual_count,actual_amount,"
-				   "reconciled_count,reconciled_amount,difference\r\n"
-				   "2026-10,2026-10-01T00:00:00.000Z,USD,4,8500,3,7500,3,7500,1000\r\n");
+				   "reconciled_count,reconciled_amount,difference,reporting_currency,"
+				   "converted_expected_amount,converted_actual_amount,converted_reconciled_amount\r\n"
+				   "2026-10,2026-10-01T00:00:00.000Z,USD,4,8500,3,7500,3,7500,1000,EUR,7650,6750,6750\r\n");
 	ffbuf_release(&csv);
 	json_decref(o);
 	/* weeks start on Monday: Oct 1 2026 is a Thursday -> week of Sep 28 */
