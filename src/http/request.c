@@ -75,7 +75,10 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *r
 		req->allow[0] = '\0';
 		return defer_error(req, FF_E_NOT_FOUND, NULL, "no such resource: %.200s", url);
 	}
+	/* no object has an id with control characters or bytes that are not UTF-8 */
 	for (int i = 0; i < HTTP_MAX_PARAMS; i++) {
+		if (!utf8_valid(req->params[i], strlen(req->params[i])))
+			return defer_error(req, FF_E_NOT_FOUND, NULL, "no such resource");
 		for (const char *p = req->params[i]; *p; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				return defer_error(req, FF_E_NOT_FOUND, NULL, "no such resource");
@@ -262,7 +265,8 @@ out:
 
 struct query_check {
 	const char *allowed;
-	char bad[64];
+	char bad[64];	   /* a parameter the route does not take */
+	char bad_utf8[64]; /* a parameter whose value is not UTF-8 */
 };
 
 static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -271,11 +275,15 @@ static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const
 	struct query_check *qc = cls;
 	size_t n = strlen(key);
 	(void)kind;
-	(void)value;
 	for (const char *p = qc->allowed; p && *p;) {
 		size_t len = strcspn(p, ",");
-		if (len == n && strncmp(p, key, n) == 0)
+		if (len == n && strncmp(p, key, n) == 0) {
+			if (value && !utf8_valid(value, strlen(value))) {
+				snprintf(qc->bad_utf8, sizeof(qc->bad_utf8), "%.60s", key);
+				return MHD_NO;
+			}
 			return MHD_YES;
+		}
 		p += len;
 		if (*p == ',')
 			p++;
@@ -332,6 +340,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct request *req
 		if (qc.bad[0])
 			return respond_fail(conn, req, FF_E_UNKNOWN_FIELD, qc.bad,
 					    "unknown query parameter \"%s\"", qc.bad);
+		if (qc.bad_utf8[0])
+			return respond_fail(conn, req, FF_E_INVALID_UTF8, qc.bad_utf8,
+					    "query parameter \"%s\" is not valid UTF-8", qc.bad_utf8);
 	}
 	c.actor = req->authed ? &req->actor : NULL;
 	c.body = req->body.data ? req->body.data : "";

@@ -62,14 +62,51 @@ enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, i
 	return rc;
 }
 
+/* A JSON string of `s` with every byte that is not part of valid UTF-8 shown as U+FFFD.
+ * Error messages quote what the client sent (a path, a method, a parameter name), and
+ * a message cut at a byte limit may end inside a character: json_string() refuses
+ * such text, and an error answer must never fail for it. */
+static json_t *json_string_lossy(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	size_t len = strlen(s), o = 0;
+	char *clean = ff_malloc(len * 3 + 1);
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t n = c < 0x80		? 1
+			   : (c & 0xE0) == 0xC0 ? 2
+			   : (c & 0xF0) == 0xE0 ? 3
+			   : (c & 0xF8) == 0xF0 ? 4
+						: 0;
+		if (n && i + n <= len && utf8_valid(s + i, n)) {
+			memcpy(clean + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(clean + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	j = json_stringn(clean, o);
+	free(clean);
+	if (!j)
+		ff_oom();
+	return j;
+}
+
 json_t *error_object(enum ff_err err, const struct ff_diag *d)
 {
 	const char *msg = d && d->message[0] ? d->message : ff_err_code(err);
-	json_t *e = json_pack("{s:s, s:s}", "code", ff_err_code(err), "message", msg);
+	json_t *e = json_object();
 	if (!e)
 		ff_oom();
+	json_object_set_new(e, "code", json_string(ff_err_code(err)));
+	json_object_set_new(e, "message", json_string_lossy(msg));
 	if (d && d->param[0])
-		json_object_set_new(e, "param", json_string(d->param));
+		json_object_set_new(e, "param", json_string_lossy(d->param));
 	return e;
 }
 

@@ -1,0 +1,133 @@
+"""Hostile and sloppy requests over real loopback HTTP, as an operator's server meets
+them: bytes that are not UTF-8 (or are cut inside a character) in the path, the query
+and the method. After each, the server still answers and stored data is unchanged."""
+import json
+import os
+import socket
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apiutil import seed, Env  # noqa: E402
+
+
+def raw(port, request, timeout=10):
+    """Send raw bytes, return (status, headers dict, body bytes) of the answer."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(timeout)
+    s.sendall(request)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        n = int(headers.get("content-length", 0))
+        while len(body) < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    finally:
+        s.close()
+    return int(lines[0].split()[1]), headers, body
+
+
+class Hardening(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.s = seed(cls.env)
+        cls.srv, cls.admin = cls.s.srv, cls.s.admin
+        cls.auditor = cls.env.key("auditor")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def req(self, method, path, body=None, key=None, **kw):
+        return self.srv.request(method, path, body, key=key or self.admin, **kw)
+
+    def snapshot(self):
+        out = {}
+        for path in ("/v1/participants?limit=1000", "/v1/rewards?limit=1000", "/v1/audit?limit=1000"):
+            st, body, _ = self.req("GET", path)
+            self.assertEqual(st, 200, body)
+            out[path] = body["data"]
+        return out
+
+    def assertAlive(self):
+        self.assertEqual(self.srv.request("GET", "/healthz")[:2], (200, {"ok": True}))
+        self.assertIsNone(self.srv.proc.poll(), "the server died")
+
+    def assertErrorShape(self, status, headers, body, want_status, code):
+        self.assertEqual(status, want_status, body)
+        doc = json.loads(body.decode("utf-8"))  # valid UTF-8, valid JSON
+        self.assertEqual(doc["error"]["code"], code, doc)
+        self.assertTrue(doc["error"]["message"], doc)
+        self.assertTrue(headers.get("x-request-id"), headers)
+
+    def get_raw(self, target, key=None, method=b"GET"):
+        auth = b"Authorization: Bearer " + key.encode() + b"\r\n" if key else b""
+        return raw(self.srv.port, method + b" " + target + b" HTTP/1.1\r\nHost: x\r\n" + auth +
+                   b"Connection: close\r\n\r\n")
+
+    # ---- bytes that are not UTF-8 ----
+
+    def test_path_bytes_that_are_not_utf8(self):
+        """An id that is not UTF-8 names nothing: 404 with the error shape, whether or
+        not the path is a route and whether or not a key came with it. (Each of these
+        used to abort the server: the error message quoting the path could not be
+        made a JSON string.)"""
+        before = self.snapshot()
+        cut = b"/v1/participants/" + b"%C3%A9" * 150  # too long for an id: quoted, cut mid-character
+        cases = [(b"/v1/nope/%FF", None), (b"/v1/nope/%FF", self.admin), (b"/v1/participants/%C3", self.admin),
+                 (b"/v1/rewards/%FF%FE/explain", self.admin), (b"/v1/participants/%C3", None),
+                 (b"/v1/programs/%ED%A0%80", self.admin),  # an encoded surrogate
+                 (cut, None), (cut, self.admin), (b"/v1/participants/x" + b"%C3%A9" * 100, self.admin)]
+        for target, key in cases:
+            with self.subTest(target=target[:40], key=bool(key)):
+                st, h, body = self.get_raw(target, key)  # like an unknown path: 404 before the key
+                self.assertErrorShape(st, h, body, 404, "not_found")
+                self.assertAlive()
+        # the same bytes as a write's path
+        st, h, body = raw(self.srv.port, b"POST /v1/rewards/%FF/approve HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                          self.admin.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                          b"Connection: close\r\n\r\n{}")
+        self.assertErrorShape(st, h, body, 404, "not_found")
+        self.assertAlive()
+        self.assertEqual(self.snapshot(), before)
+
+    def test_query_values_that_are_not_utf8(self):
+        for target, param in ((b"/v1/rewards?participant=%FF", "participant"),
+                              (b"/v1/participants?status=%C3", "status"),
+                              (b"/v1/programs/p1/diff?from=1&to=%E2%82", "to")):
+            with self.subTest(target=target):
+                st, h, body = self.get_raw(target, self.admin)
+                self.assertErrorShape(st, h, body, 400, "invalid_utf8")
+                self.assertEqual(json.loads(body)["error"]["param"], param)
+        # an unknown parameter whose name is not UTF-8 is still just unknown
+        st, h, body = self.get_raw(b"/v1/rewards?%FF=1", self.admin)
+        self.assertErrorShape(st, h, body, 400, "unknown_field")
+        self.assertAlive()
+
+    def test_method_that_is_not_utf8(self):
+        for target in (b"/v1/rewards", b"/v1/nope"):
+            with self.subTest(target=target):
+                try:
+                    st, h, body = self.get_raw(target, self.admin, method=b"G\xffT")
+                except (ConnectionError, socket.timeout, IndexError, ValueError):
+                    pass  # refusing the request line outright is fine too
+                else:
+                    self.assertIn(st, (400, 404, 405, 501), body)
+                    if body:
+                        json.loads(body.decode("utf-8"))
+                self.assertAlive()
+
+
+if __name__ == "__main__":
+    unittest.main()
