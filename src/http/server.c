@@ -313,6 +313,41 @@ static void find_web_root(struct server *s)
 	snprintf(s->web_root, sizeof(s->web_root), "web");
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decoding of the path and the query arguments, as libmicrohttpd's own except
+ * that "%00" stays as it is: a decoded NUL would end the C string, so that
+ * /v1/participants/alice%00x would name alice and ?participant=alice%00x filter on
+ * alice. Kept literal, such an id names nothing. */
+static size_t unescape_uri(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+	const char *r = s;
+	(void)cls;
+	(void)conn;
+	while (*r) {
+		int hi = r[0] == '%' ? hex_digit(r[1]) : -1;
+		int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+		if (lo >= 0 && (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static struct MHD_Daemon *start_mhd(const struct sockaddr_storage *addr, bool v6)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -332,7 +367,8 @@ static struct MHD_Daemon *start_mhd(const struct sockaddr_storage *addr, bool v6
 		     * per address when asked (connlimit.c; request.c bounds each body's
 		     * total time) */
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)http_server->opt.max_connections,
-		    MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, NULL, MHD_OPTION_END);
+		    MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, NULL,
+		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_uri, NULL, MHD_OPTION_END);
 	}
 	return d;
 }

@@ -1,6 +1,6 @@
 """Hostile and sloppy requests over real loopback HTTP, as an operator's server meets
 them: bytes that are not UTF-8 (or are cut inside a character) in the path, the query
-and the method. After each, the server still answers and stored data is unchanged."""
+and the method; percent-encoded NULs. After each, the server still answers and stored data is unchanged."""
 import json
 import os
 import socket
@@ -127,6 +127,26 @@ class Hardening(unittest.TestCase):
                     if body:
                         json.loads(body.decode("utf-8"))
                 self.assertAlive()
+
+
+    # ---- %00 ----
+
+    def test_percent_encoded_nul_is_not_the_end_of_an_id(self):
+        """alice%00x is not alice: neither as an id in the path nor as a filter."""
+        self.assertEqual(self.req("GET", "/v1/participants/alice")[0], 200)
+        for path in ("/v1/participants/alice%00x", "/v1/participants/alice%00", "/v1/referrals/ref_1%00zz"):
+            st, body, _ = self.req("GET", path)
+            self.assertEqual((st, body["error"]["code"]), (404, "not_found"), (path, body))
+        st, body, _ = self.req("GET", "/v1/rewards?participant=alice")
+        self.assertEqual(st, 200)
+        self.assertTrue(body["data"])
+        st, body, _ = self.req("GET", "/v1/rewards?participant=alice%00x")
+        self.assertEqual((st, body["data"]), (200, []), body)
+        # a partner key bound to alice gets nothing more through a NUL
+        partner = self.env.key("partner", "--participant", "alice")
+        st, body, _ = self.req("GET", "/v1/participants/alice%00bob", key=partner)
+        self.assertEqual(st, 404, body)
+        self.assertAlive()
 
 
 if __name__ == "__main__":
