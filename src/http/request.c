@@ -118,7 +118,15 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *r
 	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
 	long long declared = clen ? strtoll(clen, NULL, 10) : 0;
 	bool has_body = declared > 0 || te;
-	if (has_body && (req->route->flags & RF_BODY)) {
+	if (has_body && !(req->route->flags & RF_BODY) && is_write(method)) {
+		/* a write that takes no body (DELETE) may send {}, and nothing else: a field
+		 * it carries is refused (dispatch), never silently ignored */
+		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+		if (!media_type_is(ct, "application/json"))
+			return defer_error(req, FF_E_MEDIA_TYPE, "Content-Type",
+					   "Content-Type must be application/json (this request "
+					   "takes no body; send none, or {})");
+	} else if (has_body && (req->route->flags & RF_BODY)) {
 		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 		unsigned fl = req->route->flags;
 		bool ok = ((fl & RF_CSV) && media_type_is(ct, "text/csv")) ||
@@ -348,6 +356,13 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct request *req
 	c.body = req->body.data ? req->body.data : "";
 	c.body_len = req->body.len;
 	c.ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	if (!(req->route->flags & RF_BODY) && is_write(method)) {
+		json_t *none = NULL;
+		enum ff_err err = body_object(&c, "", &none);
+		json_decref(none);
+		if (err)
+			return respond_error(conn, req, err, &c.diag);
+	}
 
 	if (req->has_idem) {
 		char *query = idem_query(conn);
@@ -393,7 +408,8 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 				req->request_id, http_server->opt.request_timeout);
 			return MHD_NO;
 		}
-		if (req->early_err || !(req->route && (req->route->flags & RF_BODY))) {
+		if (req->early_err || !(req->route && ((req->route->flags & RF_BODY) ||
+							 is_write(req->method)))) {
 			/* drain and drop; give up on absurd amounts */
 			return req->received > 8 * (uint64_t)http_server->opt.max_body ? MHD_NO
 										       : MHD_YES;

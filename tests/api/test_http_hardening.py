@@ -1,6 +1,7 @@
 """Hostile and sloppy requests over real loopback HTTP, as an operator's server meets
 them: bytes that are not UTF-8 (or are cut inside a character) in the path, the query
-and the method; percent-encoded NULs. After each, the server still answers and stored data is unchanged."""
+and the method; percent-encoded NULs; bodies sent where a route takes none. After
+each, the server still answers and stored data is unchanged."""
 import json
 import os
 import socket
@@ -147,6 +148,31 @@ class Hardening(unittest.TestCase):
         st, body, _ = self.req("GET", "/v1/participants/alice%00bob", key=partner)
         self.assertEqual(st, 404, body)
         self.assertAlive()
+
+
+    # ---- bodies on writes that take none ----
+
+    def test_body_on_a_delete_is_checked_not_ignored(self):
+        st, created, _ = self.req("POST", "/v1/api-keys", {"role": "auditor", "name": "del-body"})
+        self.assertEqual(st, 201, created)
+        prefix, key = created["prefix"], created["key"]
+        before = self.snapshot()
+        st, body, _ = self.req("DELETE", f"/v1/api-keys/{prefix}", {"reason": "left"})
+        self.assertEqual((st, body["error"]["code"], body["error"].get("param")), (400, "unknown_field", "reason"))
+        st, body, _ = self.req("DELETE", f"/v1/api-keys/{prefix}", "reason=left", ctype="text/plain")
+        self.assertEqual((st, body["error"]["code"]), (415, "unsupported_media_type"), body)
+        st, body, _ = self.req("DELETE", f"/v1/api-keys/{prefix}", "{oops")
+        self.assertEqual((st, body["error"]["code"]), (400, "malformed_json"), body)
+        st, body, _ = self.req("DELETE", f"/v1/api-keys/{prefix}", "[]")
+        self.assertEqual((st, body["error"]["code"]), (400, "invalid_request"), body)
+        self.assertEqual(self.snapshot(), before)  # nothing revoked, nothing audited
+        self.assertEqual(self.req("GET", "/v1/audit?limit=1", key=key)[0], 200)
+        # {} is no body at all
+        st, body, _ = self.req("DELETE", f"/v1/api-keys/{prefix}", {})
+        self.assertEqual((st, body.get("revoked")), (200, True), body)
+        self.assertEqual(self.req("GET", "/v1/audit?limit=1", key=key)[0], 401)
+        st, body, _ = self.req("DELETE", "/v1/blocklist?kind=domain&value=x.example", {"note": "x"})
+        self.assertEqual((st, body["error"]["code"]), (400, "unknown_field"), body)
 
 
 if __name__ == "__main__":
