@@ -98,6 +98,9 @@ struct request {
 	char method[16];
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	const struct route *route;
+	/* for a 405: a route of the path (another method), so that the log line and the
+	 * metrics name the pattern rather than "unmatched" */
+	const struct route *path_route;
 	char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX];
 	struct actor actor;
 	bool authed;

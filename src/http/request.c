@@ -68,6 +68,13 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *r
 	const char *as = strcmp(method, "HEAD") == 0 ? "GET" : method;
 	req->route = router_match(as, url, req->params, &known, req->allow, sizeof(req->allow));
 	if (!req->route) {
+		if (known) {
+			char other[16], scratch[HTTP_MAX_PARAMS][HTTP_PARAM_MAX];
+			bool again;
+			snprintf(other, sizeof(other), "%.*s", (int)strcspn(req->allow, ", "),
+				 req->allow);
+			req->path_route = router_match(other, url, scratch, &again, NULL, 0);
+		}
 		if (known)
 			return defer_error(req, FF_E_METHOD, NULL,
 					   "%s is not allowed here (allowed: %s)", method,
@@ -458,12 +465,13 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	int64_t us = (http_now_ns() - req->t0_ns + 500) / 1000;
+	const struct route *log_route = req->route ? req->route : req->path_route;
 	double secs = (double)us / 1e6;
 	/* typed fields, not a JSON object: this line is written for every request */
 	struct log_field f[7] = {
 	    {"request_id", req->request_id, 0},
 	    {"method", req->method, 0},
-	    {"route", req->route ? req->route->pattern : "unmatched", 0},
+	    {"route", log_route ? log_route->pattern : "unmatched", 0},
 	    {"status", NULL, req->answered ? req->status : 0},
 	    {"duration_ms", NULL, (double)us / 1000.0},
 	};
@@ -474,7 +482,7 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		f[nf++] = (struct log_field){"termination", termination_name(toe), 0};
 	log_fields(req->answered && req->status >= 500 ? "error" : "info", "request", f, nf);
 	if (req->answered)
-		metrics_request(req->route, req->method, req->status, secs);
+		metrics_request(log_route, req->method, req->status, secs);
 	if (req->idem_held)
 		idem_release(req->actor.key_prefix, req->idem_key);
 	gc_job_free(req->job);

@@ -1,11 +1,13 @@
 """Hostile and sloppy requests over real loopback HTTP, as an operator's server meets
 them: bytes that are not UTF-8 (or are cut inside a character) in the path, the query
-and the method; percent-encoded NULs; bodies sent where a route takes none. After
-each, the server still answers and stored data is unchanged."""
+and the method; percent-encoded NULs; bodies sent where a route takes none; and the
+request log that records all of it. After each, the server still answers and stored
+data is unchanged."""
 import json
 import os
 import socket
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -129,7 +131,6 @@ class Hardening(unittest.TestCase):
                         json.loads(body.decode("utf-8"))
                 self.assertAlive()
 
-
     # ---- %00 ----
 
     def test_percent_encoded_nul_is_not_the_end_of_an_id(self):
@@ -148,7 +149,6 @@ class Hardening(unittest.TestCase):
         st, body, _ = self.req("GET", "/v1/participants/alice%00bob", key=partner)
         self.assertEqual(st, 404, body)
         self.assertAlive()
-
 
     # ---- bodies on writes that take none ----
 
@@ -173,6 +173,116 @@ class Hardening(unittest.TestCase):
         self.assertEqual(self.req("GET", "/v1/audit?limit=1", key=key)[0], 401)
         st, body, _ = self.req("DELETE", "/v1/blocklist?kind=domain&value=x.example", {"note": "x"})
         self.assertEqual((st, body["error"]["code"]), (400, "unknown_field"), body)
+
+
+class RequestLog(unittest.TestCase):
+    """One JSON line per request on stderr: request id, method, route (the pattern),
+    status, duration and key prefix - on success and on every error path, for NDJSON
+    too - and never a key or an e-mail address."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.s = seed(cls.env, env_extra={"FULFILL_HTTP_MAX_BODY": "100000"})
+        cls.srv, cls.admin = cls.s.srv, cls.s.admin
+        cls.auditor = cls.env.key("auditor")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def log_lines(self):
+        with open(os.path.join(self.env.dir, f"serve-{self.srv.port}.log"), encoding="utf-8") as f:
+            text = f.read()
+        return text, [json.loads(l) for l in text.splitlines()]  # every line is JSON
+
+    def lines_for(self, rid, wait=3.0):
+        deadline = time.time() + wait
+        while True:
+            text, lines = self.log_lines()
+            got = [l for l in lines if l.get("request_id") == rid]
+            if got or time.time() > deadline:
+                return text, got
+            time.sleep(0.05)
+
+    def test_one_line_per_request_on_every_path(self):
+        nd = "".join(json.dumps(e) + "\n" for e in (
+            {"id": "log_p1", "type": "participant", "data": {"id": "logp1", "email": "secret.person@example.org",
+                                                            "country": "US", "currency": "USD", "status": "active"}},
+            {"id": "log_bad", "type": "conversion", "data": {"id": "o", "participant": "nobody@example.org",
+                                                             "amount": 1, "currency": "USD"}}))
+        bad_key = self.admin[:-1] + ("A" if self.admin[-1] != "A" else "B")
+        cases = [
+            # (request id, method, path, body, key, ctype, status, route, key prefix expected)
+            ("log-ok", "GET", "/v1/rewards", None, self.admin, None, 200, "/v1/rewards", True),
+            ("log-ndjson", "POST", "/v1/events", nd, self.admin, "application/x-ndjson", 200, "/v1/events", True),
+            ("log-event-400", "POST", "/v1/events", {"id": "e", "type": "participant",
+                                                      "data": {"id": "x", "email": "not-logged@example.org",
+                                                               "country": "USA"}},
+             self.admin, None, 400, "/v1/events", True),
+            ("log-404-object", "GET", "/v1/participants/someone@example.org", None, self.admin, None, 404,
+             "/v1/participants/{id}", True),
+            ("log-404-path", "GET", "/v1/nothing-here", None, self.admin, None, 404, "unmatched", False),
+            ("log-405", "DELETE", "/v1/rewards", None, self.admin, None, 405, "/v1/rewards", False),
+            ("log-401", "GET", "/v1/rewards", None, bad_key, None, 401, "/v1/rewards", False),
+            ("log-403", "POST", "/v1/jobs/run", {}, self.auditor, None, 403, "/v1/jobs/run", True),
+            ("log-415", "POST", "/v1/api-keys", "role=x", self.admin, "text/plain", 415, "/v1/api-keys", True),
+            ("log-413", "POST", "/v1/api-keys", "x" * 200000, self.admin, None, 413, "/v1/api-keys", True),
+            ("log-unknown", "POST", "/v1/api-keys", {"role": "auditor", "mail": "a@example.org"}, self.admin, None,
+             400, "/v1/api-keys", True),
+            ("log-public", "GET", "/healthz", None, None, None, 200, "/healthz", False),
+        ]
+        for rid, method, path, body, key, ctype, status, route, has_prefix in cases:
+            with self.subTest(rid=rid):
+                st, resp, h = self.srv.request(method, path, body, key=key, ctype=ctype,
+                                               headers={"X-Request-Id": rid})
+                self.assertEqual(st, status, resp)
+                self.assertEqual(h["x-request-id"], rid)
+                text, got = self.lines_for(rid)
+                self.assertEqual(len(got), 1, f"{rid}: {got}")
+                line = got[0]
+                self.assertEqual((line["msg"], line["method"], line["route"], line["status"]),
+                                 ("request", method, route, status))
+                self.assertIsInstance(line["duration_ms"], (int, float))
+                self.assertGreaterEqual(line["duration_ms"], 0)
+                if has_prefix:
+                    self.assertTrue(key.startswith(line["key_prefix"]), line)
+                    self.assertLess(len(line["key_prefix"]), len(key) // 2, "a prefix, not the key")
+                else:
+                    self.assertNotIn("key_prefix", line)
+        text, _ = self.log_lines()
+        for k in (self.admin, self.auditor, bad_key):
+            self.assertNotIn(k, text)
+            self.assertNotIn(k[len(k) // 2:], text)  # nor its secret half
+        self.assertNotIn("@example.", text)
+
+    def test_generated_request_ids_are_unique_and_logged(self):
+        ids = []
+        for _ in range(20):
+            _, _, h = self.srv.request("GET", "/v1/programs", key=self.admin)
+            ids.append(h["x-request-id"])
+        self.assertEqual(len(set(ids)), 20)
+        for rid in ids:
+            self.assertTrue(rid.startswith("req_"), rid)
+            _, got = self.lines_for(rid)
+            self.assertEqual(len(got), 1, rid)
+
+    def test_request_ids_that_are_not_echoed(self):
+        """1-128 printable ASCII characters without spaces are echoed; anything else is
+        replaced by a generated id (and that one is logged)."""
+        self.assertEqual(self.srv.request("GET", "/healthz", headers={"X-Request-Id": "r" * 128})[2]["x-request-id"],
+                         "r" * 128)
+        for bad in (b"has space", b"caf\xc3\xa9", b"tab\there", b"\x01ctl", b"r" * 129):
+            with self.subTest(bad=bad[:20]):
+                st, h, _ = raw(self.srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + bad +
+                               b"\r\nConnection: close\r\n\r\n")
+                if st == 400:
+                    continue  # refused as a malformed header: fine
+                self.assertEqual(st, 200)
+                self.assertNotEqual(h["x-request-id"].encode("latin-1"), bad)
+                self.assertRegex(h["x-request-id"], r"^req_[A-Za-z0-9]+$")
+                _, got = self.lines_for(h["x-request-id"])
+                self.assertEqual(len(got), 1)
 
 
 if __name__ == "__main__":
