@@ -25,7 +25,6 @@
 
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
-#define MAX_ROUTES 64
 #define MAX_SERIES 512
 
 struct histogram {
@@ -45,13 +44,20 @@ static struct {
 	pthread_mutex_t lock;
 	struct series series[MAX_SERIES];
 	size_t nseries;
-	struct histogram route_hist[MAX_ROUTES + 1]; /* last: unmatched */
+	/* one per route of http_routes, then one for unmatched paths (metrics_init) */
+	struct histogram *route_hist;
 	struct histogram worker;
 	uint64_t events_accepted, events_duplicate, events_rejected;
 	uint64_t gc_commits, gc_jobs;
 } m = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-void metrics_init(void) {}
+void metrics_init(void)
+{
+	pthread_mutex_lock(&m.lock);
+	if (!m.route_hist)
+		m.route_hist = ff_calloc(http_routes_count + 1, sizeof(*m.route_hist));
+	pthread_mutex_unlock(&m.lock);
+}
 
 static void observe(struct histogram *h, double v)
 {
@@ -80,7 +86,10 @@ void metrics_request(const struct route *r, const char *method, int status, doub
 	const char *mc = method_const(method);
 
 	pthread_mutex_lock(&m.lock);
-	observe(&m.route_hist[idx >= 0 && idx < MAX_ROUTES ? idx : MAX_ROUTES], seconds);
+	if (m.route_hist)
+		observe(&m.route_hist[idx >= 0 && (size_t)idx < http_routes_count ? (size_t)idx
+										    : http_routes_count],
+			seconds);
 	size_t i;
 	for (i = 0; i < m.nseries; i++) {
 		struct series *s = &m.series[i];
@@ -206,14 +215,12 @@ char *metrics_render(struct engine *e, size_t *out_len)
 	ffbuf_adds(&b,
 		   "# HELP fulfill_http_request_duration_seconds HTTP request latency by route.\n"
 		   "# TYPE fulfill_http_request_duration_seconds histogram\n");
-	for (int i = 0; i <= MAX_ROUTES; i++) {
-		int idx = i == MAX_ROUTES ? -1 : i;
-		if (idx >= 0 && (size_t)idx >= http_routes_count)
-			continue;
+	for (size_t i = 0; m.route_hist && i <= http_routes_count; i++) {
 		const struct histogram *h = &m.route_hist[i];
 		if (!h->count)
 			continue;
-		snprintf(label, sizeof(label), "route=\"%s\"", route_label(idx));
+		snprintf(label, sizeof(label), "route=\"%s\"",
+			 route_label(i < http_routes_count ? (int)i : -1));
 		render_histogram(&b, "fulfill_http_request_duration_seconds", label, h);
 	}
 	ffbuf_adds(&b, "# HELP fulfill_events_total Ingested events by outcome.\n"
