@@ -11,7 +11,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env, participant  # noqa: E402
+from apiutil import Env, audit_all, participant  # noqa: E402
 
 
 class Idempotency(unittest.TestCase):
@@ -149,8 +149,13 @@ class Idempotency(unittest.TestCase):
         self.assertEqual(len({b for _, b, _ in ok}), 1, "different answers for one key")
         self.assertEqual(json.loads(ok[0][1])["outcome"], "accepted")
         self.assertEqual(sum(1 for _, _, h in ok if "idempotent-replayed" not in h), 1)
-        st, body, _ = self.srv.request("GET", "/v1/audit?limit=1000", key=self.admin)
+        # one effect: as many audit records as one plain post of another participant makes
+        st, _, _ = self.post("/v1/events", participant("conc_ref"))
         self.assertEqual(st, 200)
+        records = audit_all(self.srv, self.admin)
+        once = [r["action"] for r in records if r["target"] == "conc_ref"]
+        self.assertTrue(once)
+        self.assertEqual([r["action"] for r in records if r["target"] == "conc_ev"], once)
 
     def test_50_concurrent_identical_key_creations(self):
         answers = self.concurrent(50, lambda _: self.post("/v1/api-keys", {"role": "auditor", "name": "c50"},
@@ -158,8 +163,12 @@ class Idempotency(unittest.TestCase):
         ok = [a for a in answers if a[0] == 201]
         busy = [a for a in answers if a[0] == 409]
         self.assertEqual(len(ok) + len(busy), 50, [a[:2] for a in answers])
-        self.assertEqual(len({b for _, b, _ in ok}), 1)  # exactly one key was created
+        self.assertEqual(len({b for _, b, _ in ok}), 1)  # one answer ...
         self.assertEqual(sum(1 for _, _, h in ok if "idempotent-replayed" not in h), 1)
+        created = [r for r in audit_all(self.srv, self.admin)
+                   if r["action"] == "api_key.created" and (r.get("detail") or {}).get("name") == "c50"]
+        self.assertEqual(len(created), 1, created)  # ... and exactly one key in the database
+        self.assertEqual(created[0]["target"], json.loads(ok[0][1])["prefix"])
 
 
 class GroupCommit(unittest.TestCase):
