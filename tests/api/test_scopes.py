@@ -1,0 +1,154 @@
+"""The "own" cells of docs/api-roles.md over real HTTP, one row per (role, route): a
+partner key (bound to one participant) and a fulfiller key (bound to one fulfiller)
+reach their own objects, and for another's they get exactly what they would get for
+an object that does not exist (404 not_found, or a list without it); a refused write
+changes nothing. A test checks that every cell the server grants a scoped role has a
+row here."""
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apiutil import ROLES, Env, conversion, ndjson, participant  # noqa: E402
+
+
+def program(pid, fulfiller):
+    return {"id": pid, "name": pid, "currency": "USD", "trigger": "conversion", "eligibility": True,
+            "rewards": [{"to": "referrer", "type": "cash", "amount": 2500}],
+            "hold_days": 0, "fulfillment": {"cash": "manual", "fulfiller": fulfiller}}
+
+
+def referral(rid, prog, referrer, referred):
+    return {"id": "evt_" + rid, "type": "referral", "occurred_at": "2026-10-01T09:00:00Z",
+            "data": {"id": rid, "program": prog, "referrer": referrer, "referred": referred}}
+
+
+class Scopes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        for pid, ful in (("goods_acme", "acme"), ("goods_other", "other")):
+            cls.env.cli("program", "load", cls.env.write(pid + ".json", json.dumps(program(pid, ful))),
+                        "--activate", check=True)
+        cls.admin = cls.env.key("admin")
+        cls.acme = cls.env.key("fulfiller", "--fulfiller", "acme")
+        cls.srv = cls.env.serve("--no-worker")
+        evs = [participant(p) for p in ("alice", "amy", "bob", "bea")]
+        evs += [referral("ref_a", "goods_acme", "alice", "amy"), conversion("ord_a", "amy"),
+                referral("ref_b", "goods_other", "bob", "bea"), conversion("ord_b", "bea")]
+        st, body, _ = cls.srv.request("POST", "/v1/events", ndjson(evs), key=cls.admin, ctype="application/x-ndjson")
+        assert st == 200 and body["rejected"] == 0, body
+        cls.partner = cls.env.key("partner", "--participant", "alice")
+        st, body, _ = cls.srv.request("POST", "/v1/jobs/run", key=cls.admin)
+        assert st == 200, body
+        cls.reward = {}
+        for who in ("alice", "bob"):
+            st, body, _ = cls.srv.request("GET", f"/v1/participants/{who}/rewards", key=cls.admin)
+            assert st == 200 and len(body["data"]) == 1, body
+            cls.reward[who] = body["data"][0]["id"]
+        st, body, _ = cls.srv.request("POST", "/v1/batches", {"fulfiller": "other"}, key=cls.admin)
+        assert st == 201, body
+        cls.other_batch = body["id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def req(self, method, path, body=None, key=None):
+        ctype = None
+        if isinstance(body, tuple):
+            body, ctype = body
+        return self.srv.request(method, path, body, key=key, ctype=ctype)
+
+    def as_admin(self, path):
+        st, body, _ = self.req("GET", path, key=self.admin)
+        self.assertEqual(st, 200, body)
+        return body
+
+    def ids(self, body):
+        return [x.get("id") or x.get("participant") for x in body["data"]]
+
+    # The rows: (role, method, route pattern, own path, own body, another's path,
+    # another's body, check of the own answer, what the other's answer must be)
+    def rows(self):
+        a, b = self.reward["alice"], self.reward["bob"]
+        ob = self.other_batch
+        own_batch = lambda: self.own_batch  # noqa: E731  (made by the POST row)
+        return [
+            ("partner", "GET", "/v1/participants/{id}", "/v1/participants/alice", None,
+             "/v1/participants/bob", None, lambda r: r["id"] == "alice", 404),
+            ("partner", "GET", "/v1/participants/{id}/referrals", "/v1/participants/alice/referrals", None,
+             "/v1/participants/bob/referrals", None, lambda r: self.ids(r) == ["ref_a"], 404),
+            ("partner", "GET", "/v1/participants/{id}/rewards", "/v1/participants/alice/rewards", None,
+             "/v1/participants/bob/rewards", None, lambda r: self.ids(r) == [a], 404),
+            ("partner", "GET", "/v1/referrals/{id}", "/v1/referrals/ref_a", None,
+             "/v1/referrals/ref_b", None, lambda r: r["id"] == "ref_a", 404),
+            ("partner", "GET", "/v1/rewards/{id}", f"/v1/rewards/{a}", None,
+             f"/v1/rewards/{b}", None, lambda r: r["id"] == a, 404),
+            ("partner", "GET", "/v1/rewards/{id}/explain", f"/v1/rewards/{a}/explain", None,
+             f"/v1/rewards/{b}/explain", None, lambda r: True, 404),
+            ("fulfiller", "GET", "/v1/rewards", "/v1/rewards", None,
+             "/v1/rewards?participant=bob", None, lambda r: self.ids(r) == [a], "empty"),
+            ("fulfiller", "GET", "/v1/rewards/{id}", f"/v1/rewards/{a}", None,
+             f"/v1/rewards/{b}", None, lambda r: r["id"] == a, 404),
+            ("fulfiller", "GET", "/v1/reports/credit-status", "/v1/reports/credit-status", None,
+             "/v1/reports/credit-status?fulfiller=other", None,
+             lambda r: {x["fulfiller"] for x in r["data"]} == {"acme"}, 404),
+            ("fulfiller", "POST", "/v1/batches", "/v1/batches", {"fulfiller": "acme"},
+             "/v1/batches", {"fulfiller": "other"}, self.remember_batch, 404),
+            ("fulfiller", "GET", "/v1/batches", "/v1/batches", None,
+             "/v1/batches?fulfiller=other", None, lambda r: self.ids(r) == [own_batch()], "empty"),
+            ("fulfiller", "GET", "/v1/batches/{id}", lambda: f"/v1/batches/{own_batch()}", None,
+             f"/v1/batches/{ob}", None, lambda r: r["id"] == own_batch(), 404),
+            ("fulfiller", "GET", "/v1/batches/{id}/report.csv", lambda: f"/v1/batches/{own_batch()}/report.csv", None,
+             f"/v1/batches/{ob}/report.csv", None, lambda r: a in r, 404),
+            ("fulfiller", "POST", "/v1/batches/{id}/close", lambda: f"/v1/batches/{own_batch()}/close", {},
+             f"/v1/batches/{ob}/close", {}, lambda r: r["status"] == "closed", 404),
+            ("fulfiller", "POST", "/v1/batches/{id}/fulfill", lambda: f"/v1/batches/{own_batch()}/fulfill",
+             {"reference": "CM-1"}, f"/v1/batches/{ob}/fulfill", {"reference": "CM-X"},
+             lambda r: r["status"] == "fulfilled", 404),
+        ]
+
+    def others(self):
+        """Another fulfiller's batch and another participant's reward, as the admin sees them."""
+        return (self.as_admin(f"/v1/batches/{self.other_batch}"),
+                self.as_admin(f"/v1/rewards/{self.reward['bob']}"))
+
+    def remember_batch(self, r):
+        self.__class__.own_batch = r["id"]
+        return r["rewards"] == [self.reward["alice"]]
+
+    def test_own_objects_and_nothing_else(self):
+        keys = {"partner": self.partner, "fulfiller": self.acme}
+        for role, method, route, own, own_body, other, other_body, check, refused in self.rows():
+            with self.subTest(role=role, route=f"{method} {route}"):
+                key = keys[role]
+                before = self.others()
+                # another's object first: the write must change nothing
+                st, body, _ = self.req(method, other, other_body, key=key)
+                if refused == "empty":
+                    self.assertEqual(st, 200, body)
+                    self.assertEqual(body["data"], [], body)
+                else:
+                    self.assertEqual((st, body["error"]["code"]), (refused, "not_found"), body)
+                    self.assertNotIn("forbidden", json.dumps(body))
+                self.assertEqual(self.others(), before)
+                # its own
+                st, body, _ = self.req(method, own() if callable(own) else own, own_body, key=key)
+                self.assertIn(st, (200, 201), body)
+                self.assertTrue(check(body), body)
+        # the other fulfiller's batch is as the admin made it
+        self.assertEqual(self.as_admin(f"/v1/batches/{self.other_batch}")["status"], "open")
+
+    def test_every_scoped_cell_has_a_row(self):
+        _, doc, _ = self.srv.request("GET", "/v1/openapi.json")
+        granted = {(role, m.upper(), p) for p, item in doc["paths"].items() for m, op in item.items()
+                   for role in ("partner", "fulfiller") if role in (op.get("x-roles") or [])}
+        rows = {(role, method, route) for role, method, route, *_ in self.rows()}
+        self.assertEqual(granted, rows)
+        self.assertLessEqual({r for r, _, _ in rows}, set(ROLES))
+
+
+if __name__ == "__main__":
+    unittest.main()
