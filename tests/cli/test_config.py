@@ -2,11 +2,13 @@
 `fulfill config show` with its source; secrets masked; bad config files."""
 import json
 import os
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fulfilltest import MASTER_KEY, FulfillTest  # noqa: E402
+from fulfilltest import BIN, MASTER_KEY, FulfillTest, Server, free_port  # noqa: E402
 
 
 class Config(FulfillTest):
@@ -110,6 +112,68 @@ class Config(FulfillTest):
             r = self.env.cli("serve", "--listen", "127.0.0.1:1", *bad)
             self.assertEqual(r.returncode, 2, (bad, r.stderr))
             self.assertIn(bad[0][2:].replace("-", "_"), r.stderr)
+
+    def start(self, *args, env=None):
+        """`fulfill ARGS serve` with only the FULFILL_* variables in `env`; returns the
+        process once it is up on one of the ports tried, and that port."""
+        e = {k: v for k, v in os.environ.items() if not k.startswith("FULFILL_")}
+        e.update(env or {})
+        p = subprocess.Popen([BIN, *args, "serve", "--no-worker"], env=e, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        self.env.procs.append(p)
+        return p
+
+    def listening(self, proc, ports):
+        """The one of `ports` the server answers on (and that the others stay closed)."""
+        deadline = time.time() + 10
+        while time.time() < deadline and proc.poll() is None:
+            up = []
+            for port in ports:
+                try:
+                    if Server(port, proc).request("GET", "/healthz")[0] == 200:
+                        up.append(port)
+                except OSError:
+                    pass
+            if up:
+                return up
+            time.sleep(0.05)
+        self.fail(f"server not up on any of {ports} (exit {proc.poll()})")
+
+    def test_precedence_holds_for_a_running_server(self):
+        """Not only `config show`: the server listens where the winning source says, and
+        applies the rate limit of the winning source."""
+        db = "sqlite:" + os.path.join(self.env.dir, "prec.db")
+        base = {"FULFILL_MASTER_KEY": MASTER_KEY}
+        key = self.env.cli("--db", db, "keys", "create", "--role", "admin", check=True).stdout.strip()
+        p_file, p_env, p_flag = free_port(), free_port(), free_port()
+        conf = self.env.write("prec.conf", f"db = {db}\nlisten = 127.0.0.1:{p_file}\n"
+                                           "http_rate = 1\nhttp_burst = 2\n")
+        ports = (p_file, p_env, p_flag)
+
+        def codes(port, n=4):
+            srv = Server(port, None)
+            return [srv.request("GET", "/v1/audit", key=key)[0] for _ in range(n)]
+
+        # the file alone
+        p = self.start("--config", conf, env=base)
+        self.assertEqual(self.listening(p, ports), [p_file])
+        self.assertEqual(codes(p_file)[:2], [200, 200])
+        self.assertIn(429, codes(p_file))
+        p.terminate()
+        self.assertEqual(p.wait(20), 0)
+        # the environment beats the file
+        p = self.start("--config", conf, env=dict(base, FULFILL_LISTEN=f"127.0.0.1:{p_env}", FULFILL_HTTP_RATE="0"))
+        self.assertEqual(self.listening(p, ports), [p_env])
+        self.assertEqual(codes(p_env, 6), [200] * 6)
+        p.terminate()
+        self.assertEqual(p.wait(20), 0)
+        # a flag beats both
+        p = self.start("--config", conf, "--listen", f"127.0.0.1:{p_flag}", "--http-rate", "1",
+                       env=dict(base, FULFILL_LISTEN=f"127.0.0.1:{p_env}", FULFILL_HTTP_RATE="0"))
+        self.assertEqual(self.listening(p, ports), [p_flag])
+        self.assertIn(429, codes(p_flag))
+        p.terminate()
+        self.assertEqual(p.wait(20), 0)
 
     def test_master_key_is_never_a_flag(self):
         r = self.env.cli("config", "show", "--master-key", MASTER_KEY)
