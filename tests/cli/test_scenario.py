@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -283,6 +284,23 @@ class Demo(FulfillTest):
         body = json.loads(resp.read())
         self.assertEqual(resp.status, 200, body)
         self.assertEqual(body["balances"], [{"currency": "USD", "amount": 6000}])
+        # the three commands it suggests work as printed
+        tries = re.findall(r"^  (curl .*)$", out, re.M)
+        self.assertEqual(len(tries), 3, out)
+        for cmd in tries:
+            with self.subTest(cmd=cmd):
+                words = shlex.split(cmd)
+                self.assertEqual(words[words.index("-H") + 1], "Authorization: Bearer " + m.group(1))
+                url = next(w for w in words if w.startswith("http://"))
+                self.assertTrue(url.startswith(f"http://127.0.0.1:{port}/v1/"), url)
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                c.request("GET", url[len(f"http://127.0.0.1:{port}"):],
+                          headers={"Authorization": "Bearer " + m.group(1)})
+                resp = c.getresponse()
+                got = resp.read()
+                self.assertEqual(resp.status, 200, got)
+                self.assertTrue(json.loads(got))
+                c.close()
         p.terminate()
         self.assertEqual(p.wait(20), 0)
         self.assertTrue(os.path.exists(dbp))
