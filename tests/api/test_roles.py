@@ -4,6 +4,7 @@ Allowed cells must get past authorization (not 401/403), forbidden cells get
 scope, and a revoked key gets 401."""
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -206,6 +207,22 @@ class Roles(unittest.TestCase):
         self.assertEqual(self.s.srv.request("DELETE", f"/v1/api-keys/{body['prefix']}", key=self.s.admin)[0], 200)
         st, body, _ = self.s.srv.request("GET", "/v1/participants/alice", key=key)
         self.assertEqual(st, 401, body)
+
+    def test_key_revoked_by_the_cli_is_refused_within_a_second(self):
+        """A running server remembers an accepted key for a second (auth.c); a key revoked
+        elsewhere - the CLI, another server - is refused once that second is over."""
+        j = self.env.cli_json("keys", "create", "--role", "auditor")
+        self.assertEqual(self.s.srv.request("GET", "/v1/audit?limit=1", key=j["key"])[0], 200)
+        r = self.env.cli("keys", "revoke", j["prefix"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        t0 = time.monotonic()
+        while True:
+            st, body, _ = self.s.srv.request("GET", "/v1/audit?limit=1", key=j["key"])
+            if st != 200 or time.monotonic() - t0 > 5:
+                break
+            time.sleep(0.05)
+        self.assertEqual((st, body["error"]["code"]), (401, "unauthorized"), body)
+        self.assertLess(time.monotonic() - t0, 2.0)
 
 
 if __name__ == "__main__":
