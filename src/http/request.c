@@ -116,6 +116,14 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *r
 			return defer_error(req, FF_E_INVALID, "Idempotency-Key",
 					   "Idempotency-Key must be 1 to %d characters",
 					   HTTP_IDEM_KEY_MAX);
+		/* stored as text beside the effect: bytes that are not UTF-8 would fail that
+		 * write on PostgreSQL (a 500 after the work was done and rolled back) */
+		bool printable = utf8_valid(ik, n);
+		for (size_t i = 0; i < n && printable; i++)
+			printable = (unsigned char)ik[i] >= 0x20 && ik[i] != 0x7f;
+		if (!printable)
+			return defer_error(req, FF_E_INVALID, "Idempotency-Key",
+					   "Idempotency-Key must be UTF-8 text without control characters");
 		memcpy(req->idem_key, ik, n + 1);
 		req->has_idem = true;
 	}

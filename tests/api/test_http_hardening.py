@@ -131,6 +131,27 @@ class Hardening(unittest.TestCase):
                         json.loads(body.decode("utf-8"))
                 self.assertAlive()
 
+    def test_idempotency_key_that_is_not_text(self):
+        """An Idempotency-Key is stored as text beside the effect: one that is not UTF-8,
+        or holds control characters, is refused before anything runs."""
+        before = self.snapshot()
+        body = json.dumps({"role": "auditor", "name": "idem-bytes"}).encode()
+        for ik in (b"k\xff\xfe", b"k\x01x", b"caf\xc3"):
+            with self.subTest(key=ik):
+                st, h, resp = raw(self.srv.port, b"POST /v1/api-keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                  self.admin.encode() + b"\r\nContent-Type: application/json\r\nIdempotency-Key: " +
+                                  ik + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+                if st == 400 and not resp:
+                    continue  # refused by the HTTP parser itself
+                self.assertErrorShape(st, h, resp, 400, "invalid_request")
+                self.assertEqual(json.loads(resp)["error"]["param"], "Idempotency-Key")
+        self.assertEqual(self.snapshot(), before)
+        # UTF-8 text is fine
+        st, resp, h = self.req("POST", "/v1/api-keys", {"role": "auditor", "name": "idem-text"},
+                               headers={"Idempotency-Key": "clé-1".encode().decode("latin-1")})
+        self.assertEqual(st, 201, resp)
+        self.assertAlive()
+
     # ---- %00 ----
 
     def test_percent_encoded_nul_is_not_the_end_of_an_id(self):
