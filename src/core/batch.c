@@ -360,7 +360,16 @@ end:
 enum ff_err engine_batches_list(struct engine *e, const struct actor *a, const struct batch_filter *f,
 				const struct page *p, json_t **out, struct ff_diag *d)
 {
+	static const char *const statuses[] = {"open", "closed", "fulfilled", "disputed", "reconciled", NULL};
 	int limit = page_limit(p);
+	if (f && f->status) {
+		bool ok = false;
+		for (int i = 0; statuses[i]; i++)
+			ok = ok || !strcmp(f->status, statuses[i]);
+		if (!ok) /* a typo must not look like "no batch has this status" */
+			return core_done(e, ff_fail(d, FF_E_INVALID, "status",
+						    "status must be open, closed, fulfilled, disputed or reconciled"));
+	}
 	if (a->participant[0]) {
 		*out = list_json(json_array(), limit);
 		return core_done(e, FF_OK);

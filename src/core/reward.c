@@ -377,7 +377,7 @@ enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const s
 		participant = a->participant;
 	}
 	if (f && f->status && !reward_status_valid(f->status))
-		return core_done(e, ff_fail(d, FF_E_INVALID, "status", "unknown reward status \"%s\"", f->status));
+		return core_done(e, ff_fail(d, FF_E_INVALID, "status", "unknown reward status \"%.40s\"", f->status));
 	struct store_stmt *st = store_query(e->st, Q_REWARD_LIST);
 	store_bind_text(st, 1, f ? f->status : NULL);
 	store_bind_text(st, 2, participant);

@@ -7,9 +7,6 @@
 
 #include "http/http_int.h"
 
-static const char *const statuses[] = {"pending",    "review", "approved",  "issuing",	"fulfilled",
-				       "reconciled", "failed", "cancelled", "reversed", "expired"};
-
 enum ff_err h_reward_list(struct ctx *c)
 {
 	struct page p;
@@ -18,14 +15,6 @@ enum ff_err h_reward_list(struct ctx *c)
 	enum ff_err err = query_page(c, &p);
 	if (err)
 		return err;
-	if (f.status) {
-		bool ok = false;
-		for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-			ok = ok || strcmp(f.status, statuses[i]) == 0;
-		if (!ok)
-			return ff_fail(&c->diag, FF_E_INVALID, "status",
-				       "unknown reward status \"%.40s\"", f.status);
-	}
 	return engine_rewards_list(c->eng, c->actor, &f, &p, &c->out, &c->diag);
 }
 
