@@ -265,8 +265,9 @@ const struct route *router_match(const char *method, const char *path,
 		*out_path_known = true;
 		if (allow_len && !strstr(allow, r->method)) {
 			size_t used = strlen(allow);
-			snprintf(allow + used, allow_len - used, "%s%s", used ? ", " : "",
-				 r->method);
+			/* HEAD is answered wherever GET is (request.c) */
+			snprintf(allow + used, allow_len - used, "%s%s%s", used ? ", " : "", r->method,
+				 strcmp(r->method, "GET") ? "" : ", HEAD");
 		}
 	}
 	if (hit)

@@ -204,8 +204,13 @@ class Conventions(unittest.TestCase):
         self.assertError(self.req("GET", "/nothing", key=None), 404, "not_found")
         st, body, h = self.req("DELETE", "/v1/rewards")
         self.assertError((st, body, h), 405, "method_not_allowed")
-        self.assertEqual(h.get("allow"), "GET")
-        self.assertError(self.req("PATCH", "/v1/programs/p1", {}), 405, "method_not_allowed")
+        self.assertEqual(h.get("allow"), "GET, HEAD")  # HEAD is answered wherever GET is
+        self.assertEqual(self.req("HEAD", "/v1/rewards")[0], 200)
+        st, body, h = self.req("PATCH", "/v1/programs/p1", {})
+        self.assertError((st, body, h), 405, "method_not_allowed")
+        self.assertEqual(h.get("allow"), "PUT, GET, HEAD")
+        st, body, h = self.req("HEAD", "/v1/jobs/run")  # no GET here: no HEAD either
+        self.assertEqual((st, h.get("allow")), (405, "POST"))
         self.assertError(self.req("POST", "/healthz", key=None), 405, "method_not_allowed")
 
     # ---- bodies ----
