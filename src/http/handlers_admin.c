@@ -129,22 +129,24 @@ static const char placeholder[] = "<!doctype html>\n<html lang=\"en\"><head><met
 				  "is at <a href=\"/v1/openapi.json\">"
 				  "/v1/openapi.json</a>.</p></body></html>\n";
 
+/* What the static routes serve (the OpenAPI document lists these types); any other
+ * extension is application/octet-stream. */
+const struct static_type http_static_types[] = {{".html", "text/html; charset=utf-8"},
+						{".js", "text/javascript; charset=utf-8"},
+						{".css", "text/css; charset=utf-8"},
+						{".json", "application/json"},
+						{".svg", "image/svg+xml"},
+						{".png", "image/png"},
+						{".ico", "image/x-icon"},
+						{".txt", "text/plain; charset=utf-8"}};
+const size_t http_static_types_count = sizeof(http_static_types) / sizeof(http_static_types[0]);
+
 static const char *content_type(const char *file)
 {
-	static const struct {
-		const char *ext, *type;
-	} types[] = {{".html", "text/html; charset=utf-8"},
-		     {".js", "text/javascript; charset=utf-8"},
-		     {".css", "text/css; charset=utf-8"},
-		     {".json", "application/json"},
-		     {".svg", "image/svg+xml"},
-		     {".png", "image/png"},
-		     {".ico", "image/x-icon"},
-		     {".txt", "text/plain; charset=utf-8"}};
 	const char *dot = strrchr(file, '.');
-	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(dot, types[i].ext) == 0)
-			return types[i].type;
+	for (size_t i = 0; dot && i < http_static_types_count; i++)
+		if (strcmp(dot, http_static_types[i].ext) == 0)
+			return http_static_types[i].type;
 	return "application/octet-stream";
 }
 

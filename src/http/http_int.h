@@ -89,6 +89,13 @@ size_t router_index(const struct route *r);
 /* The OpenAPI 3.1 document generated from http_routes (new reference). */
 json_t *openapi_build(void);
 
+/* The files of the static routes (handlers_admin.c): extension and Content-Type. */
+struct static_type {
+	const char *ext, *type;
+};
+extern const struct static_type http_static_types[];
+extern const size_t http_static_types_count;
+
 /* ---- per-request state (request.c) ---- */
 
 struct gc_job;
