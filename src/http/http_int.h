@@ -68,6 +68,10 @@ struct route {
 	const char *query;   /* comma-separated allowed query parameters, or NULL */
 	const char *body;    /* comma-separated body fields (documentation), or NULL */
 	int status;	     /* success status (200, 201) */
+	/* the success body, for the OpenAPI document: a schema of openapi_schemas.c
+	 * ("Reward"), "list:Reward" for a list of them, "EventResult|NdjsonResult" for
+	 * one of several, or a media type ("text/csv") for a body that is not JSON */
+	const char *resp;
 	const char *summary; /* one line for the OpenAPI document */
 };
 
@@ -84,10 +88,18 @@ const struct route *router_match(const char *method, const char *path,
 /* Index of a route in http_routes (for metrics). */
 size_t router_index(const struct route *r);
 
-/* ---- OpenAPI (openapi.c) ---- */
+/* ---- OpenAPI (openapi.c, openapi_schemas.c) ---- */
 
 /* The OpenAPI 3.1 document generated from http_routes (new reference). */
 json_t *openapi_build(void);
+/* components.schemas: the named schemas of the API's answers (new reference). */
+json_t *openapi_schemas(void);
+/* The JSON schema of a type in the notation of openapi_schemas.c ("string", "time?",
+ * "Money[]", "Reward": a $ref), as a new reference. */
+json_t *openapi_type_schema(const char *type);
+/* The schema of a list page {"object": "list", "data": [item...], "has_more"} whose
+ * items are of type `item` (that notation), as a new reference. */
+json_t *openapi_list_schema(const char *item);
 
 /* The files of the static routes (handlers_admin.c): extension and Content-Type. */
 struct static_type {

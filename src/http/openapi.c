@@ -7,7 +7,9 @@
  * X-Request-Id), the roles that may call it (in the description and as "x-roles"),
  * bearer security unless public, the request body (a closed object of the route's
  * fields when the table lists them: any other field is 400 unknown_field), the
- * response headers, 429 with Retry-After for keyed routes, and the error shape.
+ * response headers, 429 with Retry-After for keyed routes, the schema of the success
+ * body (the route's `resp`: components.schemas come from openapi_schemas.c) and the
+ * error shape.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -144,7 +146,70 @@ static json_t *roles_json(unsigned roles, char *text, size_t n)
 	return arr;
 }
 
-static json_t *operation(const struct route *r)
+/* The schema of a static file of media type `media`: any JSON, text, or bytes. */
+static json_t *file_schema(const char *media)
+{
+	if (!strcmp(media, "application/json"))
+		return json_object();
+	if (!strncmp(media, "text/", 5))
+		return json_pack("{s:s}", "type", "string");
+	return json_pack("{s:s}", "description", "the file's bytes");
+}
+
+/* The content of a route's success response, from its `resp` (router.c): a JSON
+ * schema (by reference, or one of several), with text/csv beside it on the reports
+ * (?format=csv), or a media type whose body is text. A list ("list:Reward") refers to
+ * an envelope schema ("RewardList") that is added to `schemas` when a route first names
+ * it. */
+static json_t *success_content(const struct route *r, json_t *schemas)
+{
+	json_t *content = json_object(), *schema;
+
+	if (strchr(r->resp, '/')) {
+		json_object_set_new(content, r->resp,
+				    json_pack("{s:{s:s}}", "schema", "type", "string"));
+		if (!(r->flags & RF_STATIC) || !strchr(r->pattern, '{'))
+			return content;
+		/* a file of the static pages: its type follows its extension */
+		for (size_t i = 0; i < http_static_types_count; i++) {
+			const char *type = http_static_types[i].type;
+			char media[64];
+			snprintf(media, sizeof(media), "%.*s", (int)strcspn(type, ";"), type);
+			json_object_set_new(content, media,
+					    json_pack("{s:o}", "schema", file_schema(media)));
+		}
+		json_object_set_new(
+		    content, "application/octet-stream",
+		    json_pack("{s:o}", "schema", file_schema("application/octet-stream")));
+		return content;
+	}
+	if (strncmp(r->resp, "list:", 5) == 0) {
+		char name[64];
+		snprintf(name, sizeof(name), "%sList", r->resp + 5);
+		if (!json_object_get(schemas, name))
+			json_object_set_new(schemas, name, openapi_list_schema(r->resp + 5));
+		schema = json_pack("{s:s+}", "$ref", "#/components/schemas/", name);
+	} else if (strchr(r->resp, '|')) {
+		json_t *one_of = json_array();
+		for (const char *p = r->resp; *p;) {
+			char name[64];
+			size_t len = strcspn(p, "|");
+			snprintf(name, sizeof(name), "%.*s", (int)len, p);
+			json_array_append_new(one_of, openapi_type_schema(name));
+			p += len + (p[len] == '|');
+		}
+		schema = json_pack("{s:o}", "oneOf", one_of);
+	} else {
+		schema = openapi_type_schema(r->resp);
+	}
+	json_object_set_new(content, "application/json", json_pack("{s:o}", "schema", schema));
+	if (r->query && strstr(r->query, "format"))
+		json_object_set_new(content, "text/csv",
+				    json_pack("{s:{s:s}}", "schema", "type", "string"));
+	return content;
+}
+
+static json_t *operation(const struct route *r, json_t *schemas)
 {
 	json_t *op = json_object(), *params = json_array(), *responses = json_object();
 	char roles[160], desc[320], code[8];
@@ -217,13 +282,7 @@ static json_t *operation(const struct route *r)
 	}
 
 	snprintf(code, sizeof(code), "%d", r->status);
-	const char *ctype = (r->flags & RF_STATIC)		  ? "text/html"
-			    : strcmp(r->pattern, "/metrics") == 0 ? "text/plain"
-			    : strstr(r->pattern, ".csv")	  ? "text/csv"
-								  : "application/json";
-	json_t *ok_content = json_pack("{s:{s:{}}}", ctype, "schema");
-	if (r->query && strstr(r->query, "format"))
-		json_object_set_new(ok_content, "text/csv", json_pack("{s:{}}", "schema"));
+	json_t *ok_content = success_content(r, schemas);
 	json_t *headers = json_pack("{s:{s:s, s:{s:s}}}", "X-Request-Id", "description",
 				    "the request's id (echoed or generated)", "schema", "type", "string");
 	if (writes && !(r->flags & RF_STATIC))
@@ -252,7 +311,7 @@ static json_t *operation(const struct route *r)
 
 json_t *openapi_build(void)
 {
-	json_t *paths = json_object();
+	json_t *paths = json_object(), *schemas = openapi_schemas();
 
 	for (size_t i = 0; i < http_routes_count; i++) {
 		const struct route *r = &http_routes[i];
@@ -266,18 +325,16 @@ json_t *openapi_build(void)
 		for (k = 0; r->method[k] && k + 1 < sizeof(method); k++)
 			method[k] = (char)(r->method[k] | 0x20); /* lower case */
 		method[k] = '\0';
-		json_object_set_new(item, method, operation(r));
+		json_object_set_new(item, method, operation(r, schemas));
 	}
 
-	json_t *doc = json_pack(
-	    "{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:{s:{s:{s:s, s:s}}, s:{s:{s:s, s:[s], "
-	    "s:{s:{s:s, s:[s,s], s:{s:{s:s}, s:{s:s}, s:{s:s}}}}}}}}",
-	    "openapi", "3.1.0", "info", "title", "fulfill", "version", "1", "description",
-	    "Referral-reward fulfillment engine. Auth: Authorization: Bearer <API key>.", "servers",
-	    "url", "/", "paths", paths, "components", "securitySchemes", "bearer", "type", "http",
-	    "scheme", "bearer", "schemas", "Error", "type", "object", "required", "error",
-	    "properties", "error", "type", "object", "required", "code", "message", "properties",
-	    "code", "type", "string", "message", "type", "string", "param", "type", "string");
+	json_t *doc =
+	    json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:{s:{s:{s:s, s:s}}, s:o}}",
+		      "openapi", "3.1.0", "info", "title", "fulfill", "version", "1", "description",
+		      "Referral-reward fulfillment engine. Auth: Authorization: Bearer <API "
+		      "key>. Every success response names the schema of its body.",
+		      "servers", "url", "/", "paths", paths, "components", "securitySchemes",
+		      "bearer", "type", "http", "scheme", "bearer", "schemas", schemas);
 	if (!doc)
 		ff_oom();
 	json_object_set_new(doc, "security", json_pack("[{s:[]}]", "bearer"));
