@@ -3,7 +3,12 @@
 seed() gives a database with one active program and a small referral graph:
 alice referred carol (carol bought: rewards for alice and carol), bob referred dave
 (dave bought: rewards for bob and dave). Everything goes through the real CLI and
-the real HTTP API; nothing is faked."""
+the real HTTP API; nothing is faked.
+
+Every server an API test starts (Env.serve) checks each answer it gives the test
+against its own OpenAPI document (ValidatingServer, openapi_check.py): a success body
+against the schema of its route, an error body against Error. A mismatch fails the
+test that made the request."""
 import http.server
 import json
 import os
@@ -12,7 +17,57 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from fulfilltest import Env, FulfillTest, Server  # noqa: E402,F401  (re-exported)
+sys.path.insert(0, os.path.dirname(__file__))
+import fulfilltest  # noqa: E402
+from fulfilltest import Server  # noqa: E402,F401  (re-exported)
+from openapi_check import check_answer  # noqa: E402
+
+
+class ValidatingServer(Server):
+    """A Server whose request() checks every answer against the server's OpenAPI document
+    (loaded once, when the server is up) and raises AssertionError naming what does not
+    match. `doc` may be replaced, e.g. by a test that proves a mismatch is caught."""
+
+    doc = None
+
+    def load_document(self):
+        st, payload, hdrs = Server.request(self, "GET", "/v1/openapi.json", raw=True)
+        if st != 200:
+            raise AssertionError(f"GET /v1/openapi.json: {st} {payload[:200]!r}")
+        self.doc = json.loads(payload)
+        self.check("GET", "/v1/openapi.json", st, hdrs, payload)
+
+    def check(self, method, path, status, headers, payload):
+        problems = check_answer(self.doc, method, path, status, headers, payload)
+        if problems:
+            more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+            raise AssertionError("the answer does not match GET /v1/openapi.json:\n" +
+                                 "\n".join(problems[:20]) + more)
+
+    def request(self, method, path, body=None, key=None, headers=None, ctype=None, raw=False):
+        st, payload, hdrs = super().request(method, path, body, key=key, headers=headers, ctype=ctype,
+                                            raw=True)
+        if self.doc is not None:
+            self.check(method, path, st, hdrs, payload)
+        return (st, payload, hdrs) if raw else (st, self.decode(payload), hdrs)
+
+
+class Env(fulfilltest.Env):
+    """fulfilltest.Env whose servers are ValidatingServers."""
+
+    server_class = ValidatingServer
+
+    def serve(self, *extra):
+        srv = super().serve(*extra)
+        srv.load_document()
+        return srv
+
+
+class FulfillTest(fulfilltest.FulfillTest):
+    """fulfilltest.FulfillTest with this module's Env."""
+
+    def setUp(self):
+        self.env = Env()
 
 PROGRAM = {
     "id": "p1", "name": "P1", "currency": "USD", "trigger": "conversion", "eligibility": True,
