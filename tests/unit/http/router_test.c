@@ -102,11 +102,11 @@ Test(http_router, wrong_method_is_405_unknown_path_404)
 	bool known;
 	cr_assert_null(router_match("DELETE", "/v1/rewards", params, &known, allow, sizeof(allow)));
 	cr_assert(known);
-	cr_assert_str_eq(allow, "GET");
+	cr_assert_str_eq(allow, "GET, HEAD");
 	cr_assert_null(
 	    router_match("PATCH", "/v1/programs/x", params, &known, allow, sizeof(allow)));
 	cr_assert(known);
-	cr_assert_str_eq(allow, "PUT, GET");
+	cr_assert_str_eq(allow, "PUT, GET, HEAD");
 	cr_assert_null(router_match("GET", "/v1/nothing", params, &known, allow, sizeof(allow)));
 	cr_assert(!known);
 	cr_assert_null(router_match("GET", "/v1//rewards", params, &known, allow, sizeof(allow)));
