@@ -596,6 +596,7 @@ enum ff_err engine_notifications_list(struct engine *e, const struct actor *a, c
 	struct store_stmt *st = store_query(e->st, Q_NOTIFY_LIST);
 	store_bind_text(st, 1, reward);
 	store_bind_int(st, 2, limit + 1);
+	store_bind_text(st, 3, p ? p->starting_after : NULL);
 	json_t *data = json_array();
 	int rc;
 	while ((rc = store_step(st)) == 1)

@@ -165,7 +165,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_NOTIFY_LEASE] = "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending' AND attempts = ?4",
 	[Q_NOTIFY_DATA_STARTED] = "UPDATE notifications SET data_started = 1 WHERE id = ?",
 	[Q_NOTIFY_RESULT] = "UPDATE notifications SET status = ?1, next_attempt_at = ?2, last_error = ?3, updated_at = ?4, data_started = ?6 WHERE id = ?5",
-	[Q_NOTIFY_LIST] = "SELECT id, reward, participant, milestone, status, attempts, last_error, created_at, updated_at FROM notifications WHERE (CAST(?1 AS TEXT) IS NULL OR reward = ?1) ORDER BY seq LIMIT ?2",
+	[Q_NOTIFY_LIST] = "SELECT id, reward, participant, milestone, status, attempts, last_error, created_at, updated_at FROM notifications WHERE (CAST(?1 AS TEXT) IS NULL OR reward = ?1) AND (CAST(?3 AS TEXT) IS NULL OR seq > (SELECT n2.seq FROM notifications n2 WHERE n2.id = ?3)) ORDER BY seq LIMIT ?2",
 	[Q_PROGRAM_ROLLBACK_TO] = "UPDATE programs SET active_version = ?, updated_at = ? WHERE id = ?",
 	[Q_SIM_CONVERSIONS] = "SELECT c.id, c.participant, c.amount, c.currency, c.referral, c.context FROM conversions c JOIN referrals r ON r.id = c.referral WHERE r.program = ? AND c.occurred_at >= ? AND c.occurred_at < ? ORDER BY c.seq",
 	[Q_SIM_DELETE_REWARD] = "DELETE FROM rewards WHERE id = ?",

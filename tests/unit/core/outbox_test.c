@@ -356,6 +356,7 @@ Test(outbox, email_on_fulfilment_with_code_escaped_and_opt_out)
 	engine_notifications_list(F.e, &F.cli, NULL, NULL, &nl, &dd);
 	cr_assert_eq(json_integer_value(json_object_get(w, "emails")), 1, "%s", json_dumps(nl, 0));
 	json_decref(w);
+	json_decref(nl);
 	char *log = read_file(path);
 	cr_assert_eq(lines(log), 1, "one message (m2 opted out): %s", log);
 	json_t *m = json_loads(log, 0, NULL);
@@ -371,6 +372,40 @@ Test(outbox, email_on_fulfilment_with_code_escaped_and_opt_out)
 	log = read_file(path);
 	cr_assert_eq(lines(log), 1);
 	free(log);
+}
+
+Test(outbox, notifications_list_pages_in_creation_order)
+{
+	char path[600];
+	mail_setup(NULL, NULL, path, sizeof(path));
+	for (int i = 0; i < 3; i++)
+		fx_friend_converts(&F, "mail", "m1", i);
+	json_decref(fx_worker(&F, T0 + 1000));
+	json_t *nl = NULL;
+	struct ff_diag dd;
+	cr_assert_eq(engine_notifications_list(F.e, &F.cli, NULL, NULL, &nl, &dd), FF_OK, "%s", dd.message);
+	/* the list pages with limit and starting_after, in creation order */
+	size_t all = json_array_size(json_object_get(nl, "data"));
+	cr_assert_eq(all, 3, "%s", json_dumps(nl, 0));
+	char after[64] = "";
+	for (size_t i = 0; i < all; i++) {
+		struct page pg = {.limit = 1, .starting_after = after[0] ? after : NULL};
+		json_t *one = NULL;
+		cr_assert_eq(engine_notifications_list(F.e, &F.cli, NULL, &pg, &one, &dd), FF_OK, "%s", dd.message);
+		json_t *got = json_array_get(json_object_get(one, "data"), 0);
+		cr_assert_eq(json_array_size(json_object_get(one, "data")), 1);
+		cr_assert_str_eq(json_string_value(json_object_get(got, "id")),
+				 json_string_value(json_object_get(json_array_get(json_object_get(nl, "data"), i), "id")));
+		cr_assert_eq(json_is_true(json_object_get(one, "has_more")), i + 1 < all, "page %zu", i);
+		snprintf(after, sizeof(after), "%s", json_string_value(json_object_get(got, "id")));
+		json_decref(one);
+	}
+	json_decref(nl);
+	/* an unknown starting_after: nothing after it */
+	struct page gone = {.limit = 5, .starting_after = "ntf_nope"};
+	cr_assert_eq(engine_notifications_list(F.e, &F.cli, NULL, &gone, &nl, &dd), FF_OK, "%s", dd.message);
+	cr_assert_eq(json_array_size(json_object_get(nl, "data")), 0);
+	json_decref(nl);
 }
 
 Test(outbox, email_crash_after_hand_over_is_not_sent_twice)
