@@ -172,6 +172,7 @@ enum ff_err h_static(struct ctx *c)
 
 	if (!safe_name(file))
 		return ff_fail(&c->diag, FF_E_NOT_FOUND, NULL, "no such file");
+	c->page = true;
 	snprintf(path, sizeof(path), "%s/%s/%s", http_server->web_root, section, file);
 	f = fopen(path, "rb");
 	if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
@@ -187,6 +188,19 @@ enum ff_err h_static(struct ctx *c)
 		c->raw_ctype = "text/html; charset=utf-8";
 		return FF_OK;
 	}
+	/* a validator that changes whenever the file is replaced or rewritten */
+	snprintf(c->etag, sizeof(c->etag), "\"%llx-%llx.%lx\"", (unsigned long long)st.st_size,
+		 (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
+	c->raw_ctype = content_type(file);
+	const char *inm =
+	    MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm && strstr(inm, c->etag)) {
+		fclose(f);
+		c->status = 304;
+		c->raw = ff_malloc(1);
+		c->raw_len = 0;
+		return FF_OK;
+	}
 	c->raw_len = (size_t)st.st_size;
 	c->raw = ff_malloc(c->raw_len + 1);
 	if (fread(c->raw, 1, c->raw_len, f) != c->raw_len) {
@@ -196,6 +210,5 @@ enum ff_err h_static(struct ctx *c)
 		return ff_fail(&c->diag, FF_E_INTERNAL, NULL, "could not read %s", file);
 	}
 	fclose(f);
-	c->raw_ctype = content_type(file);
 	return FF_OK;
 }

@@ -161,6 +161,8 @@ struct ctx {
 	char *raw;   /* or a raw body (owned, free()) */
 	size_t raw_len;
 	const char *raw_ctype;
+	bool page;	/* raw is a static page: respond_page() with etag */
+	char etag[64];	/* the page's validator ("size-mtime") */
 	bool suspended; /* handler suspended the connection (group commit) */
 };
 
@@ -291,6 +293,14 @@ enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, i
 enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, int status,
 			    const char *ctype, const char *data, size_t len, const char *extra_name,
 			    const char *extra_value);
+/* Queue a static page of the console or the portal (copied): like respond_raw, with
+ * the headers a browser page needs instead of the API's "no-store": a
+ * Content-Security-Policy that allows this origin only (no inline script, no
+ * third-party resource), framing refused, no referrer, and "Cache-Control: no-cache"
+ * with `etag` (may be NULL), so a browser revalidates on every load and gets 304 while
+ * the file is unchanged. */
+enum MHD_Result respond_page(struct MHD_Connection *conn, struct request *req, int status,
+			     const char *ctype, const char *data, size_t len, const char *etag);
 /* Queue {"error":{"code","message","param"?}} for err/d. */
 enum MHD_Result respond_error(struct MHD_Connection *conn, struct request *req, enum ff_err err,
 			      const struct ff_diag *d);

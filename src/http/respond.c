@@ -50,6 +50,40 @@ enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, in
 	return rc;
 }
 
+/* Same-origin only; the pages are ES modules, style sheets and SVG drawn by script. */
+#define PAGE_CSP                                                                               \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "      \
+	"connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; "       \
+	"base-uri 'none'; frame-ancestors 'none'"
+
+enum MHD_Result respond_page(struct MHD_Connection *conn, struct request *req, int status,
+			     const char *ctype, const char *data, size_t len, const char *etag)
+{
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		ff_oom();
+	if (ctype && status != 304)
+		MHD_add_response_header(resp, "Content-Type", ctype);
+	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	/* no build step, so no content-hashed names: revalidate every time */
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	if (etag && *etag)
+		MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+	if (http_server && atomic_load(&http_server->stopping))
+		MHD_add_response_header(resp, "Connection", "close");
+	enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	req->answered = true;
+	req->status = status;
+	return rc;
+}
+
 enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, int status,
 			     json_t *body)
 {

@@ -1,0 +1,103 @@
+"""What the web console and the referrer portal (web/, docs/console.md) need from the
+server: the static pages' headers (content types, a Content-Security-Policy that allows this origin only,
+nosniff, no-cache with an ETag that answers 304, the placeholder while index.html is
+missing, and nothing outside the web root)."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apiutil import Env  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class StaticPages(unittest.TestCase):
+    """A web root of our own, so the test does not depend on what web/ holds."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.root = os.path.join(cls.env.dir, "webroot")
+        os.makedirs(os.path.join(cls.root, "console"))
+        os.makedirs(os.path.join(cls.root, "portal"))
+        files = {"console/index.html": "<!doctype html><title>c</title>", "console/app.js": "export {};\n",
+                 "console/style.css": "body{}\n", "console/chart.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+                 "console/data.bin": "x"}
+        for name, text in files.items():
+            with open(os.path.join(cls.root, name), "w") as f:
+                f.write(text)
+        with open(os.path.join(cls.env.dir, "secret.txt"), "w") as f:
+            f.write("outside")
+        cls.srv = cls.env.serve("--no-worker", "--web-root", cls.root)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def get(self, path, headers=None):
+        return self.srv.request("GET", path, headers=headers, raw=True)
+
+    def test_content_types(self):
+        for path, ctype in (("/console", "text/html; charset=utf-8"),
+                            ("/console/index.html", "text/html; charset=utf-8"),
+                            ("/console/app.js", "text/javascript; charset=utf-8"),
+                            ("/console/style.css", "text/css; charset=utf-8"),
+                            ("/console/chart.svg", "image/svg+xml"),
+                            ("/console/data.bin", "application/octet-stream")):
+            with self.subTest(path=path):
+                st, body, h = self.get(path)
+                self.assertEqual(st, 200, body)
+                self.assertEqual(h["content-type"], ctype)
+
+    def test_security_headers(self):
+        st, _, h = self.get("/console")
+        self.assertEqual(st, 200)
+        csp = h["content-security-policy"]
+        directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+        self.assertEqual(directives["default-src"], ["'none'"], csp)
+        for d in ("script-src", "style-src", "connect-src"):
+            self.assertEqual(directives[d], ["'self'"], csp)  # no 'unsafe-inline', no other origin
+        self.assertEqual(directives["frame-ancestors"], ["'none'"])
+        self.assertNotIn("unsafe", csp)
+        self.assertEqual(h["x-content-type-options"], "nosniff")
+        self.assertEqual(h["x-frame-options"], "DENY")
+        self.assertEqual(h["referrer-policy"], "no-referrer")
+        self.assertTrue(h["x-request-id"])
+
+    def test_no_cache_with_etag_and_304(self):
+        st, body, h = self.get("/console/app.js")
+        self.assertEqual(st, 200)
+        self.assertEqual(h["cache-control"], "no-cache")
+        etag = h["etag"]
+        self.assertTrue(etag.startswith('"') and etag.endswith('"'), etag)
+        st, body, h2 = self.get("/console/app.js", {"If-None-Match": etag})
+        self.assertEqual((st, body), (304, b""))
+        self.assertEqual(h2["etag"], etag)
+        # a changed file has a new validator and is sent again
+        path = os.path.join(self.root, "console", "app.js")
+        with open(path, "w") as f:
+            f.write("export const changed = true;\n")
+        os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1_000_000_000))
+        st, body, h3 = self.get("/console/app.js", {"If-None-Match": etag})
+        self.assertEqual(st, 200)
+        self.assertIn(b"changed", body)
+        self.assertNotEqual(h3["etag"], etag)
+
+    def test_placeholder_while_index_is_missing(self):
+        st, body, h = self.get("/portal")
+        self.assertEqual(st, 200)
+        self.assertIn(b"not built yet", body)
+        self.assertIn("default-src 'none'", h["content-security-policy"])
+
+    def test_names_outside_the_web_root_are_404(self):
+        for path in ("/console/..%2Fsecret.txt", "/console/.hidden", "/console/a%2Fb.js", "/console/nope.js",
+                     "/portal/app.js"):
+            with self.subTest(path=path):
+                st, body, _ = self.srv.request("GET", path)
+                self.assertEqual(st, 404, body)
+                self.assertEqual(body["error"]["code"], "not_found")
+
+
+if __name__ == "__main__":
+    unittest.main()
