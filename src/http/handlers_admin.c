@@ -212,3 +212,25 @@ enum ff_err h_static(struct ctx *c)
 	fclose(f);
 	return FF_OK;
 }
+
+/* ---- the calling key ---- */
+
+/* GET /v1/me: what the console and the portal need to know about the key they were
+ * given: its role (which screens and actions to offer) and its scope (the portal's
+ * participant). Every role may ask; the key itself is never echoed, only its prefix. */
+enum ff_err h_me(struct ctx *c)
+{
+	const struct actor *a = c->actor;
+	c->out = json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "object", "api_key", "role",
+			   role_name(a->role), "prefix", a->key_prefix, "participant",
+			   a->participant[0] ? a->participant : NULL, "fulfiller",
+			   a->fulfiller[0] ? a->fulfiller : NULL);
+	if (!c->out)
+		ff_oom();
+	/* s:s? leaves a NULL out; the API shows absent scopes as null */
+	if (!json_object_get(c->out, "participant"))
+		json_object_set_new(c->out, "participant", json_null());
+	if (!json_object_get(c->out, "fulfiller"))
+		json_object_set_new(c->out, "fulfiller", json_null());
+	return FF_OK;
+}

@@ -369,6 +369,7 @@ enum ff_err h_readyz(struct ctx *c);
 enum ff_err h_metrics(struct ctx *c);
 enum ff_err h_openapi(struct ctx *c);
 enum ff_err h_static(struct ctx *c);
+enum ff_err h_me(struct ctx *c);
 enum ff_err h_program_simulate(struct ctx *c);
 enum ff_err h_batch_create(struct ctx *c);
 enum ff_err h_batch_list(struct ctx *c);

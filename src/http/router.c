@@ -189,6 +189,8 @@ const struct route http_routes[] = {
      "role,name,participant,fulfiller", 201, "ApiKey", "Create an API key (shown once)"},
     {"DELETE", "/v1/api-keys/{prefix}", h_key_revoke, R_ADMIN, 0, NULL, NULL, 200, "ApiKeyRevoked",
      "Revoke an API key"},
+    {"GET", "/v1/me", h_me, R_READ | R_INGEST | R_FULFILLER | R_PARTNER, 0, NULL, NULL, 200, "Me",
+     "The calling API key: its role, prefix and scope (console, portal)"},
     {"GET", "/v1/audit", h_audit_list, R_ADMIN | R_AUDITOR, 0, PAGE, NULL, 200, "list:AuditRecord",
      "The audit log"},
     {"GET", "/v1/audit/verify", h_audit_verify, R_ADMIN | R_AUDITOR, 0, NULL, NULL, 200,

@@ -86,6 +86,7 @@ MATRIX = [
     ("GET", "/v1/reports/participants", None, READ),
     ("POST", "/v1/api-keys", {"role": "auditor", "name": "matrix"}, {"admin"}),
     ("DELETE", "/v1/api-keys/fk_admin_nothing", None, {"admin"}),
+    ("GET", "/v1/me", None, set(ROLES)),
     ("GET", "/v1/audit", None, {"admin", "auditor"}),
     ("GET", "/v1/audit/verify", None, {"admin", "auditor"}),
 ]

@@ -1,5 +1,6 @@
 """What the web console and the referrer portal (web/, docs/console.md) need from the
-server: the static pages' headers (content types, a Content-Security-Policy that allows this origin only,
+server: GET /v1/me (the calling key's role and scope, for every role), and the static
+pages' headers (content types, a Content-Security-Policy that allows this origin only,
 nosniff, no-cache with an ETag that answers 304, the placeholder while index.html is
 missing, and nothing outside the web root)."""
 import os
@@ -7,9 +8,46 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env  # noqa: E402
+from apiutil import ROLES, Env, seed  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class Me(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.s = seed(cls.env)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def test_every_role_learns_its_role_and_scope(self):
+        for role in ROLES:
+            extra = {"partner": ("--participant", "alice"), "fulfiller": ("--fulfiller", "acme")}.get(role, ())
+            key = self.env.key(role, *extra)
+            with self.subTest(role=role):
+                st, body, hdrs = self.s.srv.request("GET", "/v1/me", key=key)
+                self.assertEqual(st, 200, body)
+                self.assertEqual(body["object"], "api_key")
+                self.assertEqual(body["role"], role)
+                self.assertTrue(key.startswith(body["prefix"]), (key, body))
+                self.assertLess(len(body["prefix"]), len(key) - 16, "the key itself is never echoed")
+                self.assertNotIn(key, str(body))
+                self.assertEqual(body["participant"], "alice" if role == "partner" else None)
+                self.assertEqual(body["fulfiller"], "acme" if role == "fulfiller" else None)
+                self.assertIn("no-store", hdrs["cache-control"])
+
+    def test_without_a_valid_key_401(self):
+        for key in (None, "fk_admin_notarealkey"):
+            st, body, _ = self.s.srv.request("GET", "/v1/me", key=key)
+            self.assertEqual(st, 401, body)
+            self.assertEqual(body["error"]["code"], "unauthorized", body)
+
+    def test_unknown_query_parameter(self):
+        st, body, _ = self.s.srv.request("GET", "/v1/me?verbose=1", key=self.s.admin)
+        self.assertEqual((st, body["error"]["code"], body["error"]["param"]), (400, "unknown_field", "verbose"))
 
 
 class StaticPages(unittest.TestCase):
