@@ -1,0 +1,101 @@
+// api.js - the HTTP API client shared by the console and the portal.
+//
+// The API key lives in sessionStorage only (gone when the tab closes; never in
+// localStorage, a cookie or the URL) and goes out as "Authorization: Bearer". Every
+// non-2xx answer becomes an ApiError carrying API.md's error shape
+// {"error": {"code", "message", "param"}} plus the HTTP status and Retry-After.
+
+const STORE = 'fulfill.api_key';
+
+export class ApiError extends Error {
+  constructor(status, code, message, param, retryAfter) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.param = param || null;
+    this.retryAfter = retryAfter;
+  }
+}
+
+let onUnauthorized = null;
+
+export const session = {
+  get key() {
+    return sessionStorage.getItem(STORE);
+  },
+  set(key) {
+    sessionStorage.setItem(STORE, key);
+  },
+  clear() {
+    sessionStorage.removeItem(STORE);
+  },
+  // called with the ApiError when a request with the stored key answers 401
+  onUnauthorized(fn) {
+    onUnauthorized = fn;
+  },
+};
+
+// A query string from an object, leaving out empty values.
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? '?' + s : '';
+}
+
+// One request. `opts.body` is sent as JSON, `opts.csv` as text/csv; `opts.key` overrides
+// the stored key (sign-in); `opts.text` returns the body as text (CSV reports).
+export async function api(method, path, opts = {}) {
+  const key = opts.key ?? session.key;
+  const headers = { Accept: opts.text ? 'text/csv' : 'application/json' };
+  if (key) headers.Authorization = 'Bearer ' + key;
+  let body;
+  if (opts.csv !== undefined) {
+    headers['Content-Type'] = 'text/csv';
+    body = opts.csv;
+  } else if (opts.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.body);
+  } else if (method !== 'GET') {
+    headers['Content-Type'] = 'application/json';
+    body = '{}';
+  }
+  let resp;
+  try {
+    resp = await fetch(path, { method, headers, body, cache: 'no-store', credentials: 'omit' });
+  } catch (e) {
+    throw new ApiError(0, 'network_error', 'The server could not be reached (' + e.message + ').');
+  }
+  const text = await resp.text();
+  if (resp.ok && opts.text) return text;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!resp.ok) {
+    const e = (data && data.error) || {};
+    const err = new ApiError(resp.status, e.code || 'http_' + resp.status,
+      e.message || `The server answered ${resp.status} ${resp.statusText}.`, e.param,
+      resp.headers.get('Retry-After'));
+    if (resp.status === 401 && opts.key === undefined && onUnauthorized) onUnauthorized(err);
+    throw err;
+  }
+  return data;
+}
+
+export const get = (path, params, opts) => api('GET', path + query(params), opts);
+export const post = (path, body, opts = {}) => api('POST', path, { ...opts, body });
+
+// The caller's key: {role, prefix, participant, fulfiller} (GET /v1/me).
+export const whoami = (key) => api('GET', '/v1/me', { key });
+
+// The role in a key's recognizable prefix fk_<role>_... (shown before the server answers).
+export function roleOfKey(key) {
+  const m = /^fk_([a-z]+)_/.exec(key || '');
+  return m ? m[1] : null;
+}

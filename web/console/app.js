@@ -1,0 +1,159 @@
+// app.js - the operator and finance console (SPEC.md section 12): sign-in, the role's
+// screens, hash routing. Each screen is a module with render(main, ctx); ctx carries
+// the signed-in key's role (GET /v1/me) and can(action), which hides or disables what
+// the role may not do (the server decides anyway: docs/api-roles.md).
+
+import { ApiError, session, whoami } from './api.js';
+import { clear, errorBox, h, notice } from './dom.js';
+
+// Which roles may do what (docs/api-roles.md).
+const ALLOWED = {
+  'rewards.act': ['admin', 'operator'], // approve, reject, retry, cancel, bulk review
+  'batches.read': ['admin', 'finance', 'auditor'],
+  'batches.write': ['admin', 'finance'], // create, close, fulfil, reconcile
+  'programs.govern': ['admin'], // approve, activate, roll back
+  'audit.read': ['admin', 'auditor'],
+  'payouts.read': ['admin', 'finance', 'auditor'],
+  'connectors.read': ['admin', 'operator', 'auditor'],
+};
+export const CONSOLE_ROLES = ['admin', 'operator', 'finance', 'auditor'];
+
+const SCREENS = [
+  { path: 'review', label: 'Review queue', module: './review.js' },
+  { path: 'rewards', label: 'Rewards', module: './rewards.js' },
+  { path: 'exceptions', label: 'Exceptions', module: './exceptions.js' },
+  { path: 'batches', label: 'Batches', module: './batches.js', needs: 'batches.read' },
+  { path: 'reconcile', label: 'Reconciliation', module: './reconcile.js', needs: 'batches.read' },
+  { path: 'programs', label: 'Programs', module: './programs.js' },
+  { path: 'charts', label: 'Charts', module: './charts.js' },
+  { path: 'audit', label: 'Audit', module: './audit.js', needs: 'audit.read' },
+];
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+const signoutButton = document.getElementById('signout');
+let ctx = null;
+let renderSeq = 0;
+
+function makeCtx(me) {
+  return {
+    me,
+    role: me.role,
+    can: (action) => (ALLOWED[action] || []).includes(me.role),
+    go: (hash) => { location.hash = hash; },
+  };
+}
+
+function signOut(message) {
+  session.clear();
+  ctx = null;
+  who.hidden = true;
+  signoutButton.hidden = true;
+  nav.hidden = true;
+  clear(nav);
+  showSignIn(message);
+}
+
+function showSignIn(message) {
+  document.title = 'Sign in · fulfill console';
+  const input = h('input', { id: 'key', name: 'key', type: 'password', autocomplete: 'off', spellcheck: 'false',
+    required: true, placeholder: 'fk_operator_…', 'aria-describedby': 'key-help' });
+  const status = h('div', { id: 'signin-status', 'aria-live': 'polite' }, message || null);
+  const form = h('form', { class: 'signin', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, 'Sign in'),
+    h('p', { id: 'key-help' }, 'Paste an API key of the admin, operator, finance or auditor role. ',
+      'It is kept in this browser tab only (session storage) and sent to this server alone.'),
+    h('label', { for: 'key' }, 'API key'), input,
+    h('button', { type: 'submit' }, 'Sign in'),
+    status);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const key = input.value.trim();
+    const button = form.querySelector('button');
+    button.disabled = true;
+    clear(status);
+    try {
+      const me = await whoami(key);
+      if (!CONSOLE_ROLES.includes(me.role)) {
+        clear(status, h('div', { class: 'alert error', role: 'alert' },
+          `A ${me.role} key cannot use the console: it is for admin, operator, finance and auditor keys.`,
+          me.role === 'partner' ? ' Partners see their referrals and rewards in the portal: ' : '',
+          me.role === 'partner' ? h('a', { href: '/portal' }, '/portal') : ''));
+        return;
+      }
+      session.set(key);
+      input.value = '';
+      start(me);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        clear(status, h('div', { class: 'alert error', role: 'alert' }, `This key was not accepted: ${e.message}`));
+      } else {
+        clear(status, errorBox(e));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  clear(main, form);
+  input.focus();
+}
+
+function start(me) {
+  ctx = makeCtx(me);
+  clear(who, 'Signed in: ', h('strong', {}, me.role), ' ', h('code', {}, me.prefix + '…'));
+  who.hidden = false;
+  signoutButton.hidden = false;
+  nav.hidden = false;
+  clear(nav, h('ul', {}, SCREENS.filter((s) => !s.needs || ctx.can(s.needs))
+    .map((s) => h('li', {}, h('a', { href: '#/' + s.path, dataset: { screen: s.path } }, s.label)))));
+  if (!location.hash || location.hash === '#') location.hash = '#/review';
+  else route();
+}
+
+async function route() {
+  if (!ctx) return;
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [pathPart, queryPart] = hash.split('?');
+  const parts = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
+  const screen = SCREENS.find((s) => s.path === parts[0]) || SCREENS[0];
+  for (const a of nav.querySelectorAll('a')) {
+    if (a.dataset.screen === screen.path) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const seq = ++renderSeq;
+  document.title = screen.label + ' · fulfill console';
+  if (screen.needs && !ctx.can(screen.needs)) {
+    clear(main, h('h1', {}, screen.label),
+      notice(`Your key's role (${ctx.role}) has no access to ${screen.label.toLowerCase()}.`, 'error'));
+    return;
+  }
+  clear(main, h('p', { class: 'loading' }, 'Loading…'));
+  try {
+    const mod = await import(screen.module);
+    if (seq !== renderSeq) return;
+    const view = h('div', { class: 'screen', dataset: { screen: screen.path } });
+    clear(main, view);
+    await mod.render(view, ctx, { args: parts.slice(1), params: new URLSearchParams(queryPart || '') });
+  } catch (e) {
+    if (seq === renderSeq && ctx) clear(main, h('h1', {}, screen.label), errorBox(e, ctx.role));
+  }
+}
+
+session.onUnauthorized((err) => signOut(h('div', { class: 'alert error', role: 'alert' },
+  `The server no longer accepts this key (${err.message}). Sign in again.`)));
+signoutButton.addEventListener('click', () => signOut(notice('Signed out.')));
+window.addEventListener('hashchange', () => { route(); });
+
+(async function boot() {
+  const key = session.key;
+  if (!key) return showSignIn();
+  try {
+    const me = await whoami(key);
+    if (!CONSOLE_ROLES.includes(me.role)) return signOut();
+    start(me);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) signOut(errorBox(e));
+    else clear(main, errorBox(e));
+  }
+}());

@@ -1,0 +1,97 @@
+// review.js - the review queue: rewards in status "review" (SPEC.md section 7), newest
+// last, 50 a page. Operators and admins approve or reject them one by one or in bulk
+// (POST /v1/rewards/review answers per id); other roles see the queue read-only.
+
+import { get, post } from './api.js';
+import { actionBar } from './actions.js';
+import { badge, clear, errorBox, h, link, notice, pager, table, time } from './dom.js';
+import { formatRewardValue } from './format.js';
+
+export async function render(view, ctx, { params }) {
+  const program = params.get('program') || '';
+  const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
+  const list = h('div', { class: 'list' });
+  const selected = new Set();
+  const programInput = h('input', { id: 'review-program', name: 'program', value: program, size: 16 });
+  const filter = h('form', { class: 'filters', role: 'search' },
+    h('label', { for: 'review-program' }, 'Program'), ' ', programInput, ' ',
+    h('button', { type: 'submit' }, 'Filter'));
+  filter.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    ctx.go('#/review' + (programInput.value.trim() ? '?program=' + encodeURIComponent(programInput.value.trim()) : ''));
+  });
+
+  const reason = h('input', { id: 'bulk-reason', name: 'reason', type: 'text', maxlength: 500, size: 30 });
+  const approveAll = h('button', { type: 'button', id: 'bulk-approve', disabled: true }, 'Approve selected');
+  const rejectAll = h('button', { type: 'button', id: 'bulk-reject', disabled: true }, 'Reject selected');
+  const bulk = ctx.can('rewards.act')
+    ? h('div', { class: 'bulk', role: 'group', 'aria-label': 'Bulk review' },
+      approveAll, ' ', rejectAll, ' ', h('label', { for: 'bulk-reason' }, 'Reason'), ' ', reason)
+    : notice(`Your key's role (${ctx.role}) can see the queue but not approve or reject.`, 'info');
+  const syncBulk = () => {
+    approveAll.disabled = rejectAll.disabled = selected.size === 0;
+    clear(approveAll, `Approve selected (${selected.size})`);
+    clear(rejectAll, `Reject selected (${selected.size})`);
+  };
+
+  const p = pager(
+    (after) => get('/v1/rewards', { status: 'review', program, limit: 50, starting_after: after }),
+    (rows) => {
+      selected.clear();
+      syncBulk();
+      clear(list, table({
+        caption: 'Rewards waiting for review',
+        empty: 'The review queue is empty: no reward is waiting for a person.',
+        rows,
+        rowAttrs: (r) => ({ dataset: { reward: r.id } }),
+        columns: [
+          ...(ctx.can('rewards.act') ? [{ label: 'Select', cell: (r) => h('input', { type: 'checkbox', 'aria-label': `Select ${r.id}`,
+            onchange: (ev) => { if (ev.target.checked) selected.add(r.id); else selected.delete(r.id); syncBulk(); } }) }] : []),
+          { label: 'Reward', cell: (r) => link('#/rewards/' + encodeURIComponent(r.id), r.id) },
+          { label: 'Participant', cell: (r) => r.participant },
+          { label: 'Program', cell: (r) => `${r.program} v${r.program_version}` },
+          { label: 'Value', num: true, cell: (r) => formatRewardValue(r) },
+          { label: 'Why review', cell: (r) => [badge(r.reason || 'review'), ...(r.signals || []).map((s) => [' ', h('span', { class: 'signal' }, s.signal || s)])] },
+          { label: 'Created', cell: (r) => time(r.created_at) },
+          ...(ctx.can('rewards.act') ? [{ label: 'Actions', cell: (r) => actionBar(ctx, r, {
+            only: ['approve', 'reject'],
+            onDone: (got) => { clear(messages, notice(`${got.id} is now ${got.status}.`)); reload(); },
+            onError: (e) => clear(messages, errorBox(e, ctx.role)),
+          }) }] : []),
+        ],
+      }));
+    },
+    (e) => clear(messages, errorBox(e, ctx.role)));
+
+  async function reload() {
+    try {
+      await p.first();
+    } catch (e) {
+      clear(list, errorBox(e, ctx.role));
+    }
+  }
+
+  async function decide(kind) {
+    const ids = [...selected];
+    const body = kind === 'approve' ? { approve: ids } : { reject: ids };
+    if (reason.value.trim()) body.reason = reason.value.trim();
+    approveAll.disabled = rejectAll.disabled = true;
+    try {
+      const res = await post('/v1/rewards/review', body);
+      const failed = res.results.filter((x) => !x.ok);
+      clear(messages,
+        notice(`${res.approved} approved, ${res.rejected} rejected${failed.length ? `, ${failed.length} failed` : ''}.`),
+        failed.length ? h('ul', { class: 'alert error', role: 'alert' },
+          failed.map((x) => h('li', {}, `${x.id}: ${x.error.message}`))) : null);
+      await reload();
+    } catch (e) {
+      clear(messages, errorBox(e, ctx.role));
+      syncBulk();
+    }
+  }
+  approveAll.addEventListener('click', () => decide('approve'));
+  rejectAll.addEventListener('click', () => decide('reject'));
+
+  clear(view, h('h1', {}, 'Review queue'), filter, bulk, messages, list, p.nav);
+  await reload();
+}
