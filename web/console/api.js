@@ -94,8 +94,3 @@ export const post = (path, body, opts = {}) => api('POST', path, { ...opts, body
 // The caller's key: {role, prefix, participant, fulfiller} (GET /v1/me).
 export const whoami = (key) => api('GET', '/v1/me', { key });
 
-// The role in a key's recognizable prefix fk_<role>_... (shown before the server answers).
-export function roleOfKey(key) {
-  const m = /^fk_([a-z]+)_/.exec(key || '');
-  return m ? m[1] : null;
-}

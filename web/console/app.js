@@ -77,7 +77,7 @@ function showSignIn(message) {
       const me = await whoami(key);
       if (!CONSOLE_ROLES.includes(me.role)) {
         clear(status, h('div', { class: 'alert error', role: 'alert' },
-          `A ${me.role} key cannot use the console: it is for admin, operator, finance and auditor keys.`,
+          `${/^[aeiou]/.test(me.role) ? 'An' : 'A'} ${me.role} key cannot use the console: it is for admin, operator, finance and auditor keys.`,
           me.role === 'partner' ? ' Partners see their referrals and rewards in the portal: ' : '',
           me.role === 'partner' ? h('a', { href: '/portal' }, '/portal') : ''));
         return;

@@ -90,25 +90,6 @@ export function notice(text, kind = 'ok') {
   return h('div', { class: 'alert ' + kind, role: 'status' }, text);
 }
 
-// Put a message into a region (replacing the last one).
-export function say(region, node) {
-  clear(region, node);
-  if (node && node.getAttribute && node.getAttribute('role') === 'alert') region.scrollIntoView?.({ block: 'nearest' });
-}
-
-// Runs `fn` while `button` shows it is busy; an error goes to `region`.
-export async function busy(button, fn) {
-  const was = button.disabled;
-  button.disabled = true;
-  button.setAttribute('aria-busy', 'true');
-  try {
-    return await fn();
-  } finally {
-    button.disabled = was;
-    button.removeAttribute('aria-busy');
-  }
-}
-
 // Paging by `starting_after` (API.md): remembers the ids each page started after so
 // "Previous" works too. load(after) -> {data, has_more}.
 export function pager(load, render, onError) {

@@ -114,7 +114,7 @@ function showSignIn(message) {
       const me = await whoami(key);
       if (me.role !== 'partner' || !me.participant) {
         clear(status, h('div', { class: 'alert error', role: 'alert' },
-          `This portal is for partner keys; this is a ${me.role} key.`,
+          `This portal is for partner keys; this is ${/^[aeiou]/.test(me.role) ? 'an' : 'a'} ${me.role} key.`,
           ['admin', 'operator', 'finance', 'auditor'].includes(me.role) ? [' Use the ', h('a', { href: '/console' }, 'console'), '.'] : ''));
         return;
       }
