@@ -137,5 +137,41 @@ class StaticPages(unittest.TestCase):
                 self.assertEqual(body["error"]["code"], "not_found")
 
 
+class ShippedPages(unittest.TestCase):
+    """web/ as shipped: the pages exist, and nothing in them needs more than the
+    Content-Security-Policy allows (no inline script or style, no other origin)."""
+
+    def files(self):
+        for section in ("console", "portal"):
+            d = os.path.join(ROOT, "web", section)
+            for name in sorted(os.listdir(d)):
+                with open(os.path.join(d, name), encoding="utf-8") as f:
+                    yield section, name, f.read()
+
+    def test_console_and_portal_are_built(self):
+        for section in ("console", "portal"):
+            for name in ("index.html", "app.js", "style.css"):
+                self.assertTrue(os.path.exists(os.path.join(ROOT, "web", section, name)), (section, name))
+
+    def test_nothing_inline_and_nothing_third_party(self):
+        import re
+        for section, name, text in self.files():
+            with self.subTest(file=f"{section}/{name}"):
+                self.assertIsNone(re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), "an absolute URL")
+                if name.endswith(".html"):
+                    for tag in re.findall(r"<script\b[^>]*>", text):
+                        self.assertIn('src="/', tag)
+                        self.assertIn('type="module"', tag)
+                    self.assertIsNone(re.search(r"<script\b[^>]*>\s*[^<\s]", text), "an inline script")
+                    self.assertIsNone(re.search(r"\son[a-z]+\s*=", text), "an inline event handler")
+                    self.assertIsNone(re.search(r"\sstyle\s*=|<style", text), "an inline style")
+                if name.endswith(".js"):
+                    text = re.sub(r"^\s*//.*$", "", text, flags=re.M)  # the code, not its comments
+                    self.assertNotIn("innerHTML", text)
+                    self.assertNotIn("eval(", text)
+                    self.assertIsNone(re.search(r"setAttribute\(\s*'style'", text))
+                    self.assertNotIn("localStorage", text, "the key is kept in sessionStorage only")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,319 @@
+// The web console (web/console, docs/console.md) in Debian's Chromium against the real
+// server and a seeded database (seed.py). Each test acts through the page and checks
+// the effect through the API as well.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, foreignRequests, launch, newPage, ok, rowIds, signIn, startServer } from './helpers.mjs';
+
+let seed;
+let browser;
+const pages = [];
+
+before(async () => {
+  seed = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  for (const p of pages) assert.deepEqual(foreignRequests(p, seed.base), [], 'a page loaded something from another origin');
+  await browser?.close();
+  await seed?.stop();
+});
+
+async function page() {
+  const p = await newPage(browser);
+  pages.push(p);
+  return p;
+}
+
+async function signedIn(role, hash) {
+  const p = await page();
+  await signIn(p, seed.base, 'console', seed.keys[role]);
+  await p.waitForSelector('#nav a');
+  if (hash) {
+    await p.evaluate((h) => { location.hash = h; }, hash);
+  }
+  return p;
+}
+
+const text = (p, sel) => p.textContent(sel);
+
+test('a wrong key is refused with the server\'s message and nothing is stored', async () => {
+  const p = await page();
+  await signIn(p, seed.base, 'console', 'fk_operator_thisisnotarealkeyatall0000');
+  const alert = await p.waitForSelector('#signin-status [role=alert]');
+  assert.match(await alert.textContent(), /not accepted/);
+  assert.equal(await p.isHidden('#nav'), true);
+  assert.equal(await p.evaluate(() => sessionStorage.length), 0);
+});
+
+test('a partner key cannot open the console', async () => {
+  const p = await page();
+  await signIn(p, seed.base, 'console', seed.keys.partner);
+  const alert = await p.waitForSelector('#signin-status [role=alert]');
+  assert.match(await alert.textContent(), /partner key cannot use the console/);
+  assert.equal(await p.isHidden('#nav'), true);
+  await p.evaluate(() => { location.hash = '#/review'; });
+  await p.waitForTimeout(300);
+  assert.equal(await p.$$eval('button[data-action]', (b) => b.length), 0, 'no reward action is offered');
+  assert.equal(await p.evaluate(() => sessionStorage.length), 0);
+});
+
+test('operator: signed in, the key is not shown, and the role\'s screens only', async () => {
+  const p = await signedIn('operator', '#/review');
+  const key = seed.keys.operator;
+  const html = await p.content();
+  assert.ok(!html.includes(key), 'the full key is not in the page');
+  assert.match(await text(p, '#who'), /operator/);
+  const screens = await p.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen));
+  assert.deepEqual(screens, ['review', 'rewards', 'exceptions', 'programs', 'charts']);
+  assert.equal(await p.evaluate(() => sessionStorage.getItem('fulfill.api_key')), key);
+  await p.click('#signout');
+  await p.waitForSelector('form.signin');
+  assert.equal(await p.evaluate(() => sessionStorage.length), 0);
+});
+
+test('review queue: approve, reject and bulk approve change the rewards\' status', async () => {
+  const p = await signedIn('operator', '#/review');
+  const [r0, r1, r2, r3] = seed.review;
+  await p.waitForSelector(`tr[data-reward="${r0}"]`);
+  assert.deepEqual((await rowIds(p, '.screen')).sort(), [...seed.review].sort());
+  // amounts from integer minor units
+  assert.match(await text(p, `tr[data-reward="${r0}"]`), /\$11\.00/);
+
+  await p.click(`tr[data-reward="${r0}"] button[data-action=approve]`);
+  await p.waitForSelector(`.messages [role=status]:has-text("${r0} is now approved")`);
+  assert.equal((await ok(seed, seed.keys.admin, `/v1/rewards/${r0}`)).status, 'approved');
+
+  await p.click(`tr[data-reward="${r1}"] button[data-action=reject]`);
+  await p.fill(`#reason-reject-${r1}`, 'duplicate account');
+  await p.click(`tr[data-reward="${r1}"] form button[type=submit]`);
+  await p.waitForSelector(`.messages [role=status]:has-text("${r1} is now cancelled")`);
+  const rejected = await ok(seed, seed.keys.admin, `/v1/rewards/${r1}`);
+  assert.equal(rejected.status, 'cancelled');
+  assert.match(rejected.history.at(-1).reason, /duplicate account/);
+
+  await p.waitForSelector(`tr[data-reward="${r2}"]`);
+  await p.check(`tr[data-reward="${r2}"] input[type=checkbox]`);
+  await p.check(`tr[data-reward="${r3}"] input[type=checkbox]`);
+  await p.click('#bulk-approve');
+  await p.waitForSelector('.messages [role=status]:has-text("2 approved, 0 rejected")');
+  for (const id of [r2, r3]) assert.equal((await ok(seed, seed.keys.admin, `/v1/rewards/${id}`)).status, 'approved');
+  await p.waitForSelector('p.empty:has-text("review queue is empty")');
+});
+
+test('rewards search filters by status, participant and program', async () => {
+  const p = await signedIn('operator', '#/rewards?status=failed');
+  await p.waitForSelector('tr[data-reward]');
+  assert.deepEqual(await rowIds(p, '.screen'), seed.failed);
+
+  await p.fill('#f-participant', 'alice');
+  await p.selectOption('#f-status', '');
+  await p.click('form.filters button[type=submit]');
+  await p.waitForFunction(() => location.hash === '#/rewards?participant=alice');
+  await p.waitForSelector('tr[data-reward]');
+  const alice = (await ok(seed, seed.keys.operator, '/v1/rewards?participant=alice')).data.map((r) => r.id);
+  await p.waitForFunction((n) => document.querySelectorAll('tr[data-reward]').length === n, alice.length);
+  assert.deepEqual(await rowIds(p, '.screen'), alice);
+  assert.ok(alice.length === 3);
+
+  await p.fill('#f-program', 'yen');
+  await p.click('form.filters button[type=submit]');
+  await p.waitForFunction(() => document.querySelectorAll('tr[data-reward]').length === 1);
+  assert.deepEqual(await rowIds(p, '.screen'), seed.alice.yen);
+  assert.match(await text(p, `tr[data-reward="${seed.alice.yen[0]}"]`), /¥500/);
+  assert.doesNotMatch(await text(p, `tr[data-reward="${seed.alice.yen[0]}"]`), /¥500\.|¥5\.00/);
+
+  await p.fill('#f-program', 'nothing-like-this');
+  await p.click('form.filters button[type=submit]');
+  await p.waitForSelector('p.empty:has-text("No reward matches")');
+});
+
+test('a reward\'s page shows its explanation and history', async () => {
+  const id = seed.alice.p1[0];
+  const p = await signedIn('operator', '#/rewards/' + id);
+  await p.waitForSelector('.why .explanation');
+  assert.match(await text(p, '.why'), /conversion\.amount \(7500\) >= 5000: true/);
+  const r = await ok(seed, seed.keys.operator, '/v1/rewards/' + id);
+  const rows = await p.$$eval('.history tbody tr', (trs) => trs.map((tr) => tr.children[2].textContent));
+  assert.deepEqual(rows, r.history.map((x) => x.to));
+  assert.match(await text(p, '.status-line'), /fulfilled/);
+  // a fulfilled reward offers no action
+  assert.equal(await p.$$eval('button[data-action]', (b) => b.length), 0);
+});
+
+test('exception queue lists the failed reward; a stale retry shows the server\'s 409', async () => {
+  const id = seed.failed[0];
+  const p = await signedIn('operator', '#/exceptions');
+  await p.waitForSelector(`#ex-failed tr[data-reward="${id}"]`);
+  assert.match(await text(p, `#ex-failed tr[data-reward="${id}"]`), /HTTP 400/);
+  // someone else cancels it meanwhile: the retry is refused and the reason shown
+  const [st] = await api(seed, seed.keys.admin, 'POST', `/v1/rewards/${id}/cancel`, { reason: 'paid by hand' });
+  assert.equal(st, 200);
+  await p.click(`#ex-failed tr[data-reward="${id}"] button[data-action=retry]`);
+  const alert = await p.waitForSelector('.messages [role=alert]');
+  assert.match(await alert.textContent(), /is cancelled, not failed/);
+  assert.match(await alert.textContent(), /409 invalid_transition/);
+  assert.equal((await ok(seed, seed.keys.admin, `/v1/rewards/${id}`)).status, 'cancelled');
+});
+
+test('finance: a batch is created, closed, fulfilled and reconciled; discrepancies are listed', async () => {
+  const p = await signedIn('finance', '#/batches');
+  await p.waitForSelector('form.create');
+  await p.fill('#nb-fulfiller', 'acme');
+  await p.fill('#nb-currency', 'USD');
+  await p.click('form.create button[type=submit]');
+  await p.waitForFunction(() => /^#\/batches\/bat_/.test(location.hash));
+  const bid = decodeURIComponent(await p.evaluate(() => location.hash.split('/')[2]));
+  await p.waitForSelector('#batch-close');
+  assert.match(await text(p, '.facts'), /\$50\.00/);
+  await p.click('#batch-close');
+  await p.waitForSelector('.messages [role=status]:has-text("is now closed")');
+  await p.fill('#batch-reference', 'CM-1001');
+  await p.click('.actions form button[type=submit]');
+  await p.waitForSelector('.messages [role=status]:has-text("is now fulfilled")');
+  const [a, b] = seed.cash;
+  await p.fill('#br-csv', `reward_id,amount,currency,reference\n${a},2500,USD,CM-1001\n${b},2400,USD,CM-1001\nrwd_stranger,100,USD,CM-1001\n`);
+  await p.click('form.recon-form button[type=submit]');
+  await p.waitForSelector('.recon-result');
+  const results = await p.$$eval('.recon-result tr[data-result]', (trs) => trs.map((tr) => tr.dataset.result));
+  assert.deepEqual(results, ['matched', 'amount_mismatch', 'unexpected']);
+  assert.equal(await p.getAttribute('.recon-result', 'data-status'), 'disputed');
+  assert.match(await text(p, '.recon-result tr[data-result=amount_mismatch]'), /\$25\.00.*\$24\.00/);
+  assert.equal((await ok(seed, seed.keys.finance, '/v1/batches/' + bid)).status, 'disputed');
+
+  // the reconciliation screen and the exception queue list it as disputed
+  await p.evaluate(() => { location.hash = '#/exceptions'; });
+  await p.waitForSelector(`#ex-disputed a:has-text("${bid}")`);
+  // finance has no reward actions
+  assert.equal(await p.$$eval('button[data-action]', (x) => x.length), 0);
+});
+
+test('programs: the diff, the author\'s own approval refused with the server\'s message, a second admin approves', async () => {
+  const p = await signedIn('admin', '#/programs/p1');
+  await p.waitForSelector('.diff');
+  assert.equal(await p.getAttribute('.diff', 'data-economics'), 'true');
+  assert.match(await text(p, '.diff tbody'), /\/rewards\/0\/amount\s*changed\s*1000\s*1500/);
+  await p.click('button.approve-version[data-version="2"]');
+  const alert = await p.waitForSelector('.messages [role=alert]');
+  const [st, refused] = await api(seed, seed.keys.admin, 'POST', '/v1/programs/p1/versions/2/approve', {});
+  assert.equal(st, 403);
+  assert.equal(refused.error.code, 'same_author');
+  assert.ok((await alert.textContent()).includes(refused.error.message));
+
+  const q = await signedIn('admin2', '#/programs/p1');
+  await q.click('button.approve-version[data-version="2"]');
+  await q.waitForSelector('.messages [role=status]:has-text("Version 2 approved")');
+  await q.click('button.activate-version[data-version="2"]');
+  await q.waitForSelector('.messages [role=status]:has-text("Version 2 is active")');
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/programs/p1')).active_version, 2);
+  // now version 1 can be rolled back to
+  await q.waitForSelector('button.rollback-version[data-version="1"]');
+
+  // an operator sees the versions but no governance button
+  const o = await signedIn('operator', '#/programs/p1');
+  await o.waitForSelector('tr[data-version="2"]');
+  assert.equal(await o.$$eval('button.approve-version, button.activate-version, button.rollback-version', (b) => b.length), 0);
+});
+
+test('audit verify shows the chain is intact', async () => {
+  const p = await signedIn('auditor', '#/audit');
+  await p.click('#verify');
+  const res = await p.waitForSelector('#verify-result [data-ok]');
+  assert.equal(await res.getAttribute('data-ok'), 'true');
+  const v = await ok(seed, seed.keys.auditor, '/v1/audit/verify');
+  assert.equal(v.ok, true);
+  const shown = Number((await res.textContent()).match(/over (\d+) records/)[1]);
+  assert.ok(shown > 0 && shown <= v.records, `${shown} of ${v.records}`);
+  await p.waitForSelector('table caption:has-text("Audit records")');
+  // paging by starting_after, 50 a page, and back
+  const first = await p.$$eval('.screen tbody tr', (trs) => trs.map((tr) => tr.children[0].textContent));
+  assert.equal(first.length, 50);
+  assert.equal(first[0], '1');
+  await p.click('nav.pager button:has-text("Next page")');
+  await p.waitForFunction(() => document.querySelector('.screen tbody tr td').textContent === '51');
+  await p.click('nav.pager button:has-text("Previous page")');
+  await p.waitForFunction(() => document.querySelector('.screen tbody tr td').textContent === '1');
+  assert.equal(await p.isDisabled('nav.pager button:has-text("Previous page")'), true);
+});
+
+test('charts: payouts per day and month and pending aging, one bar per value', async () => {
+  const p = await signedIn('finance', '#/charts');
+  await p.waitForSelector('#payouts svg.chart');
+  const days = (await ok(seed, seed.keys.finance, '/v1/reports/payouts?group=day')).data.filter((r) => r.currency === 'USD');
+  assert.ok(days.length >= 3, 'seeded payouts span at least three days');
+  assert.equal(await p.inputValue('#p-currency'), 'USD');
+  assert.equal(await p.$$eval('#payouts rect.bar.bar-paid', (r) => r.length), days.length);
+  assert.equal(await p.$$eval('#payouts rect.bar.bar-expected', (r) => r.length), days.length);
+  const paid = await p.$$eval('#payouts rect.bar.bar-paid', (r) => r.map((x) => x.dataset.value));
+  assert.deepEqual(paid, days.map((r) => String(r.actual_amount)));
+  // the tallest paid bar is the largest amount
+  await p.selectOption('#p-group', 'month');
+  await p.click('#payouts form button[type=submit]');
+  const months = (await ok(seed, seed.keys.finance, '/v1/reports/payouts?group=month')).data.filter((r) => r.currency === 'USD');
+  await p.waitForFunction((n) => document.querySelectorAll('#payouts rect.bar.bar-paid').length === n, months.length);
+  await p.selectOption('#p-currency', 'JPY');
+  await p.waitForSelector('#payouts svg.chart title:has-text("(JPY)")', { state: 'attached' });
+  assert.match(await text(p, '#payouts table'), /¥500/);
+
+  const aging = await ok(seed, seed.keys.finance, '/v1/reports/aging');
+  const bars = await p.$$eval('#aging rect.bar.bar-aging', (r) => r.map((x) => x.dataset.value));
+  assert.deepEqual(bars, aging.buckets.map((b) => String(aging.by_bucket[b])));
+  assert.equal(aging.by_bucket['8-30'], 1, 'the held reward is ten days old');
+});
+
+test('operator charts: aging only, the payouts report is not offered', async () => {
+  const p = await signedIn('operator', '#/charts');
+  await p.waitForSelector('#aging svg.chart');
+  assert.equal(await p.$$eval('#payouts', (x) => x.length), 0);
+  assert.match(await text(p, '.screen'), /payouts report is for admin, finance and auditor keys/);
+});
+
+test('money and errors are formatted as documented', async () => {
+  const p = await page();
+  await p.goto(seed.base + '/console');
+  const got = await p.evaluate(async () => {
+    const f = await import('/console/format.js');
+    const d = await import('/console/dom.js');
+    const a = await import('/console/api.js');
+    return {
+      usd: f.formatMoney(2000, 'USD'), jpy: f.formatMoney(500, 'JPY'), bhd: f.formatMoney(1234567, 'BHD'),
+      neg: f.formatMoney(-5, 'USD'), pts: f.formatMoney(1200, 'POINT'),
+      huge: f.formatMoney('900719925474099312', 'USD'),
+      sum: f.sumByCurrency([{ amount: 1, currency: 'USD' }, { amount: '9007199254740993', currency: 'USD' }, { amount: 5, currency: 'JPY' }])
+        .map((x) => `${x.currency}:${x.amount}`),
+      dec: f.decimalString(5, 'BHD'),
+      e429: d.describeError(new a.ApiError(429, 'rate_limited', 'slow down', null, '7')),
+      e403: d.describeError(new a.ApiError(403, 'forbidden', 'the operator role may not POST /v1/batches'), 'operator'),
+      e400: d.describeError(new a.ApiError(400, 'invalid_request', 'amount must be an integer', 'amount')),
+    };
+  });
+  assert.equal(got.usd, '$20.00');
+  assert.equal(got.jpy, '¥500');
+  assert.match(got.bhd, /^BHD\s1,234\.567$/);
+  assert.equal(got.neg, '-$0.05');
+  assert.equal(got.pts, '1,200 points');
+  assert.equal(got.huge, '$9,007,199,254,740,993.12');
+  assert.deepEqual(got.sum, ['JPY:5', 'USD:9007199254740994']);
+  assert.equal(got.dec, '0.005');
+  assert.match(got.e429, /wait 7 seconds/);
+  assert.match(got.e403, /role \(operator\) may not do this/);
+  assert.match(got.e400, /amount must be an integer \(amount\) \[400 invalid_request\]/);
+});
+
+test('every screen loads without a console error for each console role', async () => {
+  const screens = ['review', 'rewards', 'exceptions', 'batches', 'reconcile', 'programs', 'programs/p1', 'charts', 'audit',
+    'rewards/' + seed.alice.yen[0]];
+  for (const role of ['admin', 'operator', 'finance', 'auditor']) {
+    const p = await signedIn(role);
+    const allowed = await p.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen));
+    for (const s of screens) {
+      if (!allowed.includes(s.split('/')[0])) continue;
+      await p.evaluate((h) => { location.hash = h; }, '#/' + s);
+      await p.waitForSelector(`.screen[data-screen="${s.split('/')[0]}"]`);
+      await p.waitForLoadState('networkidle');
+      assert.equal(await p.$$eval('.screen [role=alert]', (x) => x.length), 0, `${role} ${s}: an error is shown`);
+    }
+    assert.deepEqual(p.seen.errors, [], `${role}: console errors`);
+  }
+});

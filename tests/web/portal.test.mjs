@@ -1,0 +1,110 @@
+// The referrer portal (web/portal, docs/console.md) in Debian's Chromium: a partner key
+// sees its own participant and nothing of anyone else's.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { foreignRequests, launch, newPage, ok, rowIds, signIn, startServer } from './helpers.mjs';
+
+let seed;
+let browser;
+const pages = [];
+
+before(async () => {
+  seed = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  for (const p of pages) assert.deepEqual(foreignRequests(p, seed.base), [], 'a page loaded something from another origin');
+  await browser?.close();
+  await seed?.stop();
+});
+
+async function page() {
+  const p = await newPage(browser);
+  pages.push(p);
+  return p;
+}
+
+async function portal(key) {
+  const p = await page();
+  await signIn(p, seed.base, 'portal', key);
+  return p;
+}
+
+test('a partner sees its balance, referrals with why, rewards with payout dates - and nobody else\'s', async () => {
+  const p = await portal(seed.keys.partner);
+  await p.waitForSelector('#rewards table');
+  const key = seed.keys.partner;
+  assert.ok(!(await p.content()).includes(key), 'the key is not in the page');
+  assert.match(await p.textContent('#who'), /alice/);
+
+  // balances from integer minor units: USD 1000 -> $10.00, JPY 500 -> ¥500
+  const balances = await p.$$eval('#balance li', (li) => li.map((x) => x.textContent));
+  assert.deepEqual(balances.sort(), ['$10.00', '¥500']);
+
+  const refs = (await ok(seed, key, '/v1/participants/alice/referrals')).data;
+  assert.deepEqual(await rowIds(p, '#referrals', 'referral'), refs.map((r) => r.id));
+  assert.match(await p.textContent('tr[data-referral=ref_self]'), /rejected.*self_referral: referrer and referred share an e-mail address/);
+  assert.match(await p.textContent('tr[data-referral=ref_wait]'), /pending.*Waiting for pete's qualifying purchase/);
+  assert.match(await p.textContent('tr[data-referral=ref_1]'), /successful.*Earned \$10\.00/);
+
+  const rewards = (await ok(seed, key, '/v1/participants/alice/rewards')).data;
+  assert.deepEqual(await rowIds(p, '#rewards'), rewards.map((r) => r.id));
+  const held = seed.alice.held[0];
+  const heldRow = await p.textContent(`tr[data-reward="${held}"]`);
+  assert.match(heldRow, /\$7\.00/);
+  assert.match(heldRow, /Waiting for the next payout date/);
+  // the estimate is the engine's release_at (hold end -> the next monthly boundary)
+  assert.ok(seed.held.release_at);
+  const release = await p.getAttribute(`tr[data-reward="${held}"] .estimate time`, 'datetime');
+  assert.equal(release, seed.held.release_at);
+  const shown = await p.textContent(`tr[data-reward="${held}"] .estimate`);
+  const expected = await p.evaluate((iso) => new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' }), seed.held.release_at);
+  assert.equal(shown, 'Estimated ' + expected);
+  assert.match(await p.textContent(`tr[data-reward="${seed.alice.p1[0]}"]`), /Paid.*Paid \w{3} \d+, \d{4}/);
+
+  // why: the explanation, loaded when opened
+  await p.click(`tr[data-reward="${seed.alice.p1[0]}"] details summary`);
+  await p.waitForSelector(`tr[data-reward="${seed.alice.p1[0]}"] .explanation`);
+  assert.match(await p.textContent(`tr[data-reward="${seed.alice.p1[0]}"] .explanation`), /conversion\.amount \(7500\) >= 5000: true/);
+
+  // nothing of bob's (his rewards, his referrals, the people he referred)
+  const text = await p.textContent('main');
+  for (const id of [...seed.bob.p1, ...seed.failed, 'ref_2', 'ref_hook']) assert.ok(!text.includes(id), id);
+  for (const name of ['bob', 'dave', 'mona']) assert.ok(!text.includes(name), name);
+  assert.deepEqual(p.seen.errors, []);
+
+  await p.click('#signout');
+  await p.waitForSelector('form.signin');
+  assert.equal(await p.evaluate(() => sessionStorage.length), 0);
+});
+
+test('another partner sees only its own data', async () => {
+  const p = await portal(seed.keys.partner_bob);
+  await p.waitForSelector('#rewards table');
+  const ids = await rowIds(p, '#rewards');
+  assert.deepEqual(ids.sort(), [...seed.bob.p1, ...seed.failed].sort());
+  const text = await p.textContent('main');
+  for (const id of [...seed.alice.p1, ...seed.alice.yen, ...seed.alice.held, 'ref_1', 'ref_self']) assert.ok(!text.includes(id), id);
+  assert.ok(!text.includes('¥'), 'alice\'s yen balance is not shown');
+});
+
+test('a wrong key, and a key of another role, are refused', async () => {
+  const p = await portal('fk_partner_notarealkeynotarealkey000000');
+  const alert = await p.waitForSelector('#signin-status [role=alert]');
+  assert.match(await alert.textContent(), /not accepted/);
+  const q = await portal(seed.keys.operator);
+  const alert2 = await q.waitForSelector('#signin-status [role=alert]');
+  assert.match(await alert2.textContent(), /for partner keys; this is an operator key/);
+  assert.equal(await q.evaluate(() => sessionStorage.length), 0);
+});
+
+test('a partner key gets nothing from the operator routes the console calls', async () => {
+  // the server is the authority: the console refuses the key, and so does the API
+  for (const [method, path] of [['GET', '/v1/rewards?status=review'], ['POST', `/v1/rewards/${seed.review[0]}/approve`],
+    ['GET', '/v1/reports/aging'], ['GET', '/v1/batches']]) {
+    const r = await fetch(seed.base + path, { method, headers: { Authorization: 'Bearer ' + seed.keys.partner,
+      'Content-Type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+    assert.equal(r.status, 403, `${method} ${path}`);
+  }
+});
