@@ -30,7 +30,7 @@ MANDIR   ?= $(DATADIR)/man
 # with another PREFIX the operator copies the unit to /etc/systemd/system (docs/configuration.md)
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 
-.PHONY: all check unit unit-san integration demo bench fuzz clean deps install soak format
+.PHONY: all check check-web unit unit-san integration demo bench fuzz clean deps install soak format
 
 all: fulfill
 
@@ -79,6 +79,10 @@ check: deps
 	$(MAKE) fulfill build/unit-tests build/unit-tests-san
 	./tests/run-all
 
+# the browser tests of web/ alone: Debian's Chromium driven by playwright-core (tests/web)
+check-web: deps fulfill
+	./tests/web/run
+
 demo: deps fulfill
 	./fulfill demo --listen 127.0.0.1:8080
 
@@ -100,7 +104,8 @@ soak: fulfill build/libfulfill.a
 # The binary, the man page, the systemd unit (its @BINDIR@ and @DATADIR@ filled in) and
 # the example config as DATADIR/fulfill/fulfill.conf; /etc is the operator's, never
 # written. The server looks for its console beside the binary in ../share/fulfill/web
-# (src/http/server.c), so web/ is copied there when it has files (it is not in git yet).
+# (src/http/server.c), so web/ is copied there (cp -L: the portal's shared modules are
+# symlinks to the console's, installed as files).
 install: fulfill
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(DATADIR)/fulfill
@@ -111,7 +116,7 @@ install: fulfill
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/fulfill.service
 	install -m 0644 etc/fulfill.conf $(DESTDIR)$(DATADIR)/fulfill/fulfill.conf
 	if [ -n "$$(ls -A web 2>/dev/null)" ]; then \
-		install -d $(DESTDIR)$(DATADIR)/fulfill/web && cp -r web/. $(DESTDIR)$(DATADIR)/fulfill/web/; \
+		install -d $(DESTDIR)$(DATADIR)/fulfill/web && cp -rL web/. $(DESTDIR)$(DATADIR)/fulfill/web/; \
 	fi
 
 format:

@@ -69,6 +69,14 @@ class Install(unittest.TestCase):
             for name in os.listdir(web):
                 self.assertTrue(os.path.exists(os.path.join(root, "share/fulfill/web", name)),
                                 name)
+            # every page file is installed as a file of its own: the portal's modules
+            # shared with the console are symlinks in the tree, copies when installed
+            for section in ("console", "portal"):
+                for name in os.listdir(os.path.join(web, section)):
+                    got = os.path.join(root, "share/fulfill/web", section, name)
+                    self.assertTrue(os.path.isfile(got) and not os.path.islink(got), got)
+                    with open(got, "rb") as a, open(os.path.join(web, section, name), "rb") as b:
+                        self.assertEqual(a.read(), b.read(), got)
         # DESTDIR is honoured: everything lands under DESTDIR/PREFIX
         for dirpath, _, files in os.walk(dest):
             for f in files:
