@@ -187,9 +187,10 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct request *req, 
 	}
 	int status = c->status ? c->status : req->route->status;
 	if (c->raw) {
-		enum MHD_Result rc =
-		    c->page ? respond_page(conn, req, status, c->raw_ctype, c->raw, c->raw_len, c->etag)
-			    : respond_raw(conn, req, status, c->raw_ctype, c->raw, c->raw_len, NULL, NULL);
+		enum MHD_Result rc = c->page ? respond_page(conn, req, status, c->raw_ctype, c->raw,
+							    c->raw_len, c->etag)
+					     : respond_raw(conn, req, status, c->raw_ctype, c->raw,
+							   c->raw_len, NULL, NULL);
 		free(c->raw);
 		return rc;
 	}

@@ -51,9 +51,9 @@ enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, in
 }
 
 /* Same-origin only; the pages are ES modules, style sheets and SVG drawn by script. */
-#define PAGE_CSP                                                                               \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "      \
-	"connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; "       \
+#define PAGE_CSP                                                                                   \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+	"connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; "           \
 	"base-uri 'none'; frame-ancestors 'none'"
 
 enum MHD_Result respond_page(struct MHD_Connection *conn, struct request *req, int status,
