@@ -146,6 +146,10 @@ class Scopes(unittest.TestCase):
         granted = {(role, m.upper(), p) for p, item in doc["paths"].items() for m, op in item.items()
                    for role in ("partner", "fulfiller") if role in (op.get("x-roles") or [])}
         rows = {(role, method, route) for role, method, route, *_ in self.rows()}
+        # GET /v1/me names no object: it answers with the key's own scope, checked here
+        self.assertEqual(self.req("GET", "/v1/me", key=self.partner)[1]["participant"], "alice")
+        self.assertEqual(self.req("GET", "/v1/me", key=self.acme)[1]["fulfiller"], "acme")
+        rows |= {("partner", "GET", "/v1/me"), ("fulfiller", "GET", "/v1/me")}
         self.assertEqual(granted, rows)
         self.assertLessEqual({r for r, _, _ in rows}, set(ROLES))
 
