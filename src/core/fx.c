@@ -168,8 +168,8 @@ enum ff_err engine_fx_rates_set(struct engine *e, const struct actor *a, const c
 	if (scoped(a))
 		return core_done(e, ff_fail(d, FF_E_FORBIDDEN, NULL, "fx rates are not in this key's scope"));
 	if (!reporting || !money_currency_valid(reporting) || !strcmp(reporting, "POINT"))
-		return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "reporting_currency",
-					    "reporting_currency must be an ISO 4217 code"));
+		return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "reporting",
+					    "reporting must be an ISO 4217 code"));
 	if (!json_is_object(rates))
 		return core_done(e, ff_fail(d, FF_E_INVALID, "rates",
 					    "rates must be an object {\"EUR\": \"1.0845\", ...}"));

@@ -144,7 +144,7 @@ enum ff_err engine_report_payouts(struct engine *e, const struct actor *a, int64
 	char rep[8];
 	if (reporting && *reporting) {
 		if (!money_currency_valid(reporting) || !strcmp(reporting, "POINT"))
-			return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "currency", "unknown reporting currency \"%s\"",
+			return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "reporting", "unknown reporting currency \"%.8s\"",
 						    reporting));
 		copy_str(rep, sizeof(rep), reporting);
 	} else {

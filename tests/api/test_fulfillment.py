@@ -99,6 +99,10 @@ class Fulfillment(SeededAPITest):
         self.ok("PUT", "/v1/fx-rates", {"reporting": "USD", "rates": {"EUR": "1.0845"}}, key=self.finance)
         self.assertIn("EUR", str(self.ok("GET", "/v1/fx-rates")))
         self.err("PUT", "/v1/fx-rates", {"reporting": "USD", "rates": ["EUR"]}, 400, "invalid_request", "rates")
+        # an error names the field or query argument the client sent
+        self.err("PUT", "/v1/fx-rates", {"reporting": "usd", "rates": {}}, 400, "invalid_currency", "reporting")
+        self.err("GET", "/v1/reports/payouts?reporting=XYZ1", None, 400, "invalid_currency", "reporting",
+                 key=self.finance)
         self.ok("PUT", "/v1/fees/manual", {"currency": "USD", "fixed_amount": 25, "percent_bp": 100}, key=self.finance)
         self.assertIn("manual", str(self.ok("GET", "/v1/fees")))
         self.err("PUT", "/v1/fees/manual", {"currency": "USD", "fixed_amount": 25}, 400, "invalid_amount", "percent_bp")
