@@ -1,30 +1,12 @@
 // The web console (web/console, docs/console.md) in Debian's Chromium against the real
 // server and a seeded database (seed.py). Each test acts through the page and checks
 // the effect through the API as well.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, foreignRequests, launch, newPage, ok, rowIds, signIn, startServer } from './helpers.mjs';
+import { api, browserSuite, ok, rowIds, signIn } from './helpers.mjs';
 
 let seed;
-let browser;
-const pages = [];
-
-before(async () => {
-  seed = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  for (const p of pages) assert.deepEqual(foreignRequests(p, seed.base), [], 'a page loaded something from another origin');
-  await browser?.close();
-  await seed?.stop();
-});
-
-async function page() {
-  const p = await newPage(browser);
-  pages.push(p);
-  return p;
-}
+const page = browserSuite((s) => { seed = s; });
 
 async function signedIn(role, hash) {
   const p = await page();

@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -80,4 +82,28 @@ export function foreignRequests(page, base) {
 // The ids in the data-<attr> attributes of rows under `scope`.
 export async function rowIds(page, scope, attr = 'reward') {
   return page.$$eval(`${scope} tr[data-${attr}]`, (rows, a) => rows.map((r) => r.dataset[a]), attr);
+}
+
+// The setup every browser test file shares: the seeded server and Chromium for the whole
+// file (ready(seed) gets the server's description), and pages that, at the end, must not
+// have loaded anything from another origin. Returns page(): a new recorded page.
+export function browserSuite(ready) {
+  let seed;
+  let browser;
+  const pages = [];
+  before(async () => {
+    seed = await startServer();
+    browser = await launch();
+    ready(seed);
+  });
+  after(async () => {
+    for (const p of pages) assert.deepEqual(foreignRequests(p, seed.base), [], 'a page loaded something from another origin');
+    await browser?.close();
+    await seed?.stop();
+  });
+  return async function page() {
+    const p = await newPage(browser);
+    pages.push(p);
+    return p;
+  };
 }

@@ -1,29 +1,11 @@
 // The referrer portal (web/portal, docs/console.md) in Debian's Chromium: a partner key
 // sees its own participant and nothing of anyone else's.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { foreignRequests, launch, newPage, ok, rowIds, signIn, startServer } from './helpers.mjs';
+import { browserSuite, ok, rowIds, signIn } from './helpers.mjs';
 
 let seed;
-let browser;
-const pages = [];
-
-before(async () => {
-  seed = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  for (const p of pages) assert.deepEqual(foreignRequests(p, seed.base), [], 'a page loaded something from another origin');
-  await browser?.close();
-  await seed?.stop();
-});
-
-async function page() {
-  const p = await newPage(browser);
-  pages.push(p);
-  return p;
-}
+const page = browserSuite((s) => { seed = s; });
 
 async function portal(key) {
   const p = await page();
