@@ -26,6 +26,19 @@ char *json_text(const json_t *v, size_t *out_len)
 	return s;
 }
 
+/* Send resp (and let it go): while the server stops, asking the client to close. */
+static enum MHD_Result queue(struct MHD_Connection *conn, struct request *req, int status,
+			     struct MHD_Response *resp)
+{
+	if (http_server && atomic_load(&http_server->stopping))
+		MHD_add_response_header(resp, "Connection", "close");
+	enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	req->answered = true;
+	req->status = status;
+	return rc;
+}
+
 enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, int status,
 			    const char *ctype, const char *data, size_t len, const char *extra_name,
 			    const char *extra_value)
@@ -41,13 +54,7 @@ enum MHD_Result respond_raw(struct MHD_Connection *conn, struct request *req, in
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (extra_name && extra_value)
 		MHD_add_response_header(resp, extra_name, extra_value);
-	if (http_server && atomic_load(&http_server->stopping))
-		MHD_add_response_header(resp, "Connection", "close");
-	enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	req->answered = true;
-	req->status = status;
-	return rc;
+	return queue(conn, req, status, resp);
 }
 
 /* Same-origin only; the pages are ES modules, style sheets and SVG drawn by script. */
@@ -75,13 +82,7 @@ enum MHD_Result respond_page(struct MHD_Connection *conn, struct request *req, i
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-	if (http_server && atomic_load(&http_server->stopping))
-		MHD_add_response_header(resp, "Connection", "close");
-	enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
-	MHD_destroy_response(resp);
-	req->answered = true;
-	req->status = status;
-	return rc;
+	return queue(conn, req, status, resp);
 }
 
 enum MHD_Result respond_json(struct MHD_Connection *conn, struct request *req, int status,
