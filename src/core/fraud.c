@@ -402,6 +402,13 @@ static enum ff_err normalize_entry(struct engine *e, const char *kind, const cha
 	return FF_OK;
 }
 
+/* A blocklist entry as the API shows it, when added and when listed alike. */
+static json_t *blocklist_entry_json(const char *kind, json_t *value, const char *note, int64_t created_at)
+{
+	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "object", "blocklist_entry", "kind", kind, "value", value,
+			 "note", note ? json_string(note) : json_null(), "created_at", json_time(created_at, true));
+}
+
 enum ff_err engine_blocklist_put(struct engine *e, const struct actor *a, const char *kind, const char *value,
 				 const char *note, json_t **out, struct ff_diag *d)
 {
@@ -418,7 +425,8 @@ enum ff_err engine_blocklist_put(struct engine *e, const struct actor *a, const 
 	store_bind_text(st, 2, key);
 	store_bind_text(st, 3, sealed);
 	store_bind_text(st, 4, note);
-	store_bind_int(st, 5, fftime_now());
+	int64_t now = fftime_now();
+	store_bind_int(st, 5, now);
 	store_bind_text(st, 6, e->key_id);
 	free(sealed);
 	if (store_exec(st))
@@ -431,8 +439,7 @@ enum ff_err engine_blocklist_put(struct engine *e, const struct actor *a, const 
 	}
 	err = core_end(e, err, d);
 	if (!err)
-		*out = json_pack("{s:s, s:s, s:s, s:s?}", "object", "blocklist_entry", "kind", kind, "value",
-				 !strcmp(kind, "email") ? value : key, "note", note);
+		*out = blocklist_entry_json(kind, json_string(!strcmp(kind, "email") ? value : key), note, now);
 	return core_done(e, err);
 }
 
@@ -478,9 +485,9 @@ enum ff_err engine_blocklist_list(struct engine *e, const struct actor *a, json_
 		} else {
 			value = json_string(store_col_text(st, 1));
 		}
-		json_array_append_new(data, json_pack("{s:s, s:o, s:s?, s:o}", "kind", kind, "value", value, "note",
-						      store_col_text(st, 3), "created_at",
-						      json_time(store_col_int(st, 4), true)));
+		json_array_append_new(data, blocklist_entry_json(kind, value,
+								 store_col_null(st, 3) ? NULL : store_col_text(st, 3),
+								 store_col_int(st, 4)));
 	}
 	*out = json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", 0);
 	return core_done(e, FF_OK);

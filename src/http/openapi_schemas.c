@@ -349,9 +349,8 @@ static const struct object_schema objects[] = {
     /* ---- fraud and finance settings ---- */
     {"BlocklistEntry", NULL, "A blocklist entry (e-mails shown decrypted)",
      (const struct member[]){
-	 SOMETIMES_DOC("object", "const:blocklist_entry", "in the answer to POST"),
-	 ALWAYS("kind", "enum:email|domain|ip|device"), ALWAYS("value", "string"),
-	 ALWAYS("note", "string?"), SOMETIMES_DOC("created_at", "time", "in lists"), END}},
+	 ALWAYS("object", "const:blocklist_entry"), ALWAYS("kind", "enum:email|domain|ip|device"),
+	 ALWAYS("value", "string"), ALWAYS("note", "string?"), ALWAYS("created_at", "time"), END}},
     {"BlocklistEntryDeleted", NULL, "A removed blocklist entry",
      (const struct member[]){ALWAYS("object", "const:blocklist_entry"),
 			     ALWAYS("kind", "enum:email|domain|ip|device"),

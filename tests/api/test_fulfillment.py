@@ -73,8 +73,12 @@ class Fulfillment(SeededAPITest):
     def test_blocklist(self):
         self.ok("POST", "/v1/blocklist", {"kind": "ip", "value": "198.51.100.0/24", "note": "abuse"}, status=201,
                 key=self.operator)
-        self.ok("POST", "/v1/blocklist", {"kind": "domain", "value": "spam.example"}, status=201)
+        added = self.ok("POST", "/v1/blocklist", {"kind": "domain", "value": "spam.example"}, status=201)
         lst = self.ok("GET", "/v1/blocklist")
+        # the answer to POST is the entry as the list shows it
+        listed = [x for x in lst["data"] if x["kind"] == "domain" and x["value"] == "spam.example"]
+        self.assertEqual(listed, [added], lst)
+        self.assertEqual((added["object"], added["note"]), ("blocklist_entry", None), added)
         self.assertIn("198.51.100.0/24", str(lst))
         self.ok("DELETE", "/v1/blocklist?kind=ip&value=198.51.100.0/24")
         self.assertNotIn("198.51.100.0/24", str(self.ok("GET", "/v1/blocklist")))
