@@ -36,13 +36,27 @@ def run(path):
     return path, n, bad, out
 
 
+def failure_report(out, limit=12000, line_limit=1500):
+    """The failures of a test file's output: from unittest's first FAIL/ERROR block on
+    (else the end), each line cut to line_limit characters so that one huge assertion
+    message (a whole /metrics page) cannot push the test's name and traceback out."""
+    lines = out.splitlines()
+    start = next((i - 1 for i, l in enumerate(lines) if l.startswith(("FAIL: ", "ERROR: "))), None)
+    if start is None:
+        start = max(0, len(lines) - 60)
+    cut = [l if len(l) <= line_limit else l[:line_limit] + f" ... [{len(l) - line_limit} more characters]"
+           for l in lines[max(start, 0):]]
+    text = "\n".join(cut)
+    return text if len(text) <= limit else text[:limit] + "\n... [cut]"
+
+
 passed = failed = 0
 with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
     for path, n, bad, out in ex.map(run, files):
         rel = os.path.relpath(path, ROOT)
         print(f"{rel}: {n - bad}/{n} passed", flush=True)
         if bad:
-            print(out[-6000:])
+            print(failure_report(out))
         passed += n - bad
         failed += bad
 print(f"{passed} passed, {failed} failed")

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -110,6 +111,20 @@ def receiver(test, status=None, raw=False):
     test.addCleanup(srv.server_close)
     test.addCleanup(srv.shutdown)
     return f"http://127.0.0.1:{srv.server_address[1]}", got
+
+
+def eventually(check, timeout=5.0):
+    """Run check() until it stops raising AssertionError (or the time is up, when its last
+    failure is raised). For /metrics: the server counts a request when the connection
+    reports it complete, which can be just after the client has read the answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def audit_all(srv, key):
