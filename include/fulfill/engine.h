@@ -201,6 +201,7 @@ struct reward_filter {
 	const char *participant;
 	const char *program;
 	const char *batch;
+	const char *reason; /* hold_period, outcome_unknown, review:<signal>, ... */
 };
 enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const struct reward_filter *f,
 				const struct page *p, json_t **out, struct ff_diag *d);

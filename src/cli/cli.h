@@ -119,6 +119,7 @@ enum cli_opt_id {
 	OPT_LIMIT,
 	OPT_STARTING_AFTER,
 	OPT_REASON,
+	OPT_REASON_FILTER, /* --reason on rewards list: a filter, not a note */
 	OPT_BATCH,
 	OPT_FROM,
 	OPT_TO,

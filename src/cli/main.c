@@ -44,6 +44,8 @@ static const struct opt_spec opt_specs[OPT__COUNT] = {
     [OPT_LIMIT] = {"--limit", "N", "at most N rows (1-1000, default 100)"},
     [OPT_STARTING_AFTER] = {"--starting-after", "ID", "the page after this id"},
     [OPT_REASON] = {"--reason", "TEXT", "why (recorded in the history and the audit log)"},
+    [OPT_REASON_FILTER] = {"--reason", "REASON",
+			   "only rewards with this reason (outcome_unknown, in_batch, review:SIGNAL, ...)"},
     [OPT_BATCH] = {"--batch", "ID", "only rewards in this batch"},
     [OPT_FROM] = {"--from", "TIME", "start of the window (2026-10-01 or RFC 3339), inclusive"},
     [OPT_TO] = {"--to", "TIME", "end of the window, exclusive (default: now / unbounded)"},
@@ -163,10 +165,12 @@ static const struct command_def commands[] = {
       NO_OPTS, 1, 1, cli_cmd_explain},
      NEED_ENGINE},
     {{"rewards list",
-      "[--status S] [--participant P] [--program P] [--batch B] [--limit N] "
+      "[--status S] [--reason R] [--participant P] [--program P] [--batch B] [--limit N] "
       "[--starting-after ID]",
       "list rewards", NULL,
-      OPTS(OPT_STATUS, OPT_PARTICIPANT, OPT_PROGRAM, OPT_BATCH, OPT_LIMIT, OPT_STARTING_AFTER), 0,
+      OPTS(OPT_STATUS, OPT_REASON_FILTER, OPT_PARTICIPANT, OPT_PROGRAM, OPT_BATCH, OPT_LIMIT,
+	   OPT_STARTING_AFTER),
+      0,
       0, cli_cmd_rewards_list},
      NEED_ENGINE},
     {{"rewards show", "ID", "show a reward and its history", NULL, NO_OPTS, 1, 1,

@@ -70,8 +70,8 @@ static int list(struct cli *c, const char *status)
 	int rc = cli_page_from_opts(c, &p);
 	if (rc != CLI_OK)
 		return rc;
-	struct reward_filter f = {status, c->opt[OPT_PARTICIPANT], c->opt[OPT_PROGRAM],
-				  c->opt[OPT_BATCH]};
+	struct reward_filter f = {status, c->opt[OPT_PARTICIPANT], c->opt[OPT_PROGRAM], c->opt[OPT_BATCH],
+				  c->opt[OPT_REASON_FILTER]};
 	json_t *out = NULL;
 	struct ff_diag d;
 	ff_diag_clear(&d);

@@ -137,7 +137,7 @@ static const char *const demo_programs[] = {"give20get20.json", "give10get10.jso
 static void demo_summary(struct engine *e, const struct actor *a)
 {
 	struct page p = {1000, NULL};
-	struct reward_filter f = {NULL, NULL, NULL, NULL};
+	struct reward_filter f = {NULL, NULL, NULL, NULL, NULL};
 	json_t *list = NULL;
 	struct ff_diag d;
 	ff_diag_clear(&d);

@@ -288,6 +288,8 @@ enum ff_err batch_release_reward(struct engine *e, struct reward *r, struct ff_d
 
 /* Rewards */
 bool reward_status_valid(const char *s);
+/* a reason GET /v1/rewards?reason= accepts (SPEC.md section 4) */
+bool reward_reason_valid(const char *s);
 /* true when the state machine allows from -> to. */
 bool reward_transition_allowed(const char *from, const char *to);
 /* The reward at the statement's current row: every query that reads a whole reward

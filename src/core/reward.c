@@ -364,6 +364,37 @@ enum ff_err engine_reward_get(struct engine *e, const struct actor *a, const cha
 	return err;
 }
 
+/* The reasons a reward carries (SPEC.md section 4, docs/cli.md): what
+ * GET /v1/rewards?reason= accepts. "review:<signal>" names any fraud signal. */
+static const char *const reward_reasons[] = {
+	"hold_period",	  "schedule",	      "tax_form_required", "pool_empty",	   "connector_unavailable",
+	"retry_scheduled", "outcome_unknown", "in_batch",	  "awaiting_fulfillment", "awaiting_batch",
+	"in_flight",	  "delivered",	      "permanent_error",   NULL};
+/* served by the partial index rewards_held (Q_REWARD_LIST_HELD) */
+static const char *const held_reasons[] = {"outcome_unknown", "connector_unavailable", "pool_empty",
+					   "retry_scheduled", NULL};
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
+bool reward_reason_valid(const char *s)
+{
+	if (!strncmp(s, "review:", 7)) {
+		if (!s[7] || strlen(s) > 64)
+			return false;
+		for (const char *c = s + 7; *c; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+				return false;
+		return true;
+	}
+	return in_list(reward_reasons, s);
+}
+
 enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const struct reward_filter *f,
 				const struct page *p, json_t **out, struct ff_diag *d)
 {
@@ -378,7 +409,11 @@ enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const s
 	}
 	if (f && f->status && !reward_status_valid(f->status))
 		return core_done(e, ff_fail(d, FF_E_INVALID, "status", "unknown reward status \"%.40s\"", f->status));
-	struct store_stmt *st = store_query(e->st, Q_REWARD_LIST);
+	const char *reason = f ? f->reason : NULL;
+	if (reason && !reward_reason_valid(reason))
+		return core_done(e, ff_fail(d, FF_E_INVALID, "reason", "unknown reward reason \"%.40s\"", reason));
+	struct store_stmt *st =
+		store_query(e->st, reason && in_list(held_reasons, reason) ? Q_REWARD_LIST_HELD : Q_REWARD_LIST);
 	store_bind_text(st, 1, f ? f->status : NULL);
 	store_bind_text(st, 2, participant);
 	store_bind_text(st, 3, f ? f->program : NULL);
@@ -386,6 +421,7 @@ enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const s
 	store_bind_text(st, 5, a->fulfiller[0] ? a->fulfiller : NULL);
 	store_bind_text(st, 6, p ? p->starting_after : NULL);
 	store_bind_int(st, 7, limit + 1);
+	store_bind_text(st, 8, reason);
 	json_t *data = json_array();
 	int rc;
 	while ((rc = store_step(st)) == 1) {

@@ -11,7 +11,7 @@ enum ff_err h_reward_list(struct ctx *c)
 {
 	struct page p;
 	struct reward_filter f = {query_get(c, "status"), query_get(c, "participant"),
-				  query_get(c, "program"), query_get(c, "batch")};
+				  query_get(c, "program"), query_get(c, "batch"), query_get(c, "reason")};
 	enum ff_err err = query_page(c, &p);
 	if (err)
 		return err;

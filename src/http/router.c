@@ -65,7 +65,7 @@ const struct route http_routes[] = {
 
     /* rewards */
     {"GET", "/v1/rewards", h_reward_list, R_READ | R_FULFILLER, 0,
-     PAGE ",status,participant,program,batch", NULL, 200, "list:Reward", "List rewards"},
+     PAGE ",status,reason,participant,program,batch", NULL, 200, "list:Reward", "List rewards"},
     {"GET", "/v1/rewards/{id}", h_reward_get, R_READ | R_PARTNER | R_FULFILLER, 0, NULL, NULL, 200,
      "RewardDetail", "A reward with its history"},
     {"GET", "/v1/rewards/{id}/explain", h_reward_explain, R_READ | R_PARTNER, 0, NULL, NULL, 200,

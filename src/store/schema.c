@@ -231,5 +231,12 @@ const char *const store_migrations[] = {
 	 * outcome was unknown when it arrived - records the same reason as one applied at
 	 * once. NULL (rows refunded before this) reads as "refund". */
 	"ALTER TABLE conversions ADD COLUMN refund_reason TEXT;\n",
+	/* 9: GET /v1/rewards?reason= finds the approved rewards that need a person (delivery
+	 * outcome unknown, held by a connector or a code pool, waiting for a retry) without
+	 * reading every reward: a partial index over those few reasons, which a reward only
+	 * enters and leaves when its delivery goes wrong, so ingest and the usual
+	 * approved -> issuing -> fulfilled path pay nothing for it (Q_REWARD_LIST_HELD). */
+	"CREATE INDEX rewards_held ON rewards(reason, seq) WHERE reason = 'outcome_unknown' OR\n"
+	"  reason = 'connector_unavailable' OR reason = 'pool_empty' OR reason = 'retry_scheduled';\n",
 	NULL,
 };

@@ -84,7 +84,7 @@ class Conventions(unittest.TestCase):
             self.assertIn(m, paths.get(p, {}), p)
             self.assertTrue(paths[p][m]["summary"])
         names = [q["name"] for q in paths["/v1/rewards"]["get"]["parameters"] if q["in"] == "query"]
-        self.assertEqual(sorted(names), sorted(["limit", "starting_after", "status", "participant", "program", "batch"]))
+        self.assertEqual(sorted(names), sorted(["limit", "starting_after", "status", "participant", "program", "batch", "reason"]))
         self.assertIn("admin", paths["/v1/events"]["post"]["x-roles"])
         self.assertEqual(paths["/healthz"]["get"]["security"], [])
 

@@ -78,6 +78,28 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	/* no codes yet: held, and the pool says it is low */
 	json_t *r = fx_rewards(&F, "approved", NULL);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r, 0), "reason")), "pool_empty");
+	/* the reason filter finds it (through the partial index of held rewards) and only it */
+	struct reward_filter rf = {.reason = "pool_empty"};
+	struct page pg = {.limit = 10};
+	out = call_ok(engine_rewards_list(F.e, &F.cli, &rf, &pg, &out, &d), out, &d);
+	cr_assert_eq(json_array_size(json_object_get(out, "data")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(out, "data"), 0), "id")),
+			 json_string_value(json_object_get(json_array_get(r, 0), "id")));
+	json_decref(out);
+	rf = (struct reward_filter){.status = "approved", .reason = "outcome_unknown"};
+	out = call_ok(engine_rewards_list(F.e, &F.cli, &rf, &pg, &out, &d), out, &d);
+	cr_assert_eq(json_array_size(json_object_get(out, "data")), 0);
+	json_decref(out);
+	rf = (struct reward_filter){.reason = "review:velocity"};
+	out = call_ok(engine_rewards_list(F.e, &F.cli, &rf, &pg, &out, &d), out, &d);
+	cr_assert_eq(json_array_size(json_object_get(out, "data")), 0);
+	json_decref(out);
+	out = NULL;
+	rf = (struct reward_filter){.reason = "pool-empty"};
+	cr_assert_eq(engine_rewards_list(F.e, &F.cli, &rf, &pg, &out, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "reason");
+	rf = (struct reward_filter){.reason = "review:"};
+	cr_assert_eq(engine_rewards_list(F.e, &F.cli, &rf, &pg, &out, &d), FF_E_INVALID);
 	json_decref(r);
 	const char *csv = "code\r\nSPRING-A\r\nSPRING-B\r\n\r\nSPRING-A\r\nSPRING-C\r\nSPRING-D\r\n";
 	out = call_ok(engine_code_pool_upload_csv(F.e, &F.cli, "spring", csv, strlen(csv), &out, &d), out, &d);
