@@ -23,6 +23,11 @@ What it makes (programs, participants, rewards):
   for alice with hold_until and release_at.
 - hook (USD credit 900 through a webhook connector whose endpoint refuses with 400):
   bob->mona: a failed reward (the exception queue).
+- coupons (a coupon from the code pool "spring", which has no code yet): olive->pam:
+  an approved reward held with reason pool_empty (the exception queue; uploading codes
+  releases it).
+Keys: one per console role, a second admin, two partners (alice, bob) and a fulfiller
+key for acme.
 """
 import http.server
 import json
@@ -59,10 +64,12 @@ PROGRAMS = [
             hold_days=30, schedule="monthly"),
     program("hook", "Paid by our own endpoint", "USD", [{"to": "referrer", "type": "credit", "amount": 900}],
             fulfillment={"credit": "webhook"}),
+    program("coupons", "A coupon per referral", "USD", [{"to": "referrer", "type": "coupon", "pool": "spring"}]),
 ]
 
 PEOPLE = ["alice", "bob", "carol", "dave", "gina", "hank", "ivan", "jack", "kate", "lena", "mona", "nina",
-          "rev1", "rev2", "rev3", "rev4", "cash1", "cash2"]
+          "rev1", "rev2", "rev3", "rev4", "cash1", "cash2",
+          "olive", "pam"]
 
 
 def refusing_endpoint():
@@ -109,6 +116,7 @@ def seed(env):
         env.cli("program", "load", env.write(p["id"] + ".json", json.dumps(p)), "--activate", check=True)
     keys = {role: env.key(role) for role in ("admin", "operator", "finance", "auditor")}
     keys["admin2"] = env.key("admin", "--name", "second admin")
+    keys["fulfiller"] = env.key("fulfiller", "--name", "acme portal", "--fulfiller", "acme")
     srv = env.serve("--no-worker", "--webhook-allow-hosts", "127.0.0.1", "--web-root", os.path.join(ROOT, "web"))
     admin = keys["admin"]
 
@@ -137,6 +145,7 @@ def seed(env):
     earn("ref_yen", "yen", "alice", "kate", "ord_yen", amount=9000, currency="JPY")
     earn("ref_held", "held", "alice", "lena", "ord_held")
     earn("ref_hook", "hook", "bob", "mona", "ord_hook")
+    earn("ref_coupon", "coupons", "olive", "pam", "ord_coupon")
     earn("ref_small", "p1", "alice", "nina", "ord_small", amount=1000)  # below p1's minimum: no reward
     # alice "refers" herself under another address: a self-referral, rejected
     events.append({"id": "evt_ref_self", "type": "referral", "occurred_at": "2026-10-03T09:00:00Z",
@@ -194,6 +203,7 @@ def seed(env):
         "alice": {"p1": ids("p1", "alice"), "yen": ids("yen"), "held": ids("held")},
         "bob": {"p1": ids("p1", "bob")},
         "held": by["held"][0],
+        "pool_empty": ids("coupons"),
     }
     print(json.dumps(out), flush=True)
     sys.stdin.read()  # until the test closes our standard input

@@ -3,7 +3,8 @@
 // - rewards whose delivery outcome is unknown (a call went out without an answer:
 //   approved with reason outcome_unknown; the worker settles them with the same
 //   idempotency key), and rewards held by an unavailable connector or an empty code
-//   pool (they resume by themselves);
+//   pool (they resume by themselves), asked for by reason
+//   (GET /v1/rewards?status=approved&reason=...: the server reads them from an index);
 // - disputed batches (reconciliation found discrepancies) for roles that read batches;
 // - connectors whose circuit breaker is open, for roles that read connectors.
 
@@ -13,7 +14,7 @@ import { badge, clear, errorBox, h, link, notice, pager, table, time } from './d
 import { formatRewardValue } from './format.js';
 
 const HELD_REASONS = ['outcome_unknown', 'connector_unavailable', 'pool_empty'];
-const SCAN_PAGES = 5; // approved rewards are read 1,000 a page, at most this many pages
+const HELD_LIMIT = 200; // per reason; more is said, not shown
 
 export async function render(view, ctx) {
   const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
@@ -49,8 +50,9 @@ export async function render(view, ctx) {
 
   await Promise.all([
     p.first().catch(show(failed)),
-    scanHeld(ctx).then((rows) => clear(held, table({ caption: 'Approved rewards waiting on a connector', rows,
+    loadHeld().then(({ rows, more }) => clear(held, table({ caption: 'Approved rewards waiting on a connector', rows,
       empty: 'None: no delivery outcome is unknown and no connector or code pool holds rewards.',
+      rowAttrs: (r) => ({ dataset: { reward: r.id, reason: r.reason } }),
       columns: [
         { label: 'Reward', cell: (r) => link('#/rewards/' + encodeURIComponent(r.id), r.id) },
         { label: 'Participant', cell: (r) => r.participant },
@@ -59,7 +61,8 @@ export async function render(view, ctx) {
         { label: 'Connector', cell: (r) => r.connector },
         { label: 'Last error', cell: (r) => r.last_error || '' },
         { label: 'Since', cell: (r) => time(r.updated_at) },
-      ] }))).catch(show(held)),
+      ] }), more.length ? h('p', { class: 'hint' }, `More than ${HELD_LIMIT} rewards with reason `,
+        more.map((r, i) => [i ? ', ' : '', link(`#/rewards?status=approved&reason=${r}`, r)]), ': the rewards screen lists them all.') : null)).catch(show(held)),
     ctx.can('batches.read') ? get('/v1/batches', { status: 'disputed', limit: 100 }).then((res) => clear(disputed,
       table({ caption: 'Batches whose reconciliation found discrepancies', rows: res.data, empty: 'No disputed batch.',
         columns: [
@@ -81,14 +84,12 @@ export async function render(view, ctx) {
   ]);
 }
 
-async function scanHeld() {
-  const out = [];
-  let after = null;
-  for (let i = 0; i < SCAN_PAGES; i++) {
-    const page = await get('/v1/rewards', { status: 'approved', limit: 1000, starting_after: after });
-    out.push(...page.data.filter((r) => HELD_REASONS.includes(r.reason)));
-    if (!page.has_more || !page.data.length) break;
-    after = page.data[page.data.length - 1].id;
-  }
-  return out;
+// The approved rewards with each held reason, one filtered request per reason.
+async function loadHeld() {
+  const pages = await Promise.all(HELD_REASONS.map((reason) =>
+    get('/v1/rewards', { status: 'approved', reason, limit: HELD_LIMIT })));
+  return {
+    rows: pages.flatMap((p) => p.data),
+    more: HELD_REASONS.filter((_, i) => pages[i].has_more),
+  };
 }

@@ -1,4 +1,4 @@
-// rewards.js - rewards search (status, participant, program, batch; 50 a page) and one
+// rewards.js - rewards search (status, reason, participant, program, batch; 50 a page) and one
 // reward's page: its fields, the actions its status allows, its history (every
 // transition with actor and reason) and its explanation.
 
@@ -10,7 +10,7 @@ import { formatRewardValue } from './format.js';
 
 export const STATUSES = ['pending', 'review', 'approved', 'issuing', 'fulfilled', 'reconciled', 'failed',
   'cancelled', 'reversed', 'expired'];
-const FILTERS = ['status', 'participant', 'program', 'batch'];
+const FILTERS = ['status', 'reason', 'participant', 'program', 'batch'];
 
 export async function render(view, ctx, { args, params }) {
   if (args[0]) return renderOne(view, ctx, args[0]);
@@ -36,7 +36,7 @@ async function renderSearch(view, ctx, params) {
   const field = (name, label) => [h('label', { for: 'f-' + name }, label), ' ',
     h('input', { id: 'f-' + name, name, value: values[name], size: 18 }), ' '];
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Search rewards' },
-    h('label', { for: 'f-status' }, 'Status'), ' ', status, ' ',
+    h('label', { for: 'f-status' }, 'Status'), ' ', status, ' ', field('reason', 'Reason'),
     field('participant', 'Participant'), field('program', 'Program'), field('batch', 'Batch'),
     h('button', { type: 'submit' }, 'Search'));
   form.addEventListener('submit', (ev) => {
