@@ -6,11 +6,14 @@
 
 import { get, post } from './api.js';
 import { badge, clear, errorBox, h, link, notice, table, time } from './dom.js';
+import { draftEditor, simulator } from './drafts.js';
 
 export async function render(view, ctx, { args, params }) {
   if (args[0]) return renderOne(view, ctx, args[0], params);
   const list = h('div');
-  clear(view, h('h1', {}, 'Programs'), list);
+  clear(view, h('h1', {}, 'Programs'), list,
+    ctx.can('programs.draft') ? h('details', { class: 'new-program' }, h('summary', {}, 'New program'),
+      draftEditor(ctx, { onSaved: (got) => ctx.go('#/programs/' + encodeURIComponent(got.id)) })) : null);
   try {
     const res = await get('/v1/programs', { limit: 1000 });
     clear(list, table({ caption: 'Programs', rows: res.data, empty: 'No program yet: load one with `fulfill program load`.',
@@ -98,6 +101,7 @@ async function renderOne(view, ctx, id, params) {
       }
     };
     docSel.addEventListener('change', showDoc);
+    const draftDoc = versions.length ? (await get(`/v1/programs/${enc}/versions/${latest}`)).document : undefined;
     clear(body,
       h('p', {}, `${p.name} · ${p.currency} · active version ${active ?? 'none'}`),
       ctx.can('programs.govern') ? null : notice(`Approving, activating and rolling back need an admin key; yours is ${ctx.role}.`, 'info'),
@@ -116,7 +120,14 @@ async function renderOne(view, ctx, id, params) {
           ] })),
       versions.length > 1 ? h('section', { 'aria-labelledby': 'pd-h' }, h('h2', { id: 'pd-h' }, 'Diff'), diffForm, diffOut) : null,
       h('section', { 'aria-labelledby': 'doc-h' }, h('h2', { id: 'doc-h' }, 'Document'),
-        h('p', {}, h('label', { for: 'doc-version' }, 'Version'), ' ', docSel), docOut));
+        h('p', {}, h('label', { for: 'doc-version' }, 'Version'), ' ', docSel), docOut),
+      ctx.can('programs.draft') ? h('section', { 'aria-labelledby': 'sim-h' }, h('h2', { id: 'sim-h' }, 'Simulate'),
+        simulator(ctx, id, versions, latest)) : null,
+      ctx.can('programs.draft') ? h('section', { 'aria-labelledby': 'draft-h' }, h('h2', { id: 'draft-h' }, 'New draft version'),
+        draftEditor(ctx, { id, doc: draftDoc, onSaved: async (got) => {
+          clear(messages, notice(`Version ${got.version} saved as a draft.`));
+          await load();
+        } })) : null);
     if (versions.length > 1) await showDiff();
     await showDoc();
   }
