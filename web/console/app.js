@@ -7,25 +7,46 @@ import { ApiError, session, whoami } from './api.js';
 import { clear, errorBox, h, notice } from './dom.js';
 
 // Which roles may do what (docs/api-roles.md).
+const STAFF = ['admin', 'operator', 'finance', 'auditor'];
 const ALLOWED = {
+  'console.read': STAFF, // review queue, rewards, exceptions, programs, charts
   'rewards.act': ['admin', 'operator'], // approve, reject, retry, cancel, bulk review
-  'batches.read': ['admin', 'finance', 'auditor'],
-  'batches.write': ['admin', 'finance'], // create, close, fulfil, reconcile
+  'batches.read': ['admin', 'finance', 'auditor', 'fulfiller'], // a fulfiller: its own
+  'batches.write': ['admin', 'finance', 'fulfiller'], // create, close, fulfil
+  'batches.reconcile': ['admin', 'finance'],
+  'reconcile.read': ['admin', 'finance', 'auditor'],
+  'programs.draft': ['admin', 'operator'], // save a draft version, simulate
   'programs.govern': ['admin'], // approve, activate, roll back
   'audit.read': ['admin', 'auditor'],
   'payouts.read': ['admin', 'finance', 'auditor'],
+  'credit.read': ['admin', 'finance', 'auditor', 'fulfiller'],
+  'kpis.read': STAFF,
+  'settings.read': STAFF,
   'connectors.read': ['admin', 'operator', 'auditor'],
+  'connectors.write': ['admin'],
+  'webhooks.read': ['admin', 'operator', 'auditor'],
+  'webhooks.write': ['admin'],
+  'pools.read': STAFF,
+  'pools.write': ['admin', 'operator'],
+  'blocklist.read': ['admin', 'operator', 'auditor'],
+  'blocklist.write': ['admin', 'operator'],
+  'tax.read': ['admin', 'finance', 'auditor'], // tax settings and FX rates
+  'tax.write': ['admin', 'finance'],
+  'keys.write': ['admin'], // create and revoke API keys
 };
-export const CONSOLE_ROLES = ['admin', 'operator', 'finance', 'auditor'];
+export const CONSOLE_ROLES = [...STAFF, 'fulfiller'];
 
 const SCREENS = [
-  { path: 'review', label: 'Review queue', module: './review.js' },
-  { path: 'rewards', label: 'Rewards', module: './rewards.js' },
-  { path: 'exceptions', label: 'Exceptions', module: './exceptions.js' },
+  { path: 'review', label: 'Review queue', module: './review.js', needs: 'console.read' },
+  { path: 'rewards', label: 'Rewards', module: './rewards.js', needs: 'console.read' },
+  { path: 'exceptions', label: 'Exceptions', module: './exceptions.js', needs: 'console.read' },
   { path: 'batches', label: 'Batches', module: './batches.js', needs: 'batches.read' },
-  { path: 'reconcile', label: 'Reconciliation', module: './reconcile.js', needs: 'batches.read' },
-  { path: 'programs', label: 'Programs', module: './programs.js' },
-  { path: 'charts', label: 'Charts', module: './charts.js' },
+  { path: 'reconcile', label: 'Reconciliation', module: './reconcile.js', needs: 'reconcile.read' },
+  { path: 'programs', label: 'Programs', module: './programs.js', needs: 'console.read' },
+  { path: 'charts', label: 'Charts', module: './charts.js', needs: 'console.read' },
+  { path: 'credit', label: 'Credit status', module: './credit.js', needs: 'credit.read' },
+  { path: 'kpis', label: 'KPIs', module: './kpis.js', needs: 'kpis.read' },
+  { path: 'settings', label: 'Settings', module: './settings.js', needs: 'settings.read' },
   { path: 'audit', label: 'Audit', module: './audit.js', needs: 'audit.read' },
 ];
 
@@ -62,7 +83,7 @@ function showSignIn(message) {
   const status = h('div', { id: 'signin-status', 'aria-live': 'polite' }, message || null);
   const form = h('form', { class: 'signin', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'Sign in'),
-    h('p', { id: 'key-help' }, 'Paste an API key of the admin, operator, finance or auditor role. ',
+    h('p', { id: 'key-help' }, 'Paste an API key of the admin, operator, finance, auditor or fulfiller role. ',
       'It is kept in this browser tab only (session storage) and sent to this server alone.'),
     h('label', { for: 'key' }, 'API key'), input,
     h('button', { type: 'submit' }, 'Sign in'),
@@ -77,7 +98,7 @@ function showSignIn(message) {
       const me = await whoami(key);
       if (!CONSOLE_ROLES.includes(me.role)) {
         clear(status, h('div', { class: 'alert error', role: 'alert' },
-          `${/^[aeiou]/.test(me.role) ? 'An' : 'A'} ${me.role} key cannot use the console: it is for admin, operator, finance and auditor keys.`,
+          `${/^[aeiou]/.test(me.role) ? 'An' : 'A'} ${me.role} key cannot use the console: it is for admin, operator, finance, auditor and fulfiller keys.`,
           me.role === 'partner' ? ' Partners see their referrals and rewards in the portal: ' : '',
           me.role === 'partner' ? h('a', { href: '/portal' }, '/portal') : ''));
         return;
@@ -101,14 +122,19 @@ function showSignIn(message) {
 
 function start(me) {
   ctx = makeCtx(me);
-  clear(who, 'Signed in: ', h('strong', {}, me.role), ' ', h('code', {}, me.prefix + '…'));
+  clear(who, 'Signed in: ', h('strong', {}, me.role), me.fulfiller ? ` (${me.fulfiller})` : '', ' ',
+    h('code', {}, me.prefix + '…'));
   who.hidden = false;
   signoutButton.hidden = false;
   nav.hidden = false;
-  clear(nav, h('ul', {}, SCREENS.filter((s) => !s.needs || ctx.can(s.needs))
+  clear(nav, h('ul', {}, allowedScreens()
     .map((s) => h('li', {}, h('a', { href: '#/' + s.path, dataset: { screen: s.path } }, s.label)))));
-  if (!location.hash || location.hash === '#') location.hash = '#/review';
+  if (!location.hash || location.hash === '#') location.hash = '#/' + allowedScreens()[0].path;
   else route();
+}
+
+function allowedScreens() {
+  return SCREENS.filter((s) => !s.needs || ctx.can(s.needs));
 }
 
 async function route() {
@@ -116,7 +142,7 @@ async function route() {
   const hash = location.hash.replace(/^#\/?/, '');
   const [pathPart, queryPart] = hash.split('?');
   const parts = pathPart.split('/').filter(Boolean).map(decodeURIComponent);
-  const screen = SCREENS.find((s) => s.path === parts[0]) || SCREENS[0];
+  const screen = SCREENS.find((s) => s.path === parts[0]) || allowedScreens()[0];
   for (const a of nav.querySelectorAll('a')) {
     if (a.dataset.screen === screen.path) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

@@ -2,12 +2,15 @@
 // filters), a new batch of approved rewards, and one batch's page: totals, rewards,
 // the report CSV, and the next step its status allows - close (open), fulfil with the
 // fulfiller's reference (open, closed), reconcile against the credit memo (fulfilled,
-// disputed). Finance and admin act; auditors read.
+// disputed). Finance and admin act; auditors read. A fulfiller key sees, creates,
+// closes and fulfils its own batches only (the server answers 404 for any other), and
+// reconciliation stays with finance.
 
 import { api, get, post } from './api.js';
 import { reconcileForm, reconcileResult } from './reconcile.js';
 import { badge, clear, errorBox, facts, h, link, notice, pager, table, time } from './dom.js';
 import { formatMoney } from './format.js';
+import { download } from './download.js';
 
 export const BATCH_STATUSES = ['open', 'closed', 'fulfilled', 'reconciled', 'disputed'];
 
@@ -18,19 +21,20 @@ function totals(b) {
 export async function render(view, ctx, { args, params }) {
   if (args[0]) return renderOne(view, ctx, args[0]);
   const status = params.get('status') || '';
-  const fulfiller = params.get('fulfiller') || '';
+  const own = ctx.me.fulfiller; // a fulfiller key's own fulfiller: the server filters by it
+  const fulfiller = own ? '' : (params.get('fulfiller') || '');
   const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
   const list = h('div', { class: 'list' });
   const sel = h('select', { id: 'b-status', name: 'status' }, h('option', { value: '' }, 'any'),
     BATCH_STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)));
   const ful = h('input', { id: 'b-fulfiller', name: 'fulfiller', value: fulfiller, size: 16 });
   const filter = h('form', { class: 'filters', role: 'search' }, h('label', { for: 'b-status' }, 'Status'), ' ', sel, ' ',
-    h('label', { for: 'b-fulfiller' }, 'Fulfiller'), ' ', ful, ' ', h('button', { type: 'submit' }, 'Filter'));
+    own ? null : [h('label', { for: 'b-fulfiller' }, 'Fulfiller'), ' ', ful, ' '], h('button', { type: 'submit' }, 'Filter'));
   filter.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const q = new URLSearchParams();
     if (sel.value) q.set('status', sel.value);
-    if (ful.value.trim()) q.set('fulfiller', ful.value.trim());
+    if (!own && ful.value.trim()) q.set('fulfiller', ful.value.trim());
     ctx.go('#/batches' + (q.toString() ? '?' + q : ''));
   });
   const p = pager((after) => get('/v1/batches', { status, fulfiller, limit: 50, starting_after: after }),
@@ -58,7 +62,8 @@ function createForm(ctx, messages) {
   const form = h('form', { class: 'create', 'aria-labelledby': 'nb-title' },
     h('h2', { id: 'nb-title' }, 'New batch'),
     h('p', { class: 'hint' }, 'Rolls every approved reward of one fulfiller (and connector, currency, up to a time) into an open batch.'),
-    f('nb-fulfiller', 'Fulfiller', { required: true, size: 16 }), f('nb-connector', 'Connector', { size: 10, placeholder: 'manual' }),
+    f('nb-fulfiller', 'Fulfiller', { required: true, size: 16, value: ctx.me.fulfiller || undefined,
+      readonly: !!ctx.me.fulfiller }), f('nb-connector', 'Connector', { size: 10, placeholder: 'manual' }),
     f('nb-currency', 'Currency', { size: 4, maxlength: 5, pattern: '[A-Za-z]{3,5}' }), f('nb-until', 'Until', { type: 'datetime-local' }),
     h('button', { type: 'submit' }, 'Create batch'));
   form.addEventListener('submit', async (ev) => {
@@ -80,12 +85,7 @@ function createForm(ctx, messages) {
 async function downloadCsv(ctx, id, messages) {
   try {
     const text = await api('GET', `/v1/batches/${encodeURIComponent(id)}/report.csv`, { text: true });
-    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
-    const a = h('a', { href: url, download: `${id}.csv` });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    download(text, `${id}.csv`);
   } catch (e) {
     clear(messages, errorBox(e, ctx.role));
   }
@@ -127,7 +127,7 @@ async function renderOne(view, ctx, id) {
     const csv = h('button', { type: 'button', id: 'batch-csv' }, 'Download report CSV');
     csv.addEventListener('click', () => downloadCsv(ctx, id, messages));
     actions.append(' ', csv);
-    const canReconcile = ctx.can('batches.write') && (b.status === 'fulfilled' || b.status === 'disputed');
+    const canReconcile = ctx.can('batches.reconcile') && (b.status === 'fulfilled' || b.status === 'disputed');
     clear(body,
       h('p', { class: 'status-line' }, badge(b.status)),
       facts([
@@ -146,7 +146,8 @@ async function renderOne(view, ctx, id) {
         reconcileForm(ctx, { idPrefix: 'br', submitLabel: 'Reconcile batch', path: `/v1/batches/${encodeURIComponent(id)}/reconcile`,
           onResult: (res) => clear(messages, notice(`Batch ${id} is ${res.status}.`)) })) : null,
       h('section', { 'aria-labelledby': 'b-rewards' }, h('h2', { id: 'b-rewards' }, 'Rewards'),
-        h('ul', { class: 'ids' }, (b.rewards || []).map((r) => h('li', {}, link('#/rewards/' + encodeURIComponent(r), r))))));
+        h('ul', { class: 'ids' }, (b.rewards || []).map((r) => h('li', {},
+          ctx.can('console.read') ? link('#/rewards/' + encodeURIComponent(r), r) : h('code', {}, r))))));
   }
   await reload();
 }

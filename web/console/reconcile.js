@@ -78,7 +78,7 @@ export async function render(view, ctx) {
     h('section', { 'aria-labelledby': 'rc-batches' }, h('h2', { id: 'rc-batches' }, 'Batches to reconcile'),
       h('p', { class: 'hint' }, 'Fulfilled batches wait for the fulfiller\'s credit memo; disputed ones for a corrected report. Open one to upload its report.'),
       waiting)];
-  if (ctx.can('batches.write')) {
+  if (ctx.can('batches.reconcile')) {
     const conn = h('input', { id: 'rc-connector', name: 'connector', required: true, size: 16 });
     const from = h('input', { id: 'rc-from', name: 'from', type: 'date' });
     const to = h('input', { id: 'rc-to', name: 'to', type: 'date' });
