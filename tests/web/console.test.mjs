@@ -48,7 +48,7 @@ test('operator: signed in, the key is not shown, and the role\'s screens only', 
   assert.ok(!html.includes(key), 'the full key is not in the page');
   assert.match(await text(p, '#who'), /operator/);
   const screens = await p.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen));
-  assert.deepEqual(screens, ['review', 'rewards', 'exceptions', 'programs', 'charts']);
+  assert.deepEqual(screens, ['review', 'rewards', 'exceptions', 'programs', 'charts', 'kpis', 'settings']);
   assert.equal(await p.evaluate(() => sessionStorage.getItem('fulfill.api_key')), key);
   await p.click('#signout');
   await p.waitForSelector('form.signin');
@@ -137,6 +137,89 @@ test('exception queue lists the failed reward; a stale retry shows the server\'s
   assert.match(await alert.textContent(), /is cancelled, not failed/);
   assert.match(await alert.textContent(), /409 invalid_transition/);
   assert.equal((await ok(seed, seed.keys.admin, `/v1/rewards/${id}`)).status, 'cancelled');
+});
+
+test('exception queue: held rewards are asked for by reason, not scanned', async () => {
+  const p = await signedIn('auditor', '#/exceptions');
+  const [id] = seed.pool_empty;
+  await p.waitForSelector(`#ex-held tr[data-reward="${id}"][data-reason=pool_empty]`);
+  const held = (await ok(seed, seed.keys.auditor, '/v1/rewards?status=approved&reason=pool_empty')).data.map((r) => r.id);
+  assert.deepEqual(await rowIds(p, '#ex-held'), held);
+  const asked = p.seen.requests.filter((u) => u.includes('/v1/rewards?'));
+  for (const reason of ['outcome_unknown', 'connector_unavailable', 'pool_empty']) {
+    assert.ok(asked.some((u) => u.includes('status=approved') && u.includes('reason=' + reason)), `asked for ${reason}: ${asked}`);
+  }
+  assert.ok(!asked.some((u) => u.includes('status=approved') && !u.includes('reason=')), 'no unfiltered scan of approved rewards');
+  // the rewards screen filters by reason too
+  await p.evaluate(() => { location.hash = '#/rewards?reason=pool_empty'; });
+  await p.waitForSelector(`.screen[data-screen=rewards] tr[data-reward="${id}"]`);
+  assert.deepEqual(await rowIds(p, '.screen'), held);
+  await p.fill('#f-reason', 'no_such_reason');
+  await p.click('form.filters button[type=submit]');
+  const alert = await p.waitForSelector('.screen [role=alert]');
+  assert.match(await alert.textContent(), /unknown reward reason.*\(reason\) \[400 invalid_request\]/);
+});
+
+test('program drafts: a bad document shows the server\'s error by field; a good one is saved, simulated, approved and activated', async () => {
+  const p = await signedIn('operator', '#/programs/yen');
+  await p.waitForSelector('#draft-doc');
+  const doc = JSON.parse(await p.inputValue('#draft-doc'));
+  assert.equal(doc.rewards[0].amount, 500, 'the editor starts from the latest version');
+  doc.rewards[0].amount = -5;
+  await p.fill('#draft-doc', JSON.stringify(doc));
+  await p.click('#draft-save');
+  const err = await p.waitForSelector('.draft-error');
+  assert.equal(await err.getAttribute('data-param'), 'rewards[0].amount');
+  assert.match(await err.textContent(), /rewards\[0\]\.amount.*must be between/);
+  await p.fill('#draft-doc', '{"rewards": [');
+  await p.click('#draft-save');
+  await p.waitForSelector('.draft-error:has-text("not JSON")');
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/programs/yen')).versions.length, 1, 'nothing was saved');
+
+  doc.rewards[0].amount = 800;
+  await p.fill('#draft-doc', JSON.stringify(doc));
+  await p.click('#draft-save');
+  await p.waitForSelector('.messages [role=status]:has-text("Version 2 saved as a draft")');
+  const prog = await ok(seed, seed.keys.admin, '/v1/programs/yen');
+  assert.deepEqual(prog.versions.map((v) => [v.version, v.status]), [[1, 'active'], [2, 'draft']]);
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/programs/yen/versions/2')).document.rewards[0].amount, 800);
+  // the operator may not approve: no button
+  assert.equal(await p.$$eval('button.approve-version', (b) => b.length), 0);
+
+  // simulate version 2 over the seeded events: alice's JPY conversion earns 800 instead of 500
+  await p.selectOption('#sim-version', '2');
+  await p.fill('#sim-from', '2026-01-01');
+  await p.click('form.simulate button[type=submit]');
+  await p.waitForSelector('.simulation');
+  const sim = await api(seed, seed.keys.operator, 'POST', '/v1/programs/yen/versions/2/simulate', { from: '2026-01-01' });
+  assert.equal(sim[0], 200);
+  assert.equal(await p.getAttribute('.simulation', 'data-conversions'), String(sim[1].conversions));
+  assert.match(await text(p, '.sim-simulated'), /¥800/);
+  assert.match(await text(p, '.sim-actual'), /¥500/);
+  assert.match(await text(p, '.simulation tr[data-conversion="ord_yen"]'), /¥500.*¥800/);
+  await p.fill('#sim-from', '2099-01-01');
+  await p.click('form.simulate button[type=submit]');
+  await p.waitForSelector('.sim-out [role=alert]');
+
+  // an admin (not the author) approves and activates it
+  const a = await signedIn('admin', '#/programs/yen');
+  await a.click('button.approve-version[data-version="2"]');
+  await a.waitForSelector('.messages [role=status]:has-text("Version 2 approved")');
+  await a.click('button.activate-version[data-version="2"]');
+  await a.waitForSelector('.messages [role=status]:has-text("Version 2 is active")');
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/programs/yen')).active_version, 2);
+
+  // a new program from the list page
+  await a.evaluate(() => { location.hash = '#/programs'; });
+  await a.click('details.new-program summary');
+  await a.fill('#draft-id', 'fresh');
+  await a.click('#draft-save');
+  await a.waitForFunction(() => location.hash === '#/programs/fresh');
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/programs/fresh')).versions[0].status, 'draft');
+  // finance reads programs but may not write them
+  const f = await signedIn('finance', '#/programs/yen');
+  await f.waitForSelector('tr[data-version="2"]');
+  assert.equal(await f.$$eval('#draft-doc, form.simulate', (x) => x.length), 0);
 });
 
 test('finance: a batch is created, closed, fulfilled and reconciled; discrepancies are listed', async () => {
@@ -285,7 +368,8 @@ test('money and errors are formatted as documented', async () => {
 
 test('every screen loads without a console error for each console role', async () => {
   const screens = ['review', 'rewards', 'exceptions', 'batches', 'reconcile', 'programs', 'programs/p1', 'charts', 'audit',
-    'rewards/' + seed.alice.yen[0]];
+    'rewards/' + seed.alice.yen[0], 'credit', 'kpis', 'settings/connectors', 'settings/webhooks', 'settings/code-pools',
+    'settings/blocklist', 'settings/finance', 'settings/api-keys'];
   for (const role of ['admin', 'operator', 'finance', 'auditor']) {
     const p = await signedIn(role);
     const allowed = await p.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen));

@@ -1,0 +1,235 @@
+// The console's settings screens, KPIs and the fulfiller's view (docs/console.md) in
+// Chromium against the real server (seed.py). Each effect is checked through the API.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, browserSuite, ok, signIn } from './helpers.mjs';
+
+let seed;
+const page = browserSuite((s) => { seed = s; });
+
+async function signedIn(role, hash) {
+  const p = await page();
+  await signIn(p, seed.base, 'console', seed.keys[role]);
+  await p.waitForSelector('#nav a');
+  if (hash) await p.evaluate((h) => { location.hash = h; }, hash);
+  return p;
+}
+
+const text = (p, sel) => p.textContent(sel);
+
+test('connectors: an admin creates and updates one; secrets stay write-only; delete', async () => {
+  const p = await signedIn('admin', '#/settings/connectors');
+  await p.click('#new-connector');
+  await p.fill('#cn-id', 'stripe_main');
+  await p.selectOption('#cn-type', 'stripe');
+  await p.fill('#cn-config', '{"api_key": "sk_test_abcdef1234"}');
+  await p.click('form.connector-form button[type=submit]');
+  await p.waitForSelector('.messages [role=status]:has-text("Connector stripe_main saved")');
+  await p.waitForSelector('tr[data-connector=stripe_main]');
+  assert.match(await text(p, 'tr[data-connector=stripe_main]'), /sk_\.\.\.1234/);
+  assert.ok(!(await p.content()).includes('abcdef'), 'the secret is not in the page');
+  // editing does not send the masked value back: the stored secret is kept
+  await p.click('tr[data-connector=stripe_main] button.edit-connector');
+  assert.deepEqual(JSON.parse(await p.inputValue('#cn-config')), {});
+  assert.match(await text(p, 'form.connector-form'), /Stored secrets \(api_key\) are kept/);
+  await p.click('form.connector-form button[type=submit]');
+  await p.waitForSelector('.messages [role=status]:has-text("Connector stripe_main saved")');
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/connectors/stripe_main')).config.api_key, 'sk_...1234');
+  // a bad configuration: the server's error, with the field
+  await p.click('#new-connector');
+  await p.fill('#cn-id', 'bad');
+  await p.fill('#cn-config', '{"api_key": "sk_1", "colour": 1}');
+  await p.click('form.connector-form button[type=submit]');
+  await p.waitForSelector('.messages [role=alert]:has-text("unknown_field")');
+  await p.click('tr[data-connector=stripe_main] button.delete-connector');
+  await p.waitForSelector('.messages [role=status]:has-text("deleted")');
+  assert.equal((await api(seed, seed.keys.admin, 'GET', '/v1/connectors/stripe_main'))[0], 404);
+  // an operator reads connectors but has no buttons
+  const o = await signedIn('operator', '#/settings/connectors');
+  await o.waitForSelector('tr[data-connector=hook]');
+  assert.equal(await o.$$eval('#new-connector, button.edit-connector, button.delete-connector', (b) => b.length), 0);
+});
+
+test('webhook endpoints: created with its secret shown once, deliveries, deleted', async () => {
+  const p = await signedIn('admin', '#/settings/webhooks');
+  await p.fill('#we-url', 'https://93.184.216.34/hooks');
+  await p.fill('#we-events', 'reward.fulfilled');
+  await p.click('form.webhook-form button[type=submit]');
+  const secret = await (await p.waitForSelector('#webhook-secret')).inputValue();
+  assert.match(secret, /^whsec_/);
+  const list = (await ok(seed, seed.keys.admin, '/v1/webhook-endpoints')).data;
+  assert.equal(list.length, 1);
+  const id = list[0].id;
+  assert.ok(!JSON.stringify(await ok(seed, seed.keys.admin, '/v1/webhook-endpoints/' + id)).includes(secret));
+  await p.click(`tr[data-endpoint="${id}"] a`);
+  await p.waitForSelector('#deliveries p.empty, #deliveries table');
+  assert.ok(!(await p.content()).includes(secret), 'the secret is gone once the screen is left');
+  await p.evaluate(() => { location.hash = '#/settings/webhooks'; });
+  await p.fill('#we-url', 'ftp://nope');
+  await p.click('form.webhook-form button[type=submit]');
+  await p.waitForSelector('.messages [role=alert]');
+  await p.click(`tr[data-endpoint="${id}"] button.delete-endpoint`);
+  await p.waitForSelector('.messages [role=status]:has-text("deleted")');
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/webhook-endpoints')).data.length, 0);
+});
+
+test('code pools: stock shown, codes uploaded as CSV release the held reward', async () => {
+  const [held] = seed.pool_empty;
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/rewards/' + held)).reason, 'pool_empty');
+  const p = await signedIn('operator', '#/settings/code-pools');
+  await p.waitForSelector('tr[data-pool=spring]');
+  assert.equal(await text(p, 'tr[data-pool=spring] .available'), '0');
+  assert.match(await text(p, 'tr[data-pool=spring]'), /low/);
+  await p.fill('#cu-pool', 'spring');
+  await p.fill('#cu-csv', 'code\nSPRING-1\nSPRING-2\nSPRING-2\n');
+  await p.click('form.upload-form button[type=submit]');
+  await p.waitForSelector('.messages [role=status]:has-text("2 code(s) added to spring, 1 duplicate(s)")');
+  await p.waitForFunction(() => document.querySelector('tr[data-pool=spring] .available').textContent === '2');
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/code-pools/spring')).available, 2);
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/rewards/' + held)).reason, 'awaiting_fulfillment');
+  await p.fill('#cu-csv', 'a,b\n1,2\n');
+  await p.click('form.upload-form button[type=submit]');
+  await p.waitForSelector('.messages [role=alert]');
+  // finance reads the stock, cannot upload
+  const f = await signedIn('finance', '#/settings/code-pools');
+  await f.waitForSelector('tr[data-pool=spring]');
+  assert.equal(await f.$$eval('form.upload-form, form.pool-form', (x) => x.length), 0);
+});
+
+test('API keys: a new key is shown once with a copy button, works, and is revoked', async () => {
+  const p = await signedIn('admin', '#/settings/api-keys');
+  await p.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: seed.base });
+  await p.selectOption('#k-role', 'partner');
+  await p.fill('#k-name', 'bob portal 2');
+  await p.fill('#k-scope', 'bob');
+  await p.click('form.key-form button[type=submit]');
+  const key = await (await p.waitForSelector('#new-key')).inputValue();
+  assert.match(key, /^fk_partner_/);
+  await p.click('button.copy');
+  await p.waitForSelector('.copy-status:has-text("Copied")');
+  assert.equal(await p.evaluate(() => navigator.clipboard.readText()), key);
+  const me = await ok(seed, key, '/v1/me');
+  assert.deepEqual([me.role, me.participant], ['partner', 'bob']);
+  assert.equal(await p.evaluate(() => sessionStorage.getItem('fulfill.api_key')), seed.keys.admin, 'the new key is not stored');
+  await p.click(`tr[data-prefix="${me.prefix}"] button.revoke-key`);
+  await p.waitForSelector(`.messages [role=status]:has-text("${me.prefix} revoked")`);
+  assert.equal((await api(seed, key, 'GET', '/v1/me'))[0], 401);
+  // a partner key without its participant: the server's error
+  await p.selectOption('#k-role', 'fulfiller');
+  await p.fill('#k-scope', ' ');
+  await p.evaluate(() => { document.querySelector('#k-scope').required = false; });
+  await p.click('form.key-form button[type=submit]');
+  await p.waitForSelector('.messages [role=alert]');
+  // only admins have the tab
+  const o = await signedIn('operator', '#/settings');
+  await o.waitForSelector('.tabs a');
+  assert.ok(!(await o.$$eval('.tabs a', (as) => as.map((a) => a.dataset.tab))).includes('api-keys'));
+});
+
+test('blocklist: add and remove an entry', async () => {
+  const p = await signedIn('operator', '#/settings/blocklist');
+  await p.selectOption('#bl-kind', 'ip');
+  await p.fill('#bl-value', '198.51.100.0/24');
+  await p.fill('#bl-note', 'abuse');
+  await p.click('form.blocklist-form button[type=submit]');
+  await p.waitForSelector('tr[data-kind=ip][data-value="198.51.100.0/24"]');
+  assert.deepEqual((await ok(seed, seed.keys.operator, '/v1/blocklist')).data.map((e) => e.value), ['198.51.100.0/24']);
+  await p.selectOption('#bl-kind', 'email');
+  await p.fill('#bl-value', 'not an address');
+  await p.click('form.blocklist-form button[type=submit]');
+  await p.waitForSelector('.messages [role=alert]');
+  await p.click('tr[data-kind=ip] button.unblock');
+  await p.waitForSelector('p.empty:has-text("blocklist is empty")');
+  assert.equal((await ok(seed, seed.keys.operator, '/v1/blocklist')).data.length, 0);
+});
+
+test('tax settings and FX rates: finance edits them, a bad rate shows the server\'s error', async () => {
+  const p = await signedIn('finance', '#/settings/finance');
+  await p.waitForSelector('tr[data-country=US]');
+  await p.fill('#tt-country', 'ca');
+  await p.fill('#tt-amount', '500.50');
+  await p.fill('#tt-currency', 'CAD');
+  await p.click('form.threshold-form button[type=submit]');
+  await p.waitForSelector('tr[data-country=CA]');
+  const tax = await ok(seed, seed.keys.finance, '/v1/settings/tax');
+  assert.deepEqual(tax.thresholds.find((t) => t.country === 'CA'), { country: 'CA', amount: 50050, currency: 'CAD' });
+  assert.match(await text(p, 'tr[data-country=CA]'), /CA\$500\.50/);
+  await p.check('form.types-form input[value=points]');
+  await p.click('form.types-form button[type=submit]');
+  await p.waitForSelector('#reportable-types:has-text("points")');
+  assert.ok((await ok(seed, seed.keys.finance, '/v1/settings/tax')).reportable_types.includes('points'));
+
+  await p.fill('#fx-lines', 'EUR abc');
+  await p.click('form.fx-form button[type=submit]');
+  const alert = await p.waitForSelector('.messages [role=alert]');
+  assert.match(await alert.textContent(), /\(rates\.EUR\) \[400 invalid_request\]/);
+  await p.fill('#fx-lines', 'EUR 1.0845\nJPY 0.0067');
+  await p.click('form.fx-form button[type=submit]');
+  await p.waitForSelector('tr[data-currency=EUR]');
+  const fx = await ok(seed, seed.keys.finance, '/v1/fx-rates');
+  assert.deepEqual(fx.data.map((r) => [r.currency, r.rate]).sort(), [['EUR', '1.0845'], ['JPY', '0.0067']]);
+  // an auditor reads, no forms
+  const a = await signedIn('auditor', '#/settings/finance');
+  await a.waitForSelector('tr[data-currency=EUR]');
+  assert.equal(await a.$$eval('form.threshold-form, form.types-form, form.fx-form', (x) => x.length), 0);
+});
+
+test('KPIs: one row per metric of the report', async () => {
+  const p = await signedIn('auditor', '#/kpis');
+  await p.waitForSelector('#kpis-out table');
+  const rep = await ok(seed, seed.keys.auditor, '/v1/reports/kpis');
+  assert.deepEqual(await p.$$eval('#kpis-out tr[data-metric]', (trs) => trs.map((t) => t.dataset.metric)), rep.data.map((r) => r.metric));
+  assert.match(await text(p, 'tr[data-metric=exception_queue]'), new RegExp(String(rep.exception_queue)));
+  assert.match(await text(p, 'tr[data-metric=cycle_time_p50_ms]'), /\d+ d \d+ h/);
+  await p.fill('#k-from', '2030-01-01');
+  await p.click('#kpis-out ~ form button, form.filters button');
+  await p.waitForFunction(() => location.hash.includes('from=2030-01-01'));
+});
+
+test('fulfiller: signs in, sees and works its own batches and its credit status only', async () => {
+  const p = await signedIn('fulfiller');
+  assert.deepEqual(await p.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen)), ['batches', 'credit']);
+  await p.waitForFunction(() => location.hash === '#/batches');
+  assert.match(await text(p, '#who'), /fulfiller \(acme\)/);
+  assert.equal(await p.getAttribute('#nb-fulfiller', 'readonly'), '');
+  assert.equal(await p.inputValue('#nb-fulfiller'), 'acme');
+  assert.equal(await p.$$eval('#b-fulfiller', (x) => x.length), 0);
+  // credit status before: two new rewards for jack
+  await p.evaluate(() => { location.hash = '#/credit'; });
+  await p.waitForSelector('#credit-out tr[data-participant=jack]');
+  assert.match(await text(p, '#credit-out tr[data-participant=jack]'), /\$50\.00 \(2\)/);
+  const [dl] = await Promise.all([p.waitForEvent('download'), p.click('#credit-csv')]);
+  const creditCsv = await (await import('node:fs/promises')).readFile(await dl.path(), 'utf8');
+  assert.match(creditCsv, /^participant,fulfiller,currency/);
+
+  await p.evaluate(() => { location.hash = '#/batches'; });
+  await p.click('form.create button[type=submit]');
+  await p.waitForFunction(() => /^#\/batches\/bat_/.test(location.hash));
+  const bid = decodeURIComponent(await p.evaluate(() => location.hash.split('/')[2]));
+  await p.waitForSelector('#batch-close');
+  assert.equal(await p.$$eval('.screen a[href^="#/rewards/"]', (x) => x.length), 0, 'no link to screens it may not open');
+  const [csv] = await Promise.all([p.waitForEvent('download'), p.click('#batch-csv')]);
+  const report = await (await import('node:fs/promises')).readFile(await csv.path(), 'utf8');
+  for (const id of seed.cash) assert.ok(report.includes(id));
+  await p.click('#batch-close');
+  await p.waitForSelector('.messages [role=status]:has-text("is now closed")');
+  await p.fill('#batch-reference', 'ACME-77');
+  await p.click('.actions form button[type=submit]');
+  await p.waitForSelector('.messages [role=status]:has-text("is now fulfilled")');
+  const b = await ok(seed, seed.keys.fulfiller, '/v1/batches/' + bid);
+  assert.deepEqual([b.status, b.reference], ['fulfilled', 'ACME-77']);
+  assert.equal(await p.$$eval('form.recon-form', (x) => x.length), 0, 'reconciling is finance\'s');
+  const list = (await ok(seed, seed.keys.fulfiller, '/v1/batches')).data.map((x) => x.id);
+  await p.evaluate(() => { location.hash = '#/batches'; });
+  await p.waitForSelector(`.screen a:has-text("${bid}")`);
+  assert.deepEqual(await p.$$eval('.screen tbody tr td:first-child', (tds) => tds.map((t) => t.textContent)), list);
+  await p.evaluate(() => { location.hash = '#/credit'; });
+  await p.waitForSelector('#credit-out tr[data-participant=jack]');
+  assert.match(await text(p, '#credit-out tr[data-participant=jack]'), /Fulfilled|\$50\.00 \(2\)/);
+  // screens it may not open say so; another fulfiller's batch is not found
+  await p.evaluate(() => { location.hash = '#/review'; });
+  await p.waitForSelector('main .alert.error:has-text("role (fulfiller) has no access to review queue")');
+  await p.evaluate(() => { location.hash = '#/batches/bat_0000000000000000000000'; });
+  await p.waitForSelector('.screen [role=alert][data-status="404"]');
+  assert.deepEqual(p.seen.errors.filter((e) => !/404/.test(e)), []);
+});
