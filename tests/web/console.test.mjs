@@ -3,20 +3,12 @@
 // the effect through the API as well.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, browserSuite, ok, rowIds, signIn } from './helpers.mjs';
+import { api, browserSuite, consoleAs, ok, rowIds, signIn } from './helpers.mjs';
 
 let seed;
 const page = browserSuite((s) => { seed = s; });
 
-async function signedIn(role, hash) {
-  const p = await page();
-  await signIn(p, seed.base, 'console', seed.keys[role]);
-  await p.waitForSelector('#nav a');
-  if (hash) {
-    await p.evaluate((h) => { location.hash = h; }, hash);
-  }
-  return p;
-}
+const signedIn = (role, hash) => consoleAs(page, seed, role, hash);
 
 const text = (p, sel) => p.textContent(sel);
 

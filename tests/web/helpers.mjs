@@ -107,3 +107,12 @@ export function browserSuite(ready) {
     return p;
   };
 }
+
+// A console page signed in with seed's key for `role`, on the screen `hash` if given.
+export async function consoleAs(page, seed, role, hash) {
+  const p = await page();
+  await signIn(p, seed.base, 'console', seed.keys[role]);
+  await p.waitForSelector('#nav a');
+  if (hash) await p.evaluate((h) => { location.hash = h; }, hash);
+  return p;
+}
