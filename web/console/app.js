@@ -4,6 +4,7 @@
 // the role may not do (the server decides anyway: docs/api-roles.md).
 
 import { ApiError, session, whoami } from './api.js';
+import { article, signInForm } from './signin.js';
 import { clear, errorBox, h, notice } from './dom.js';
 
 // Which roles may do what (docs/api-roles.md).
@@ -78,43 +79,18 @@ function signOut(message) {
 
 function showSignIn(message) {
   document.title = 'Sign in · fulfill console';
-  const input = h('input', { id: 'key', name: 'key', type: 'password', autocomplete: 'off', spellcheck: 'false',
-    required: true, placeholder: 'fk_operator_…', 'aria-describedby': 'key-help' });
-  const status = h('div', { id: 'signin-status', 'aria-live': 'polite' }, message || null);
-  const form = h('form', { class: 'signin', 'aria-labelledby': 'signin-title' },
-    h('h1', { id: 'signin-title' }, 'Sign in'),
-    h('p', { id: 'key-help' }, 'Paste an API key of the admin, operator, finance, auditor or fulfiller role. ',
-      'It is kept in this browser tab only (session storage) and sent to this server alone.'),
-    h('label', { for: 'key' }, 'API key'), input,
-    h('button', { type: 'submit' }, 'Sign in'),
-    status);
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const key = input.value.trim();
-    const button = form.querySelector('button');
-    button.disabled = true;
-    clear(status);
-    try {
-      const me = await whoami(key);
-      if (!CONSOLE_ROLES.includes(me.role)) {
-        clear(status, h('div', { class: 'alert error', role: 'alert' },
-          `${/^[aeiou]/.test(me.role) ? 'An' : 'A'} ${me.role} key cannot use the console: it is for admin, operator, finance, auditor and fulfiller keys.`,
-          me.role === 'partner' ? ' Partners see their referrals and rewards in the portal: ' : '',
-          me.role === 'partner' ? h('a', { href: '/portal' }, '/portal') : ''));
-        return;
-      }
-      session.set(key);
-      input.value = '';
-      start(me);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        clear(status, h('div', { class: 'alert error', role: 'alert' }, `This key was not accepted: ${e.message}`));
-      } else {
-        clear(status, errorBox(e));
-      }
-    } finally {
-      button.disabled = false;
-    }
+  const { form, input } = signInForm({
+    title: 'Sign in',
+    help: ['Paste an API key of the admin, operator, finance, auditor or fulfiller role. ',
+      'It is kept in this browser tab only (session storage) and sent to this server alone.'],
+    label: 'API key',
+    placeholder: 'fk_operator_…',
+    message,
+    refuse: (me) => (CONSOLE_ROLES.includes(me.role) ? null : [
+      `${article(me.role) === 'an' ? 'An' : 'A'} ${me.role} key cannot use the console: it is for admin, operator, finance, auditor and fulfiller keys.`,
+      me.role === 'partner' ? ' Partners see their referrals and rewards in the portal: ' : '',
+      me.role === 'partner' ? h('a', { href: '/portal' }, '/portal') : '']),
+    accepted: start,
   });
   clear(main, form);
   input.focus();

@@ -7,6 +7,7 @@
 
 import { ApiError, get, session, whoami } from './api.js';
 import { explanation } from './explain.js';
+import { article, signInForm } from './signin.js';
 import { badge, clear, errorBox, h, notice, table, time } from './dom.js';
 import { formatDate, formatMoney, formatRewardValue } from './format.js';
 
@@ -97,36 +98,17 @@ function signOut(message) {
 
 function showSignIn(message) {
   document.title = 'Sign in · referrer portal';
-  const input = h('input', { id: 'key', name: 'key', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true,
-    placeholder: 'fk_partner_…', 'aria-describedby': 'key-help' });
-  const status = h('div', { id: 'signin-status', 'aria-live': 'polite' }, message || null);
-  const form = h('form', { class: 'signin', 'aria-labelledby': 'signin-title' },
-    h('h1', { id: 'signin-title' }, 'Sign in to see your referrals'),
-    h('p', { id: 'key-help' }, 'Paste the partner key you were given. It stays in this browser tab only.'),
-    h('label', { for: 'key' }, 'Partner key'), input, h('button', { type: 'submit' }, 'Sign in'), status);
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const key = input.value.trim();
-    const button = form.querySelector('button');
-    button.disabled = true;
-    clear(status);
-    try {
-      const me = await whoami(key);
-      if (me.role !== 'partner' || !me.participant) {
-        clear(status, h('div', { class: 'alert error', role: 'alert' },
-          `This portal is for partner keys; this is ${/^[aeiou]/.test(me.role) ? 'an' : 'a'} ${me.role} key.`,
-          ['admin', 'operator', 'finance', 'auditor'].includes(me.role) ? [' Use the ', h('a', { href: '/console' }, 'console'), '.'] : ''));
-        return;
-      }
-      session.set(key);
-      input.value = '';
-      await show(me);
-    } catch (e) {
-      clear(status, e instanceof ApiError && e.status === 401
-        ? h('div', { class: 'alert error', role: 'alert' }, `This key was not accepted: ${e.message}`) : errorBox(e, 'partner'));
-    } finally {
-      button.disabled = false;
-    }
+  const { form, input } = signInForm({
+    title: 'Sign in to see your referrals',
+    help: ['Paste the partner key you were given. It stays in this browser tab only.'],
+    label: 'Partner key',
+    placeholder: 'fk_partner_…',
+    message,
+    refuse: (me) => (me.role === 'partner' && me.participant ? null : [
+      `This portal is for partner keys; this is ${article(me.role)} ${me.role} key.`,
+      ['admin', 'operator', 'finance', 'auditor'].includes(me.role) ? [' Use the ', h('a', { href: '/console' }, 'console'), '.'] : '']),
+    accepted: show,
+    role: 'partner',
   });
   clear(main, form);
   input.focus();
