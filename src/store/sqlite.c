@@ -45,7 +45,9 @@ struct checkpointer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t idle; /* signalled when a run ends (running goes false) */
 	bool due, stop;
+	bool running;	  /* a checkpoint of the thread's is under way */
 	int pages;	  /* WAL size that calls for a checkpoint */
 	sqlite3 *db;	  /* its own connection */
 	const char *path; /* the database's (the writer's string) */
@@ -414,10 +416,13 @@ static void *checkpointer_main(void *arg)
 		if (c->stop)
 			break;
 		c->due = false;
+		c->running = true;
 		pthread_mutex_unlock(&c->lock);
 		int log = 0, done = 0;
 		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 		pthread_mutex_lock(&c->lock);
+		c->running = false;
+		pthread_cond_broadcast(&c->idle);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -431,8 +436,19 @@ static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 		/* the thread has copied most of the log by now; the writer copies the rest,
 		 * which no other write can follow, so the log is restarted from its start
 		 * by the next transaction (a PASSIVE checkpoint that runs beside a writer
-		 * never sees the end of the log, and the log would grow for ever) */
-		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		 * never sees the end of the log, and the log would grow for ever). While the
+		 * thread holds the checkpoint lock that copy is refused (SQLITE_BUSY): the
+		 * writer waits for the thread's run to end and copies then. Without the wait,
+		 * a thread slowed down by a busy disk (its fsync) let the log grow past this
+		 * bound by as much as the writer wrote meanwhile; with it, the writer's
+		 * requests wait instead: back-pressure. */
+		if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_BUSY) {
+			pthread_mutex_lock(&c->lock);
+			while (c->running && !c->stop)
+				pthread_cond_wait(&c->idle, &c->lock);
+			pthread_mutex_unlock(&c->lock);
+			sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		}
 	} else if (pages >= c->pages) {
 		checkpointer_wake(c);
 	}
@@ -457,6 +473,7 @@ static void checkpointer_stop(struct lite *l)
 	sqlite3_close(c->db);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
+	pthread_cond_destroy(&c->idle);
 	free(c);
 	l->ckpt = NULL;
 	sqlite3_wal_hook(l->db, shared_wal_hook, l); /* back to what other connections do */
@@ -484,10 +501,12 @@ static void lite_make_writer(struct store *s, int checkpoint_pages)
 	sqlite3_busy_timeout(c->db, 5000);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
 		sqlite3_close(c->db);
 		pthread_mutex_destroy(&c->lock);
 		pthread_cond_destroy(&c->cond);
+		pthread_cond_destroy(&c->idle);
 		free(c);
 		return;
 	}
