@@ -85,7 +85,8 @@ def receiver(test, status=None, raw=False):
     endpoint) for the length of `test`: it answers status[0] (200 by default; a list, so
     the test can change it), {"reference": "R<n>"} on success. Returns (url, got): got
     lists (path, parsed JSON body) of every call, or with `raw` (headers dict with
-    lower-case names, body bytes) - what a signature check needs."""
+    lower-case names, body bytes) - what a signature check needs. With test None it
+    serves until the process ends."""
     status = status if status is not None else [200]
     got = []
 
@@ -108,8 +109,9 @@ def receiver(test, status=None, raw=False):
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    test.addCleanup(srv.server_close)
-    test.addCleanup(srv.shutdown)
+    if test is not None:
+        test.addCleanup(srv.server_close)
+        test.addCleanup(srv.shutdown)
     return f"http://127.0.0.1:{srv.server_address[1]}", got
 
 

@@ -29,17 +29,17 @@ What it makes (programs, participants, rewards):
 Keys: one per console role, a second admin, two partners (alice, bob) and a fulfiller
 key for acme.
 """
-import http.server
 import json
 import os
 import sqlite3
 import sys
-import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "api"))
 from fulfilltest import Env  # noqa: E402
+from apiutil import receiver  # noqa: E402
 
 DAY_MS = 86400000
 
@@ -72,26 +72,6 @@ PEOPLE = ["alice", "bob", "carol", "dave", "gina", "hank", "ivan", "jack", "kate
           "olive", "pam"]
 
 
-def refusing_endpoint():
-    """A loopback fulfillment endpoint that refuses every reward (400: a permanent error)."""
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = b'{"error":"no such account"}'
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
-
-
 def must(resp, what, status=200):
     st, body, _ = resp
     if st != status:
@@ -108,9 +88,9 @@ def main():
 
 
 def seed(env):
-    hook = refusing_endpoint()
+    hook, _ = receiver(None, status=[400])  # refuses every reward: a permanent error
     env.cli("connectors", "set", "hook", "--type", "webhook", "--config",
-            json.dumps({"url": f"http://127.0.0.1:{hook.server_address[1]}/fulfil",
+            json.dumps({"url": f"{hook}/fulfil",
                         "secret": "whsec_c2VjcmV0c2VjcmV0c2VjcmV0"}), "--webhook-allow-hosts", "127.0.0.1", check=True)
     for p in PROGRAMS:
         env.cli("program", "load", env.write(p["id"] + ".json", json.dumps(p)), "--activate", check=True)
