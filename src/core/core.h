@@ -236,6 +236,13 @@ enum ff_err idem_purge(struct engine *e, int64_t now, int64_t *out, struct ff_di
  * after the query is done. */
 json_t *core_texts_of(struct engine *e, enum store_query q, const char *arg);
 
+/* What a partner key (scoped to one participant) is not shown of its own referrals and
+ * rewards: the fraud checks' findings and the data they looked at. For a partner
+ * actor, `o` (an object; NULL is fine) loses what its "signals" array held ([]), and
+ * with `network` its "ip" and "device_id" become null (the referred person's). Any
+ * other actor: nothing changes. docs/api-roles.md. */
+void core_redact_for_partner(const struct actor *a, json_t *o, bool network);
+
 /* Map a failed store call to FF_E_STORE with the database's message. */
 enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what);
 /* Finish a read-only public call: release read snapshots. Returns err. */

@@ -430,8 +430,11 @@ enum ff_err engine_participant_referrals(struct engine *e, const struct actor *a
 	store_bind_text(st, 2, p ? p->starting_after : NULL);
 	store_bind_int(st, 3, limit + 1);
 	json_t *data = json_array();
-	while (store_step(st) == 1)
-		json_array_append_new(data, referral_row_json(st));
+	while (store_step(st) == 1) {
+		json_t *o = referral_row_json(st);
+		core_redact_for_partner(a, o, true);
+		json_array_append_new(data, o);
+	}
 	*out = list_json(data, limit);
 	return core_done(e, FF_OK);
 }
@@ -447,7 +450,10 @@ enum ff_err engine_referral_get(struct engine *e, const struct actor *a, const c
 	    strcmp(a->participant, store_col_text(st, 3)))
 		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no referral %s", id));
 	json_t *o = referral_row_json(st);
-	json_object_set_new(o, "explanation", json_from_text(store_col_text(st, 15), NULL));
+	json_t *expl = json_from_text(store_col_text(st, 15), NULL);
+	core_redact_for_partner(a, o, true);
+	core_redact_for_partner(a, expl, false);
+	json_object_set_new(o, "explanation", expl);
 	*out = o;
 	return core_done(e, FF_OK);
 }

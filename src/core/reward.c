@@ -305,6 +305,16 @@ static bool in_scope(const struct actor *a, const struct reward *r)
 	return true;
 }
 
+/* A partner sees its own rewards without what the fraud checks found (signals) and
+ * the connector's last error (the provider's details): core_redact_for_partner. */
+static void redact_reward(const struct actor *a, struct reward *r)
+{
+	if (!a->participant[0])
+		return;
+	r->signals[0] = '\0';
+	r->last_error[0] = '\0';
+}
+
 static enum ff_err load_scoped(struct engine *e, const struct actor *a, const char *id, struct reward *r,
 			       struct ff_diag *d)
 {
@@ -328,6 +338,7 @@ enum ff_err engine_reward_text(struct engine *e, const struct actor *a, const ch
 		reward_from_row(st, &r);
 	if (rc == 0 || !in_scope(a, &r))
 		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward %s", id));
+	redact_reward(a, &r);
 	enum { H = 35 }; /* the history's columns follow the reward's */
 	struct jsonw w;
 	jsonw_init(&w, out);
@@ -427,6 +438,7 @@ enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const s
 	while ((rc = store_step(st)) == 1) {
 		struct reward r;
 		reward_from_row(st, &r);
+		redact_reward(a, &r);
 		json_array_append_new(data, reward_json(&r));
 	}
 	if (rc < 0) {
@@ -499,9 +511,12 @@ enum ff_err engine_explain(struct engine *e, const struct actor *a, const char *
 	if (!err) {
 		if (!in_scope(a, &r))
 			return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));
+		json_t *expl = reward_explanation(e, &r);
+		core_redact_for_partner(a, expl, false);
+		redact_reward(a, &r);
 		*out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "object", "explanation", "reward", id, "status",
-				 r.status, "participant", r.participant, "explanation", reward_explanation(e, &r),
-				 "signals", json_from_text(r.signals[0] ? r.signals : NULL, "[]"));
+				 r.status, "participant", r.participant, "explanation", expl, "signals",
+				 json_from_text(r.signals[0] ? r.signals : NULL, "[]"));
 		return core_done(e, FF_OK);
 	}
 	if (err != FF_E_NOT_FOUND)
@@ -512,8 +527,10 @@ enum ff_err engine_explain(struct engine *e, const struct actor *a, const char *
 		const char *participant = store_col_text(st, 1);
 		if (a->participant[0] && strcmp(a->participant, participant))
 			return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));
+		json_t *expl = json_from_text(store_col_text(st, 0), "{}");
+		core_redact_for_partner(a, expl, false);
 		*out = json_pack("{s:s, s:s, s:s, s:o}", "object", "explanation", "conversion", id, "participant",
-				 participant, "explanation", json_from_text(store_col_text(st, 0), "{}"));
+				 participant, "explanation", expl);
 		return core_done(e, FF_OK);
 	}
 	return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));

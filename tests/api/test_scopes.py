@@ -154,5 +154,70 @@ class Scopes(unittest.TestCase):
         self.assertLessEqual({r for r, _, _ in rows}, set(ROLES))
 
 
+class PartnerRedaction(unittest.TestCase):
+    """A partner key sees its own referrals and rewards without what the fraud checks
+    found (signals), the referred person's IP address and device, and the connector's
+    last error; the admin sees all of it (docs/api-roles.md)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        prog = program("watched", "acme")
+        prog["fraud"] = {"payout_threshold_amount": 1}  # every reward: review, with a signal
+        cls.env.cli("program", "load", cls.env.write("watched.json", json.dumps(prog)), "--activate", check=True)
+        cls.admin = cls.env.key("admin")
+        cls.srv = cls.env.serve("--no-worker")
+        ref = referral("ref_w", "watched", "alice", "amy")
+        ref["data"].update(ip="203.0.113.7", device_id="dev_amy")
+        selfref = referral("ref_self", "watched", "alice", "alma")
+        selfref["data"].update(device_id="dev_alice")
+        alice = participant("alice")
+        alice["data"]["device_id"] = "dev_alice"
+        evs = [alice, participant("amy"), ref, conversion("ord_w", "amy"), selfref]
+        st, body, _ = cls.srv.request("POST", "/v1/events", ndjson(evs), key=cls.admin, ctype="application/x-ndjson")
+        assert st == 200 and body["rejected"] == 0, body
+        cls.partner = cls.env.key("partner", "--participant", "alice")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def get(self, path, key):
+        st, body, _ = self.srv.request("GET", path, key=key)
+        self.assertEqual(st, 200, body)
+        return body
+
+    def test_referrals(self):
+        full = self.get("/v1/referrals/ref_w", self.admin)
+        self.assertEqual((full["ip"], full["device_id"]), ("203.0.113.7", "dev_amy"), full)
+        mine = self.get("/v1/referrals/ref_w", self.partner)
+        self.assertEqual((mine["ip"], mine["device_id"], mine["signals"]), (None, None, []), mine)
+        self.assertEqual({k: v for k, v in mine.items() if k not in ("ip", "device_id", "signals", "explanation")},
+                         {k: v for k, v in full.items() if k not in ("ip", "device_id", "signals", "explanation")})
+        # a rejected self-referral: the partner learns that and why, not what was matched
+        full = self.get("/v1/referrals/ref_self", self.admin)
+        self.assertTrue(full["signals"], full)
+        mine = self.get("/v1/referrals/ref_self", self.partner)
+        self.assertEqual((mine["status"], mine["rejection_reason"]), (full["status"], full["rejection_reason"]))
+        self.assertEqual((mine["signals"], mine["device_id"]), ([], None), mine)
+        self.assertNotIn("dev_alice", json.dumps(mine))
+        listed = self.get("/v1/participants/alice/referrals", self.partner)["data"]
+        self.assertEqual({(r["id"], r["ip"], r["device_id"], len(r["signals"])) for r in listed},
+                         {("ref_w", None, None, 0), ("ref_self", None, None, 0)})
+
+    def test_rewards(self):
+        full = self.get("/v1/participants/alice/rewards", self.admin)["data"]
+        self.assertEqual([(r["status"], r["signals"][0]["signal"]) for r in full], [("review", "payout_threshold")])
+        rid = full[0]["id"]
+        for got in (self.get("/v1/participants/alice/rewards", self.partner)["data"][0],
+                    self.get(f"/v1/rewards/{rid}", self.partner)):
+            self.assertEqual((got["id"], got["status"], got["signals"], got["last_error"]), (rid, "review", [], None))
+        self.assertTrue(self.get(f"/v1/rewards/{rid}", self.admin)["signals"])
+        explained = self.get(f"/v1/rewards/{rid}/explain", self.partner)
+        self.assertEqual(explained["signals"], [])
+        self.assertEqual(explained["explanation"].get("signals", []), [])
+        self.assertTrue(self.get(f"/v1/rewards/{rid}/explain", self.admin)["signals"])
+
+
 if __name__ == "__main__":
     unittest.main()
