@@ -288,8 +288,11 @@ enum ff_err engine_report_aging(struct engine *e, const struct actor *a, int64_t
 		snprintf(key, sizeof(key), "%s|%s|%s|%s", status, reason, bucket, currency);
 		json_t *row = json_object_get(index, key);
 		if (!row) {
-			row = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "status", status, "reason", reason, "bucket", bucket,
-					"currency", currency, "count", (json_int_t)0, "amount", (json_int_t)0);
+			/* no reason or no currency (a code or goods): null, as in the other reports */
+			row = json_pack("{s:s, s:o, s:s, s:o, s:I, s:I}", "status", status, "reason",
+					*reason ? json_string(reason) : json_null(), "bucket", bucket, "currency",
+					*currency ? json_string(currency) : json_null(), "count", (json_int_t)0, "amount",
+					(json_int_t)0);
 			json_object_set(index, key, row);
 			json_array_append_new(data, row);
 		}

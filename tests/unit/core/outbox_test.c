@@ -98,6 +98,19 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	rf = (struct reward_filter){.reason = "pool-empty"};
 	cr_assert_eq(engine_rewards_list(F.e, &F.cli, &rf, &pg, &out, &d), FF_E_INVALID);
 	cr_assert_str_eq(d.param, "reason");
+	/* the aging report's row of the held code: a reason, and null for its currency (a
+	 * code has none), as the other reports write it */
+	out = call_ok(engine_report_aging(F.e, &F.cli, T0 + 1000, &out, &d), out, &d);
+	json_t *aged = json_array_get(json_object_get(out, "data"), 0);
+	cr_assert_eq(json_array_size(json_object_get(out, "data")), 1, "%s", json_dumps(out, 0));
+	cr_assert_str_eq(json_string_value(json_object_get(aged, "reason")), "pool_empty");
+	cr_assert(json_is_null(json_object_get(aged, "currency")), "%s", json_dumps(aged, 0));
+	struct ffbuf aged_csv;
+	ffbuf_init(&aged_csv, 0);
+	cr_assert_eq(engine_report_csv(out, &aged_csv, &d), FF_OK);
+	cr_assert_not_null(strstr(aged_csv.data, ",pool_empty,0-7,,1,"), "%s", aged_csv.data);
+	ffbuf_release(&aged_csv);
+	json_decref(out);
 	rf = (struct reward_filter){.reason = "review:"};
 	cr_assert_eq(engine_rewards_list(F.e, &F.cli, &rf, &pg, &out, &d), FF_E_INVALID);
 	json_decref(r);
