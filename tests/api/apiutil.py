@@ -206,6 +206,16 @@ class SeededAPITest(RequestHelpers, unittest.TestCase):
         cls.env.close()
 
 
+def openapi_document():
+    """GET /v1/openapi.json from a fresh server (started for it, then stopped)."""
+    env = Env()
+    try:
+        _, doc, _ = env.serve("--no-worker").request("GET", "/v1/openapi.json")
+        return doc
+    finally:
+        env.close()
+
+
 def _expect(cond, what):
     if not cond:
         raise AssertionError(what)

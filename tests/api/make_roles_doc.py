@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import ROLES, Env  # noqa: E402
+from apiutil import ROLES, openapi_document  # noqa: E402
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "api-roles.md")
 
@@ -29,12 +29,7 @@ def table(doc):
 
 
 def main():
-    env = Env()
-    try:
-        srv = env.serve("--no-worker")
-        _, doc, _ = srv.request("GET", "/v1/openapi.json")
-    finally:
-        env.close()
+    doc = openapi_document()
     with open(DOC) as f:
         text = f.read()
     head = text[:text.index("| method | path |")]

@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import seed, Env  # noqa: E402
+from apiutil import Env, SeededAPITest, seed  # noqa: E402
 
 
 def raw(port, request, timeout=10):
@@ -40,20 +40,11 @@ def raw(port, request, timeout=10):
     return int(lines[0].split()[1]), headers, body
 
 
-class Hardening(unittest.TestCase):
+class Hardening(SeededAPITest):
     @classmethod
     def setUpClass(cls):
-        cls.env = Env()
-        cls.s = seed(cls.env)
-        cls.srv, cls.admin = cls.s.srv, cls.s.admin
+        super().setUpClass()
         cls.auditor = cls.env.key("auditor")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.close()
-
-    def req(self, method, path, body=None, key=None, **kw):
-        return self.srv.request(method, path, body, key=key or self.admin, **kw)
 
     def snapshot(self):
         out = {}
