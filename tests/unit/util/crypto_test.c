@@ -76,6 +76,16 @@ Test(crypto, sha256_fields_match_vectors_and_libsodium)
 		crypto_sha256_fields_sodium(f, n, ref);
 		cr_assert_str_eq(out, ref, "round %d", round);
 	}
+	/* fields larger than the gathering buffer, alone and between small ones */
+	static char big[5001];
+	memset(big, 'b', 5000);
+	const char *large[][3] = {{big, NULL, NULL}, {"a", big, "c"}, {x200, x200, big}};
+	size_t sizes[] = {1, 3, 3};
+	for (size_t i = 0; i < 3; i++) {
+		crypto_sha256_fields_hex(large[i], sizes[i], out);
+		crypto_sha256_fields_sodium(large[i], sizes[i], ref);
+		cr_expect_str_eq(out, ref, "large case %zu", i);
+	}
 }
 
 Test(crypto, keyed_hash_is_blake2b_256)
