@@ -171,9 +171,14 @@ struct engine {
 	int64_t webhooks_gen;
 	json_t *webhooks; /* [[endpoint id, events text], ...] of enabled endpoints */
 	/* {id: eligibility context} of the participants read (an ingest chunk asks for
-	 * the same referrers again and again); participant_upsert drops its entry */
+	 * the same referrers again and again); participant_upsert drops its entry. Where
+	 * the store has a data version (SQLite) it outlives its transaction: the next one
+	 * keeps it when the version it starts with is the one the last commit left, i.e.
+	 * nobody else wrote anything in between (participant_cache_carry()). */
 	int64_t participants_gen;
+	int64_t participants_dv; /* data version after the commit; -1: not kept */
 	json_t *participants;
+	json_t *participants_old; /* a large discarded cache, freed a slice per transaction */
 	struct {
 		char id[ID_MAX + 1];
 		int version; /* 0: none active */
@@ -360,6 +365,12 @@ bool participant_exists(struct engine *e, const char *id);
  * missing. Read-only: inside a transaction the value is shared with the engine's cache
  * (a participant's update drops it from the cache, it is never changed in place). */
 json_t *participant_context(struct engine *e, const char *id);
+/* The context cache (struct engine): drop `id`'s entry (every write to its row must);
+ * note a top-level commit (core_end); keep the cache into a new top-level transaction
+ * if nothing was written since that commit (core_begin). */
+void participant_cache_drop(struct engine *e, const char *id);
+void participant_cache_committed(struct engine *e);
+void participant_cache_carry(struct engine *e);
 /* The participant's API object (decrypted e-mail and name). NULL if missing. */
 json_t *participant_json(struct engine *e, const char *id);
 /* Normalize an e-mail for hashing (lower-case, +tag removed, gmail dots removed). */

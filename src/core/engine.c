@@ -176,6 +176,7 @@ void engine_close(struct engine *e)
 			program_release(&e->programs[i]);
 	json_decref(e->webhooks);
 	json_decref(e->participants);
+	json_decref(e->participants_old);
 	audit_drop_deferred(e);
 	ledger_drop_deferred(e);
 	free(e->audit_pending);
@@ -239,18 +240,22 @@ json_t *core_texts_of(struct engine *e, enum store_query q, const char *arg)
 void core_tx_forget(struct engine *e)
 {
 	e->blocklist_gen = e->webhooks_gen = e->tax_types_gen = e->participants_gen = -1;
+	e->participants_dv = -1;
 	for (size_t i = 0; i < sizeof(e->active) / sizeof(e->active[0]); i++)
 		e->active[i].gen = -1;
 }
 
 enum ff_err core_begin(struct engine *e, struct ff_diag *d)
 {
-	if (store_depth(e->st) == 0) {
+	bool top = store_depth(e->st) == 0;
+	if (top) {
 		e->audit_cached = false; /* another process may have appended meanwhile */
 		e->tx_gen++;
 	}
 	if (store_begin(e->st))
 		return core_store_fail(e, d, "begin");
+	if (top)
+		participant_cache_carry(e);
 	return FF_OK;
 }
 
@@ -300,10 +305,14 @@ enum ff_err core_end(struct engine *e, enum ff_err err, struct ff_diag *d)
 		core_tx_forget(e);
 		return err;
 	}
+	bool top = store_depth(e->st) == 1;
 	if (store_commit(e->st)) {
 		e->audit_cached = false;
+		core_tx_forget(e);
 		return core_store_fail(e, d, "commit");
 	}
+	if (top)
+		participant_cache_committed(e);
 	return FF_OK;
 }
 

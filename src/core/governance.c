@@ -292,6 +292,7 @@ enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor 
 			}
 			bool lost = (json_is_string(json_object_get(row, "email")) && !email) ||
 				    (json_is_string(json_object_get(row, "name")) && !name);
+			participant_cache_drop(e, json_string_value(json_object_get(row, "id")));
 			st = store_query(e->st, Q_PARTICIPANT_REKEY);
 			store_bind_text(st, 1, email_enc);
 			store_bind_text(st, 2, hash[0] ? hash : NULL);

@@ -230,8 +230,7 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 	free(attributes);
 	free(devices);
 	free(ips);
-	if (core_tx_cached(e, e->participants_gen))
-		json_object_del(e->participants, in->id);
+	participant_cache_drop(e, in->id);
 	if (!err) {
 		/* the audit detail names fields, never PII values */
 		json_t *fields = json_array();
@@ -248,6 +247,71 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 	if (!err && was_none && strcmp(tax_form, "none"))
 		err = release_tax_held(e, in->id, actor, now, d);
 	return err;
+}
+
+/* The most contexts kept from one transaction to the next (about 15 MB). */
+#define PARTICIPANT_CACHE_MAX 10000
+/* A discarded cache larger than this is freed this many contexts per transaction:
+ * freeing thousands at once stalled a whole group of events (bench/README.md). */
+#define PARTICIPANT_CACHE_SLICE 512
+
+/* Let go of the cache (it is no longer valid): at once when small, else in slices. */
+static void participant_cache_retire(struct engine *e)
+{
+	json_t *c = e->participants;
+	e->participants = NULL;
+	if (json_object_size(c) <= PARTICIPANT_CACHE_SLICE) {
+		json_decref(c);
+		return;
+	}
+	json_decref(e->participants_old); /* rare: a second large one within a few hundred groups */
+	e->participants_old = c;
+}
+
+static void participant_cache_free_slice(struct engine *e)
+{
+	json_t *old = e->participants_old;
+	for (int n = 0; old && n < PARTICIPANT_CACHE_SLICE; n++) {
+		void *it = json_object_iter(old);
+		if (!it) {
+			json_decref(old);
+			e->participants_old = old = NULL;
+			break;
+		}
+		json_object_del(old, json_object_iter_key(it));
+	}
+}
+
+void participant_cache_drop(struct engine *e, const char *id)
+{
+	if (core_tx_cached(e, e->participants_gen))
+		json_object_del(e->participants, id);
+}
+
+void participant_cache_committed(struct engine *e)
+{
+	/* kept only when it was valid to the end of the transaction: the transaction's own
+	 * writes to participants dropped their entries (participant_cache_drop()) */
+	e->participants_dv = -1;
+	if (e->participants_gen != e->tx_gen)
+		return;
+	if (json_object_size(e->participants) > PARTICIPANT_CACHE_MAX) {
+		participant_cache_retire(e);
+		e->participants_gen = -1;
+		return;
+	}
+	e->participants_dv = store_data_version(e->st);
+}
+
+void participant_cache_carry(struct engine *e)
+{
+	/* the last top-level transaction committed with the cache valid (a rollback forgets
+	 * it: core_tx_forget()), and nothing was written since, by anyone */
+	if (e->participants_dv >= 0 && e->participants_gen == e->tx_gen - 1 &&
+	    store_data_version(e->st) == e->participants_dv)
+		e->participants_gen = e->tx_gen;
+	e->participants_dv = -1;
+	participant_cache_free_slice(e);
 }
 
 json_t *participant_context(struct engine *e, const char *id)
@@ -280,7 +344,7 @@ static json_t *load_context(struct engine *e, const char *id)
 	json_object_set_new(o, "attributes", attrs);
 	if (store_depth(e->st) > 0) {
 		if (!core_tx_cached(e, e->participants_gen)) {
-			json_decref(e->participants);
+			participant_cache_retire(e);
 			e->participants = json_object();
 			e->participants_gen = e->tx_gen;
 		}

@@ -44,6 +44,7 @@ int64_t store_col_int(struct store_stmt *st, int c) { return st->owner->ops->col
 bool store_col_null(struct store_stmt *st, int c) { return st->owner->ops->col_null(st, c); }
 int64_t store_changes(struct store *s) { return s->ops->changes(s); }
 int64_t store_total_changes(struct store *s) { return s->ops->total_changes(s); }
+int64_t store_data_version(struct store *s) { return s->ops->data_version ? s->ops->data_version(s) : -1; }
 void store_release(struct store *s) { s->ops->release(s); }
 enum ff_err store_lock_chain(struct store *s) { return s->ops->lock_chain(s); }
 void store_notify_work(struct store *s) { if (s->ops->notify_work) s->ops->notify_work(s); }

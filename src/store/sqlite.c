@@ -339,6 +339,14 @@ static int64_t lite_total_changes(struct store *s)
 	return sqlite3_total_changes64(LITE(s)->db);
 }
 
+static int64_t lite_data_version(struct store *s)
+{
+	unsigned int v = 0;
+	if (sqlite3_file_control(LITE(s)->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK)
+		return -1;
+	return v;
+}
+
 static enum ff_err lite_lock_chain(struct store *s)
 {
 	(void)s; /* BEGIN IMMEDIATE holds the write lock for the whole transaction */
@@ -577,6 +585,7 @@ static const struct store_ops lite_ops = {
 	.lock_chain = lite_lock_chain,
 	.make_writer = lite_make_writer,
 	.make_durable = lite_make_durable,
+	.data_version = lite_data_version,
 };
 
 /* Process-wide settings, before the first connection: no memory statistics (they take

@@ -130,6 +130,11 @@ int store_make_durable(struct store *s);
 int64_t store_total_changes(struct store *s);
 /* Rows changed by the last statement run. */
 int64_t store_changes(struct store *s);
+/* A number that changes whenever the database changes, through this connection or any
+ * other (SQLite's SQLITE_FCNTL_DATA_VERSION), read inside a transaction or just after
+ * one; -1 where the backend has none (PostgreSQL). Equal values around a stretch of
+ * time mean that nothing at all was written meanwhile. */
+int64_t store_data_version(struct store *s);
 
 /* Convenience: run `q` with no parameters or `n` text parameters; no rows. */
 enum ff_err store_run(struct store *s, enum store_query q);

@@ -33,6 +33,7 @@ struct store_ops {
 	int (*wait_work)(struct store *s, int timeout_ms);
 	void (*make_writer)(struct store *s, int checkpoint_pages); /* optional */
 	int (*make_durable)(struct store *s); /* optional: NULL = commits are durable */
+	int64_t (*data_version)(struct store *s); /* optional: NULL = none (-1) */
 	/* optional (NULL: run at once, nothing pending, never failed ahead) */
 	int (*exec_ahead)(struct store_stmt *st);
 	int (*exec_ahead_one)(struct store_stmt *st); /* 1: ran at once, not one row */

@@ -961,3 +961,43 @@ Test(engine, new_work_wakes_idle_workers)
 	json_decref(out);
 	engine_close(w);
 }
+
+/* The participants' contexts an ingest read are kept into the next transaction only
+ * while nothing else was written (SQLite's data version): a change by another
+ * connection, or by this engine itself, between two conversions is seen by the second.
+ * PostgreSQL runs the same steps (its cache never outlives a transaction). */
+Test(engine, participant_contexts_follow_changes_between_transactions)
+{
+	fx_program(&F, "{\"id\":\"us\",\"name\":\"US only\",\"currency\":\"USD\",\"eligibility\":{\"==\":["
+		       "{\"var\":\"referrer.country\"},\"US\"]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\","
+		       "\"amount\":1000}],\"hold_days\":0}");
+	fx_participant(&F, "jessica");
+	const char *friends[] = {"tom", "ann", "bob", "eve"};
+	for (int i = 0; i < 4; i++) {
+		char ref[16];
+		snprintf(ref, sizeof(ref), "ref_%d", i);
+		fx_referral(&F, ref, "us", "jessica", friends[i]);
+	}
+	cr_assert_eq(fx_conversion(&F, "o1", "tom", 100), 1, "jessica is in the US");
+
+	/* another connection moves her: the next transaction must not use the kept context */
+	struct engine *other;
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &other, &d), FF_OK, "%s", d.message);
+	const char *move = "{\"id\":\"move-1\",\"type\":\"participant\",\"data\":{\"id\":\"jessica\","
+			   "\"country\":\"CA\"}}";
+	struct ingest_item it = {.text = move, .len = strlen(move)};
+	cr_assert_eq(engine_ingest(other, &F.cli, &it, 1, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(it.err, FF_OK, "%s", it.diag.message);
+	json_decref(it.result);
+	engine_close(other);
+	cr_assert_eq(fx_conversion(&F, "o2", "ann", 100), 0, "a change by another connection is seen");
+
+	/* and back, through this engine: its own write drops the kept context */
+	fx_ok(&F, "{\"id\":\"move-2\",\"type\":\"participant\",\"data\":{\"id\":\"jessica\",\"country\":\"US\"}}");
+	cr_assert_eq(fx_conversion(&F, "o3", "bob", 100), 1, "this engine's own change is seen");
+
+	/* a change written behind every engine's back (no engine call) is seen too */
+	fx_sql(&F, "UPDATE participants SET country = 'FR' WHERE id = 'jessica'");
+	cr_assert_eq(fx_conversion(&F, "o4", "eve", 100), 0, "a raw write is seen");
+}
