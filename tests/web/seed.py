@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Seeds a database for the browser tests (tests/web/*.test.mjs) and serves it.
 
-It starts the real ./fulfill server on a loopback port with a fresh SQLite database
-(tests/lib/fulfilltest.py's Env), seeds it through the CLI and the HTTP API, prints one
-JSON line on stdout (the base URL, the API keys, the ids the tests look for) and keeps
+It starts the real ./fulfill server on a loopback port with a fresh database (SQLite,
+or PostgreSQL under tests/with-postgres: tests/lib/fulfilltest.py's Env), seeds it
+through the CLI and the HTTP API, prints one JSON line on stdout (the base URL, the API keys, the ids the tests look for) and keeps
 the server up until its standard input closes; then it stops the server and removes the
 database. Nothing of fulfill is faked; the only shortcut is that a few rewards' creation
 and fulfilment times are moved back by whole days in the database (history for the
@@ -32,6 +32,7 @@ key for acme.
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +43,28 @@ from fulfilltest import Env  # noqa: E402
 from apiutil import receiver  # noqa: E402
 
 DAY_MS = 86400000
+
+
+def run_sql(env, statements):
+    """Run (sql, params) pairs in one transaction behind the server's back, on the
+    Env's SQLite file or its PostgreSQL database (psql; the values are integers and
+    ids, written as literals)."""
+    if env.db.startswith("sqlite:"):
+        con = sqlite3.connect(env.db.removeprefix("sqlite:"), timeout=30)
+        with con:
+            for sql, params in statements:
+                con.execute(sql, params)
+        con.close()
+        return
+    def literal(v):
+        return str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'"
+    script = ["BEGIN;"]
+    for sql, params in statements:
+        parts = sql.split("?")
+        script.append(parts[0] + "".join(literal(v) + rest for v, rest in zip(params, parts[1:])) + ";")
+    script.append("COMMIT;")
+    subprocess.run(["psql", env.db, "-qv", "ON_ERROR_STOP=1"], input="\n".join(script), text=True,
+                   check=True, capture_output=True)
 
 
 def program(pid, name, currency, rewards, **extra):
@@ -149,22 +172,20 @@ def seed(env):
     review = sorted(r["id"] for r in by["rev"])
     # the review rewards differ in amount (1100, 1200, ...) so a test can tell them apart
     # in the table; the amounts come from the program, so move them in the database
-    db = env.db.removeprefix("sqlite:")
-    con = sqlite3.connect(db, timeout=30)
-    with con:
-        for i, rid in enumerate(review):
-            con.execute("UPDATE rewards SET amount = ? WHERE id = ?", (1100 + 100 * i, rid))
-        # history for the charts: p1's rewards were earned and paid over three days
-        # (alice's two today, bob's two yesterday, gina's two the day before), and the
-        # held reward has been pending for ten days (aging bucket 8-30)
-        for r in by["p1"]:
-            back = {"alice": 0, "carol": 0, "bob": 1, "dave": 1, "gina": 2, "hank": 2}[r["participant"]]
-            if back:
-                con.execute("UPDATE rewards SET created_at = created_at - ?, fulfilled_at = fulfilled_at - ? "
-                            "WHERE id = ?", (back * DAY_MS, back * DAY_MS, r["id"]))
-        for r in by["held"]:
-            con.execute("UPDATE rewards SET created_at = created_at - ? WHERE id = ?", (10 * DAY_MS, r["id"]))
-    con.close()
+    moves = []
+    for i, rid in enumerate(review):
+        moves.append(("UPDATE rewards SET amount = ? WHERE id = ?", (1100 + 100 * i, rid)))
+    # history for the charts: p1's rewards were earned and paid over three days
+    # (alice's two today, bob's two yesterday, gina's two the day before), and the
+    # held reward has been pending for ten days (aging bucket 8-30)
+    for r in by["p1"]:
+        back = {"alice": 0, "carol": 0, "bob": 1, "dave": 1, "gina": 2, "hank": 2}[r["participant"]]
+        if back:
+            moves.append(("UPDATE rewards SET created_at = created_at - ?, fulfilled_at = fulfilled_at - ? "
+                          "WHERE id = ?", (back * DAY_MS, back * DAY_MS, r["id"])))
+    for r in by["held"]:
+        moves.append(("UPDATE rewards SET created_at = created_at - ? WHERE id = ?", (10 * DAY_MS, r["id"])))
+    run_sql(env, moves)
 
     # a draft version 2 of p1 by the admin key (its own approval is refused)
     v2 = dict(PROGRAMS[0], rewards=[{"to": "referrer", "type": "credit", "amount": 1500},
