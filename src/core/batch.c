@@ -39,9 +39,9 @@ static enum ff_err summarize(struct engine *e, const char *id, json_t **out_tota
 	while (store_step(st) == 1) {
 		count += store_col_int(st, 1);
 		json_array_append_new(totals, json_pack("{s:s?, s:I, s:I}", "currency",
-							*store_col_text(st, 0) ? store_col_text(st, 0) : NULL,
-							"amount", (json_int_t)store_col_int(st, 2), "count",
-							(json_int_t)store_col_int(st, 1)));
+							text_or_null(store_col_text(st, 0)),
+							"amount", (json_int_t)store_col_int(st, 2),
+							"count", (json_int_t)store_col_int(st, 1)));
 	}
 	char *text = json_dumps(totals, JSON_COMPACT);
 	st = store_query(e->st, Q_BATCH_SET_SUMMARY);

@@ -442,6 +442,9 @@ enum ff_err notify_deliver_pass(struct engine *e, int64_t now, int64_t *out_sent
 /* Helpers */
 /* Copy at most n-1 bytes of s (NULL -> ""). */
 void copy_str(char *dst, size_t n, const char *s);
+/* s, or NULL when s is NULL or "": what a report row writes as null (a reward without a
+ * currency or a reason, read through the queries' COALESCE(x, '')). */
+const char *text_or_null(const char *s);
 /* Render ms as an RFC 3339 JSON string, or null when !has. */
 json_t *json_time(int64_t ms, bool has);
 /* Parse the stored JSON text (NULL -> def). New reference. */

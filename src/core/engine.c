@@ -372,6 +372,8 @@ void copy_str(char *dst, size_t n, const char *s)
 	dst[len] = '\0';
 }
 
+const char *text_or_null(const char *s) { return s && *s ? s : NULL; }
+
 json_t *json_time(int64_t ms, bool has)
 {
 	if (!has)

@@ -289,10 +289,10 @@ enum ff_err engine_report_aging(struct engine *e, const struct actor *a, int64_t
 		json_t *row = json_object_get(index, key);
 		if (!row) {
 			/* no reason or no currency (a code or goods): null, as in the other reports */
-			row = json_pack("{s:s, s:o, s:s, s:o, s:I, s:I}", "status", status, "reason",
-					*reason ? json_string(reason) : json_null(), "bucket", bucket, "currency",
-					*currency ? json_string(currency) : json_null(), "count", (json_int_t)0, "amount",
-					(json_int_t)0);
+			row = json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:I}", "status", status,
+					"reason", text_or_null(reason), "bucket", bucket,
+					"currency", text_or_null(currency), "count", (json_int_t)0,
+					"amount", (json_int_t)0);
 			json_object_set(index, key, row);
 			json_array_append_new(data, row);
 		}
@@ -384,11 +384,12 @@ enum ff_err engine_report_kpis(struct engine *e, const struct actor *a, int64_t 
 	st = store_query(e->st, Q_REPORT_PAYOUTS_BY_CONNECTOR);
 	store_bind_int(st, 1, from);
 	store_bind_int(st, 2, hi);
-	while (store_step(st) == 1)
-		json_array_append_new(costs, json_pack("{s:s, s:s, s:I, s:I}", "connector", store_col_text(st, 0),
-						       "currency", store_col_text(st, 1), "payouts",
-						       (json_int_t)store_col_int(st, 2), "amount",
-						       (json_int_t)store_col_int(st, 3)));
+	while (store_step(st) == 1) /* payouts without a currency (codes, goods): null */
+		json_array_append_new(costs, json_pack("{s:s, s:s?, s:I, s:I}", "connector",
+						       store_col_text(st, 0), "currency",
+						       text_or_null(store_col_text(st, 1)),
+						       "payouts", (json_int_t)store_col_int(st, 2),
+						       "amount", (json_int_t)store_col_int(st, 3)));
 	size_t i;
 	json_t *c;
 	json_array_foreach(costs, i, c)
@@ -399,7 +400,7 @@ enum ff_err engine_report_kpis(struct engine *e, const struct actor *a, int64_t 
 		int64_t amount = json_integer_value(json_object_get(c, "amount"));
 		st = store_query(e->st, Q_FEE_GET);
 		store_bind_text(st, 1, conn);
-		store_bind_text(st, 2, cur);
+		store_bind_text(st, 2, cur); /* NULL without a currency: no fee matches */
 		if (store_step(st) == 1 && payouts > 0) {
 			int64_t fixed = store_col_int(st, 0), bp = store_col_int(st, 1);
 			int64_t total = fixed * payouts + money_percent_bp(amount, bp);
@@ -447,9 +448,9 @@ enum ff_err engine_report_credit_status(struct engine *e, const struct actor *a,
 		snprintf(key, sizeof(key), "%s|%s|%s", store_col_text(st, 0), store_col_text(st, 1), store_col_text(st, 2));
 		json_t *row = json_object_get(index, key);
 		if (!row) {
-			row = json_pack("{s:s, s:s, s:s?}", "participant", store_col_text(st, 0), "fulfiller",
-					store_col_text(st, 1), "currency",
-					*store_col_text(st, 2) ? store_col_text(st, 2) : NULL);
+			row = json_pack("{s:s, s:s, s:s?}", "participant", store_col_text(st, 0),
+					"fulfiller", store_col_text(st, 1), "currency",
+					text_or_null(store_col_text(st, 2)));
 			for (int k = 0; k < 4; k++) {
 				char f[32];
 				snprintf(f, sizeof(f), "%s_count", credit_states[k]);

@@ -259,10 +259,13 @@ enum ff_err engine_report_tax(struct engine *e, const struct actor *a, int year,
 	while ((rc = store_step(st)) == 1) {
 		char buf[48];
 		money_format(store_col_int(st, 2), store_col_text(st, 1), buf, sizeof(buf));
-		json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:s, s:I}", "participant", store_col_text(st, 0),
-						      "currency", store_col_text(st, 1), "amount",
-						      (json_int_t)store_col_int(st, 2), "amount_decimal", buf,
-						      "rewards", (json_int_t)store_col_int(st, 3)));
+		/* rewards with an amount but no currency (a coupon's face value): null */
+		json_array_append_new(rows,
+				      json_pack("{s:s, s:s?, s:I, s:s, s:I}", "participant",
+						store_col_text(st, 0), "currency",
+						text_or_null(store_col_text(st, 1)), "amount",
+						(json_int_t)store_col_int(st, 2), "amount_decimal",
+						buf, "rewards", (json_int_t)store_col_int(st, 3)));
 	}
 	if (rc < 0) {
 		json_decref(rows);
@@ -298,9 +301,10 @@ enum ff_err engine_report_tax(struct engine *e, const struct actor *a, int year,
 			json_object_set_new(people, pid, p);
 		}
 		const char *tcur = json_string_value(json_object_get(p, "threshold_currency"));
+		const char *cur = json_string_value(json_object_get(r, "currency"));
 		int64_t v;
-		if (tcur && fx_convert(e, json_integer_value(json_object_get(r, "amount")),
-				       json_string_value(json_object_get(r, "currency")), tcur, &v))
+		if (tcur && cur &&
+		    fx_convert(e, json_integer_value(json_object_get(r, "amount")), cur, tcur, &v))
 			json_object_set_new(p, "total", json_integer(json_integer_value(json_object_get(p, "total")) + v));
 	}
 	json_array_foreach(rows, i, r)

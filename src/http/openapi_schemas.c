@@ -12,7 +12,6 @@
  *   time                                 a timestamp as the server writes it: RFC 3339,
  *                                        UTC, milliseconds ("2026-11-22T10:00:00.000Z")
  *   currency                             an ISO 4217 code, or POINT for loyalty points
- *   currency_or_empty                    the same or "" (report rows of rewards without one)
  *   country                              an ISO 3166-1 alpha-2 code
  *   id:rwd                               an id the server made ("rwd_" and base62)
  *   seq                                  a sequence number as a string ("42")
@@ -483,7 +482,9 @@ static const struct object_schema objects[] = {
 			     ALWAYS("columns", "string[]"), ALWAYS("data", "TaxReportRow[]"), END}},
     {"TaxReportRow", NULL, "One participant and currency",
      (const struct member[]){
-	 ALWAYS("participant", "string"), ALWAYS("currency", "currency_or_empty"),
+	 ALWAYS("participant", "string"),
+	 ALWAYS_DOC("currency", "currency?",
+		    "null for rewards with an amount but no currency (coupons)"),
 	 ALWAYS("amount", "money"), ALWAYS("amount_decimal", "string"), ALWAYS("rewards", "uint"),
 	 ALWAYS("name", "string?"), ALWAYS("email", "string?"), ALWAYS("country", "country?"),
 	 ALWAYS("tax_form", "enum:w9|w8ben|none"), ALWAYS("threshold", "money?"),
@@ -505,7 +506,9 @@ static const struct object_schema objects[] = {
      (const struct member[]){ALWAYS("count", "uint"), ALWAYS("p50_ms", "uint?"),
 			     ALWAYS("p95_ms", "uint?"), END}},
     {"KpiCost", NULL, "Payouts of one connector and currency, and their cost from the fee table",
-     (const struct member[]){ALWAYS("connector", "string"), ALWAYS("currency", "currency_or_empty"),
+     (const struct member[]){ALWAYS("connector", "string"),
+			     ALWAYS_DOC("currency", "currency?",
+					"null for payouts without a currency (codes, goods)"),
 			     ALWAYS("payouts", "uint"), ALWAYS("amount", "money"),
 			     SOMETIMES("fixed_amount", "money"), SOMETIMES("percent_bp", "uint"),
 			     ALWAYS_DOC("cost", "money?", "null without a fee"),
@@ -514,7 +517,9 @@ static const struct object_schema objects[] = {
      (const struct member[]){
 	 ALWAYS("metric", "enum:payout_accuracy_bp|cycle_time_p50_ms|cycle_time_p95_ms|"
 			  "cost_per_payout|exception_queue"),
-	 ALWAYS("connector", "string?"), ALWAYS("currency", "currency_or_empty?"),
+	 ALWAYS("connector", "string?"),
+	 ALWAYS_DOC("currency", "currency?",
+		    "null for a metric of no currency, and for payouts without one"),
 	 ALWAYS("value", "integer?"), END}},
     {"CreditStatusReport", NULL, "Credit status per participant, fulfiller and currency",
      (const struct member[]){ALWAYS("object", "const:report.credit_status"),
@@ -632,8 +637,6 @@ static json_t *type_schema(const char *t, size_t n)
 				 "pattern", time_pattern);
 	if (is(t, n, "currency"))
 		return json_pack("{s:s, s:s}", "type", "string", "pattern", "^([A-Z]{3}|POINT)$");
-	if (is(t, n, "currency_or_empty"))
-		return json_pack("{s:s, s:s}", "type", "string", "pattern", "^([A-Z]{3}|POINT)?$");
 	if (is(t, n, "seq"))
 		return json_pack("{s:s, s:s}", "type", "string", "pattern", "^[0-9]+$");
 	if (is(t, n, "hex64"))

@@ -3,8 +3,9 @@ reconciliation CSV rules (duplicates, BOM, CRLF, quoted commas, decimal amounts,
 trailing lines, a wrong header), the US $600 tax hold (at exactly the threshold, one cent
 under it, after review, released by the tax-form route or a participant event), a
 batch holding its rewards (cancel while open, 409 once closed, a refund while closed
-applied at fulfilment), the signed `batch.closed` webhook, and the participants and
-payouts reports.
+applied at fulfilment), the signed `batch.closed` webhook, the participants and
+payouts reports, and the tax and KPI reports' null (an empty CSV cell) for a reward
+without a currency.
 
 tests/unit/core/finance_test.c covers the same rules at the engine level; these tests
 go through the server's routes, parsers and serialisers."""
@@ -515,6 +516,56 @@ class Reports(SeededAPITest):
         early = self.ok("GET", "/v1/reports/payouts?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z",
                         key=self.finance)
         self.assertEqual((early["data"], early["totals"]), ([], []))
+
+
+# --- 6. a missing currency is null in every report --------------------------------------
+
+class MissingCurrency(FinanceCase):
+    """A coupon with a face value (amount 500, no currency), made reportable and paid out
+    through the code pool: the tax and KPI reports write null for its currency, and an
+    empty cell in the CSV, as the aging and credit-status reports do."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start({"id": "cpn", "name": "Coupons", "currency": "USD", "trigger": "conversion", "eligibility": True,
+                   "rewards": [{"to": "referrer", "type": "coupon", "pool": "spring", "amount": 500}],
+                   "hold_days": 0})
+        t = cls()
+        t.ok("POST", "/v1/code-pools/spring/codes", {"codes": ["C1"]}, key=cls.admin)
+        t.ok("PUT", "/v1/settings/tax/reportable-types", {"types": ["cash", "gift_card", "coupon"]})
+        post_events(t, cls.srv, cls.admin, [participant("amy"), referral("cref_1", "cpn", "amy", "zed"),
+                                            conversion("cord_1", "zed")])
+        t.run_jobs()
+        r = t.only_reward("amy")
+        t.assertEqual((r["status"], r["amount"], r["currency"]), ("fulfilled", 500, None), r)
+        cls.year = int(r["fulfilled_at"][:4])
+
+    def csv_rows(self, path):
+        st, text, _ = self.req("GET", path)
+        self.assertEqual(st, 200, text)
+        return list(csv.DictReader(io.StringIO(text)))
+
+    def test_tax_rows(self):
+        rep = self.ok("GET", f"/v1/reports/tax?year={self.year}")
+        self.assertEqual([(r["participant"], r["currency"], r["amount"]) for r in rep["data"]],
+                         [("amy", None, 500)], rep)
+        got = self.csv_rows(f"/v1/reports/tax?year={self.year}&format=csv")
+        self.assertEqual([(g["participant"], g["currency"], g["amount"]) for g in got], [("amy", "", "500")], got)
+
+    def test_kpi_rows(self):
+        rep = self.ok("GET", "/v1/reports/kpis")
+        self.assertEqual([(c["connector"], c["currency"], c["payouts"], c["cost_per_payout"])
+                          for c in rep["cost_per_payout"]], [("code_pool", None, 1, None)], rep)
+        cost = [r for r in rep["data"] if r["metric"] == "cost_per_payout"]
+        self.assertEqual(cost, [{"metric": "cost_per_payout", "connector": "code_pool", "currency": None,
+                                 "value": None}], rep)
+        got = self.csv_rows("/v1/reports/kpis?format=csv")
+        self.assertEqual([(g["connector"], g["currency"], g["value"]) for g in got if g["metric"] == "cost_per_payout"],
+                         [("code_pool", "", "")], got)
+        # no report writes "" for it
+        for path in ("/v1/reports/aging", "/v1/reports/credit-status", f"/v1/reports/tax?year={self.year}",
+                     "/v1/reports/kpis"):
+            self.assertNotIn('"currency": ""', json.dumps(self.ok("GET", path)), path)
 
 
 if __name__ == "__main__":

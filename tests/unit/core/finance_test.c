@@ -853,6 +853,61 @@ Test(finance, tax_report)
 	json_decref(b);
 }
 
+/* A coupon with a face value has an amount and no currency: the tax and KPI reports write
+ * null for its currency (an empty cell in the CSV), as the aging and credit-status
+ * reports do, never "". */
+Test(finance, reports_write_null_for_a_missing_currency)
+{
+	fx_program(&F, "{\"id\":\"cpn\",\"name\":\"Coupons\",\"currency\":\"USD\",\"rewards\":[{"
+		       "\"to\":\"referrer\",\"type\":\"coupon\",\"pool\":\"spring\",\"amount\":500}],"
+		       "\"hold_days\":0}");
+	json_t *o = NULL, *body = json_pack("{s:[s]}", "codes", "C1");
+	struct ff_diag d;
+	cr_assert_eq(engine_code_pool_upload(F.e, &F.cli, "spring", body, &o, &d), FF_OK, "%s", d.message);
+	json_decref(body);
+	json_decref(o);
+	json_t *types = json_pack("[s,s,s]", "cash", "gift_card", "coupon");
+	cr_assert_eq(engine_tax_reportable_types_set(F.e, &FIN, types, &o, &d), FF_OK, "%s", d.message);
+	json_decref(types);
+	json_decref(o);
+	fx_participant(&F, "jessica");
+	earn("cpn", "jessica", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
+
+	cr_assert_eq(engine_report_tax(F.e, &FIN, 2026, &o, &d), FF_OK, "%s", d.message);
+	json_t *row = json_array_get(json_object_get(o, "data"), 0);
+	cr_assert_eq(json_array_size(json_object_get(o, "data")), 1, "%s", json_dumps(o, 0));
+	cr_assert(json_is_null(json_object_get(row, "currency")), "%s", json_dumps(row, 0));
+	cr_assert_eq(iget(row, "amount"), 500);
+	struct ffbuf csv;
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_report_csv(o, &csv, &d), FF_OK);
+	cr_assert_not_null(strstr(csv.data, "\r\njessica,,jessica@example.com,US,none,,500,500,1,60000,USD,false,false\r\n"),
+			   "%s", csv.data);
+	ffbuf_release(&csv);
+	json_decref(o);
+
+	cr_assert_eq(engine_report_kpis(F.e, &FIN, 0, 0, &o, &d), FF_OK, "%s", d.message);
+	json_t *cost = json_array_get(json_object_get(o, "cost_per_payout"), 0);
+	cr_assert_str_eq(sget(cost, "connector"), "code_pool");
+	cr_assert(json_is_null(json_object_get(cost, "currency")), "%s", json_dumps(cost, 0));
+	size_t i;
+	json_t *k, *kpi = NULL;
+	json_array_foreach(json_object_get(o, "data"), i, k)
+	{
+		if (!strcmp(sget(k, "metric"), "cost_per_payout"))
+			kpi = k;
+	}
+	cr_assert_not_null(kpi);
+	cr_assert(json_is_null(json_object_get(kpi, "currency")), "%s", json_dumps(kpi, 0));
+	ffbuf_init(&csv, 0);
+	cr_assert_eq(engine_report_csv(o, &csv, &d), FF_OK);
+	cr_assert_not_null(strstr(csv.data, "\r\ncost_per_payout,code_pool,,\r\n"), "%s", csv.data);
+	ffbuf_release(&csv);
+	json_decref(o);
+}
+
 Test(finance, fx_conversion_is_exact_and_respects_exponents)
 {
 	json_t *o = NULL;
