@@ -77,9 +77,27 @@ export function sumByCurrency(items) {
     .map(([currency, amount]) => ({ currency, amount }));
 }
 
+// A decimal typed by a person, as an integer string scaled by 10^digits, cut on its
+// digits: "600.00", 2 -> "60000"; "2.9", 2 -> "290". null when it is not a plain decimal
+// with at most `digits` fraction digits (no sign, no exponent).
+export function scaleDecimal(text, digits) {
+  const m = /^\s*(\d+)(?:\.(\d*))?\s*$/.exec(text);
+  if (!m || (m[2] || '').length > digits) return null;
+  return BigInt(m[1] + (m[2] || '').padEnd(digits, '0')).toString();
+}
+
+// "600.00", "USD" -> "60000" minor units; null when it is not an amount of the currency.
+export function toMinorUnits(text, currency) {
+  return scaleDecimal(text, exponent(currency));
+}
+
+// Basis points as a percent with two decimals, and back: 290 <-> "2.90".
+export const percentFromBp = (bp) => decimalString(bp, 'USD');
+export const bpFromPercent = (text) => scaleDecimal(text, 2);
+
 export function formatPercentBp(bp) {
   if (bp === null || bp === undefined) return '—';
-  return decimalString(bp, 'USD') + '%'; // basis points: two decimals of a percent
+  return percentFromBp(bp) + '%';
 }
 
 // A reward's value: money, a percent discount, or goods.

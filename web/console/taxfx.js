@@ -7,17 +7,9 @@
 
 import { api, get } from './api.js';
 import { clear, errorBox, h, notice, table, time } from './dom.js';
-import { exponent, formatMoney } from './format.js';
+import { formatMoney, toMinorUnits } from './format.js';
 
 const TYPES = ['credit', 'percent_discount', 'coupon', 'gift_card', 'cash', 'points', 'custom'];
-
-// "600.00", "USD" -> "60000"; null when it is not a decimal with at most the currency's digits.
-export function toMinorUnits(text, currency) {
-  const m = /^\s*(\d+)(?:\.(\d*))?\s*$/.exec(text);
-  const exp = exponent(currency);
-  if (!m || (m[2] || '').length > exp) return null;
-  return (BigInt(m[1] + (m[2] || '').padEnd(exp, '0'))).toString();
-}
 
 export async function render(view, ctx) {
   const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
