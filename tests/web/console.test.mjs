@@ -361,7 +361,7 @@ test('money and errors are formatted as documented', async () => {
 test('every screen loads without a console error for each console role', async () => {
   const screens = ['review', 'rewards', 'exceptions', 'batches', 'reconcile', 'programs', 'programs/p1', 'charts', 'audit',
     'rewards/' + seed.alice.yen[0], 'credit', 'kpis', 'settings/connectors', 'settings/webhooks', 'settings/code-pools',
-    'settings/blocklist', 'settings/finance', 'settings/api-keys'];
+    'settings/blocklist', 'settings/finance', 'settings/fees', 'settings/api-keys'];
   for (const role of ['admin', 'operator', 'finance', 'auditor']) {
     const p = await signedIn(role);
     const allowed = await p.$$eval('#nav a', (as) => as.map((a) => a.dataset.screen));

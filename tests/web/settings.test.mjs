@@ -168,6 +168,67 @@ test('tax settings and FX rates: finance edits them, a bad rate shows the server
   assert.equal(await a.$$eval('form.threshold-form, form.types-form, form.fx-form', (x) => x.length), 0);
 });
 
+test('payout fees: finance lists, creates, updates and deletes one; the server\'s error shows by its field', async () => {
+  const fees = async () => (await ok(seed, seed.keys.finance, '/v1/fees')).data
+    .map((f) => [f.connector, f.currency, f.fixed_amount, f.percent_bp]);
+  const p = await signedIn('finance', '#/settings/fees');
+  await p.waitForSelector('#fees-list p.empty:has-text("No payout fee")');
+  // create: $0.30 + 2.9%, typed as decimals, sent as 30 cents and 290 basis points
+  await p.click('#new-fee');
+  await p.fill('#fee-connector', 'manual');
+  await p.fill('#fee-currency', 'usd');
+  await p.fill('#fee-fixed', '0.30');
+  await p.fill('#fee-percent', '2.9');
+  await p.click('form.fee-form button[type=submit]');
+  await p.waitForSelector('.messages [role=status]:has-text("The USD fee of manual is saved")');
+  assert.deepEqual(await fees(), [['manual', 'USD', 30, 290]]);
+  const row = 'tr[data-connector=manual][data-currency=USD]';
+  assert.equal(await text(p, `${row} .fixed`), '$0.30');
+  assert.equal(await text(p, `${row} .percent`), '2.90%');
+  // bad input: 150% is refused by the server, whose error stands by the percent field
+  await p.click(`${row} button.edit-fee`);
+  assert.equal(await p.getAttribute('#fee-connector', 'readonly'), '');
+  assert.deepEqual([await p.inputValue('#fee-fixed'), await p.inputValue('#fee-percent')], ['0.30', '2.90']);
+  await p.fill('#fee-percent', '150');
+  await p.click('form.fee-form button[type=submit]');
+  const err = await p.waitForSelector('#fee-percent-error[data-param=percent_bp]');
+  assert.match(await err.textContent(), /percent_bp must be 0\.\.10000 \(percent_bp\) \[400 invalid_request\]/);
+  assert.equal(await p.getAttribute('#fee-percent', 'aria-invalid'), 'true');
+  assert.deepEqual(await fees(), [['manual', 'USD', 30, 290]], 'nothing changed');
+  // a fixed amount with more digits than the currency has is caught before sending
+  await p.fill('#fee-percent', '3.5');
+  await p.fill('#fee-fixed', '0.255');
+  await p.click('form.fee-form button[type=submit]');
+  await p.waitForSelector('#fee-fixed-error:has-text("0.255 is not an amount of USD")');
+  assert.equal(await p.$$eval('#fee-percent-error', (x) => x.length), 0, 'the old error is gone');
+  // update
+  await p.fill('#fee-fixed', '0.25');
+  await p.click('form.fee-form button[type=submit]');
+  await p.waitForSelector('.messages [role=status]:has-text("The USD fee of manual is saved")');
+  assert.deepEqual(await fees(), [['manual', 'USD', 25, 350]]);
+  await p.waitForSelector(`${row} .percent:has-text("3.50%")`);
+  assert.equal(await text(p, `${row} .fixed`), '$0.25');
+  // delete
+  await p.click(`${row} button.delete-fee`);
+  await p.waitForSelector('.messages [role=status]:has-text("The USD fee of manual is deleted")');
+  await p.waitForSelector('#fees-list p.empty');
+  assert.deepEqual(await fees(), []);
+
+  // an auditor reads the fees and has no write controls; an operator has no fees tab
+  assert.equal((await api(seed, seed.keys.finance, 'PUT', '/v1/fees/ledger',
+    { currency: 'JPY', fixed_amount: 5, percent_bp: 0 }))[0], 200);
+  const a = await signedIn('auditor', '#/settings/fees');
+  await a.waitForSelector('tr[data-connector=ledger][data-currency=JPY]');
+  assert.equal(await text(a, 'tr[data-connector=ledger] .fixed'), '¥5');
+  assert.equal(await a.$$eval('#new-fee, button.edit-fee, button.delete-fee, form.fee-form', (x) => x.length), 0);
+  const o = await signedIn('operator', '#/settings/fees');
+  await o.waitForSelector('.settings-body[data-tab=connectors]');
+  assert.equal(await o.$$eval('.tabs a[data-tab=fees]', (x) => x.length), 0);
+  assert.equal((await api(seed, seed.keys.finance, 'PUT', '/v1/fees/ledger',
+    { currency: 'JPY', fixed_amount: 0, percent_bp: 0 }))[0], 200);
+  for (const x of [p, a, o]) assert.deepEqual(x.seen.errors.filter((e) => !/400/.test(e)), []);
+});
+
 test('KPIs: one row per metric of the report', async () => {
   const p = await signedIn('auditor', '#/kpis');
   await p.waitForSelector('#kpis-out table');

@@ -33,6 +33,8 @@ const ALLOWED = {
   'blocklist.write': ['admin', 'operator'],
   'tax.read': ['admin', 'finance', 'auditor'], // tax settings and FX rates
   'tax.write': ['admin', 'finance'],
+  'fees.read': ['admin', 'finance', 'auditor'], // payout fees per connector
+  'fees.write': ['admin', 'finance'],
   'keys.write': ['admin'], // create and revoke API keys
 };
 export const CONSOLE_ROLES = [...STAFF, 'fulfiller'];

@@ -1,7 +1,7 @@
 // settings.js - the settings screen: one tab per kind of setting the role may read
 // (docs/api-roles.md), each its own module with render(view, ctx, {args, params}):
 // connectors, webhook endpoints, code pools, the blocklist, tax settings and FX rates,
-// and API keys (admin). Route: #/settings/<tab>[/<id>].
+// payout fees, and API keys (admin). Route: #/settings/<tab>[/<id>].
 
 import { clear, h, notice } from './dom.js';
 
@@ -11,6 +11,7 @@ const TABS = [
   { path: 'code-pools', label: 'Code pools', needs: 'pools.read', module: './codepools.js' },
   { path: 'blocklist', label: 'Blocklist', needs: 'blocklist.read', module: './blocklist.js' },
   { path: 'finance', label: 'Tax and FX rates', needs: 'tax.read', module: './taxfx.js' },
+  { path: 'fees', label: 'Payout fees', needs: 'fees.read', module: './fees.js' },
   { path: 'api-keys', label: 'API keys', needs: 'keys.write', module: './apikeys.js' },
 ];
 
