@@ -208,7 +208,6 @@ def seed(env):
     }
     print(json.dumps(out), flush=True)
     sys.stdin.read()  # until the test closes our standard input
-    hook.shutdown()
 
 
 if __name__ == "__main__":
