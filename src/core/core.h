@@ -404,6 +404,13 @@ void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx);
 /* Amount of a percent reward for a base amount (half-even, capped by max). */
 int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max);
 
+/* A referral's evaluation in words its referrer may read (evaluation.c): {at,
+ * trigger, outcome, eligible, reasons} from the stored explanation `expl` (borrowed) of
+ * a conversion - its entry for `referral` - or, with referral NULL, of the referral
+ * itself; `currency` (the program's, may be NULL) formats amounts, `at` is when it
+ * was evaluated. NULL when `expl` did not evaluate that referral. New reference. */
+json_t *evaluation_summary(json_t *expl, const char *referral, const char *currency, int64_t at);
+
 /* The key id of a master key: 16 hex digits of a keyed hash. */
 void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);
 

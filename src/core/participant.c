@@ -483,6 +483,35 @@ json_t *referral_row_json(struct store_stmt *st)
 	return o;
 }
 
+/* The latest of what evaluated the referral at the statement's current row
+ * (REFERRAL_EVALUATED, queries.c), summarized for its referrer (evaluation_summary), or null
+ * when nothing did yet: the referred person's latest conversion when it evaluated this
+ * referral, else the latest conversion attributed to it, else the referral's own
+ * explanation (a rejection at ingest, or a program triggered by referrals: written
+ * when the referral arrived, before any conversion). */
+static json_t *referral_last_evaluation(struct store_stmt *st)
+{
+	static const struct {
+		int explanation, at;
+		bool own;
+	} sources[] = {{RE_COL_LATEST_EXPLANATION, RE_COL_LATEST_AT, false},
+		       {RE_COL_CONVERSION_EXPLANATION, RE_COL_CONVERSION_AT, false},
+		       {15, 13, true}}; /* REFERRAL_COLS: explanation, created_at */
+	const char *id = store_col_text(st, 0);
+	const char *currency = store_col_null(st, RE_COL_CURRENCY) ? NULL : store_col_text(st, RE_COL_CURRENCY);
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		if (store_col_null(st, sources[i].explanation))
+			continue;
+		json_t *expl = json_from_text(store_col_text(st, sources[i].explanation), NULL);
+		json_t *summary = evaluation_summary(expl, sources[i].own ? NULL : id, currency,
+						     store_col_int(st, sources[i].at));
+		json_decref(expl);
+		if (summary)
+			return summary;
+	}
+	return json_null();
+}
+
 enum ff_err engine_participant_referrals(struct engine *e, const struct actor *a, const char *id,
 					 const struct page *p, json_t **out, struct ff_diag *d)
 {
@@ -497,6 +526,7 @@ enum ff_err engine_participant_referrals(struct engine *e, const struct actor *a
 	while (store_step(st) == 1) {
 		json_t *o = referral_row_json(st);
 		core_redact_for_partner(a, o, true);
+		json_object_set_new(o, "last_evaluation", referral_last_evaluation(st));
 		json_array_append_new(data, o);
 	}
 	*out = list_json(data, limit);
@@ -506,7 +536,7 @@ enum ff_err engine_participant_referrals(struct engine *e, const struct actor *a
 enum ff_err engine_referral_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
 				struct ff_diag *d)
 {
-	struct store_stmt *st = store_query(e->st, Q_REFERRAL_GET);
+	struct store_stmt *st = store_query(e->st, Q_REFERRAL_GET_EVALUATED);
 	store_bind_text(st, 1, id);
 	if (store_step(st) != 1)
 		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no referral %s", id));
@@ -517,6 +547,7 @@ enum ff_err engine_referral_get(struct engine *e, const struct actor *a, const c
 	json_t *expl = json_from_text(store_col_text(st, 15), NULL);
 	core_redact_for_partner(a, o, true);
 	core_redact_for_partner(a, expl, false);
+	json_object_set_new(o, "last_evaluation", referral_last_evaluation(st));
 	json_object_set_new(o, "explanation", expl);
 	*out = o;
 	return core_done(e, FF_OK);

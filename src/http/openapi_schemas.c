@@ -190,7 +190,22 @@ static const struct object_schema objects[] = {
 	 ALWAYS("device_id", "string?"), ALWAYS("occurred_at", "time"),
 	 ALWAYS("status", "enum:pending|successful|rejected"),
 	 ALWAYS("rejection_reason", "string?"), ALWAYS("signals", "FraudSignal[]"),
-	 ALWAYS("created_at", "time"), ALWAYS("updated_at", "time"), END}},
+	 ALWAYS("created_at", "time"), ALWAYS("updated_at", "time"),
+	 ALWAYS_DOC("last_evaluation", "ReferralEvaluation?",
+		    "why the referral has or has not earned yet; null until something evaluated it"),
+	 END}},
+    {"ReferralEvaluation", NULL,
+     "The latest evaluation of a referral in words its referrer may read: the program's "
+     "conditions that failed, never the referred person's data (docs/api.md)",
+     (const struct member[]){
+	 ALWAYS_DOC("at", "time", "when it was evaluated"),
+	 ALWAYS_DOC("trigger", "enum:conversion|referral",
+		    "a purchase of the referred person was evaluated, or the referral itself"),
+	 ALWAYS("outcome", "enum:rewarded|capped|not_eligible|rejected"), ALWAYS("eligible", "boolean"),
+	 ALWAYS_DOC("reasons", "string[]",
+		    "sentences: each failed condition of the program, or what stopped the "
+		    "referrer's reward; empty when it earned"),
+	 END}},
     {"ReferralDetail", "Referral", "A referral with its explanation",
      (const struct member[]){
 	 ALWAYS_DOC("explanation", "RuleExplanation?",

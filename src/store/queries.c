@@ -12,6 +12,21 @@
 /* PARTICIPANT_COLS: email_enc, email_hash, name_enc, country, currency, status, tax_form, attributes, devices, ips, created_at, updated_at, id */
 /* REFERRAL_COLS: id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation */
 
+/* REFERRAL_EVALUATED(FROM): REFERRAL_COLS of the referrals FROM names (a table, or a
+ * page of one: the joins then run for that page's rows only), then what a referral's
+ * latest evaluation is made of (participant.c): the explanation and time of the latest
+ * conversion attributed to it (conversions.referral), of the referred person's latest
+ * conversion (which may have evaluated it beside another program's referral: a
+ * conversion names one), and the program's currency. MAX(seq) of a person's few
+ * conversions comes from the conversions_participant index; ingest pays nothing. */
+#define REFERRAL_EVALUATED(from)                                                                                        \
+	"SELECT r.id, r.program, r.referrer, r.referred, r.code, r.source, r.affiliate, r.ip, r.device_id, "          \
+	"r.occurred_at, r.status, r.rejection_reason, r.signals, r.created_at, r.updated_at, r.explanation, "         \
+	"lc.explanation, lc.created_at, la.explanation, la.created_at, pr.currency FROM " from " r "                  \
+	"LEFT JOIN conversions lc ON lc.seq = (SELECT MAX(c.seq) FROM conversions c WHERE c.participant = "           \
+	"r.referred AND c.referral = r.id) LEFT JOIN conversions la ON la.seq = (SELECT MAX(c.seq) FROM "             \
+	"conversions c WHERE c.participant = r.referred) LEFT JOIN programs pr ON pr.id = r.program"
+
 /* RECON_SEQS placeholders (queries.h): the seqs of one statement of a connector's
  * reconciliation. */
 #define RECON_SEQS_PARAMS "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
@@ -59,11 +74,12 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_PARTICIPANT_REWARD_COUNTS] = "SELECT status, COUNT(*) FROM rewards WHERE participant = ? GROUP BY status ORDER BY status",
 	[Q_REFERRAL_EXISTS] = "SELECT 1 FROM referrals WHERE id = ?",
 	[Q_REFERRAL_GET] = "SELECT id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation FROM referrals WHERE id = ?",
+	[Q_REFERRAL_GET_EVALUATED] = REFERRAL_EVALUATED("referrals") " WHERE r.id = ?",
 	[Q_REFERRAL_INSERT] = "INSERT INTO referrals (id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, event, status, created_at, updated_at, signals, rejection_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?12, ?12, ?14, ?15)",
 	[Q_REFERRALS_OF_REFERRED] = "SELECT id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation FROM referrals WHERE referred = ? AND status IN ('pending', 'successful') ORDER BY occurred_at, seq",
 	[Q_REFERRAL_SET_STATUS] = "UPDATE referrals SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status <> ?1",
 	[Q_REFERRAL_SET_EXPLANATION] = "UPDATE referrals SET explanation = ? WHERE id = ?",
-	[Q_REFERRAL_LIST_BY_REFERRER] = "SELECT id, program, referrer, referred, code, source, affiliate, ip, device_id, occurred_at, status, rejection_reason, signals, created_at, updated_at, explanation FROM referrals WHERE referrer = ?1 AND (CAST(?2 AS TEXT) IS NULL OR seq > (SELECT r2.seq FROM referrals r2 WHERE r2.id = ?2)) ORDER BY seq LIMIT ?3",
+	[Q_REFERRAL_LIST_BY_REFERRER] = REFERRAL_EVALUATED("(SELECT * FROM referrals WHERE referrer = ?1 AND (CAST(?2 AS TEXT) IS NULL OR seq > (SELECT r2.seq FROM referrals r2 WHERE r2.id = ?2)) ORDER BY seq LIMIT ?3)") " ORDER BY r.seq",
 	[Q_CONVERSION_EXISTS] = "SELECT 1 FROM conversions WHERE id = ?",
 	[Q_CONVERSION_GET] = "SELECT id, participant, amount, currency, category, product, attributes, occurred_at, refunded, referral, program, program_version, explanation, created_at, context, refund_reason FROM conversions WHERE id = ?",
 	[Q_CONVERSION_INSERT] = "INSERT INTO conversions (id, participant, amount, currency, category, product, attributes, occurred_at, referral, program, program_version, context, explanation, event, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
