@@ -61,6 +61,26 @@ test('a partner sees its balance, referrals with why, rewards with payout dates 
   assert.equal(await p.evaluate(() => sessionStorage.length), 0);
 });
 
+test('a friend\'s purchase that did not qualify: the program\'s condition it missed, not the purchase', async () => {
+  const p = await portal(seed.keys.partner);
+  await p.waitForSelector('#referrals table');
+  // nina bought for $10.00, below p1's minimum of $50.00 (seed.py)
+  const row = await p.textContent('tr[data-referral=ref_small]');
+  assert.match(row, /pending.*nina's latest purchase did not qualify:.*\(checked .+\).*The purchase amount must be at least 50\.00 USD\./);
+  assert.ok(!row.includes('10.00'), 'nina\'s order amount is not shown');
+  assert.ok(!row.includes('ord_small'), 'nor her order');
+  const reasons = await p.$$eval('tr[data-referral=ref_small] .why .reasons li', (li) => li.map((x) => x.textContent));
+  assert.deepEqual(reasons, ['The purchase amount must be at least 50.00 USD.']);
+  // what the API gave the portal is the same summary
+  const ref = await ok(seed, seed.keys.partner, '/v1/referrals/ref_small');
+  assert.deepEqual(ref.last_evaluation.reasons, reasons);
+  assert.equal(ref.last_evaluation.outcome, 'not_eligible');
+  // a friend who has not bought yet: nothing evaluated
+  assert.equal((await ok(seed, seed.keys.partner, '/v1/referrals/ref_wait')).last_evaluation, null);
+  assert.equal(await p.$('tr[data-referral=ref_wait] .why .reasons'), null);
+  assert.deepEqual(p.seen.errors, []);
+});
+
 test('another partner sees only its own data', async () => {
   const p = await portal(seed.keys.partner_bob);
   await p.waitForSelector('#rewards table');

@@ -80,13 +80,30 @@ async function all(path) {
   return { data: out, more: true };
 }
 
+// Why a referral has (not) earned: its status, and the engine's latest evaluation of
+// it (`last_evaluation`, docs/api.md): the outcome for the friend's latest purchase, or
+// for the referral itself, and the program's conditions it missed in words. It never
+// carries the friend's own data (order amount, category, country, ...).
 function referralWhy(ref, rewards) {
+  const ev = ref.last_evaluation;
   if (ref.status === 'rejected') return ref.rejection_reason || 'Rejected';
+  const friend = ref.referred || 'your friend';
+  let headline;
   if (ref.status === 'successful') {
     const mine = rewards.filter((r) => r.referral === ref.id);
-    return mine.length ? `Earned ${mine.map(formatRewardValue).join(' + ')}` : 'Qualified';
+    headline = mine.length ? `Earned ${mine.map(formatRewardValue).join(' + ')}` : 'Qualified';
+    if (!ev || !ev.reasons.length) return headline;
+    headline += ev.trigger === 'conversion' ? `. ${friend}'s latest purchase earned you nothing more:` : '.';
+  } else if (!ev) {
+    return `Waiting for ${friend}'s qualifying purchase`;
+  } else if (ev.trigger === 'conversion') {
+    headline = ev.eligible ? `${friend}'s purchase qualified, but earned you no reward:`
+      : `${friend}'s latest purchase did not qualify:`;
+  } else {
+    headline = 'The referral did not qualify:';
   }
-  return `Waiting for ${ref.referred || 'your friend'}'s qualifying purchase`;
+  return [headline, ' ', h('span', { class: 'checked' }, '(checked ', time(ev.at), ')'),
+    h('ul', { class: 'reasons' }, ev.reasons.map((r) => h('li', {}, r)))];
 }
 
 function signOut(message) {
@@ -140,7 +157,7 @@ async function show(me) {
             { label: 'Program', cell: (r) => r.program },
             { label: 'When', cell: (r) => time(r.occurred_at) },
             { label: 'Status', cell: (r) => badge(r.status) },
-            { label: 'Why', cell: (r) => h('span', { class: 'why' }, referralWhy(r, rewards.data)) },
+            { label: 'Why', cell: (r) => h('div', { class: 'why' }, referralWhy(r, rewards.data)) },
           ] }),
         refs.more ? notice('Only your most recent referrals are listed.', 'info') : null),
       h('section', { id: 'rewards', 'aria-labelledby': 'h-rewards' }, h('h2', { id: 'h-rewards' }, 'Your rewards'),
