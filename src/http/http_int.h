@@ -30,10 +30,29 @@
 #define HTTP_NDJSON_MAX_LINES 10000
 #define HTTP_IDEM_KEY_MAX 255
 #define HTTP_REQUEST_ID_MAX 128
-/* Per-connection memory of libmicrohttpd: the request line and headers must fit (a
- * larger header block is answered 431), and the pool is cleared for every request on a
- * kept-alive connection, so it is not made larger than needed. */
-#define HTTP_CONN_MEMORY (16 * 1024)
+/* The header block we accept: the request line and the header fields, line ends
+ * included, at most HTTP_HEADER_MAX bytes, and at most HTTP_HEADER_FIELDS_MAX header
+ * fields, query parameters and cookies in all. Beyond either: 431
+ * request_header_too_large, answered by request.c like any other error. */
+#define HTTP_HEADER_MAX (16 * 1024)
+#define HTTP_HEADER_FIELDS_MAX 100
+/* What libmicrohttpd's pool spends on each header field, query parameter or cookie
+ * besides its bytes (its struct MHD_HTTP_Header, 0.9.75; measured). */
+#define HTTP_HEADER_FIELD_COST 64
+/* Per-connection memory of libmicrohttpd (MHD_OPTION_CONNECTION_MEMORY_LIMIT). The
+ * whole header block must fit in it before request.c sees the request; a larger one is
+ * refused by libmicrohttpd itself, with a bare 431 of its own. So it is made larger than
+ * the most our limits let through (bytes plus the cost of every field), leaving the
+ * rest for reading the body and writing the answer, and the band between our limits
+ * and the pool gets our 431 with the error body, X-Request-Id, log line and metrics.
+ * It is not made larger than that: the pool is allocated per connection and cleared
+ * for every request on a kept-alive connection, so http_max_connections x
+ * HTTP_CONN_MEMORY is the worst case of this memory (docs/configuration.md). */
+#define HTTP_CONN_MEMORY (32 * 1024)
+_Static_assert(
+    HTTP_HEADER_MAX + HTTP_HEADER_FIELDS_MAX * HTTP_HEADER_FIELD_COST + 8 * 1024 <=
+	HTTP_CONN_MEMORY,
+    "a header block within the limits must fit in libmicrohttpd's pool with room to spare");
 
 /* ---- route table (router.c) ---- */
 

@@ -2,12 +2,13 @@
  * request.c - one HTTP request from its headers to its log line.
  *
  * libmicrohttpd calls request_access() several times per request: once when the
- * headers are in (we route, authenticate, rate-limit and check content type and
- * length, but answer only after the body has been read so the client always sees
- * the answer - unless it waits for "100 Continue"), once per body chunk (appended to
- * a bounded buffer), once at the end (dispatch), and for events once more after the
- * group-commit writer resumed the suspended connection. request_completed() writes
- * the one log line per request and the metrics, and frees it.
+ * headers are in (we check the size of the header block, route, authenticate,
+ * rate-limit and check content type and length, but answer only after the body has
+ * been read so the client always sees the answer - unless it waits for "100
+ * Continue"), once per body chunk (appended to a bounded buffer), once at the end
+ * (dispatch), and for events once more after the group-commit writer resumed the
+ * suspended connection. request_completed() writes the one log line per request and
+ * the metrics, and frees it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,36 @@ static enum MHD_Result defer_error(struct request *req, enum ff_err err, const c
 	return MHD_YES;
 }
 
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	size_t *bytes = cls;
+	(void)kind;
+	*bytes += strlen(key) + 2 + (value ? strlen(value) : 0) + 2; /* "key: value\r\n" */
+	return MHD_YES;
+}
+
+/* The size of the header block: its bytes as received (request line, header fields,
+ * line ends) and the number of header fields, query parameters and cookies, each of
+ * which libmicrohttpd keeps as a record in its pool. */
+static void header_block(struct MHD_Connection *conn, const char *url, const char *method,
+			 size_t *out_bytes, size_t *out_fields)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	int n = MHD_get_connection_values(
+	    conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND, NULL, NULL);
+
+	*out_fields = n > 0 ? (size_t)n : 0;
+	if (info) {
+		*out_bytes = info->header_size;
+		return;
+	}
+	/* not told: the parsed fields and the request line, without its query string */
+	*out_bytes = strlen(method) + 1 + strlen(url) + sizeof(" HTTP/1.1\r\n") - 1 + 2;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_bytes, out_bytes);
+}
+
 /* First call: the headers are in. */
 static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *req, const char *url,
 				  const char *method)
@@ -56,6 +87,7 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *r
 	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 	bool known = false;
 	struct ff_diag d;
+	size_t header_bytes, header_fields;
 
 	if (rid && request_id_sane(rid))
 		snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
@@ -63,6 +95,16 @@ static enum MHD_Result on_headers(struct MHD_Connection *conn, struct request *r
 		crypto_random_id("req", req->request_id, sizeof(req->request_id));
 	ffbuf_init(&req->body, (size_t)http_server->opt.max_body);
 	snprintf(req->method, sizeof(req->method), "%s", method);
+
+	/* before anything else looks at it: not routed (the log line and the metrics say
+	 * "unmatched", as for an unknown path), no key read, no database touched */
+	header_block(conn, url, method, &header_bytes, &header_fields);
+	if (header_bytes > (size_t)HTTP_HEADER_MAX || header_fields > HTTP_HEADER_FIELDS_MAX)
+		return defer_error(
+		    req, FF_E_HEADER_TOO_LARGE, NULL,
+		    "the request line and headers are %zu bytes with %zu header fields, query "
+		    "parameters and cookies; at most %d bytes and %d fields are accepted",
+		    header_bytes, header_fields, HTTP_HEADER_MAX, HTTP_HEADER_FIELDS_MAX);
 
 	/* HEAD is GET without a body (libmicrohttpd drops the body) */
 	const char *as = strcmp(method, "HEAD") == 0 ? "GET" : method;

@@ -35,6 +35,7 @@ static const struct {
 	[FF_E_MEDIA_TYPE] = {415, "unsupported_media_type"},
 	[FF_E_IDEM_REUSED] = {422, "idempotency_key_reused"},
 	[FF_E_RATE_LIMITED] = {429, "rate_limited"},
+	[FF_E_HEADER_TOO_LARGE] = {431, "request_header_too_large"},
 	[FF_E_INTERNAL] = {500, "internal_error"},
 	[FF_E_STORE] = {500, "storage_error"},
 	[FF_E_UNAVAILABLE] = {503, "unavailable"},

@@ -1,50 +1,85 @@
 """Hostile and sloppy requests over real loopback HTTP, as an operator's server meets
 them: bytes that are not UTF-8 (or are cut inside a character) in the path, the query
-and the method; percent-encoded NULs; bodies sent where a route takes none; and the
-request log that records all of it. After each, the server still answers and stored
-data is unchanged."""
+and the method; percent-encoded NULs; bodies sent where a route takes none; header
+blocks beyond the limit; and the request log and the metrics that record all of it. After each, the
+server still answers and stored data is unchanged."""
 import json
 import os
+import re
 import socket
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env, SeededAPITest, seed  # noqa: E402
+from apiutil import Env, SeededAPITest, eventually, participant, seed  # noqa: E402
+
+# src/http/http_int.h
+HEADER_MAX = 16 * 1024    # HTTP_HEADER_MAX: request line + header fields, line ends included
+FIELDS_MAX = 100          # HTTP_HEADER_FIELDS_MAX: header fields, query parameters and cookies
+CONN_MEMORY = 32 * 1024   # HTTP_CONN_MEMORY: libmicrohttpd's pool per connection
+
+
+def read_answer(s):
+    """Read one answer from socket s: (status, headers dict, body bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    n = int(headers.get("content-length", 0))
+    while len(body) < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
 
 
 def raw(port, request, timeout=10):
     """Send raw bytes, return (status, headers dict, body bytes) of the answer."""
     s = socket.create_connection(("127.0.0.1", port))
     s.settimeout(timeout)
-    s.sendall(request)
-    data = b""
     try:
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
-        n = int(headers.get("content-length", 0))
-        while len(body) < n:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            body += chunk
+        s.sendall(request)
+        return read_answer(s)
     finally:
         s.close()
-    return int(lines[0].split()[1]), headers, body
 
 
-class Hardening(SeededAPITest):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.auditor = cls.env.key("auditor")
+def sized(method, target, size, fields, body=b""):
+    """A request whose header block - request line, header fields, line ends and the
+    blank line - is exactly `size` bytes: `fields` ((name, value) bytes) padded with an
+    X-Pad field."""
+    head = method + b" " + target + b" HTTP/1.1\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in fields)
+    fixed = len(head) + len(b"X-Pad: \r\n") + len(b"\r\n")
+    assert size >= fixed, (size, fixed)
+    return head + b"X-Pad: " + b"p" * (size - fixed) + b"\r\n\r\n" + body
+
+
+def metrics(srv):
+    """GET /metrics as {(name, frozenset of label items): value}."""
+    st, text, _ = srv.request("GET", "/metrics", raw=True)
+    assert st == 200, st
+    out = {}
+    for line in text.decode().splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        if m:
+            labels = frozenset(re.findall(r'([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def count(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0)
+
+
+class Checks:
+    """What every abuse test checks afterwards, and the error shape."""
 
     def snapshot(self):
         out = {}
@@ -64,6 +99,13 @@ class Hardening(SeededAPITest):
         self.assertEqual(doc["error"]["code"], code, doc)
         self.assertTrue(doc["error"]["message"], doc)
         self.assertTrue(headers.get("x-request-id"), headers)
+
+
+class Hardening(Checks, SeededAPITest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.auditor = cls.env.key("auditor")
 
     def get_raw(self, target, key=None, method=b"GET"):
         auth = b"Authorization: Bearer " + key.encode() + b"\r\n" if key else b""
@@ -185,6 +227,106 @@ class Hardening(SeededAPITest):
         self.assertEqual(self.req("GET", "/v1/audit?limit=1", key=key)[0], 401)
         st, body, _ = self.req("DELETE", "/v1/blocklist?kind=domain&value=x.example", {"note": "x"})
         self.assertEqual((st, body["error"]["code"]), (400, "unknown_field"), body)
+
+
+class HeaderLimits(Checks, SeededAPITest):
+    """The header block (request line and header fields): up to HEADER_MAX bytes and
+    FIELDS_MAX header fields, query parameters and cookies, the request goes on; beyond
+    either it is refused with 431 request_header_too_large in the error shape, with
+    X-Request-Id, a request log line and the metrics, as long as it fits in
+    libmicrohttpd's pool."""
+
+    def log(self):
+        with open(os.path.join(self.env.dir, f"serve-{self.srv.port}.log"), encoding="utf-8") as f:
+            return [json.loads(l) for l in f.read().splitlines()]
+
+    def log_line(self, rid):
+        def check():
+            got = [l for l in self.log() if l.get("msg") == "request" and l.get("request_id") == rid]
+            self.assertEqual(len(got), 1, got)
+            return got[0]
+        return eventually(check)
+
+    def fields(self, rid, close=True):
+        f = [(b"Host", b"x"), (b"X-Request-Id", rid.encode()), (b"Authorization", b"Bearer " + self.admin.encode())]
+        return f + [(b"Connection", b"close")] if close else f
+
+    def assertCounted(self, before, delta, name, **labels):
+        eventually(lambda: self.assertEqual(count(metrics(self.srv), name, **labels),
+                                            count(before, name, **labels) + delta, (name, labels)))
+
+    def test_up_to_the_limit_the_request_goes_on(self):
+        for size in (HEADER_MAX - 1, HEADER_MAX):
+            with self.subTest(size=size):
+                st, h, body = raw(self.srv.port, sized(b"GET", b"/v1/rewards", size, self.fields(f"at-{size}")))
+                self.assertEqual(st, 200, body[:300])
+                self.assertTrue(json.loads(body)["data"])
+                self.assertEqual(h["x-request-id"], f"at-{size}")
+        # fields: 3 + Connection + X-Pad + the query parameter + 94 more = FIELDS_MAX
+        extra = [(b"X-F%d" % i, b"v") for i in range(FIELDS_MAX - 6)]
+        st, _, body = raw(self.srv.port, sized(b"GET", b"/v1/rewards?limit=5", 2000, self.fields("at-fields") + extra))
+        self.assertEqual(st, 200, body[:300])
+        self.assertEqual(self.log_line("at-fields")["status"], 200)
+
+    def test_over_the_limit_is_refused_in_the_error_shape(self):
+        before, snap = metrics(self.srv), self.snapshot()
+        extra = [(b"X-F%d" % i, b"v") for i in range(FIELDS_MAX - 5)]  # one field too many
+        cookies = [(b"Cookie", b"; ".join(b"c%d=1" % i for i in range(FIELDS_MAX)))]  # cookies count as fields
+        cases = [("over-1", sized(b"GET", b"/v1/rewards", HEADER_MAX + 1, self.fields("over-1"))),
+                 ("over-pool", sized(b"GET", b"/v1/rewards", CONN_MEMORY - 2048, self.fields("over-pool"))),
+                 ("over-fields", sized(b"GET", b"/v1/rewards?limit=5", 2000, self.fields("over-fields") + extra)),
+                 ("over-cookies", sized(b"GET", b"/v1/rewards", 2000, self.fields("over-cookies") + cookies))]
+        for rid, request in cases:
+            with self.subTest(rid=rid):
+                st, h, body = raw(self.srv.port, request)
+                self.assertErrorShape(st, h, body, 431, "request_header_too_large")
+                self.assertEqual(h["x-request-id"], rid)  # the caller's, echoed
+                self.assertIn(str(HEADER_MAX), json.loads(body)["error"]["message"])
+                line = self.log_line(rid)
+                self.assertEqual((line["method"], line["route"], line["status"]), ("GET", "unmatched", 431), line)
+                self.assertNotIn("key_prefix", line)  # refused before the key was read
+                self.assertNotIn("answered_by", line)
+        self.assertCounted(before, len(cases), "fulfill_http_requests_total", route="unmatched", method="GET",
+                           status="431")
+        # without an X-Request-Id of its own the answer carries a generated one, logged
+        st, h, body = raw(self.srv.port, sized(b"GET", b"/healthz", HEADER_MAX + 100,
+                                               [(b"Host", b"x"), (b"Connection", b"close")]))
+        self.assertErrorShape(st, h, body, 431, "request_header_too_large")
+        self.assertRegex(h["x-request-id"], r"^req_[A-Za-z0-9]+$")
+        self.assertEqual(self.log_line(h["x-request-id"])["status"], 431)
+        self.assertAlive()
+        self.assertEqual(self.snapshot(), snap)
+
+    def test_over_the_limit_on_a_write_stores_nothing(self):
+        snap = self.snapshot()
+        body = json.dumps(participant("hdr_write")).encode()
+        fields = self.fields("over-write") + [(b"Content-Type", b"application/json"),
+                                              (b"Content-Length", str(len(body)).encode())]
+        st, h, resp = raw(self.srv.port, sized(b"POST", b"/v1/events", HEADER_MAX + 1, fields, body))
+        self.assertErrorShape(st, h, resp, 431, "request_header_too_large")
+        self.assertEqual(self.log_line("over-write")["route"], "unmatched")
+        # a client waiting for "100 Continue" gets the refusal instead, and sends nothing
+        fields = self.fields("over-expect") + [(b"Content-Type", b"application/json"), (b"Expect", b"100-continue"),
+                                               (b"Content-Length", str(len(body)).encode())]
+        st, h, resp = raw(self.srv.port, sized(b"POST", b"/v1/events", HEADER_MAX + 1, fields))
+        self.assertErrorShape(st, h, resp, 431, "request_header_too_large")
+        self.assertEqual(self.log_line("over-expect")["status"], 431)
+        self.assertEqual(self.req("GET", "/v1/participants/hdr_write")[0], 404)
+        self.assertEqual(self.snapshot(), snap)
+        self.assertAlive()
+
+    def test_a_kept_alive_connection_goes_on_after_the_refusal(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.settimeout(10)
+        try:
+            s.sendall(sized(b"GET", b"/v1/rewards", HEADER_MAX + 1, self.fields("alive-1", close=False)))
+            st, h, body = read_answer(s)
+            self.assertErrorShape(st, h, body, 431, "request_header_too_large")
+            s.sendall(sized(b"GET", b"/v1/rewards", 1000, self.fields("alive-2", close=False)))
+            st, h, body = read_answer(s)
+            self.assertEqual((st, h["x-request-id"]), (200, "alive-2"), body[:300])
+        finally:
+            s.close()
 
 
 class RequestLog(unittest.TestCase):
