@@ -209,6 +209,11 @@ int64_t http_now_ns(void);
 
 /* ---- the request lifecycle (request.c): libmicrohttpd callbacks ---- */
 
+/* libmicrohttpd's URI log callback: called once the request line is parsed, before the
+ * headers. It marks *con_cls (the request itself is allocated when the headers are
+ * in), and so makes libmicrohttpd call request_completed() even for a request whose
+ * headers it refuses itself, which then logs and counts that refusal. */
+void *request_begin(void *cls, const char *uri, struct MHD_Connection *conn);
 enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_data_size, void **con_cls);
@@ -295,7 +300,12 @@ void events_render(struct gc_job *job);
 /* ---- metrics (metrics.c) ---- */
 
 void metrics_init(void);
+/* One request answered with `status` on route `r` (NULL: unmatched); `seconds` < 0 when
+ * it was not timed (refused before its headers reached us): counted, not observed. */
 void metrics_request(const struct route *r, const char *method, int status, double seconds);
+/* libmicrohttpd answered a request with `status` itself (server.c reads it from its
+ * error log): counted whatever the stage, the request line included. */
+void metrics_parser_refusal(int status);
 void metrics_event(const char *outcome);
 void metrics_worker_pass(double seconds);
 /* One group-commit transaction that carried `jobs` requests. */

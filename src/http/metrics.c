@@ -3,6 +3,7 @@
  *
  * fulfill_http_requests_total{route,method,status}   counter
  * fulfill_http_request_duration_seconds{route}        histogram
+ * fulfill_http_parser_refusals_total{status}          counter (libmicrohttpd's own answers)
  * fulfill_events_total{outcome}                       counter
  * fulfill_rewards{status}                             gauge (engine_reward_status_counts)
  * fulfill_worker_pass_seconds                         histogram
@@ -49,6 +50,7 @@ static struct {
 	struct histogram worker;
 	uint64_t events_accepted, events_duplicate, events_rejected;
 	uint64_t gc_commits, gc_jobs;
+	uint64_t parser_refusals[200]; /* by status - 400 */
 } m = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void metrics_init(void)
@@ -86,7 +88,7 @@ void metrics_request(const struct route *r, const char *method, int status, doub
 	const char *mc = method_const(method);
 
 	pthread_mutex_lock(&m.lock);
-	if (m.route_hist)
+	if (m.route_hist && seconds >= 0)
 		observe(&m.route_hist[idx >= 0 && (size_t)idx < http_routes_count ? (size_t)idx
 										    : http_routes_count],
 			seconds);
@@ -102,6 +104,16 @@ void metrics_request(const struct route *r, const char *method, int status, doub
 	}
 	if (i < m.nseries)
 		m.series[i].count++;
+	pthread_mutex_unlock(&m.lock);
+}
+
+void metrics_parser_refusal(int status)
+{
+	if (status < 400 ||
+	    status >= 400 + (int)(sizeof(m.parser_refusals) / sizeof(m.parser_refusals[0])))
+		return;
+	pthread_mutex_lock(&m.lock);
+	m.parser_refusals[status - 400]++;
 	pthread_mutex_unlock(&m.lock);
 }
 
@@ -223,6 +235,15 @@ char *metrics_render(struct engine *e, size_t *out_len)
 			 route_label(i < http_routes_count ? (int)i : -1));
 		render_histogram(&b, "fulfill_http_request_duration_seconds", label, h);
 	}
+	/* from libmicrohttpd's warnings (server.c): a malformed request line reaches nothing
+	 * else; a refusal after the request line is in fulfill_http_requests_total too */
+	ffbuf_adds(&b, "# HELP fulfill_http_parser_refusals_total Requests libmicrohttpd refused "
+		       "and answered itself, by status.\n"
+		       "# TYPE fulfill_http_parser_refusals_total counter\n");
+	for (size_t i = 0; i < sizeof(m.parser_refusals) / sizeof(m.parser_refusals[0]); i++)
+		if (m.parser_refusals[i])
+			ffbuf_addf(&b, "fulfill_http_parser_refusals_total{status=\"%zu\"} %llu\n",
+				   400 + i, (unsigned long long)m.parser_refusals[i]);
 	ffbuf_adds(&b, "# HELP fulfill_events_total Ingested events by outcome.\n"
 		       "# TYPE fulfill_events_total counter\n");
 	ffbuf_addf(&b, "fulfill_events_total{outcome=\"accepted\"} %llu\n",

@@ -1,14 +1,17 @@
 /*
- * request.c - one HTTP request from its headers to its log line.
+ * request.c - one HTTP request from its request line to its log line.
  *
- * libmicrohttpd calls request_access() several times per request: once when the
- * headers are in (we check the size of the header block, route, authenticate,
+ * A request begins when libmicrohttpd has parsed its request line (request_begin(),
+ * its URI log callback). libmicrohttpd then calls request_access() several times: once
+ * when the headers are in (we check the size of the header block, route, authenticate,
  * rate-limit and check content type and length, but answer only after the body has
  * been read so the client always sees the answer - unless it waits for "100
  * Continue"), once per body chunk (appended to a bounded buffer), once at the end
  * (dispatch), and for events once more after the group-commit writer resumed the
  * suspended connection. request_completed() writes the one log line per request and
- * the metrics, and frees it.
+ * the metrics, and frees it; it writes them too for a request libmicrohttpd refused
+ * itself before we saw its headers (a header block larger than its pool, a malformed
+ * header line), whose status it tells us.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -435,6 +438,19 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct request *req
 	return answer(conn, req, &c, err);
 }
 
+/* What request_begin() leaves in *con_cls until the headers are in: a mark, not an
+ * allocation, because libmicrohttpd does not report every such request complete (0.9.75
+ * drops one whose query parameters overflow its pool, closing the connection). */
+static char request_line_seen;
+
+void *request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)uri; /* not logged: the route pattern is, once the request is routed */
+	(void)conn;
+	return &request_line_seen;
+}
+
 enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const char *url,
 			       const char *method, const char *version, const char *upload_data,
 			       size_t *upload_data_size, void **con_cls)
@@ -443,7 +459,7 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 	(void)cls;
 	(void)version;
 
-	if (!req) {
+	if (!req || *con_cls == &request_line_seen) {
 		req = ff_calloc(1, sizeof(*req));
 		req->t0_ns = http_now_ns();
 		atomic_fetch_add(&http_server->inflight, 1);
@@ -507,24 +523,69 @@ static const char *termination_name(enum MHD_RequestTerminationCode toe)
 	return "unknown";
 }
 
+/* The status of an answer libmicrohttpd queued itself, or 0. */
+static int mhd_status(struct MHD_Connection *conn)
+{
+#if MHD_VERSION >= 0x00097400
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+	if (ci)
+		return (int)ci->http_status;
+#else
+	(void)conn;
+#endif
+	return 0;
+}
+
+/* A request whose line arrived but whose headers never reached us: libmicrohttpd
+ * refused them (a header block larger than its pool, a malformed header line) and tells
+ * its status, or the client went away or stalled while sending them (status 0). No
+ * method (libmicrohttpd does not say), no duration (nothing was allocated to time it). */
+static void request_refused(struct MHD_Connection *conn, enum MHD_RequestTerminationCode toe)
+{
+	char rid[HTTP_REQUEST_ID_MAX + 1];
+	int status = mhd_status(conn);
+
+	crypto_random_id("req", rid, sizeof(rid));
+	struct log_field f[6] = {
+	    {"request_id", rid, 0},
+	    {"method", "unknown", 0},
+	    {"route", "unmatched", 0},
+	    {"status", NULL, status},
+	    {"termination", termination_name(toe), 0},
+	};
+	size_t nf = 5;
+	if (status)
+		f[nf++] = (struct log_field){"answered_by", "libmicrohttpd", 0};
+	log_fields(status >= 500 ? "error" : "info", "request", f, nf);
+	if (status)
+		metrics_request(NULL, "", status, -1);
+}
+
 void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		       enum MHD_RequestTerminationCode toe)
 {
 	struct request *req = *con_cls;
 	(void)cls;
-	(void)conn;
 
 	if (!req)
 		return;
+	if (*con_cls == &request_line_seen) {
+		*con_cls = NULL;
+		request_refused(conn, toe);
+		return;
+	}
 	int64_t us = (http_now_ns() - req->t0_ns + 500) / 1000;
 	const struct route *log_route = req->route ? req->route : req->path_route;
 	double secs = (double)us / 1e6;
+	/* not answered by us, but by libmicrohttpd: a broken chunked body */
+	int status = req->answered ? req->status : mhd_status(conn);
+	bool by_mhd = !req->answered && status;
 	/* typed fields, not a JSON object: this line is written for every request */
-	struct log_field f[7] = {
+	struct log_field f[8] = {
 	    {"request_id", req->request_id, 0},
 	    {"method", req->method, 0},
 	    {"route", log_route ? log_route->pattern : "unmatched", 0},
-	    {"status", NULL, req->answered ? req->status : 0},
+	    {"status", NULL, status},
 	    {"duration_ms", NULL, (double)us / 1000.0},
 	};
 	size_t nf = 5;
@@ -532,9 +593,11 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		f[nf++] = (struct log_field){"key_prefix", req->actor.key_prefix, 0};
 	if (!req->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		f[nf++] = (struct log_field){"termination", termination_name(toe), 0};
-	log_fields(req->answered && req->status >= 500 ? "error" : "info", "request", f, nf);
-	if (req->answered)
-		metrics_request(log_route, req->method, req->status, secs);
+	if (by_mhd)
+		f[nf++] = (struct log_field){"answered_by", "libmicrohttpd", 0};
+	log_fields(status >= 500 ? "error" : "info", "request", f, nf);
+	if (status)
+		metrics_request(log_route, req->method, status, secs);
 	if (req->idem_held)
 		idem_release(req->actor.key_prefix, req->idem_key);
 	gc_job_free(req->job);

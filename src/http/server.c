@@ -228,6 +228,13 @@ static void worker_stop(void)
 
 /* ---- start and stop ---- */
 
+/* libmicrohttpd's messages, as warnings. One of them is the only trace of a request it
+ * answered itself with an error of its own making - for a malformed or overlong request
+ * line, before any callback of ours runs, the only one: "Error processing request (HTTP
+ * response code is 400 (...)). Closing connection." (0.9.75's wording). Those are
+ * counted (fulfill_http_parser_refusals_total); tests/api/test_http_hardening.py notices
+ * when a version words it differently. */
+#define MHD_REFUSAL_MARK "HTTP response code is "
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -237,6 +244,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
+	const char *mark = strstr(msg, MHD_REFUSAL_MARK);
+	if (mark) {
+		int status = atoi(mark + strlen(MHD_REFUSAL_MARK));
+		if (status >= 400 && status <= 599)
+			metrics_parser_refusal(status);
+	}
 	log_msg("warn", "http: %s", msg);
 }
 
@@ -362,7 +375,8 @@ static struct MHD_Daemon *start_mhd(const struct sockaddr_storage *addr, bool v6
 		    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
 		    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
 		    (unsigned)http_server->opt.conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+		    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, request_begin, NULL,
+		    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 		    /* a slowloris client holds a connection per trickle: bounded in all, and
 		     * per address when asked (connlimit.c; request.c bounds each body's
 		     * total time) */

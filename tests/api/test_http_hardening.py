@@ -1,7 +1,8 @@
 """Hostile and sloppy requests over real loopback HTTP, as an operator's server meets
 them: bytes that are not UTF-8 (or are cut inside a character) in the path, the query
 and the method; percent-encoded NULs; bodies sent where a route takes none; header
-blocks beyond the limit; and the request log and the metrics that record all of it. After each, the
+blocks beyond the limit, beyond libmicrohttpd's pool, and request lines it cannot
+parse; and the request log and the metrics that record all of it. After each, the
 server still answers and stored data is unchanged."""
 import json
 import os
@@ -234,7 +235,8 @@ class HeaderLimits(Checks, SeededAPITest):
     FIELDS_MAX header fields, query parameters and cookies, the request goes on; beyond
     either it is refused with 431 request_header_too_large in the error shape, with
     X-Request-Id, a request log line and the metrics, as long as it fits in
-    libmicrohttpd's pool."""
+    libmicrohttpd's pool. Beyond the pool libmicrohttpd answers a bare 431 itself, which
+    is still logged and counted; a request line it cannot parse is counted."""
 
     def log(self):
         with open(os.path.join(self.env.dir, f"serve-{self.srv.port}.log"), encoding="utf-8") as f:
@@ -246,6 +248,9 @@ class HeaderLimits(Checks, SeededAPITest):
             self.assertEqual(len(got), 1, got)
             return got[0]
         return eventually(check)
+
+    def refused_by_mhd(self):
+        return [l for l in self.log() if l.get("msg") == "request" and l.get("answered_by") == "libmicrohttpd"]
 
     def fields(self, rid, close=True):
         f = [(b"Host", b"x"), (b"X-Request-Id", rid.encode()), (b"Authorization", b"Bearer " + self.admin.encode())]
@@ -288,6 +293,8 @@ class HeaderLimits(Checks, SeededAPITest):
                 self.assertNotIn("answered_by", line)
         self.assertCounted(before, len(cases), "fulfill_http_requests_total", route="unmatched", method="GET",
                            status="431")
+        self.assertEqual(count(metrics(self.srv), "fulfill_http_parser_refusals_total", status="431"),
+                         count(before, "fulfill_http_parser_refusals_total", status="431"))
         # without an X-Request-Id of its own the answer carries a generated one, logged
         st, h, body = raw(self.srv.port, sized(b"GET", b"/healthz", HEADER_MAX + 100,
                                                [(b"Host", b"x"), (b"Connection", b"close")]))
@@ -327,6 +334,71 @@ class HeaderLimits(Checks, SeededAPITest):
             self.assertEqual((st, h["x-request-id"]), (200, "alive-2"), body[:300])
         finally:
             s.close()
+
+    def test_beyond_the_pool_libmicrohttpd_answers_and_it_is_logged_and_counted(self):
+        """A header block larger than libmicrohttpd's pool (or made of so many short
+        fields that their records fill it) never reaches us: libmicrohttpd answers a
+        bare 431 of its own (no JSON, no X-Request-Id). It is still logged, with
+        "answered_by", and counted."""
+        before, snap, logged = metrics(self.srv), self.snapshot(), len(self.refused_by_mhd())
+        many = [(b"F%d" % i, b"v") for i in range(2000)]  # under 20 KB, but 2,000 records
+        # just beyond the pool, so that the whole request is in the socket buffers before
+        # libmicrohttpd closes the connection (a client still sending would see a reset)
+        for what, request in (("bytes", sized(b"GET", b"/v1/rewards", CONN_MEMORY + 8192, self.fields("pool-bytes"))),
+                              ("records", b"GET /v1/rewards HTTP/1.1\r\n" +
+                               b"".join(k + b": " + v + b"\r\n" for k, v in self.fields("pool-records") + many) +
+                               b"\r\n")):
+            with self.subTest(what=what):
+                try:
+                    st, h, body = raw(self.srv.port, request)
+                except (ConnectionError, socket.timeout) as e:  # pragma: no cover - the answer is expected
+                    self.fail(f"no answer: {e}")
+                self.assertEqual(st, 431, body[:200])
+                self.assertNotIn("x-request-id", h)
+        eventually(lambda: self.assertEqual(len(self.refused_by_mhd()), logged + 2))
+        for line in self.refused_by_mhd()[logged:]:
+            self.assertEqual((line["route"], line["status"], line["termination"]), ("unmatched", 431, "error"), line)
+            self.assertRegex(line["request_id"], r"^req_")
+        self.assertCounted(before, 2, "fulfill_http_requests_total", route="unmatched", method="OTHER", status="431")
+        self.assertCounted(before, 2, "fulfill_http_parser_refusals_total", status="431")
+        self.assertAlive()
+        self.assertEqual(self.snapshot(), snap)
+
+    def test_query_parameters_beyond_the_pool_are_counted(self):
+        """So many query parameters that libmicrohttpd's records of them fill its pool:
+        it counts a 431 in its warning but (0.9.75) sends nothing and keeps the
+        connection until the idle timeout, and never reports the request complete - so
+        nothing may be allocated for it before the headers are in (request_begin)."""
+        before = metrics(self.srv)
+        s = socket.create_connection(("127.0.0.1", self.srv.port))
+        s.settimeout(1)
+        try:
+            s.sendall(b"GET /v1/rewards?" + b"&".join(b"a" for _ in range(3000)) +
+                      b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            try:
+                s.recv(65536)
+            except socket.timeout:
+                pass
+        finally:
+            s.close()
+        self.assertCounted(before, 1, "fulfill_http_parser_refusals_total", status="431")
+        self.assertAlive()
+
+    def test_unparsable_requests_are_counted(self):
+        """A request line libmicrohttpd cannot parse reaches no callback of ours: only its
+        error log tells, and that is counted (fulfill_http_parser_refusals_total). A
+        malformed header line comes after the request line: logged and counted in the
+        request metrics too."""
+        before, logged = metrics(self.srv), len(self.refused_by_mhd())
+        st, _, _ = raw(self.srv.port, b"GET /v1/rewards HTTP/1.1 extra\r\nHost: x\r\n\r\n")
+        self.assertEqual(st, 400)
+        self.assertCounted(before, 1, "fulfill_http_parser_refusals_total", status="400")
+        st, _, _ = raw(self.srv.port, b"GET /v1/rewards HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n")
+        self.assertEqual(st, 400)
+        self.assertCounted(before, 2, "fulfill_http_parser_refusals_total", status="400")
+        self.assertCounted(before, 1, "fulfill_http_requests_total", route="unmatched", method="OTHER", status="400")
+        eventually(lambda: self.assertEqual([l["status"] for l in self.refused_by_mhd()[logged:]], [400]))
+        self.assertAlive()
 
 
 class RequestLog(unittest.TestCase):
