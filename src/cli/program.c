@@ -40,11 +40,18 @@ int cli_program_load_file(struct engine *e, const struct actor *a, const char *p
 	return CLI_OK;
 }
 
-/* "program give20get20 version 2: active" from a {id, version, status} object. */
+/* "program give20get20 version 2: active" from a version object {program, version,
+ * status}, or from a program object {id, active_version} (what activate and rollback
+ * answer: its active version is the one just activated). */
 static void print_version_line(const json_t *o)
 {
 	char b1[160], b2[32], b3[64];
 	const char *id = cli_str(o, "program", NULL, b1, sizeof(b1));
+	if (!id && json_is_integer(json_object_get(o, "active_version"))) {
+		printf("program %s version %s: active\n", cli_str(o, "id", "?", b1, sizeof(b1)),
+		       cli_str(o, "active_version", "?", b2, sizeof(b2)));
+		return;
+	}
 	printf("program %s version %s: %s\n", id ? id : cli_str(o, "id", "?", b1, sizeof(b1)),
 	       cli_str(o, "version", "?", b2, sizeof(b2)),
 	       cli_str(o, "status", "?", b3, sizeof(b3)));

@@ -233,6 +233,20 @@ class Programs(FulfillTest):
         v1 = self.env.cli_json("program", "show", "give20get20", "--version", "1")
         self.assertEqual(v1["document"]["rewards"][0]["amount"], 2000)
 
+    def test_approve_activate_rollback_print_the_version(self):
+        self.env.cli("program", "load", program_path("give20get20"), "--activate", check=True)
+        with open(program_path("give20get20")) as f:
+            doc = json.load(f)
+        doc["name"] = "Give $20, get $20 (renamed)"  # not economics: the CLI may approve it
+        self.env.cli("program", "load", self.env.write("v2.json", json.dumps(doc)), check=True)
+        r = self.env.cli("program", "approve", "give20get20", "2", check=True)
+        self.assertEqual(r.stdout, "program give20get20 version 2: approved\n")
+        r = self.env.cli("program", "activate", "give20get20", "2", check=True)
+        self.assertEqual(r.stdout, "program give20get20 version 2: active\n")
+        r = self.env.cli("program", "rollback", "give20get20", "1", check=True)
+        self.assertEqual(r.stdout, "program give20get20 version 1: active\n")
+        self.assertEqual(self.env.cli_json("program", "show", "give20get20")["active_version"], 1)
+
     def test_invalid_document(self):
         bad = self.env.write("bad.json", json.dumps({"id": "x", "name": "x", "currency": "USD",
                                                       "rewards": [], "colour": "red"}))
