@@ -33,9 +33,14 @@ int cli_program_load_file(struct engine *e, const struct actor *a, const char *p
 	enum ff_err err = engine_program_load(e, a, doc, activate, out, &d);
 	json_decref(doc);
 	if (err) {
-		fprintf(stderr, "fulfill: %s: ", path);
-		fflush(stderr);
-		return cli_fail_engine(err, &d);
+		/* "fulfill: FILE: CODE: MESSAGE (PARAM)": the file, then the engine's error */
+		const char *msg = d.message[0] ? d.message : ff_err_code(err);
+		if (d.param[0])
+			fprintf(stderr, "fulfill: %s: %s: %s (%s)\n", path, ff_err_code(err), msg,
+				d.param);
+		else
+			fprintf(stderr, "fulfill: %s: %s: %s\n", path, ff_err_code(err), msg);
+		return CLI_FAIL;
 	}
 	return CLI_OK;
 }

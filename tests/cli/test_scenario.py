@@ -253,6 +253,8 @@ class Programs(FulfillTest):
         r = self.env.cli("program", "load", bad)
         self.assertEqual(r.returncode, 1)
         self.assertIn("unknown_field", r.stderr)
+        # one prefix, then the file, then the engine's CODE: MESSAGE (PARAM)
+        self.assertEqual(r.stderr, f"fulfill: {bad}: unknown_field: unknown field \"colour\" (colour)\n")
         r = self.env.cli("program", "load", self.env.write("m.json", "{nope"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("malformed_json", r.stderr)
