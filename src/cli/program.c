@@ -264,7 +264,26 @@ static int version_action(struct cli *c, version_fn fn)
 	return finish(c, err, &d, out);
 }
 
-int cli_cmd_program_approve(struct cli *c) { return version_action(c, engine_program_approve); }
+int cli_cmd_program_approve(struct cli *c)
+{
+	int v = cli_parse_version(c->args[1]);
+	if (v < 0)
+		return cli_usage(c, "VERSION must be a positive number, not '%s'", c->args[1]);
+	json_t *out = NULL;
+	struct ff_diag d;
+	ff_diag_clear(&d);
+	enum ff_err err = engine_program_approve(c->engine, &c->actor, c->args[0], v, &out, &d);
+	int rc = finish(c, err, &d, out);
+	/* The command line always acts as `cli`: it cannot be the second admin of a version
+	 * it loaded itself. Say who can. */
+	if (err == FF_E_SAME_AUTHOR)
+		fprintf(stderr,
+			"fulfill: the command line approves as '%s', the author of this version: "
+			"another admin approves it with their API key (POST "
+			"/v1/programs/%s/versions/%d/approve, or the console's Programs screen)\n",
+			c->actor.label, c->args[0], v);
+	return rc;
+}
 
 int cli_cmd_program_activate(struct cli *c) { return version_action(c, engine_program_activate); }
 

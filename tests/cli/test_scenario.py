@@ -246,6 +246,15 @@ class Programs(FulfillTest):
         r = self.env.cli("program", "rollback", "give20get20", "1", check=True)
         self.assertEqual(r.stdout, "program give20get20 version 1: active\n")
         self.assertEqual(self.env.cli_json("program", "show", "give20get20")["active_version"], 1)
+        # a change of economics needs a second admin: the error says how to get one
+        doc["rewards"][0]["amount"] = 2500
+        self.env.cli("program", "load", self.env.write("v3.json", json.dumps(doc)), check=True)
+        r = self.env.cli("program", "approve", "give20get20", "3")
+        self.assertEqual(r.returncode, 1)
+        first, hint = r.stderr.splitlines()
+        self.assertTrue(first.startswith("fulfill: same_author: "), first)
+        self.assertIn("approves as 'cli'", hint)
+        self.assertIn("POST /v1/programs/give20get20/versions/3/approve", hint)
 
     def test_invalid_document(self):
         bad = self.env.write("bad.json", json.dumps({"id": "x", "name": "x", "currency": "USD",
