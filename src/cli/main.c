@@ -406,9 +406,10 @@ static bool server_setting(int id)
 {
 	return id == SET_LISTEN || id == SET_NO_WORKER || id == SET_WEBHOOK_ALLOW_HOSTS ||
 	       id == SET_HTTP_MAX_BODY || id == SET_SQLITE_CHECKPOINT_PAGES || id == SET_HTTP_THREADS ||
-	       id == SET_HTTP_RATE ||
-	       id == SET_HTTP_BURST || id == SET_HTTP_TIMEOUT || id == SET_WEB_ROOT ||
-	       id == SET_WORKER_INTERVAL || id == SET_DEMO_DB;
+	       id == SET_HTTP_RATE || id == SET_HTTP_BURST || id == SET_HTTP_TIMEOUT ||
+	       id == SET_HTTP_REQUEST_TIMEOUT || id == SET_HTTP_MAX_CONNECTIONS ||
+	       id == SET_HTTP_MAX_CONNECTIONS_PER_IP || id == SET_HTTP_GROUP_COMMIT ||
+	       id == SET_WEB_ROOT || id == SET_WORKER_INTERVAL || id == SET_DEMO_DB;
 }
 
 /* Does `cmd` declare an option of its own spelled `flag` (it wins over the setting)? */

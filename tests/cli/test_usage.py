@@ -1,5 +1,6 @@
 """CLI usage: exit codes (0 ok, 1 failure, 2 usage), --help for every command,
 unknown commands and options, missing arguments."""
+import json
 import unittest
 
 from fulfilltest import FulfillTest
@@ -38,6 +39,21 @@ class Usage(FulfillTest):
                 h = self.env.cli("help", *c.split())
                 self.assertEqual(h.returncode, 0)
                 self.assertEqual(h.stdout, r.stdout)
+
+    def test_server_settings_are_listed_by_serve_not_by_every_command(self):
+        settings = json.loads(self.env.cli("config", "show", "--json", check=True).stdout)
+        server = [s["flag"] for s in settings if s["name"].startswith("http_")]
+        self.assertGreaterEqual(len(server), 9)
+        for cmd in (["serve"], ["demo"]):
+            h = self.env.cli(*cmd, "--help", check=True).stdout
+            section = h.split("Settings (flag", 1)[1].split("Global options", 1)[0]
+            for flag in server:
+                self.assertIn(flag + " ", section, (cmd, flag))
+        for cmd in ([], ["rewards", "list"], ["worker"]):
+            h = self.env.cli(*cmd, "--help", check=True).stdout
+            glob = h.split("Global options", 1)[1]
+            for flag in server:
+                self.assertNotIn(flag + " ", glob, (cmd, flag))
 
     def test_family_help(self):
         r = self.env.cli("rewards", "--help")
