@@ -199,6 +199,25 @@ int cli_cmd_report_credit_status(struct cli *c)
 
 /* ---- program simulate ---- */
 
+/* "2 rewards, 50.00 USD" from {"rewards": N, "amounts": [{"currency", "amount"}]}. */
+static const char *sim_totals(const json_t *s, char *buf, size_t n)
+{
+	char count[32];
+	size_t used = (size_t)snprintf(buf, n, "%s rewards",
+				       cli_str(s, "rewards", "0", count, sizeof(count)));
+	size_t k;
+	json_t *m;
+	json_array_foreach(json_object_get(s, "amounts"), k, m)
+	{
+		char one[96];
+		cli_money(m, one, sizeof(one));
+		int w = used < n ? snprintf(buf + used, n - used, ", %s", one) : -1;
+		if (w > 0 && (size_t)w < n - used)
+			used += (size_t)w;
+	}
+	return buf;
+}
+
 int cli_cmd_program_simulate(struct cli *c)
 {
 	int v = cli_parse_version(c->args[1]);
@@ -230,33 +249,28 @@ int cli_cmd_program_simulate(struct cli *c)
 	       cli_str(out, "conversions", "0", b, sizeof(b)));
 	static const char *const sides[] = {"actual", "simulated"};
 	for (int i = 0; i < 2; i++) {
-		const json_t *s = json_object_get(out, sides[i]);
-		char n[32], money[512] = "";
-		size_t used = 0, k;
-		json_t *m;
-		json_array_foreach(json_object_get(s, "amounts"), k, m)
-		{
-			char one[96];
-			cli_money(m, one, sizeof(one));
-			int w = snprintf(money + used, sizeof(money) - used, "%s%s",
-					 used ? ", " : "", one);
-			if (w > 0 && (size_t)w < sizeof(money) - used)
-				used += (size_t)w;
-		}
-		printf("  %-10s %s rewards%s%s\n", sides[i],
-		       cli_str(s, "rewards", "0", n, sizeof(n)), used ? ", " : "", money);
+		char text[600];
+		printf("  %-10s %s\n", sides[i],
+		       sim_totals(json_object_get(out, sides[i]), text, sizeof(text)));
 	}
+	/* one row per conversion whose rewards differ (the engine lists up to 100) */
 	const json_t *changes = json_object_get(out, "changes");
 	if (json_array_size(changes)) {
 		printf("changes:\n");
+		static const char *const hdr[] = {"CONVERSION", "ACTUAL", "SIMULATED"};
+		struct cli_table *tbl = cli_table_new(3, hdr);
 		size_t k;
 		json_t *ch;
 		json_array_foreach(changes, k, ch)
 		{
-			char *s = json_dumps(ch, JSON_COMPACT);
-			printf("  %s\n", s ? s : "");
-			free(s);
+			char id[160], a[600], s[600];
+			const char *row[] = {
+			    cli_str(ch, "conversion", "", id, sizeof(id)),
+			    sim_totals(json_object_get(ch, "actual"), a, sizeof(a)),
+			    sim_totals(json_object_get(ch, "simulated"), s, sizeof(s))};
+			cli_table_add(tbl, row);
 		}
+		cli_table_print(tbl, stdout);
 	}
 	json_decref(out);
 	return CLI_OK;

@@ -127,6 +127,23 @@ class Finance(FulfillTest):
         # nothing changed
         self.assertEqual(len(self.env.cli_json("rewards", "list")["data"]), 9)
 
+    def test_simulate_lists_the_changed_conversions_as_a_table(self):
+        with open(os.path.join(EXAMPLES, "programs", "give20get20.json")) as f:
+            doc = json.load(f)
+        doc["rewards"][0]["amount"] = 2500  # the referrer: $25 instead of $20
+        self.env.cli("program", "load", self.env.write("v2.json", json.dumps(doc)), check=True)
+        r = self.env.cli("program", "simulate", "give20get20", "2", "--from", "2026-09-01", check=True)
+        lines = r.stdout.splitlines()
+        self.assertIn("  actual     6 rewards, 120.00 USD", lines)
+        self.assertIn("  simulated  6 rewards, 135.00 USD", lines)
+        table = lines[lines.index("changes:") + 1:]
+        self.assertEqual(table[0].split(), ["CONVERSION", "ACTUAL", "SIMULATED"])
+        rows = {ln.split()[0]: ln.split(None, 1)[1] for ln in table[1:]}
+        self.assertEqual(set(rows), {"ord_tom_1", "ord_ana_1", "ord_raj_1"})
+        for row in rows.values():
+            self.assertEqual(row.split(), "2 rewards, 40.00 USD 2 rewards, 45.00 USD".split())
+        self.assertNotIn("{", r.stdout)  # people get a table, --json gets the objects
+
     def test_tax_form(self):
         r = self.env.cli("participants", "tax-form", "jessica", "w9")
         self.assertEqual(r.returncode, 0, r.stderr)
