@@ -155,7 +155,9 @@ static const struct command_def commands[] = {
       "others. Each rejected line is reported on stderr as 'line N: CODE: MESSAGE (PARAM)'. "
       "Lines longer than 16 MiB are rejected as too_large. A progress bar is drawn on stderr "
       "when it is a terminal. The last line on stdout is 'accepted N, duplicate N, rejected "
-      "N'. Exit status 0 unless the file cannot be read. Formats: docs/ingest.md.",
+      "N'. Exit status 0 unless the file cannot be read or the database refuses a whole "
+      "chunk (stderr names the first line not stored; ingesting the file again is safe). "
+      "Formats: docs/ingest.md.",
       OPTS(OPT_FORMAT), 1, 1, cli_cmd_ingest},
      NEED_ENGINE},
     {{"explain", "ID", "why a reward (or a conversion) came out as it did",
