@@ -233,6 +233,24 @@ int cli_settings_resolve(struct cli_settings *s)
 		if (s->flag_value[i])
 			set_value(s, i, s->flag_value[i], SRC_FLAG);
 	}
+	/* A boolean is one of the words below: a typo (no_worker = ture) must not quietly
+	 * mean false. */
+	static const char *const bool_words[] = {"1", "true", "yes", "on", "0", "false", "no", "off", ""};
+	for (int i = 0; i < SET__COUNT; i++) {
+		const char *v = s->value[i];
+		if (!cli_settings_table[i].boolean || !v)
+			continue;
+		bool known = false;
+		for (size_t k = 0; k < sizeof(bool_words) / sizeof(bool_words[0]); k++)
+			known = known || !strcasecmp(v, bool_words[k]);
+		if (!known) {
+			fprintf(stderr,
+				"fulfill: %s (from %s) must be true or false (1, yes, on / 0, no, off), "
+				"not '%s'\n",
+				cli_settings_table[i].name, cli_source_name(s->source[i]), v);
+			return CLI_USAGE;
+		}
+	}
 	if (s->value[SET_LOG_LEVEL]) {
 		const char *lv = s->value[SET_LOG_LEVEL];
 		if (strcmp(lv, "debug") != 0 && strcmp(lv, "info") != 0 &&

@@ -113,6 +113,21 @@ class Config(FulfillTest):
             self.assertEqual(r.returncode, 2, (bad, r.stderr))
             self.assertIn(bad[0][2:].replace("-", "_"), r.stderr)
 
+    def test_booleans_are_checked(self):
+        for v, want in (("YES", "YES"), ("on", "on"), ("0", "0"), ("Off", "Off")):
+            self.assertEqual(self.show(env={"FULFILL_NO_WORKER": v})["no_worker"]["value"], want)
+        # a typo is an error, not a quiet "false" that leaves the worker running
+        conf = self.env.write("typo.conf", "no_worker = ture\n")
+        r = self.env.cli("config", "show", "--config", conf)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no_worker (from file) must be true or false", r.stderr)
+        self.assertIn("'ture'", r.stderr)
+        e = dict(self.env.env, FULFILL_NO_WORKER="nope")
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:1"], env=e, capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no_worker (from env)", r.stderr)
+
     def start(self, *args, env=None):
         """`fulfill ARGS serve` with only the FULFILL_* variables in `env`; returns the
         process once it is up on one of the ports tried, and that port."""
