@@ -437,6 +437,11 @@ enum ff_err engine_batch_get(struct engine *e, const struct actor *a, const char
  * reference`, one RFC 4180 line per reward (CRLF line ends), amount in minor units. */
 enum ff_err engine_batch_report_csv(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
 				    struct ff_diag *d);
+/* The same report as {"object": "batch_report", "batch": ID, "data": [{"reward_id",
+ * "participant", "type", "amount" (minor units or null), "currency", "reference"}]}
+ * (`fulfill batch export --json`); null for a missing currency or reference. */
+enum ff_err engine_batch_report_json(struct engine *e, const struct actor *a, const char *id, json_t **out,
+				     struct ff_diag *d);
 /* open -> closed (exported / submitted). FF_E_INVALID_TRANSITION otherwise. */
 enum ff_err engine_batch_close(struct engine *e, const struct actor *a, const char *id, json_t **out,
 			       struct ff_diag *d);

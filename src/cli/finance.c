@@ -409,6 +409,8 @@ int cli_cmd_batch_show(struct cli *c)
 
 int cli_cmd_batch_export(struct cli *c)
 {
+	if (c->json) /* the lines as JSON objects, not the CSV file */
+		return cli_run_by_id(c, engine_batch_report_json, NULL);
 	struct ffbuf b;
 	ffbuf_init(&b, 0);
 	struct ff_diag d;

@@ -410,31 +410,80 @@ enum ff_err engine_batch_get(struct engine *e, const struct actor *a, const char
 	return core_done(e, FF_OK);
 }
 
-enum ff_err engine_batch_report_csv(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
-				    struct ff_diag *d)
+/* The batch report's columns (Q_BATCH_REPORT); column 3 is the amount. */
+static const char *const report_columns[] = {"reward_id", "participant", "type", "amount", "currency", "reference"};
+
+/* Run the batch report of `id`, calling row(ctx, st) for each line. */
+static enum ff_err batch_report(struct engine *e, const struct actor *a, const char *id,
+				void (*row)(void *ctx, struct store_stmt *st), void *ctx, struct ff_diag *d)
 {
 	struct batch_row b;
 	enum ff_err err = batch_load(e, a, id, &b, d);
 	if (err)
 		return core_done(e, err);
-	ffbuf_adds(out, "reward_id,participant,type,amount,currency,reference\r\n");
 	struct store_stmt *st = store_query(e->st, Q_BATCH_REPORT);
 	store_bind_text(st, 1, id);
 	int rc;
-	while ((rc = store_step(st)) == 1) {
-		for (int c = 0; c < 6; c++) {
-			if (c)
-				ffbuf_adds(out, ",");
-			if (c == 3 && !store_col_null(st, 3))
-				ffbuf_addf(out, "%lld", (long long)store_col_int(st, 3));
-			else
-				csv_write_field(out, store_col_text(st, c) ? store_col_text(st, c) : "");
-		}
-		ffbuf_adds(out, "\r\n");
-	}
+	while ((rc = store_step(st)) == 1)
+		row(ctx, st);
 	if (rc < 0)
 		return core_done(e, core_store_fail(e, d, "batch report"));
 	return core_done(e, FF_OK);
+}
+
+static void report_csv_row(void *ctx, struct store_stmt *st)
+{
+	struct ffbuf *out = ctx;
+	for (int c = 0; c < 6; c++) {
+		if (c)
+			ffbuf_adds(out, ",");
+		if (c == 3 && !store_col_null(st, 3))
+			ffbuf_addf(out, "%lld", (long long)store_col_int(st, 3));
+		else
+			csv_write_field(out, store_col_text(st, c) ? store_col_text(st, c) : "");
+	}
+	ffbuf_adds(out, "\r\n");
+}
+
+static void report_json_row(void *ctx, struct store_stmt *st)
+{
+	json_t *line = json_object();
+	for (int c = 0; c < 6; c++)
+		json_object_set_new(line, report_columns[c],
+				    store_col_null(st, c) ? json_null()
+				    : c == 3	      ? json_integer(store_col_int(st, c))
+						      : json_string(store_col_text(st, c)));
+	json_array_append_new(ctx, line);
+}
+
+enum ff_err engine_batch_report_csv(struct engine *e, const struct actor *a, const char *id, struct ffbuf *out,
+				    struct ff_diag *d)
+{
+	size_t start = out->len;
+	for (int c = 0; c < 6; c++) {
+		ffbuf_adds(out, c ? "," : "");
+		ffbuf_adds(out, report_columns[c]);
+	}
+	ffbuf_adds(out, "\r\n");
+	enum ff_err err = batch_report(e, a, id, report_csv_row, out, d);
+	if (err && out->data) {
+		out->len = start; /* nothing of a report that is not there */
+		out->data[start] = '\0';
+	}
+	return err;
+}
+
+enum ff_err engine_batch_report_json(struct engine *e, const struct actor *a, const char *id, json_t **out,
+				     struct ff_diag *d)
+{
+	json_t *lines = json_array();
+	enum ff_err err = batch_report(e, a, id, report_json_row, lines, d);
+	if (err) {
+		json_decref(lines);
+		return err;
+	}
+	*out = json_pack("{s:s, s:s, s:o}", "object", "batch_report", "batch", id, "data", lines);
+	return FF_OK;
 }
 
 enum ff_err batch_notify(struct engine *e, const char *type, const char *id, struct ff_diag *d)

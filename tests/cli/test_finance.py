@@ -65,6 +65,18 @@ class Finance(FulfillTest):
         rows = list(csv.reader(io.StringIO(export.stdout)))
         self.assertEqual(rows[0], ["reward_id", "participant", "type", "amount", "currency", "reference"])
         self.assertEqual(rows[1][:3], [reward, "dana-market", "custom"])
+        # --json: the same lines as objects (API.md: batch export "with --json"), null
+        # where the CSV cell is empty
+        doc = self.env.cli_json("batch", "export", bid)
+        self.assertEqual((doc["object"], doc["batch"]), ("batch_report", bid))
+        self.assertEqual(len(doc["data"]), len(rows) - 1)
+        for line, row in zip(doc["data"], rows[1:]):
+            self.assertEqual(list(line), rows[0])
+            self.assertEqual(["" if v is None else str(v) for v in line.values()], row)
+        missing = self.env.cli("batch", "export", "bat_nope", "--json")
+        self.assertEqual(missing.returncode, 1, missing.stdout)
+        self.assertEqual(missing.stdout, "")
+        self.assertIn("bat_nope", missing.stderr)
         self.assertEqual(self.env.cli_json("batch", "close", bid)["status"], "closed")
         self.assertEqual(self.env.cli("batch", "fulfill", bid).returncode, 2)  # --reference required
         f = self.env.cli_json("batch", "fulfill", bid, "--reference", "CM-1001")
