@@ -403,6 +403,15 @@ enum ff_err rules_eligible(const struct program *p, json_t *ctx, bool *out_ok, j
 void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx);
 /* Amount of a percent reward for a base amount (half-even, capped by max). */
 int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max);
+/* The name a {"var": name} (or {"var": [name, default]}) operand of a rule reads, or
+ * NULL for any other operand. Borrowed. */
+const char *rules_var_name(json_t *operand);
+/* Whether `v` is a value written in the rule itself (no operation in it): the
+ * program's own. */
+bool rules_is_literal(json_t *v);
+/* Whether a reward entry of an explanation ("rewards") was not made because a limit of
+ * the program was reached (rather than a fraud check). */
+bool rules_capped_by_limit(json_t *entry);
 
 /* A referral's evaluation in words its referrer may read (evaluation.c): {at,
  * trigger, outcome, eligible, reasons} from the stored explanation `expl` (borrowed) of

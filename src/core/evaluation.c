@@ -82,30 +82,6 @@ static const struct {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The name of a {"var": ...} operand, or NULL. */
-static const char *var_of(json_t *operand)
-{
-	json_t *v = json_is_object(operand) && json_object_size(operand) == 1
-			? json_object_get(operand, "var")
-			: NULL;
-	if (json_is_array(v))
-		v = json_array_get(v, 0);
-	return json_string_value(v);
-}
-
-/* A value written in the rule itself (no operation inside): the program's own. */
-static bool is_literal(json_t *v)
-{
-	size_t i;
-	json_t *each;
-	json_array_foreach(v, i, each)
-	{
-		if (json_is_object(each) || json_is_array(each))
-			return false;
-	}
-	return !json_is_object(v);
-}
-
 static enum operand_kind add_var(struct ffbuf *b, const char *var)
 {
 	for (size_t i = 0; i < COUNT(known_vars); i++)
@@ -165,15 +141,15 @@ static bool describe_rule(struct ffbuf *b, json_t *rule, const char *currency)
 	json_t *one = json_is_array(args) ? json_array_get(args, 0) : args;
 	size_t n = json_is_array(args) ? json_array_size(args) : 1;
 	const char *var;
-	if ((!strcmp(op, "!") || !strcmp(op, "!!")) && n == 1 && (var = var_of(one))) {
+	if ((!strcmp(op, "!") || !strcmp(op, "!!")) && n == 1 && (var = rules_var_name(one))) {
 		add_var(b, var);
 		ffbuf_adds(b, op[1] ? " must be set" : " must not be set");
 		return true;
 	}
 	json_t *a0 = json_array_get(args, 0), *a1 = json_array_get(args, 1),
 	       *a2 = json_array_get(args, 2);
-	if ((!strcmp(op, "<") || !strcmp(op, "<=")) && n == 3 && (var = var_of(a1)) &&
-	    is_literal(a0) && is_literal(a2)) {
+	if ((!strcmp(op, "<") || !strcmp(op, "<=")) && n == 3 && (var = rules_var_name(a1)) &&
+	    rules_is_literal(a0) && rules_is_literal(a2)) {
 		enum operand_kind kind = add_var(b, var);
 		ffbuf_adds(b, " must be between ");
 		add_literal(b, a0, kind, currency);
@@ -182,8 +158,8 @@ static bool describe_rule(struct ffbuf *b, json_t *rule, const char *currency)
 		return true;
 	}
 	if (!strcmp(op, "in") && n == 2) {
-		bool list = (var = var_of(a0)) && json_is_array(a1) && is_literal(a1);
-		if (!list && !((var = var_of(a1)) && json_is_string(a0)))
+		bool list = (var = rules_var_name(a0)) && json_is_array(a1) && rules_is_literal(a1);
+		if (!list && !((var = rules_var_name(a1)) && json_is_string(a0)))
 			return false;
 		enum operand_kind kind = add_var(b, var);
 		ffbuf_adds(b, list ? " must be one of " : " must include ");
@@ -192,11 +168,11 @@ static bool describe_rule(struct ffbuf *b, json_t *rule, const char *currency)
 	}
 	if (n != 2)
 		return false;
-	bool mirrored = !(var = var_of(a0));
+	bool mirrored = !(var = rules_var_name(a0));
 	json_t *value = mirrored ? a0 : a1;
-	if (mirrored && !(var = var_of(a1)))
+	if (mirrored && !(var = rules_var_name(a1)))
 		return false;
-	if (!is_literal(value))
+	if (!rules_is_literal(value))
 		return false;
 	for (size_t i = 0; i < COUNT(comparisons); i++) {
 		if (strcmp(op, comparisons[i].op))
@@ -224,7 +200,7 @@ static bool describe_rule(struct ffbuf *b, json_t *rule, const char *currency)
 /* The distinct variables a rule reads, in order. */
 static void collect_vars(json_t *rule, json_t *names)
 {
-	const char *var = var_of(rule);
+	const char *var = rules_var_name(rule);
 	size_t i;
 	json_t *each;
 	if (var) {
@@ -380,19 +356,17 @@ json_t *evaluation_summary(json_t *expl, const char *referral, const char *curre
 		if (!json_array_size(reasons))
 			add_text(reasons, "A condition of the program was not met.");
 	} else {
-		/* eligible: what kept the referrer's rewards from being made. rules.c gives a
-		 * reward stopped by a limit a reason that starts with the limit's key and lists
-		 * that limit in `limits`, in the same order. */
+		/* eligible: what kept the referrer's rewards from being made. rules.c lists the
+		 * limit that stopped a reward (rules_capped_by_limit) in `limits`, in the same
+		 * order. */
 		size_t next_limit = 0;
 		json_array_foreach(json_object_get(entry, "rewards"), i, each)
 		{
 			const char *to = json_string_value(json_object_get(each, "to"));
-			const char *why = json_string_value(json_object_get(each, "reason"));
-			bool limited = json_is_true(json_object_get(each, "capped")) && why &&
-				       !strncmp(why, "referrer_", 9);
 			json_t *limit =
-			    limited ? json_array_get(json_object_get(entry, "limits"), next_limit++)
-				    : NULL;
+			    rules_capped_by_limit(each)
+				? json_array_get(json_object_get(entry, "limits"), next_limit++)
+				: NULL;
 			if (json_object_get(each, "reward") || !to || strcmp(to, "referrer"))
 				continue;
 			if (limit)

@@ -116,18 +116,68 @@ void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx)
 			    json_integer(count_query(e, Q_STATS_PRIOR_CONVERSIONS, referred, NULL)));
 }
 
-/* "conversion.amount (4000)" for a var, the JSON of anything else. */
-static void describe_operand(json_t *rule, json_t *value, char *out, size_t n)
+const char *rules_var_name(json_t *operand)
 {
-	char *vs = jsonw_dumps(value ? value : json_null(), false);
-	json_t *var = json_is_object(rule) ? json_object_get(rule, "var") : NULL;
-	if (var && json_is_array(var))
-		var = json_array_get(var, 0);
-	if (var && json_is_string(var))
-		snprintf(out, n, "%s (%s)", json_string_value(var), vs ? vs : "null");
+	json_t *v = json_is_object(operand) && json_object_size(operand) == 1
+			? json_object_get(operand, "var")
+			: NULL;
+	if (json_is_array(v))
+		v = json_array_get(v, 0);
+	return json_string_value(v);
+}
+
+bool rules_is_literal(json_t *v)
+{
+	size_t i;
+	json_t *each;
+	json_array_foreach(v, i, each)
+	{
+		if (json_is_object(each) || json_is_array(each))
+			return false;
+	}
+	return !json_is_object(v);
+}
+
+/* The two operands of a clause that compares two things ({"op": [a, b]}), with the
+ * operator in *out_op; NULL for a clause of any other shape. Borrowed. */
+static json_t *comparison_args(json_t *clause, const char **out_op)
+{
+	if (!json_is_object(clause) || json_object_size(clause) != 1)
+		return NULL;
+	json_t *args = json_object_iter_value(json_object_iter(clause));
+	*out_op = json_object_iter_key(json_object_iter(clause));
+	return json_is_array(args) && json_array_size(args) == 2 ? args : NULL;
+}
+
+/* "conversion.amount (4000)" for a var, the JSON of its value for anything else. An
+ * operand whose value is not `shown`: a var by its name alone, anything else by its
+ * rule ("5000", or the expression it computes). */
+static void describe_operand(json_t *rule, json_t *value, bool shown, char *out, size_t n)
+{
+	const char *var = rules_var_name(rule);
+	if (var && !shown) {
+		snprintf(out, n, "%s", var);
+		return;
+	}
+	char *vs = jsonw_dumps(!shown ? rule : value ? value : json_null(), false);
+	if (var)
+		snprintf(out, n, "%s (%s)", var, vs ? vs : "null");
 	else
 		snprintf(out, n, "%s", vs ? vs : "null");
 	free(vs);
+}
+
+/* The sentence of a comparison clause: "conversion.amount (7500) >= 5000: true", from
+ * its operands `args`, the values they had (`values`, [a, b]) and which of those to show. */
+static json_t *comparison_text(const char *op, json_t *args, json_t *values, const bool shown[2],
+			       bool ok)
+{
+	char side[2][256], text[600];
+	for (size_t i = 0; i < 2; i++)
+		describe_operand(json_array_get(args, i), json_array_get(values, i), shown[i],
+				 side[i], sizeof(side[i]));
+	snprintf(text, sizeof(text), "%s %s %s: %s", side[0], op, side[1], ok ? "true" : "false");
+	return json_string(text);
 }
 
 static json_t *explain_clause(json_t *clause, json_t *ctx, bool *out_ok, struct ff_diag *d, enum ff_err *err)
@@ -143,21 +193,17 @@ static json_t *explain_clause(json_t *clause, json_t *ctx, bool *out_ok, struct 
 	}
 	json_object_set_new(entry, "value", res);
 	/* a binary comparison gets a readable sentence */
-	if (json_is_object(clause) && json_object_size(clause) == 1) {
-		const char *op = json_object_iter_key(json_object_iter(clause));
-		json_t *args = json_object_iter_value(json_object_iter(clause));
-		if (json_is_array(args) && json_array_size(args) == 2) {
-			char a[256], b[256], text[600];
-			json_t *va = NULL, *vb = NULL;
-			struct ff_diag tmp;
-			jsonlogic_apply(json_array_get(args, 0), ctx, &va, &tmp);
-			jsonlogic_apply(json_array_get(args, 1), ctx, &vb, &tmp);
-			describe_operand(json_array_get(args, 0), va, a, sizeof(a));
-			describe_operand(json_array_get(args, 1), vb, b, sizeof(b));
-			snprintf(text, sizeof(text), "%s %s %s: %s", a, op, b, ok ? "true" : "false");
-			json_object_set_new(entry, "text", json_string(text));
-			json_object_set_new(entry, "values", json_pack("[o?, o?]", va, vb));
-		}
+	const char *op;
+	json_t *args = comparison_args(clause, &op);
+	if (args) {
+		static const bool every[2] = {true, true};
+		json_t *va = NULL, *vb = NULL;
+		struct ff_diag tmp;
+		jsonlogic_apply(json_array_get(args, 0), ctx, &va, &tmp);
+		jsonlogic_apply(json_array_get(args, 1), ctx, &vb, &tmp);
+		json_t *values = json_pack("[o?, o?]", va, vb);
+		json_object_set_new(entry, "text", comparison_text(op, args, values, every, ok));
+		json_object_set_new(entry, "values", values);
 	}
 	return entry;
 }
@@ -379,6 +425,35 @@ static const char *anomaly_check(struct engine *e, const struct program *p, int6
 	return "review:anomaly";
 }
 
+/* The `failed` lines of an explanation that was not eligible, one a clause that failed:
+ * its sentence (explain_clause). The notes (a conversion not in the program's
+ * currency) come after them. New reference. */
+static json_t *failed_lines(json_t *clauses)
+{
+	json_t *failed = json_array();
+	size_t i;
+	json_t *c;
+	json_array_foreach(clauses, i, c) if (!json_is_true(json_object_get(c, "result")))
+	{
+		json_t *t = json_object_get(c, "text");
+		json_array_append_new(failed, t ? json_incref(t)
+						: json_string("a rule clause evaluated to false"));
+	}
+	return failed;
+}
+
+/* How a percent reward was computed: "1000 bp of 7500, at most 2000", the base (the
+ * purchase amount) given as text. */
+static void computed_text(char *out, size_t n, int64_t bp, const char *base, bool has_max,
+			  int64_t max)
+{
+	if (has_max)
+		snprintf(out, n, "%lld bp of %s, at most %lld", (long long)bp, base,
+			 (long long)max);
+	else
+		snprintf(out, n, "%lld bp of %s", (long long)bp, base);
+}
+
 enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *out_ids, json_t **out_expl,
 			struct ff_diag *d)
 {
@@ -403,18 +478,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 	}
 	json_object_set_new(expl, "eligible", json_boolean(ok));
 	if (!ok) {
-		/* name the clauses that failed */
-		json_t *failed = json_array();
-		size_t i;
-		json_t *c;
-		json_array_foreach(clauses, i, c) if (!json_is_true(json_object_get(c, "result")))
-		{
-			json_t *t = json_object_get(c, "text");
-			if (t)
-				json_array_append(failed, t);
-			else
-				json_array_append_new(failed, json_string("a rule clause evaluated to false"));
-		}
+		json_t *failed = failed_lines(clauses);
 		json_array_extend(failed, notes);
 		json_object_set_new(expl, "outcome", json_string("not_eligible"));
 		json_object_set_new(expl, "failed", failed);
@@ -500,12 +564,10 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 			r.has_max = s->has_max;
 			r.amount = rules_percent_amount(in->conversion_amount, s->percent_bp, s->has_max, s->max_amount);
 			r.has_amount = true;
-			if (s->has_max)
-				snprintf(how, sizeof(how), "%lld bp of %lld, at most %lld", (long long)s->percent_bp,
-					 (long long)in->conversion_amount, (long long)s->max_amount);
-			else
-				snprintf(how, sizeof(how), "%lld bp of %lld", (long long)s->percent_bp,
-					 (long long)in->conversion_amount);
+			char base[24];
+			snprintf(base, sizeof(base), "%lld", (long long)in->conversion_amount);
+			computed_text(how, sizeof(how), s->percent_bp, base, s->has_max,
+				      s->max_amount);
 		} else if (s->type == RT_PERCENT_DISCOUNT) {
 			r.percent_bp = s->percent_bp;
 			r.has_percent = true;
@@ -637,4 +699,12 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 	json_decref(signals);
 	*out_expl = expl;
 	return FF_OK;
+}
+
+bool rules_capped_by_limit(json_t *entry)
+{
+	/* limit_hit's reason opens with the limit's key, and every key is the referrer's */
+	const char *why = json_string_value(json_object_get(entry, "reason"));
+	return json_is_true(json_object_get(entry, "capped")) && why &&
+	       !strncmp(why, "referrer_", 9);
 }

@@ -6,6 +6,8 @@
 #define FULFILL_TESTUTIL_H
 
 #include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,15 @@ static inline void tu_rmtree(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Whether the JSON text of `v` contains `text`. */
+static inline bool tu_json_mentions(const json_t *v, const char *text)
+{
+	char *dump = json_dumps(v, JSON_ENCODE_ANY);
+	bool found = dump && strstr(dump, text);
+	free(dump);
+	return found;
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "testutil.h"
 
 /* The reasons of a not-eligible explanation whose one clause, `rule`, failed. */
 static json_t *reasons_of(const char *rule, const char *currency)
@@ -27,15 +28,6 @@ static json_t *reasons_of(const char *rule, const char *currency)
 	json_t *reasons = json_incref(json_object_get(s, "reasons"));
 	json_decref(s);
 	return reasons;
-}
-
-/* Whether `s`'s JSON text contains `text`. */
-static bool mentions(json_t *s, const char *text)
-{
-	char *dump = json_dumps(s, 0);
-	bool found = dump && strstr(dump, text);
-	free(dump);
-	return found;
 }
 
 static void expect(const char *rule, const char *currency, const char *want)
@@ -96,7 +88,7 @@ Test(evaluation, currency_limits_rejections_and_other_referrals)
 	json_t *s = evaluation_summary(expl, "r", "USD", 0);
 	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(s, "reasons"), 0)),
 			 "The purchase was not in the program's currency (USD).");
-	cr_assert(!mentions(s, "EUR"));
+	cr_assert(!tu_json_mentions(s, "EUR"));
 	json_decref(s);
 	cr_assert_null(evaluation_summary(expl, "another", "USD", 0),
 		       "an explanation of another referral");
@@ -120,7 +112,7 @@ Test(evaluation, currency_limits_rejections_and_other_referrals)
 	    "The program's limit of 500.00 USD in rewards per month for each referrer was reached.",
 	    "The referral did not pass the program's checks.");
 	cr_assert(json_equal(json_object_get(s, "reasons"), want));
-	cr_assert(!mentions(s, "49000"));
+	cr_assert(!tu_json_mentions(s, "49000"));
 	json_decref(want);
 	json_decref(s);
 	json_decref(expl);
@@ -134,7 +126,7 @@ Test(evaluation, currency_limits_rejections_and_other_referrals)
 			  0, NULL);
 	s = evaluation_summary(expl, "b", "USD", 0);
 	cr_assert_str_eq(json_string_value(json_object_get(s, "outcome")), "rejected");
-	cr_assert(!mentions(s, "velocity"));
+	cr_assert(!tu_json_mentions(s, "velocity"));
 	json_decref(s);
 	cr_assert_null(evaluation_summary(expl, NULL, "USD", 0),
 		       "multiple_programs is no referral's own outcome");
