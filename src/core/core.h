@@ -241,12 +241,12 @@ enum ff_err idem_purge(struct engine *e, int64_t now, int64_t *out, struct ff_di
  * after the query is done. */
 json_t *core_texts_of(struct engine *e, enum store_query q, const char *arg);
 
-/* What a partner key (scoped to one participant) is not shown of its own referrals and
- * rewards: the fraud checks' findings and the data they looked at. For a partner
- * actor, `o` (an object; NULL is fine) loses what its "signals" array held ([]), and
- * with `network` its "ip" and "device_id" become null (the referred person's). Any
- * other actor: nothing changes. docs/api-roles.md. */
-void core_redact_for_partner(const struct actor *a, json_t *o, bool network);
+/* What a partner key (scoped to one participant) is not shown of its own referrals:
+ * the fraud checks' findings and the data they looked at. For a partner actor, the
+ * referral object `o` (NULL is fine) loses what its "signals" array held ([]), and its
+ * "ip" and "device_id" become null (the referred person's). Any other actor: nothing
+ * changes. Explanations: rules_redact_for_partner. docs/api-roles.md. */
+void core_redact_for_partner(const struct actor *a, json_t *o);
 
 /* Map a failed store call to FF_E_STORE with the database's message. */
 enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what);
@@ -412,6 +412,17 @@ bool rules_is_literal(json_t *v);
 /* Whether a reward entry of an explanation ("rewards") was not made because a limit of
  * the program was reached (rather than a fraud check). */
 bool rules_capped_by_limit(json_t *entry);
+/* What a partner key reads of an explanation `expl` (modified in place; NULL is fine)
+ * that it may see because its participant is the referral's `party` ("referrer" or
+ * "referred"): the rule, each clause's result and the outcome stay, and the values of
+ * the other party (the referred person's and their purchase's for a referrer; the
+ * referrer's for the referred person) go, from each clause's `value`, `values` and
+ * sentence, and from `failed`; a fraud check's findings and its name ("signals", a
+ * rejection's reason) go for either; the other party's rewards say only what the
+ * program gives them; the referrer's tier and limits are the referrer's alone; the
+ * anomaly guard's figures are nobody's. Each program of a multi-program explanation
+ * likewise. Any other actor: nothing changes. docs/api-roles.md. */
+void rules_redact_for_partner(const struct actor *a, json_t *expl, const char *party);
 
 /* A referral's evaluation in words its referrer may read (evaluation.c): {at,
  * trigger, outcome, eligible, reasons} from the stored explanation `expl` (borrowed) of

@@ -210,19 +210,14 @@ int engine_wait_work(struct engine *e, int timeout_ms)
 	return store_wait_work(e->st, timeout_ms);
 }
 
-void core_redact_for_partner(const struct actor *a, json_t *o, bool network)
+void core_redact_for_partner(const struct actor *a, json_t *o)
 {
 	if (!a->participant[0] || !json_is_object(o))
 		return;
 	if (json_object_get(o, "signals"))
 		json_object_set_new(o, "signals", json_array());
-	size_t i; /* an explanation over several programs holds one per program */
-	json_t *each;
-	json_array_foreach(json_object_get(o, "programs"), i, each) core_redact_for_partner(a, each, network);
-	if (network) {
-		json_object_set_new(o, "ip", json_null());
-		json_object_set_new(o, "device_id", json_null());
-	}
+	json_object_set_new(o, "ip", json_null());
+	json_object_set_new(o, "device_id", json_null());
 }
 
 /* ---- transactions ---- */

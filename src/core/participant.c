@@ -525,7 +525,7 @@ enum ff_err engine_participant_referrals(struct engine *e, const struct actor *a
 	json_t *data = json_array();
 	while (store_step(st) == 1) {
 		json_t *o = referral_row_json(st);
-		core_redact_for_partner(a, o, true);
+		core_redact_for_partner(a, o);
 		json_object_set_new(o, "last_evaluation", referral_last_evaluation(st));
 		json_array_append_new(data, o);
 	}
@@ -545,8 +545,9 @@ enum ff_err engine_referral_get(struct engine *e, const struct actor *a, const c
 		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no referral %s", id));
 	json_t *o = referral_row_json(st);
 	json_t *expl = json_from_text(store_col_text(st, 15), NULL);
-	core_redact_for_partner(a, o, true);
-	core_redact_for_partner(a, expl, false);
+	core_redact_for_partner(a, o);
+	rules_redact_for_partner(
+	    a, expl, strcmp(a->participant, store_col_text(st, 2)) ? "referred" : "referrer");
 	json_object_set_new(o, "last_evaluation", referral_last_evaluation(st));
 	json_object_set_new(o, "explanation", expl);
 	*out = o;

@@ -306,7 +306,8 @@ static bool in_scope(const struct actor *a, const struct reward *r)
 }
 
 /* A partner sees its own rewards without what the fraud checks found (signals) and
- * the connector's last error (the provider's details): core_redact_for_partner. */
+ * the connector's last error (the provider's details); their explanations:
+ * rules_redact_for_partner. */
 static void redact_reward(const struct actor *a, struct reward *r)
 {
 	if (!a->participant[0])
@@ -512,7 +513,7 @@ enum ff_err engine_explain(struct engine *e, const struct actor *a, const char *
 		if (!in_scope(a, &r))
 			return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));
 		json_t *expl = reward_explanation(e, &r);
-		core_redact_for_partner(a, expl, false);
+		rules_redact_for_partner(a, expl, r.role);
 		redact_reward(a, &r);
 		*out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "object", "explanation", "reward", id, "status",
 				 r.status, "participant", r.participant, "explanation", expl, "signals",
@@ -528,7 +529,8 @@ enum ff_err engine_explain(struct engine *e, const struct actor *a, const char *
 		if (a->participant[0] && strcmp(a->participant, participant))
 			return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward or conversion %s", id));
 		json_t *expl = json_from_text(store_col_text(st, 0), "{}");
-		core_redact_for_partner(a, expl, false);
+		/* a partner reads the explanation of its own purchase only */
+		rules_redact_for_partner(a, expl, "referred");
 		*out = json_pack("{s:s, s:s, s:s, s:o}", "object", "explanation", "conversion", id, "participant",
 				 participant, "explanation", expl);
 		return core_done(e, FF_OK);
