@@ -433,6 +433,10 @@ json_t *evaluation_summary(json_t *expl, const char *referral, const char *curre
 
 /* The key id of a master key: 16 hex digits of a keyed hash. */
 void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);
+/* Record `key_id` as the key the database is sealed with (meta.master_key_id, which
+ * engine_open() checks the key it is given against): the last step of a master key
+ * rotation, in its transaction. */
+enum ff_err core_key_check_move(struct engine *e, const char key_id[17], struct ff_diag *d);
 
 /* Refund handling for one conversion after its refunded total changed. `reason` is the
  * history reason of the rewards it cancels or reverses; NULL: the reason of the

@@ -49,9 +49,12 @@ void engine_config_init(struct engine_config *cfg)
 	cfg->max_body = 10 << 20;
 }
 
-static bool is_pg(const char *url)
+/* The file of a SQLite database URL ("sqlite:PATH" or a bare path); NULL for PostgreSQL. */
+static const char *sqlite_path(const char *url)
 {
-	return !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13);
+	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
+		return NULL;
+	return strncmp(url, "sqlite:", 7) ? url : url + 7;
 }
 
 static enum ff_err read_key_file(const char *path, uint8_t key[FF_MASTER_KEY_BYTES], struct ff_diag *d)
@@ -87,12 +90,10 @@ enum ff_err engine_config_load_key(struct engine_config *cfg, const char *key_fi
 		cfg->has_master_key = !err;
 		return err;
 	}
-	if (is_pg(cfg->db_url))
+	const char *path = sqlite_path(cfg->db_url);
+	if (!path)
 		return ff_fail(d, FF_E_INVALID, "master_key",
 			       "PostgreSQL needs a master key: set FULFILL_MASTER_KEY or --master-key-file");
-	const char *path = cfg->db_url;
-	if (!strncmp(path, "sqlite:", 7))
-		path += 7;
 	char kp[1100];
 	snprintf(kp, sizeof(kp), "%s.key", path);
 	if (access(kp, F_OK) == 0) {
@@ -134,6 +135,101 @@ enum ff_err engine_config_load_key(struct engine_config *cfg, const char *key_fi
 	return FF_OK;
 }
 
+/* ---- the master key check ----
+ *
+ * meta.master_key_id holds the key id (engine_key_id: a keyed hash of a fixed label,
+ * which tells keys apart without telling anything about them) of the key the database's
+ * e-mails and names are sealed with. Every open compares it with the key given, so that
+ * a wrong key is refused instead of quietly leaving names out and sealing and hashing new
+ * rows under another key (the same person would become a new participant). The previous
+ * key of a rotation being rolled out passes too; the rotation's last transaction moves
+ * the value to the new key (governance.c). */
+
+#define KEY_CHECK "master_key_id"
+
+/* The refusal, with the way out: which settings hold the key, and where it was. */
+static enum ff_err key_refused(const struct engine *e, const char *why, struct ff_diag *d)
+{
+	char where[1200] = "";
+	const char *path = sqlite_path(e->cfg.db_url);
+	if (path)
+		snprintf(where, sizeof(where), "; with neither set, the file %s.key next to the database", path);
+	return ff_fail(d, FF_E_INVALID, "master_key",
+		       "wrong master key: %s. Set master_key (FULFILL_MASTER_KEY) or master_key_file "
+		       "(--master-key-file, FULFILL_MASTER_KEY_FILE) to the key the database was used with (the "
+		       "same key or key file as before%s); while a `keys rotate-master` is rolled out, the old "
+		       "key goes in master_key_previous (FULFILL_MASTER_KEY_PREVIOUS)",
+		       why, where);
+}
+
+/* meta.master_key_id into out ("" when there is none). */
+static enum ff_err key_check_read(struct engine *e, char out[17], struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_META_GET);
+	store_bind_text(st, 1, KEY_CHECK);
+	int rc = store_step(st);
+	copy_str(out, 17, rc == 1 ? store_col_text(st, 0) : "");
+	store_release(e->st);
+	return rc < 0 ? core_store_fail(e, d, "master key check") : FF_OK;
+}
+
+/* A database without master_key_id (new, or from before the check) takes the id of the
+ * key its sealed values open with: the current key's, or the previous key's (a rotation
+ * under way), or the current key's when nothing is sealed yet. A value that opens with
+ * neither is refused, and nothing is written. Another process may adopt at the same
+ * time: the first value written stays (the caller reads it back). */
+static enum ff_err key_check_adopt(struct engine *e, const char *previous_id, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_SEALED_SAMPLE);
+	int rc = store_step(st);
+	if (rc < 0)
+		return core_store_fail(e, d, "master key check");
+	const char *adopt = e->key_id;
+	const char *sealed = rc == 1 ? store_col_text(st, 0) : NULL;
+	if (sealed) {
+		char *plain = crypto_open(e->cfg.master_key, sealed);
+		if (!plain && e->has_previous_key && (plain = crypto_open(e->previous_key, sealed)))
+			adopt = previous_id;
+		bool opens = plain != NULL;
+		free(plain);
+		if (!opens) {
+			store_release(e->st);
+			return key_refused(e, "the database's sealed e-mails and names do not open with it", d);
+		}
+	}
+	store_release(e->st);
+	st = store_query(e->st, Q_META_ADD);
+	store_bind_text(st, 1, KEY_CHECK);
+	store_bind_text(st, 2, adopt);
+	return store_exec(st) ? core_store_fail(e, d, "master key check") : FF_OK;
+}
+
+static enum ff_err key_check(struct engine *e, struct ff_diag *d)
+{
+	char stored[17], previous_id[17] = "";
+	if (e->has_previous_key)
+		engine_key_id(e->previous_key, previous_id);
+	enum ff_err err = key_check_read(e, stored, d);
+	if (!err && !stored[0] && !(err = key_check_adopt(e, previous_id, d)))
+		err = key_check_read(e, stored, d);
+	if (err)
+		return err;
+	if (!strcmp(stored, e->key_id) || (previous_id[0] && !strcmp(stored, previous_id)))
+		return FF_OK;
+	char why[160];
+	snprintf(why, sizeof(why), "the database is sealed with the key whose id is %s, this key's id is %s",
+		 stored, e->key_id);
+	return key_refused(e, why, d);
+}
+
+enum ff_err core_key_check_move(struct engine *e, const char key_id[17], struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_META_SET);
+	store_bind_text(st, 1, KEY_CHECK);
+	store_bind_text(st, 2, key_id);
+	return store_exec(st) ? core_store_fail(e, d, "master key check") : FF_OK;
+}
+
 enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, struct ff_diag *d)
 {
 	crypto_init();
@@ -145,6 +241,8 @@ enum ff_err engine_open(const struct engine_config *cfg, struct engine **out, st
 	if (prev && *prev && !crypto_master_key_parse(prev, e->previous_key))
 		e->has_previous_key = true;
 	enum ff_err err = store_open(cfg->db_url, &e->st, d);
+	if (!err && (err = key_check(e, d)))
+		store_close(e->st);
 	if (err) {
 		free(e);
 		return err;

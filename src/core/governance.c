@@ -351,8 +351,12 @@ enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor 
 			json_decref(bl);
 		}
 		if (!err && n == 0) {
+			/* every row is sealed with the new key: from now on it is the one that
+			 * opens the database (with the old one only as the previous key) */
+			err = core_key_check_move(e, new_id, d);
 			json_t *detail = json_pack("{s:s}", "key_id", new_id);
-			err = audit_append(e, a->label, "master_key.rotated", new_id, detail, d);
+			if (!err)
+				err = audit_append(e, a->label, "master_key.rotated", new_id, detail, d);
 			json_decref(detail);
 			err = core_end(e, err, d);
 			complete = true;

@@ -229,6 +229,12 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_FX_LIST] = "SELECT currency, reporting, rate, updated_at FROM fx_rates ORDER BY reporting, currency",
 	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[Q_META_SET] = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[Q_META_ADD] = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+	/* engine.c: one value sealed with the master key, to tell which key a database that has
+	 * no master_key_id yet was used with: the first participant with an e-mail or a name,
+	 * else the first e-mail on the blocklist; NULL when there is none. COALESCE runs the
+	 * second subquery only when the first found nothing (SQLite and PostgreSQL alike). */
+	[Q_SEALED_SAMPLE] = "SELECT COALESCE((SELECT COALESCE(email_enc, name_enc) FROM participants WHERE email_enc IS NOT NULL OR name_enc IS NOT NULL LIMIT 1), (SELECT value_enc FROM blocklist WHERE value_enc IS NOT NULL LIMIT 1))",
 	[Q_FEE_SET] = "INSERT INTO connector_fees (connector, currency, fixed_amount, percent_bp, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (connector, currency) DO UPDATE SET fixed_amount = excluded.fixed_amount, percent_bp = excluded.percent_bp, updated_at = excluded.updated_at",
 	[Q_FEE_DELETE] = "DELETE FROM connector_fees WHERE connector = ? AND currency = ?",
 	[Q_FEE_GET] = "SELECT fixed_amount, percent_bp FROM connector_fees WHERE connector = ? AND currency = ?",

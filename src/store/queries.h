@@ -211,6 +211,8 @@ enum store_query {
 	Q_FX_LIST,
 	Q_META_GET,
 	Q_META_SET,
+	Q_META_ADD,
+	Q_SEALED_SAMPLE,
 	Q_FEE_SET,
 	Q_FEE_DELETE,
 	Q_FEE_GET,

@@ -4,12 +4,13 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_helpers import load_programs  # noqa: E402
-from fulfilltest import FulfillTest  # noqa: E402
+from fulfilltest import BIN, MASTER_KEY, FulfillTest, free_port  # noqa: E402
 
 
 def sqlite_path(env):
@@ -145,6 +146,82 @@ class RotateMasterKey(FulfillTest):
         # the same key again is refused
         self.assertEqual(self.env.cli("keys", "rotate-master", "--new-key-file", path,
                                       "--master-key-file", path).returncode, 1)
+
+
+def run_sql(env, sql):
+    """Run `sql` on the test database behind fulfill's back, on either backend."""
+    path = sqlite_path(env)
+    if path is None:
+        subprocess.run(["psql", env.db, "-qc", sql], check=True, capture_output=True)
+        return
+    with sqlite3.connect(path) as db:
+        db.execute(sql)
+
+
+class MasterKeyCheck(FulfillTest):
+    OTHER = "cd" * 32
+
+    def setUp(self):
+        super().setUp()
+        self.env.cli("ingest", "-", input=json.dumps({"id": "p1", "type": "participant", "data": {
+            "id": "jo", "email": "jo@example.com", "name": "Jo", "country": "US", "currency": "USD"}}) + "\n",
+            check=True)
+
+    def with_key(self, *args, key, previous=None):
+        env = dict(self.env.env, FULFILL_MASTER_KEY=key)
+        env.pop("FULFILL_MASTER_KEY_PREVIOUS", None)
+        if previous:
+            env["FULFILL_MASTER_KEY_PREVIOUS"] = previous
+        return subprocess.run([BIN, *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    def assertRefused(self, r):
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("wrong master key", r.stderr)
+        self.assertIn("FULFILL_MASTER_KEY", r.stderr)
+        self.assertIn("--master-key-file", r.stderr)
+
+    def test_wrong_key_is_refused(self):
+        r = self.with_key("participants", "show", "jo", key=self.OTHER)
+        self.assertRefused(r)
+        self.assertIn("invalid_request", r.stderr)
+        self.assertNotIn(self.OTHER, r.stderr)
+        self.assertNotIn(MASTER_KEY, r.stderr)
+        # a wrong key writes nothing either: jo is not made again under it
+        event = {"id": "p2", "type": "participant", "data": {"id": "jo2", "email": "jo@example.com"}}
+        r = subprocess.run([BIN, "ingest", "-"], env=dict(self.env.env, FULFILL_MASTER_KEY=self.OTHER),
+                           input=json.dumps(event) + "\n", capture_output=True, text=True, timeout=60)
+        self.assertRefused(r)
+        self.assertEqual([p["id"] for p in self.env.cli_json("participants", "list")["data"]], ["jo"])
+        # and the server does not start
+        port = free_port()
+        r = self.with_key("serve", "--listen", f"127.0.0.1:{port}", key=self.OTHER)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("wrong master key", r.stderr)
+
+    def test_right_key_works(self):
+        jo = self.env.cli_json("participants", "show", "jo")
+        self.assertEqual((jo["email"], jo["name"]), ("jo@example.com", "Jo"))
+
+    def test_rotation_moves_the_check_to_the_new_key(self):
+        path = self.env.write("new.key", self.OTHER + "\n")
+        self.env.cli("keys", "rotate-master", "--new-key-file", path, check=True)
+        # only the new key opens it now, alone or with the old one as the previous key
+        self.assertRefused(self.env.cli("participants", "show", "jo"))
+        for previous in (None, MASTER_KEY):
+            r = self.with_key("participants", "show", "jo", "--json", key=self.OTHER, previous=previous)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["email"], "jo@example.com")
+        jo = self.env.cli_json("participants", "show", "jo", "--master-key-file", path)
+        self.assertEqual(jo["name"], "Jo")
+
+    def test_database_without_a_check_adopts_the_right_key(self):
+        run_sql(self.env, "DELETE FROM meta WHERE key = 'master_key_id'")
+        self.assertRefused(self.with_key("participants", "list", key=self.OTHER))
+        self.assertEqual(self.env.cli_json("participants", "show", "jo")["email"], "jo@example.com")
+        # adopted: the wrong key stays refused
+        self.assertRefused(self.with_key("participants", "list", key=self.OTHER))
 
 
 if __name__ == "__main__":

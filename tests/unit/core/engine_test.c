@@ -1001,3 +1001,83 @@ Test(engine, participant_contexts_follow_changes_between_transactions)
 	fx_sql(&F, "UPDATE participants SET country = 'FR' WHERE id = 'jessica'");
 	cr_assert_eq(fx_conversion(&F, "o4", "eve", 100), 0, "a raw write is seen");
 }
+
+/* Close F's engine and open it again with the master key of `byte`s and, unless 0, the
+ * previous key of `previous` bytes; F.e stays closed when the open fails. */
+static enum ff_err reopen_with_key(uint8_t byte, uint8_t previous, struct ff_diag *d)
+{
+	engine_close(F.e);
+	F.e = NULL;
+	memset(F.cfg.master_key, byte, sizeof(F.cfg.master_key));
+	char hex[2 * FF_MASTER_KEY_BYTES + 1];
+	for (int i = 0; i < FF_MASTER_KEY_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", previous);
+	if (previous)
+		setenv("FULFILL_MASTER_KEY_PREVIOUS", hex, 1);
+	else
+		unsetenv("FULFILL_MASTER_KEY_PREVIOUS");
+	ff_diag_clear(d);
+	enum ff_err err = engine_open(&F.cfg, &F.e, d);
+	unsetenv("FULFILL_MASTER_KEY_PREVIOUS");
+	return err;
+}
+
+static int64_t key_checks(void)
+{
+	return fx_sql_int(&F, "SELECT COUNT(*) FROM meta WHERE key = 'master_key_id'");
+}
+
+Test(engine, wrong_master_key_is_refused)
+{
+	/* the fixture's key is 0xab...: the new, empty database took it */
+	cr_assert_eq(key_checks(), 1);
+	struct ff_diag d;
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID, "an empty database keeps its first key");
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "%s", d.message);
+	fx_participant(&F, "jo");
+
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "master_key");
+	cr_assert(strstr(d.message, "wrong master key"), "%s", d.message);
+	cr_assert(strstr(d.message, "FULFILL_MASTER_KEY") && strstr(d.message, "--master-key-file"),
+		  "the message names the settings: %s", d.message);
+	cr_assert(strstr(d.message, "t.db.key") || strncmp(F.cfg.db_url, "sqlite:", 7),
+		  "and the key file next to a SQLite database: %s", d.message);
+	cr_assert_null(F.e);
+
+	/* either key of a rotation being rolled out opens it */
+	cr_assert_eq(reopen_with_key(0xcd, 0xab, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xab, 0xcd, &d), FF_OK, "%s", d.message);
+	json_t *p = NULL;
+	cr_assert_eq(engine_participant_get(F.e, &F.cli, "jo", &p, &d), FF_OK);
+	cr_assert_str_eq(json_string_value(json_object_get(p, "email")), "jo@example.com");
+	json_decref(p);
+	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM participants"), 1, "the refusals wrote nothing");
+}
+
+Test(engine, database_without_key_check_adopts_the_key_that_opens_it)
+{
+	fx_participant(&F, "jo");
+	/* as a database from before the check: no master_key_id */
+	fx_sql(&F, "DELETE FROM meta WHERE key = 'master_key_id'");
+	struct ff_diag d;
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID, "its e-mails do not open with this key");
+	cr_assert(strstr(d.message, "wrong master key"), "%s", d.message);
+	cr_assert_eq(key_checks(), 0, "a refused key is not adopted");
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(key_checks(), 1, "the key that opens them is");
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID);
+
+	/* in the middle of a rotation, the previous key that opens them is adopted */
+	fx_sql(&F, "DELETE FROM meta WHERE key = 'master_key_id'");
+	cr_assert_eq(reopen_with_key(0xcd, 0xab, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID);
+
+	/* nothing sealed yet: the key given is adopted */
+	fx_sql(&F, "DELETE FROM meta WHERE key = 'master_key_id'");
+	fx_sql(&F, "UPDATE participants SET email_enc = NULL, name_enc = NULL");
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_E_INVALID);
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_OK, "%s", d.message);
+}

@@ -441,6 +441,20 @@ Test(fraud, master_key_rotation_resumes)
 	}
 	unsetenv("FULFILL_MASTER_KEY_PREVIOUS");
 	engine_close(F.e);
+	F.e = NULL;
+	/* ... the new key alone does not open it yet (most rows are under the old one) ... */
+	uint8_t key1[32];
+	memcpy(key1, F.cfg.master_key, 32);
+	memcpy(F.cfg.master_key, key2, 32);
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_E_INVALID, "the new key before the rotation is done");
+	/* ... but with the old one as the previous key it does */
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key1[i]);
+	setenv("FULFILL_MASTER_KEY_PREVIOUS", hex, 1);
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK, "%s", d.message);
+	engine_close(F.e);
+	unsetenv("FULFILL_MASTER_KEY_PREVIOUS");
+	memcpy(F.cfg.master_key, key1, 32);
 	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK);
 	/* ... and run again, it resumes: only the 20 left */
 	cr_assert_eq(engine_rotate_master_key(F.e, &F.cli, key2, &out, &d), FF_OK, "%s", d.message);
@@ -451,8 +465,12 @@ Test(fraud, master_key_rotation_resumes)
 	cr_assert_eq(engine_rotate_master_key(F.e, &F.cli, key2, &out, &d), FF_OK);
 	cr_assert_eq(json_integer_value(json_object_get(out, "participants")), 0, "resumable: nothing twice");
 	json_decref(out);
-	/* reopen with the new key: names, e-mails and e-mail lookups work */
+	/* the old key no longer opens the database ... */
 	engine_close(F.e);
+	F.e = NULL;
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_E_INVALID, "the old key after the rotation");
+	cr_assert(strstr(d.message, "wrong master key"), "%s", d.message);
+	/* ... the new key does: names, e-mails and e-mail lookups work */
 	memcpy(F.cfg.master_key, key2, 32);
 	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK);
 	json_t *p = NULL;
