@@ -121,9 +121,13 @@ static void print_connector(const struct cli *c, const json_t *o)
 	}
 	for (size_t i = 0; i < nk; i++) {
 		const char *key = json_string_value(json_array_get(keys, i));
-		char val[512];
-		printf("  %-*s  %s\n", (int)w, key,
-		       config_value(json_object_get(cfg, key), val, sizeof(val)));
+		char val[512], shown[512];
+		const char *text = config_value(json_object_get(cfg, key), val, sizeof(val));
+		if (!strcmp(key, "url") || !strcmp(key, "base_url")) {
+			cli_mask_url(text, shown, sizeof(shown)); /* a password written into the URL */
+			text = shown;
+		}
+		printf("  %-*s  %s\n", (int)w, key, text);
 	}
 	json_decref(keys);
 }
@@ -164,6 +168,20 @@ int cli_cmd_connectors_set(struct cli *c)
 	return cli_finish(c, err, &d, out, print_connector);
 }
 
+/* Where a connector's requests go, for the list: its base_url, else the url of a webhook
+ * or smtp connector's own, with a password in it masked; "(default)" for the provider's
+ * own address. */
+static const char *connector_target(const json_t *config, char *buf, size_t n)
+{
+	const char *url = json_string_value(json_object_get(config, "base_url"));
+	if (!url)
+		url = json_string_value(json_object_get(config, "url"));
+	if (!url)
+		return "(default)";
+	cli_mask_url(url, buf, n);
+	return buf;
+}
+
 static void print_connector_table(const struct cli *c, const json_t *out)
 {
 	(void)c;
@@ -180,7 +198,7 @@ static void print_connector_table(const struct cli *c, const json_t *out)
 		    cli_str(o, "type", "", s[1], sizeof(s[1])),
 		    cli_str(breaker, "state", "closed", s[2], sizeof(s[2])),
 		    cli_str(breaker, "failures", "0", s[3], sizeof(s[3])),
-		    cli_str(json_object_get(o, "config"), "base_url", "(default)", s[4], sizeof(s[4]))};
+		    connector_target(json_object_get(o, "config"), s[4], sizeof(s[4]))};
 		cli_table_add(t, row);
 	}
 	cli_table_print(t, stdout);

@@ -374,11 +374,7 @@ static size_t secret_param_at(const char *s, size_t i)
 	return 0;
 }
 
-/* Mask the secrets of a database setting: the password of a URL like
- * postgres://user:secret@host/db, and the value of every password= or sslpassword=
- * parameter, in a URL's query (postgres://h/db?password=x) or a libpq key=value string
- * (host=h password='x y'). */
-static void mask_url(const char *url, char *out, size_t n)
+void cli_mask_url(const char *url, char *out, size_t n)
 {
 	struct ffbuf b;
 	ffbuf_init(&b, 0);
@@ -436,7 +432,7 @@ int cli_cmd_config_show(struct cli *c)
 		else if (st->secret)
 			snprintf(shown, sizeof(shown), "%s", *v ? "********" : "");
 		else if (i == SET_DB)
-			mask_url(v, shown, sizeof(shown));
+			cli_mask_url(v, shown, sizeof(shown));
 		else
 			snprintf(shown, sizeof(shown), "%s", v);
 		if (arr) {

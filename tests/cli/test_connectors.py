@@ -71,6 +71,30 @@ class Connectors(FulfillTest):
         self.assertIn("sk_...1234", r.stdout)
         self.assertSecretNeverShown()
 
+    def test_list_shows_where_each_connector_sends(self):
+        whsec = "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LTMyLWJ5dGVz"
+        r = self.run_cli("connectors", "set", "hook", "--type", "webhook", "--config",
+                         json.dumps({"url": "https://hooker:" + SECRET + "@93.184.216.34/rewards", "secret": whsec}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.run_cli("connectors", "set", "mail", "--type", "smtp", "--config",
+                         json.dumps({"url": "smtp://mail.example.com:587", "from": "rewards@example.com",
+                                     "username": "rewards", "password": SECRET}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.run_cli("connectors", "set", "stripe_default", "--type", "stripe", "--config",
+                                      json.dumps({"api_key": SECRET})).returncode, 0)
+        self.assertEqual(self.set_stripe().returncode, 0)
+        r = self.run_cli("connectors", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = {line.split()[0]: line.split()[-1] for line in r.stdout.splitlines()[1:]}
+        self.assertEqual(rows, {
+            "hook": "https://hooker:****@93.184.216.34/rewards",  # its own url, the password masked
+            "mail": "smtp://mail.example.com:587",                # the smtp server
+            "stripe_default": "(default)",                        # the provider's own address
+            "stripe_main": PUBLIC,                                # a base_url
+        })
+        self.assertNotIn(whsec, r.stdout)
+        self.assertSecretNeverShown()
+
     def test_config_file_and_stdin(self):
         path = self.env.write("stripe.json", json.dumps({"api_key": SECRET}))
         r = self.run_cli("connectors", "set", "s1", "--type", "stripe", "--config-file", path, "--json")
