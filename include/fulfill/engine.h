@@ -257,7 +257,8 @@ enum ff_err engine_code_pool_put(struct engine *e, const struct actor *a, const 
 				 json_t **out, struct ff_diag *d);
 /* GET /v1/code-pools/{id}: {"id","object":"code_pool","low_stock_threshold",
  * "per_participant_limit","low_stock":bool,"available","assigned","redeemed","void",
- * "created_at","updated_at"}. */
+ * "created_at","updated_at"}. low_stock: available <= low_stock_threshold now (the
+ * code_pool.low alert's condition). */
 enum ff_err engine_code_pool_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
 				 struct ff_diag *d);
 /* GET /v1/code-pools: a list of code pool objects. */

@@ -32,6 +32,9 @@ static bool pool_id_ok(const char *id)
 	return true;
 }
 
+/* A pool as the API shows it. low_stock says whether the stock is low now: at most
+ * low_stock_threshold codes available (an empty pool always is), the same test as the
+ * code_pool.low alert's (check_low), whether or not the alert has gone out. */
 static enum ff_err pool_json(struct engine *e, const char *id, json_t **out, struct ff_diag *d)
 {
 	struct store_stmt *st = store_query(e->st, Q_POOL_GET);
@@ -45,7 +48,7 @@ static enum ff_err pool_json(struct engine *e, const char *id, json_t **out, str
 			      "code_pool", "low_stock_threshold", (json_int_t)store_col_int(st, 1),
 			      "per_participant_limit",
 			      store_col_null(st, 2) ? json_null() : json_integer(store_col_int(st, 2)), "low_stock",
-			      store_col_int(st, 3) != 0, "available", (json_int_t)0, "assigned", (json_int_t)0,
+			      false, "available", (json_int_t)0, "assigned", (json_int_t)0,
 			      "redeemed", (json_int_t)0, "void", (json_int_t)0, "created_at",
 			      json_time(store_col_int(st, 4), true), "updated_at", json_time(store_col_int(st, 5), true));
 	st = store_query(e->st, Q_POOL_COUNTS);
@@ -56,6 +59,9 @@ static enum ff_err pool_json(struct engine *e, const char *id, json_t **out, str
 		json_decref(o);
 		return core_store_fail(e, d, "code pool counts");
 	}
+	json_object_set_new(o, "low_stock",
+			    json_boolean(json_integer_value(json_object_get(o, "available")) <=
+					 json_integer_value(json_object_get(o, "low_stock_threshold"))));
 	*out = o;
 	return FF_OK;
 }
@@ -383,7 +389,8 @@ enum ff_err engine_code_set_status(struct engine *e, const struct actor *a, cons
 	return core_done(e, err);
 }
 
-/* Raise code_pool.low once per dip below the threshold (re-armed by an upload). */
+/* Raise code_pool.low once per dip to the threshold or below (re-armed by an upload that
+ * lifts the stock above it): the state pool_json shows as low_stock. */
 static enum ff_err check_low(struct engine *e, const char *pool, int64_t threshold, bool alerted, bool empty,
 			     struct ff_diag *d)
 {

@@ -35,14 +35,25 @@ class Fulfillment(SeededAPITest):
         p = self.ok("PUT", "/v1/code-pools/spring", {"low_stock_threshold": 2, "per_participant_limit": 1},
                     key=self.operator)
         self.assertEqual(p["id"], "spring")
+        # no codes yet, a threshold of 2: low
+        self.assertTrue(p["low_stock"], p)
         b = self.ok("POST", "/v1/code-pools/spring/codes", {"codes": ["A1", "A2", "A2"]})
         self.assertEqual((b["added"], b["duplicates"]), (2, 1), b)
+        self.assertTrue(self.ok("GET", "/v1/code-pools/spring")["low_stock"], "2 codes: at the threshold")
         b = self.ok("POST", "/v1/code-pools/spring/codes", "code\r\nB1\r\nB2\r\nA1\r\n", ctype="text/csv")
         self.assertEqual((b["added"], b["duplicates"]), (2, 1), b)
         p = self.ok("GET", "/v1/code-pools/spring", key=self.finance)
-        self.assertEqual(p["available"], 4, p)
+        self.assertEqual((p["available"], p["low_stock"]), (4, False), p)
         self.ok("POST", "/v1/code-pools/spring/codes/B2", {"status": "void"})
         self.assertEqual(self.ok("GET", "/v1/code-pools/spring")["void"], 1)
+        # the list and the CLI say the same
+        for pool in self.ok("GET", "/v1/code-pools")["data"]:
+            self.assertEqual(pool["low_stock"], pool["available"] <= pool["low_stock_threshold"], pool)
+        self.ok("POST", "/v1/code-pools/spring/codes/B1", {"status": "void"})
+        self.assertTrue(self.ok("GET", "/v1/code-pools/spring")["low_stock"], "voided down to 2")
+        self.assertTrue(self.env.cli_json("codes", "show", "spring")["low_stock"])
+        row = [ln.split() for ln in self.env.cli("codes", "list", check=True).stdout.splitlines() if ln.startswith("spring ")]
+        self.assertEqual(row[0][-1], "yes", row)
         self.assertIn("spring", [x["id"] for x in self.ok("GET", "/v1/code-pools")["data"]])
         self.err("POST", "/v1/code-pools/spring/codes/B1", {"status": "lost"}, 400, "invalid_request", "status")
         self.err("POST", "/v1/code-pools/spring/codes", {"codes": "A9"}, 400, "invalid_request", "codes")

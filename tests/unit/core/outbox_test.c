@@ -65,7 +65,9 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	struct ff_diag d;
 	json_t *out = NULL;
 	json_t *body = json_loads("{\"low_stock_threshold\":1,\"per_participant_limit\":2}", 0, NULL);
-	json_decref(call_ok(engine_code_pool_put(F.e, &F.cli, "spring", body, &out, &d), out, &d));
+	out = call_ok(engine_code_pool_put(F.e, &F.cli, "spring", body, &out, &d), out, &d);
+	cr_assert(json_is_true(json_object_get(out, "low_stock")), "no codes: low before any alert");
+	json_decref(out);
 	json_decref(body);
 	char url[128];
 	snprintf(url, sizeof(url), "%s/hooks/ops", P.url);
@@ -148,6 +150,7 @@ Test(outbox, code_pool_upload_assign_hold_release_limit_low_stock)
 	cr_assert_eq(json_integer_value(json_object_get(out, "available")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(out, "assigned")), 3);
 	cr_assert_eq(json_integer_value(json_object_get(out, "redeemed")), 0);
+	cr_assert(json_is_false(json_object_get(out, "low_stock")), "2 codes left, above the threshold of 1");
 	json_decref(out);
 	out = call_ok(engine_code_set_status(F.e, &F.cli, "spring", "SPRING-A", "redeemed", &out, &d), out, &d);
 	json_decref(out);
