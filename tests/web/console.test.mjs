@@ -333,7 +333,11 @@ test('money and errors are formatted as documented', async () => {
     const f = await import('/console/format.js');
     const d = await import('/console/dom.js');
     const a = await import('/console/api.js');
+    const x = await import('/console/explain.js');
     return {
+      lim1: x.limitText({ limit: 'referrer_amount_per_month', value: 50000, used: 48000, applied: true }, 'USD'),
+      lim2: x.limitText({ limit: 'referrer_rewards_per_year', value: 1, used: 1, applied: false }, 'USD'),
+      lim3: x.limitText({ limit: 'something_else', value: 3 }, 'USD'),
       usd: f.formatMoney(2000, 'USD'), jpy: f.formatMoney(500, 'JPY'), bhd: f.formatMoney(1234567, 'BHD'),
       neg: f.formatMoney(-5, 'USD'), pts: f.formatMoney(1200, 'POINT'),
       huge: f.formatMoney('900719925474099312', 'USD'),
@@ -345,6 +349,9 @@ test('money and errors are formatted as documented', async () => {
       e400: d.describeError(new a.ApiError(400, 'invalid_request', 'amount must be an integer', 'amount')),
     };
   });
+  assert.equal(got.lim1, 'At most $500.00 of rewards per month for each referrer ($480.00 earned already): this reward was not created.');
+  assert.equal(got.lim2, 'At most 1 reward per year for each referrer (1 earned already).');
+  assert.equal(got.lim3, '{"limit":"something_else","value":3}');
   assert.equal(got.usd, '$20.00');
   assert.equal(got.jpy, '¥500');
   assert.match(got.bhd, /^BHD\s1,234\.567$/);

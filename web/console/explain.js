@@ -20,6 +20,19 @@ function json(v) {
   }
 }
 
+// A limit entry ({limit: "referrer_amount_per_month", value, used, applied}) in words,
+// amounts in the program's currency; the raw entry when its name is not one of the
+// program limits (docs/programs.md).
+export function limitText(l, currency) {
+  const m = /^referrer_(rewards|amount)_per_(day|week|month|year)$/.exec(l.limit || '');
+  if (!m || typeof l.value !== 'number') return json(l);
+  const amount = m[1] === 'amount';
+  const fmt = (v) => (amount && currency ? formatMoney(v, currency) : String(v));
+  const cap = amount ? `${fmt(l.value)} of rewards` : `${l.value} reward${l.value === 1 ? '' : 's'}`;
+  const used = typeof l.used === 'number' ? ` (${fmt(l.used)} earned already)` : '';
+  return `At most ${cap} per ${m[2]} for each referrer${used}${l.applied ? ': this reward was not created.' : '.'}`;
+}
+
 export function explanation(ex, currency) {
   if (!ex) return h('p', { class: 'empty' }, 'No explanation is recorded.');
   const parts = [];
@@ -42,7 +55,7 @@ export function explanation(ex, currency) {
     parts.push(h('p', {}, `Successful referral number ${ex.tier.successful_referral_number}; no tier applied.`));
   }
   if (ex.limits && ex.limits.length) {
-    parts.push(h('h4', {}, 'Limits'), h('ul', {}, ex.limits.map((l) => h('li', {}, l.text || json(l)))));
+    parts.push(h('h4', {}, 'Limits'), h('ul', {}, ex.limits.map((l) => h('li', {}, l.text || limitText(l, currency)))));
   }
   const signals = ex.signals || [];
   if (signals.length) {
