@@ -74,7 +74,7 @@ static void conf_from_row(struct engine *e, struct store_stmt *st, struct connec
 	copy_str(c->type, sizeof(c->type), store_col_text(st, 1));
 	c->config = json_from_text(store_col_text(st, 2), "{}");
 	if (!store_col_null(st, 3)) {
-		char *plain = crypto_open(e->cfg.master_key, store_col_text(st, 3));
+		char *plain = core_unseal(e, store_col_text(st, 3));
 		json_t *sec = plain ? json_loads(plain, 0, NULL) : NULL;
 		if (plain) {
 			free(plain);

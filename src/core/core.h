@@ -437,6 +437,11 @@ void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);
  * engine_open() checks the key it is given against): the last step of a master key
  * rotation, in its transaction. */
 enum ff_err core_key_check_move(struct engine *e, const char key_id[17], struct ff_diag *d);
+/* Open a value sealed with the master key (crypto_seal): with the current key, else,
+ * while a rotation is rolled out, with the previous one. Every reader of a sealed
+ * column goes through it, so that rows a rotation has not reached yet, or has, both
+ * read. NULL when `sealed` is NULL or neither key opens it. Caller frees. */
+char *core_unseal(struct engine *e, const char *sealed);
 
 /* Refund handling for one conversion after its refunded total changed. `reason` is the
  * history reason of the rewards it cancels or reverses; NULL: the reason of the

@@ -222,6 +222,16 @@ static enum ff_err key_check(struct engine *e, struct ff_diag *d)
 	return key_refused(e, why, d);
 }
 
+char *core_unseal(struct engine *e, const char *sealed)
+{
+	if (!sealed)
+		return NULL;
+	char *plain = crypto_open(e->cfg.master_key, sealed);
+	if (!plain && e->has_previous_key)
+		plain = crypto_open(e->previous_key, sealed);
+	return plain;
+}
+
 enum ff_err core_key_check_move(struct engine *e, const char key_id[17], struct ff_diag *d)
 {
 	struct store_stmt *st = store_query(e->st, Q_META_SET);

@@ -169,7 +169,7 @@ static void who_load(struct engine *e, const char *id, struct who *w)
 	w->ips = json_from_text(store_col_text(st, 9), "[]");
 	const char *sealed = store_col_text(st, 0);
 	if (sealed) {
-		char *email = participant_open(e, sealed);
+		char *email = core_unseal(e, sealed);
 		const char *at = email ? strrchr(email, '@') : NULL;
 		if (at)
 			for (size_t i = 0; at[i + 1] && i < sizeof(w->email_domain) - 1; i++)
@@ -479,7 +479,7 @@ enum ff_err engine_blocklist_list(struct engine *e, const struct actor *a, json_
 		const char *kind = store_col_text(st, 0);
 		json_t *value;
 		if (!strcmp(kind, "email")) {
-			char *plain = store_col_null(st, 2) ? NULL : participant_open(e, store_col_text(st, 2));
+			char *plain = store_col_null(st, 2) ? NULL : core_unseal(e, store_col_text(st, 2));
 			value = plain ? json_string(plain) : json_string("(encrypted)");
 			free(plain);
 		} else {

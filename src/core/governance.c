@@ -280,8 +280,8 @@ enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor 
 		json_t *row;
 		json_array_foreach(rows, i, row)
 		{
-			char *email = participant_open(e, json_string_value(json_object_get(row, "email")));
-			char *name = participant_open(e, json_string_value(json_object_get(row, "name")));
+			char *email = core_unseal(e, json_string_value(json_object_get(row, "email")));
+			char *name = core_unseal(e, json_string_value(json_object_get(row, "name")));
 			char *email_enc = email ? crypto_seal(new_key, email) : NULL;
 			char *name_enc = name ? crypto_seal(new_key, name) : NULL;
 			char hash[65] = "";
@@ -327,7 +327,7 @@ enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor 
 								    store_col_text(st, 2)));
 			json_array_foreach(bl, i, row)
 			{
-				char *email = participant_open(e, json_string_value(json_object_get(row, "enc")));
+				char *email = core_unseal(e, json_string_value(json_object_get(row, "enc")));
 				if (!email)
 					continue; /* cannot re-hash without the address: left as is */
 				char norm[600], hash[65];

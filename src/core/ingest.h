@@ -25,9 +25,6 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 			       struct ff_diag *d);
 /* Keyed hash (hex) of the normalized e-mail. */
 void participant_email_hash(struct engine *e, const char *email, char out[65]);
-/* Decrypt a sealed PII field with the master key (or the previous key during a
- * rotation); NULL when neither opens it. Caller frees. */
-char *participant_open(struct engine *e, const char *sealed);
 /* Find a participant by e-mail (keyed hash); false when none. */
 bool participant_find_by_email(struct engine *e, const char *email, char *out_id, size_t n);
 /* The API object of the referral row at the statement's current row (REFERRAL_COLS). */

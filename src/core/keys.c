@@ -139,7 +139,7 @@ enum ff_err engine_idem_lookup(struct engine *e, const char *scope, const char *
 		return core_done(e, FF_OK);
 	}
 	/* stored sealed: a response may hold a new API key or webhook secret */
-	char *body = crypto_open(e->cfg.master_key, store_col_text(st, 2));
+	char *body = core_unseal(e, store_col_text(st, 2));
 	if (!body)
 		return core_done(e, FF_E_STORE);
 	*out_state = IDEM_REPLAY;

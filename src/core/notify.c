@@ -554,7 +554,7 @@ enum ff_err notify_deliver_pass(struct engine *e, int64_t now, int64_t *out_sent
 			break;
 		const char *id = json_string_value(json_object_get(v, "id"));
 		int64_t attempts = json_integer_value(json_object_get(v, "attempts"));
-		char *plain = crypto_open(e->cfg.master_key, json_string_value(json_object_get(v, "sealed")));
+		char *plain = core_unseal(e, json_string_value(json_object_get(v, "sealed")));
 		json_t *msg = plain ? json_loads(plain, 0, NULL) : NULL;
 		free(plain);
 		char why[300] = "";

@@ -438,7 +438,7 @@ static enum ff_err claim(struct engine *e, int64_t now, struct delivery **out, s
 		int64_t attempts = store_col_int(st, 6);
 		bool enabled = !store_col_null(st, 10) && !strcmp(store_col_text(st, 10), "enabled");
 		char *url = enabled ? ff_strdup(store_col_text(st, 8)) : NULL;
-		char *secret = enabled ? crypto_open(e->cfg.master_key, store_col_text(st, 9)) : NULL;
+		char *secret = enabled ? core_unseal(e, store_col_text(st, 9)) : NULL;
 		if (!enabled || !secret) {
 			err = result(e, dl->id, "failed", 0, false, 0, enabled ? "cannot read the endpoint secret"
 										 : "endpoint disabled or deleted",

@@ -353,21 +353,11 @@ static json_t *load_context(struct engine *e, const char *id)
 	return o;
 }
 
-char *participant_open(struct engine *e, const char *sealed)
-{
-	if (!sealed)
-		return NULL;
-	char *plain = crypto_open(e->cfg.master_key, sealed);
-	if (!plain && e->has_previous_key)
-		plain = crypto_open(e->previous_key, sealed);
-	return plain;
-}
-
 static json_t *decrypt_field(struct engine *e, const char *sealed)
 {
 	if (!sealed)
 		return json_null();
-	char *plain = participant_open(e, sealed);
+	char *plain = core_unseal(e, sealed);
 	json_t *v = plain ? json_string(plain) : json_null();
 	free(plain);
 	return v;
