@@ -50,6 +50,8 @@ void crypto_keyed_hash_hex(const uint8_t key[FF_MASTER_KEY_BYTES], const void *d
 char *crypto_seal(const uint8_t key[FF_MASTER_KEY_BYTES], const char *plaintext);
 /* Decrypt a crypto_seal() string; NULL when forged or wrong key. Caller frees. */
 char *crypto_open(const uint8_t key[FF_MASTER_KEY_BYTES], const char *sealed);
+/* Whether a string has crypto_seal()'s form (says nothing about which key sealed it). */
+bool crypto_is_sealed(const char *s);
 
 /* Standard base64 (with '=' padding) of `len` bytes of `data`. Caller frees. */
 char *crypto_base64(const void *data, size_t len);

@@ -255,4 +255,19 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_WORKER_RECOVERABLE] = "SELECT id FROM rewards WHERE status = 'issuing' AND updated_at < ? ORDER BY seq LIMIT ?@LOCK@",
 	/* queues.c: approved, issuing, pending webhook deliveries, pending e-mails (each an index range count) */
 	[Q_QUEUE_DEPTHS] = "SELECT (SELECT COUNT(*) FROM rewards WHERE status = 'approved'), (SELECT COUNT(*) FROM rewards WHERE status = 'issuing'), (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'), (SELECT COUNT(*) FROM notifications WHERE status = 'pending')",
+	/* governance.c, master key rotation: the values sealed with the master key beside
+	 * participants and the blocklist, each walked in primary-key order after a cursor
+	 * (the SELECT's first columns; then the sealed value and a name for errors). The
+	 * UPDATE takes the new sealed value, the old one and the cursor: it changes nothing
+	 * when a writer replaced the value meanwhile (which that writer sealed itself). */
+	[Q_ROTATE_EVENTS] = "SELECT seq, body, id FROM events WHERE seq > ?1 AND (type = 'participant' OR type = 'referral') ORDER BY seq LIMIT ?2",
+	[Q_ROTATE_EVENT_SET] = "UPDATE events SET body = ?1 WHERE seq = ?3 AND body = ?2",
+	[Q_ROTATE_NOTIFICATIONS] = "SELECT seq, message, id FROM notifications WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[Q_ROTATE_NOTIFICATION_SET] = "UPDATE notifications SET message = ?1 WHERE seq = ?3 AND message = ?2",
+	[Q_ROTATE_IDEMPOTENCY] = "SELECT scope, key, body, key FROM idempotency WHERE (scope, key) > (?1, ?2) ORDER BY scope, key LIMIT ?3",
+	[Q_ROTATE_IDEMPOTENCY_SET] = "UPDATE idempotency SET body = ?1 WHERE scope = ?3 AND key = ?4 AND body = ?2",
+	[Q_ROTATE_CONNECTORS] = "SELECT id, secrets, id FROM connectors WHERE id > ?1 AND secrets IS NOT NULL ORDER BY id LIMIT ?2",
+	[Q_ROTATE_CONNECTOR_SET] = "UPDATE connectors SET secrets = ?1 WHERE id = ?3 AND secrets = ?2",
+	[Q_ROTATE_WH_ENDPOINTS] = "SELECT id, secret, id FROM webhook_endpoints WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[Q_ROTATE_WH_ENDPOINT_SET] = "UPDATE webhook_endpoints SET secret = ?1 WHERE id = ?3 AND secret = ?2",
 };

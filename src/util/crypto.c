@@ -354,9 +354,11 @@ char *crypto_base64(const void *data, size_t len)
 	return out;
 }
 
+bool crypto_is_sealed(const char *s) { return s && !strncmp(s, SEAL_PREFIX, strlen(SEAL_PREFIX)); }
+
 char *crypto_open(const uint8_t key[FF_MASTER_KEY_BYTES], const char *sealed)
 {
-	if (!sealed || strncmp(sealed, SEAL_PREFIX, strlen(SEAL_PREFIX)) != 0)
+	if (!crypto_is_sealed(sealed))
 		return NULL;
 	const char *b64 = sealed + strlen(SEAL_PREFIX);
 	size_t b64_len = strlen(b64);

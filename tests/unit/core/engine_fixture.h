@@ -116,6 +116,34 @@ static inline int64_t fx_sql_int(struct fx *f, const char *sql)
 	return v;
 }
 
+/* The first column of every row of a query, as strings (NULL as JSON null), on either
+ * backend. New reference. */
+static inline json_t *fx_sql_texts(struct fx *f, const char *sql)
+{
+	json_t *out = json_array();
+	if (!strncmp(f->cfg.db_url, "postgresql://", 13)) {
+		PGconn *c = PQconnectdb(f->cfg.db_url);
+		PGresult *r = PQexec(c, sql);
+		cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+		for (int i = 0; i < PQntuples(r); i++)
+			json_array_append_new(out, PQgetisnull(r, i, 0) ? json_null() : json_string(PQgetvalue(r, i, 0)));
+		PQclear(r);
+		PQfinish(c);
+		return out;
+	}
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_open(f->cfg.db_url + 7, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		json_array_append_new(out, v ? json_string(v) : json_null());
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
 static inline void fx_close(struct fx *f)
 {
 	fftime_set_now(0);
