@@ -131,11 +131,16 @@ int cli_cmd_keys_rotate_master(struct cli *c)
 	if (c->json) {
 		cli_print_json(out);
 	} else {
-		char b1[32], b2[32], b3[64];
+		char b1[32], b2[32], b3[64], b4[32], b5[32], b6[32], b7[32], b8[32];
 		printf("re-encrypted %s participants and %s blocklist entries under key %s\n",
 		       cli_str(out, "participants", "0", b1, sizeof(b1)),
 		       cli_str(out, "blocklist", "0", b2, sizeof(b2)),
 		       cli_str(out, "key_id", "?", b3, sizeof(b3)));
+		printf("re-encrypted %s event bodies, %s queued e-mails, %s idempotent responses, %s connector "
+		       "secrets and %s webhook secrets\n",
+		       cli_str(out, "events", "0", b4, sizeof(b4)), cli_str(out, "notifications", "0", b5, sizeof(b5)),
+		       cli_str(out, "idempotency", "0", b6, sizeof(b6)), cli_str(out, "connectors", "0", b7, sizeof(b7)),
+		       cli_str(out, "webhook_endpoints", "0", b8, sizeof(b8)));
 		fprintf(stderr,
 			"fulfill: now point every process at the new key (--master-key-file %s "
 			"or FULFILL_MASTER_KEY); keep the old key as FULFILL_MASTER_KEY_PREVIOUS "

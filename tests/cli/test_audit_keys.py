@@ -140,6 +140,8 @@ class RotateMasterKey(FulfillTest):
         r = self.env.cli("keys", "rotate-master", "--new-key-file", path)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("re-encrypted 1 participants", r.stdout)
+        # the participant event's body too (sealed: it carries the e-mail)
+        self.assertIn("re-encrypted 1 event bodies, 0 queued e-mails", r.stdout)
         # the new key reads the e-mail; --master-key-file beats FULFILL_MASTER_KEY
         jo = self.env.cli_json("participants", "show", "jo", "--master-key-file", path)
         self.assertEqual(jo["email"], "jo@example.com")
