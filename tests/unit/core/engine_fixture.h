@@ -92,30 +92,6 @@ static inline void fx_sql(struct fx *f, const char *sql)
 	sqlite3_close(db);
 }
 
-/* The first column of the first row of a query, as an integer, on either backend. */
-static inline int64_t fx_sql_int(struct fx *f, const char *sql)
-{
-	int64_t v;
-	if (!strncmp(f->cfg.db_url, "postgresql://", 13)) {
-		PGconn *c = PQconnectdb(f->cfg.db_url);
-		PGresult *r = PQexec(c, sql);
-		cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
-		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-		PQfinish(c);
-		return v;
-	}
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	cr_assert_eq(sqlite3_open(f->cfg.db_url + 7, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
 /* The first column of every row of a query, as strings (NULL as JSON null), on either
  * backend. New reference. */
 static inline json_t *fx_sql_texts(struct fx *f, const char *sql)
@@ -142,6 +118,17 @@ static inline json_t *fx_sql_texts(struct fx *f, const char *sql)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return out;
+}
+
+/* The first column of the first row of a query, as an integer, on either backend. */
+static inline int64_t fx_sql_int(struct fx *f, const char *sql)
+{
+	json_t *rows = fx_sql_texts(f, sql);
+	cr_assert_geq(json_array_size(rows), 1, "%s: no row", sql);
+	const char *text = json_string_value(json_array_get(rows, 0)); /* NULL reads as 0 */
+	int64_t v = text ? strtoll(text, NULL, 10) : 0;
+	json_decref(rows);
+	return v;
 }
 
 static inline void fx_close(struct fx *f)
