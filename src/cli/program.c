@@ -252,28 +252,33 @@ int cli_cmd_program_diff(struct cli *c)
 typedef enum ff_err (*version_fn)(struct engine *, const struct actor *, const char *, int,
 				  json_t **, struct ff_diag *);
 
-static int version_action(struct cli *c, version_fn fn)
+/* Run `fn` on ID VERSION (the positional arguments) and print its answer; *err and *v
+ * say what the engine answered for which version (FF_OK, 0 on a usage error). */
+static int version_run(struct cli *c, version_fn fn, enum ff_err *err, int *v)
 {
-	int v = cli_parse_version(c->args[1]);
-	if (v < 0)
+	*err = FF_OK;
+	*v = cli_parse_version(c->args[1]);
+	if (*v < 0)
 		return cli_usage(c, "VERSION must be a positive number, not '%s'", c->args[1]);
 	json_t *out = NULL;
 	struct ff_diag d;
 	ff_diag_clear(&d);
-	enum ff_err err = fn(c->engine, &c->actor, c->args[0], v, &out, &d);
-	return finish(c, err, &d, out);
+	*err = fn(c->engine, &c->actor, c->args[0], *v, &out, &d);
+	return finish(c, *err, &d, out);
+}
+
+static int version_action(struct cli *c, version_fn fn)
+{
+	enum ff_err err;
+	int v;
+	return version_run(c, fn, &err, &v);
 }
 
 int cli_cmd_program_approve(struct cli *c)
 {
-	int v = cli_parse_version(c->args[1]);
-	if (v < 0)
-		return cli_usage(c, "VERSION must be a positive number, not '%s'", c->args[1]);
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_program_approve(c->engine, &c->actor, c->args[0], v, &out, &d);
-	int rc = finish(c, err, &d, out);
+	enum ff_err err;
+	int v;
+	int rc = version_run(c, engine_program_approve, &err, &v);
 	/* The command line always acts as `cli`: it cannot be the second admin of a version
 	 * it loaded itself. Say who can. */
 	if (err == FF_E_SAME_AUTHOR)
