@@ -243,9 +243,9 @@ json_t *core_texts_of(struct engine *e, enum store_query q, const char *arg);
 
 /* What a partner key (scoped to one participant) is not shown of its own referrals:
  * the fraud checks' findings and the data they looked at. For a partner actor, the
- * referral object `o` (NULL is fine) loses what its "signals" array held ([]), and its
- * "ip" and "device_id" become null (the referred person's). Any other actor: nothing
- * changes. Explanations: rules_redact_for_partner. docs/api-roles.md. */
+ * referral object `o` (NULL is fine) loses what its "signals" array held ([]), its
+ * "ip" and "device_id" become null (the referred person's), and a "rejection_reason"
+ * ("signal: detail") keeps the check's name only. Any other actor: nothing changes. Explanations: rules_redact_for_partner. docs/api-roles.md. */
 void core_redact_for_partner(const struct actor *a, json_t *o);
 
 /* Map a failed store call to FF_E_STORE with the database's message. */

@@ -326,6 +326,12 @@ void core_redact_for_partner(const struct actor *a, json_t *o)
 		json_object_set_new(o, "signals", json_array());
 	json_object_set_new(o, "ip", json_null());
 	json_object_set_new(o, "device_id", json_null());
+	/* "signal: detail": which check refused the referral stays (the partner's why),
+	 * what it matched (a blocklisted domain, the shared device) goes with the signals */
+	const char *why = json_string_value(json_object_get(o, "rejection_reason"));
+	const char *colon = why ? strchr(why, ':') : NULL;
+	if (colon)
+		json_object_set_new(o, "rejection_reason", json_stringn(why, (size_t)(colon - why)));
 }
 
 /* ---- transactions ---- */

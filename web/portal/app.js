@@ -84,9 +84,20 @@ async function all(path) {
 // it (`last_evaluation`, docs/api.md): the outcome for the friend's latest purchase, or
 // for the referral itself, and the program's conditions it missed in words. It never
 // carries the friend's own data (order amount, category, country, ...).
+// A rejected referral's check (a partner key reads its name only, docs/api-roles.md).
+const CHECKS = {
+  self_referral: 'Rejected: it looks like you referred yourself.',
+  existing_customer: 'Rejected: your friend was already a customer.',
+  duplicate_referral: 'Rejected: your friend had been referred already.',
+  velocity: 'Rejected: too many referrals in a short time.',
+};
+
 function referralWhy(ref, rewards) {
   const ev = ref.last_evaluation;
-  if (ref.status === 'rejected') return ref.rejection_reason || 'Rejected';
+  if (ref.status === 'rejected') {
+    const check = (ref.rejection_reason || '').split(':')[0];
+    return CHECKS[check] || (check ? 'Rejected: the referral did not pass the program\'s checks.' : 'Rejected');
+  }
   const friend = ref.referred || 'your friend';
   let headline;
   if (ref.status === 'successful') {
