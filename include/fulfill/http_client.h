@@ -70,4 +70,10 @@ void http_run(struct http_call **calls, size_t n, int parallel, const char *allo
 /* Percent-encode `s` for application/x-www-form-urlencoded into b. */
 void http_form_add(struct ffbuf *b, const char *key, const char *value);
 
+/* A URL (or a libpq key=value string) with its secrets masked, into out: the password of
+ * scheme://user:secret@host/..., and the value of every password= or sslpassword=
+ * parameter (postgres://h/db?password=x, host=h password='x y'). `config show`,
+ * `connectors list`, and every connector read (API and CLI). */
+void url_mask_secrets(const char *url, char *out, size_t n);
+
 #endif

@@ -93,10 +93,6 @@ void cli_settings_release(struct cli_settings *s);
 bool cli_setting_true(const struct cli_settings *s, enum cli_setting_id id);
 const char *cli_source_name(enum cli_source src);
 
-/* A URL (or a libpq key=value string) with its secrets masked, into out: the password of
- * scheme://user:secret@host/..., and the value of every password= or sslpassword=
- * parameter (postgres://h/db?password=x, host=h password='x y'). */
-void cli_mask_url(const char *url, char *out, size_t n);
 
 /* Fill an engine config from the settings: db, webhook hosts, max body, master key
  * (FULFILL_MASTER_KEY / master_key / --master-key-file, or the SQLite PATH.key file via

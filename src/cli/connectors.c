@@ -11,6 +11,7 @@
  * `webhooks create`.
  */
 #include "cli/cli.h"
+#include "fulfill/http_client.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -124,7 +125,7 @@ static void print_connector(const struct cli *c, const json_t *o)
 		char val[512], shown[512];
 		const char *text = config_value(json_object_get(cfg, key), val, sizeof(val));
 		if (!strcmp(key, "url") || !strcmp(key, "base_url")) {
-			cli_mask_url(text, shown, sizeof(shown)); /* a password written into the URL */
+			url_mask_secrets(text, shown, sizeof(shown)); /* a password written into the URL */
 			text = shown;
 		}
 		printf("  %-*s  %s\n", (int)w, key, text);
@@ -178,7 +179,7 @@ static const char *connector_target(const json_t *config, char *buf, size_t n)
 		url = json_string_value(json_object_get(config, "url"));
 	if (!url)
 		return "(default)";
-	cli_mask_url(url, buf, n);
+	url_mask_secrets(url, buf, n);
 	return buf;
 }
 

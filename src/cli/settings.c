@@ -9,6 +9,7 @@
  * describe the same table.
  */
 #include "cli/cli.h"
+#include "fulfill/http_client.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -360,63 +361,6 @@ int cli_engine_config(const struct cli_settings *s, const char *db_override,
 	return CLI_OK;
 }
 
-/* Does a secret parameter (password=, sslpassword=) start at s + i? Its name's length,
- * or 0. It must start the string or follow a separator of a URL query or a key=value
- * connection string. */
-static size_t secret_param_at(const char *s, size_t i)
-{
-	static const char *const names[] = {"password=", "sslpassword="};
-	if (i > 0 && !strchr("?&; \t", s[i - 1]))
-		return 0;
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-		if (!strncmp(s + i, names[k], strlen(names[k])))
-			return strlen(names[k]);
-	return 0;
-}
-
-void cli_mask_url(const char *url, char *out, size_t n)
-{
-	struct ffbuf b;
-	ffbuf_init(&b, 0);
-	size_t len = strlen(url), i = 0;
-	const char *scheme = strstr(url, "://");
-	if (scheme) {
-		size_t start = (size_t)(scheme + 3 - url), end = start + strcspn(url + start, "/?#");
-		const char *at = NULL, *colon = NULL;
-		for (size_t j = start; j < end; j++)
-			if (url[j] == '@')
-				at = url + j;
-		colon = at ? memchr(url + start, ':', (size_t)(at - url) - start) : NULL;
-		if (colon) {
-			ffbuf_add(&b, url, (size_t)(colon - url) + 1);
-			ffbuf_adds(&b, "****");
-			i = (size_t)(at - url);
-		}
-	}
-	while (i < len) {
-		size_t name = secret_param_at(url, i);
-		if (!name) {
-			ffbuf_add(&b, url + i, 1);
-			i++;
-			continue;
-		}
-		ffbuf_add(&b, url + i, name);
-		ffbuf_adds(&b, "****");
-		i += name;
-		if (url[i] == '\'') { /* a quoted value; \' inside it */
-			for (i++; i < len && url[i] != '\''; i++)
-				if (url[i] == '\\' && i + 1 < len)
-					i++;
-			if (i < len)
-				i++;
-		} else {
-			i += strcspn(url + i, "& \t");
-		}
-	}
-	snprintf(out, n, "%.*s", (int)b.len, b.data);
-	ffbuf_release(&b);
-}
-
 int cli_cmd_config_show(struct cli *c)
 {
 	struct cli_settings *s = &c->settings;
@@ -432,7 +376,7 @@ int cli_cmd_config_show(struct cli *c)
 		else if (st->secret)
 			snprintf(shown, sizeof(shown), "%s", *v ? "********" : "");
 		else if (i == SET_DB)
-			cli_mask_url(v, shown, sizeof(shown));
+			url_mask_secrets(v, shown, sizeof(shown));
 		else
 			snprintf(shown, sizeof(shown), "%s", v);
 		if (arr) {

@@ -11,6 +11,7 @@
 
 #include "connect/connector.h"
 #include "core/core.h"
+#include "fulfill/http_client.h"
 #include "fulfill/crypto.h"
 
 static const char *const common_fields[] = {"base_url",	       "timeout_ms",	    "connect_timeout_ms",
@@ -134,6 +135,17 @@ static json_t *mask(const char *s)
 	return json_string(out);
 }
 
+/* A URL value as reads show it: its password and password= parameters masked. */
+static json_t *masked_url(const json_t *v)
+{
+	size_t n = 4 * json_string_length(v) + 16; /* room for every "****" */
+	char *shown = ff_malloc(n);
+	url_mask_secrets(json_string_value(v), shown, n);
+	json_t *out = json_string(shown);
+	free(shown);
+	return out;
+}
+
 static json_t *conf_json(const struct connector_conf *c)
 {
 	const struct connector_ops *ops = connector_find(c->type);
@@ -142,10 +154,14 @@ static json_t *conf_json(const struct connector_conf *c)
 	json_t *v;
 	json_object_foreach(c->config, k, v)
 	{
-		if (ops && listed(k, ops->secret_fields))
+		if (ops && listed(k, ops->secret_fields)) {
 			json_object_set_new(cfg, k, json_is_string(v) ? mask(json_string_value(v)) : json_string("..."));
-		else
+		} else if (json_is_string(v) && strstr(json_string_value(v), "://")) {
+			/* a password written into a URL field is not shown either */
+			json_object_set_new(cfg, k, masked_url(v));
+		} else {
 			json_object_set(cfg, k, v);
+		}
 	}
 	bool open = c->open_until > fftime_now();
 	return json_pack("{s:s, s:s, s:s, s:o, s:{s:s, s:I, s:o}}", "id", c->id, "object", "connector", "type", c->type,
@@ -196,6 +212,14 @@ static enum ff_err validate(struct engine *e, const struct connector_ops *ops, j
 				err = ff_fail(d, FF_E_INVALID, param, "%s", why);
 				goto out;
 			}
+		}
+		/* a URL sent back as a read showed it (its password masked) keeps the stored one */
+		json_t *was = json_object_get(old, k);
+		if (!secret && json_is_string(v) && json_is_string(was) && strstr(json_string_value(was), "://")) {
+			json_t *shown = masked_url(was);
+			if (json_equal(shown, v) && !json_equal(was, v))
+				v = was;
+			json_decref(shown);
 		}
 		json_object_set(secret ? secrets : plain, k, v);
 	}

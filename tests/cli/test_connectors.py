@@ -4,6 +4,8 @@ SSRF guard and its allow-list setting, and a real delivery seen through `deliver
 import http.server
 import json
 import os
+import sqlite3
+import subprocess
 import sys
 import threading
 import unittest
@@ -93,7 +95,33 @@ class Connectors(FulfillTest):
             "stripe_main": PUBLIC,                                # a base_url
         })
         self.assertNotIn(whsec, r.stdout)
+        # the JSON the API answers too (one rendering): the url's password masked
+        for args in (("connectors", "show", "hook", "--json"), ("connectors", "list", "--json")):
+            r = self.run_cli(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn(SECRET, r.stdout)
+            self.assertIn("https://hooker:****@93.184.216.34/rewards", r.stdout)
+        # saving the configuration as a read showed it (the console's editor does) keeps
+        # the stored password; a new password replaces it
+        shown = json.loads(self.run_cli("connectors", "show", "hook", "--json").stdout)["config"]
+        r = self.run_cli("connectors", "set", "hook", "--type", "webhook", "--config",
+                         json.dumps({"url": shown["url"], "timeout_ms": 4000}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("hooker:" + SECRET + "@", self.stored_config("hook"))
+        r = self.run_cli("connectors", "set", "hook", "--type", "webhook", "--config",
+                         json.dumps({"url": "https://hooker:other@93.184.216.34/rewards"}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("hooker:other@", self.stored_config("hook"))
         self.assertSecretNeverShown()
+
+    def stored_config(self, cid):
+        """The connector's stored (plain) configuration text, read behind fulfill's back."""
+        sql = f"SELECT config FROM connectors WHERE id = '{cid}'"
+        if self.env.db.startswith("sqlite:"):
+            with sqlite3.connect(self.env.db[len("sqlite:"):]) as db:
+                return db.execute(sql).fetchone()[0]
+        return subprocess.run(["psql", self.env.db, "-Atc", sql], check=True, capture_output=True,
+                              text=True).stdout
 
     def test_config_file_and_stdin(self):
         path = self.env.write("stripe.json", json.dumps({"api_key": SECRET}))
