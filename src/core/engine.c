@@ -194,7 +194,7 @@ static enum ff_err key_check_adopt(struct engine *e, const char *previous_id, st
 		free(plain);
 		if (!opens) {
 			store_release(e->st);
-			return key_refused(e, "the database's sealed e-mails and names do not open with it", d);
+			return key_refused(e, "the database's sealed values do not open with it", d);
 		}
 	}
 	store_release(e->st);

@@ -232,9 +232,13 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_META_ADD] = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
 	/* engine.c: one value sealed with the master key, to tell which key a database that has
 	 * no master_key_id yet was used with: the first participant with an e-mail or a name,
-	 * else the first e-mail on the blocklist; NULL when there is none. COALESCE runs the
-	 * second subquery only when the first found nothing (SQLite and PostgreSQL alike). */
-	[Q_SEALED_SAMPLE] = "SELECT COALESCE((SELECT COALESCE(email_enc, name_enc) FROM participants WHERE email_enc IS NOT NULL OR name_enc IS NOT NULL LIMIT 1), (SELECT value_enc FROM blocklist WHERE value_enc IS NOT NULL LIMIT 1))",
+	 * else the first e-mail on the blocklist, else the first of the other sealed values (a
+	 * webhook endpoint's or a connector's secret, an e-mail, a stored response, a
+	 * participant or referral event's body: sealed ones only, "v1:", crypto_seal), so that
+	 * a database whose participants carry no e-mail or name does not take any key; NULL
+	 * when there is none. COALESCE runs a subquery only when the ones before it found
+	 * nothing (SQLite and PostgreSQL alike). */
+	[Q_SEALED_SAMPLE] = "SELECT COALESCE((SELECT COALESCE(email_enc, name_enc) FROM participants WHERE email_enc IS NOT NULL OR name_enc IS NOT NULL LIMIT 1), (SELECT value_enc FROM blocklist WHERE value_enc IS NOT NULL LIMIT 1), (SELECT secret FROM webhook_endpoints WHERE secret LIKE 'v1:%' LIMIT 1), (SELECT secrets FROM connectors WHERE secrets LIKE 'v1:%' LIMIT 1), (SELECT message FROM notifications WHERE message LIKE 'v1:%' LIMIT 1), (SELECT body FROM idempotency WHERE body LIKE 'v1:%' LIMIT 1), (SELECT body FROM events WHERE (type = 'participant' OR type = 'referral') AND body LIKE 'v1:%' LIMIT 1))",
 	[Q_FEE_SET] = "INSERT INTO connector_fees (connector, currency, fixed_amount, percent_bp, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (connector, currency) DO UPDATE SET fixed_amount = excluded.fixed_amount, percent_bp = excluded.percent_bp, updated_at = excluded.updated_at",
 	[Q_FEE_DELETE] = "DELETE FROM connector_fees WHERE connector = ? AND currency = ?",
 	[Q_FEE_GET] = "SELECT fixed_amount, percent_bp FROM connector_fees WHERE connector = ? AND currency = ?",

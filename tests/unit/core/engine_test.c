@@ -1077,7 +1077,37 @@ Test(engine, database_without_key_check_adopts_the_key_that_opens_it)
 	/* nothing sealed yet: the key given is adopted */
 	fx_sql(&F, "DELETE FROM meta WHERE key = 'master_key_id'");
 	fx_sql(&F, "UPDATE participants SET email_enc = NULL, name_enc = NULL");
+	fx_sql(&F, "DELETE FROM events"); /* jo's participant event body is sealed too */
 	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_OK, "%s", d.message);
 	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_E_INVALID);
 	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_OK, "%s", d.message);
+}
+
+/* A database from before the check whose participants carry no e-mail or name still
+ * has sealed values: the participant and referral event bodies, webhook endpoint and
+ * connector secrets. A key that opens none of them is not adopted. */
+Test(engine, database_without_key_check_refuses_a_key_that_opens_no_sealed_value)
+{
+	fx_ok(&F, "{\"id\":\"p-anon\",\"type\":\"participant\",\"data\":{\"id\":\"anon\",\"country\":\"US\","
+		  "\"currency\":\"USD\"}}");
+	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM participants WHERE email_enc IS NOT NULL OR name_enc IS NOT NULL"), 0);
+	fx_sql(&F, "DELETE FROM meta WHERE key = 'master_key_id'");
+	struct ff_diag d;
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID, "the event body does not open with this key");
+	cr_assert_eq(key_checks(), 0, "a refused key is not adopted");
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID);
+
+	/* a webhook endpoint's secret alone */
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "%s", d.message);
+	json_t *body = json_loads("{\"url\":\"https://hooks.example.com/x\",\"events\":[\"reward.fulfilled\"]}", 0, NULL);
+	json_t *ep = NULL;
+	cr_assert_eq(engine_webhook_endpoint_create(F.e, &F.cli, body, &ep, &d), FF_OK, "%s", d.message);
+	json_decref(body);
+	json_decref(ep);
+	fx_sql(&F, "DELETE FROM events");
+	fx_sql(&F, "DELETE FROM meta WHERE key = 'master_key_id'");
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID, "the endpoint secret does not open with this key");
+	cr_assert_eq(key_checks(), 0);
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "%s", d.message);
 }
