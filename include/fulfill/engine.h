@@ -66,6 +66,12 @@ struct engine_config {
 	int64_t max_body;                          /* bytes; default 10 MiB */
 	bool writer; /* the process's busy writer (group commit): see store_make_writer() */
 	int checkpoint_pages; /* SQLite writer: WAL pages before a background checkpoint (0: 25,000) */
+	/* An earlier engine_open() of this process, with this key, passed the master key
+	 * check (serve's first open): its later opens (an HTTP thread's on its first
+	 * request, the worker's, the group committer's) skip it, so that a rotation that
+	 * completes while the process runs does not refuse them (docs/configuration.md:
+	 * a process still on the old key keeps running until it is restarted). */
+	bool key_checked;
 };
 
 /* Fill defaults (db sqlite:fulfill.db, 10 MiB). */

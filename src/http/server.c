@@ -439,6 +439,8 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 		return 1;
 	}
 	server_engine_register(probe);
+	/* checked the master key: the other opens of this process skip the check */
+	s.cfg.key_checked = true;
 
 	/* signals are taken by sigwait() below, in no other thread */
 	sigemptyset(&sigs);

@@ -225,6 +225,28 @@ class MasterKeyCheck(FulfillTest):
         # adopted: the wrong key stays refused
         self.assertRefused(self.with_key("participants", "list", key=self.OTHER))
 
+    def test_server_on_the_old_key_keeps_answering_after_a_rotation(self):
+        """A server started with the old key passed the check when it started; its HTTP
+        threads open their connections on their first request, and a rotation that
+        completes meanwhile must not make those requests fail."""
+        import threading
+        admin = self.env.key()
+        srv = self.env.serve("--http-threads", "8", "--no-worker")
+        path = self.env.write("new.key", self.OTHER + "\n")
+        self.env.cli("keys", "rotate-master", "--new-key-file", path, check=True)
+        statuses = []
+
+        def get():
+            statuses.append(srv.request("GET", "/v1/participants/jo", key=admin)[0])
+
+        for _ in range(4):
+            ts = [threading.Thread(target=get) for _ in range(16)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        self.assertEqual(set(statuses), {200}, statuses)
+
 
 if __name__ == "__main__":
     unittest.main()
