@@ -479,8 +479,14 @@ static enum ff_err rotate_blocklist(struct engine *e, const uint8_t new_key[FF_M
 	json_array_foreach(bl, i, row)
 	{
 		char *email = core_unseal(e, json_string_value(json_object_get(row, "enc")));
-		if (!email)
-			continue; /* cannot re-hash without the address: left as is */
+		if (!email) {
+			/* it cannot be re-hashed without the address, and left as is it would be
+			 * read again by every batch: the rotation would never end */
+			err = ff_fail(d, FF_E_INVALID, "master_key",
+				      "a blocklisted e-mail (hash %.16s) opens with neither the current nor the new key",
+				      json_string_value(json_object_get(row, "value")));
+			break;
+		}
 		char norm[600], hash[65];
 		email_normalize(email, norm, sizeof(norm));
 		crypto_keyed_hash_hex(new_key, norm, strlen(norm), hash);

@@ -483,3 +483,30 @@ Test(fraud, master_key_rotation_resumes)
 	cr_assert_str_eq(refer("r1", "x", "u3", NULL, &sig), "rejected", "the blocklist hash was rotated too");
 	cr_assert_str_eq(sig, "blocklist");
 }
+
+/* A blocklisted e-mail that opens with neither key cannot be re-hashed: the rotation
+ * stops with an error naming it instead of finding the same row in every batch and
+ * running forever. */
+Test(fraud, master_key_rotation_stops_at_a_blocklist_entry_it_cannot_open)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_blocklist_put(F.e, &F.cli, "email", "badguy@gmail.com", NULL, &out, &d), FF_OK, "%s",
+		     d.message);
+	json_decref(out);
+	uint8_t other[32], key2[32];
+	memset(other, 0x77, sizeof(other));
+	memset(key2, 0x5c, sizeof(key2));
+	char *foreign = crypto_seal(other, "badguy@gmail.com");
+	char sql[512];
+	snprintf(sql, sizeof(sql), "UPDATE blocklist SET value_enc = '%s'", foreign);
+	free(foreign);
+	fx_sql(&F, sql);
+	out = NULL;
+	/* 50 batches of 1 row: far more than the one row needs */
+	enum ff_err err = engine_rotate_master_key_steps(F.e, &F.cli, key2, 1, 50, &out, &d);
+	cr_assert_eq(err, FF_E_INVALID, "stopped: %s", out ? json_dumps(out, 0) : d.message);
+	cr_assert(strstr(d.message, "opens with neither"), "%s", d.message);
+	cr_assert_null(strstr(d.message, "badguy"), "no e-mail in the message: %s", d.message);
+	json_decref(out);
+}
