@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/core.h"
 #include "core/ingest.h"
 #include "fulfill/crypto.h"
@@ -531,8 +533,12 @@ enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor 
 	bool saved_prev = e->has_previous_key;
 	uint8_t saved_key[FF_MASTER_KEY_BYTES];
 	memcpy(saved_key, e->previous_key, sizeof(saved_key));
-	memcpy(e->previous_key, new_key, FF_MASTER_KEY_BYTES);
-	e->has_previous_key = true;
+	/* A run from a process that already has the new key as its current one (the re-run
+	 * after a rollout, the old key as its previous) opens old rows with that previous key. */
+	if (sodium_memcmp(e->cfg.master_key, new_key, FF_MASTER_KEY_BYTES) != 0) {
+		memcpy(e->previous_key, new_key, FF_MASTER_KEY_BYTES);
+		e->has_previous_key = true;
+	}
 	for (;;) {
 		if ((err = core_begin(e, d)))
 			break;
