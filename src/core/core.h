@@ -428,8 +428,12 @@ void rules_redact_for_partner(const struct actor *a, json_t *expl, const char *p
  * trigger, outcome, eligible, reasons} from the stored explanation `expl` (borrowed) of
  * a conversion - its entry for `referral` - or, with referral NULL, of the referral
  * itself; `currency` (the program's, may be NULL) formats amounts, `at` is when it
- * was evaluated. NULL when `expl` did not evaluate that referral. New reference. */
-json_t *evaluation_summary(json_t *expl, const char *referral, const char *currency, int64_t at);
+ * was evaluated. Without `referrers` (the referred person's key) the reasons leave out
+ * what stopped the referrer's rewards (its limits, its payout checks: the referrer's,
+ * as in rules_redact_for_partner). NULL when `expl` did not evaluate that referral. New
+ * reference. */
+json_t *evaluation_summary(json_t *expl, const char *referral, const char *currency, int64_t at,
+			   bool referrers);
 
 /* The key id of a master key: 16 hex digits of a keyed hash. */
 void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);

@@ -318,7 +318,8 @@ static json_t *entry_for(json_t *expl, const char *referral)
 	return NULL;
 }
 
-json_t *evaluation_summary(json_t *expl, const char *referral, const char *currency, int64_t at)
+json_t *evaluation_summary(json_t *expl, const char *referral, const char *currency, int64_t at,
+			   bool referrers)
 {
 	json_t *entry = entry_for(expl, referral);
 	const char *outcome = json_string_value(json_object_get(entry, "outcome"));
@@ -355,7 +356,7 @@ json_t *evaluation_summary(json_t *expl, const char *referral, const char *curre
 		}
 		if (!json_array_size(reasons))
 			add_text(reasons, "A condition of the program was not met.");
-	} else {
+	} else if (referrers) {
 		/* eligible: what kept the referrer's rewards from being made. rules.c lists the
 		 * limit that stopped a reward (rules_capped_by_limit) in `limits`, in the same
 		 * order. */

@@ -479,7 +479,7 @@ json_t *referral_row_json(struct store_stmt *st)
  * referral, else the latest conversion attributed to it, else the referral's own
  * explanation (a rejection at ingest, or a program triggered by referrals: written
  * when the referral arrived, before any conversion). */
-static json_t *referral_last_evaluation(struct store_stmt *st)
+static json_t *referral_last_evaluation(struct store_stmt *st, bool referrers)
 {
 	static const struct {
 		int explanation, at;
@@ -494,7 +494,7 @@ static json_t *referral_last_evaluation(struct store_stmt *st)
 			continue;
 		json_t *expl = json_from_text(store_col_text(st, sources[i].explanation), NULL);
 		json_t *summary = evaluation_summary(expl, sources[i].own ? NULL : id, currency,
-						     store_col_int(st, sources[i].at));
+						     store_col_int(st, sources[i].at), referrers);
 		json_decref(expl);
 		if (summary)
 			return summary;
@@ -516,7 +516,8 @@ enum ff_err engine_participant_referrals(struct engine *e, const struct actor *a
 	while (store_step(st) == 1) {
 		json_t *o = referral_row_json(st);
 		core_redact_for_partner(a, o);
-		json_object_set_new(o, "last_evaluation", referral_last_evaluation(st));
+		/* referrals of `id` as the referrer: its own key, or staff */
+		json_object_set_new(o, "last_evaluation", referral_last_evaluation(st, true));
 		json_array_append_new(data, o);
 	}
 	*out = list_json(data, limit);
@@ -535,10 +536,11 @@ enum ff_err engine_referral_get(struct engine *e, const struct actor *a, const c
 		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no referral %s", id));
 	json_t *o = referral_row_json(st);
 	json_t *expl = json_from_text(store_col_text(st, 15), NULL);
+	/* a partner that is not the referrer is the referred person */
+	bool referred = a->participant[0] && strcmp(a->participant, store_col_text(st, 2));
 	core_redact_for_partner(a, o);
-	rules_redact_for_partner(
-	    a, expl, strcmp(a->participant, store_col_text(st, 2)) ? "referred" : "referrer");
-	json_object_set_new(o, "last_evaluation", referral_last_evaluation(st));
+	rules_redact_for_partner(a, expl, referred ? "referred" : "referrer");
+	json_object_set_new(o, "last_evaluation", referral_last_evaluation(st, !referred));
 	json_object_set_new(o, "explanation", expl);
 	*out = o;
 	return core_done(e, FF_OK);

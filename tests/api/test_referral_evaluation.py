@@ -130,6 +130,11 @@ class LastEvaluation(unittest.TestCase):
         ev = self.seen("ref_abe")
         self.assertEqual((ev["outcome"], ev["eligible"]), ("rewarded", True))  # abe's own reward was made
         self.assertEqual(ev["reasons"], ["The program's limit of 1 reward per year for each referrer was reached."])
+        # abe's own key reads the referral too, but alice's limits are hers (docs/api-roles.md:
+        # the referred person reads no tier or limits of the referrer)
+        abe = self.env.key("partner", "--participant", "abe")
+        mine = self.get("/v1/referrals/ref_abe", abe)["last_evaluation"]
+        self.assertEqual((mine["outcome"], mine["eligible"], mine["reasons"]), ("rewarded", True, []))
 
     def test_5_one_purchase_under_two_programs(self):
         self.post([purchase("ord_cat_1", "cat", 1000, "shoes")])

@@ -22,7 +22,7 @@ static json_t *reasons_of(const char *rule, const char *currency)
 				 "conversion", "clauses", "rule", r, "result", 0, "value", 4321,
 				 "text", "conversion.amount (4321) >= 5000: false", "failed",
 				 "conversion.amount (4321) >= 5000: false");
-	json_t *s = evaluation_summary(expl, "ref_1", currency, 0);
+	json_t *s = evaluation_summary(expl, "ref_1", currency, 0, true);
 	json_decref(expl);
 	cr_assert(s);
 	json_t *reasons = json_incref(json_object_get(s, "reasons"));
@@ -85,12 +85,12 @@ Test(evaluation, currency_limits_rejections_and_other_referrals)
 	    "{\"outcome\":\"not_eligible\",\"eligible\":false,\"referral\":\"r\",\"clauses\":[],"
 	    "\"failed\":[\"conversion currency EUR differs from the program currency USD\"]}",
 	    0, NULL);
-	json_t *s = evaluation_summary(expl, "r", "USD", 0);
+	json_t *s = evaluation_summary(expl, "r", "USD", 0, true);
 	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(s, "reasons"), 0)),
 			 "The purchase was not in the program's currency (USD).");
 	cr_assert(!tu_json_mentions(s, "EUR"));
 	json_decref(s);
-	cr_assert_null(evaluation_summary(expl, "another", "USD", 0),
+	cr_assert_null(evaluation_summary(expl, "another", "USD", 0, true),
 		       "an explanation of another referral");
 	json_decref(expl);
 
@@ -106,7 +106,7 @@ Test(evaluation, currency_limits_rejections_and_other_referrals)
 		       "\"limits\":[{\"limit\":\"referrer_amount_per_month\",\"value\":50000,"
 		       "\"used\":49000}]}",
 		       0, NULL);
-	s = evaluation_summary(expl, "r", "USD", 0);
+	s = evaluation_summary(expl, "r", "USD", 0, true);
 	json_t *want = json_pack(
 	    "[s, s]",
 	    "The program's limit of 500.00 USD in rewards per month for each referrer was reached.",
@@ -114,6 +114,12 @@ Test(evaluation, currency_limits_rejections_and_other_referrals)
 	cr_assert(json_equal(json_object_get(s, "reasons"), want));
 	cr_assert(!tu_json_mentions(s, "49000"));
 	json_decref(want);
+	json_decref(s);
+	/* the referred person's key: what stopped the referrer's rewards is the referrer's */
+	s = evaluation_summary(expl, "r", "USD", 0, false);
+	cr_assert_str_eq(json_string_value(json_object_get(s, "outcome")), "capped");
+	cr_assert_eq(json_array_size(json_object_get(s, "reasons")), 0);
+	cr_assert(!tu_json_mentions(s, "500.00") && !tu_json_mentions(s, "checks"));
 	json_decref(s);
 	json_decref(expl);
 
@@ -124,11 +130,11 @@ Test(evaluation, currency_limits_rejections_and_other_referrals)
 			  "\"rejected\",\"eligible\":false,"
 			  "\"failed\":[\"fraud signal velocity rejects this referral\"]}]}",
 			  0, NULL);
-	s = evaluation_summary(expl, "b", "USD", 0);
+	s = evaluation_summary(expl, "b", "USD", 0, true);
 	cr_assert_str_eq(json_string_value(json_object_get(s, "outcome")), "rejected");
 	cr_assert(!tu_json_mentions(s, "velocity"));
 	json_decref(s);
-	cr_assert_null(evaluation_summary(expl, NULL, "USD", 0),
+	cr_assert_null(evaluation_summary(expl, NULL, "USD", 0, true),
 		       "multiple_programs is no referral's own outcome");
 	json_decref(expl);
 }
