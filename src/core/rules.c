@@ -754,8 +754,6 @@ static void clause_for_party(json_t *clause, const char *party)
 	json_t *value = json_object_get(clause, "value");
 	if (value && !json_is_boolean(value))
 		json_object_del(clause, "value");
-	if (!json_object_get(clause, "text"))
-		return;
 	const char *op;
 	json_t *args = comparison_args(json_object_get(clause, "rule"), &op);
 	bool shown[2] = {false, false};
@@ -764,12 +762,17 @@ static void clause_for_party(json_t *clause, const char *party)
 		const char *var = rules_var_name(operand);
 		shown[i] = var ? var_is_partys(var, party) : rules_is_literal(operand);
 	}
-	json_t *text = args ? comparison_text(op, args, json_object_get(clause, "values"), shown,
-					      json_is_true(json_object_get(clause, "result")))
-			    : NULL;
-	/* no sentence rather than the one with the values */
-	if (!text || json_object_set_new(clause, "text", text))
-		json_object_del(clause, "text");
+	if (json_object_get(clause, "text")) {
+		json_t *text =
+		    args ? comparison_text(op, args, json_object_get(clause, "values"), shown,
+					   json_is_true(json_object_get(clause, "result")))
+			 : NULL;
+		/* no sentence rather than the one with the values */
+		if (!text || json_object_set_new(clause, "text", text))
+			json_object_del(clause, "text");
+	}
+	/* `values` goes even from a clause without a sentence: explain_clause keeps them
+	 * when its sentence could not be made (a long value cut inside a UTF-8 character) */
 	if (!shown[0] || !shown[1])
 		json_object_del(clause, "values");
 }

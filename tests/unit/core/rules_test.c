@@ -208,3 +208,28 @@ Test(rules, staff_read_every_value)
 	json_decref(expl);
 	json_decref(copy);
 }
+
+/* A value too long for a clause's sentence, cut inside a UTF-8 character: the clause
+ * keeps its values without a sentence (explain_clause), and those go all the same. */
+Test(rules, values_without_a_sentence_go_too)
+{
+	char bio[401] = "";
+	for (int i = 0; i < 200; i++)
+		strcat(bio, "\xc3\xa9"); /* e-acute */
+	json_t *ctx = json_pack("{s:{s:{s:s}}}", "referred", "attributes", "bio", bio);
+	struct program p;
+	memset(&p, 0, sizeof(p));
+	p.eligibility = json_of("{'==':[{'var':'referred.attributes.bio'},'x']}");
+	bool ok = true;
+	json_t *clauses = NULL;
+	struct ff_diag d;
+	cr_assert_eq(rules_eligible(&p, ctx, &ok, &clauses, &d), FF_OK);
+	cr_assert(!ok);
+	json_t *expl = json_pack("{s:s, s:o}", "outcome", "not_eligible", "clauses", clauses);
+	cr_assert(tu_json_mentions(expl, "\xc3\xa9"), "staff read the value");
+	rules_redact_for_partner(&partner, expl, "referrer");
+	cr_assert(!tu_json_mentions(expl, "\xc3\xa9"), "the friend's value stays out");
+	json_decref(expl);
+	json_decref(p.eligibility);
+	json_decref(ctx);
+}
