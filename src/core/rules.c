@@ -153,6 +153,21 @@ static json_t *comparison_args(json_t *clause, const char **out_op)
 	return json_is_array(args) && json_array_size(args) == 2 ? args : NULL;
 }
 
+/* Ends `s`, which snprintf may have cut, before a UTF-8 character it holds only part of
+ * (a sentence must stay UTF-8 to be a JSON string). */
+static void utf8_trim(char *s)
+{
+	size_t len = strlen(s), start = len;
+	while (start > 0 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start == 0)
+		return;
+	unsigned char lead = (unsigned char)s[start - 1];
+	size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	if (len - (start - 1) < need)
+		s[start - 1] = '\0';
+}
+
 /* "conversion.amount (4000)" for a var, the JSON of its value for anything else. An
  * operand whose value is not `shown`: a var by its name alone, anything else by its
  * rule ("5000", or the expression it computes). */
@@ -169,6 +184,7 @@ static void describe_operand(json_t *rule, json_t *value, bool shown, char *out,
 	else
 		snprintf(out, n, "%s", vs ? vs : "null");
 	free(vs);
+	utf8_trim(out);
 }
 
 /* The sentence of a comparison clause: "conversion.amount (7500) >= 5000: true", from
@@ -181,6 +197,7 @@ static json_t *comparison_text(const char *op, json_t *args, json_t *values, con
 		describe_operand(json_array_get(args, i), json_array_get(values, i), shown[i],
 				 side[i], sizeof(side[i]));
 	snprintf(text, sizeof(text), "%s %s %s: %s", side[0], op, side[1], ok ? "true" : "false");
+	utf8_trim(text);
 	return json_string(text);
 }
 

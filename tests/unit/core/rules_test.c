@@ -209,8 +209,10 @@ Test(rules, staff_read_every_value)
 	json_decref(copy);
 }
 
-/* A value too long for a clause's sentence, cut inside a UTF-8 character: the clause
- * keeps its values without a sentence (explain_clause), and those go all the same. */
+/* A value too long for a clause's sentence, cut inside a UTF-8 character: staff read
+ * the sentence cut before that character, and its values; a partner neither. Rows
+ * stored before the sentence was cut that way hold the values without a sentence:
+ * those go all the same. */
 Test(rules, values_without_a_sentence_go_too)
 {
 	char bio[401] = "";
@@ -225,8 +227,21 @@ Test(rules, values_without_a_sentence_go_too)
 	struct ff_diag d;
 	cr_assert_eq(rules_eligible(&p, ctx, &ok, &clauses, &d), FF_OK);
 	cr_assert(!ok);
+	const char *text = json_string_value(json_object_get(json_array_get(clauses, 0), "text"));
+	cr_assert(text, "the sentence, cut before a whole character");
+	cr_assert_eq(strncmp(text, "referred.attributes.bio (\"\xc3\xa9", 28), 0, "%s", text);
 	json_t *expl = json_pack("{s:s, s:o}", "outcome", "not_eligible", "clauses", clauses);
-	cr_assert(tu_json_mentions(expl, "\xc3\xa9"), "staff read the value");
+	rules_redact_for_partner(&partner, expl, "referrer");
+	cr_assert(!tu_json_mentions(expl, "\xc3\xa9"), "the friend's value stays out");
+	cr_assert_str_eq(json_string_value(json_object_get(
+			     json_array_get(json_object_get(expl, "clauses"), 0), "text")),
+			 "referred.attributes.bio == \"x\": false");
+	json_decref(expl);
+
+	/* stored without a sentence */
+	expl =
+	    json_pack("{s:s, s:[{s:O, s:b, s:b, s:[s, s]}]}", "outcome", "not_eligible", "clauses",
+		      "rule", p.eligibility, "result", 0, "value", 0, "values", bio, "x");
 	rules_redact_for_partner(&partner, expl, "referrer");
 	cr_assert(!tu_json_mentions(expl, "\xc3\xa9"), "the friend's value stays out");
 	json_decref(expl);
