@@ -98,6 +98,10 @@ char *fftime_format(int64_t ms, char *out, size_t n)
 {
 	if (!out || n == 0)
 		return out;
+	/* beyond about +-36 million years (a rule's literal can be anything) the arithmetic
+	 * below would overflow: such a time shows as the nearest one that does not */
+	const int64_t limit = INT64_C(1) << 60;
+	ms = ms < -limit ? -limit : ms > limit ? limit : ms;
 	int64_t days = floor_div(ms, FFTIME_DAY_MS);
 	int64_t in_day = ms - days * FFTIME_DAY_MS;
 	int64_t y;

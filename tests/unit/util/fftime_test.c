@@ -41,6 +41,18 @@ Test(fftime, format_epoch_and_neighbours)
 			 "0000-01-01T00:00:00.000Z");
 }
 
+/* The extremes of int64 (a program rule's literal can be any integer) format without
+ * overflowing (the UBSan build runs this): as the nearest time that fits, 2^60 ms. */
+Test(fftime, format_int64_extremes)
+{
+	char lo[64], hi[64], edge[64];
+	fftime_format(INT64_MIN, lo, sizeof(lo));
+	fftime_format(INT64_MAX, hi, sizeof(hi));
+	cr_expect_str_eq(lo, fftime_format(-(INT64_C(1) << 60), edge, sizeof(edge)));
+	cr_expect_str_eq(hi, fftime_format(INT64_C(1) << 60, edge, sizeof(edge)));
+	cr_expect(lo[0] == '-' && strstr(lo, "T") && hi[0] != '-', "%s %s", lo, hi);
+}
+
 Test(fftime, format_exactly_fills_25_bytes)
 {
 	char buf[25];
