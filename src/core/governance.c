@@ -429,11 +429,8 @@ static enum ff_err rotate_participants(struct engine *e, const uint8_t new_key[F
 		char *email_enc = email ? crypto_seal(new_key, email) : NULL;
 		char *name_enc = name ? crypto_seal(new_key, name) : NULL;
 		char hash[65] = "";
-		if (email) {
-			char norm[600];
-			email_normalize(email, norm, sizeof(norm));
-			crypto_keyed_hash_hex(new_key, norm, strlen(norm), hash);
-		}
+		if (email)
+			email_hash_with(new_key, email, hash);
 		bool lost = (json_is_string(json_object_get(row, "email")) && !email) ||
 			    (json_is_string(json_object_get(row, "name")) && !name);
 		participant_cache_drop(e, json_string_value(json_object_get(row, "id")));
@@ -489,9 +486,8 @@ static enum ff_err rotate_blocklist(struct engine *e, const uint8_t new_key[FF_M
 				      json_string_value(json_object_get(row, "value")));
 			break;
 		}
-		char norm[600], hash[65];
-		email_normalize(email, norm, sizeof(norm));
-		crypto_keyed_hash_hex(new_key, norm, strlen(norm), hash);
+		char hash[65];
+		email_hash_with(new_key, email, hash);
 		char *enc = crypto_seal(new_key, email);
 		free(email);
 		st = store_query(e->st, Q_BLOCKLIST_REKEY);

@@ -25,6 +25,8 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 			       struct ff_diag *d);
 /* Keyed hash (hex) of the normalized e-mail. */
 void participant_email_hash(struct engine *e, const char *email, char out[65]);
+/* The same under another key (a master key rotation re-hashes with the new one). */
+void email_hash_with(const uint8_t key[FF_MASTER_KEY_BYTES], const char *email, char out[65]);
 /* Find a participant by e-mail (keyed hash); false when none. */
 bool participant_find_by_email(struct engine *e, const char *email, char *out_id, size_t n);
 /* The API object of the referral row at the statement's current row (REFERRAL_COLS). */

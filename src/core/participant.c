@@ -44,11 +44,16 @@ void email_normalize(const char *in, char *out, size_t n)
 	snprintf(out, n, "%s@%s", local, domain);
 }
 
-void participant_email_hash(struct engine *e, const char *email, char out[65])
+void email_hash_with(const uint8_t key[FF_MASTER_KEY_BYTES], const char *email, char out[65])
 {
 	char norm[600];
 	email_normalize(email, norm, sizeof(norm));
-	crypto_keyed_hash_hex(e->cfg.master_key, norm, strlen(norm), out);
+	crypto_keyed_hash_hex(key, norm, strlen(norm), out);
+}
+
+void participant_email_hash(struct engine *e, const char *email, char out[65])
+{
+	email_hash_with(e->cfg.master_key, email, out);
 }
 
 /* The cached context of `id` in this transaction, or NULL. Borrowed. */
