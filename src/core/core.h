@@ -412,6 +412,16 @@ bool rules_is_literal(json_t *v);
 /* Whether a reward entry of an explanation ("rewards") was not made because a limit of
  * the program was reached (rather than a fraud check). */
 bool rules_capped_by_limit(json_t *entry);
+/* The pieces of an explanation's sentences (rules.c), which redact.c makes again for a
+ * partner: the two operands of a clause that compares two things ({"op": [a, b]}, the
+ * operator in *out_op; NULL for any other shape; borrowed); the sentence of such a
+ * clause from its operands, the values they had and which of those to show ("referrer
+ * .country (\"US\") == \"US\": true"); the `failed` lines of the clauses that failed
+ * (new reference); how a percent reward was computed ("1000 bp of BASE, at most M"). */
+json_t *rules_comparison_args(json_t *clause, const char **out_op);
+json_t *rules_comparison_text(const char *op, json_t *args, json_t *values, const bool shown[2], bool ok);
+json_t *rules_failed_lines(json_t *clauses);
+void rules_computed_text(char *out, size_t n, int64_t bp, const char *base, bool has_max, int64_t max);
 /* What a partner key reads of an explanation `expl` (modified in place; NULL is fine)
  * that it may see because its participant is the referral's `party` ("referrer" or
  * "referred"): the rule, each clause's result and the outcome stay, and the values of
