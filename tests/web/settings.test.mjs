@@ -120,6 +120,41 @@ test('API keys: a new key is shown once with a copy button, works, and is revoke
   assert.ok(!(await o.$$eval('.tabs a', (as) => as.map((a) => a.dataset.tab))).includes('api-keys'));
 });
 
+test('a change carries an Idempotency-Key; a lost answer is sent again with it and acts once', async () => {
+  const p = await signedIn('admin', '#/settings/api-keys');
+  const records = async () => (await ok(seed, seed.keys.admin, '/v1/audit/verify')).records;
+  const before = await records();
+  const sent = [];
+  let replayed = null;
+  await p.route('**/v1/api-keys', async (route) => {
+    const req = route.request();
+    if (req.method() !== 'POST') return route.continue();
+    sent.push(req.headers()['idempotency-key']);
+    const resp = await route.fetch();
+    if (sent.length === 1) return route.abort('connectionreset'); // acted, answer lost
+    replayed = resp.headers()['idempotent-replayed'];
+    return route.fulfill({ response: resp });
+  });
+  await p.selectOption('#k-role', 'auditor');
+  await p.fill('#k-name', 'lost answer');
+  await p.click('form.key-form button[type=submit]');
+  const key = await (await p.waitForSelector('#new-key')).inputValue();
+  assert.equal(sent.length, 2);
+  assert.match(sent[0], /^web-[0-9a-f]{32}$/);
+  assert.equal(sent[1], sent[0], 'the retry reuses the key');
+  assert.equal(replayed, 'true', 'the second answer is the stored one');
+  assert.equal((await ok(seed, key, '/v1/me')).role, 'auditor');
+  assert.equal(await records(), before + 1, 'one key created (one audit record), not two');
+  // each action has a key of its own
+  await p.unroute('**/v1/api-keys');
+  const next = p.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/api-keys'));
+  await p.fill('#k-name', 'second');
+  await p.click('form.key-form button[type=submit]');
+  const other = (await next).headers()['idempotency-key'];
+  assert.match(other, /^web-[0-9a-f]{32}$/);
+  assert.notEqual(other, sent[0]);
+});
+
 test('blocklist: add and remove an entry', async () => {
   const p = await signedIn('operator', '#/settings/blocklist');
   await p.selectOption('#bl-kind', 'ip');

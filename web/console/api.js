@@ -46,8 +46,30 @@ export function query(params) {
   return s ? '?' + s : '';
 }
 
+// A new Idempotency-Key for one action: 128 random bits in hex (crypto.getRandomValues
+// works on plain http too, where crypto.randomUUID does not).
+function newIdempotencyKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return 'web-' + Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// Waits before sending a change again with the same Idempotency-Key (API.md: the server
+// either acted and stored its answer, which the retry gets back, or stored nothing).
+const RETRY_DELAYS_MS = [400, 1500];
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Worth sending again with the same key: the connection was lost (the server may or may
+// not have acted), the same key is still in flight, or the server was briefly unavailable.
+const retryable = (status, code) =>
+  status === 0 || status === 502 || status === 503 || status === 504 ||
+  (status === 409 && code === 'idempotency_key_in_use');
+
 // One request. `opts.body` is sent as JSON, `opts.csv` as text/csv; `opts.key` overrides
-// the stored key (sign-in); `opts.text` returns the body as text (CSV reports).
+// the stored key (sign-in); `opts.text` returns the body as text (CSV reports). Every
+// change (POST, PUT, DELETE) carries an Idempotency-Key of its own and is sent up to
+// twice more with that key when retryable() says so: a click acts at most once even when
+// the answer is lost on the way back.
 export async function api(method, path, opts = {}) {
   const key = opts.key ?? session.key;
   const headers = { Accept: opts.text ? 'text/csv' : 'application/json' };
@@ -63,29 +85,39 @@ export async function api(method, path, opts = {}) {
     headers['Content-Type'] = 'application/json';
     body = '{}';
   }
-  let resp;
-  try {
-    resp = await fetch(path, { method, headers, body, cache: 'no-store', credentials: 'omit' });
-  } catch (e) {
-    throw new ApiError(0, 'network_error', 'The server could not be reached (' + e.message + ').');
-  }
-  const text = await resp.text();
-  if (resp.ok && opts.text) return text;
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!resp.ok) {
+  const change = method !== 'GET' && method !== 'HEAD';
+  if (change) headers['Idempotency-Key'] = newIdempotencyKey();
+  for (let attempt = 0; ; attempt++) {
+    let resp, text;
+    try {
+      resp = await fetch(path, { method, headers, body, cache: 'no-store', credentials: 'omit' });
+      text = await resp.text();
+    } catch (e) {
+      if (change && attempt < RETRY_DELAYS_MS.length) {
+        await sleep(RETRY_DELAYS_MS[attempt]);
+        continue;
+      }
+      throw new ApiError(0, 'network_error', 'The server could not be reached (' + e.message + ').');
+    }
+    if (resp.ok && opts.text) return text;
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (resp.ok) return data;
     const e = (data && data.error) || {};
+    if (change && attempt < RETRY_DELAYS_MS.length && retryable(resp.status, e.code)) {
+      await sleep(RETRY_DELAYS_MS[attempt]);
+      continue;
+    }
     const err = new ApiError(resp.status, e.code || 'http_' + resp.status,
       e.message || `The server answered ${resp.status} ${resp.statusText}.`, e.param,
       resp.headers.get('Retry-After'));
     if (resp.status === 401 && opts.key === undefined && onUnauthorized) onUnauthorized(err);
     throw err;
   }
-  return data;
 }
 
 export const get = (path, params, opts) => api('GET', path + query(params), opts);
