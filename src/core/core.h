@@ -447,10 +447,15 @@ json_t *evaluation_summary(json_t *expl, const char *referral, const char *curre
 
 /* The key id of a master key: 16 hex digits of a keyed hash. */
 void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);
+/* The meta row of a master key rotation (keyrotation.c): {key_id: the key it moves to,
+ * complete, from_key_id: once complete, the key it moved away from, <kind>: cursor...}.
+ * engine_open() reads it to tell a rollout's new key from a wrong one. */
+#define CORE_ROTATE_STATE "master_key_rotation"
 /* Record `key_id` as the key the database is sealed with (meta.master_key_id, which
  * engine_open() checks the key it is given against): the last step of a master key
- * rotation, in its transaction. */
-enum ff_err core_key_check_move(struct engine *e, const char key_id[17], struct ff_diag *d);
+ * rotation, in its transaction. The id it replaces goes to *from ("" when none was
+ * recorded). */
+enum ff_err core_key_check_move(struct engine *e, const char key_id[17], char from[17], struct ff_diag *d);
 /* Open a value sealed with the master key (crypto_seal): with the current key, else,
  * while a rotation is rolled out, with the previous one. Every reader of a sealed
  * column goes through it, so that rows a rotation has not reached yet, or has, both

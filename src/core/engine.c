@@ -204,6 +204,35 @@ static enum ff_err key_check_adopt(struct engine *e, const char *previous_id, st
 	return store_exec(st) ? core_store_fail(e, d, "master key check") : FF_OK;
 }
 
+/*
+ * A process whose previous key is the recorded one may run on another current key only
+ * when a rotation vouches for it: one to that key is under way (the rollout started
+ * before the rotation completed), or the last completed rotation moved away from it
+ * (the old key current and the new one previous, as docs/configuration.md allows; a
+ * run after the completed one, to the same key, keeps that).
+ * Without this, any key at all would open the database next to the right previous key,
+ * and a mistyped new key would seal and hash new rows that nothing else reads. A
+ * rotation completed by a version that did not record where it moved from vouches as
+ * before. *ok tells.
+ */
+static enum ff_err key_check_rotation(struct engine *e, bool *ok, struct ff_diag *d)
+{
+	struct store_stmt *st = store_query(e->st, Q_META_GET);
+	store_bind_text(st, 1, CORE_ROTATE_STATE);
+	int rc = store_step(st);
+	json_t *state = rc == 1 ? json_loads(store_col_text(st, 0), 0, NULL) : NULL;
+	store_release(e->st);
+	if (rc < 0)
+		return core_store_fail(e, d, "master key check");
+	const char *to = json_string_value(json_object_get(state, "key_id"));
+	const char *from = json_string_value(json_object_get(state, "from_key_id"));
+	bool complete = json_is_true(json_object_get(state, "complete"));
+	*ok = (!complete && to && !strcmp(to, e->key_id)) || (from && !strcmp(from, e->key_id)) ||
+	      (complete && !json_object_get(state, "from_key_id"));
+	json_decref(state);
+	return FF_OK;
+}
+
 static enum ff_err key_check(struct engine *e, struct ff_diag *d)
 {
 	char stored[17], previous_id[17] = "";
@@ -214,9 +243,20 @@ static enum ff_err key_check(struct engine *e, struct ff_diag *d)
 		err = key_check_read(e, stored, d);
 	if (err)
 		return err;
-	if (!strcmp(stored, e->key_id) || (previous_id[0] && !strcmp(stored, previous_id)))
+	if (!strcmp(stored, e->key_id))
 		return FF_OK;
-	char why[160];
+	char why[300];
+	if (previous_id[0] && !strcmp(stored, previous_id)) {
+		bool ok = false;
+		if ((err = key_check_rotation(e, &ok, d)) || ok)
+			return err;
+		snprintf(why, sizeof(why),
+			 "the previous key is the database's, but no `keys rotate-master` to this key (id %s) has "
+			 "started, nor did the last one move away from it: run the rotation with the database's key "
+			 "first",
+			 e->key_id);
+		return key_refused(e, why, d);
+	}
 	snprintf(why, sizeof(why), "the database is sealed with the key whose id is %s, this key's id is %s",
 		 stored, e->key_id);
 	return key_refused(e, why, d);
@@ -232,8 +272,11 @@ char *core_unseal(struct engine *e, const char *sealed)
 	return plain;
 }
 
-enum ff_err core_key_check_move(struct engine *e, const char key_id[17], struct ff_diag *d)
+enum ff_err core_key_check_move(struct engine *e, const char key_id[17], char from[17], struct ff_diag *d)
 {
+	enum ff_err err = key_check_read(e, from, d);
+	if (err)
+		return err;
 	struct store_stmt *st = store_query(e->st, Q_META_SET);
 	store_bind_text(st, 1, KEY_CHECK);
 	store_bind_text(st, 2, key_id);

@@ -26,7 +26,7 @@
  * batch size, writes each value at most once. */
 
 #define ROTATE_BATCH 500
-#define ROTATE_STATE "master_key_rotation"
+#define ROTATE_STATE CORE_ROTATE_STATE
 
 /* A kind of sealed value walked by a cursor (queries.c, Q_ROTATE_*): `select` binds the
  * cursor's columns and then a LIMIT, and returns the cursor's columns, the sealed value
@@ -84,11 +84,17 @@ static enum ff_err rotation_state(struct engine *e, const char *new_id, json_t *
 	store_release(e->st);
 	if (rc < 0)
 		return core_store_fail(e, d, "rotation");
-	if (!json_is_object(state) || json_is_true(json_object_get(state, "complete")) ||
-	    !json_is_string(json_object_get(state, "key_id")) ||
-	    strcmp(json_string_value(json_object_get(state, "key_id")), new_id)) {
+	const char *to = json_string_value(json_object_get(state, "key_id"));
+	bool same_key = json_is_object(state) && to && !strcmp(to, new_id);
+	if (!same_key || json_is_true(json_object_get(state, "complete"))) {
+		/* a new start; a run after a completed one to the same key keeps where that
+		 * one moved from (engine.c, key_check_rotation) */
+		json_t *from = same_key ? json_incref(json_object_get(state, "from_key_id")) : NULL;
 		json_decref(state);
 		state = json_pack("{s:s, s:b}", "key_id", new_id, "complete", false);
+		if (json_is_string(from))
+			json_object_set(state, "from_key_id", from);
+		json_decref(from);
 	}
 	for (size_t i = 0; i < SEALED_KINDS; i++)
 		if (!json_is_array(json_object_get(state, sealed_kinds[i].name)))
@@ -335,10 +341,13 @@ enum ff_err engine_rotate_master_key_steps(struct engine *e, const struct actor 
 				if (sealed_kinds[k].at_completion)
 					err = reseal_all(e, &sealed_kinds[k], new_key, batch, &resealed[k], d);
 			json_object_set_new(state, "complete", json_true());
+			char from[17] = "";
+			if (!err)
+				err = core_key_check_move(e, new_id, from, d);
+			if (!err && from[0] && strcmp(from, new_id))
+				json_object_set_new(state, "from_key_id", json_string(from));
 			if (!err)
 				err = rotation_state_save(e, state, d);
-			if (!err)
-				err = core_key_check_move(e, new_id, d);
 			json_t *detail = json_pack("{s:s}", "key_id", new_id);
 			if (!err)
 				err = audit_append(e, a->label, "master_key.rotated", new_id, detail, d);

@@ -1045,14 +1045,73 @@ Test(engine, wrong_master_key_is_refused)
 		  "and the key file next to a SQLite database: %s", d.message);
 	cr_assert_null(F.e);
 
-	/* either key of a rotation being rolled out opens it */
-	cr_assert_eq(reopen_with_key(0xcd, 0xab, &d), FF_OK, "%s", d.message);
+	/* the database's key as the previous one does not vouch for any other key: no
+	 * rotation to it has started (a_rotation_vouches_for_its_keys) */
+	cr_assert_eq(reopen_with_key(0xcd, 0xab, &d), FF_E_INVALID);
+	cr_assert(strstr(d.message, "rotate-master") && strstr(d.message, "has started"), "%s", d.message);
+	cr_assert_null(F.e);
 	cr_assert_eq(reopen_with_key(0xab, 0xcd, &d), FF_OK, "%s", d.message);
 	json_t *p = NULL;
 	cr_assert_eq(engine_participant_get(F.e, &F.cli, "jo", &p, &d), FF_OK);
 	cr_assert_str_eq(json_string_value(json_object_get(p, "email")), "jo@example.com");
 	json_decref(p);
 	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM participants"), 1, "the refusals wrote nothing");
+}
+
+static enum ff_err rotate_to(uint8_t byte, int max_batches, bool *complete, struct ff_diag *d)
+{
+	uint8_t key[FF_MASTER_KEY_BYTES];
+	memset(key, byte, sizeof(key));
+	json_t *out = NULL;
+	ff_diag_clear(d);
+	enum ff_err err = engine_rotate_master_key_steps(F.e, &F.cli, key, 1, max_batches, &out, d);
+	*complete = json_is_true(json_object_get(out, "complete"));
+	json_decref(out);
+	return err;
+}
+
+/* A process whose previous key is the recorded one opens with another current key only
+ * when a rotation vouches for that key: one to it is under way, or the last completed
+ * one moved away from it. */
+Test(engine, a_rotation_vouches_for_its_keys)
+{
+	fx_participant(&F, "jo");
+	fx_participant(&F, "bo");
+	struct ff_diag d;
+	bool complete;
+	/* a rotation to 0xcd, interrupted after one row */
+	cr_assert_eq(rotate_to(0xcd, 1, &complete, &d), FF_OK, "%s", d.message);
+	cr_assert(!complete);
+	cr_assert_eq(reopen_with_key(0xcd, 0xab, &d), FF_OK, "the rollout of its key: %s", d.message);
+	json_t *p = NULL;
+	cr_assert_eq(engine_participant_get(F.e, &F.cli, "bo", &p, &d), FF_OK);
+	cr_assert_str_eq(json_string_value(json_object_get(p, "email")), "bo@example.com");
+	json_decref(p);
+	cr_assert_eq(reopen_with_key(0xee, 0xab, &d), FF_E_INVALID, "a key no rotation goes to");
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "the old key alone until it completes: %s", d.message);
+
+	/* completed: the new key, alone or with the old one; the old one with the new one
+	 * as previous (the reverse); never a third key, nor the old one alone */
+	cr_assert_eq(rotate_to(0xcd, 0, &complete, &d), FF_OK, "%s", d.message);
+	cr_assert(complete);
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xab, 0xcd, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xee, 0xcd, &d), FF_E_INVALID);
+	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_E_INVALID);
+
+	/* the catch-up run to the same key keeps the reverse working */
+	cr_assert_eq(reopen_with_key(0xcd, 0xab, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(rotate_to(0xcd, 0, &complete, &d), FF_OK, "%s", d.message);
+	cr_assert(complete);
+	cr_assert_eq(reopen_with_key(0xab, 0xcd, &d), FF_OK, "%s", d.message);
+
+	/* a next rotation, to 0xee, started: the key two rotations back is out */
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(rotate_to(0xee, 1, &complete, &d), FF_OK, "%s", d.message);
+	cr_assert(!complete);
+	cr_assert_eq(reopen_with_key(0xee, 0xcd, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(reopen_with_key(0xab, 0xcd, &d), FF_E_INVALID);
+	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_OK, "%s", d.message);
 }
 
 Test(engine, database_without_key_check_adopts_the_key_that_opens_it)
@@ -1068,8 +1127,18 @@ Test(engine, database_without_key_check_adopts_the_key_that_opens_it)
 	cr_assert_eq(key_checks(), 1, "the key that opens them is");
 	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID);
 
-	/* in the middle of a rotation, the previous key that opens them is adopted */
+	/* in the middle of a rotation (to 0xcd, none of its rows moved yet), the previous
+	 * key that opens them is adopted */
 	fx_sql(&F, "DELETE FROM meta WHERE key = 'master_key_id'");
+	uint8_t cd[FF_MASTER_KEY_BYTES];
+	char cd_id[17];
+	memset(cd, 0xcd, sizeof(cd));
+	engine_key_id(cd, cd_id);
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO meta (key, value) VALUES ('master_key_rotation', '{\"key_id\":\"%s\",\"complete\":false}')",
+		 cd_id);
+	fx_sql(&F, sql);
 	cr_assert_eq(reopen_with_key(0xcd, 0xab, &d), FF_OK, "%s", d.message);
 	cr_assert_eq(reopen_with_key(0xab, 0, &d), FF_OK, "%s", d.message);
 	cr_assert_eq(reopen_with_key(0xcd, 0, &d), FF_E_INVALID);
