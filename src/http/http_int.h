@@ -233,14 +233,20 @@ void ratelimit_free(void);
 /* Take a token for `key_prefix`; false (and *out_retry_after seconds) when empty. */
 bool ratelimit_take(const char *key_prefix, int *out_retry_after);
 
-/* ---- connections per client address (connlimit.c) ---- */
+/* ---- limits on connections (connlimit.c) ---- */
 
-/* Count connections per address and refuse beyond `per_address` (0: no limit). */
-void connlimit_init(int per_address);
+/* Count connections per address and refuse beyond `per_address` (0: no limit); close a
+ * connection that has waited `header_seconds` (0: no bound) for a request's header. */
+void connlimit_init(int per_address, int header_seconds);
 /* libmicrohttpd's accept policy and connection notification callbacks. */
 enum MHD_Result connlimit_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
 void connlimit_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		      enum MHD_ConnectionNotificationCode toe);
+/* The connection's request header is complete / its request is over (it waits for the
+ * next header). */
+void connlimit_header_done(struct MHD_Connection *conn);
+void connlimit_request_done(struct MHD_Connection *conn);
+/* Stops the header deadline's thread: after libmicrohttpd has stopped. */
 void connlimit_free(void);
 
 /* ---- idempotency (idempotency.c) ---- */
@@ -306,6 +312,8 @@ void metrics_request(const struct route *r, const char *method, int status, doub
 /* libmicrohttpd answered a request with `status` itself (server.c reads it from its
  * error log): counted whatever the stage, the request line included. */
 void metrics_parser_refusal(int status);
+/* A connection closed because its request header took longer than http_request_timeout. */
+void metrics_header_timeout(void);
 void metrics_event(const char *outcome);
 void metrics_worker_pass(double seconds);
 /* One group-commit transaction that carried `jobs` requests. */

@@ -4,6 +4,7 @@
  * fulfill_http_requests_total{route,method,status}   counter
  * fulfill_http_request_duration_seconds{route}        histogram
  * fulfill_http_parser_refusals_total{status}          counter (libmicrohttpd's own answers)
+ * fulfill_http_header_timeouts_total                  counter (connlimit.c)
  * fulfill_events_total{outcome}                       counter
  * fulfill_rewards{status}                             gauge (engine_reward_status_counts)
  * fulfill_worker_pass_seconds                         histogram
@@ -51,6 +52,7 @@ static struct {
 	uint64_t events_accepted, events_duplicate, events_rejected;
 	uint64_t gc_commits, gc_jobs;
 	uint64_t parser_refusals[200]; /* by status - 400 */
+	uint64_t header_timeouts;
 } m = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void metrics_init(void)
@@ -114,6 +116,13 @@ void metrics_parser_refusal(int status)
 		return;
 	pthread_mutex_lock(&m.lock);
 	m.parser_refusals[status - 400]++;
+	pthread_mutex_unlock(&m.lock);
+}
+
+void metrics_header_timeout(void)
+{
+	pthread_mutex_lock(&m.lock);
+	m.header_timeouts++;
 	pthread_mutex_unlock(&m.lock);
 }
 
@@ -244,6 +253,11 @@ char *metrics_render(struct engine *e, size_t *out_len)
 		if (m.parser_refusals[i])
 			ffbuf_addf(&b, "fulfill_http_parser_refusals_total{status=\"%zu\"} %llu\n",
 				   400 + i, (unsigned long long)m.parser_refusals[i]);
+	ffbuf_addf(&b, "# HELP fulfill_http_header_timeouts_total Connections closed because a request "
+		       "header took longer than http_request_timeout.\n"
+		       "# TYPE fulfill_http_header_timeouts_total counter\n"
+		       "fulfill_http_header_timeouts_total %llu\n",
+		   (unsigned long long)m.header_timeouts);
 	ffbuf_adds(&b, "# HELP fulfill_events_total Ingested events by outcome.\n"
 		       "# TYPE fulfill_events_total counter\n");
 	ffbuf_addf(&b, "fulfill_events_total{outcome=\"accepted\"} %llu\n",

@@ -460,6 +460,7 @@ enum MHD_Result request_access(void *cls, struct MHD_Connection *conn, const cha
 	(void)version;
 
 	if (!req || *con_cls == &request_line_seen) {
+		connlimit_header_done(conn);
 		req = ff_calloc(1, sizeof(*req));
 		req->t0_ns = http_now_ns();
 		atomic_fetch_add(&http_server->inflight, 1);
@@ -567,6 +568,7 @@ void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct request *req = *con_cls;
 	(void)cls;
 
+	connlimit_request_done(conn); /* from now on it waits for the next header */
 	if (!req)
 		return;
 	if (*con_cls == &request_line_seen) {

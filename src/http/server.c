@@ -378,8 +378,8 @@ static struct MHD_Daemon *start_mhd(const struct sockaddr_storage *addr, bool v6
 		    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, request_begin, NULL,
 		    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 		    /* a slowloris client holds a connection per trickle: bounded in all, and
-		     * per address when asked (connlimit.c; request.c bounds each body's
-		     * total time) */
+		     * per address when asked; each header and each body must arrive within
+		     * http_request_timeout (connlimit.c, request.c) */
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)http_server->opt.max_connections,
 		    MHD_OPTION_NOTIFY_CONNECTION, connlimit_notify, NULL,
 		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_uri, NULL, MHD_OPTION_END);
@@ -459,7 +459,7 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 		goto out;
 	if (s.opt.run_worker && worker_start() != 0)
 		goto out_gc;
-	connlimit_init(s.opt.max_connections_per_ip);
+	connlimit_init(s.opt.max_connections_per_ip, s.opt.request_timeout);
 	s.mhd = start_mhd(&addr, v6);
 	if (!s.mhd) {
 		log_msg("error", "cannot listen on %s", s.opt.listen);

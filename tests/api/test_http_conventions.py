@@ -364,6 +364,57 @@ class Conventions(unittest.TestCase):
         self.assertEqual(srv.request("GET", "/healthz")[0], 200)
         self.assertEqual(self.participants(), before)
 
+    def test_trickled_header_hits_request_timeout(self):
+        # a header byte every second never trips the idle timeout (2 s here); the
+        # header must still be complete within --http-request-timeout
+        srv = self.env.serve("--no-worker", "--http-request-timeout", "3")
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        t0 = time.time()
+        closed_after = None
+        try:
+            for _ in range(20):
+                time.sleep(1)
+                s.sendall(b"a")
+        except (BrokenPipeError, ConnectionResetError):
+            closed_after = time.time() - t0
+        if closed_after is None:
+            s.settimeout(5)
+            try:
+                closed_after = time.time() - t0 if s.recv(4096) == b"" else None
+            except (ConnectionResetError, socket.timeout):
+                closed_after = time.time() - t0
+        s.close()
+        self.assertIsNotNone(closed_after, "a trickled header kept its connection open")
+        self.assertLess(closed_after, 10, "closed only after %.1f s" % closed_after)
+        self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+        st, metrics, _ = srv.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        self.assertRegex(metrics, r"(?m)^fulfill_http_header_timeouts_total 1$")
+
+    def test_kept_alive_connection_outlives_the_request_timeout(self):
+        # the header clock starts again with each request: a connection that sends a
+        # whole request every 1.5 s lives longer than --http-request-timeout (3 s)
+        srv = self.env.serve("--no-worker", "--http-request-timeout", "3")
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.settimeout(5)
+        t0 = time.time()
+        answers = 0
+        while time.time() - t0 < 7:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, "closed after %d answers, %.1f s" % (answers, time.time() - t0))
+                data += chunk
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:60])
+            answers += 1
+            time.sleep(1.5)
+        s.close()
+        self.assertGreaterEqual(answers, 4)
+        st, metrics, _ = srv.request("GET", "/metrics")
+        self.assertRegex(metrics, r"(?m)^fulfill_http_header_timeouts_total 0$")
+
     def test_connections_per_address_are_bounded(self):
         srv = self.env.serve("--no-worker", "--http-max-connections-per-ip", "2")
 
