@@ -251,8 +251,10 @@ enum ff_err engine_connector_put(struct engine *e, const struct actor *a, const 
  * masked "sk_...1234"},"breaker":{"state":"closed"|"open","failures":N,"open_until":T|null}}. */
 enum ff_err engine_connector_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
 				 struct ff_diag *d);
-/* GET /v1/connectors: {"object":"list","data":[connector...],"has_more":false}. */
-enum ff_err engine_connectors_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+/* GET /v1/connectors: {"object":"list","data":[connector...],"has_more"}, in creation
+ * order, a page at a time (p: limit, default 100; starting_after a connector id). */
+enum ff_err engine_connectors_list(struct engine *e, const struct actor *a, const struct page *p,
+				   json_t **out, struct ff_diag *d);
 /* DELETE /v1/connectors/{id}: {"id","object":"connector","deleted":true}. */
 enum ff_err engine_connector_delete(struct engine *e, const struct actor *a, const char *id, json_t **out,
 				    struct ff_diag *d);
@@ -267,8 +269,10 @@ enum ff_err engine_code_pool_put(struct engine *e, const struct actor *a, const 
  * code_pool.low alert's condition). */
 enum ff_err engine_code_pool_get(struct engine *e, const struct actor *a, const char *id, json_t **out,
 				 struct ff_diag *d);
-/* GET /v1/code-pools: a list of code pool objects. */
-enum ff_err engine_code_pools_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d);
+/* GET /v1/code-pools: {"object":"list","data":[code pool...],"has_more"}, in creation
+ * order, a page at a time (p: limit, default 100; starting_after a pool id). */
+enum ff_err engine_code_pools_list(struct engine *e, const struct actor *a, const struct page *p,
+				   json_t **out, struct ff_diag *d);
 /* POST /v1/code-pools/{id}/codes with a JSON body {"codes": ["A1", ...]} (up to
  * 1,000,000; each 1-128 printable characters without spaces). Creates the pool when
  * missing. -> {"pool","added":N,"duplicates":N}; releases rewards held with pool_empty. */

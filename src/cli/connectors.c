@@ -207,11 +207,8 @@ static void print_connector_table(const struct cli *c, const json_t *out)
 
 int cli_cmd_connectors_list(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_connectors_list(c->engine, &c->actor, &out, &d);
-	return cli_finish(c, err, &d, out, print_connector_table);
+	return cli_run_list(c, engine_connectors_list, print_connector_table,
+			    "(more connectors: use --limit / --starting-after)");
 }
 
 int cli_cmd_connectors_show(struct cli *c)

@@ -611,11 +611,8 @@ static void print_pool_table(const struct cli *c, const json_t *out)
 
 int cli_cmd_codes_list(struct cli *c)
 {
-	json_t *out = NULL;
-	struct ff_diag d;
-	ff_diag_clear(&d);
-	enum ff_err err = engine_code_pools_list(c->engine, &c->actor, &out, &d);
-	return cli_finish_list(c, err, &d, out, print_pool_table, NULL);
+	return cli_run_list(c, engine_code_pools_list, print_pool_table,
+			    "(more code pools: use --limit / --starting-after)");
 }
 
 /* ---- participants tax-form ---- */

@@ -124,20 +124,25 @@ enum ff_err engine_code_pool_get(struct engine *e, const struct actor *a, const 
 	return core_done(e, pool_json(e, id, out, d));
 }
 
-enum ff_err engine_code_pools_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d)
+enum ff_err engine_code_pools_list(struct engine *e, const struct actor *a, const struct page *p,
+				   json_t **out, struct ff_diag *d)
 {
 	(void)a;
+	int limit = page_limit(p);
 	json_t *ids = json_array(), *data = json_array();
 	struct store_stmt *st = store_query(e->st, Q_POOL_LIST);
-	while (store_step(st) == 1)
+	store_bind_text(st, 1, p ? p->starting_after : NULL);
+	store_bind_int(st, 2, limit + 1);
+	int rc;
+	while ((rc = store_step(st)) == 1)
 		json_array_append_new(ids, json_string(store_col_text(st, 0)));
 	size_t i;
 	json_t *v;
-	enum ff_err err = FF_OK;
+	enum ff_err err = rc < 0 ? core_store_fail(e, d, "code pools") : FF_OK;
 	json_array_foreach(ids, i, v)
 	{
 		json_t *o = NULL;
-		if ((err = pool_json(e, json_string_value(v), &o, d)))
+		if (err || (err = pool_json(e, json_string_value(v), &o, d)))
 			break;
 		json_array_append_new(data, o);
 	}
@@ -146,7 +151,7 @@ enum ff_err engine_code_pools_list(struct engine *e, const struct actor *a, json
 		json_decref(data);
 		return core_done(e, err);
 	}
-	*out = json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", 0);
+	*out = list_json(data, limit);
 	return core_done(e, FF_OK);
 }
 

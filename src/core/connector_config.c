@@ -369,11 +369,15 @@ enum ff_err engine_connector_get(struct engine *e, const struct actor *a, const 
 	return core_done(e, FF_OK);
 }
 
-enum ff_err engine_connectors_list(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d)
+enum ff_err engine_connectors_list(struct engine *e, const struct actor *a, const struct page *p,
+				   json_t **out, struct ff_diag *d)
 {
 	(void)a;
+	int limit = page_limit(p);
 	json_t *data = json_array();
 	struct store_stmt *st = store_query(e->st, Q_CONNECTOR_LIST);
+	store_bind_text(st, 1, p ? p->starting_after : NULL);
+	store_bind_int(st, 2, limit + 1);
 	int rc;
 	while ((rc = store_step(st)) == 1) {
 		struct connector_conf c;
@@ -385,7 +389,7 @@ enum ff_err engine_connectors_list(struct engine *e, const struct actor *a, json
 		json_decref(data);
 		return core_done(e, core_store_fail(e, d, "connectors"));
 	}
-	*out = json_pack("{s:s, s:o, s:b}", "object", "list", "data", data, "has_more", 0);
+	*out = list_json(data, limit);
 	return core_done(e, FF_OK);
 }
 

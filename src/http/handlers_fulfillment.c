@@ -29,7 +29,11 @@ enum ff_err h_connector_put(struct ctx *c)
 
 enum ff_err h_connector_list(struct ctx *c)
 {
-	return engine_connectors_list(c->eng, c->actor, &c->out, &c->diag);
+	struct page p;
+	enum ff_err err = query_page(c, &p);
+	if (err)
+		return err;
+	return engine_connectors_list(c->eng, c->actor, &p, &c->out, &c->diag);
 }
 
 enum ff_err h_connector_get(struct ctx *c)
@@ -88,7 +92,11 @@ enum ff_err h_code_pool_put(struct ctx *c)
 
 enum ff_err h_code_pool_list(struct ctx *c)
 {
-	return engine_code_pools_list(c->eng, c->actor, &c->out, &c->diag);
+	struct page p;
+	enum ff_err err = query_page(c, &p);
+	if (err)
+		return err;
+	return engine_code_pools_list(c->eng, c->actor, &p, &c->out, &c->diag);
 }
 
 enum ff_err h_code_pool_get(struct ctx *c)

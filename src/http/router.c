@@ -84,7 +84,7 @@ const struct route http_routes[] = {
      "Approve and reject many reviewed rewards at once"},
 
     /* connectors, code pools, webhooks, notifications */
-    {"GET", "/v1/connectors", h_connector_list, R_ADMIN | R_OPERATOR | R_AUDITOR, 0, NULL, NULL,
+    {"GET", "/v1/connectors", h_connector_list, R_ADMIN | R_OPERATOR | R_AUDITOR, 0, PAGE, NULL,
      200, "list:Connector", "List connectors (secrets masked)"},
     {"PUT", "/v1/connectors/{id}", h_connector_put, R_ADMIN, RF_BODY, NULL, "type,config", 200,
      "Connector", "Configure a connector (secrets are write-only)"},
@@ -99,7 +99,7 @@ const struct route http_routes[] = {
      RF_BODY | RF_CSV | RF_NOJSON, "connector,from,to",
      "text/csv: reward_id,amount,currency,reference", 200, "Reconciliation",
      "Reconcile a connector's fulfilled rewards (by external reference) against a provider export"},
-    {"GET", "/v1/code-pools", h_code_pool_list, R_READ, 0, NULL, NULL, 200, "list:CodePool",
+    {"GET", "/v1/code-pools", h_code_pool_list, R_READ, 0, PAGE, NULL, 200, "list:CodePool",
      "List code pools"},
     {"PUT", "/v1/code-pools/{id}", h_code_pool_put, R_ADMIN | R_OPERATOR, RF_BODY, NULL,
      "low_stock_threshold,per_participant_limit", 200, "CodePool",

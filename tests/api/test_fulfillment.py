@@ -62,6 +62,47 @@ class Fulfillment(SeededAPITest):
         self.err("PUT", "/v1/code-pools/spring", {"size": 1}, 400, "unknown_field", "size")
         self.err("GET", "/v1/code-pools/nope", None, 404, "not_found")
 
+    def walk(self, path, limit):
+        """Every id of a list, a page of `limit` at a time with starting_after."""
+        ids, after = [], None
+        while True:
+            page = self.ok("GET", f"{path}?limit={limit}" + (f"&starting_after={after}" if after else ""))
+            self.assertEqual(page["object"], "list", page)
+            self.assertLessEqual(len(page["data"]), limit, page)
+            ids += [x["id"] for x in page["data"]]
+            if not page["has_more"]:
+                return ids
+            self.assertEqual(len(page["data"]), limit, page)
+            after = page["data"][-1]["id"]
+
+    def test_pools_and_connectors_are_paged_like_every_list(self):
+        # API.md "Lists": ?limit= (1-1000, default 100) and ?starting_after=<id>, has_more,
+        # stable order by creation
+        pools = [f"page-pool-{c}" for c in "edcba"]
+        for p in pools:
+            self.ok("PUT", f"/v1/code-pools/{p}", {"low_stock_threshold": 0})
+        conns = [f"page_conn_{c}" for c in "edcba"]
+        for cid in conns:
+            self.ok("PUT", f"/v1/connectors/{cid}", {"type": "stripe", "config": {"api_key": "sk_test_0123456789"}})
+        for path, made in (("/v1/code-pools", pools), ("/v1/connectors", conns)):
+            with self.subTest(path=path):
+                full = [x["id"] for x in self.ok("GET", path + "?limit=1000")["data"]]
+                self.assertEqual([i for i in full if i in made], made, "creation order")
+                self.assertEqual(self.walk(path, 2), full)
+                first = self.ok("GET", path + "?limit=1")
+                self.assertEqual((len(first["data"]), first["has_more"]), (1, True), first)
+                after = self.ok("GET", f"{path}?limit=2&starting_after={made[2]}")
+                self.assertEqual([x["id"] for x in after["data"]][:2], made[3:5], after)
+                self.err("GET", path + "?limit=0", None, 400, "invalid_request", "limit")
+                self.err("GET", path + "?limit=1001", None, 400, "invalid_request", "limit")
+        # the CLI pages the same way
+        got = self.env.cli_json("codes", "list", "--limit", "2", "--starting-after", pools[2])
+        self.assertEqual([x["id"] for x in got["data"]][:2], pools[3:5], got)
+        got = self.env.cli_json("connectors", "list", "--limit", "1", "--starting-after", conns[0])
+        self.assertEqual(([x["id"] for x in got["data"]], got["has_more"]), ([conns[1]], True), got)
+        for cid in conns:
+            self.ok("DELETE", f"/v1/connectors/{cid}")
+
     def test_webhook_endpoints(self):
         w = self.ok("POST", "/v1/webhook-endpoints", {"url": "https://93.184.216.34/hooks", "events": ["reward.fulfilled"]},
                     status=201)

@@ -13,7 +13,8 @@ from apiutil import SeededAPITest  # noqa: E402
 # (path, status, code, param) - all GET
 CASES = [
     ("/v1/programs?limit=0", 400, "invalid_request", "limit"),
-    ("/v1/connectors?limit=10", 400, "unknown_field", "limit"),
+    ("/v1/connectors?limit=0", 400, "invalid_request", "limit"),
+    ("/v1/connectors?type=stripe", 400, "unknown_field", "type"),
     ("/v1/code-pools?status=void", 400, "unknown_field", "status"),
     ("/v1/webhook-endpoints?limit=abc", 400, "invalid_request", "limit"),
     ("/v1/notifications?limit=1001", 400, "invalid_request", "limit"),

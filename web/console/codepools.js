@@ -57,7 +57,7 @@ export async function render(view, ctx) {
     return form;
   }
   async function load() {
-    const res = await get('/v1/code-pools');
+    const res = await get('/v1/code-pools', { limit: 1000 });
     clear(list, table({ caption: 'Code pools and their stock', rows: res.data, empty: 'No code pool yet.',
       rowAttrs: (p) => ({ dataset: { pool: p.id } }),
       columns: [

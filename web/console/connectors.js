@@ -27,7 +27,7 @@ export async function render(view, ctx) {
   const editor = h('div', { id: 'connector-editor' });
   clear(view, h('h2', {}, 'Connectors'), messages, list, editor);
   async function load() {
-    const res = await get('/v1/connectors');
+    const res = await get('/v1/connectors', { limit: 1000 });
     clear(list, table({ caption: 'Connectors (secrets masked)', rows: res.data, empty: 'No external connector is configured.',
       rowAttrs: (c) => ({ dataset: { connector: c.id } }),
       columns: [

@@ -72,7 +72,7 @@ export async function render(view, ctx) {
             .filter((k) => b.reconciliation[k]).map((k) => `${b.reconciliation[k]} ${k.replace('_', ' ')}`).join(', ') : '') },
           { label: 'Reconciled', cell: (b) => time(b.reconciliation && b.reconciliation.at) },
         ] }))).catch(show(disputed)) : null,
-    ctx.can('connectors.read') ? get('/v1/connectors').then((res) => clear(breakers,
+    ctx.can('connectors.read') ? get('/v1/connectors', { limit: 1000 }).then((res) => clear(breakers,
       table({ caption: 'Connectors and their circuit breakers', rows: res.data, empty: 'No external connector is configured.',
         columns: [
           { label: 'Connector', cell: (c) => c.id },

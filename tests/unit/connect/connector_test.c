@@ -112,7 +112,7 @@ Test(connect, config_secrets_are_sealed_and_masked)
 	cr_assert_eq(engine_connector_put(F.e, &F.cli, "stripe", body, &out, &d), FF_E_INVALID);
 	cr_assert_str_eq(d.param, "config.base_url");
 	json_decref(body);
-	cr_assert_eq(engine_connectors_list(F.e, &F.cli, &out, &d), FF_OK);
+	cr_assert_eq(engine_connectors_list(F.e, &F.cli, NULL, &out, &d), FF_OK);
 	cr_assert_eq(json_array_size(json_object_get(out, "data")), 1);
 	json_decref(out);
 }
