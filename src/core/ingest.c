@@ -546,7 +546,13 @@ static enum ff_err ev_refund(struct engine *e, const struct actor *a, json_t *da
 	int64_t left = total - refunded;
 	if (!has_amount)
 		amount = left;
-	if (amount <= 0 || amount > left)
+	if (has_amount && amount == 0)
+		return ff_fail(d, FF_E_INVALID_AMOUNT, "data.amount",
+			       "data.amount must be a positive integer (minor units)");
+	if (left <= 0)
+		return ff_fail(d, FF_E_INVALID_AMOUNT, "data.amount",
+			       "conversion %s is fully refunded already", conversion);
+	if (amount > left)
 		return ff_fail(d, FF_E_INVALID_AMOUNT, "data.amount",
 			       "refund of %lld is more than the %lld left of conversion %s", (long long)amount,
 			       (long long)left, conversion);

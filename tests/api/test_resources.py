@@ -33,6 +33,28 @@ class Resources(SeededAPITest):
         self.err("POST", "/v1/events", "", 400, "invalid_request")
         self.err("POST", "/v1/events", "{oops", 400, "malformed_json")
 
+    def test_refund_amount_errors_say_what_is_wrong(self):
+        # API.md: a refund larger than what is left of its conversion is invalid_amount;
+        # the message must say which of the three cases it is, and nothing is stored
+        self.ok("POST", "/v1/events", participant("rhea"))
+        self.ok("POST", "/v1/events", conversion("ord_rhea", "rhea", amount=3000))
+
+        def refund(eid, **data):
+            return {"id": eid, "type": "refund", "data": {"conversion": "ord_rhea", **data}}
+
+        e = self.err("POST", "/v1/events", refund("evt_rf0", amount=0), 400, "invalid_amount", "data.amount")
+        self.assertIn("positive", e["error"]["message"])
+        self.assertNotIn("more than", e["error"]["message"])
+        e = self.err("POST", "/v1/events", refund("evt_rf1", amount=3001), 400, "invalid_amount", "data.amount")
+        self.assertIn("more than the 3000 left", e["error"]["message"])
+        self.assertEqual(self.ok("GET", "/v1/conversions/ord_rhea")["refunded_amount"], 0)
+        self.ok("POST", "/v1/events", refund("evt_rf2"))  # the rest: all of it
+        self.assertEqual(self.ok("GET", "/v1/conversions/ord_rhea")["refunded_amount"], 3000)
+        for ev in (refund("evt_rf3"), refund("evt_rf4", amount=1)):
+            e = self.err("POST", "/v1/events", ev, 400, "invalid_amount", "data.amount")
+            self.assertIn("fully refunded", e["error"]["message"])
+        self.assertEqual(self.ok("GET", "/v1/conversions/ord_rhea")["refunded_amount"], 3000)
+
     def test_events_ndjson(self):
         lines = ndjson([participant("gina"), participant("gina")]) + "\n{bad json\n" + \
             json.dumps(conversion("ord_y", "ghost")) + "\n"
