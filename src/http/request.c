@@ -242,6 +242,48 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct request *req, 
 	return respond_json(conn, req, status, c->out ? c->out : json_object());
 }
 
+/* An error that is the request's outcome, not a refusal of its input: the request ran
+ * and the state it found said no (API.md's 409 codes). Its answer is stored like a
+ * success, so that a retry with the key gets the same answer even when the state has
+ * changed since (a balance credited in between does not turn a refused redemption into
+ * a later one). A failed validation (400, 404, 422), a refusal of the key (401, 403),
+ * a conflict that may be transient (409 conflict, idempotency_key_in_use) and a
+ * failure of the server (5xx) store nothing: a retry runs again. */
+static bool outcome_error(enum ff_err err)
+{
+	return err == FF_E_INVALID_TRANSITION || err == FF_E_INSUFFICIENT_BALANCE || err == FF_E_VERSION_NOT_APPROVED;
+}
+
+/* Store `err` as the key's answer, in a transaction of its own (the effect's rolled
+ * back), and send it; an error of the store is answered instead. */
+static enum MHD_Result store_outcome_error(struct MHD_Connection *conn, struct request *req, struct ctx *c,
+					   enum ff_err err)
+{
+	json_t *body = json_pack("{s:o}", "error", error_object(err, &c->diag));
+	size_t len;
+	char *text = json_text(body, &len);
+	json_decref(body);
+	json_decref(c->out);
+	c->out = NULL;
+	free(c->raw);
+	c->raw = NULL;
+	int status = ff_err_status(err);
+	enum ff_err st = engine_tx_begin(c->eng);
+	if (!st)
+		st = engine_idem_store(c->eng, req->actor.key_prefix, req->idem_key, req->idem_fp, status, text);
+	if (!st)
+		st = engine_tx_commit(c->eng);
+	enum MHD_Result rc;
+	if (st) {
+		engine_tx_rollback(c->eng);
+		rc = respond_fail(conn, req, st, NULL, "could not store the result");
+	} else {
+		rc = respond_raw(conn, req, status, "application/json", text, len, NULL, NULL);
+	}
+	free(text);
+	return rc;
+}
+
 /* Run the handler inside a transaction that also stores the idempotency record. */
 static enum MHD_Result run_idempotent(struct MHD_Connection *conn, struct request *req,
 				      struct ctx *c)
@@ -299,7 +341,7 @@ static enum MHD_Result run_idempotent(struct MHD_Connection *conn, struct reques
 	if (err) {
 		if (!own_tx)
 			engine_tx_rollback(c->eng);
-		rc = answer(conn, req, c, err);
+		rc = outcome_error(err) ? store_outcome_error(conn, req, c, err) : answer(conn, req, c, err);
 		goto out;
 	}
 	int status = c->status ? c->status : req->route->status;

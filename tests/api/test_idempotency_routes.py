@@ -486,6 +486,41 @@ class IdempotentWriteRoutes(unittest.TestCase):
                                  f"{row}: no replay after a restart ({st} {b[:500]!r})")
                 self.assertEqual(b, b1, f"{row}: the replay after a restart is not byte-identical")
 
+    def test_a_refusal_by_the_state_is_stored_like_a_success(self):
+        """A 409 that is the request's outcome (insufficient_balance here) is the key's
+        answer: a retry gets it again even after the state changed; a failed validation
+        stores nothing and the key can be used again with a corrected body."""
+        _, referred = self.referral("p1")
+        path = f"/v1/participants/{referred}/redeem"
+        body = {"amount": 100, "currency": "USD"}
+
+        def redeem(idem, b=body):
+            return self.srv.request("POST", path, b, key=self.admin, headers={"Idempotency-Key": idem}, raw=True)
+
+        before = self.audit_records()
+        st1, b1, h1 = redeem("refused-1")  # the credit is not fulfilled yet: no balance
+        self.assertEqual(st1, 409, b1)
+        self.assertEqual(json.loads(b1)["error"]["code"], "insufficient_balance")
+        self.assertNotIn("idempotent-replayed", h1)
+        self.ok("POST", "/v1/jobs/run", {})  # now there is a balance
+        balances = self.ok("GET", f"/v1/participants/{referred}")["balances"]
+        self.assertTrue(balances, "setup: no balance after the worker pass")
+        after_pass = self.audit_records()
+        st2, b2, h2 = redeem("refused-1")
+        self.assertEqual((st2, b2), (st1, b1), "the stored refusal, byte for byte")
+        self.assertEqual(h2.get("idempotent-replayed"), "true")
+        self.assertEqual(self.ok("GET", f"/v1/participants/{referred}")["balances"], balances, "nothing redeemed")
+        self.assertEqual(self.audit_records(), after_pass)
+        self.assertGreater(after_pass, before)
+        st3, b3, _ = redeem("refused-1-bis")  # another key: the request runs, and succeeds
+        self.assertEqual(st3, 200, b3)
+        # a failed validation stores nothing: the same key with a corrected body runs
+        st4, b4, _ = redeem("refused-2", {"amount": -5, "currency": "USD"})
+        self.assertEqual(st4, 400, b4)
+        st5, b5, h5 = redeem("refused-2")
+        self.assertEqual(st5, 200, b5)
+        self.assertNotIn("idempotent-replayed", h5)
+
     def test_table_covers_every_write_route(self):
         covered = {(r.method, r.pattern) for r in ROUTES} | set(NOT_DRIVEN)
         in_router = router_write_routes()
