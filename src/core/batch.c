@@ -266,10 +266,12 @@ enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const s
 {
 	if (a->participant[0])
 		return core_done(e, ff_fail(d, FF_E_FORBIDDEN, NULL, "batches are not in this key's scope"));
-	if (!p || !p->fulfiller || !*p->fulfiller || strlen(p->fulfiller) > ID_MAX)
+	/* a fulfiller's key batches for its own fulfiller when the request names none */
+	const char *fulfiller = p && p->fulfiller ? p->fulfiller : a->fulfiller[0] ? a->fulfiller : NULL;
+	if (!p || !fulfiller || !*fulfiller || strlen(fulfiller) > ID_MAX)
 		return core_done(e, ff_fail(d, FF_E_INVALID, "fulfiller", "fulfiller is required"));
-	if (a->fulfiller[0] && strcmp(a->fulfiller, p->fulfiller))
-		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, "fulfiller", "no fulfiller %s", p->fulfiller));
+	if (a->fulfiller[0] && strcmp(a->fulfiller, fulfiller))
+		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, "fulfiller", "no fulfiller %s", fulfiller));
 	const char *connector = p->connector && *p->connector ? p->connector : "manual";
 	if (strcmp(connector, "manual"))
 		return core_done(e, ff_fail(d, FF_E_INVALID, "connector",
@@ -288,7 +290,7 @@ enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const s
 		return core_done(e, err);
 	struct store_stmt *st = store_query(e->st, Q_BATCH_INSERT);
 	store_bind_text(st, 1, id);
-	store_bind_text(st, 2, p->fulfiller);
+	store_bind_text(st, 2, fulfiller);
 	store_bind_text(st, 3, connector);
 	store_bind_text(st, 4, p->currency);
 	store_bind_int_or_null(st, 5, p->until, p->until == 0);
@@ -302,7 +304,7 @@ enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const s
 	 * their history rows (one INSERT ... SELECT each) */
 	st = store_query(e->st, Q_BATCH_CANDIDATE_SEQS);
 	store_bind_text(st, 1, connector);
-	store_bind_text(st, 2, p->fulfiller);
+	store_bind_text(st, 2, fulfiller);
 	store_bind_text(st, 3, p->currency);
 	store_bind_int_or_null(st, 4, p->until, p->until == 0);
 	int64_t *chunks = NULL;
@@ -315,7 +317,7 @@ enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const s
 		store_bind_text(st, 1, id);
 		store_bind_int(st, 2, now);
 		store_bind_text(st, 3, connector);
-		store_bind_text(st, 4, p->fulfiller);
+		store_bind_text(st, 4, fulfiller);
 		store_bind_text(st, 5, p->currency);
 		store_bind_int_or_null(st, 6, p->until, p->until == 0);
 		store_bind_int(st, 7, chunks[2 * i]);
@@ -339,13 +341,13 @@ enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const s
 		goto end;
 	if (count == 0) {
 		err = ff_fail(d, FF_E_INVALID, NULL, "no approved rewards of fulfiller %s and connector %s match",
-			      p->fulfiller, connector);
+			      fulfiller, connector);
 		goto end;
 	}
 	json_t *totals = NULL;
 	if ((err = summarize(e, id, &totals, d)))
 		goto end;
-	json_t *detail = json_pack("{s:s, s:s, s:s?, s:I, s:o}", "fulfiller", p->fulfiller, "connector", connector,
+	json_t *detail = json_pack("{s:s, s:s, s:s?, s:I, s:o}", "fulfiller", fulfiller, "connector", connector,
 				   "currency", p->currency, "count", (json_int_t)count, "totals", totals);
 	err = audit_append(e, a->label, "batch.created", id, detail, d);
 	json_decref(detail);

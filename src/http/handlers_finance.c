@@ -70,9 +70,9 @@ enum ff_err h_batch_create(struct ctx *c)
 	enum ff_err err = body_object(c, "fulfiller,connector,currency,until", &doc);
 	if (err)
 		return err;
-	p.fulfiller = body_string(doc, "fulfiller", &bad);
-	if (bad || !p.fulfiller) {
-		err = ff_fail(&c->diag, FF_E_INVALID, "fulfiller", "fulfiller is required");
+	p.fulfiller = body_string(doc, "fulfiller", &bad); /* NULL: the fulfiller key's own */
+	if (bad) {
+		err = ff_fail(&c->diag, FF_E_INVALID, "fulfiller", "fulfiller must be a fulfiller id");
 		goto out;
 	}
 	p.connector = body_string(doc, "connector", &bad);

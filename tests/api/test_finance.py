@@ -62,11 +62,14 @@ class Finance(unittest.TestCase):
         # a fulfiller key may batch only for itself
         st, body, _ = self.req("POST", "/v1/batches", {"fulfiller": "other"}, key=self.acme)
         self.assertIn(st, (400, 403, 404), body)
-        self.err(self.req("POST", "/v1/batches", {}, key=self.acme), 400, "invalid_request", "fulfiller")
+        # a key of no fulfiller must name one; a fulfiller's key need not (its own)
+        self.err(self.req("POST", "/v1/batches", {}, key=self.admin), 400, "invalid_request", "fulfiller")
+        self.err(self.req("POST", "/v1/batches", {"fulfiller": 5}, key=self.acme), 400, "invalid_request", "fulfiller")
         self.err(self.req("POST", "/v1/batches", {"fulfiller": "acme", "until": "soon"}), 400, "invalid_request", "until")
         self.err(self.req("POST", "/v1/batches", {"fulfiller": "acme", "x": 1}), 400, "unknown_field", "x")
-        st, batch, _ = self.req("POST", "/v1/batches", {"fulfiller": "acme", "connector": "manual"}, key=self.acme)
+        st, batch, _ = self.req("POST", "/v1/batches", {"connector": "manual"}, key=self.acme)
         self.assertEqual(st, 201, batch)
+        self.assertEqual(batch["fulfiller"], "acme")
         self.assertEqual(batch["status"], "open")
         self.assertEqual(batch["rewards"], [rid])
         bid = batch["id"]
