@@ -462,6 +462,12 @@ enum ff_err core_key_check_move(struct engine *e, const char key_id[17], char fr
  * read. NULL when `sealed` is NULL or neither key opens it. Caller frees. */
 char *core_unseal(struct engine *e, const char *sealed);
 
+/* The eligibility context `program` saw when the conversion whose stored context is
+ * `text` was evaluated: the context itself, or its member for `program` when several
+ * programs evaluated the conversion ({"by_program": {...}}). NULL when there is none.
+ * New reference. */
+json_t *conversion_context(const char *text, const char *program);
+
 /* Refund handling for one conversion after its refunded total changed. `reason` is the
  * history reason of the rewards it cancels or reverses; NULL: the reason of the
  * conversion's last refund (for refunds applied after a batch or a delivery settles). */

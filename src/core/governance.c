@@ -175,7 +175,7 @@ enum ff_err engine_program_simulate(struct engine *e, const struct actor *a, con
 		if (err)
 			break;
 		const char *ctx_text = json_string_value(json_object_get(c, "context"));
-		json_t *ctx = json_from_text(ctx_text, NULL);
+		json_t *ctx = conversion_context(ctx_text, id);
 		if (!json_is_object(ctx)) {
 			json_decref(ctx);
 			continue;

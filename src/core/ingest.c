@@ -424,6 +424,9 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	char conv_referral[ID_MAX + 1] = "", conv_program[ID_MAX + 1] = "";
 	int conv_version = 0;
 	json_t *conv_ctx = NULL;
+	/* every evaluated program's context: a refund re-evaluates each program's rewards
+	 * against what that program saw (conversion_context) */
+	json_t *ctxs = json_object();
 	json_object_foreach(firsts, key, first)
 	{
 		const struct program *p = program_active(e, key);
@@ -447,6 +450,7 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 			break;
 		}
 		json_array_append_new(explanations, expl);
+		json_object_set(ctxs, p->id, ctx);
 		bool earned = json_array_size(rewards) > before;
 		if (earned && (err = mark_successful(e, ref, successful, a->label, now, d))) {
 			json_decref(ctx);
@@ -468,7 +472,15 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 		json_decref(explanations);
 		json_decref(conv);
 		json_decref(conv_ctx);
+		json_decref(ctxs);
 		return err;
+	}
+	if (json_object_size(ctxs) > 1) {
+		/* several programs: their contexts differ (referral, referrer, stats) */
+		json_decref(conv_ctx);
+		conv_ctx = json_pack("{s:o}", "by_program", ctxs);
+	} else {
+		json_decref(ctxs);
 	}
 	json_t *expl;
 	if (json_array_size(explanations) == 0) {
@@ -573,6 +585,44 @@ static enum ff_err ev_refund(struct engine *e, const struct actor *a, json_t *da
 	return err;
 }
 
+json_t *conversion_context(const char *text, const char *program)
+{
+	json_t *ctx = json_from_text(text, NULL);
+	json_t *by = json_object_get(ctx, "by_program");
+	if (!json_is_object(by))
+		return json_is_object(ctx) ? ctx : (json_decref(ctx), NULL);
+	json_t *mine = json_incref(json_object_get(by, program));
+	json_decref(ctx);
+	return json_is_object(mine) ? mine : (json_decref(mine), NULL);
+}
+
+/* Whether the rewards of `program` at `version` still qualify for a conversion whose
+ * net amount is `net`, by that program's eligibility over the context it saw at the
+ * conversion (`ctx_text`, conversion_context) with the amounts after refunds. -1 when
+ * the version or its context cannot be read. */
+static int still_eligible(struct engine *e, const char *ctx_text, const char *program, int version,
+			  int64_t amount, int64_t refunded, struct ff_diag *d)
+{
+	const struct program *p = program_version_get(e, program, version);
+	json_t *ctx = conversion_context(ctx_text, program);
+	if (!p || !ctx) {
+		json_decref(ctx);
+		return -1;
+	}
+	int64_t net = amount - refunded;
+	json_t *conv = json_object_get(ctx, "conversion");
+	json_object_set_new(conv, "amount", json_integer(net));
+	json_object_set_new(conv, "net_amount", json_integer(net));
+	json_object_set_new(conv, "refunded_amount", json_integer(refunded));
+	bool ok = net > 0;
+	json_t *clauses = NULL;
+	if (ok)
+		rules_eligible(p, ctx, &ok, &clauses, d);
+	json_decref(clauses);
+	json_decref(ctx);
+	return ok;
+}
+
 enum ff_err refund_apply(struct engine *e, const char *conversion, const char *reason, int64_t now,
 			 const char *actor, json_t *out_changed, struct ff_diag *d)
 {
@@ -592,23 +642,15 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 	char program[ID_MAX + 1];
 	copy_str(program, sizeof(program), store_col_text(st, 10));
 	int version = (int)store_col_int(st, 11);
-	json_t *ctx = json_from_text(store_col_text(st, 14), "{}");
-	const struct program *p = program_version_get(e, program, version);
-	if (!p || !json_is_object(ctx)) {
-		json_decref(ctx);
+	char *ctx_text = ff_strdup(store_col_text(st, 14) ? store_col_text(st, 14) : "{}");
+	/* each program that rewarded the conversion judges its own rewards (a conversion
+	 * can earn in several programs, each with its own eligibility) */
+	int conv_ok = still_eligible(e, ctx_text, program, version, amount, refunded, d);
+	if (conv_ok < 0) {
+		free(ctx_text);
 		return ff_fail(d, FF_E_INTERNAL, NULL, "program %s version %d of conversion %s is missing", program,
 			       version, conversion);
 	}
-	json_t *conv = json_object_get(ctx, "conversion");
-	json_object_set_new(conv, "amount", json_integer(net));
-	json_object_set_new(conv, "net_amount", json_integer(net));
-	json_object_set_new(conv, "refunded_amount", json_integer(refunded));
-	bool ok = net > 0;
-	json_t *clauses = NULL;
-	if (ok)
-		rules_eligible(p, ctx, &ok, &clauses, d);
-	json_decref(clauses);
-	json_decref(ctx);
 
 	json_t *ids = core_texts_of(e, Q_REWARD_IDS_BY_CONVERSION, conversion);
 	enum ff_err err = FF_OK;
@@ -619,6 +661,13 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 		struct reward r;
 		if ((err = reward_load(e, json_string_value(v), &r, d)))
 			break;
+		int r_ok = conv_ok;
+		if (strcmp(r.program, program) || r.program_version != version) {
+			r_ok = still_eligible(e, ctx_text, r.program, (int)r.program_version, amount, refunded, d);
+			if (r_ok < 0) /* a conversion stored before contexts were kept per program */
+				r_ok = conv_ok;
+		}
+		bool ok = r_ok;
 		bool paid = !strcmp(r.status, "fulfilled") || !strcmp(r.status, "reconciled");
 		bool open = !strcmp(r.status, "pending") || !strcmp(r.status, "review") ||
 			    !strcmp(r.status, "approved") || !strcmp(r.status, "failed");
@@ -665,6 +714,7 @@ enum ff_err refund_apply(struct engine *e, const char *conversion, const char *r
 							     "amount", (json_int_t)r.amount));
 	}
 	json_decref(ids);
+	free(ctx_text);
 	return err;
 }
 

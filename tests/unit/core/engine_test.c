@@ -227,6 +227,43 @@ Test(engine, percent_reward_shrinks_pro_rata)
 	json_decref(all);
 }
 
+/* One conversion earns in two programs with different minimums: a partial refund is
+ * judged by each program's own eligibility, over the context that program saw. */
+Test(engine, refund_judges_each_programs_rewards_by_its_own_rules)
+{
+	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"
+		       "\"conversion.amount\"},5000]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
+	fx_program(&F, "{\"id\":\"small\",\"name\":\"Small\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"
+		       "\"conversion.amount\"},1000]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":300}]}");
+	fx_participant(&F, "jessica");
+	fx_participant(&F, "ann");
+	/* tom: first referred through big, then small; zoe the other way round (the
+	 * conversion records the last program that rewarded it) */
+	fx_referral(&F, "ref_t1", "big", "jessica", "tom");
+	fx_referral(&F, "ref_t2", "small", "ann", "tom");
+	fx_referral(&F, "ref_z1", "small", "ann", "zoe");
+	fx_referral(&F, "ref_z2", "big", "jessica", "zoe");
+	cr_assert_eq(fx_conversion(&F, "o1", "tom", 6000), 2);
+	cr_assert_eq(fx_conversion(&F, "o2", "zoe", 6000), 2);
+	/* net 3000: below big's minimum, still above small's */
+	fx_ok(&F, "{\"id\":\"rf1\",\"type\":\"refund\",\"data\":{\"conversion\":\"o1\",\"amount\":3000}}");
+	fx_ok(&F, "{\"id\":\"rf2\",\"type\":\"refund\",\"data\":{\"conversion\":\"o2\",\"amount\":3000}}");
+	json_t *j = fx_rewards(&F, NULL, "jessica"), *a = fx_rewards(&F, NULL, "ann");
+	cr_assert_eq(json_array_size(j), 2);
+	cr_assert_eq(json_array_size(a), 2);
+	for (size_t i = 0; i < 2; i++) {
+		cr_assert_str_eq(status_of(j, i), "cancelled", "big's reward %zu no longer qualifies", i);
+		cr_assert_str_eq(status_of(a, i), "approved", "small's reward %zu still qualifies", i);
+	}
+	json_decref(j);
+	json_decref(a);
+	/* the rest refunded: nothing qualifies any more */
+	fx_ok(&F, "{\"id\":\"rf3\",\"type\":\"refund\",\"data\":{\"conversion\":\"o1\"}}");
+	a = fx_rewards(&F, "approved", "ann");
+	cr_assert_eq(json_array_size(a), 1, "zoe's reward stays, tom's is cancelled");
+	json_decref(a);
+}
+
 Test(engine, tiers_pick_the_highest_reached)
 {
 	fx_program(&F, "{\"id\":\"t\",\"name\":\"Tiers\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
