@@ -234,9 +234,11 @@ enum ff_err ledger_credit(struct engine *e, const struct reward *r, int64_t now,
 }
 
 /* Take up to `amount` from the participant's lots, `first` (a reward id) first, then
- * soonest-expiring. Returns what was taken. */
+ * soonest-expiring; with `valid_at` (> 0) only lots not expired at that time (a
+ * redemption never spends credit past its expiry, even before the worker expired it).
+ * Returns what was taken. */
 static int64_t consume_lots(struct engine *e, const char *participant, const char *currency, const char *first,
-			    int64_t amount, bool *failed)
+			    int64_t amount, int64_t valid_at, bool *failed)
 {
 	int64_t taken = 0;
 	*failed = false;
@@ -261,9 +263,11 @@ static int64_t consume_lots(struct engine *e, const char *participant, const cha
 	while (taken < amount) {
 		/* one lot at a time: the statement is re-run after each update, so no
 		 * cursor stays open over rows being changed */
-		struct store_stmt *st = store_query(e->st, Q_LOT_NEXT_OPEN);
+		struct store_stmt *st = store_query(e->st, valid_at > 0 ? Q_LOT_NEXT_VALID : Q_LOT_NEXT_OPEN);
 		store_bind_text(st, 1, participant);
 		store_bind_text(st, 2, currency);
+		if (valid_at > 0)
+			store_bind_int(st, 3, valid_at);
 		if (store_step(st) != 1)
 			break;
 		char reward[40];
@@ -290,7 +294,7 @@ enum ff_err ledger_clawback(struct engine *e, const struct reward *r, int64_t am
 	const char *cur = ledger_currency(r);
 	balance_locked(e, r->participant, cur); /* the lock, before the lots */
 	bool failed;
-	consume_lots(e, r->participant, cur, r->id, amount, &failed);
+	consume_lots(e, r->participant, cur, r->id, amount, 0, &failed);
 	if (failed)
 		return core_store_fail(e, d, "ledger lots");
 	char from[ID_MAX + 16], to[ID_MAX + 16];
@@ -343,8 +347,21 @@ enum ff_err engine_participant_redeem(struct engine *e, const struct actor *a, c
 			      (long long)bal, currency, (long long)amount);
 		goto end;
 	}
+	/* credit past its expires_at is not spendable, though the worker may not have
+	 * posted its expiry yet (the balance still holds it until then) */
+	struct store_stmt *st = store_query(e->st, Q_LOT_VALID_TOTAL);
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, currency);
+	store_bind_int(st, 3, now);
+	int64_t valid = store_step(st) == 1 ? store_col_int(st, 0) : 0;
+	if (valid < amount) {
+		err = ff_fail(d, FF_E_INSUFFICIENT_BALANCE, "amount",
+			      "balance %lld %s holds %lld not expired, less than %lld", (long long)bal, currency,
+			      (long long)valid, (long long)amount);
+		goto end;
+	}
 	bool failed;
-	int64_t taken = consume_lots(e, id, currency, NULL, amount, &failed);
+	int64_t taken = consume_lots(e, id, currency, NULL, amount, now, &failed);
 	if (failed || taken != amount) {
 		err = failed ? core_store_fail(e, d, "ledger lots")
 			     : ff_fail(d, FF_E_INTERNAL, NULL, "ledger lots hold %lld, balance %lld", (long long)taken,

@@ -408,6 +408,37 @@ Test(engine, expiry_and_redeem_soonest_first)
 	cr_assert_eq(engine_participant_redeem(F.e, &F.cli, "nobody", 10, "USD", &out, &d), FF_E_NOT_FOUND);
 }
 
+/* Credit past its expires_at is not spendable, even before a worker pass posted its
+ * expiry: the redemption takes only what has not expired. */
+Test(engine, redeem_never_spends_expired_credit)
+{
+	fx_program(&F, "{\"id\":\"x\",\"name\":\"Expiry\",\"currency\":\"USD\",\"expires_days\":10,\"rewards\":[{\"to\":"
+		       "\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
+	fx_program(&F, "{\"id\":\"y\",\"name\":\"Long\",\"currency\":\"USD\",\"expires_days\":100,\"rewards\":[{\"to\":"
+		       "\"referrer\",\"type\":\"credit\",\"amount\":700}]}");
+	fx_participant(&F, "jessica");
+	fx_referral(&F, "ref_1", "x", "jessica", "tom");
+	fx_conversion(&F, "o1", "tom", 100);
+	fx_referral(&F, "ref_2", "y", "jessica", "ann");
+	fx_conversion(&F, "o2", "ann", 100);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_balance(&F, "jessica", "USD"), 1700);
+	/* day 11, no worker pass yet: x's 1000 is past its expiry */
+	fftime_set_now(T0 + 11 * DAY);
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_participant_redeem(F.e, &F.cli, "jessica", 1000, "USD", &out, &d),
+		     FF_E_INSUFFICIENT_BALANCE, "expired credit was spent");
+	cr_assert_eq(engine_participant_redeem(F.e, &F.cli, "jessica", 700, "USD", &out, &d), FF_OK, "%s", d.message);
+	json_decref(out);
+	/* the expiry then takes x's whole lot: nothing of it was spent */
+	json_t *w = fx_worker(&F, T0 + 11 * DAY);
+	cr_assert_eq(json_integer_value(json_object_get(w, "expired")), 1);
+	json_decref(w);
+	cr_assert_eq(fx_balance(&F, "jessica", "USD"), 0);
+	cr_assert_eq(fx_sql_int(&F, "SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE account = 'expired'"), 1000);
+}
+
 Test(engine, state_machine_refuses_other_transitions)
 {
 	fx_program(&F, "{\"id\":\"r\",\"name\":\"Review\",\"currency\":\"USD\",\"review\":{\"amount_at_least\":1000},"
