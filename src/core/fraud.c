@@ -350,6 +350,7 @@ bool fraud_payout_threshold(struct engine *e, const struct program *p, const cha
 	store_bind_text(st, 1, referrer);
 	store_bind_text(st, 2, p->id);
 	store_bind_int(st, 3, period_start);
+	store_bind_text(st, 4, p->currency);
 	int64_t sum = store_step(st) == 1 ? store_col_int(st, 1) : 0;
 	if (sum + amount <= p->payout_threshold)
 		return false;

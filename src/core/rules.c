@@ -112,6 +112,7 @@ void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx)
 	store_bind_text(st, 1, referrer);
 	store_bind_text(st, 2, p->id);
 	store_bind_int(st, 3, fftime_year_start(fftime_year(fftime_now())));
+	store_bind_text(st, 4, p->currency);
 	int64_t rewards_year = store_step(st) == 1 ? store_col_int(st, 0) : 0;
 	json_object_set_new(stats, "referrer_referrals",
 			    json_integer(count_query(e, Q_STATS_REFERRER_REFERRALS, referrer, p->id)));
@@ -319,16 +320,21 @@ static int pick_specs(const struct program *p, int64_t n, const struct reward_sp
 }
 
 /* Limits apply to the referrer's rewards. Returns the first limit the reward would
- * break (with its current use), or NULL. */
+ * break (with its current use), or NULL. Amount limits are minor units of the
+ * program's currency: they sum the rewards in that currency only, and do not apply to
+ * a reward that is not money in it (`money` false: points, codes, goods). */
 static const struct program_limit *limit_hit(struct engine *e, const struct program *p, const char *referrer,
-					     int64_t amount, int64_t now, int64_t *out_used)
+					     bool money, int64_t amount, int64_t now, int64_t *out_used)
 {
 	for (int i = 0; i < p->nlimits; i++) {
 		const struct program_limit *l = &p->limits[i];
+		if (l->amount && !money)
+			continue;
 		struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
 		store_bind_text(st, 1, referrer);
 		store_bind_text(st, 2, p->id);
 		store_bind_int(st, 3, period_start(l->period, now));
+		store_bind_text(st, 4, p->currency);
 		int64_t count = 0, sum = 0;
 		if (store_step(st) == 1) {
 			count = store_col_int(st, 0);
@@ -608,10 +614,13 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 			json_object_set_new(entry, "amount", json_integer(r.amount));
 		if (how[0])
 			json_object_set_new(entry, "computed", json_string(how));
+		/* money in the program's currency (not points, codes or goods): what amount
+		 * limits and the payout threshold add up */
+		bool money = r.has_amount && !strcmp(r.currency, p->currency);
 		if (s->to_referrer && p->nlimits) {
 			int64_t used = 0;
 			const struct program_limit *l =
-				limit_hit(e, p, in->referrer, r.has_amount ? r.amount : 0, in->now, &used);
+				limit_hit(e, p, in->referrer, money, money ? r.amount : 0, in->now, &used);
 			if (l) {
 				char why[200];
 				snprintf(why, sizeof(why), "%s limit %lld reached (%lld used): reward not created", l->key,
@@ -650,7 +659,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		const char *review = NULL;
 		json_t *mine = json_deep_copy(signals);
 		char review_buf[64];
-		if (s->to_referrer && r.has_amount) {
+		if (s->to_referrer && money) {
 			char detail[200];
 			if (fraud_payout_threshold(e, p, in->referrer, r.amount, period_start(p->payout_period, in->now), detail,
 						   sizeof(detail))) {

@@ -87,7 +87,7 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_CONVERSION_EXPLANATION] = "SELECT explanation, participant FROM conversions WHERE id = ?",
 	[Q_STATS_REFERRER_SUCCESSFUL] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND program = ? AND status = 'successful'",
 	[Q_STATS_REFERRER_REFERRALS] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND program = ?",
-	[Q_STATS_REFERRER_REWARDS_SINCE] = "SELECT a.n - v.n, a.s - v.s FROM (SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND created_at >= ?3) a, (SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND created_at >= ?3 AND (status = 'cancelled' OR status = 'reversed')) v",
+	[Q_STATS_REFERRER_REWARDS_SINCE] = "SELECT a.n - v.n, a.s - v.s FROM (SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN currency = ?4 THEN amount ELSE 0 END), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND created_at >= ?3) a, (SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN currency = ?4 THEN amount ELSE 0 END), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND created_at >= ?3 AND (status = 'cancelled' OR status = 'reversed')) v",
 	[Q_STATS_PRIOR_CONVERSIONS] = "SELECT COUNT(*) FROM conversions WHERE participant = ?",
 	[Q_LEDGER_ENTRY_INSERT] = "INSERT INTO ledger_entries (journal, account, currency, amount, kind, reward, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	[Q_LEDGER_BALANCE_ADD] = "INSERT INTO ledger_balances (account, currency, balance) VALUES (?, ?, ?) ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance",

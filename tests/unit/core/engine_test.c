@@ -319,6 +319,37 @@ Test(engine, limits_cap_and_explain)
 	json_decref(f2);
 }
 
+/* An amount limit is minor units of the program's currency: points neither count
+ * towards it nor are capped by it (100000 points are not $1000). */
+Test(engine, amount_limits_count_the_program_currency_only)
+{
+	fx_program(&F, "{\"id\":\"l\",\"name\":\"Limits\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1000},{\"to\":\"referrer\",\"type\":\"points\",\"amount\":100000}],"
+		       "\"limits\":{\"referrer_amount_per_year\":2000}}");
+	fx_participant(&F, "jessica");
+	for (int i = 0; i < 3; i++) {
+		char ref[16], who[16], order[16];
+		snprintf(ref, sizeof(ref), "ref_%d", i);
+		snprintf(who, sizeof(who), "f%d", i);
+		snprintf(order, sizeof(order), "o%d", i);
+		fx_referral(&F, ref, "l", "jessica", who);
+		cr_assert_eq(fx_conversion(&F, order, who, 100), i < 2 ? 2 : 1, "conversion %d", i);
+	}
+	json_t *mine = fx_rewards(&F, NULL, "jessica");
+	int credits = 0, points = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(mine, i, r)
+	{
+		const char *type = json_string_value(json_object_get(r, "type"));
+		credits += !strcmp(type, "credit");
+		points += !strcmp(type, "points");
+	}
+	json_decref(mine);
+	cr_assert_eq(credits, 2, "$20.00 of credit reaches the $20.00 limit");
+	cr_assert_eq(points, 3, "points are not capped by a money limit");
+}
+
 Test(engine, hold_then_release_and_fulfil)
 {
 	fx_program(&F, "{\"id\":\"h\",\"name\":\"Hold\",\"currency\":\"USD\",\"hold_days\":30,\"rewards\":[{\"to\":"
