@@ -489,16 +489,24 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 		if (r.attempts >= conf->max_attempts) {
 			r.has_next_attempt = false;
 			(*failed)++;
-			return reward_transition(e, &r, "failed", "attempts_exhausted", actor, d);
+			err = reward_transition(e, &r, "failed", "attempts_exhausted", actor, d);
+		} else {
+			int64_t wait = backoff_ms(conf, r.attempts);
+			if (c->retry_after_ms > wait)
+				wait = c->retry_after_ms;
+			r.next_attempt_at = now + wait;
+			r.has_next_attempt = true;
+			/* the retry (same idempotency key) settles an unknown outcome; until then
+			 * nothing may cancel, expire or refund-cancel the reward (core.h) */
+			err = reward_transition(e, &r, "approved", unknown ? "outcome_unknown" : "retry_scheduled",
+						actor, d);
 		}
-		int64_t wait = backoff_ms(conf, r.attempts);
-		if (c->retry_after_ms > wait)
-			wait = c->retry_after_ms;
-		r.next_attempt_at = now + wait;
-		r.has_next_attempt = true;
-		/* the retry (same idempotency key) settles an unknown outcome; until then
-		 * nothing may cancel, expire or refund-cancel the reward (core.h) */
-		return reward_transition(e, &r, "approved", unknown ? "outcome_unknown" : "retry_scheduled", actor, d);
+		/* not paid (definitely): a refund that came while the call was in flight
+		 * cancels it now, before a retry could pay it (refund_apply leaves a reward
+		 * whose outcome is unknown alone) */
+		if (!err && !unknown)
+			err = refund_after(e, &r, actor, now, d);
+		return err;
 	}
 	default:
 		/* a definite refusal: nothing was paid (a replay of an executed request with

@@ -6,6 +6,8 @@
  * breaker, permanent errors, code pools, Stripe, gift cards (with sync), the webhook
  * connector, the SSRF guard, and what a master key rotation must keep readable.
  */
+#include <pthread.h>
+
 #include "core/engine_fixture.h"
 #include "fakes.h"
 
@@ -522,6 +524,45 @@ Test(connect, slow_provider_times_out_then_the_retry_replays)
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "balance_transaction")), 2,
 		     "the credit and its reversal: %s", json_dumps(s, 0));
 	json_decref(s);
+}
+
+static void *worker_pass_thread(void *arg)
+{
+	struct engine *e2;
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &e2, &d), FF_OK, "%s", d.message);
+	json_t *out = NULL;
+	engine_worker_pass(e2, &F.cli, *(int64_t *)arg, &out, &d);
+	json_decref(out);
+	engine_close(e2);
+	return NULL;
+}
+
+/* A refund arrives while the provider call is in flight (the reward is issuing and
+ * refund_apply leaves it alone), and the call is definitely refused (429): the reward
+ * is cancelled then, not put back for a retry that would pay it. */
+Test(connect, refund_during_a_refused_call_cancels_before_any_retry)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("s", "oli", "{\"stripe_customer_id\":\"cus_oli\"}", 1);
+	fake_mode(&P, "{\"delay_ms\":1000,\"fail_next\":1,\"fail_status\":429}");
+	pthread_t t;
+	int64_t now = T0 + 1000;
+	pthread_create(&t, NULL, worker_pass_thread, &now);
+	for (int i = 0; i < 200 && fx_count_status(&F, "issuing") == 0; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(fx_count_status(&F, "issuing"), 1);
+	fx_ok(&F, "{\"id\":\"rf-oli\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-oli-0\"}}");
+	pthread_join(t, NULL);
+	cr_assert_eq(fx_count_status(&F, "cancelled"), 1, "reason %s", first_field(NULL, "reason"));
+	cr_assert_str_eq(first_field("cancelled", "reason"), "refund");
+	fake_mode(&P, "{}");
+	json_decref(fx_worker(&F, T0 + 100000));
+	cr_assert_eq(fx_count_status(&F, "cancelled"), 1);
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 0, "nothing was ever paid (or reversed) at Stripe");
 }
 
 /* Every value sealed with the master key, in every kind of row: after a rotation, with
