@@ -145,6 +145,9 @@ struct reward {
 	int64_t attempts;
 	char last_error[256];
 	int64_t created_at, updated_at;
+	/* when it was earned (the event's occurred_at, at most created_at): the period its
+	 * referrer's limits count it in. Written at insert only (0: created_at). */
+	int64_t earned_at;
 };
 
 struct engine {

@@ -342,7 +342,7 @@ void fraud_reward_time_signals(struct engine *e, const struct program *p, const 
 }
 
 bool fraud_payout_threshold(struct engine *e, const struct program *p, const char *referrer, int64_t amount,
-			    int64_t period_start, char *detail, size_t n)
+			    int64_t period_start, int64_t period_end, char *detail, size_t n)
 {
 	if (!p->has_payout_threshold || p->fraud[SIG_PAYOUT_THRESHOLD] == FRAUD_OFF)
 		return false;
@@ -351,6 +351,7 @@ bool fraud_payout_threshold(struct engine *e, const struct program *p, const cha
 	store_bind_text(st, 2, p->id);
 	store_bind_int(st, 3, period_start);
 	store_bind_text(st, 4, p->currency);
+	store_bind_int(st, 5, period_end);
 	int64_t sum = store_step(st) == 1 ? store_col_int(st, 1) : 0;
 	if (sum + amount <= p->payout_threshold)
 		return false;

@@ -24,9 +24,9 @@ enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, co
 void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referrer, const char *referred,
 			       json_t *signals);
 /* true (with a detail) when a referrer's reward of `amount` would pass the program's
- * payout threshold for the period that started at period_start. */
+ * payout threshold for the period [period_start, period_end) it was earned in. */
 bool fraud_payout_threshold(struct engine *e, const struct program *p, const char *referrer, int64_t amount,
-			    int64_t period_start, char *detail, size_t n);
+			    int64_t period_start, int64_t period_end, char *detail, size_t n);
 /* The first signal whose action is `action` ("reject"/"review"), or NULL. */
 const char *fraud_first(json_t *signals, const char *action);
 

@@ -187,6 +187,7 @@ enum ff_err reward_insert(struct engine *e, struct reward *r, const char *explan
 	store_bind_text(st, c++, r->signals[0] ? r->signals : "[]");
 	store_bind_text(st, c++, explanation);
 	store_bind_int(st, c++, r->created_at);
+	store_bind_int(st, c++, r->earned_at ? r->earned_at : r->created_at);
 	if (store_exec_ahead(st))
 		return core_store_fail(e, d, "reward insert");
 	if (!strcmp(r->status, "approved"))

@@ -111,8 +111,10 @@ void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx)
 	struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
 	store_bind_text(st, 1, referrer);
 	store_bind_text(st, 2, p->id);
-	store_bind_int(st, 3, fftime_year_start(fftime_year(fftime_now())));
+	int year = fftime_year(fftime_now());
+	store_bind_int(st, 3, fftime_year_start(year));
 	store_bind_text(st, 4, p->currency);
+	store_bind_int(st, 5, fftime_year_start(year + 1));
 	int64_t rewards_year = store_step(st) == 1 ? store_col_int(st, 0) : 0;
 	json_object_set_new(stats, "referrer_referrals",
 			    json_integer(count_query(e, Q_STATS_REFERRER_REFERRALS, referrer, p->id)));
@@ -295,6 +297,23 @@ static int64_t period_start(enum limit_period per, int64_t now)
 	}
 }
 
+/* The end (exclusive) of the period of `per` that holds `t`. */
+static int64_t period_end(enum limit_period per, int64_t t)
+{
+	int64_t start = period_start(per, t);
+	switch (per) {
+	case PERIOD_DAY:
+		return start + FFTIME_DAY_MS;
+	case PERIOD_WEEK:
+		return start + 7 * FFTIME_DAY_MS;
+	case PERIOD_MONTH:
+		return period_start(PERIOD_MONTH, start + 32 * FFTIME_DAY_MS);
+	case PERIOD_YEAR:
+	default:
+		return fftime_year_start(fftime_year(t) + 1);
+	}
+}
+
 /* The rewards that apply for the referrer's n-th successful referral: base rewards,
  * with every tier entry of the highest tier level whose `from` <= n replacing the base
  * rewards of the same recipient. */
@@ -319,12 +338,14 @@ static int pick_specs(const struct program *p, int64_t n, const struct reward_sp
 	return k;
 }
 
-/* Limits apply to the referrer's rewards. Returns the first limit the reward would
- * break (with its current use), or NULL. Amount limits are minor units of the
+/* Limits apply to the referrer's rewards, per period by when they were earned
+ * (`earned`: the event's occurred_at), so that a late event counts in its own period.
+ * Returns the first limit the reward would break (with its current use), or NULL.
+ * Amount limits are minor units of the
  * program's currency: they sum the rewards in that currency only, and do not apply to
  * a reward that is not money in it (`money` false: points, codes, goods). */
 static const struct program_limit *limit_hit(struct engine *e, const struct program *p, const char *referrer,
-					     bool money, int64_t amount, int64_t now, int64_t *out_used)
+					     bool money, int64_t amount, int64_t earned, int64_t *out_used)
 {
 	for (int i = 0; i < p->nlimits; i++) {
 		const struct program_limit *l = &p->limits[i];
@@ -333,8 +354,9 @@ static const struct program_limit *limit_hit(struct engine *e, const struct prog
 		struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
 		store_bind_text(st, 1, referrer);
 		store_bind_text(st, 2, p->id);
-		store_bind_int(st, 3, period_start(l->period, now));
+		store_bind_int(st, 3, period_start(l->period, earned));
 		store_bind_text(st, 4, p->currency);
+		store_bind_int(st, 5, period_end(l->period, earned));
 		int64_t count = 0, sum = 0;
 		if (store_step(st) == 1) {
 			count = store_col_int(st, 0);
@@ -620,7 +642,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		if (s->to_referrer && p->nlimits) {
 			int64_t used = 0;
 			const struct program_limit *l =
-				limit_hit(e, p, in->referrer, money, money ? r.amount : 0, in->now, &used);
+				limit_hit(e, p, in->referrer, money, money ? r.amount : 0, base_time, &used);
 			if (l) {
 				char why[200];
 				snprintf(why, sizeof(why), "%s limit %lld reached (%lld used): reward not created", l->key,
@@ -642,6 +664,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		copy_str(r.connector, sizeof(r.connector), p->connector[s->type]);
 		copy_str(r.fulfiller, sizeof(r.fulfiller), p->fulfiller);
 		r.created_at = r.updated_at = in->now;
+		r.earned_at = base_time;
 		if (p->hold_days > 0) {
 			r.hold_until = base_time + p->hold_days * FFTIME_DAY_MS;
 			r.has_hold = true;
@@ -661,8 +684,8 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		char review_buf[64];
 		if (s->to_referrer && money) {
 			char detail[200];
-			if (fraud_payout_threshold(e, p, in->referrer, r.amount, period_start(p->payout_period, in->now), detail,
-						   sizeof(detail))) {
+			if (fraud_payout_threshold(e, p, in->referrer, r.amount, period_start(p->payout_period, base_time),
+						   period_end(p->payout_period, base_time), detail, sizeof(detail))) {
 				bool rej = p->fraud[SIG_PAYOUT_THRESHOLD] == FRAUD_REJECT;
 				json_array_append_new(mine, json_pack("{s:s, s:s, s:s}", "signal", "payout_threshold", "detail",
 								      detail, "action", rej ? "reject" : "review"));

@@ -238,5 +238,20 @@ const char *const store_migrations[] = {
 	 * approved -> issuing -> fulfilled path pay nothing for it (Q_REWARD_LIST_HELD). */
 	"CREATE INDEX rewards_held ON rewards(reason, seq) WHERE reason = 'outcome_unknown' OR\n"
 	"  reason = 'connector_unavailable' OR reason = 'pool_empty' OR reason = 'retry_scheduled';\n",
+	/* 10: a reward remembers when it was earned (`earned_at`: its conversion's or
+	 * referral's occurred_at, never later than its ingest), and the limits per period
+	 * count rewards by the period they were earned in, not the one they were ingested
+	 * in: an event delivered late (or a backfill) no longer lands in the next period's
+	 * window (going past the cap of its own) nor uses up the current one. Rows from
+	 * before read their created_at. The referrer indexes follow: earned_at takes
+	 * created_at's place, and they carry the currency (amount limits add up the
+	 * program's currency only). */
+	"ALTER TABLE rewards ADD COLUMN earned_at @INT@;\n"
+	"UPDATE rewards SET earned_at = created_at;\n"
+	"DROP INDEX rewards_referrer;\n"
+	"DROP INDEX rewards_referrer_void;\n"
+	"CREATE INDEX rewards_referrer ON rewards(participant, program, role, earned_at, currency, amount);\n"
+	"CREATE INDEX rewards_referrer_void ON rewards(participant, program, role, earned_at, currency, amount, status)\n"
+	"  WHERE status = 'cancelled' OR status = 'reversed';\n",
 	NULL,
 };

@@ -350,6 +350,36 @@ Test(engine, amount_limits_count_the_program_currency_only)
 	cr_assert_eq(points, 3, "points are not capped by a money limit");
 }
 
+/* Limits per period count rewards by when they were earned (the conversion's
+ * occurred_at), not when the event was ingested: a late event counts in its own month. */
+Test(engine, limits_count_the_period_a_reward_was_earned_in)
+{
+	fx_program(&F, "{\"id\":\"l\",\"name\":\"Limits\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1000}],\"limits\":{\"referrer_rewards_per_month\":1}}");
+	fx_participant(&F, "jessica");
+	const char *friends[] = {"f0", "f1", "f2", "f3"};
+	for (int i = 0; i < 4; i++) {
+		char ref[16];
+		snprintf(ref, sizeof(ref), "ref_%d", i);
+		fx_referral(&F, ref, "l", "jessica", friends[i]);
+	}
+	/* October 31: one October reward */
+	fftime_set_now(T0 + 30 * DAY + 1000);
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c0\",\"type\":\"conversion\",\"occurred_at\":\"2026-10-31T10:00:00Z\","
+			       "\"data\":{\"id\":\"o0\",\"participant\":\"f0\",\"amount\":100,\"currency\":\"USD\"}}"), 1);
+	/* November 1: another October purchase, delivered late, is October's second */
+	fftime_set_now(T0 + 31 * DAY + 1000);
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c1\",\"type\":\"conversion\",\"occurred_at\":\"2026-10-31T11:00:00Z\","
+			       "\"data\":{\"id\":\"o1\",\"participant\":\"f1\",\"amount\":100,\"currency\":\"USD\"}}"), 0,
+		     "a late event must not go past its own month's cap");
+	/* a September purchase backfilled now has September's cap to itself */
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c2\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-15T11:00:00Z\","
+			       "\"data\":{\"id\":\"o2\",\"participant\":\"f2\",\"amount\":100,\"currency\":\"USD\"}}"), 1);
+	/* and neither used up November's */
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c3\",\"type\":\"conversion\",\"occurred_at\":\"2026-11-01T00:00:00Z\","
+			       "\"data\":{\"id\":\"o3\",\"participant\":\"f3\",\"amount\":100,\"currency\":\"USD\"}}"), 1);
+}
+
 Test(engine, hold_then_release_and_fulfil)
 {
 	fx_program(&F, "{\"id\":\"h\",\"name\":\"Hold\",\"currency\":\"USD\",\"hold_days\":30,\"rewards\":[{\"to\":"
