@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "core/core.h"
 #include "engine_fixture.h"
 
 static struct fx F;
