@@ -86,6 +86,33 @@ test('a friend\'s purchase that did not qualify: the program\'s condition it mis
   assert.deepEqual(p.seen.errors, []);
 });
 
+test('on a phone the tables become cards: every column on screen, under its name', async () => {
+  const p = await page();
+  await p.setViewportSize({ width: 390, height: 844 });
+  await signIn(p, seed.base, 'portal', seed.keys.partner);
+  await p.waitForSelector('#rewards table');
+  const width = await p.evaluate(() => document.documentElement.clientWidth);
+  assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth),
+    'nothing wider than the screen');
+  // the referral that did not qualify: its reason, labelled, inside the screen
+  const why = await p.$('tr[data-referral=ref_1] td[data-label="Why"]');
+  const box = await why.boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= width, `the Why cell at ${box.x}+${box.width} of ${width}`);
+  assert.equal(await why.evaluate((td) => getComputedStyle(td, '::before').content), '"Why"');
+  assert.match(await why.textContent(), /Earned \$10\.00/);
+  // every reward cell too, payout and why included
+  for (const label of ['Reward', 'Status', 'Payout', 'Why']) {
+    const cell = await p.$(`tr[data-reward="${seed.alice.p1[0]}"] td[data-label="${label}"]`);
+    const b = await cell.boundingBox();
+    assert.ok(b && b.x + b.width <= width, label);
+  }
+  // the header row is kept for screen readers, out of sight
+  assert.ok(await p.$eval('#rewards thead', (t) => t.getBoundingClientRect().height <= 1));
+  // on a wide screen it is a table as before
+  await p.setViewportSize({ width: 1280, height: 900 });
+  assert.equal(await p.$eval('#rewards tbody tr', (tr) => getComputedStyle(tr).display), 'table-row');
+});
+
 test('another partner sees only its own data', async () => {
   const p = await portal(seed.keys.partner_bob);
   await p.waitForSelector('#rewards table');

@@ -42,7 +42,9 @@ export function table({ caption, columns, rows, empty, rowAttrs }) {
       caption ? h('caption', {}, caption) : null,
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', rowAttrs ? rowAttrs(r) : {},
-        columns.map((c) => h('td', { class: c.num ? 'num' : null }, c.cell(r))))))));
+        // data-label: on a narrow screen the portal shows each row as a card, each cell
+        // under its column's name (style.css)
+        columns.map((c) => h('td', { class: c.num ? 'num' : null, 'data-label': typeof c.label === 'string' ? c.label : null }, c.cell(r))))))));
 }
 
 // <dl> of [label, value] pairs, leaving out empty values unless `keep`.
