@@ -40,4 +40,9 @@ int64_t money_percent_bp(int64_t amount, int64_t bp);
  * |amount|, num <= MONEY_MAX (uses 128-bit intermediates). */
 int64_t money_mul_div(int64_t amount, int64_t num, int64_t den);
 
+/* a + b, held at INT64_MAX / INT64_MIN instead of overflowing: for totals of amounts
+ * converted at a rate (money_mul_div saturates a conversion past int64, which an
+ * extreme rate can reach), where a wrapped sum would turn a huge total negative. */
+int64_t money_add_sat(int64_t a, int64_t b);
+
 #endif

@@ -224,11 +224,11 @@ enum ff_err engine_report_payouts(struct engine *e, const struct actor *a, int64
 			json_object_set_new(row, "converted_actual_amount", json_integer(va));
 			json_object_set_new(row, "converted_reconciled_amount", json_integer(vr));
 			json_object_set_new(conv, "expected_amount",
-					    json_integer(json_integer_value(json_object_get(conv, "expected_amount")) + ve));
+					    json_integer(money_add_sat(json_integer_value(json_object_get(conv, "expected_amount")), ve)));
 			json_object_set_new(conv, "actual_amount",
-					    json_integer(json_integer_value(json_object_get(conv, "actual_amount")) + va));
+					    json_integer(money_add_sat(json_integer_value(json_object_get(conv, "actual_amount")), va)));
 			json_object_set_new(conv, "reconciled_amount",
-					    json_integer(json_integer_value(json_object_get(conv, "reconciled_amount")) + vr));
+					    json_integer(money_add_sat(json_integer_value(json_object_get(conv, "reconciled_amount")), vr)));
 		} else {
 			json_object_set_new(row, "converted_expected_amount", json_null());
 			json_object_set_new(row, "converted_actual_amount", json_null());

@@ -81,7 +81,7 @@ static bool required(struct engine *e, const char *participant, const char *type
 		return false;
 	int64_t total = 0, v;
 	if (currency && *currency && fx_convert(e, amount, currency, tcur, &v))
-		total += v;
+		total = money_add_sat(total, v);
 	int year = fftime_year(now);
 	st = store_query(e->st, Q_TAX_YEAR_TOTALS);
 	store_bind_text(st, 1, participant);
@@ -92,7 +92,7 @@ static bool required(struct engine *e, const char *participant, const char *type
 		char cur[8];
 		copy_str(cur, sizeof(cur), store_col_text(st, 0));
 		if (*cur && fx_convert(e, store_col_int(st, 1), cur, tcur, &v))
-			total += v;
+			total = money_add_sat(total, v);
 	}
 	return total >= threshold;
 }
@@ -305,7 +305,8 @@ enum ff_err engine_report_tax(struct engine *e, const struct actor *a, int year,
 		int64_t v;
 		if (tcur && cur &&
 		    fx_convert(e, json_integer_value(json_object_get(r, "amount")), cur, tcur, &v))
-			json_object_set_new(p, "total", json_integer(json_integer_value(json_object_get(p, "total")) + v));
+			json_object_set_new(p, "total",
+					    json_integer(money_add_sat(json_integer_value(json_object_get(p, "total")), v)));
 	}
 	json_array_foreach(rows, i, r)
 	{

@@ -210,6 +210,14 @@ int64_t money_mul_div(int64_t amount, int64_t num, int64_t den)
 	return (int64_t)q;
 }
 
+int64_t money_add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 int64_t money_percent_bp(int64_t amount, int64_t bp)
 {
 	assert(bp >= 0 && bp <= 1000000);

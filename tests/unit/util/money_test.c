@@ -300,3 +300,15 @@ Test(money, mul_div_saturates_out_of_range)
 	cr_expect_eq(money_mul_div(MONEY_MAX, MONEY_MAX, 1), INT64_MAX);
 	cr_expect_eq(money_mul_div(-MONEY_MAX, MONEY_MAX, 1), INT64_MIN);
 }
+
+Test(money, add_saturates_instead_of_wrapping)
+{
+	cr_assert_eq(money_add_sat(2, 3), 5);
+	cr_assert_eq(money_add_sat(-2, 3), 1);
+	cr_assert_eq(money_add_sat(INT64_MAX, 1), INT64_MAX);
+	cr_assert_eq(money_add_sat(INT64_MAX - 5, 10), INT64_MAX);
+	cr_assert_eq(money_add_sat(INT64_MIN, -1), INT64_MIN);
+	cr_assert_eq(money_add_sat(INT64_MAX, INT64_MIN), -1);
+	/* a conversion that saturated, added to a running total: still the maximum */
+	cr_assert_eq(money_add_sat(money_mul_div(MONEY_MAX, MONEY_MAX, 1), MONEY_MAX), INT64_MAX);
+}
