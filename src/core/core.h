@@ -454,6 +454,8 @@ void engine_key_id(const uint8_t key[FF_MASTER_KEY_BYTES], char out[17]);
  * complete, from_key_id: once complete, the key it moved away from, <kind>: cursor...}.
  * engine_open() reads it to tell a rollout's new key from a wrong one. */
 #define CORE_ROTATE_STATE "master_key_rotation"
+/* That row, parsed (NULL when there is none or it is not JSON). New reference. */
+enum ff_err core_rotation_state(struct engine *e, json_t **out, struct ff_diag *d);
 /* Record `key_id` as the key the database is sealed with (meta.master_key_id, which
  * engine_open() checks the key it is given against): the last step of a master key
  * rotation, in its transaction. The id it replaces goes to *from ("" when none was

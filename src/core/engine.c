@@ -217,13 +217,10 @@ static enum ff_err key_check_adopt(struct engine *e, const char *previous_id, st
  */
 static enum ff_err key_check_rotation(struct engine *e, bool *ok, struct ff_diag *d)
 {
-	struct store_stmt *st = store_query(e->st, Q_META_GET);
-	store_bind_text(st, 1, CORE_ROTATE_STATE);
-	int rc = store_step(st);
-	json_t *state = rc == 1 ? json_loads(store_col_text(st, 0), 0, NULL) : NULL;
-	store_release(e->st);
-	if (rc < 0)
-		return core_store_fail(e, d, "master key check");
+	json_t *state;
+	enum ff_err err = core_rotation_state(e, &state, d);
+	if (err)
+		return err;
 	const char *to = json_string_value(json_object_get(state, "key_id"));
 	const char *from = json_string_value(json_object_get(state, "from_key_id"));
 	bool complete = json_is_true(json_object_get(state, "complete"));

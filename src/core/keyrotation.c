@@ -75,15 +75,22 @@ static void bind_cursor(struct store_stmt *st, int first, json_t *cursor)
  * rotation to new_id: where an interrupted run to the same key stopped, else the start
  * (a first run, or a run after a completed one: it looks at every row again, for
  * values a process still on the old key sealed meanwhile). New reference. */
-static enum ff_err rotation_state(struct engine *e, const char *new_id, json_t **out, struct ff_diag *d)
+enum ff_err core_rotation_state(struct engine *e, json_t **out, struct ff_diag *d)
 {
 	struct store_stmt *st = store_query(e->st, Q_META_GET);
 	store_bind_text(st, 1, ROTATE_STATE);
 	int rc = store_step(st);
-	json_t *state = rc == 1 ? json_loads(store_col_text(st, 0), 0, NULL) : NULL;
+	*out = rc == 1 ? json_loads(store_col_text(st, 0), 0, NULL) : NULL;
 	store_release(e->st);
-	if (rc < 0)
-		return core_store_fail(e, d, "rotation");
+	return rc < 0 ? core_store_fail(e, d, "master key rotation state") : FF_OK;
+}
+
+static enum ff_err rotation_state(struct engine *e, const char *new_id, json_t **out, struct ff_diag *d)
+{
+	json_t *state;
+	enum ff_err err = core_rotation_state(e, &state, d);
+	if (err)
+		return err;
 	const char *to = json_string_value(json_object_get(state, "key_id"));
 	bool same_key = json_is_object(state) && to && !strcmp(to, new_id);
 	if (!same_key || json_is_true(json_object_get(state, "complete"))) {

@@ -16,6 +16,27 @@ sys.path.insert(0, os.path.dirname(__file__))
 from apiutil import Env, eventually, participant  # noqa: E402
 
 
+def trickle_until_closed(s, byte, seconds=20):
+    """Send `byte` on socket `s` once a second for up to `seconds`: the seconds until the
+    server closed the connection (None if it never did). Closes `s`."""
+    t0 = time.time()
+    closed_after = None
+    try:
+        for _ in range(seconds):
+            time.sleep(1)
+            s.sendall(byte)
+    except (BrokenPipeError, ConnectionResetError):
+        closed_after = time.time() - t0
+    if closed_after is None:  # the last sends may still succeed: the read side tells
+        s.settimeout(5)
+        try:
+            closed_after = time.time() - t0 if s.recv(4096) == b"" else None
+        except (ConnectionResetError, socket.timeout):
+            closed_after = time.time() - t0
+    s.close()
+    return closed_after
+
+
 class Conventions(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -344,21 +365,7 @@ class Conventions(unittest.TestCase):
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + self.admin.encode() +
                   b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
-        t0 = time.time()
-        closed_after = None
-        try:
-            for _ in range(20):
-                time.sleep(1)
-                s.sendall(b" ")
-        except (BrokenPipeError, ConnectionResetError):
-            closed_after = time.time() - t0
-        if closed_after is None:  # the last sends may still succeed: the read side tells
-            s.settimeout(5)
-            try:
-                closed_after = time.time() - t0 if s.recv(4096) == b"" else None
-            except (ConnectionResetError, socket.timeout):
-                closed_after = time.time() - t0
-        s.close()
+        closed_after = trickle_until_closed(s, b" ")
         self.assertIsNotNone(closed_after, "a trickled body kept its connection open")
         self.assertLess(closed_after, 12, "closed only after %.1f s" % closed_after)
         self.assertEqual(srv.request("GET", "/healthz")[0], 200)
@@ -370,21 +377,7 @@ class Conventions(unittest.TestCase):
         srv = self.env.serve("--no-worker", "--http-request-timeout", "3")
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        t0 = time.time()
-        closed_after = None
-        try:
-            for _ in range(20):
-                time.sleep(1)
-                s.sendall(b"a")
-        except (BrokenPipeError, ConnectionResetError):
-            closed_after = time.time() - t0
-        if closed_after is None:
-            s.settimeout(5)
-            try:
-                closed_after = time.time() - t0 if s.recv(4096) == b"" else None
-            except (ConnectionResetError, socket.timeout):
-                closed_after = time.time() - t0
-        s.close()
+        closed_after = trickle_until_closed(s, b"a")
         self.assertIsNotNone(closed_after, "a trickled header kept its connection open")
         self.assertLess(closed_after, 10, "closed only after %.1f s" % closed_after)
         self.assertEqual(srv.request("GET", "/healthz")[0], 200)

@@ -212,6 +212,18 @@ static inline size_t fx_conversion(struct fx *f, const char *id, const char *who
 		     id, id, who, amount);
 }
 
+/* Friend f<i> (ref_<i>, order o<i>) is referred by `referrer` through `program` and buys
+ * for `amount`: the number of rewards the conversion made. */
+static inline int fx_friend_buys(struct fx *f, const char *program, const char *referrer, int i, int64_t amount)
+{
+	char ref[16], who[16], order[16];
+	snprintf(ref, sizeof(ref), "ref_%d", i);
+	snprintf(who, sizeof(who), "f%d", i);
+	snprintf(order, sizeof(order), "o%d", i);
+	fx_referral(f, ref, program, referrer, who);
+	return fx_conversion(f, order, who, amount);
+}
+
 /* `referrer`'s i-th friend joins, is referred through `program` and buys for 50.00
  * (a conversion that must earn). */
 static inline void fx_friend_converts(struct fx *f, const char *program, const char *referrer, int i)

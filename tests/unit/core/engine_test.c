@@ -274,12 +274,7 @@ Test(engine, tiers_pick_the_highest_reached)
 	fx_participant(&F, "jessica");
 	long long expect[] = {1000, 1000, 3000, 3000, 5000, 5000};
 	for (int i = 0; i < 6; i++) {
-		char ref[16], who[16], order[16];
-		snprintf(ref, sizeof(ref), "ref_%d", i);
-		snprintf(who, sizeof(who), "f%d", i);
-		snprintf(order, sizeof(order), "o%d", i);
-		fx_referral(&F, ref, "t", "jessica", who);
-		cr_assert_eq(fx_conversion(&F, order, who, 100), 2);
+		cr_assert_eq(fx_friend_buys(&F, "t", "jessica", i, 100), 2);
 		json_t *all = fx_rewards(&F, NULL, "jessica");
 		cr_assert_eq(json_integer_value(json_object_get(json_array_get(all, i), "amount")), expect[i],
 			     "referral %d", i + 1);
@@ -297,14 +292,8 @@ Test(engine, limits_cap_and_explain)
 		       "\"type\":\"credit\",\"amount\":1000},{\"to\":\"referred\",\"type\":\"credit\",\"amount\":100}],"
 		       "\"limits\":{\"referrer_rewards_per_year\":2}}");
 	fx_participant(&F, "jessica");
-	for (int i = 0; i < 3; i++) {
-		char ref[16], who[16], order[16];
-		snprintf(ref, sizeof(ref), "ref_%d", i);
-		snprintf(who, sizeof(who), "f%d", i);
-		snprintf(order, sizeof(order), "o%d", i);
-		fx_referral(&F, ref, "l", "jessica", who);
-		cr_assert_eq(fx_conversion(&F, order, who, 100), i < 2 ? 2 : 1);
-	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(fx_friend_buys(&F, "l", "jessica", i, 100), i < 2 ? 2 : 1);
 	json_t *mine = fx_rewards(&F, NULL, "jessica");
 	cr_assert_eq(json_array_size(mine), 2);
 	json_decref(mine);
@@ -328,14 +317,8 @@ Test(engine, amount_limits_count_the_program_currency_only)
 		       "\"type\":\"credit\",\"amount\":1000},{\"to\":\"referrer\",\"type\":\"points\",\"amount\":100000}],"
 		       "\"limits\":{\"referrer_amount_per_year\":2000}}");
 	fx_participant(&F, "jessica");
-	for (int i = 0; i < 3; i++) {
-		char ref[16], who[16], order[16];
-		snprintf(ref, sizeof(ref), "ref_%d", i);
-		snprintf(who, sizeof(who), "f%d", i);
-		snprintf(order, sizeof(order), "o%d", i);
-		fx_referral(&F, ref, "l", "jessica", who);
-		cr_assert_eq(fx_conversion(&F, order, who, 100), i < 2 ? 2 : 1, "conversion %d", i);
-	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(fx_friend_buys(&F, "l", "jessica", i, 100), i < 2 ? 2 : 1, "conversion %d", i);
 	json_t *mine = fx_rewards(&F, NULL, "jessica");
 	int credits = 0, points = 0;
 	size_t i;
@@ -438,7 +421,9 @@ Test(engine, monthly_schedule_releases_on_the_first)
 	json_decref(w);
 }
 
-Test(engine, expiry_and_redeem_soonest_first)
+/* jessica's two lots of credit, fulfilled at T0: 1000 of program x expiring after 10
+ * days, 700 of program y after 100. */
+static void two_expiring_lots(void)
 {
 	fx_program(&F, "{\"id\":\"x\",\"name\":\"Expiry\",\"currency\":\"USD\",\"expires_days\":10,\"rewards\":[{\"to\":"
 		       "\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
@@ -451,6 +436,11 @@ Test(engine, expiry_and_redeem_soonest_first)
 	fx_conversion(&F, "o2", "ann", 100);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fx_balance(&F, "jessica", "USD"), 1700);
+}
+
+Test(engine, expiry_and_redeem_soonest_first)
+{
+	two_expiring_lots();
 	/* redeem 600: taken from the lot expiring first (program x, 1000) */
 	json_t *out = NULL;
 	struct ff_diag d;
@@ -474,17 +464,7 @@ Test(engine, expiry_and_redeem_soonest_first)
  * expiry: the redemption takes only what has not expired. */
 Test(engine, redeem_never_spends_expired_credit)
 {
-	fx_program(&F, "{\"id\":\"x\",\"name\":\"Expiry\",\"currency\":\"USD\",\"expires_days\":10,\"rewards\":[{\"to\":"
-		       "\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
-	fx_program(&F, "{\"id\":\"y\",\"name\":\"Long\",\"currency\":\"USD\",\"expires_days\":100,\"rewards\":[{\"to\":"
-		       "\"referrer\",\"type\":\"credit\",\"amount\":700}]}");
-	fx_participant(&F, "jessica");
-	fx_referral(&F, "ref_1", "x", "jessica", "tom");
-	fx_conversion(&F, "o1", "tom", 100);
-	fx_referral(&F, "ref_2", "y", "jessica", "ann");
-	fx_conversion(&F, "o2", "ann", 100);
-	json_decref(fx_worker(&F, T0 + 1000));
-	cr_assert_eq(fx_balance(&F, "jessica", "USD"), 1700);
+	two_expiring_lots();
 	/* day 11, no worker pass yet: x's 1000 is past its expiry */
 	fftime_set_now(T0 + 11 * DAY);
 	json_t *out = NULL;
