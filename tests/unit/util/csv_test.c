@@ -348,13 +348,45 @@ Test(csv, write_field_quotes_only_when_needed)
 	ffbuf_release(&b);
 }
 
+Test(csv, formula_cells_open_as_text)
+{
+	/* what a spreadsheet would run is written with a leading apostrophe, quoted or not */
+	static const char *const cases[][2] = {
+	    {"=HYPERLINK(\"http://evil.example/\",\"Click\")", "\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"Click\"\")\""},
+	    {"=1+1", "'=1+1"},
+	    {"+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"},
+	    {"-2+3", "'-2+3"},
+	    {"@SUM(A1:A9)", "'@SUM(A1:A9)"},
+	    {"\t=1", "'\t=1"},
+	    {"\r=1", "\"'\r=1\""},
+	    {"-", "'-"},
+	    {"+", "'+"},
+	    {"-1.", "'-1."},
+	    {"-1e5", "'-1e5"},
+	    {"a=1", "a=1"},
+	    {"-12.50", "-12.50"},
+	    {"+3", "+3"},
+	    {"-0", "-0"},
+	    {"12", "12"},
+	    {"", ""},
+	};
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ffbuf_reset(&b);
+		csv_write_field(&b, cases[i][0]);
+		cr_expect_str_eq(b.data ? b.data : "", cases[i][1], "case %zu", i);
+	}
+	ffbuf_release(&b);
+}
+
 Test(csv, write_then_read_round_trip)
 {
 	const char *rows[][5] = {
 	    {"rwd_1", "participant, with comma", "cash", "20.00", NULL},
 	    {"rwd_2", "\"quoted\"", "", "multi\nline\r\nvalue", NULL},
 	    {"", "", "x", NULL, NULL},
-	    {"\"", ",", "\r", "\n", NULL},
+	    {"\"", ",", "x\r", "\n", NULL}, /* a lone "\r" is guarded: formula_cells_open_as_text */
 	};
 	struct ffbuf all;
 	ffbuf_init(&all, 0);
