@@ -383,6 +383,20 @@ enum ff_err engine_batches_list(struct engine *e, const struct actor *a, const s
 			return core_done(e, FF_OK);
 		}
 		fulfiller = a->fulfiller;
+		/* its cursor must be one of its own batches: the page after another's would
+		 * tell that it exists (and when it was made). Another's is answered as one
+		 * that does not exist: an empty page. */
+		if (p && p->starting_after) {
+			struct batch_row cursor;
+			enum ff_err err = batch_load(e, a, p->starting_after, &cursor, d);
+			if (err && err != FF_E_NOT_FOUND)
+				return core_done(e, err);
+			if (err) {
+				ff_diag_clear(d);
+				*out = list_json(json_array(), limit);
+				return core_done(e, FF_OK);
+			}
+		}
 	}
 	struct store_stmt *st = store_query(e->st, Q_BATCH_LIST);
 	store_bind_text(st, 1, f ? f->status : NULL);

@@ -513,6 +513,20 @@ enum ff_err engine_participant_referrals(struct engine *e, const struct actor *a
 	if (out_of_scope(a, id) || !participant_exists(e, id))
 		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no participant %s", id));
 	int limit = page_limit(p);
+	/* a partner's cursor must be one of the referrals of this list: the page after
+	 * another's would tell that it exists (and when it was made). Another's is
+	 * answered as one that does not exist: an empty page. */
+	if (a->participant[0] && p && p->starting_after) {
+		struct store_stmt *q = store_query(e->st, Q_REFERRAL_GET);
+		store_bind_text(q, 1, p->starting_after);
+		int rc = store_step(q);
+		if (rc < 0)
+			return core_done(e, core_store_fail(e, d, "referral"));
+		if (rc == 0 || strcmp(store_col_text(q, 2), id)) {
+			*out = list_json(json_array(), limit);
+			return core_done(e, FF_OK);
+		}
+	}
 	struct store_stmt *st = store_query(e->st, Q_REFERRAL_LIST_BY_REFERRER);
 	store_bind_text(st, 1, id);
 	store_bind_text(st, 2, p ? p->starting_after : NULL);

@@ -425,6 +425,20 @@ enum ff_err engine_rewards_list(struct engine *e, const struct actor *a, const s
 	const char *reason = f ? f->reason : NULL;
 	if (reason && !reward_reason_valid(reason))
 		return core_done(e, ff_fail(d, FF_E_INVALID, "reason", "unknown reward reason \"%.40s\"", reason));
+	/* A scoped key's cursor must be one of its own rewards: the page after another's
+	 * would tell that it exists, and when it was made (which of the key's own come
+	 * after it). Another's is answered as one that does not exist: an empty page. */
+	if (p && p->starting_after && (a->participant[0] || a->fulfiller[0])) {
+		struct reward cursor;
+		enum ff_err err = reward_load(e, p->starting_after, &cursor, d);
+		if (err && err != FF_E_NOT_FOUND)
+			return core_done(e, err);
+		if (err || !in_scope(a, &cursor)) {
+			ff_diag_clear(d);
+			*out = list_json(json_array(), limit);
+			return core_done(e, FF_OK);
+		}
+	}
 	struct store_stmt *st =
 		store_query(e->st, reason && in_list(held_reasons, reason) ? Q_REWARD_LIST_HELD : Q_REWARD_LIST);
 	store_bind_text(st, 1, f ? f->status : NULL);

@@ -154,6 +154,75 @@ class Scopes(unittest.TestCase):
         self.assertLessEqual({r for r, _, _ in rows}, set(ROLES))
 
 
+class ScopedCursors(unittest.TestCase):
+    """?starting_after= on the lists a scoped key may read: another's object as the
+    cursor is answered exactly as an id that does not exist (an empty page), never with
+    the key's own objects made after it - which would tell that it exists, and when."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        for pid, ful in (("goods_acme", "acme"), ("goods_other", "other")):
+            cls.env.cli("program", "load", cls.env.write(pid + ".json", json.dumps(program(pid, ful))),
+                        "--activate", check=True)
+        cls.admin = cls.env.key("admin")
+        cls.srv = cls.env.serve("--no-worker")
+        # another's objects first, then alice's (and acme's) own, made after them
+        evs = [participant(p) for p in ("alice", "amy", "ann", "bob", "bea")]
+        evs += [referral("ref_b", "goods_other", "bob", "bea"), conversion("ord_b", "bea"),
+                referral("ref_a1", "goods_acme", "alice", "amy"), conversion("ord_a1", "amy"),
+                referral("ref_a2", "goods_acme", "alice", "ann"), conversion("ord_a2", "ann")]
+        for ev in evs:  # one by one: the order of creation is the order above
+            st, body, _ = cls.srv.request("POST", "/v1/events", ev, key=cls.admin)
+            assert st == 200 and body["outcome"] == "accepted", body
+        st, body, _ = cls.srv.request("POST", "/v1/jobs/run", key=cls.admin)
+        assert st == 200, body
+        cls.partner = cls.env.key("partner", "--participant", "alice")
+        cls.acme = cls.env.key("fulfiller", "--fulfiller", "acme")
+        cls.rewards = {}
+        for who in ("alice", "bob"):
+            st, body, _ = cls.srv.request("GET", f"/v1/participants/{who}/rewards", key=cls.admin)
+            assert st == 200, body
+            cls.rewards[who] = [r["id"] for r in body["data"]]
+        st, body, _ = cls.srv.request("POST", "/v1/batches", {"fulfiller": "other"}, key=cls.admin)
+        assert st == 201, body
+        cls.other_batch = body["id"]
+        st, body, _ = cls.srv.request("POST", "/v1/batches", {"fulfiller": "acme"}, key=cls.acme)
+        assert st == 201, body
+        cls.own_batch = body["id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def page(self, path, key):
+        st, body, _ = self.srv.request("GET", path, key=key)
+        self.assertEqual(st, 200, body)
+        return [x["id"] for x in body["data"]], body["has_more"]
+
+    def test_another_objects_cursor_is_as_if_it_did_not_exist(self):
+        a1, a2 = self.rewards["alice"]
+        (b,) = self.rewards["bob"]
+        cases = [  # (key, list, own cursor, what follows it, another's cursor)
+            (self.partner, "/v1/participants/alice/referrals", "ref_a1", ["ref_a2"], "ref_b"),
+            (self.partner, "/v1/participants/alice/rewards", a1, [a2], b),
+            (self.acme, "/v1/rewards", a1, [a2], b),
+            (self.acme, "/v1/batches", None, [self.own_batch], self.other_batch),
+        ]
+        for key, path, own, after_own, other in cases:
+            with self.subTest(path=path):
+                if own:
+                    self.assertEqual(self.page(f"{path}?starting_after={own}", key), (after_own, False))
+                else:
+                    self.assertEqual(self.page(path, key), (after_own, False))
+                missing = self.page(f"{path}?starting_after=nothing_by_this_id", key)
+                self.assertEqual(missing, ([], False))
+                self.assertEqual(self.page(f"{path}?starting_after={other}", key), missing)
+        # staff lists are as they were: any object's id is a cursor
+        self.assertEqual(self.page(f"/v1/rewards?starting_after={b}&participant=alice", self.admin),
+                         ([a1, a2], False))
+
+
 class PartnerRedaction(unittest.TestCase):
     """A partner key sees its own referrals and rewards without what the fraud checks
     found (signals), the referred person's IP address and device, and the connector's
