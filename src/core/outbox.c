@@ -182,11 +182,27 @@ enum ff_err outbox_reward_changed(struct engine *e, const struct reward *r, cons
 
 /* ---- endpoints ---- */
 
+/* An endpoint's URL as answers and audit records show it: the password of
+ * https://user:secret@host/... and the value of password= parameters masked, as a
+ * connector's URL is. Deliveries use the stored URL; the audit log keeps what it is
+ * given forever, and operators and auditors read endpoints without writing them. */
+static json_t *shown_url(const char *url)
+{
+	size_t n = 4 * strlen(url) + 16; /* room for every "****" */
+	char *shown = ff_malloc(n);
+	url_mask_secrets(url, shown, n);
+	json_t *out = json_string(shown);
+	free(shown);
+	if (!out)
+		ff_oom();
+	return out;
+}
+
 static json_t *endpoint_json(struct store_stmt *st)
 {
 	/* columns: id, url, secret, events, description, status, disabled_reason, created_at, updated_at */
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o}", "id", store_col_text(st, 0), "object",
-			 "webhook_endpoint", "url", store_col_text(st, 1), "events",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:o}", "id", store_col_text(st, 0), "object",
+			 "webhook_endpoint", "url", shown_url(store_col_text(st, 1)), "events",
 			 json_from_text(store_col_text(st, 3), "[]"), "description",
 			 store_col_null(st, 4) ? json_null() : json_string(store_col_text(st, 4)), "status",
 			 store_col_text(st, 5), "disabled_reason",
@@ -246,7 +262,7 @@ enum ff_err engine_webhook_endpoint_create(struct engine *e, const struct actor 
 	free(sealed);
 	free(ev_text);
 	if (!err) {
-		json_t *detail = json_pack("{s:s, s:O}", "url", url, "events", events ? events : json_array());
+		json_t *detail = json_pack("{s:o, s:O}", "url", shown_url(url), "events", events ? events : json_array());
 		err = audit_append(e, a->label, "webhook_endpoint.created", id, detail, d);
 		json_decref(detail);
 	}

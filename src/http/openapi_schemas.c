@@ -337,7 +337,8 @@ static const struct object_schema objects[] = {
 			     END}},
     {"WebhookEndpoint", NULL, "A webhook endpoint",
      (const struct member[]){
-	 ALWAYS("id", "id:we"), ALWAYS("object", "const:webhook_endpoint"), ALWAYS("url", "string"),
+	 ALWAYS("id", "id:we"), ALWAYS("object", "const:webhook_endpoint"),
+	 ALWAYS_DOC("url", "string", "a password in it (user:secret@, password=) shown as ****"),
 	 ALWAYS_DOC("events", "string[]", "event types; empty or \"*\": all"),
 	 ALWAYS("description", "string?"), ALWAYS("status", "enum:enabled|disabled"),
 	 ALWAYS("disabled_reason", "string?"), ALWAYS("created_at", "time"),

@@ -5,7 +5,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import SeededAPITest  # noqa: E402
+from apiutil import SeededAPITest, audit_all  # noqa: E402
 
 
 class Fulfillment(SeededAPITest):
@@ -121,6 +121,25 @@ class Fulfillment(SeededAPITest):
         self.ok("DELETE", f"/v1/webhook-endpoints/{wid}")
         self.err("DELETE", "/v1/webhook-endpoints/we_nope", None, 404, "not_found")
         self.assertEqual(self.ok("GET", "/v1/notifications?limit=5")["object"], "list")
+
+    def test_webhook_endpoint_url_password_is_masked(self):
+        # a password in the URL (basic auth to the receiver) is a secret: answers and the
+        # audit log show it masked, as a connector's URL; deliveries use the stored URL
+        url = "https://hook:S3cretPass@93.184.216.34/in?password=pw2&x=1"
+        shown = "https://hook:****@93.184.216.34/in?password=****&x=1"
+        w = self.ok("POST", "/v1/webhook-endpoints", {"url": url}, status=201)
+        self.assertEqual(w["url"], shown, w)
+        for key in (self.admin, self.operator, self.env.key("auditor")):
+            got = self.ok("GET", f"/v1/webhook-endpoints/{w['id']}", key=key)
+            self.assertEqual(got["url"], shown, got)
+            listed = self.ok("GET", "/v1/webhook-endpoints?limit=1000", key=key)
+            self.assertNotIn("S3cret", str(listed))
+            self.assertNotIn("pw2", str(listed))
+        audit = audit_all(self.srv, self.admin)
+        created = [r for r in audit if r["action"] == "webhook_endpoint.created" and r["target"] == w["id"]]
+        self.assertEqual([r["detail"]["url"] for r in created], [shown], created)
+        self.assertNotIn("S3cret", str(audit))
+        self.ok("DELETE", f"/v1/webhook-endpoints/{w['id']}")
 
     def test_blocklist(self):
         self.ok("POST", "/v1/blocklist", {"kind": "ip", "value": "198.51.100.0/24", "note": "abuse"}, status=201,
