@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "connect/connector.h"
 #include "core/core.h"
@@ -203,6 +204,14 @@ static enum ff_err validate(struct engine *e, const struct connector_ops *ops, j
 		}
 		if (json_is_string(v) && json_string_length(v) > 2000) {
 			err = ff_fail(d, FF_E_INVALID, param, "%s is too long", k);
+			goto out;
+		}
+		/* the smtp connector's relay is often on this machine or its network, so its
+		 * address is not checked; its scheme is: libcurl would upload the message to
+		 * any URL it speaks (file:// writes a file here, http:// reaches any address) */
+		if (json_is_string(v) && !strcmp(k, "url") && !strcmp(ops->name, "smtp") &&
+		    strncasecmp(json_string_value(v), "smtp://", 7) && strncasecmp(json_string_value(v), "smtps://", 8)) {
+			err = ff_fail(d, FF_E_INVALID, param, "url must be an smtp:// or smtps:// URL");
 			goto out;
 		}
 		if (json_is_string(v) && (!strcmp(k, "base_url") || !strcmp(k, "url"))) {

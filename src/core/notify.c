@@ -446,6 +446,12 @@ static enum notify_outcome smtp_send(struct engine *e, const struct connector_co
 	CURL *h = curl_easy_init();
 	struct curl_slist *rcpts = curl_slist_append(NULL, rcpt);
 	curl_easy_setopt(h, CURLOPT_URL, url);
+	/* SMTP only, whatever the stored URL says (connector_config.c refuses others) */
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+#endif
 	curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);

@@ -6,6 +6,7 @@
  */
 #include <sodium.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "connect/fakes.h"
 #include "core/engine_fixture.h"
@@ -490,4 +491,51 @@ Test(outbox, unknown_placeholder_refused_at_save)
 	cr_assert_str_eq(d.param, "notifications.templates.earned.text");
 	cr_assert_not_null(strstr(d.message, "reward.secret"));
 	json_decref(doc);
+}
+
+Test(outbox, smtp_url_must_be_smtp)
+{
+	/* libcurl uploads the message to whatever URL it speaks: file:// would write it into a
+	 * file on this machine, http:// would post it to any address, past the SSRF guard */
+	static const char *const refused[] = {"file:///tmp/fulfill-smtp-test", "http://169.254.169.254/latest/",
+					      "gopher://127.0.0.1:6379/_x", "mail.example.com:25"};
+	struct ff_diag d;
+	char buf[512];
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(buf, sizeof(buf), "{\"type\":\"smtp\",\"config\":{\"url\":\"%s\",\"from\":\"r@acme.test\"}}",
+			 refused[i]);
+		json_t *body = json_loads(buf, 0, NULL), *out = NULL;
+		cr_expect_eq(engine_connector_put(F.e, &F.cli, "smtp", body, &out, &d), FF_E_INVALID, "%s", refused[i]);
+		cr_expect_str_eq(d.param, "config.url", "%s", refused[i]);
+		json_decref(out);
+		json_decref(body);
+	}
+	json_t *body = json_loads("{\"type\":\"smtp\",\"config\":{\"url\":\"SMTPS://mail.example.com\",\"from\":"
+				  "\"r@acme.test\"}}",
+				  0, NULL),
+	       *out = NULL;
+	json_decref(call_ok(engine_connector_put(F.e, &F.cli, "smtp", body, &out, &d), out, &d));
+	json_decref(body);
+}
+
+Test(outbox, smtp_url_of_another_scheme_sends_nothing)
+{
+	/* a URL stored before the check (or written around it) is still never used */
+	char path[600], target[700], sql[1200];
+	mail_setup(NULL, NULL, path, sizeof(path));
+	snprintf(target, sizeof(target), "%s/written-by-smtp", F.dir);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE connectors SET config = '{\"url\":\"file://%s\",\"from\":\"rewards@acme.test\"}' "
+		 "WHERE id = 'smtp'",
+		 target);
+	fx_sql(&F, sql);
+	fx_friend_converts(&F, "mail", "m1", 0);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(access(target, F_OK), -1, "the message was written to %s", target);
+	json_t *out = NULL;
+	struct ff_diag d;
+	out = call_ok(engine_notifications_list(F.e, &F.cli, NULL, NULL, &out, &d), out, &d);
+	json_t *n = json_array_get(json_object_get(out, "data"), 0);
+	cr_assert_str_neq(json_string_value(json_object_get(n, "status")), "sent", "%s", json_dumps(out, 0));
+	json_decref(out);
 }
