@@ -395,6 +395,13 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 		r.attempts++;
 		r.next_attempt_at = now + lease;
 		r.has_next_attempt = true;
+		if (issuing && !reward_outcome_unknown(&r))
+			/* re-driven: the attempt before this one went out and nobody recorded its
+			 * answer, so the provider may have paid (Braintree's duplicate discount is
+			 * then this reward's own; a cancel or refund must wait for the answer) */
+			snprintf(r.last_error, sizeof(r.last_error),
+				 "%sattempt %lld was interrupted before its answer was recorded",
+				 REWARD_UNKNOWN_PREFIX, (long long)(r.attempts - 1));
 		if (issuing) {
 			r.updated_at = fftime_now();
 			err = reward_update(e, &r, d);

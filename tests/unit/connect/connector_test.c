@@ -435,6 +435,37 @@ Test(connect, braintree_second_reward_on_a_subscription_fails)
 	json_decref(s);
 }
 
+/* A worker dies after Braintree applied the discount, before the result committed: the
+ * restarted worker's re-drive meets the duplicate-discount error, and that attempt's
+ * outcome was unknown (nothing recorded it), so the duplicate is this reward's own
+ * discount - fulfilled, not failed as if another reward held it. */
+Test(connect, braintree_redrive_after_a_crash_is_fulfilled)
+{
+	fx_program(&F, "{\"id\":\"bt\",\"name\":\"BT\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1500}],\"hold_days\":0,\"fulfillment\":{\"credit\":\"braintree\"}}");
+	json_decref(put_connector("braintree", "{\"type\":\"braintree\",\"config\":{\"merchant_id\":\"m1\","
+					       "\"public_key\":\"pub\",\"private_key\":\"priv_123456789\","
+					       "\"discount_id\":\"referral15\",\"base_url\":\"%s\"}}",
+				  P.url));
+	fx_ok(&F, "{\"id\":\"p-lee\",\"type\":\"participant\",\"data\":{\"id\":\"lee\",\"attributes\":"
+		  "{\"braintree_subscription_id\":\"sub_lee\"}}}");
+	fx_friend_converts(&F, "bt", "lee", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
+	/* the crash: applied at Braintree, still issuing here under a dead attempt */
+	fx_sql(&F, "UPDATE rewards SET status = 'issuing', reason = 'in_flight', external_reference = NULL, "
+		   "attempt_id = 'att_dead', next_attempt_at = 99999999999999 WHERE participant = 'lee'");
+	engine_close(F.e);
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK);
+	json_decref(fx_worker(&F, T0 + 2000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "failed with: %s", first_field("failed", "last_error"));
+	cr_assert_str_eq(first_field("fulfilled", "external_reference"), "sub_lee/referral15");
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "discount")), 1);
+	json_decref(s);
+}
+
 Test(connect, ssrf_guard)
 {
 	static const char *const refused[] = {
