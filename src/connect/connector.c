@@ -348,6 +348,10 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 	 * workers starting together cannot keep taking each other's work */
 	json_t *ids = recover ? select_ids(e, Q_WORKER_RECOVERABLE, e->recover_before, limit)
 			      : select_ids(e, Q_WORKER_ISSUABLE, now, limit);
+	/* a lease runs from this claim, not from the start of the pass (`now`): a pass
+	 * goes on batch after batch, and a lease already over when it is taken would let
+	 * another worker re-drive calls still in flight */
+	int64_t claimed_at = fftime_now() > now ? fftime_now() : now;
 	*nseen = json_array_size(ids);
 	size_t i;
 	json_t *v;
@@ -393,7 +397,7 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 		int rounds = (limit + conf->concurrency - 1) / conf->concurrency;
 		int64_t lease = (int64_t)conf->timeout_ms * rounds * (ops->max_steps ? ops->max_steps : 1) + 2000;
 		r.attempts++;
-		r.next_attempt_at = now + lease;
+		r.next_attempt_at = claimed_at + lease;
 		r.has_next_attempt = true;
 		if (issuing && !reward_outcome_unknown(&r))
 			/* re-driven: the attempt before this one went out and nobody recorded its

@@ -172,5 +172,64 @@ class ExactlyOnce(ProviderTest):
         self.finish(n, log, 300)
 
 
+class LongPass(ProviderTest):
+    """A pass that claims batch after batch for longer than one batch's lease: each
+    lease runs from its batch's claim, not from the start of the pass, so another
+    worker never re-drives a call still in flight (the webhook connector's receiver,
+    and Braintree, would see it twice)."""
+
+    def setUp(self):
+        super().setUp()
+        self.env.env["FULFILL_WORKER_INTERVAL"] = "0.05"
+
+    def test_other_workers_leave_a_long_pass_alone(self):
+        n = 1600
+        program = {
+            "id": "hook", "name": "Cash through a webhook", "currency": "USD",
+            "eligibility": {">=": [{"var": "conversion.amount"}, 1]},
+            "rewards": [{"to": "referrer", "type": "cash", "amount": 500}],
+            "hold_days": 0, "expires_days": 365, "fulfillment": {"cash": "webhook"},
+            "fraud": {"velocity": "off", "payout_threshold": "off"},
+        }
+        self.env.cli("program", "load", self.env.write("p.json", json.dumps(program)), "--activate", check=True)
+        lines = []
+        for k in range((n + 99) // 100):
+            lines.append({"id": f"p{k}", "type": "participant", "data": {"id": f"ref{k}", "status": "active"}})
+        for i in range(n):
+            lines.append({"id": f"f{i}", "type": "participant", "data": {"id": f"fr{i}", "status": "active"}})
+            lines.append({"id": f"r{i}", "type": "referral", "data": {
+                "id": f"ref_{i}", "program": "hook", "referrer": f"ref{i // 100}", "referred": f"fr{i}"}})
+            lines.append({"id": f"c{i}", "type": "conversion", "data": {
+                "id": f"ord_{i}", "participant": f"fr{i}", "amount": 5000, "currency": "USD"}})
+        path = self.env.write("events.ndjson", "\n".join(json.dumps(x) for x in lines) + "\n")
+        r = self.env.cli("ingest", path, check=True, timeout=1800)
+        self.assertIn("rejected 0", r.stdout, r.stderr[-2000:])
+        # a call takes 400 ms: a batch of 128 (64 in flight) about 1 s, and its lease is
+        # 1.5 s x 2 rounds + 2 s = 5 s; each worker's pass takes several batches
+        self.control("/_mode", {"delay_ms": 400})
+        log = open(os.path.join(self.env.dir, "workers.log"), "w")
+        self.addCleanup(log.close)
+        # both workers are past their first (recovery) pass before there is any work
+        ws = [subprocess.Popen([BIN, "worker"], env=self.env.env, stdout=log, stderr=log) for _ in range(2)]
+        try:
+            time.sleep(1.5)
+            self.tool("connector", "webhook", json.dumps({"type": "webhook", "config": {
+                "url": self.url + "/hooks/fulfil", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "timeout_ms": 1500, "concurrency": 64, "max_attempts": 100, "breaker_threshold": 100000}}))
+            deadline = time.time() + 240
+            while time.time() < deadline and self.tool("counts").get("fulfilled", 0) < n:
+                time.sleep(0.5)
+        finally:
+            for w in ws:
+                w.send_signal(signal.SIGTERM)
+                w.wait(60)
+        self.assertEqual(self.tool("counts").get("fulfilled", 0), n)
+        stats = self.control("/_stats")
+        self.assertEqual(len(stats["hook_ids"]), n)
+        # no timeouts, no failures: one POST per reward (the fake answers a repeated
+        # Idempotency-Key from its memory, so count requests, not effects)
+        self.assertEqual(stats["requests"], n, "rewards POSTed more than once")
+
+
 if __name__ == "__main__":
     unittest.main()
