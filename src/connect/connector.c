@@ -519,15 +519,22 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 			err = refund_after(e, &r, actor, now, d);
 		return err;
 	}
-	default:
+	default: {
 		/* a definite refusal: nothing was paid (a replay of an executed request with
-		 * its idempotency key would have answered as the first time) */
-		copy_str(r.last_error, sizeof(r.last_error), c->diag.message[0] ? c->diag.message : "permanent error");
+		 * its idempotency key would have answered as the first time) - unless the
+		 * provider says the key was used by another request, which may have paid */
+		const char *why = c->diag.message[0] ? c->diag.message : "permanent error";
+		bool unknown = c->maybe_paid;
+		if (unknown)
+			snprintf(r.last_error, sizeof(r.last_error), "%s%.200s", REWARD_UNKNOWN_PREFIX, why);
+		else
+			copy_str(r.last_error, sizeof(r.last_error), why);
 		r.has_next_attempt = false;
 		(*failed)++;
 		if ((err = reward_transition(e, &r, "failed", "permanent_error", actor, d)))
 			return err;
-		return refund_after(e, &r, actor, now, d);
+		return unknown ? FF_OK : refund_after(e, &r, actor, now, d);
+	}
 	}
 }
 

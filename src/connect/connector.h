@@ -82,6 +82,9 @@ struct connector_call {
 	bool redeemed;            /* status: the coupon/gift card was used */
 	char attempt_id[40];
 	struct ff_diag diag;      /* why, for RETRY/FAILED */
+	bool maybe_paid;          /* FAILED, yet not "nothing was done": the provider says the
+				   * idempotency key was used before (by a request that may have
+				   * paid), so the outcome stays unknown */
 	int64_t retry_after_ms;   /* provider's Retry-After, 0 when none */
 };
 

@@ -15,7 +15,8 @@
  * the first time. The customer id comes from the participant's attribute
  * `stripe_customer_id` (config "customer_attribute" names another). Errors: no response,
  * 409 (concurrent use of a key), 429, 5xx, authentication -> retryable; other 4xx
- * (card_error, invalid_request_error) -> permanent.
+ * (card_error, invalid_request_error) -> permanent; a 400 idempotency_error (the key
+ * was first used with other parameters) -> permanent, and the outcome stays unknown.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,10 @@ static enum connector_result stripe_response(struct connector_call *c)
 		if (type && (!strcmp(type, "api_error") || !strcmp(type, "rate_limit_error") ||
 			     !strcmp(type, "authentication_error")))
 			res = CONNECTOR_RETRY;
+		/* the key was used with other parameters (the customer id changed since an
+		 * earlier attempt): no replay of the key can settle whether that attempt paid */
+		if (type && res == CONNECTOR_FAILED && !strcmp(type, "idempotency_error"))
+			c->maybe_paid = true;
 		if (type)
 			ff_fail(&c->diag, res == CONNECTOR_RETRY ? FF_E_UNAVAILABLE : FF_E_INVALID, NULL,
 				"stripe: HTTP %ld %s: %s", c->http.status, type, msg ? msg : "");

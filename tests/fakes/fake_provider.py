@@ -4,7 +4,8 @@
 One HTTP server speaks the request and response shapes of:
   Stripe      POST /v1/customers/{cus}/balance_transactions, POST /v1/coupons,
               POST /v1/promotion_codes, GET|POST /v1/promotion_codes/{id}
-              (form-encoded, Idempotency-Key replays the first response)
+              (form-encoded, Idempotency-Key replays the first response; the same key
+              with other parameters -> 400 idempotency_error, as Stripe answers)
   Tremendous  POST /api/v2/orders (external_id makes it idempotent), GET /api/v2/rewards/{id}
   Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
               POST /accounts/code-{a}/coupon_redemptions, GET /coupons/code-{c}
@@ -121,15 +122,21 @@ class Handler(BaseHTTPRequestHandler):
         if forced or random.random() < mode.get("fail_rate", 0):
             return self.send(fail_status, {"error": {"type": "api_error", "message": "injected failure"}})
         key = self.headers.get("Idempotency-Key")
+        # Stripe compares a replayed key's request with the first one's
+        fingerprint = (method, path, raw) if path.startswith("/v1/") else None
         if key:
             with LOCK:
                 replay = STATE["replays"].get(key)
+            if replay and replay[3] != fingerprint:
+                return self.send(400, {"error": {"type": "idempotency_error", "message": (
+                    "Keys for idempotent requests can only be used with the same parameters they were "
+                    "first used with.")}})
             if replay:
-                return self.send(*replay)
+                return self.send(*replay[:3])
         status, body, ctype = self.route(method, path, raw)
         if key and 200 <= status < 300:
             with LOCK:
-                STATE["replays"][key] = (status, body, ctype)
+                STATE["replays"][key] = (status, body, ctype, fingerprint)
         if random.random() < mode.get("drop_rate", 0):
             return self.drop()
         if random.random() < mode.get("fail_after_rate", 0):

@@ -557,6 +557,38 @@ Test(connect, slow_provider_times_out_then_the_retry_replays)
 	json_decref(s);
 }
 
+/* Stripe did the work, the answer was lost, and before the retry the participant's
+ * customer id changed: the retry (same key, other parameters) meets Stripe's 400
+ * idempotency_error. That is no refusal: the key was used, so the first request may
+ * have paid - the reward fails for an operator, still outcome unknown (no cancel). */
+Test(connect, stripe_idempotency_error_keeps_the_outcome_unknown)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("s", "uma", "{\"stripe_customer_id\":\"cus_uma\"}", 1);
+	fake_mode(&P, "{\"fail_after_rate\":1}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
+	fake_mode(&P, "{}");
+	fx_ok(&F, "{\"id\":\"p-uma-2\",\"type\":\"participant\",\"data\":{\"id\":\"uma\",\"attributes\":"
+		  "{\"stripe_customer_id\":\"cus_uma_new\"}}}");
+	json_decref(fx_worker(&F, T0 + 2000));
+	cr_assert_eq(fx_count_status(&F, "failed"), 1);
+	cr_assert_not_null(strstr(first_field("failed", "last_error"), "idempotency_error"), "%s",
+			   first_field("failed", "last_error"));
+	cr_assert_eq(strncmp(first_field("failed", "last_error"), "outcome unknown: ", 17), 0, "%s",
+		     first_field("failed", "last_error"));
+	json_t *out = NULL;
+	struct ff_diag d;
+	char id[64];
+	snprintf(id, sizeof(id), "%s", first_field("failed", "id"));
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, id, REWARD_CANCEL, "oops", &out, &d), FF_E_INVALID_TRANSITION,
+		     "it may have been paid");
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 1);
+}
+
 static void *worker_pass_thread(void *arg)
 {
 	struct engine *e2;
