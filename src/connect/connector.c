@@ -756,8 +756,19 @@ static enum ff_err reverse_lease(struct engine *e, struct conf_cache *cc, struct
 		return core_store_fail(e, d, "reversal");
 	if (!external)
 		return FF_OK;
+	/* counted before the call: a call whose answer is lost still counts */
+	st = store_query(e->st, Q_REWARD_REVERSAL_ATTEMPT);
+	store_bind_text(st, 1, r->id);
+	if (store_exec(st))
+		return core_store_fail(e, d, "reversal attempt");
+	st = store_query(e->st, Q_REWARD_REVERSAL_ATTEMPTS);
+	store_bind_text(st, 1, r->id);
+	if (store_step(st) != 1)
+		return core_store_fail(e, d, "reversal attempt");
+	int64_t attempt = store_col_int(st, 0);
 	struct connector_call *c = call_new(e, ops, conf, CONNECTOR_REVERSE, r);
 	c->amount = r->has_amount ? r->amount : 0;
+	c->attempt = attempt;
 	if (!c->participant)
 		c->participant = json_object();
 	*out_call = c;
@@ -767,17 +778,23 @@ static enum ff_err reverse_lease(struct engine *e, struct conf_cache *cc, struct
 static enum ff_err reverse_settle(struct engine *e, struct connector_call *c, const char *actor, int64_t now,
 				  int64_t *count, struct ff_diag *d)
 {
-	const char *state = c->result == CONNECTOR_OK ? "done" : c->result == CONNECTOR_FAILED ? "failed" : "pending";
+	/* retryable: back off like issuing does, and give up after max_attempts calls */
+	bool retry = c->result != CONNECTOR_OK && c->result != CONNECTOR_FAILED;
+	bool exhausted = retry && c->attempt >= c->conf->max_attempts;
+	const char *state = c->result == CONNECTOR_OK ? "done" : retry && !exhausted ? "pending" : "failed";
+	int64_t wait = backoff_ms(c->conf, c->attempt);
+	if (c->retry_after_ms > wait)
+		wait = c->retry_after_ms;
 	struct store_stmt *st = store_query(e->st, Q_REWARD_REVERSAL_SET);
 	store_bind_text(st, 1, state);
-	store_bind_int(st, 2, now + backoff_ms(c->conf, 3) + 1000);
+	store_bind_int(st, 2, now + wait);
 	store_bind_text(st, 3, c->r.id);
 	if (store_exec(st))
 		return core_store_fail(e, d, "reversal");
 	if (c->result == CONNECTOR_OK)
 		(*count)++;
 	enum ff_err err = FF_OK;
-	if (c->result != CONNECTOR_RETRY) {
+	if (!retry || exhausted) {
 		json_t *detail = json_pack("{s:s, s:I, s:s?}", "result", state, "amount", (json_int_t)c->amount,
 					   "error", c->diag.message[0] ? c->diag.message : NULL);
 		err = audit_append(e, actor, "reward.reversal", c->r.id, detail, d);

@@ -70,6 +70,7 @@ struct connector_call {
 	json_t *participant;    /* the participant object: email, name, attributes (owned) */
 	enum connector_op op;
 	int64_t amount;         /* reverse: how much to take back */
+	int64_t attempt;        /* reverse: this call's number (1, 2, ...) */
 	int step;               /* 0, 1, ...: which request of the operation */
 	json_t *state;          /* what earlier steps learned (owned; may be NULL) */
 	struct http_call http;  /* the current step's request and response */

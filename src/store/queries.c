@@ -257,6 +257,8 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_REWARD_STATUS_COUNTS] = "SELECT status, COUNT(*) FROM rewards GROUP BY status ORDER BY status",
 	[Q_WORKER_REVERSIBLE] = "SELECT id FROM rewards WHERE status = 'reversed' AND connector NOT IN ('ledger', 'manual') AND (reversal IS NULL OR (reversal = 'pending' AND sync_at <= ?1)) ORDER BY seq LIMIT ?2@LOCK@",
 	[Q_REWARD_REVERSAL_SET] = "UPDATE rewards SET reversal = ?1, sync_at = ?2 WHERE id = ?3",
+	[Q_REWARD_REVERSAL_ATTEMPT] = "UPDATE rewards SET reversal_attempts = reversal_attempts + 1 WHERE id = ?",
+	[Q_REWARD_REVERSAL_ATTEMPTS] = "SELECT reversal_attempts FROM rewards WHERE id = ?",
 	[Q_CODE_VOID_REWARD] = "UPDATE codes SET status = 'void' WHERE reward = ? AND status = 'assigned'",
 	[Q_WORKER_RECOVERABLE] = "SELECT id FROM rewards WHERE status = 'issuing' AND updated_at < ? ORDER BY seq LIMIT ?@LOCK@",
 	/* queues.c: approved, issuing, pending webhook deliveries, pending e-mails (each an index range count) */

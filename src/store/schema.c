@@ -253,5 +253,8 @@ const char *const store_migrations[] = {
 	"CREATE INDEX rewards_referrer ON rewards(participant, program, role, earned_at, currency, amount);\n"
 	"CREATE INDEX rewards_referrer_void ON rewards(participant, program, role, earned_at, currency, amount, status)\n"
 	"  WHERE status = 'cancelled' OR status = 'reversed';\n",
+	/* 11: a reversal at the provider counts its calls: retries back off and end
+	 * (`failed`) after the connector's max_attempts instead of going on for ever */
+	"ALTER TABLE rewards ADD COLUMN reversal_attempts @INT@ NOT NULL DEFAULT 0;\n",
 	NULL,
 };

@@ -519,6 +519,33 @@ Test(connect, refund_after_payout_reverses_at_the_provider)
 	json_decref(w);
 }
 
+/* A reversal the provider keeps refusing with a retryable error is retried with a
+ * growing backoff and at most max_attempts times, then recorded `failed` - not called
+ * again every few seconds for ever. */
+Test(connect, reversal_retries_are_bounded_with_backoff)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"max_attempts\":4,\"backoff_base_ms\":1000,"
+					    "\"backoff_cap_ms\":60000,\"breaker_threshold\":1000}}",
+				  P.url));
+	earn("s", "vic", "{\"stripe_customer_id\":\"cus_vic\"}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
+	fx_ok(&F, "{\"id\":\"rf-vic\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-vic-0\",\"reason\":\"chargeback\"}}");
+	cr_assert_eq(fx_count_status(&F, "reversed"), 1);
+	fake_mode(&P, "{\"fail_rate\":1,\"fail_status\":503}");
+	int64_t before = fake_stat(&P, "requests");
+	/* a pass every 5 s for an hour */
+	for (int i = 0; i < 720; i++)
+		json_decref(fx_worker(&F, T0 + 2000 + i * 5000));
+	int64_t calls = fake_stat(&P, "requests") - before;
+	cr_assert_eq(calls, 4, "%lld reversal calls", (long long)calls);
+	json_t *texts = fx_sql_texts(&F, "SELECT reversal FROM rewards WHERE participant = 'vic'");
+	cr_assert_str_eq(json_string_value(json_array_get(texts, 0)), "failed");
+	json_decref(texts);
+}
+
 Test(connect, slow_provider_times_out_then_the_retry_replays)
 {
 	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
