@@ -9,6 +9,7 @@
 #ifndef FULFILL_CSV_H
 #define FULFILL_CSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -34,5 +35,7 @@ size_t csv_line(const struct csv_reader *r);
  * it opens as text: every CSV fulfill exports goes through here. */
 struct ffbuf;
 void csv_write_field(struct ffbuf *out, const char *field);
+/* Whether csv_write_field() guards `field` with a leading "'" (a would-be formula). */
+bool csv_formula_like(const char *field);
 
 #endif

@@ -299,7 +299,7 @@ fail:
  * quoted or not; the text in these files comes from outside (participant ids and names,
  * a fulfiller's reference), and finance opens them. A signed number ("-12.50") is a
  * value, not a formula, and stays as it is. */
-static bool formula_like(const char *s)
+bool csv_formula_like(const char *s)
 {
 	if (!s[0] || !strchr("=+-@\t\r", s[0]))
 		return false;
@@ -325,7 +325,7 @@ void csv_write_field(struct ffbuf *out, const char *field)
 		field = "";
 	/* OWASP's defence: a leading apostrophe, which spreadsheets take as "this is text"
 	 * and do not show */
-	const char *guard = formula_like(field) ? "'" : "";
+	const char *guard = csv_formula_like(field) ? "'" : "";
 	if (!strpbrk(field, ",\"\r\n")) {
 		ffbuf_adds(out, guard);
 		ffbuf_adds(out, field);
