@@ -483,10 +483,11 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 	case CONNECTOR_RETRY:
 	case CONNECTOR_HELD: {
 		/* no definite answer (the request went out and nothing came back, or a 5xx or
-		 * 408 that may follow an executed request): the provider may have paid, now or
-		 * in an earlier attempt */
+		 * 408 that may follow an executed request, or a 409: another request with this
+		 * idempotency key is running at the provider, and it may pay): the provider may
+		 * have paid, now or in an earlier attempt */
 		bool unknown = reward_outcome_unknown(&r) || c->http.maybe_delivered || c->http.status >= 500 ||
-			       c->http.status == 408;
+			       c->http.status == 408 || c->http.status == 409;
 		if (unknown)
 			snprintf(r.last_error, sizeof(r.last_error), "%s%.200s", REWARD_UNKNOWN_PREFIX, c->diag.message);
 		else

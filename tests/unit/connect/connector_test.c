@@ -655,6 +655,34 @@ Test(connect, refund_during_a_refused_call_cancels_before_any_retry)
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 0, "nothing was ever paid (or reversed) at Stripe");
 }
 
+/* The same, but the provider answers 409: another request with the reward's idempotency
+ * key is running there, and it may pay. The refund waits for the retry's definite
+ * answer (paid: then reversed) instead of cancelling a reward the provider may pay. */
+Test(connect, refund_during_a_call_answered_409_waits_for_the_outcome)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("s", "oli", "{\"stripe_customer_id\":\"cus_oli\"}", 1);
+	fake_mode(&P, "{\"delay_ms\":1000,\"fail_next\":1,\"fail_status\":409}");
+	pthread_t t;
+	int64_t now = T0 + 1000;
+	pthread_create(&t, NULL, worker_pass_thread, &now);
+	for (int i = 0; i < 200 && fx_count_status(&F, "issuing") == 0; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(fx_count_status(&F, "issuing"), 1);
+	fx_ok(&F, "{\"id\":\"rf-oli\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-oli-0\"}}");
+	pthread_join(t, NULL);
+	cr_assert_eq(fx_count_status(&F, "cancelled"), 0, "cancelled while the provider may pay");
+	cr_assert_str_eq(first_field(NULL, "reason"), "outcome_unknown");
+	/* the retry, same key: the provider pays; the refund then reverses it */
+	fake_mode(&P, "{}");
+	for (int i = 0; i < 5 && fx_count_status(&F, "reversed") == 0; i++)
+		json_decref(fx_worker(&F, T0 + 100000 + i * 10000));
+	cr_assert_eq(fx_count_status(&F, "reversed"), 1, "status %s", first_field(NULL, "status"));
+}
+
 /* Every value sealed with the master key, in every kind of row: after a rotation, with
  * the new key alone, a connector's secret still pays, a webhook endpoint still signs
  * with the secret it was given, a queued e-mail still goes, an idempotent replay gives
