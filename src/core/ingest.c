@@ -114,10 +114,20 @@ static enum ff_err currency_field(json_t *obj, const char *k, bool required, con
 	return FF_OK;
 }
 
+/* One address as people write them (local@domain): one '@', something on each side,
+ * and none of the characters that would let it grow into a list or a header on the
+ * way to an SMTP server (white space, control characters, < > , ; : " ( ) [ ] \). The
+ * quoted local parts RFC 5321 also allows are refused; nobody's sign-up form makes
+ * them. */
 static bool email_ok(const char *s)
 {
 	const char *at = strchr(s, '@');
-	return at && at != s && at[1] && !strchr(at + 1, '@') && !strchr(s, ' ');
+	if (!at || at == s || !at[1] || strchr(at + 1, '@') || at[1] == '.' || at[strlen(at) - 1] == '.')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || strchr("<>,;:\"()[]\\", *p))
+			return false;
+	return true;
 }
 
 /* ---- participant ---- */

@@ -826,6 +826,16 @@ Test(engine, concurrent_redemptions_never_overdraw)
 	fx_check_invariants(&F);
 }
 
+/* Addresses people really have pass: international ones (UTF-8), plus signs, subdomains. */
+Test(engine, everyday_email_addresses_are_accepted)
+{
+	const char *ok[] = {"jo@example.com", "jo+shop@mail.example.co.uk", "jos\xc3\xa9@ex\xc3\xa4mple.de", "a@b"};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		cr_assert_eq(fx_ok(&F, "{\"id\":\"p%zu\",\"type\":\"participant\",\"data\":{\"id\":\"u%zu\",\"email\":\"%s\"}}",
+				   i, i, ok[i]),
+			     0, "%s", ok[i]);
+}
+
 Test(engine, bad_events_fail_alone_and_store_nothing)
 {
 	fx_program(&F, GIVE20);
@@ -882,6 +892,16 @@ Test(engine, bad_events_fail_alone_and_store_nothing)
 		{"{\"id\":\"x17\",\"type\":\"participant\",\"data\":{\"id\":\"q\",\"name\":\"\xff\xfe\"}}",
 		 FF_E_INVALID_UTF8, ""},
 		{"{\"id\":\"x18\",\"id\":\"x19\",\"type\":\"participant\",\"data\":{\"id\":\"q\"}}", FF_E_MALFORMED, ""},
+		/* an address that would grow into a list or a header on its way to SMTP */
+		{"{\"id\":\"x20\",\"type\":\"participant\",\"data\":{\"id\":\"q\",\"email\":\"x>,<evil@z.example\"}}",
+		 FF_E_INVALID, "data.email"},
+		{"{\"id\":\"x21\",\"type\":\"participant\",\"data\":{\"id\":\"q\",\"email\":\"a b@example.com\"}}",
+		 FF_E_INVALID, "data.email"},
+		{"{\"id\":\"x22\",\"type\":\"participant\",\"data\":{\"id\":\"q\",\"email\":\"jo@.example\"}}",
+		 FF_E_INVALID, "data.email"},
+		{"{\"id\":\"x23\",\"type\":\"referral\",\"data\":{\"program\":\"give20\",\"referrer\":\"jessica\","
+		 "\"referred_email\":\"a;b@example.com\"}}",
+		 FF_E_INVALID, "data.referred_email"},
 	};
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	struct ingest_item items[32];
