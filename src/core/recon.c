@@ -54,6 +54,8 @@ struct expected_set {
 	size_t alen, acap;
 	uint32_t *slots; /* entry index + 1; 0 = empty */
 	size_t nslots;
+	uint32_t *id_slots; /* the same by reward id (a connector report with a reward_id column) */
+	size_t id_nslots;
 };
 
 static uint64_t hash_str(const char *s)
@@ -94,16 +96,45 @@ static struct expected *set_find(struct expected_set *x, const char *key)
 	}
 }
 
+/* Every entry is indexed, a second one with the same key too (rewards may share an
+ * external reference): linear probing keeps the entries of one key in the order they
+ * were added, which find_by_reference() walks. */
 static void set_index(struct expected_set *x, size_t idx)
 {
 	const char *key = x->arena + x->v[idx].key;
 	size_t i = hash_str(key) & (x->nslots - 1);
-	while (x->slots[i]) {
-		if (!strcmp(x->arena + x->v[x->slots[i] - 1].key, key))
-			return; /* a second reward with the same key: the first one is matched */
+	while (x->slots[i])
 		i = (i + 1) & (x->nslots - 1);
-	}
 	x->slots[i] = (uint32_t)(idx + 1);
+}
+
+/* Index the entries by reward id too (the key of a connector reconciliation is the
+ * reference; a report that also names the reward is checked against it). */
+static void set_index_ids(struct expected_set *x)
+{
+	free(x->id_slots);
+	for (x->id_nslots = 1024; x->id_nslots < 2 * x->n; x->id_nslots *= 2)
+		;
+	x->id_slots = ff_calloc(x->id_nslots, sizeof(*x->id_slots));
+	for (size_t idx = 0; idx < x->n; idx++) {
+		size_t i = hash_str(x->arena + x->v[idx].id) & (x->id_nslots - 1);
+		while (x->id_slots[i])
+			i = (i + 1) & (x->id_nslots - 1);
+		x->id_slots[i] = (uint32_t)(idx + 1);
+	}
+}
+
+static struct expected *set_find_id(struct expected_set *x, const char *id)
+{
+	if (!x->id_nslots)
+		return NULL;
+	for (size_t i = hash_str(id) & (x->id_nslots - 1);; i = (i + 1) & (x->id_nslots - 1)) {
+		uint32_t s = x->id_slots[i];
+		if (!s)
+			return NULL;
+		if (!strcmp(x->arena + x->v[s - 1].id, id))
+			return &x->v[s - 1];
+	}
 }
 
 /* Room for `n` entries with ids of about `idlen` bytes, so loading a big batch neither
@@ -167,6 +198,7 @@ static void set_free(struct expected_set *x)
 	free(x->v);
 	free(x->arena);
 	free(x->slots);
+	free(x->id_slots);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -394,6 +426,50 @@ static bool blank_record(char **fields, size_t n)
 	return true;
 }
 
+/* An amount of a report line in `currency`: integer minor units, or a decimal in major
+ * units (report_decimal). */
+static bool line_amount(const char *text, const char *currency, int64_t *out)
+{
+	return strchr(text, '.') ? money_currency_valid(currency) && report_decimal(text, currency, out)
+				 : parse_int(text, out);
+}
+
+/* A fulfill reward id ("rwd_..."), as opposed to a provider's own id that an export
+ * may carry in a column read as reward_id (such as "id"). */
+static bool is_reward_id(const char *s)
+{
+	return !strncmp(s, "rwd_", 4) && s[4];
+}
+
+/* The expected reward a connector report's line pays, by its reference `key`. Several
+ * rewards may share one reference (a webhook endpoint that answers with its payout
+ * run's id): the first of them not yet seen whose amount and currency are the line's,
+ * else the first not yet seen, else the first (the line is then a duplicate). */
+static struct expected *find_by_reference(struct expected_set *x, const char *key, const char *amount_text,
+					  const char *currency)
+{
+	if (!x->nslots)
+		return NULL;
+	struct expected *first = NULL, *unseen = NULL;
+	for (size_t i = hash_str(key) & (x->nslots - 1); x->slots[i]; i = (i + 1) & (x->nslots - 1)) {
+		struct expected *en = &x->v[x->slots[i] - 1];
+		if (strcmp(x->arena + en->key, key))
+			continue;
+		if (!first)
+			first = en;
+		if (en->seen)
+			continue;
+		if (!unseen)
+			unseen = en;
+		const char *cur = *currency ? currency : en->currency;
+		int64_t amount;
+		if (en->has_amount && amount_text && *amount_text && line_amount(amount_text, cur, &amount) &&
+		    amount == en->amount && !strcmp(cur, en->currency))
+			return en;
+	}
+	return unseen ? unseen : first;
+}
+
 static void process_line(struct run *r, char **fields, size_t n, size_t line)
 {
 	char *key = field(fields, n, r->by_reference ? r->cols[COL_REFERENCE] : r->cols[COL_REWARD]);
@@ -412,8 +488,6 @@ static void process_line(struct run *r, char **fields, size_t n, size_t line)
 			 r->by_reference ? "no reference" : "no reward_id");
 		return;
 	}
-	struct expected *en = set_find(&r->x, key);
-	const char *rid = en ? r->x.arena + en->id : csv_reward;
 	char currency[8] = "";
 	if (cur_text) {
 		for (size_t i = 0; cur_text[i] && i < sizeof(currency) - 1; i++)
@@ -422,16 +496,40 @@ static void process_line(struct run *r, char **fields, size_t n, size_t line)
 		if (strlen(cur_text) >= sizeof(currency))
 			copy_str(currency, sizeof(currency), "?");
 	}
+	struct expected *en = NULL;
+	const char *conflict = NULL;
+	char why[200];
+	if (!r->by_reference) {
+		en = set_find(&r->x, key);
+	} else if (csv_reward && *csv_reward && (en = set_find_id(&r->x, csv_reward)) != NULL) {
+		/* the line names an expected reward: it is that reward's line only if the
+		 * reference is that reward's too */
+		if (strcmp(r->x.arena + en->ref, key)) {
+			snprintf(why, sizeof(why), "reward %.40s has reference %.60s, not %.60s", csv_reward,
+				 r->x.arena + en->ref, key);
+			conflict = why;
+			en = NULL;
+		}
+	} else if (csv_reward && *csv_reward && is_reward_id(csv_reward)) {
+		/* a reward this reconciliation does not expect: whichever reward the
+		 * reference belongs to, this line is not its payment */
+		struct expected *owner = find_by_reference(&r->x, key, amount_text, currency);
+		if (owner) {
+			snprintf(why, sizeof(why), "reference %.60s is reward %.40s's, not %.40s's", key,
+				 r->x.arena + owner->id, csv_reward);
+			conflict = why;
+		}
+	} else {
+		en = find_by_reference(&r->x, key, amount_text, currency);
+	}
+	const char *rid = en ? r->x.arena + en->id : csv_reward;
 	if (!*currency && en)
 		copy_str(currency, sizeof(currency), en->currency); /* no currency column: the expected one */
 	int64_t amount = 0;
 	bool has_amount = amount_text && *amount_text;
 	const char *error = NULL;
 	if (has_amount) {
-		bool ok = strchr(amount_text, '.') ? money_currency_valid(currency) &&
-							     report_decimal(amount_text, currency, &amount)
-						   : parse_int(amount_text, &amount);
-		if (!ok)
+		if (!line_amount(amount_text, currency, &amount))
 			error = strchr(amount_text, '.') && !money_currency_valid(currency)
 					? "a decimal amount needs a known currency"
 					: "amount is not a number of minor units (or a decimal with the currency's digits)";
@@ -454,7 +552,7 @@ static void process_line(struct run *r, char **fields, size_t n, size_t line)
 	}
 	if (!en) {
 		r->unexpected++;
-		add_line(r, line, rid, reference, "unexpected", NULL, &actual, NULL);
+		add_line(r, line, rid, reference, "unexpected", NULL, &actual, conflict);
 		return;
 	}
 	bool same = !strcmp(currency, en->currency) &&
@@ -486,6 +584,8 @@ static enum ff_err read_report(struct run *r, const struct recon_input *in, stru
 	for (int c = 0; !err && c < COL__N; c++)
 		if (r->cols[c] >= 0)
 			copy_str(r->header[c], sizeof(r->header[c]), trim(fields[r->cols[c]]));
+	if (!err && r->by_reference && r->cols[COL_REWARD] >= 0)
+		set_index_ids(&r->x); /* each line's reward_id is checked against its reference */
 	while (!err && (rc = csv_next(cr, &fields, &n, &why)) != 0) {
 		if (rc > 0 && blank_record(fields, n))
 			continue; /* as an empty line: not a line of the report */

@@ -1182,3 +1182,91 @@ Test(finance, reward_crossing_the_threshold_waits_for_the_form_at_creation)
 	cr_assert_str_eq(sget(r, "status"), "approved");
 	json_decref(r);
 }
+
+static json_t *reconcile_connector(const char *connector, const char *csv)
+{
+	struct recon_input in = {.data = csv, .len = strlen(csv)};
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_reconcile_connector(F.e, &FIN, connector, 0, 0, &in, &o, &d), FF_OK, "%s", d.message);
+	return o;
+}
+
+/* A connector report that also names the reward: a line whose reward_id and reference
+ * belong to different rewards pays neither (it was matched by reference alone, and
+ * listed under the reference's reward id); rewards that share one reference are told
+ * apart by the reward_id, or else by amount. */
+Test(finance, connector_reconciliation_checks_reward_id_against_reference)
+{
+	fx_sql(&F, "INSERT INTO rewards (id, program, program_version, participant, role, type, amount, currency, "
+		   "status, connector, fulfiller, external_reference, fulfilled_at, created_at, updated_at) VALUES "
+		   "('rwd_a', 'give20', 1, 'jessica', 'referrer', 'gift_card', 1000, 'USD', 'fulfilled', 'giftcard', "
+		   "'giftcard', 'GC-1', 1790812800000, 1790812800000, 1790812800000),"
+		   "('rwd_b', 'give20', 1, 'tom', 'referrer', 'gift_card', 1000, 'USD', 'fulfilled', 'giftcard', "
+		   "'giftcard', 'GC-2', 1790812800000, 1790812800000, 1790812800000),"
+		   "('rwd_c', 'give20', 1, 'jessica', 'referrer', 'credit', 1000, 'USD', 'fulfilled', 'webhook', "
+		   "'webhook', 'PAY-1', 1790812800000, 1790812800000, 1790812800000),"
+		   "('rwd_d', 'give20', 1, 'tom', 'referrer', 'credit', 1500, 'USD', 'fulfilled', 'webhook', "
+		   "'webhook', 'PAY-1', 1790812800000, 1790812800000, 1790812800000)");
+	/* each line names the other reward than its reference's */
+	json_t *o = reconcile_connector("giftcard", "reward_id,reference,amount,currency\nrwd_b,GC-1,1000,USD\n"
+						    "rwd_a,GC-2,1000,USD\n");
+	cr_assert_str_eq(sget(o, "status"), "disputed", "%s", json_dumps(o, 0));
+	cr_assert_eq(iget(o, "matched"), 0);
+	cr_assert_eq(iget(o, "unexpected"), 2);
+	cr_assert_eq(iget(o, "missing"), 2);
+	json_t *first = json_array_get(json_object_get(o, "lines"), 0);
+	cr_assert_str_eq(sget(first, "reward_id"), "rwd_b", "the report's reward, not the reference's");
+	cr_assert_str_eq(sget(first, "result"), "unexpected");
+	cr_assert_not_null(strstr(sget(first, "error"), "rwd_b has reference GC-2"), "%s", sget(first, "error"));
+	json_decref(o);
+	/* a reward this run does not expect, under an expected reward's reference */
+	o = reconcile_connector("giftcard", "reward_id,reference,amount,currency\nrwd_a,GC-1,1000,USD\n"
+					    "rwd_zz,GC-2,1000,USD\n");
+	cr_assert_str_eq(sget(o, "status"), "disputed");
+	cr_assert_eq(iget(o, "matched"), 1);
+	cr_assert_eq(iget(o, "unexpected"), 1);
+	cr_assert_eq(iget(o, "missing"), 1);
+	json_decref(o);
+	cr_assert_str_eq(reward_status("rwd_a"), "fulfilled");
+	/* a provider's own id in a column read as reward_id ("id") is not a reward id: the
+	 * reference decides */
+	o = reconcile_connector("giftcard", "id,reference,amount,currency\nORD-77,GC-1,1000,USD\n"
+					    "ORD-78,GC-2,1000,USD\n");
+	cr_assert_str_eq(sget(o, "status"), "reconciled", "%s", json_dumps(o, 0));
+	json_decref(o);
+	/* two rewards paid under one reference: by reward id ... */
+	o = reconcile_connector("webhook", "reward_id,reference,amount,currency\nrwd_d,PAY-1,1500,USD\n"
+					   "rwd_c,PAY-1,1000,USD\n");
+	cr_assert_str_eq(sget(o, "status"), "reconciled", "%s", json_dumps(o, 0));
+	cr_assert_eq(iget(o, "rewards_reconciled"), 2);
+	json_decref(o);
+	cr_assert_str_eq(reward_status("rwd_c"), "reconciled");
+	cr_assert_str_eq(reward_status("rwd_d"), "reconciled");
+}
+
+/* Without a reward_id column, the lines of one shared reference go to the rewards
+ * whose amount they pay, not to the first reward twice (a duplicate, the other missing). */
+Test(finance, connector_reconciliation_shared_reference_by_amount)
+{
+	fx_sql(&F, "INSERT INTO rewards (id, program, program_version, participant, role, type, amount, currency, "
+		   "status, connector, fulfiller, external_reference, fulfilled_at, created_at, updated_at) VALUES "
+		   "('rwd_c', 'give20', 1, 'jessica', 'referrer', 'credit', 1000, 'USD', 'fulfilled', 'webhook', "
+		   "'webhook', 'PAY-1', 1790812800000, 1790812800000, 1790812800000),"
+		   "('rwd_d', 'give20', 1, 'tom', 'referrer', 'credit', 1500, 'USD', 'fulfilled', 'webhook', "
+		   "'webhook', 'PAY-1', 1790812800000, 1790812800000, 1790812800000)");
+	json_t *o = reconcile_connector("webhook", "reference,amount,currency\nPAY-1,15.00,USD\nPAY-1,1000,USD\n"
+						   "PAY-1,1000,USD\n");
+	cr_assert_str_eq(sget(o, "status"), "disputed", "%s", json_dumps(o, 0));
+	cr_assert_eq(iget(o, "matched"), 2);
+	cr_assert_eq(iget(o, "duplicate"), 1);
+	cr_assert_eq(iget(o, "missing"), 0);
+	json_t *lines = json_object_get(o, "lines");
+	cr_assert_str_eq(sget(json_array_get(lines, 0), "reward_id"), "rwd_d");
+	cr_assert_str_eq(sget(json_array_get(lines, 1), "reward_id"), "rwd_c");
+	json_decref(o);
+	o = reconcile_connector("webhook", "reference,amount,currency\nPAY-1,1500,USD\nPAY-1,1000,USD\n");
+	cr_assert_str_eq(sget(o, "status"), "reconciled", "%s", json_dumps(o, 0));
+	cr_assert_eq(iget(o, "rewards_reconciled"), 2);
+	json_decref(o);
+}
