@@ -537,6 +537,14 @@ bool tax_form_required_for(struct engine *e, const struct reward *r, int64_t now
  * and *out_held is set. For the worker's release loop. */
 enum ff_err tax_hold(struct engine *e, struct reward *r, const char *actor, int64_t now, bool *out_held,
 		     struct ff_diag *d);
+/* Let r, pending with reason tax_form_required, go on: approved, or pending with reason
+ * hold_period or schedule while its hold or payout day has not come. */
+enum ff_err tax_release(struct engine *e, struct reward *r, const char *actor, int64_t now, struct ff_diag *d);
+/* The first worker pass of a calendar year (UTC) judges the rewards held for a tax form
+ * again against the new year's total: those it no longer needs go on (tax_release);
+ * *released counts them. Later passes of the year read one meta row. Own transaction. */
+enum ff_err tax_holds_recheck(struct engine *e, const char *actor, int64_t now, int64_t *released,
+			      struct ff_diag *d);
 /* Convert `amount` minor units of `from` into `to` with the fx table (half-even, currency
  * exponents respected). false when no rate exists (identity when from == to). */
 bool fx_convert(struct engine *e, int64_t amount, const char *from, const char *to, int64_t *out);

@@ -126,18 +126,7 @@ static enum ff_err release_tax_held(struct engine *e, const char *id, const char
 	json_array_foreach(ids, i, v)
 	{
 		struct reward r;
-		if ((err = reward_load(e, json_string_value(v), &r, d)))
-			break;
-		const char *why;
-		const char *to = reward_release_status(&r, now, &why);
-		if (!strcmp(to, "pending")) {
-			copy_str(r.reason, sizeof(r.reason), why);
-			r.updated_at = now;
-			err = reward_update(e, &r, d);
-		} else {
-			err = reward_transition(e, &r, to, why, actor, d);
-		}
-		if (err)
+		if ((err = reward_load(e, json_string_value(v), &r, d)) || (err = tax_release(e, &r, actor, now, d)))
 			break;
 	}
 	json_decref(ids);

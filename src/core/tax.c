@@ -141,6 +141,81 @@ enum ff_err tax_hold(struct engine *e, struct reward *r, const char *actor, int6
 	return err;
 }
 
+enum ff_err tax_release(struct engine *e, struct reward *r, const char *actor, int64_t now, struct ff_diag *d)
+{
+	const char *why;
+	const char *to = reward_release_status(r, now, &why);
+	if (strcmp(to, "pending"))
+		return reward_transition(e, r, to, why, actor, d);
+	copy_str(r->reason, sizeof(r->reason), why); /* its hold or payout day is still to come */
+	r->updated_at = now;
+	return reward_update(e, r, d);
+}
+
+/* Every reward held for a tax form, judged again at `now`: the ones whose total no
+ * longer reaches the threshold go on. In the caller's transaction. */
+static enum ff_err recheck_held(struct engine *e, const char *actor, int64_t now, int64_t *released,
+				struct ff_diag *d)
+{
+	json_t *ids = json_array();
+	struct store_stmt *st = store_query(e->st, Q_REWARDS_TAX_HELD);
+	int rc;
+	while ((rc = store_step(st)) == 1)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	enum ff_err err = rc < 0 ? core_store_fail(e, d, "tax holds") : FF_OK;
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		struct reward r;
+		if (err || (err = reward_load(e, json_string_value(v), &r, d)))
+			break;
+		if (strcmp(r.status, "pending") || strcmp(r.reason, "tax_form_required") ||
+		    tax_form_required_for(e, &r, now))
+			continue;
+		if ((err = tax_release(e, &r, actor, now, d)))
+			break;
+		(*released)++;
+	}
+	json_decref(ids);
+	return err;
+}
+
+enum ff_err tax_holds_recheck(struct engine *e, const char *actor, int64_t now, int64_t *released,
+			      struct ff_diag *d)
+{
+	/* the hold weighs the total of the year the reward is judged in: one held in
+	 * December for that year's total is paid, and reported, in the next year, whose
+	 * total starts again from what is paid (or due) in it */
+	static const char key[] = "tax_holds_year";
+	char year[16];
+	snprintf(year, sizeof(year), "%d", fftime_year(now));
+	struct store_stmt *st = store_query(e->st, Q_META_GET);
+	store_bind_text(st, 1, key);
+	if (store_step(st) == 1 && store_col_text(st, 0) && !strcmp(store_col_text(st, 0), year))
+		return FF_OK; /* done for this year */
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return err;
+	st = store_query(e->st, Q_META_ADD);
+	store_bind_text(st, 1, key);
+	store_bind_text(st, 2, "0");
+	if (store_exec(st)) {
+		err = core_store_fail(e, d, "tax holds year");
+		goto end;
+	}
+	/* the row lock makes one worker (of several) do it */
+	st = store_query(e->st, Q_META_ADVANCE);
+	store_bind_text(st, 1, key);
+	store_bind_text(st, 2, year);
+	if (store_exec(st))
+		err = core_store_fail(e, d, "tax holds year");
+	else if (store_changes(e->st) == 1)
+		err = recheck_held(e, actor, now, released, d);
+end:
+	return core_end(e, err, d);
+}
+
 enum ff_err engine_tax_settings(struct engine *e, const struct actor *a, json_t **out, struct ff_diag *d)
 {
 	if (scoped(a))

@@ -197,6 +197,8 @@ enum ff_err engine_worker_pass(struct engine *e, const struct actor *a, int64_t 
 	int64_t released = 0, fulfilled = 0, failed = 0, expired = 0;
 	const char *actor = a ? a->label : "worker";
 	enum ff_err err = release(e, actor, now, &released, d);
+	if (!err) /* a new year: tax holds weigh that year's total */
+		err = tax_holds_recheck(e, actor, now, &released, d);
 	if (!err)
 		err = fulfil(e, actor, now, &fulfilled, &failed, d);
 	if (!err)

@@ -232,6 +232,9 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[Q_META_SET] = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[Q_META_ADD] = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+	[Q_META_ADVANCE] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value <> ?2",
+	/* once a year (tax_holds_recheck): reads the partial index rewards_pending */
+	[Q_REWARDS_TAX_HELD] = "SELECT id FROM rewards WHERE status = 'pending' AND reason = 'tax_form_required' ORDER BY seq",
 	/* engine.c: one value sealed with the master key, to tell which key a database that has
 	 * no master_key_id yet was used with: the first participant with an e-mail or a name,
 	 * else the first e-mail on the blocklist, else the first of the other sealed values (a

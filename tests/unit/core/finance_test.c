@@ -1270,3 +1270,57 @@ Test(finance, connector_reconciliation_shared_reference_by_amount)
 	cr_assert_eq(iget(o, "rewards_reconciled"), 2);
 	json_decref(o);
 }
+
+/* A reward held in December for that year's total is paid, and reported, in January:
+ * the first worker pass of the new year judges it against the new year's total (it
+ * waited for a form for ever). One the new year's total still reaches stays held. */
+Test(finance, tax_hold_of_last_year_is_judged_again_in_the_new_year)
+{
+	fx_program(&F, "{\"id\":\"big\",\"name\":\"Big\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"cash\",\"amount\":55000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_program(&F, "{\"id\":\"small\",\"name\":\"Small\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"cash\",\"amount\":10000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_program(&F, "{\"id\":\"huge\",\"name\":\"Huge\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"cash\",\"amount\":60000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "jessica");
+	fx_participant(&F, "tom");
+	earn("big", "jessica", 1); /* $550, paid in October 2026 */
+	json_t *b = make_batch(&FIN, "acme");
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_batch_fulfill(F.e, &FIN, bid(b), "CM-1", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	json_decref(b);
+	fftime_set_now(T0 + 80 * DAY); /* 2026-12-20: $550 + $100 reaches $600 */
+	earn("small", "jessica", 1);
+	earn("huge", "tom", 1); /* $600 alone */
+	json_t *all = fx_rewards(&F, "pending", NULL);
+	cr_assert_eq(json_array_size(all), 2);
+	char small[64], huge[64];
+	for (size_t i = 0; i < 2; i++) {
+		json_t *r = json_array_get(all, i);
+		cr_assert_str_eq(sget(r, "reason"), "tax_form_required");
+		snprintf(!strcmp(sget(r, "participant"), "jessica") ? small : huge, 64, "%s", sget(r, "id"));
+	}
+	json_decref(all);
+	json_t *w = fx_worker(&F, T0 + 81 * DAY);
+	cr_assert_eq(iget(w, "released"), 0);
+	json_decref(w);
+	w = fx_worker(&F, T0 + 93 * DAY); /* 2027-01-02 */
+	cr_assert_eq(iget(w, "released"), 1);
+	json_decref(w);
+	json_t *r = NULL;
+	cr_assert_eq(engine_reward_get(F.e, &F.cli, small, &r, &d), FF_OK);
+	cr_assert_str_eq(sget(r, "status"), "approved");
+	cr_assert_str_eq(sget(r, "reason"), "awaiting_batch");
+	json_t *h = json_object_get(r, "history");
+	json_t *last = json_array_get(h, json_array_size(h) - 1);
+	cr_assert_str_eq(sget(last, "from"), "pending");
+	cr_assert_str_eq(sget(last, "to"), "approved");
+	json_decref(r);
+	cr_assert_str_eq(reward_status(huge), "pending");
+	w = fx_worker(&F, T0 + 94 * DAY); /* once a year */
+	cr_assert_eq(iget(w, "released"), 0);
+	json_decref(w);
+	cr_assert_str_eq(reward_status(huge), "pending");
+}
