@@ -262,6 +262,10 @@ enum ff_err engine_tax_threshold_set(struct engine *e, const struct actor *a, co
 	}
 	if (store_exec(st))
 		err = core_store_fail(e, d, "tax threshold");
+	/* a threshold raised or removed lifts the holds it no longer justifies, now */
+	int64_t released = 0;
+	if (!err)
+		err = recheck_held(e, a->label, fftime_now(), &released, d);
 	if (!err) {
 		json_t *detail = json_pack("{s:I, s:s?}", "amount", (json_int_t)amount, "currency", amount ? currency : NULL);
 		err = audit_append(e, a->label, "tax.threshold_set", country, detail, d);
@@ -303,6 +307,10 @@ enum ff_err engine_tax_reportable_types_set(struct engine *e, const struct actor
 		if (store_exec(st))
 			err = core_store_fail(e, d, "reportable types");
 	}
+	/* so does a type that is no longer reportable */
+	int64_t released = 0;
+	if (!err)
+		err = recheck_held(e, a->label, fftime_now(), &released, d);
 	if (!err) {
 		json_t *detail = json_pack("{s:O}", "reportable_types", types);
 		err = audit_append(e, a->label, "tax.reportable_types_set", "tax", detail, d);

@@ -1324,3 +1324,39 @@ Test(finance, tax_hold_of_last_year_is_judged_again_in_the_new_year)
 	json_decref(w);
 	cr_assert_str_eq(reward_status(huge), "pending");
 }
+
+/* A tax setting that no longer justifies a hold lifts it at once: a raised threshold,
+ * then a type that is no longer reportable. */
+Test(finance, tax_settings_that_lift_a_hold_release_it_at_once)
+{
+	fx_program(&F, "{\"id\":\"huge\",\"name\":\"Huge\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"cash\",\"amount\":60000}],\"fulfillment\":{\"cash\":\"manual\",\"fulfiller\":\"acme\"}}");
+	fx_participant(&F, "tom");
+	fx_participant(&F, "ann");
+	earn("huge", "tom", 1); /* $600: held */
+	json_t *held = fx_rewards(&F, "pending", NULL);
+	cr_assert_eq(json_array_size(held), 1);
+	char tom[64];
+	snprintf(tom, sizeof(tom), "%s", sget(json_array_get(held, 0), "id"));
+	cr_assert_str_eq(sget(json_array_get(held, 0), "reason"), "tax_form_required");
+	json_decref(held);
+	json_t *o = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "US", 100000, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	cr_assert_str_eq(reward_status(tom), "approved", "released by the higher threshold");
+
+	cr_assert_eq(engine_tax_threshold_set(F.e, &FIN, "US", 60000, "USD", &o, &d), FF_OK, "%s", d.message);
+	json_decref(o);
+	earn("huge", "ann", 1); /* held again under $600 */
+	held = fx_rewards(&F, "pending", NULL);
+	cr_assert_eq(json_array_size(held), 1);
+	char ann[64];
+	snprintf(ann, sizeof(ann), "%s", sget(json_array_get(held, 0), "id"));
+	json_decref(held);
+	json_t *types = json_pack("[s]", "gift_card");
+	cr_assert_eq(engine_tax_reportable_types_set(F.e, &FIN, types, &o, &d), FF_OK, "%s", d.message);
+	json_decref(types);
+	json_decref(o);
+	cr_assert_str_eq(reward_status(ann), "approved", "cash is no longer reportable");
+}
