@@ -418,11 +418,18 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 				 json_is_object(attrs) ? json_incref(attrs) : json_object());
 	/* attribution: among this person's referrals that are open or already earned (in
 	 * time order), per program the first (first touch) or the last (last touch); the
-	 * whole rows, which the eligibility context is made of */
+	 * whole rows, which the eligibility context is made of. A referral that occurred
+	 * after the purchase (the conversion event delivered late) did not bring it about:
+	 * it is not a candidate (docs/programs.md) */
 	json_t *rewards = json_object_get(result, "rewards");
 	json_t *firsts = json_object(), *lasts = json_object();
+	bool later_only = false;
 	while (store_step(st) == 1) {
 		const char *prog = store_col_text(st, 1);
+		if (store_col_int(st, 9) > occurred) {
+			later_only = true;
+			continue;
+		}
 		json_t *row = referral_row_copy(st);
 		if (!json_object_get(firsts, prog))
 			json_object_set(firsts, prog, row);
@@ -496,7 +503,8 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	if (json_array_size(explanations) == 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg),
-			 "participant %s has no open referral in an active program triggered by conversions", participant);
+			 "participant %s has no open referral in an active program triggered by conversions%s",
+			 participant, later_only ? " that occurred before this conversion" : "");
 		expl = json_pack("{s:s, s:s, s:b, s:[s]}", "object", "explanation", "outcome", "no_referral", "eligible",
 				 0, "failed", msg);
 	} else if (json_array_size(explanations) == 1) {

@@ -343,9 +343,12 @@ Test(engine, limits_count_the_period_a_reward_was_earned_in)
 	fx_participant(&F, "jessica");
 	const char *friends[] = {"f0", "f1", "f2", "f3"};
 	for (int i = 0; i < 4; i++) {
-		char ref[16];
-		snprintf(ref, sizeof(ref), "ref_%d", i);
-		fx_referral(&F, ref, "l", "jessica", friends[i]);
+		/* referred in August: before every purchase below (a purchase made before
+		 * its referral is attributed to none) */
+		fx_ok(&F,
+		      "{\"id\":\"r-ref_%d\",\"type\":\"referral\",\"occurred_at\":\"2026-08-01T00:00:00Z\","
+		      "\"data\":{\"id\":\"ref_%d\",\"program\":\"l\",\"referrer\":\"jessica\",\"referred\":\"%s\"}}",
+		      i, i, friends[i]);
 	}
 	/* October 31: one October reward */
 	fftime_set_now(T0 + 30 * DAY + 1000);
@@ -533,6 +536,42 @@ Test(engine, last_touch_attribution)
 	json_decref(m);
 	json_t *j = fx_rewards(&F, NULL, "jessica");
 	cr_assert_eq(json_array_size(j), 0);
+	json_decref(j);
+}
+
+/* A purchase that occurred before the referral (its event delivered late) was not
+ * brought about by it: it is attributed to no referral, under either attribution. */
+Test(engine, a_referral_after_the_purchase_does_not_earn_it)
+{
+	fx_program(&F, "{\"id\":\"ft\",\"name\":\"First\",\"currency\":\"USD\","
+		       "\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
+	fx_program(&F, "{\"id\":\"lt\",\"name\":\"Last\",\"currency\":\"USD\",\"attribution\":\"last_touch\","
+		       "\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
+	fx_participant(&F, "jessica");
+	fx_participant(&F, "mark");
+	fx_participant(&F, "tom");
+	fx_ok(&F, "{\"id\":\"a\",\"type\":\"referral\",\"occurred_at\":\"2026-09-10T00:00:00Z\",\"data\":{\"id\":\"r1\","
+		  "\"program\":\"ft\",\"referrer\":\"jessica\",\"referred\":\"tom\"}}");
+	fx_ok(&F, "{\"id\":\"b\",\"type\":\"referral\",\"occurred_at\":\"2026-09-01T00:00:00Z\",\"data\":{\"id\":\"r2\","
+		  "\"program\":\"lt\",\"referrer\":\"mark\",\"referred\":\"tom\"}}");
+	fx_ok(&F, "{\"id\":\"c\",\"type\":\"referral\",\"occurred_at\":\"2026-09-10T00:00:00Z\",\"data\":{\"id\":\"r3\","
+		  "\"program\":\"lt\",\"referrer\":\"jessica\",\"referred\":\"tom\"}}");
+	/* bought on the 5th: before r1 (ft) and r3 (lt), after r2 (lt) */
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"d\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-05T00:00:00Z\","
+			       "\"data\":{\"id\":\"o1\",\"participant\":\"tom\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     1);
+	json_t *j = fx_rewards(&F, NULL, "jessica");
+	cr_assert_eq(json_array_size(j), 0, "jessica's referrals came after the purchase");
+	json_decref(j);
+	json_t *m = fx_rewards(&F, NULL, "mark");
+	cr_assert_eq(json_array_size(m), 1, "last touch among the referrals before the purchase");
+	json_decref(m);
+	/* a later purchase belongs to the referrals before it again */
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"e\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-20T00:00:00Z\","
+			       "\"data\":{\"id\":\"o2\",\"participant\":\"tom\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     2);
+	j = fx_rewards(&F, NULL, "jessica");
+	cr_assert_eq(json_array_size(j), 2);
 	json_decref(j);
 }
 
