@@ -5,7 +5,8 @@
  * self_referral (same normalized e-mail, a shared device id, the same IP or /24),
  * existing_customer (the referred person converted before the referral),
  * duplicate_referral (the same pair again, or a person whose referral in this program
- * already succeeded), velocity (too many referrals by one referrer in a sliding
+ * already succeeded; a person is a participant and every other one with the same
+ * normalized e-mail), velocity (too many referrals by one referrer in a sliding
  * window) and blocklist. Reward-time signals are added when rewards are created:
  * payout_threshold (the referrer's rewards in a period above an amount) and blocklist
  * entries added since the referral. Per program each signal rejects (the referral is
@@ -303,10 +304,16 @@ enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, co
 		store_bind_text(st, 2, p->id);
 		store_bind_text(st, 3, f->referrer);
 		if (store_step(st) == 1) {
+			/* the person: this participant, or another one with the same normalized
+			 * e-mail (a second identity of the same mailbox) */
 			bool same_pair = !strcmp(store_col_text(st, 0), f->referrer);
-			add_signal(signals, p, SIG_DUPLICATE_REFERRAL,
-				   same_pair ? "the referrer referred this person before"
-					     : "this person's referral in this program already succeeded");
+			bool other_id = strcmp(store_col_text(st, 1), f->referred) != 0;
+			char detail[ID_MAX + 160];
+			snprintf(detail, sizeof(detail), "%s%s%s",
+				 same_pair ? "the referrer referred this person before"
+					   : "this person's referral in this program already succeeded",
+				 other_id ? " as participant " : "", other_id ? store_col_text(st, 1) : "");
+			add_signal(signals, p, SIG_DUPLICATE_REFERRAL, detail);
 		}
 	}
 	if (p->fraud[SIG_VELOCITY] != FRAUD_OFF) {

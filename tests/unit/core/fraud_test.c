@@ -147,6 +147,33 @@ Test(fraud, existing_customer_and_duplicates)
 	cr_assert_str_eq(sig, "duplicate_referral");
 }
 
+/* One mailbox is one person: a second participant id with the same normalized e-mail
+ * is no way around duplicate_referral, and a referral-triggered program does not pay
+ * the same person twice. */
+Test(fraud, duplicate_referral_sees_a_second_identity_of_the_same_mailbox)
+{
+	fx_program(&F, "{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"trigger\":\"referral\",\"rewards\":["
+		       "{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":500},{\"to\":\"referred\",\"type\":"
+		       "\"credit\",\"amount\":500}]}");
+	person("ann", "ann@example.com", NULL);
+	person("mark", "mark@example.com", NULL);
+	person("bob", "bob@gmail.com", NULL);
+	person("bob2", "B.o.b+promo@gmail.com", NULL);
+	person("bob3", "bob+x@gmail.com", NULL);
+	const char *sig;
+	cr_assert_str_eq(refer("r1", "ann", "bob", NULL, &sig), "successful");
+	/* someone else refers bob's second identity: bob's referral already succeeded */
+	cr_assert_str_eq(refer("r2", "mark", "bob2", NULL, &sig), "rejected");
+	cr_assert_str_eq(sig, "duplicate_referral");
+	/* the same referrer again, through a third identity */
+	cr_assert_str_eq(refer("r3", "ann", "bob3", NULL, &sig), "rejected");
+	cr_assert_str_eq(sig, "duplicate_referral");
+	cr_assert_eq(fx_count_status(&F, "approved"), 2, "one pair of rewards only");
+	/* different mailboxes stay different people */
+	person("bobby", "bobby@gmail.com", NULL);
+	cr_assert_str_eq(refer("r4", "mark", "bobby", NULL, &sig), "successful");
+}
+
 Test(fraud, velocity_window_edges)
 {
 	fx_program(&F, SIMPLE(",\"fraud\":{\"velocity_max\":2,\"velocity_window_hours\":1}"));
