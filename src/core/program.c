@@ -692,11 +692,39 @@ static int active_version(struct engine *e, const char *id, bool *exists)
 	return store_col_null(st, 0) ? 0 : (int)store_col_int(st, 0);
 }
 
+/* What a new version may not say, beyond what program_compile() refuses: documents
+ * that compile but cannot work as written. Versions stored before these checks still
+ * compile and run as approved (a stricter compile would stop an active program). */
+static enum ff_err check_new_version(json_t *doc, const struct program *p, struct ff_diag *d)
+{
+	json_t *rule = json_object_get(doc, "eligibility");
+	if (rule && json_is_null(rule))
+		/* JsonLogic reads the literal null as false: nobody would ever qualify */
+		return ff_fail(d, FF_E_INVALID, "eligibility",
+			       "eligibility must be a JsonLogic rule; leave it out for everyone to qualify");
+	for (int k = 0; p->trigger_referral && k < p->nrewards + p->ntiers; k++) {
+		const struct reward_spec *r = k < p->nrewards ? &p->rewards[k] : &p->tiers[k - p->nrewards];
+		if (r->type != RT_CREDIT || !r->has_percent)
+			continue;
+		/* a percentage of the purchase: a referral has none, so it would always be 0 */
+		char path[48];
+		snprintf(path, sizeof(path), "%s[%d].percent_bp", k < p->nrewards ? "rewards" : "tiers",
+			 k < p->nrewards ? k : k - p->nrewards);
+		return ff_fail(d, FF_E_INVALID, path,
+			       "%s: a credit in percent of the purchase needs trigger \"conversion\" (a "
+			       "referral has no purchase amount)",
+			       path);
+	}
+	return FF_OK;
+}
+
 static enum ff_err put_version(struct engine *e, const struct actor *a, const char *id, json_t *doc, int *out_version,
 			       struct ff_diag *d)
 {
 	struct program p;
 	enum ff_err err = program_compile(doc, id, &p, d);
+	if (!err && (err = check_new_version(doc, &p, d)))
+		program_release(&p);
 	if (err)
 		return err;
 	int64_t now = fftime_now();

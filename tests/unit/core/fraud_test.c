@@ -329,6 +329,41 @@ Test(fraud, two_person_rule_and_versions)
 	json_decref(bad);
 }
 
+/* A document that compiles but could never work as written is refused when saved,
+ * with the field at fault. */
+Test(fraud, programs_that_cannot_work_are_refused)
+{
+	static const struct {
+		const char *doc, *param;
+	} bad[] = {
+	    /* the literal null is false: nobody would ever qualify */
+	    {"{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"eligibility\":null,\"rewards\":[{\"to\":"
+	     "\"referrer\",\"type\":\"credit\",\"amount\":1000}]}",
+	     "eligibility"},
+	    /* a percentage of a purchase that a referral does not have: always 0 */
+	    {"{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"trigger\":\"referral\",\"rewards\":[{\"to\":"
+	     "\"referrer\",\"type\":\"credit\",\"percent_bp\":1000}]}",
+	     "rewards[0].percent_bp"},
+	    {"{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"trigger\":\"referral\",\"rewards\":[{\"to\":"
+	     "\"referrer\",\"type\":\"credit\",\"amount\":100}],\"tiers\":[{\"from\":3,\"to\":\"referred\",\"type\":"
+	     "\"credit\",\"percent_bp\":500}]}",
+	     "tiers[0].percent_bp"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *doc = json_loads(bad[i].doc, 0, NULL), *out = NULL;
+		struct ff_diag d;
+		cr_assert_not_null(doc);
+		cr_assert_eq(engine_program_put(F.e, &F.cli, "p", doc, &out, &d), FF_E_INVALID, "%zu", i);
+		cr_assert_str_eq(d.param, bad[i].param);
+		json_decref(doc);
+	}
+	/* what works stays allowed: no eligibility at all, a percentage on conversions */
+	fx_program(&F, "{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"percent_bp\":1000}]}");
+	fx_program(&F, "{\"id\":\"s\",\"name\":\"S\",\"currency\":\"USD\",\"trigger\":\"referral\",\"rewards\":"
+		       "[{\"to\":\"referrer\",\"type\":\"percent_discount\",\"percent_bp\":1000,\"pool\":\"x\"}]}");
+}
+
 Test(fraud, simulate_matches_real_ingest_on_the_active_version)
 {
 	fx_program(&F, "{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"
