@@ -401,9 +401,19 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 /* Evaluate eligibility only: *out_ok and an explanation array of clauses. */
 enum ff_err rules_eligible(const struct program *p, json_t *ctx, bool *out_ok, json_t **out_clauses,
 			   struct ff_diag *d);
+/* A moment in the past to compute stats at: when a stored conversion was ingested. */
+struct stats_at {
+	int64_t conversion_seq;	  /* its row's seq: the conversions before it */
+	int64_t ingested_at;	  /* its created_at: the referrals created or succeeded by then */
+	const char *referral;	  /* the referral it was attributed to ... */
+	bool referral_successful; /* ... and whether that one had succeeded before it */
+};
 /* Add the stats.* a program needs (all of them when its rules read stats, the
- * referrer's successful referrals when it has tiers) to ctx, if missing. */
-void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx);
+ * referrer's successful referrals when it has tiers) to ctx, if missing: as they stand
+ * now, or (at non-NULL: a simulation replaying a stored conversion) as they stood when
+ * that conversion was ingested, to the millisecond; the rewards counted are those in
+ * the database. */
+void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx, const struct stats_at *at);
 /* Amount of a percent reward for a base amount (half-even, capped by max). */
 int64_t rules_percent_amount(int64_t base, int64_t bp, bool has_max, int64_t max);
 /* The name a {"var": name} (or {"var": [name, default]}) operand of a rule reads, or

@@ -139,10 +139,11 @@ enum ff_err engine_program_simulate(struct engine *e, const struct actor *a, con
 	store_bind_int(st, 3, to);
 	while (store_step(st) == 1)
 		json_array_append_new(conversions,
-				      json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?}", "id", store_col_text(st, 0), "participant",
-						store_col_text(st, 1), "amount", (json_int_t)store_col_int(st, 2), "currency",
-						store_col_text(st, 3), "referral", store_col_text(st, 4), "context",
-						store_col_text(st, 5)));
+				      json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?, s:I, s:I}", "id", store_col_text(st, 0),
+						"participant", store_col_text(st, 1), "amount", (json_int_t)store_col_int(st, 2),
+						"currency", store_col_text(st, 3), "referral", store_col_text(st, 4), "context",
+						store_col_text(st, 5), "seq", (json_int_t)store_col_int(st, 6), "created_at",
+						(json_int_t)store_col_int(st, 7)));
 	size_t i;
 	json_t *c;
 	json_array_foreach(conversions, i, c)
@@ -181,10 +182,18 @@ enum ff_err engine_program_simulate(struct engine *e, const struct actor *a, con
 			continue;
 		}
 		/* stats the simulated version reads but the stored context lacks are
-		 * computed now, against the window's history as rebuilt so far */
-		rules_fill_stats(e, p, ctx);
+		 * computed as they stood when the conversion was ingested (not as they are
+		 * now: the conversion itself, and everything after it, would count), and
+		 * the rewards among them against the window's history as rebuilt so far */
 		json_t *ref = json_object_get(ctx, "referral");
 		json_t *rr = json_object_get(ctx, "referrer");
+		struct stats_at at = {
+			.conversion_seq = json_integer_value(json_object_get(c, "seq")),
+			.ingested_at = json_integer_value(json_object_get(c, "created_at")),
+			.referral = json_string_value(json_object_get(ref, "id")),
+			.referral_successful = !strcmp(json_string_value(json_object_get(ref, "status")) ?: "", "successful"),
+		};
+		rules_fill_stats(e, p, ctx, &at);
 		struct rule_input in = {
 			.prog = p,
 			.ctx = ctx,

@@ -88,11 +88,33 @@ json_t *rules_context_of(struct engine *e, const struct program *p, json_t *row,
 	if (conversion)
 		json_object_set(ctx, "conversion", conversion);
 	json_object_set_new(ctx, "stats", json_object());
-	rules_fill_stats(e, p, ctx);
+	rules_fill_stats(e, p, ctx, NULL);
 	return ctx;
 }
 
-void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx)
+/* A count as of `at` (rules_fill_stats). */
+static int64_t count_at(struct engine *e, enum store_query q, const char *who, const char *program,
+			const struct stats_at *at)
+{
+	struct store_stmt *st = store_query(e->st, q);
+	store_bind_text(st, 1, who);
+	if (q == Q_SIM_STATS_PRIOR_CONVERSIONS) {
+		store_bind_int(st, 2, at->conversion_seq);
+	} else {
+		store_bind_text(st, 2, program);
+		store_bind_int(st, 3, at->ingested_at);
+		if (q == Q_SIM_STATS_REFERRER_SUCCESSFUL)
+			store_bind_text(st, 4, at->referral ? at->referral : "");
+	}
+	int64_t n = store_step(st) == 1 ? store_col_int(st, 0) : 0;
+	/* its own referral counted as it was then (it may have succeeded by this very
+	 * conversion, which the count above cannot tell from its time) */
+	if (q == Q_SIM_STATS_REFERRER_SUCCESSFUL && at->referral_successful)
+		n++;
+	return n;
+}
+
+void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx, const struct stats_at *at)
 {
 	json_t *stats = json_object_get(ctx, "stats");
 	if (!json_is_object(stats)) {
@@ -105,22 +127,25 @@ void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx)
 		return;
 	if ((p->uses_stats || p->ntiers) && !json_object_get(stats, "referrer_successful_referrals"))
 		json_object_set_new(stats, "referrer_successful_referrals",
-				    json_integer(count_query(e, Q_STATS_REFERRER_SUCCESSFUL, referrer, p->id)));
+				    json_integer(at ? count_at(e, Q_SIM_STATS_REFERRER_SUCCESSFUL, referrer, p->id, at)
+						    : count_query(e, Q_STATS_REFERRER_SUCCESSFUL, referrer, p->id)));
 	if (!p->uses_stats || json_object_get(stats, "referrer_referrals"))
 		return;
 	struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
 	store_bind_text(st, 1, referrer);
 	store_bind_text(st, 2, p->id);
-	int year = fftime_year(fftime_now());
+	int year = fftime_year(at ? at->ingested_at : fftime_now());
 	store_bind_int(st, 3, fftime_year_start(year));
 	store_bind_text(st, 4, p->currency);
 	store_bind_int(st, 5, fftime_year_start(year + 1));
 	int64_t rewards_year = store_step(st) == 1 ? store_col_int(st, 0) : 0;
 	json_object_set_new(stats, "referrer_referrals",
-			    json_integer(count_query(e, Q_STATS_REFERRER_REFERRALS, referrer, p->id)));
+			    json_integer(at ? count_at(e, Q_SIM_STATS_REFERRER_REFERRALS, referrer, p->id, at)
+					    : count_query(e, Q_STATS_REFERRER_REFERRALS, referrer, p->id)));
 	json_object_set_new(stats, "referrer_rewards_this_year", json_integer(rewards_year));
 	json_object_set_new(stats, "referred_prior_conversions",
-			    json_integer(count_query(e, Q_STATS_PRIOR_CONVERSIONS, referred, NULL)));
+			    json_integer(at ? count_at(e, Q_SIM_STATS_PRIOR_CONVERSIONS, referred, NULL, at)
+					    : count_query(e, Q_STATS_PRIOR_CONVERSIONS, referred, NULL)));
 }
 
 const char *rules_var_name(json_t *operand)

@@ -188,8 +188,12 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_NOTIFY_RESULT] = "UPDATE notifications SET status = ?1, next_attempt_at = ?2, last_error = ?3, updated_at = ?4, data_started = ?6 WHERE id = ?5",
 	[Q_NOTIFY_LIST] = "SELECT id, reward, participant, milestone, status, attempts, last_error, created_at, updated_at FROM notifications WHERE (CAST(?1 AS TEXT) IS NULL OR reward = ?1) AND (CAST(?3 AS TEXT) IS NULL OR seq > (SELECT n2.seq FROM notifications n2 WHERE n2.id = ?3)) ORDER BY seq LIMIT ?2",
 	[Q_PROGRAM_ROLLBACK_TO] = "UPDATE programs SET active_version = ?, updated_at = ? WHERE id = ?",
-	[Q_SIM_CONVERSIONS] = "SELECT c.id, c.participant, c.amount, c.currency, c.referral, c.context FROM conversions c JOIN referrals r ON r.id = c.referral WHERE r.program = ? AND c.occurred_at >= ? AND c.occurred_at < ? ORDER BY c.seq",
+	[Q_SIM_CONVERSIONS] = "SELECT c.id, c.participant, c.amount, c.currency, c.referral, c.context, c.seq, c.created_at FROM conversions c JOIN referrals r ON r.id = c.referral WHERE r.program = ? AND c.occurred_at >= ? AND c.occurred_at < ? ORDER BY c.seq",
 	[Q_SIM_DELETE_REWARD] = "DELETE FROM rewards WHERE id = ?",
+	/* stats as they stood when a conversion was ingested (simulation): by its ingest time, or its seq */
+	[Q_SIM_STATS_REFERRER_SUCCESSFUL] = "SELECT COUNT(*) FROM referrals WHERE referrer = ?1 AND program = ?2 AND status = 'successful' AND updated_at <= ?3 AND id <> ?4",
+	[Q_SIM_STATS_REFERRER_REFERRALS] = "SELECT COUNT(*) FROM referrals WHERE referrer = ?1 AND program = ?2 AND created_at <= ?3",
+	[Q_SIM_STATS_PRIOR_CONVERSIONS] = "SELECT COUNT(*) FROM conversions WHERE participant = ?1 AND seq < ?2",
 	/* finance (batch.c, recon.c, tax.c, fx.c, report.c). BATCH_COLS: id, fulfiller, connector, currency, until_at, status, reward_count, totals, reference, last_reconciliation, created_by, created_at, updated_at, closed_at, fulfilled_at, reconciled_at */
 	[Q_BATCH_INSERT] = "INSERT INTO batches (id, fulfiller, connector, currency, until_at, status, created_by, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7)",
 	[Q_BATCH_CANDIDATE_SEQS] = "SELECT seq FROM rewards WHERE status = 'approved' AND COALESCE(batch, '') = '' AND connector = ?1 AND fulfiller = ?2 AND (CAST(?3 AS TEXT) IS NULL OR currency = ?3) AND (CAST(?4 AS BIGINT) IS NULL OR created_at <= ?4) ORDER BY seq",

@@ -172,6 +172,9 @@ enum store_query {
 	Q_PROGRAM_ROLLBACK_TO,
 	Q_SIM_CONVERSIONS,
 	Q_SIM_DELETE_REWARD,
+	Q_SIM_STATS_REFERRER_SUCCESSFUL,
+	Q_SIM_STATS_REFERRER_REFERRALS,
+	Q_SIM_STATS_PRIOR_CONVERSIONS,
 	/* finance: batches, reconciliation, tax, fx, fees, reports (batch.c, recon.c, tax.c, fx.c, report.c) */
 	Q_BATCH_INSERT,
 	Q_BATCH_CANDIDATE_SEQS,

@@ -409,6 +409,64 @@ Test(fraud, simulate_matches_real_ingest_on_the_active_version)
 	json_decref(after);
 }
 
+/* A draft that reads stats the active version did not (so the stored contexts lack
+ * them) is simulated with the stats as they stood at each conversion, as real ingest
+ * would have seen them: not counting the conversion itself, later purchases or later
+ * successful referrals. Program q, the draft made active, is the real ingest. */
+Test(fraud, simulate_computes_missing_stats_as_they_stood)
+{
+	static const char *const v2 = "\"currency\":\"USD\",\"eligibility\":{\"==\":[{\"var\":"
+				      "\"stats.referred_prior_conversions\"},0]},\"rewards\":[{\"to\":\"referrer\",\"type\":"
+				      "\"credit\",\"amount\":1000}],\"tiers\":[{\"from\":2,\"to\":\"referrer\",\"type\":"
+				      "\"credit\",\"amount\":2500}]}";
+	char doc[1024];
+	fx_program(&F, "{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1000}]}");
+	snprintf(doc, sizeof(doc), "{\"id\":\"q\",\"name\":\"Q\",%s", v2);
+	fx_program(&F, doc);
+	person("ann", "ann@example.com", NULL);
+	person("bob", "bob@example.com", NULL);
+	for (int i = 0; i < 3; i++) {
+		fftime_set_now(T0 + i * 10000);
+		fx_ok(&F, "{\"id\":\"rp%d\",\"type\":\"referral\",\"data\":{\"id\":\"rp%d\",\"program\":\"p\","
+			  "\"referrer\":\"ann\",\"referred\":\"f%d\"}}", i, i, i);
+		fx_ok(&F, "{\"id\":\"rq%d\",\"type\":\"referral\",\"data\":{\"id\":\"rq%d\",\"program\":\"q\","
+			  "\"referrer\":\"bob\",\"referred\":\"g%d\"}}", i, i, i);
+		for (int k = 0; k < 2; k++) { /* a first and a second purchase each */
+			fftime_set_now(T0 + i * 10000 + 1000 + k * 1000);
+			char o[16], who[8];
+			snprintf(o, sizeof(o), "op%d_%d", i, k);
+			snprintf(who, sizeof(who), "f%d", i);
+			fx_conversion(&F, o, who, 5000);
+			snprintf(o, sizeof(o), "oq%d_%d", i, k);
+			snprintf(who, sizeof(who), "g%d", i);
+			fx_conversion(&F, o, who, 5000);
+		}
+	}
+	/* real ingest under the draft's rules: three first purchases, 10 + 25 + 25 */
+	json_t *bob = fx_rewards(&F, NULL, "bob");
+	int64_t real = 0;
+	size_t i;
+	json_t *each;
+	json_array_foreach(bob, i, each) real += json_integer_value(json_object_get(each, "amount"));
+	cr_assert_eq(json_array_size(bob), 3);
+	cr_assert_eq(real, 6000);
+	json_decref(bob);
+	/* the same rules as a draft of p, simulated over p's history */
+	snprintf(doc, sizeof(doc), "{\"id\":\"p\",\"name\":\"P\",%s", v2);
+	json_t *d2 = json_loads(doc, 0, NULL), *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_program_put(F.e, &F.cli, "p", d2, &out, &d), FF_OK, "%s", d.message);
+	json_decref(out);
+	json_decref(d2);
+	cr_assert_eq(engine_program_simulate(F.e, &F.cli, "p", 2, T0 - DAY, T0 + DAY, &out, &d), FF_OK, "%s", d.message);
+	json_t *sim = json_object_get(out, "simulated");
+	cr_assert_eq(json_integer_value(json_object_get(sim, "rewards")), 3, "%s", json_dumps(out, 0));
+	json_t *usd = json_array_get(json_object_get(sim, "amounts"), 0);
+	cr_assert_eq(json_integer_value(json_object_get(usd, "amount")), real, "%s", json_dumps(out, 0));
+	json_decref(out);
+}
+
 Test(fraud, anomaly_guard_catches_a_mistyped_amount)
 {
 	fx_program(&F, SIMPLE(""));
