@@ -738,12 +738,17 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 			review = anomaly;
 		else if (p->review_always)
 			review = "review:always";
-		else if (p->has_review_amount && r.has_amount && r.amount >= p->review_amount_at_least)
+		else if (p->has_review_amount && r.has_amount && !strcmp(r.currency, p->currency) &&
+			 r.amount >= p->review_amount_at_least)
+			/* minor units of the program's currency: points or another currency are
+			 * not compared with it (100000 points are not $1000.00) */
 			review = "review:amount";
 		else if (p->review_when) {
 			json_t *res = NULL;
 			struct ff_diag tmp;
-			if (!jsonlogic_apply(p->review_when, in->ctx, &res, &tmp) && jsonlogic_truthy(res))
+			/* a rule that cannot be evaluated for this context sends the reward to a
+			 * person rather than letting it through unreviewed */
+			if (jsonlogic_apply(p->review_when, in->ctx, &res, &tmp) || jsonlogic_truthy(res))
 				review = "review:rule";
 			json_decref(res);
 		}

@@ -875,6 +875,35 @@ Test(engine, everyday_email_addresses_are_accepted)
 			     0, "%s", ok[i]);
 }
 
+/* review.amount_at_least is minor units of the program's currency: points are not
+ * compared with it; a review.when rule that cannot be evaluated for a context sends the
+ * reward to a person instead of letting it through. */
+Test(engine, review_compares_the_program_currency_and_fails_safe)
+{
+	fx_program(&F, "{\"id\":\"pts\",\"name\":\"Points\",\"currency\":\"USD\",\"review\":{\"amount_at_least\":1000},"
+		       "\"rewards\":[{\"to\":\"referrer\",\"type\":\"points\",\"amount\":100000},{\"to\":\"referred\","
+		       "\"type\":\"credit\",\"amount\":1000}]}");
+	fx_participant(&F, "jessica");
+	cr_assert_eq(fx_friend_buys(&F, "pts", "jessica", 0, 100), 2);
+	json_t *mine = fx_rewards(&F, NULL, "jessica"), *friend = fx_rewards(&F, NULL, "f0");
+	cr_assert_str_neq(json_string_value(json_object_get(json_array_get(mine, 0), "status")), "review",
+			  "100000 points are not $1000.00");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(friend, 0), "status")), "review");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(friend, 0), "reason")), "review:amount");
+	json_decref(mine);
+	json_decref(friend);
+
+	fx_program(&F, "{\"id\":\"err\",\"name\":\"Broken rule\",\"currency\":\"USD\",\"review\":{\"when\":"
+		       "{\"missing_some\":[1,{\"var\":\"conversion.attributes.keys\"}]}},\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":500}]}");
+	fx_participant(&F, "ann");
+	cr_assert_eq(fx_friend_buys(&F, "err", "ann", 1, 100), 1); /* no attributes.keys: the rule errs */
+	json_t *anns = fx_rewards(&F, NULL, "ann");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(anns, 0), "status")), "review");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(anns, 0), "reason")), "review:rule");
+	json_decref(anns);
+}
+
 Test(engine, bad_events_fail_alone_and_store_nothing)
 {
 	fx_program(&F, GIVE20);
