@@ -24,13 +24,18 @@ def referral(rid, prog, referrer, referred):
             "data": {"id": rid, "program": prog, "referrer": referrer, "referred": referred}}
 
 
+def env_with_programs():
+    """A new Env with the goods programs of fulfillers acme and other, active."""
+    env = Env()
+    for pid, ful in (("goods_acme", "acme"), ("goods_other", "other")):
+        env.cli("program", "load", env.write(pid + ".json", json.dumps(program(pid, ful))), "--activate", check=True)
+    return env
+
+
 class Scopes(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.env = Env()
-        for pid, ful in (("goods_acme", "acme"), ("goods_other", "other")):
-            cls.env.cli("program", "load", cls.env.write(pid + ".json", json.dumps(program(pid, ful))),
-                        "--activate", check=True)
+        cls.env = env_with_programs()
         cls.admin = cls.env.key("admin")
         cls.acme = cls.env.key("fulfiller", "--fulfiller", "acme")
         cls.srv = cls.env.serve("--no-worker")
@@ -161,10 +166,7 @@ class ScopedCursors(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.env = Env()
-        for pid, ful in (("goods_acme", "acme"), ("goods_other", "other")):
-            cls.env.cli("program", "load", cls.env.write(pid + ".json", json.dumps(program(pid, ful))),
-                        "--activate", check=True)
+        cls.env = env_with_programs()
         cls.admin = cls.env.key("admin")
         cls.srv = cls.env.serve("--no-worker")
         # another's objects first, then alice's (and acme's) own, made after them

@@ -628,17 +628,18 @@ static void *worker_pass_thread(void *arg)
 	return NULL;
 }
 
-/* A refund arrives while the provider call is in flight (the reward is issuing and
- * refund_apply leaves it alone), and the call is definitely refused (429): the reward
- * is cancelled then, not put back for a retry that would pay it. */
-Test(connect, refund_during_a_refused_call_cancels_before_any_retry)
+/* Oli's Stripe credit is in a call that the fake holds for a second and then answers
+ * `status`; a full refund of the conversion arrives while it is in flight. */
+static void refund_during_a_call(int status)
 {
 	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
 	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
 					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
 				  P.url));
 	earn("s", "oli", "{\"stripe_customer_id\":\"cus_oli\"}", 1);
-	fake_mode(&P, "{\"delay_ms\":1000,\"fail_next\":1,\"fail_status\":429}");
+	char mode[96];
+	snprintf(mode, sizeof(mode), "{\"delay_ms\":1000,\"fail_next\":1,\"fail_status\":%d}", status);
+	fake_mode(&P, mode);
 	pthread_t t;
 	int64_t now = T0 + 1000;
 	pthread_create(&t, NULL, worker_pass_thread, &now);
@@ -647,9 +648,17 @@ Test(connect, refund_during_a_refused_call_cancels_before_any_retry)
 	cr_assert_eq(fx_count_status(&F, "issuing"), 1);
 	fx_ok(&F, "{\"id\":\"rf-oli\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-oli-0\"}}");
 	pthread_join(t, NULL);
+	fake_mode(&P, "{}");
+}
+
+/* A refund arrives while the provider call is in flight (the reward is issuing and
+ * refund_apply leaves it alone), and the call is definitely refused (429): the reward
+ * is cancelled then, not put back for a retry that would pay it. */
+Test(connect, refund_during_a_refused_call_cancels_before_any_retry)
+{
+	refund_during_a_call(429);
 	cr_assert_eq(fx_count_status(&F, "cancelled"), 1, "reason %s", first_field(NULL, "reason"));
 	cr_assert_str_eq(first_field("cancelled", "reason"), "refund");
-	fake_mode(&P, "{}");
 	json_decref(fx_worker(&F, T0 + 100000));
 	cr_assert_eq(fx_count_status(&F, "cancelled"), 1);
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 0, "nothing was ever paid (or reversed) at Stripe");
@@ -660,24 +669,10 @@ Test(connect, refund_during_a_refused_call_cancels_before_any_retry)
  * answer (paid: then reversed) instead of cancelling a reward the provider may pay. */
 Test(connect, refund_during_a_call_answered_409_waits_for_the_outcome)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
-	earn("s", "oli", "{\"stripe_customer_id\":\"cus_oli\"}", 1);
-	fake_mode(&P, "{\"delay_ms\":1000,\"fail_next\":1,\"fail_status\":409}");
-	pthread_t t;
-	int64_t now = T0 + 1000;
-	pthread_create(&t, NULL, worker_pass_thread, &now);
-	for (int i = 0; i < 200 && fx_count_status(&F, "issuing") == 0; i++)
-		usleep(10 * 1000);
-	cr_assert_eq(fx_count_status(&F, "issuing"), 1);
-	fx_ok(&F, "{\"id\":\"rf-oli\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-oli-0\"}}");
-	pthread_join(t, NULL);
+	refund_during_a_call(409);
 	cr_assert_eq(fx_count_status(&F, "cancelled"), 0, "cancelled while the provider may pay");
 	cr_assert_str_eq(first_field(NULL, "reason"), "outcome_unknown");
 	/* the retry, same key: the provider pays; the refund then reverses it */
-	fake_mode(&P, "{}");
 	for (int i = 0; i < 5 && fx_count_status(&F, "reversed") == 0; i++)
 		json_decref(fx_worker(&F, T0 + 100000 + i * 10000));
 	cr_assert_eq(fx_count_status(&F, "reversed"), 1, "status %s", first_field(NULL, "status"));
