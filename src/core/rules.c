@@ -134,7 +134,13 @@ void rules_fill_stats(struct engine *e, const struct program *p, json_t *ctx, co
 	struct store_stmt *st = store_query(e->st, Q_STATS_REFERRER_REWARDS_SINCE);
 	store_bind_text(st, 1, referrer);
 	store_bind_text(st, 2, p->id);
-	int year = fftime_year(at ? at->ingested_at : fftime_now());
+	/* the year the reward would be earned in, as the limits count it: the purchase's
+	 * (occurred_at, never later than its ingest), not the one it is ingested in */
+	int64_t when = at ? at->ingested_at : fftime_now();
+	json_t *occurred = json_object_get(json_object_get(ctx, "conversion"), "occurred_at");
+	if (json_is_integer(occurred) && json_integer_value(occurred) < when)
+		when = json_integer_value(occurred);
+	int year = fftime_year(when);
 	store_bind_int(st, 3, fftime_year_start(year));
 	store_bind_text(st, 4, p->currency);
 	store_bind_int(st, 5, fftime_year_start(year + 1));

@@ -367,6 +367,33 @@ Test(engine, limits_count_the_period_a_reward_was_earned_in)
 			       "\"data\":{\"id\":\"o3\",\"participant\":\"f3\",\"amount\":100,\"currency\":\"USD\"}}"), 1);
 }
 
+/* stats.referrer_rewards_this_year counts the year the reward would be earned in (the
+ * purchase's), as the limits do: a December purchase delivered in January sees
+ * December's rewards. */
+Test(engine, rewards_this_year_is_the_purchase_year)
+{
+	fx_program(&F, "{\"id\":\"y\",\"name\":\"One a year\",\"currency\":\"USD\",\"eligibility\":{\"<\":"
+		       "[{\"var\":\"stats.referrer_rewards_this_year\"},1]},\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1000}]}");
+	fx_participant(&F, "jessica");
+	for (int i = 0; i < 3; i++)
+		fx_ok(&F,
+		      "{\"id\":\"r-ref_%d\",\"type\":\"referral\",\"occurred_at\":\"2026-08-01T00:00:00Z\","
+		      "\"data\":{\"id\":\"ref_%d\",\"program\":\"y\",\"referrer\":\"jessica\",\"referred\":\"f%d\"}}",
+		      i, i, i);
+	fftime_set_now(T0 + 80 * DAY); /* 2026-12-20 */
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c0\",\"type\":\"conversion\",\"occurred_at\":\"2026-12-20T00:00:00Z\","
+			       "\"data\":{\"id\":\"o0\",\"participant\":\"f0\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     1);
+	fftime_set_now(T0 + 93 * DAY); /* 2027-01-02: a December purchase, delivered late */
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c1\",\"type\":\"conversion\",\"occurred_at\":\"2026-12-28T00:00:00Z\","
+			       "\"data\":{\"id\":\"o1\",\"participant\":\"f1\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     0, "December had its reward already");
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c2\",\"type\":\"conversion\",\"occurred_at\":\"2027-01-02T00:00:00Z\","
+			       "\"data\":{\"id\":\"o2\",\"participant\":\"f2\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     1, "2027 has its own");
+}
+
 Test(engine, hold_then_release_and_fulfil)
 {
 	fx_program(&F, "{\"id\":\"h\",\"name\":\"Hold\",\"currency\":\"USD\",\"hold_days\":30,\"rewards\":[{\"to\":"
