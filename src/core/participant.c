@@ -136,6 +136,13 @@ static enum ff_err release_tax_held(struct engine *e, const char *id, const char
 enum ff_err participant_upsert(struct engine *e, const struct participant_in *in, const char *actor, int64_t now,
 			       struct ff_diag *d)
 {
+	/* Writers of a participant take turns on the audit chain's lock before reading
+	 * the row (ingest holds it already): the row is read, merged and written back
+	 * whole, so on PostgreSQL a writer that read it before another committed would
+	 * put the other's fields back (a tax form posted while an event changed the
+	 * attributes). Every upsert appends to the chain anyway. */
+	if (store_lock_chain(e->st))
+		return core_store_fail(e, d, "audit lock");
 	/* read what exists so unspecified fields keep their values */
 	struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_ROW);
 	store_bind_text(st, 1, in->id);

@@ -22,7 +22,7 @@ import sys
 import time
 import unittest
 
-from fulfilltest import BIN
+from fulfilltest import BIN, FulfillTest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_exactly_once import ProviderTest  # noqa: E402
@@ -178,6 +178,72 @@ class ScaleOut(ProviderTest):
         print(f"\nscale-out: {N} conversions ({N + N // 2} requests) through {SERVERS} servers in "
               f"{ingest_s:.1f}s ({(N + N // 2) / ingest_s:.0f} req/s); {2 * N} rewards fulfilled by "
               f"{WORKERS} workers after {total_s:.1f}s", file=sys.stderr)
+
+
+@unittest.skipUnless(PG, "PostgreSQL only (tests/with-postgres)")
+class Races(FulfillTest):
+    """Two processes writing the same thing at once, made to interleave the bad way by a
+    psql session that holds a lock the first one needs while the second one starts;
+    SQLite's single writer never lets them overlap."""
+
+    def sql(self, query):
+        r = subprocess.run(["psql", self.env.db, "-Atqc", query], capture_output=True, text=True, check=True)
+        return r.stdout.strip()
+
+    def session(self, sql):
+        """A psql session that ran `sql` (a BEGIN and locks) and stays in it; end() it."""
+        p = subprocess.Popen(["psql", self.env.db, "-Aqt", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        p.stdin.write(sql + "\n")
+        p.stdin.flush()
+        for _ in range(200):  # the locks are held once its transaction is open
+            if self.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND state = 'idle in transaction'") != "0":
+                return p
+            time.sleep(0.05)
+        raise AssertionError("psql session did not start")
+
+    @staticmethod
+    def end(p):
+        p.stdin.write("COMMIT;\n")
+        p.stdin.close()
+        p.wait(30)
+
+    def wait_blocked(self, n):
+        """Until n sessions of the database wait for a lock (row or advisory)."""
+        for _ in range(400):
+            if int(self.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock'")) >= n:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{n} sessions never waited for a lock")
+
+    def ingest(self, *events):
+        return self.env.write(f"e{time.monotonic_ns()}.ndjson", "".join(json.dumps(e) + "\n" for e in events))
+
+    def test_tax_form_does_not_undo_a_concurrent_participant_event(self):
+        # the participant's row is read, merged and written back whole: a tax form read
+        # before an event's change and written after it put the old attributes back
+        self.env.cli("ingest", self.ingest({"id": "p1", "type": "participant", "data": {
+            "id": "pat", "status": "active", "attributes": {"plan": "free"}}}), check=True)
+        admin = self.env.key("admin")
+        srv = self.env.serve("--no-worker")
+        hold = self.session("BEGIN; SELECT 1 FROM participants WHERE id = 'pat' FOR UPDATE;")
+        event = subprocess.Popen([BIN, "ingest", self.ingest({"id": "p2", "type": "participant", "data": {
+            "id": "pat", "attributes": {"plan": "gold"}}})], env=self.env.env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.wait_blocked(1)  # the event read the row and waits to write it
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            form = ex.submit(srv.request, "POST", "/v1/participants/pat/tax-form", {"form": "w9"}, admin)
+            self.wait_blocked(2)
+            self.end(hold)
+            out, err = event.communicate(timeout=60)
+            self.assertEqual(event.returncode, 0, err)
+            self.assertIn("accepted 1", out)
+            self.assertEqual(form.result(60)[0], 200)
+        self.assertEqual(self.sql("SELECT tax_form || ' ' || attributes FROM participants WHERE id = 'pat'"),
+                         'w9 {"plan":"gold"}')
 
 
 if __name__ == "__main__":
