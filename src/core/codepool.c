@@ -444,6 +444,17 @@ int codepool_assign(struct engine *e, struct reward *r, int64_t now, char *why, 
 	store_bind_text(st, 1, r->pool);
 	if (store_step(st) != 1)
 		return core_store_fail(e, d, "code pool"), -1;
+	if (!store_col_null(st, 2) && store_kind(e->st) == STORE_PG) {
+		/* a per-participant limit is checked by counting the participant's codes and
+		 * then assigning one: on PostgreSQL two workers (or chunks) assigning from the
+		 * pool at once would both count before either committed and both assign, so
+		 * they take turns on the pool's row (held until the chunk commits); SQLite's
+		 * write transaction already excludes the other writers */
+		st = store_query(e->st, Q_POOL_LOCK);
+		store_bind_text(st, 1, r->pool);
+		if (store_step(st) != 1)
+			return core_store_fail(e, d, "code pool"), -1;
+	}
 	int64_t threshold = store_col_int(st, 1);
 	bool has_limit = !store_col_null(st, 2);
 	int64_t limit = store_col_int(st, 2);

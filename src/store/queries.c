@@ -146,6 +146,10 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_CONNECTOR_SUCCESS] = "UPDATE connectors SET failures = 0, open_until = NULL WHERE id = ? AND (failures <> 0 OR open_until IS NOT NULL)",
 	[Q_REWARDS_UNHOLD_CONNECTOR] = "UPDATE rewards SET next_attempt_at = NULL, reason = 'awaiting_fulfillment', updated_at = ?1 WHERE status = 'approved' AND connector = ?2 AND reason = 'connector_unavailable'",
 	[Q_POOL_GET] = "SELECT id, low_stock_threshold, per_participant_limit, low_alerted, created_at, updated_at FROM code_pools WHERE id = ?",
+	/* codepool.c: Q_POOL_GET with the pool's row locked (PostgreSQL), for a pool with a
+	 * per-participant limit: its assignments take turns, so the count they check sees
+	 * every code assigned before */
+	[Q_POOL_LOCK] = "SELECT id, low_stock_threshold, per_participant_limit, low_alerted, created_at, updated_at FROM code_pools WHERE id = ?@FOR_UPDATE@",
 	[Q_POOL_UPSERT] = "INSERT INTO code_pools (id, low_stock_threshold, per_participant_limit, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (id) DO UPDATE SET low_stock_threshold = excluded.low_stock_threshold, per_participant_limit = excluded.per_participant_limit, updated_at = excluded.updated_at",
 	[Q_POOL_ENSURE] = "INSERT INTO code_pools (id, created_at, updated_at) VALUES (?1, ?2, ?2) ON CONFLICT (id) DO NOTHING",
 	[Q_POOL_LIST] = "SELECT id FROM code_pools WHERE (CAST(?1 AS TEXT) IS NULL OR seq > (SELECT p2.seq FROM code_pools p2 WHERE p2.id = ?1)) ORDER BY seq LIMIT ?2",

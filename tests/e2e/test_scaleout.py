@@ -245,6 +245,45 @@ class Races(FulfillTest):
         self.assertEqual(self.sql("SELECT tax_form || ' ' || attributes FROM participants WHERE id = 'pat'"),
                          'w9 {"plan":"gold"}')
 
+    def test_two_workers_keep_a_code_pools_per_participant_limit(self):
+        # a referrer earns two codes from a pool that allows one per participant; two
+        # workers take one reward each while neither has committed
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.env.cli("program", "load", os.path.join(root, "examples", "programs", "give10get10.json"),
+                     "--activate", check=True)
+        self.env.cli("codes", "upload", "give10get10", os.path.join(root, "examples", "give10get10-codes.csv"),
+                     check=True)
+        self.sql("UPDATE code_pools SET per_participant_limit = 1 WHERE id = 'give10get10'")
+        events = [{"id": "p0", "type": "participant", "data": {"id": "ref", "status": "active"}}]
+        for i in (1, 2):
+            events += [
+                {"id": f"p{i}", "type": "participant", "data": {"id": f"fr{i}", "status": "active"}},
+                {"id": f"r{i}", "type": "referral", "data": {"id": f"rf{i}", "program": "give10get10",
+                                                             "referrer": "ref", "referred": f"fr{i}"}},
+                {"id": f"c{i}", "type": "conversion", "data": {"id": f"o{i}", "participant": f"fr{i}",
+                                                               "amount": 5000, "currency": "USD"}}]
+        self.env.cli("ingest", self.ingest(*events), check=True)
+        self.assertEqual(self.sql("SELECT count(*) FROM rewards WHERE participant = 'ref' AND status = 'approved'"),
+                         "2")
+        # the first worker's chunk stays open (the chain lock, taken at its end, is held)
+        # and cannot claim the referrer's second reward (locked); the second worker gets it
+        chain = self.session("BEGIN; SELECT pg_advisory_xact_lock(7302002);")
+        second = self.session("BEGIN; SELECT 1 FROM rewards WHERE participant = 'ref' AND conversion = 'o2' "
+                              "FOR UPDATE;")
+        run = {"env": self.env.env, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        a = subprocess.Popen([BIN, "worker", "--once"], **run)
+        self.wait_blocked(1)
+        self.end(second)
+        b = subprocess.Popen([BIN, "worker", "--once"], **run)
+        self.wait_blocked(2)
+        self.end(chain)
+        for w in (a, b):
+            out, err = w.communicate(timeout=60)
+            self.assertEqual(w.returncode, 0, err)
+        self.assertEqual(self.sql("SELECT count(*) FROM codes WHERE participant = 'ref'"), "1")
+        self.assertEqual(self.sql("SELECT status || ' ' || reason FROM rewards WHERE participant = 'ref' "
+                                  "ORDER BY seq"), "fulfilled delivered\nfailed permanent_error")
+
 
 if __name__ == "__main__":
     unittest.main()
