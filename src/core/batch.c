@@ -85,15 +85,19 @@ enum batch_hold batch_hold_of(struct engine *e, const struct reward *r)
 {
 	if (!r->batch[0])
 		return BATCH_NONE;
-	struct batch_row b;
-	struct ff_diag d;
-	if (batch_load(e, NULL, r->batch, &b, &d))
+	/* the batch's row stays locked (PostgreSQL) while the caller acts on the answer: a
+	 * close waits for a reward that leaves the open batch, or the reward sees the batch
+	 * closed - never a reward that leaves a batch after it was closed (and exported) */
+	struct store_stmt *st = store_query(e->st, Q_BATCH_STATUS_LOCK);
+	store_bind_text(st, 1, r->batch);
+	if (store_step(st) != 1)
 		return BATCH_LOCKED; /* unreadable: change nothing */
-	if (!strcmp(b.status, "open"))
+	const char *status = store_col_text(st, 0);
+	if (!strcmp(status, "open"))
 		return BATCH_OPEN;
 	/* closed: submitted to the distributor, being paid; after that (fulfilled,
 	 * reconciled, disputed) its rewards are paid ones, changed as any paid reward is */
-	return !strcmp(b.status, "closed") ? BATCH_LOCKED : BATCH_NONE;
+	return !strcmp(status, "closed") ? BATCH_LOCKED : BATCH_NONE;
 }
 
 enum ff_err batch_release_reward(struct engine *e, struct reward *r, struct ff_diag *d)

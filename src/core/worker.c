@@ -171,10 +171,19 @@ static enum ff_err expire_one(struct engine *e, struct reward *r, const char *ac
 {
 	int64_t taken = 0;
 	enum ff_err err = FF_OK;
-	if (!strcmp(r->status, "fulfilled") && !strcmp(r->connector, "ledger"))
+	if (!strcmp(r->status, "fulfilled") && !strcmp(r->connector, "ledger")) {
 		err = ledger_expire(e, r, now, &taken, d);
-	else if (batch_hold_of(e, r) == BATCH_OPEN) /* it leaves its open batch */
-		err = batch_release_reward(e, r, d);
+	} else {
+		switch (batch_hold_of(e, r)) {
+		case BATCH_OPEN: /* it leaves its open batch */
+			err = batch_release_reward(e, r, d);
+			break;
+		case BATCH_LOCKED: /* closed since it was claimed: being paid, it stays */
+			return FF_OK;
+		case BATCH_NONE:
+			break;
+		}
+	}
 	if (!err)
 		err = reward_transition(e, r, "expired", "expired", actor, d);
 	if (!err) {

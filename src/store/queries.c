@@ -206,6 +206,9 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_BATCH_TOTALS] = "SELECT COALESCE(currency, ''), COUNT(*), COALESCE(SUM(amount), 0) FROM rewards WHERE batch = ? GROUP BY currency ORDER BY 1",
 	[Q_BATCH_SET_SUMMARY] = "UPDATE batches SET reward_count = ?, totals = ? WHERE id = ?",
 	[Q_BATCH_GET] = "SELECT id, fulfiller, connector, currency, until_at, status, reward_count, totals, reference, last_reconciliation, created_by, created_at, updated_at, closed_at, fulfilled_at, reconciled_at FROM batches WHERE id = ?",
+	/* batch.c, batch_hold_of: a batch's status, its row locked until the transaction ends
+	 * (PostgreSQL), so that a reward does not leave a batch that is being closed */
+	[Q_BATCH_STATUS_LOCK] = "SELECT status FROM batches WHERE id = ?@FOR_UPDATE@",
 	[Q_BATCH_LIST] = "SELECT id, fulfiller, connector, currency, until_at, status, reward_count, totals, reference, last_reconciliation, created_by, created_at, updated_at, closed_at, fulfilled_at, reconciled_at FROM batches WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR fulfiller = ?2) AND (CAST(?3 AS TEXT) IS NULL OR seq > (SELECT b2.seq FROM batches b2 WHERE b2.id = ?3)) ORDER BY seq LIMIT ?4",
 	[Q_BATCH_REWARD_IDS] = "SELECT id FROM rewards WHERE batch = ? ORDER BY seq",
 	[Q_BATCH_SEQS] = "SELECT seq FROM rewards WHERE batch = ? ORDER BY seq",

@@ -284,6 +284,34 @@ class Races(FulfillTest):
         self.assertEqual(self.sql("SELECT status || ' ' || reason FROM rewards WHERE participant = 'ref' "
                                   "ORDER BY seq"), "fulfilled delivered\nfailed permanent_error")
 
+    def test_a_reward_does_not_expire_out_of_a_batch_being_closed(self):
+        # the batch is closed (and its count sent) while a worker expires one of its
+        # rewards, having seen the batch open: the reward stays in the closed batch
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        for name in ("give20get20", "give10get10", "free-goods"):
+            self.env.cli("program", "load", os.path.join(root, "examples", "programs", name + ".json"),
+                         "--activate", check=True)
+        self.env.cli("ingest", os.path.join(root, "examples", "demo-events.ndjson"), check=True)
+        self.env.cli("worker", "--once", check=True)
+        batch = self.env.cli_json("batch", "create", "--fulfiller", "acme-distribution")
+        reward = batch["rewards"][0]
+        self.sql(f"UPDATE rewards SET expires_at = 1000 WHERE id = '{reward}'")
+        # the close waits for the chain lock with the batch's row changed, uncommitted
+        chain = self.session("BEGIN; SELECT pg_advisory_xact_lock(7302002);")
+        run = {"env": self.env.env, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        close = subprocess.Popen([BIN, "batch", "close", batch["id"]], **run)
+        self.wait_blocked(1)
+        worker = subprocess.Popen([BIN, "worker", "--once"], **run)
+        self.wait_blocked(2)
+        self.end(chain)
+        for p in (close, worker):
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(self.sql(f"SELECT status || ' ' || reward_count FROM batches WHERE id = '{batch['id']}'"),
+                         "closed 1")
+        self.assertEqual(self.sql(f"SELECT status || ' ' || batch FROM rewards WHERE id = '{reward}'"),
+                         f"approved {batch['id']}")
+
 
 if __name__ == "__main__":
     unittest.main()
