@@ -486,6 +486,37 @@ static enum notify_outcome smtp_send(struct engine *e, const struct connector_co
 	return RETRY;
 }
 
+/* When a lease taken now ends: long enough for one message (the transfer is bounded by
+ * the connector's timeout), from the real clock - a pass's `now` is when it began. */
+static int64_t lease_end(const struct connector_conf *conf, int64_t now)
+{
+	int64_t t = fftime_now() > now ? fftime_now() : now;
+	return t + conf->timeout_ms * 2 + 5000;
+}
+
+/* Messages go out one after another under leases taken together, so a message's lease
+ * may be over by its turn, and another worker may have leased it and be sending it:
+ * just before sending, the lease starts again, only while it is still ours (*out_ours;
+ * else it is skipped). */
+static enum ff_err renew(struct engine *e, const struct connector_conf *conf, const char *id, int64_t attempts,
+			 int64_t now, bool *out_ours, struct ff_diag *d)
+{
+	*out_ours = false;
+	enum ff_err err = core_begin(e, d);
+	if (err)
+		return err;
+	struct store_stmt *st = store_query(e->st, Q_NOTIFY_RENEW);
+	store_bind_int(st, 1, lease_end(conf, now));
+	store_bind_int(st, 2, fftime_now());
+	store_bind_text(st, 3, id);
+	store_bind_int(st, 4, attempts);
+	if (store_exec(st))
+		err = core_store_fail(e, d, "notification lease");
+	else
+		*out_ours = store_changes(e->st) == 1;
+	return core_end(e, err, d);
+}
+
 enum ff_err notify_deliver_pass(struct engine *e, int64_t now, int64_t *out_sent, struct ff_diag *d)
 {
 	enum ff_err err = core_begin(e, d);
@@ -538,7 +569,7 @@ enum ff_err notify_deliver_pass(struct engine *e, int64_t now, int64_t *out_sent
 			err = store_exec(st) ? core_store_fail(e, d, "notification") : FF_OK;
 		} else {
 			st = store_query(e->st, Q_NOTIFY_LEASE);
-			store_bind_int(st, 1, now + conf.timeout_ms * 2 + 5000);
+			store_bind_int(st, 1, lease_end(&conf, now));
 			store_bind_int(st, 2, fftime_now());
 			store_bind_text(st, 3, id);
 			store_bind_int(st, 4, attempts);
@@ -560,6 +591,11 @@ enum ff_err notify_deliver_pass(struct engine *e, int64_t now, int64_t *out_sent
 			break;
 		const char *id = json_string_value(json_object_get(v, "id"));
 		int64_t attempts = json_integer_value(json_object_get(v, "attempts"));
+		bool ours = false;
+		if ((err = renew(e, &conf, id, attempts, now, &ours, d)))
+			break;
+		if (!ours)
+			continue; /* its lease ran out while the ones before it went: another worker's now */
 		char *plain = core_unseal(e, json_string_value(json_object_get(v, "sealed")));
 		json_t *msg = plain ? json_loads(plain, 0, NULL) : NULL;
 		free(plain);

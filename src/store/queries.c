@@ -188,6 +188,9 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_NOTIFY_DUE] = "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY seq LIMIT ?@LOCK@",
 	[Q_NOTIFY_GET] = "SELECT id, reward, participant, milestone, message, status, attempts, data_started FROM notifications WHERE id = ?",
 	[Q_NOTIFY_LEASE] = "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending' AND attempts = ?4",
+	/* notify.c: the lease again, from the moment the message is sent, if it is still ours
+	 * (no other worker leased it since: the attempt count is the one we set) */
+	[Q_NOTIFY_RENEW] = "UPDATE notifications SET next_attempt_at = ?1, updated_at = ?2 WHERE id = ?3 AND status = 'pending' AND attempts = ?4 AND data_started = 0",
 	[Q_NOTIFY_DATA_STARTED] = "UPDATE notifications SET data_started = 1 WHERE id = ?",
 	[Q_NOTIFY_RESULT] = "UPDATE notifications SET status = ?1, next_attempt_at = ?2, last_error = ?3, updated_at = ?4, data_started = ?6 WHERE id = ?5",
 	[Q_NOTIFY_LIST] = "SELECT id, reward, participant, milestone, status, attempts, last_error, created_at, updated_at FROM notifications WHERE (CAST(?1 AS TEXT) IS NULL OR reward = ?1) AND (CAST(?3 AS TEXT) IS NULL OR seq > (SELECT n2.seq FROM notifications n2 WHERE n2.id = ?3)) ORDER BY seq LIMIT ?2",

@@ -312,6 +312,51 @@ class Races(FulfillTest):
         self.assertEqual(self.sql(f"SELECT status || ' ' || batch FROM rewards WHERE id = '{reward}'"),
                          f"approved {batch['id']}")
 
+    def test_two_workers_send_each_email_once(self):
+        # a worker sends its leased e-mails one after another through a slow relay; the
+        # later ones' leases run out before their turn and a second worker leases them:
+        # the first must not send them as well
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        out = os.path.join(self.env.dir, "mail.jsonl")
+        sink = subprocess.Popen([sys.executable, os.path.join(root, "tests", "fakes", "smtp_sink.py"), "--out", out,
+                                 "--delay", "0.4"], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (sink.kill(), sink.wait(), sink.stdout.close()))
+        port = int(sink.stdout.readline())
+        self.env.cli("connectors", "set", "smtp", "--type", "smtp", "--config", json.dumps(
+            {"url": f"smtp://127.0.0.1:{port}", "from": "r@acme.test", "timeout_ms": 1000}), check=True)
+        program = {"id": "mail", "name": "Mail", "currency": "USD",
+                   "eligibility": {">=": [{"var": "conversion.amount"}, 1]},
+                   "rewards": [{"to": "referrer", "type": "credit", "amount": 100}], "hold_days": 0,
+                   "notifications": {"from": "R <r@acme.test>", "milestones": ["earned"], "to": ["referrer"]}}
+        self.env.cli("program", "load", self.env.write("mail.json", json.dumps(program)), "--activate", check=True)
+        n, events = 30, []
+        for i in range(n):
+            events += [
+                {"id": f"pr{i}", "type": "participant", "data": {"id": f"r{i}", "email": f"r{i}@example.com",
+                                                                 "status": "active"}},
+                {"id": f"pf{i}", "type": "participant", "data": {"id": f"f{i}", "status": "active"}},
+                {"id": f"rf{i}", "type": "referral", "data": {"id": f"rf{i}", "program": "mail",
+                                                              "referrer": f"r{i}", "referred": f"f{i}"}},
+                {"id": f"c{i}", "type": "conversion", "data": {"id": f"o{i}", "participant": f"f{i}",
+                                                               "amount": 500, "currency": "USD"}}]
+        self.env.cli("ingest", self.ingest(*events), check=True)
+        self.assertEqual(self.sql("SELECT count(*) FROM notifications WHERE status = 'pending'"), str(n))
+        run = {"env": self.env.env, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        first = subprocess.Popen([BIN, "worker", "--once"], **run)
+        # 0.4 s a message, leases of 2 x 1 s + 5 s: after 20 messages the last ten are due again
+        for _ in range(600):
+            if os.path.exists(out) and sum(1 for _ in open(out)) >= 20:
+                break
+            time.sleep(0.05)
+        second = subprocess.Popen([BIN, "worker", "--once"], **run)
+        for w in (first, second):
+            _, err = w.communicate(timeout=120)
+            self.assertEqual(w.returncode, 0, err)
+        sent = [json.loads(line)["to"][0] for line in open(out)]
+        self.assertEqual(len(sent), n, sorted(sent))
+        self.assertEqual(len(set(sent)), n)
+        self.assertEqual(self.sql("SELECT status || ' ' || count(*) FROM notifications GROUP BY status"), f"sent {n}")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -8,11 +8,13 @@ as one JSON line {"from", "to": [...], "data"} to the file given by --out.
                         close the connection without the final 250 (a crash/timeout after
                         hand-over, as the client sees it)
   --fail-data N         answer the first N DATA payloads with 451 (temporary failure)
+  --delay SECONDS       wait this long before greeting each connection (a slow relay)
 Prints the port on stdout, then serves until killed."""
 import json
 import socketserver
 import sys
 import threading
+import time
 
 ARGS = sys.argv[1:]
 
@@ -24,6 +26,7 @@ def opt(name, default=None):
 OUT = opt("--out", "/dev/null")
 DROP = [int(opt("--drop-after-data", "0"))]
 FAIL = [int(opt("--fail-data", "0"))]
+DELAY = float(opt("--delay", "0"))
 LOCK = threading.Lock()
 
 
@@ -33,6 +36,8 @@ class Handler(socketserver.StreamRequestHandler):
         self.wfile.flush()
 
     def handle(self):
+        if DELAY:
+            time.sleep(DELAY)
         self.reply("220 sink ESMTP")
         mail_from, rcpts = None, []
         while True:
