@@ -326,20 +326,13 @@ enum ff_err ledger_expire(struct engine *e, const struct reward *r, int64_t now,
 	return transfer(e, from, "expired", cur, rem, "expiry", r->id, now, d);
 }
 
-enum ff_err engine_participant_redeem(struct engine *e, const struct actor *a, const char *id, int64_t amount,
-				      const char *currency, json_t **out, struct ff_diag *d)
+/* One redemption in its own transaction (a savepoint under the caller's). */
+static enum ff_err redeem(struct engine *e, const struct actor *a, const char *id, int64_t amount,
+			  const char *currency, struct ff_diag *d)
 {
-	if ((a->participant[0] && strcmp(a->participant, id)) || !participant_exists(e, id))
-		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no participant %s", id));
-	if (!currency || !money_currency_valid(currency))
-		return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "currency", "unknown currency \"%s\"",
-					    currency ? currency : ""));
-	if (amount <= 0 || amount > MONEY_MAX)
-		return core_done(e, ff_fail(d, FF_E_INVALID_AMOUNT, "amount",
-					    "amount must be a positive integer of minor units"));
 	enum ff_err err = core_begin(e, d);
 	if (err)
-		return core_done(e, err);
+		return err;
 	int64_t now = fftime_now();
 	int64_t bal = balance_locked(e, id, currency);
 	if (bal < amount) {
@@ -377,7 +370,32 @@ enum ff_err engine_participant_redeem(struct engine *e, const struct actor *a, c
 		json_decref(detail);
 	}
 end:
-	err = core_end(e, err, d);
+	return core_end(e, err, d);
+}
+
+enum ff_err engine_participant_redeem(struct engine *e, const struct actor *a, const char *id, int64_t amount,
+				      const char *currency, json_t **out, struct ff_diag *d)
+{
+	if ((a->participant[0] && strcmp(a->participant, id)) || !participant_exists(e, id))
+		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no participant %s", id));
+	if (!currency || !money_currency_valid(currency))
+		return core_done(e, ff_fail(d, FF_E_INVALID_CURRENCY, "currency", "unknown currency \"%s\"",
+					    currency ? currency : ""));
+	if (amount <= 0 || amount > MONEY_MAX)
+		return core_done(e, ff_fail(d, FF_E_INVALID_AMOUNT, "amount",
+					    "amount must be a positive integer of minor units"));
+	/* PostgreSQL: the balance row is locked first and the audit chain last, while an
+	 * ingest's clawback takes the chain first and then the balance; when both meet, one
+	 * of them is chosen as the deadlock's victim. A lost race left nothing behind (the
+	 * transaction or savepoint was rolled back, releasing its locks): it runs again and
+	 * checks the balance anew, like an ingest or a worker chunk would. */
+	enum ff_err err;
+	for (int tries = 0;; tries++) {
+		err = redeem(e, a, id, amount, currency, d);
+		if (!err || !core_retryable(e, err) || tries >= CORE_TX_RETRIES)
+			break;
+		core_retry_pause(tries);
+	}
 	if (!err)
 		*out = json_pack("{s:s, s:s, s:I, s:s, s:I}", "object", "redemption", "participant", id, "amount",
 				 (json_int_t)amount, "currency", currency, "balance",

@@ -357,6 +357,44 @@ class Races(FulfillTest):
         self.assertEqual(len(set(sent)), n)
         self.assertEqual(self.sql("SELECT status || ' ' || count(*) FROM notifications GROUP BY status"), f"sent {n}")
 
+    def test_a_redemption_meeting_a_clawback_is_not_refused(self):
+        # a redemption holds the balance row and waits for the audit chain, a refund's
+        # clawback holds the chain and waits for the balance row: the deadlock's victim
+        # runs again instead of failing (here the redemption: it waited last)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.env.cli("program", "load", os.path.join(root, "examples", "programs", "give20get20.json"),
+                     "--activate", check=True)
+        events = [{"id": "pa", "type": "participant", "data": {"id": "ra", "status": "active"}}]
+        for i in (1, 2):
+            events += [
+                {"id": f"pf{i}", "type": "participant", "data": {"id": f"f{i}", "status": "active"}},
+                {"id": f"rf{i}", "type": "referral", "data": {"id": f"rf{i}", "program": "give20get20",
+                                                              "referrer": "ra", "referred": f"f{i}"}},
+                {"id": f"c{i}", "type": "conversion", "data": {"id": f"o{i}", "participant": f"f{i}",
+                                                               "amount": 5000, "currency": "USD"}}]
+        self.env.cli("ingest", self.ingest(*events), check=True)
+        self.env.cli("worker", "--once", check=True)
+        self.env.cli("redeem", "ra", "1", "USD", check=True)  # the "redemptions" balance row
+        self.assertEqual(self.sql("SELECT balance FROM ledger_balances WHERE account = 'participant:ra'"), "3900")
+        # the redemption locks ra's balance, then waits for the "redemptions" row
+        hold = self.session("BEGIN; SELECT 1 FROM ledger_balances WHERE account = 'redemptions' FOR UPDATE;")
+        run = {"env": self.env.env, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        redeem = subprocess.Popen([BIN, "redeem", "ra", "5", "USD"], **run)
+        self.wait_blocked(1)
+        refund = subprocess.Popen([BIN, "ingest", self.ingest({"id": "x1", "type": "refund",
+                                                               "data": {"conversion": "o1"}})], **run)
+        self.wait_blocked(2)
+        time.sleep(1.5)  # past deadlock_timeout: the refund checked for a deadlock and found none
+        self.end(hold)
+        out, err = redeem.communicate(timeout=60)
+        self.assertEqual(redeem.returncode, 0, err)
+        self.assertIn("redeemed 5.00 USD", out)
+        out, err = refund.communicate(timeout=60)
+        self.assertEqual(refund.returncode, 0, err)
+        self.assertIn("accepted 1", out)
+        self.assertEqual(self.sql("SELECT balance FROM ledger_balances WHERE account = 'participant:ra'"), "1400")
+        self.assertEqual(self.env.cli("audit", "verify").returncode, 0)
+
 
 if __name__ == "__main__":
     unittest.main()
