@@ -434,7 +434,7 @@ Test(fraud, simulate_computes_missing_stats_as_they_stood)
 			  "\"referrer\":\"bob\",\"referred\":\"g%d\"}}", i, i, i);
 		for (int k = 0; k < 2; k++) { /* a first and a second purchase each */
 			fftime_set_now(T0 + i * 10000 + 1000 + k * 1000);
-			char o[16], who[8];
+			char o[32], who[16];
 			snprintf(o, sizeof(o), "op%d_%d", i, k);
 			snprintf(who, sizeof(who), "f%d", i);
 			fx_conversion(&F, o, who, 5000);
