@@ -407,10 +407,8 @@ Test(connect, recurly_and_braintree)
 	json_decref(s);
 }
 
-/* Braintree keeps one discount of an id per subscription and has no idempotency keys:
- * a duplicate on a reward's first attempt is another reward's discount, and this one
- * was not applied - it fails (for an operator) instead of passing as paid. */
-Test(connect, braintree_second_reward_on_a_subscription_fails)
+/* Program bt pays lee's subscription (sub_lee) a Braintree discount of $15. */
+static void braintree_lee(void)
 {
 	fx_program(&F, "{\"id\":\"bt\",\"name\":\"BT\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
 		       "\"type\":\"credit\",\"amount\":1500}],\"hold_days\":0,\"fulfillment\":{\"credit\":\"braintree\"}}");
@@ -420,6 +418,14 @@ Test(connect, braintree_second_reward_on_a_subscription_fails)
 				  P.url));
 	fx_ok(&F, "{\"id\":\"p-lee\",\"type\":\"participant\",\"data\":{\"id\":\"lee\",\"attributes\":"
 		  "{\"braintree_subscription_id\":\"sub_lee\"}}}");
+}
+
+/* Braintree keeps one discount of an id per subscription and has no idempotency keys:
+ * a duplicate on a reward's first attempt is another reward's discount, and this one
+ * was not applied - it fails (for an operator) instead of passing as paid. */
+Test(connect, braintree_second_reward_on_a_subscription_fails)
+{
+	braintree_lee();
 	fx_friend_converts(&F, "bt", "lee", 1);
 	fx_friend_converts(&F, "bt", "lee", 2);
 	json_decref(fx_worker(&F, T0 + 1000));
@@ -441,14 +447,7 @@ Test(connect, braintree_second_reward_on_a_subscription_fails)
  * discount - fulfilled, not failed as if another reward held it. */
 Test(connect, braintree_redrive_after_a_crash_is_fulfilled)
 {
-	fx_program(&F, "{\"id\":\"bt\",\"name\":\"BT\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
-		       "\"type\":\"credit\",\"amount\":1500}],\"hold_days\":0,\"fulfillment\":{\"credit\":\"braintree\"}}");
-	json_decref(put_connector("braintree", "{\"type\":\"braintree\",\"config\":{\"merchant_id\":\"m1\","
-					       "\"public_key\":\"pub\",\"private_key\":\"priv_123456789\","
-					       "\"discount_id\":\"referral15\",\"base_url\":\"%s\"}}",
-				  P.url));
-	fx_ok(&F, "{\"id\":\"p-lee\",\"type\":\"participant\",\"data\":{\"id\":\"lee\",\"attributes\":"
-		  "{\"braintree_subscription_id\":\"sub_lee\"}}}");
+	braintree_lee();
 	fx_friend_converts(&F, "bt", "lee", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
