@@ -420,13 +420,16 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	 * time order), per program the first (first touch) or the last (last touch); the
 	 * whole rows, which the eligibility context is made of. A referral that occurred
 	 * after the purchase (the conversion event delivered late) did not bring it about:
-	 * it is not a candidate (docs/programs.md) */
+	 * it is not a candidate (docs/programs.md) - when its time was given. A referral
+	 * event without occurred_at took its ingest time (occurred_at = created_at), which
+	 * only bounds when it happened: it keeps the benefit of the doubt, or a referral
+	 * queued for a minute would lose the purchase its friend made meanwhile. */
 	json_t *rewards = json_object_get(result, "rewards");
 	json_t *firsts = json_object(), *lasts = json_object();
 	bool later_only = false;
 	while (store_step(st) == 1) {
 		const char *prog = store_col_text(st, 1);
-		if (store_col_int(st, 9) > occurred) {
+		if (store_col_int(st, 9) > occurred && store_col_int(st, 9) != store_col_int(st, 13)) {
 			later_only = true;
 			continue;
 		}

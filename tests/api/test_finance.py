@@ -114,7 +114,9 @@ class Finance(unittest.TestCase):
         credit = {"id": "cred", "name": "Credit", "currency": "USD", "eligibility": True,
                   "rewards": [{"to": "referrer", "type": "credit", "amount": 700}], "hold_days": 0}
         self.env.cli("program", "load", self.env.write("cred.json", json.dumps(credit)), "--activate", check=True)
-        evs = [participant("c1"), {"id": "evt_cref", "type": "referral",
+        # referred before the purchase (conversion() is dated 2026-10-02): a referral
+        # after it would not be credited with it
+        evs = [participant("c1"), {"id": "evt_cref", "type": "referral", "occurred_at": "2026-10-01T09:00:00Z",
                                    "data": {"id": "cref_1", "program": "cred", "referrer": "c1", "referred": "c2"}},
                conversion("cord_1", "c2")]
         st, body, _ = self.srv.request("POST", "/v1/events", ndjson(evs), key=self.admin, ctype="application/x-ndjson")

@@ -401,8 +401,10 @@ class FormulaCells(FinanceCase):
 
     def test_formula_like_cells_are_written_as_text(self):
         who = "=SUM(1+2)"
+        person = participant(who)
+        person["data"]["email"] = "sum@example.com"  # an id is free text; an e-mail is an address
         post_events(self, self.srv, self.admin,
-                    [participant(who), referral("fref_1", "cash25", who, "fg1"), conversion("ford_1", "fg1")])
+                    [person, referral("fref_1", "cash25", who, "fg1"), conversion("ford_1", "fg1")])
         self.run_jobs()
         rid = self.ok("GET", "/v1/rewards?participant=" + urllib.parse.quote(who), key=self.admin)["data"][0]["id"]
         fulfiller = self.env.key("fulfiller", "--fulfiller", "acme")

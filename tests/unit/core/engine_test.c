@@ -600,6 +600,16 @@ Test(engine, a_referral_after_the_purchase_does_not_earn_it)
 	j = fx_rewards(&F, NULL, "jessica");
 	cr_assert_eq(json_array_size(j), 2);
 	json_decref(j);
+
+	/* a referral sent without occurred_at took its ingest time, which only bounds when
+	 * it happened: a purchase dated a little before that ingest still counts */
+	fx_participant(&F, "amy");
+	fftime_set_now(T0 + 10 * DAY); /* 2026-10-11 */
+	fx_ok(&F, "{\"id\":\"f\",\"type\":\"referral\",\"data\":{\"id\":\"r4\",\"program\":\"ft\",\"referrer\":"
+		  "\"jessica\",\"referred\":\"amy\"}}");
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"g\",\"type\":\"conversion\",\"occurred_at\":\"2026-10-10T23:59:00Z\","
+			       "\"data\":{\"id\":\"o3\",\"participant\":\"amy\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     1, "the referral's time is not known to be after the purchase");
 }
 
 Test(engine, referral_trigger_and_other_types)
