@@ -241,7 +241,8 @@ static bool blank(const char *p, size_t n)
 }
 
 /* One complete NDJSON line (owned, with room for a NUL): drop a CR before the newline
- * and a UTF-8 byte-order mark at the start of the file, then queue it. */
+ * and a UTF-8 byte-order mark at the start of the file, then queue it (or free it when
+ * only the mark made it non-blank). */
 static int add_line(struct ingest *in, size_t line, char *text, size_t len)
 {
 	if (len && text[len - 1] == '\r')
@@ -249,6 +250,10 @@ static int add_line(struct ingest *in, size_t line, char *text, size_t len)
 	if (line == 1 && len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
 		memmove(text, text + 3, len - 3);
 		len -= 3;
+		if (blank(text, len)) { /* the mark alone on the first line: a blank line */
+			free(text);
+			return CLI_OK;
+		}
 	}
 	text[len] = '\0';
 	return add_event(in, line, text, len);

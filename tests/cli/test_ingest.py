@@ -68,6 +68,16 @@ class IngestNdjson(FulfillTest):
         r = self.env.cli("ingest", p)
         self.assertEqual(summary(r), (2, 0, 0), r.stderr)
 
+    def test_byte_order_mark_alone_on_the_first_line(self):
+        # an editor that saves a UTF-8 mark, then the events from line 2: the first
+        # line is blank once the mark is gone
+        p = os.path.join(self.env.dir, "bom-line.ndjson")
+        with open(p, "wb") as f:
+            f.write(b"\xef\xbb\xbf\r\n" + ndjson(participant("p1"), participant("p2")).encode())
+        r = self.env.cli("ingest", p)
+        self.assertEqual(r.stderr, "")
+        self.assertEqual(summary(r), (2, 0, 0))
+
     def test_blank_lines_and_crlf(self):
         text = json.dumps(participant("p1")) + "\r\n\r\n   \n" + json.dumps(participant("p2"))  # no final newline
         p = self.env.write("crlf.ndjson", text)
