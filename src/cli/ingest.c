@@ -342,7 +342,8 @@ enum col_kind { COL_TOP, COL_DATA_ID, COL_DATA_INT, COL_DATA_STR, COL_ATTR };
 
 struct column {
 	enum col_kind kind;
-	const char *key; /* member name (points into the header copy) */
+	const char *name; /* the column's name as in the header, trimmed (header copy) */
+	const char *key;  /* member name (points into the header copy) */
 };
 
 static const char *const int_columns[] = {"amount", "quantity"};
@@ -364,15 +365,19 @@ static int csv_header(struct ingest *in, char **fields, size_t n, struct column 
 		size_t l = strlen(nm);
 		while (l && nm[l - 1] == ' ')
 			nm[--l] = '\0';
+		/* Compared by the whole name: cols[].key of "attributes.plan" is "plan",
+		 * which a column "plan" does not repeat. */
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(cols[j].key, nm) == 0 && cols[j].kind != COL_DATA_ID) {
+			if (strcmp(cols[j].name, nm) == 0) {
+				int rc = cli_fail("%s: column '%s' appears twice in the header",
+						  in->name, nm);
 				free(cols);
 				for (size_t k = 0; k <= i; k++)
 					free(names[k]);
 				free(names);
-				return cli_fail("%s: column '%s' appears twice in the header",
-						in->name, nm);
+				return rc;
 			}
+		cols[i].name = nm;
 		cols[i].key = nm;
 		cols[i].kind = COL_DATA_STR;
 		if (!strcmp(nm, "id") || !strcmp(nm, "type") || !strcmp(nm, "occurred_at")) {

@@ -268,6 +268,21 @@ class IngestCsv(FulfillTest):
         self.assertEqual(summary(r), (0, 0, 1))
         self.assertIn("unknown_field", error_lines(r)[2])
 
+    def test_attribute_column_beside_the_field_of_the_same_name(self):
+        # attributes.category is data.attributes.category, not a second data.category
+        people = "id,type,participant_id,country,currency\ne1,participant,kim,US,USD\n"
+        self.env.cli("ingest", self.env.write("p.csv", people), check=True)
+        convs = ("id,type,conversion_id,participant,amount,currency,attributes.category,category\n"
+                 "e2,conversion,o1,kim,7500,USD,footwear,shoes\n")
+        r = self.env.cli("ingest", self.env.write("c.csv", convs))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(summary(r), (1, 0, 0), r.stderr)
+
+    def test_header_repeating_a_column(self):
+        r = self.env.cli("ingest", self.env.write("x.csv", "id,type,participant_id,name, name\n"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("column 'name' appears twice in the header", r.stderr)
+
     def test_header_without_id_or_type(self):
         r = self.env.cli("ingest", self.env.write("x.csv", "name,email\na,b\n"))
         self.assertEqual(r.returncode, 1)
