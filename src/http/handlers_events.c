@@ -42,10 +42,17 @@ static void preparse(struct ingest_item *it)
 		it->parsed = NULL;
 }
 
+/* A UTF-8 byte-order mark at the start of the body is not part of the first event
+ * (RFC 8259 lets a parser ignore it; `fulfill ingest` does): its length, or 0. */
+static size_t bom_len(const char *s, size_t n)
+{
+	return n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+}
+
 static enum ff_err split_ndjson(struct ctx *c, struct gc_job *job)
 {
 	size_t cap = 0, lines = 0, events = 0;
-	const char *p = c->body, *end = c->body + c->body_len;
+	const char *p = c->body + bom_len(c->body, c->body_len), *end = c->body + c->body_len;
 
 	/* count first so the arrays are sized once and the cap is checked up front */
 	for (const char *q = p; q < end;) {
@@ -105,19 +112,22 @@ enum ff_err h_events(struct ctx *c)
 		if (err)
 			goto fail;
 	} else {
-		if (blank(c->body, c->body_len) || c->body_len == 0) {
+		size_t skip = bom_len(c->body, c->body_len);
+		const char *text = c->body + skip;
+		size_t len = c->body_len - skip;
+		if (len == 0 || blank(text, len)) {
 			err = ff_fail(&c->diag, FF_E_INVALID, NULL,
 				      "the request body must be an event object");
 			goto fail;
 		}
-		err = precheck(c->body, c->body_len, &c->diag);
+		err = precheck(text, len, &c->diag);
 		if (err) {
 			metrics_event("rejected");
 			goto fail;
 		}
 		job->items = ff_calloc(1, sizeof(*job->items));
-		job->items[0].text = c->body;
-		job->items[0].len = c->body_len;
+		job->items[0].text = text;
+		job->items[0].len = len;
 		preparse(&job->items[0]);
 		job->n = 1;
 	}

@@ -77,6 +77,18 @@ class Resources(SeededAPITest):
         many = "".join(json.dumps(participant(f"m{i}")) + "\n" for i in range(10001))
         self.err("POST", "/v1/events", many, 413, "too_large", ctype="application/x-ndjson")
 
+    def test_events_byte_order_mark(self):
+        # a UTF-8 byte-order mark before the body is not part of the first event, as
+        # for `fulfill ingest` (docs/ingest.md)
+        bom = b"\xef\xbb\xbf"
+        raw = bom + ndjson([participant("bom1"), participant("bom2")]).encode()
+        b = self.ok("POST", "/v1/events", raw, ctype="application/x-ndjson")
+        self.assertEqual((b["accepted"], b["rejected"]), (2, 0), b)
+        self.assertEqual([r["line"] for r in b["results"]], [1, 2])
+        b = self.ok("POST", "/v1/events", bom + json.dumps(participant("bom3")).encode())
+        self.assertEqual(b["outcome"], "accepted", b)
+        self.err("POST", "/v1/events", bom, 400, "invalid_request")
+
     # ---- programs ----
 
     def test_program_lifecycle(self):
