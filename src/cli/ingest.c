@@ -430,9 +430,11 @@ static int csv_row(struct ingest *in, size_t line, const struct column *cols, si
 			if (errno || end == v || *end) {
 				char param[64];
 				snprintf(param, sizeof(param), "data.%s", cols[i].key);
+				/* an amount that is not an integer is invalid_amount, as the
+				 * same event in NDJSON ("amount": 12.5) */
+				bool amount = errno == ERANGE || !strcmp(cols[i].key, "amount");
 				rc = add_rejected(in, line,
-						  errno == ERANGE ? "invalid_amount"
-								  : "invalid_request",
+						  amount ? "invalid_amount" : "invalid_request",
 						  param, "'%.40s' is not an integer%s", v,
 						  errno == ERANGE ? " in range" : "");
 				goto out;

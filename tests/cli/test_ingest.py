@@ -248,6 +248,7 @@ class IngestCsv(FulfillTest):
         self.assertEqual(summary(r), (1, 0, 2), r.stderr)
         errs = error_lines(r)
         self.assertIn("(data.amount)", errs[3])
+        self.assertTrue(errs[3].startswith("invalid_amount: "), errs[3])  # as in NDJSON
         self.assertTrue(errs[4].startswith("malformed_csv: "), errs[4])
         rewards = self.env.cli_json("rewards", "list", "--program", "give20get20")["data"]
         self.assertEqual(sorted(x["role"] for x in rewards), ["referred", "referrer"])
