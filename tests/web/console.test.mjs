@@ -67,12 +67,39 @@ test('review queue: approve, reject and bulk approve change the rewards\' status
   assert.equal(rejected.status, 'cancelled');
   assert.match(rejected.history.at(-1).reason, /duplicate account/);
 
+  // bulk reject asks first; "Never mind" rejects nothing and gives the focus back
+  const status = async (id) => (await ok(seed, seed.keys.admin, `/v1/rewards/${id}`)).status;
   await p.waitForSelector(`tr[data-reward="${r2}"]`);
   await p.check(`tr[data-reward="${r2}"] input[type=checkbox]`);
   await p.check(`tr[data-reward="${r3}"] input[type=checkbox]`);
+  await p.click('#bulk-reject');
+  await p.waitForSelector('.bulk .confirm:has-text("Reject 2 rewards? They are cancelled and will not be paid.")');
+  assert.equal(await p.evaluate(() => document.activeElement.className), 'confirm-yes');
+  assert.deepEqual([await status(r2), await status(r3)], ['review', 'review'], 'nothing is rejected before the answer');
+  await p.click('.bulk .confirm-no');
+  assert.equal(await p.$$eval('.bulk .confirm', (x) => x.length), 0);
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'bulk-reject');
+  assert.deepEqual([await status(r2), await status(r3)], ['review', 'review']);
+  // changing the selection withdraws an open question
+  await p.click('#bulk-reject');
+  await p.waitForSelector('.bulk .confirm');
+  await p.uncheck(`tr[data-reward="${r3}"] input[type=checkbox]`);
+  assert.equal(await p.$$eval('.bulk .confirm', (x) => x.length), 0);
+  // confirmed: only the selected reward is rejected, with the reason
+  await p.fill('#bulk-reason', 'bulk duplicate');
+  await p.click('#bulk-reject');
+  await p.click('.bulk .confirm-yes:has-text("Reject 1 reward")');
+  await p.waitForSelector('.messages [role=status]:has-text("0 approved, 1 rejected")');
+  const bulkRejected = await ok(seed, seed.keys.admin, `/v1/rewards/${r2}`);
+  assert.equal(bulkRejected.status, 'cancelled');
+  assert.match(bulkRejected.history.at(-1).reason, /bulk duplicate/);
+  assert.equal(await status(r3), 'review');
+
+  await p.waitForSelector(`tr[data-reward="${r3}"]`);
+  await p.check(`tr[data-reward="${r3}"] input[type=checkbox]`);
   await p.click('#bulk-approve');
-  await p.waitForSelector('.messages [role=status]:has-text("2 approved, 0 rejected")');
-  for (const id of [r2, r3]) assert.equal((await ok(seed, seed.keys.admin, `/v1/rewards/${id}`)).status, 'approved');
+  await p.waitForSelector('.messages [role=status]:has-text("1 approved, 0 rejected")');
+  assert.equal(await status(r3), 'approved');
   await p.waitForSelector('p.empty:has-text("review queue is empty")');
 });
 

@@ -92,6 +92,27 @@ export function notice(text, kind = 'ok') {
   return h('div', { class: 'alert ' + kind, role: 'status' }, text);
 }
 
+// Asks before a destructive action (delete, revoke, reject, close): `button` makes way
+// for "question [confirm] [Never mind]" beside it, with the focus on the confirm button.
+// Never mind (or Escape) puts the button back and focuses it; confirm puts it back and
+// calls onConfirm(button), which does the action and says what happened.
+export function confirmAction(button, { question, confirm, onConfirm }) {
+  const yes = h('button', { type: 'button', class: 'confirm-yes' }, confirm);
+  const no = h('button', { type: 'button', class: 'confirm-no' }, 'Never mind');
+  const box = h('span', { class: 'confirm', role: 'group', 'aria-label': question },
+    h('span', { class: 'confirm-question' }, question), ' ', yes, ' ', no);
+  const restore = () => { box.remove(); button.hidden = false; };
+  no.addEventListener('click', () => { restore(); button.focus(); });
+  box.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') { ev.preventDefault(); restore(); button.focus(); }
+  });
+  yes.addEventListener('click', () => { restore(); onConfirm(button); });
+  button.hidden = true;
+  button.after(box);
+  yes.focus();
+  return box;
+}
+
 // Paging by `starting_after` (API.md): remembers the ids each page started after so
 // "Previous" works too. load(after) -> {data, has_more}.
 export function pager(load, render, onError) {

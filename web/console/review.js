@@ -4,7 +4,7 @@
 
 import { get, post } from './api.js';
 import { actionBar } from './actions.js';
-import { badge, clear, errorBox, h, link, notice, pager, table, time } from './dom.js';
+import { badge, clear, confirmAction, errorBox, h, link, notice, pager, table, time } from './dom.js';
 import { formatRewardValue } from './format.js';
 
 export async function render(view, ctx, { params }) {
@@ -29,6 +29,10 @@ export async function render(view, ctx, { params }) {
       approveAll, ' ', rejectAll, ' ', h('label', { for: 'bulk-reason' }, 'Reason'), ' ', reason)
     : notice(`Your key's role (${ctx.role}) can see the queue but not approve or reject.`, 'info');
   const syncBulk = () => {
+    // a changed selection withdraws an open "Reject n rewards?" question
+    const asking = rejectAll.nextElementSibling;
+    if (asking && asking.classList.contains('confirm')) asking.remove();
+    rejectAll.hidden = false;
     approveAll.disabled = rejectAll.disabled = selected.size === 0;
     clear(approveAll, `Approve selected (${selected.size})`);
     clear(rejectAll, `Reject selected (${selected.size})`);
@@ -71,8 +75,7 @@ export async function render(view, ctx, { params }) {
     }
   }
 
-  async function decide(kind) {
-    const ids = [...selected];
+  async function decide(kind, ids = [...selected]) {
     const body = kind === 'approve' ? { approve: ids } : { reject: ids };
     if (reason.value.trim()) body.reason = reason.value.trim();
     approveAll.disabled = rejectAll.disabled = true;
@@ -90,7 +93,16 @@ export async function render(view, ctx, { params }) {
     }
   }
   approveAll.addEventListener('click', () => decide('approve'));
-  rejectAll.addEventListener('click', () => decide('reject'));
+  // Rejecting cancels the rewards for good (they are never paid): ask first.
+  rejectAll.addEventListener('click', () => {
+    const ids = [...selected];
+    const n = ids.length;
+    confirmAction(rejectAll, {
+      question: `Reject ${n} reward${n === 1 ? '' : 's'}? They are cancelled and will not be paid.`,
+      confirm: `Reject ${n} reward${n === 1 ? '' : 's'}`,
+      onConfirm: () => decide('reject', ids),
+    });
+  });
 
   clear(view, h('h1', {}, 'Review queue'), filter, bulk, messages, list, p.nav);
   await reload();
