@@ -251,8 +251,16 @@ test('finance: a batch is created, closed, fulfilled and reconciled; discrepanci
   const bid = decodeURIComponent(await p.evaluate(() => location.hash.split('/')[2]));
   await p.waitForSelector('#batch-close');
   assert.match(await text(p, '.facts'), /\$50\.00/);
+  // closing asks first, saying what is closed; Never mind leaves it open
   await p.click('#batch-close');
+  await p.waitForSelector('.actions .confirm:has-text("Close this batch of 2 rewards ($50.00 (2))? It cannot be reopened")');
+  await p.click('.actions .confirm-no');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'batch-close');
+  assert.equal((await ok(seed, seed.keys.finance, '/v1/batches/' + bid)).status, 'open');
+  await p.click('#batch-close');
+  await p.click('.actions .confirm-yes');
   await p.waitForSelector('.messages [role=status]:has-text("is now closed")');
+  assert.equal((await ok(seed, seed.keys.finance, '/v1/batches/' + bid)).status, 'closed');
   await p.fill('#batch-reference', 'CM-1001');
   await p.click('.actions form button[type=submit]');
   await p.waitForSelector('.messages [role=status]:has-text("is now fulfilled")');

@@ -302,6 +302,7 @@ test('fulfiller: signs in, sees and works its own batches and its credit status 
   const report = await (await import('node:fs/promises')).readFile(await csv.path(), 'utf8');
   for (const id of seed.cash) assert.ok(report.includes(id));
   await p.click('#batch-close');
+  await p.click('.actions .confirm-yes');
   await p.waitForSelector('.messages [role=status]:has-text("is now closed")');
   await p.fill('#batch-reference', 'ACME-77');
   await p.click('.actions form button[type=submit]');

@@ -8,7 +8,7 @@
 
 import { api, get, post } from './api.js';
 import { reconcileForm, reconcileResult } from './reconcile.js';
-import { badge, clear, errorBox, facts, h, link, notice, pager, table, time } from './dom.js';
+import { badge, clear, confirmAction, errorBox, facts, h, link, notice, pager, table, time } from './dom.js';
 import { formatMoney } from './format.js';
 import { download } from './download.js';
 
@@ -113,7 +113,12 @@ async function renderOne(view, ctx, id) {
     if (ctx.can('batches.write')) {
       if (b.status === 'open') {
         const close = h('button', { type: 'button', id: 'batch-close' }, 'Close (exported to the fulfiller)');
-        close.addEventListener('click', () => step(close, 'close'));
+        // a closed batch cannot be reopened: its rewards are fixed and it goes to the fulfiller
+        close.addEventListener('click', () => confirmAction(close, {
+          question: `Close this batch of ${b.count} reward${b.count === 1 ? '' : 's'} (${totals(b)})? It cannot be reopened: no reward can be added or taken out.`,
+          confirm: 'Close the batch',
+          onConfirm: () => step(close, 'close'),
+        }));
         actions.append(close, ' ');
       }
       if (b.status === 'open' || b.status === 'closed') {
