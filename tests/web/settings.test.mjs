@@ -35,8 +35,19 @@ test('connectors: an admin creates and updates one; secrets stay write-only; del
   await p.fill('#cn-config', '{"api_key": "sk_1", "colour": 1}');
   await p.click('form.connector-form button[type=submit]');
   await p.waitForSelector('.messages [role=alert]:has-text("unknown_field")');
+  // delete asks first; each row's buttons are named after their connector
+  assert.equal(await p.getAttribute('tr[data-connector=stripe_main] button.delete-connector', 'aria-label'),
+    'Delete connector stripe_main');
   await p.click('tr[data-connector=stripe_main] button.delete-connector');
-  await p.waitForSelector('.messages [role=status]:has-text("deleted")');
+  await p.waitForSelector('tr[data-connector=stripe_main] .confirm:has-text("Delete connector stripe_main?")');
+  assert.equal(await p.evaluate(() => document.activeElement.textContent), 'Delete stripe_main');
+  await p.keyboard.press('Escape');
+  assert.equal(await p.$$eval('.confirm', (x) => x.length), 0);
+  assert.equal(await p.evaluate(() => document.activeElement.className), 'delete-connector');
+  assert.equal((await api(seed, seed.keys.admin, 'GET', '/v1/connectors/stripe_main'))[0], 200, 'not deleted before the answer');
+  await p.click('tr[data-connector=stripe_main] button.delete-connector');
+  await p.click('tr[data-connector=stripe_main] .confirm-yes');
+  await p.waitForSelector('.messages [role=status]:has-text("Connector stripe_main deleted")');
   assert.equal((await api(seed, seed.keys.admin, 'GET', '/v1/connectors/stripe_main'))[0], 404);
   // an operator reads connectors but has no buttons
   const o = await signedIn('operator', '#/settings/connectors');
@@ -63,6 +74,9 @@ test('webhook endpoints: created with its secret shown once, deliveries, deleted
   await p.click('form.webhook-form button[type=submit]');
   await p.waitForSelector('.messages [role=alert]');
   await p.click(`tr[data-endpoint="${id}"] button.delete-endpoint`);
+  await p.waitForSelector(`tr[data-endpoint="${id}"] .confirm:has-text("Delete endpoint ${id} (https://93.184.216.34/hooks)?")`);
+  assert.equal((await ok(seed, seed.keys.admin, '/v1/webhook-endpoints')).data.length, 1, 'not deleted before the answer');
+  await p.click(`tr[data-endpoint="${id}"] .confirm-yes`);
   await p.waitForSelector('.messages [role=status]:has-text("deleted")');
   assert.equal((await ok(seed, seed.keys.admin, '/v1/webhook-endpoints')).data.length, 0);
 });
@@ -106,8 +120,26 @@ test('API keys: a new key is shown once with a copy button, works, and is revoke
   assert.deepEqual([me.role, me.participant], ['partner', 'bob']);
   assert.equal(await p.evaluate(() => sessionStorage.getItem('fulfill.api_key')), seed.keys.admin, 'the new key is not stored');
   await p.click(`tr[data-prefix="${me.prefix}"] button.revoke-key`);
+  await p.waitForSelector(`tr[data-prefix="${me.prefix}"] .confirm:has-text("Revoke key ${me.prefix}…? Whatever uses it is refused")`);
+  assert.equal((await api(seed, key, 'GET', '/v1/me'))[0], 200, 'not revoked before the answer');
+  await p.click(`tr[data-prefix="${me.prefix}"] .confirm-no`);
+  assert.equal((await api(seed, key, 'GET', '/v1/me'))[0], 200);
+  await p.click(`tr[data-prefix="${me.prefix}"] button.revoke-key`);
+  await p.click(`tr[data-prefix="${me.prefix}"] .confirm-yes`);
   await p.waitForSelector(`.messages [role=status]:has-text("${me.prefix} revoked")`);
   assert.equal((await api(seed, key, 'GET', '/v1/me'))[0], 401);
+  // revoking by prefix asks too
+  const [, other] = await api(seed, seed.keys.admin, 'POST', '/v1/api-keys', { role: 'auditor', name: 'by prefix' });
+  await p.fill('#k-prefix', other.prefix);
+  await p.press('#k-prefix', 'Enter');
+  await p.waitForSelector(`form.revoke-form .confirm:has-text("Revoke key ${other.prefix}…?")`);
+  await p.press('#k-prefix', 'Enter'); // asked again: still one question
+  assert.equal(await p.$$eval('form.revoke-form .confirm', (x) => x.length), 1);
+  assert.equal((await api(seed, other.key, 'GET', '/v1/me'))[0], 200, 'not revoked before the answer');
+  await p.click('form.revoke-form .confirm-yes');
+  await p.waitForSelector(`.messages [role=status]:has-text("${other.prefix} revoked")`);
+  assert.equal((await api(seed, other.key, 'GET', '/v1/me'))[0], 401);
+  assert.equal(await p.inputValue('#k-prefix'), '');
   // a partner key without its participant: the server's error
   await p.selectOption('#k-role', 'fulfiller');
   await p.fill('#k-scope', ' ');
@@ -168,6 +200,10 @@ test('blocklist: add and remove an entry', async () => {
   await p.click('form.blocklist-form button[type=submit]');
   await p.waitForSelector('.messages [role=alert]');
   await p.click('tr[data-kind=ip] button.unblock');
+  await p.waitForSelector('tr[data-kind=ip] .confirm:has-text("Unblock ip 198.51.100.0/24?")');
+  assert.equal((await ok(seed, seed.keys.operator, '/v1/blocklist')).data.length, 1, 'not removed before the answer');
+  await p.click('tr[data-kind=ip] .confirm-yes');
+  await p.waitForSelector('.messages [role=status]:has-text("Removed ip 198.51.100.0/24")');
   await p.waitForSelector('p.empty:has-text("blocklist is empty")');
   assert.equal((await ok(seed, seed.keys.operator, '/v1/blocklist')).data.length, 0);
 });
@@ -245,6 +281,9 @@ test('payout fees: finance lists, creates, updates and deletes one; the server\'
   assert.equal(await text(p, `${row} .fixed`), '$0.25');
   // delete
   await p.click(`${row} button.delete-fee`);
+  await p.waitForSelector(`${row} .confirm:has-text("Delete the USD fee of manual?")`);
+  assert.deepEqual(await fees(), [['manual', 'USD', 25, 350]], 'not deleted before the answer');
+  await p.click(`${row} .confirm-yes`);
   await p.waitForSelector('.messages [role=status]:has-text("The USD fee of manual is deleted")');
   await p.waitForSelector('#fees-list p.empty');
   assert.deepEqual(await fees(), []);

@@ -4,7 +4,7 @@
 // working at once). The API lists no keys, so the screen lists only the ones made here.
 
 import { api, post } from './api.js';
-import { clear, errorBox, h, notice, table, time } from './dom.js';
+import { clear, confirmAction, errorBox, h, notice, table, time } from './dom.js';
 import { secretOnce } from './secret.js';
 
 const ROLES = ['admin', 'operator', 'finance', 'auditor', 'ingest', 'fulfiller', 'partner'];
@@ -48,7 +48,20 @@ export async function render(view, ctx) {
   const prefix = h('input', { id: 'k-prefix', name: 'prefix', required: true, size: 24, placeholder: 'fk_partner_AbCdEfGh' });
   const revoke = h('form', { class: 'revoke-form', 'aria-labelledby': 'kr-title' }, h('h3', { id: 'kr-title' }, 'Revoke a key'),
     h('label', { for: 'k-prefix' }, 'Key prefix'), ' ', prefix, ' ', h('button', { type: 'submit' }, 'Revoke'));
-  revoke.addEventListener('submit', (ev) => { ev.preventDefault(); doRevoke(prefix.value.trim()); });
+  const revokeButton = revoke.querySelector('button[type=submit]');
+  revoke.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const p = prefix.value.trim();
+    askRevoke(revokeButton, p, () => { revoke.reset(); });
+  });
+  // Revoking cannot be undone: whatever uses the key stops working at once.
+  function askRevoke(button, p, then) {
+    confirmAction(button, {
+      question: `Revoke key ${p}…? Whatever uses it is refused from now on; this cannot be undone.`,
+      confirm: `Revoke ${p}`,
+      onConfirm: async () => { if (await doRevoke(p) && then) then(); },
+    });
+  }
   async function doRevoke(p) {
     try {
       await api('DELETE', '/v1/api-keys/' + encodeURIComponent(p));
@@ -56,8 +69,10 @@ export async function render(view, ctx) {
       const i = made.findIndex((m) => m.prefix === p);
       if (i >= 0) made[i].revoked = true;
       showMade();
+      return true;
     } catch (e) {
       clear(messages, errorBox(e, ctx.role));
+      return false;
     }
   }
   function showMade() {
@@ -69,7 +84,8 @@ export async function render(view, ctx) {
         { label: 'Name', cell: (m) => m.name || '' },
         { label: 'Created', cell: (m) => time(m.created_at) },
         { label: 'Actions', cell: (m) => (m.revoked ? 'revoked'
-          : h('button', { type: 'button', class: 'revoke-key', onclick: () => doRevoke(m.prefix) }, 'Revoke')) },
+          : h('button', { type: 'button', class: 'revoke-key', 'aria-label': `Revoke key ${m.prefix}`,
+            onclick: (ev) => askRevoke(ev.currentTarget, m.prefix) }, 'Revoke')) },
       ] }) : '');
   }
   clear(view, h('h2', {}, 'API keys'), h('p', { class: 'hint' }, 'A key is shown once, when it is created; the server keeps only its hash.'),

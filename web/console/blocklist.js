@@ -3,7 +3,7 @@
 // (DELETE /v1/blocklist?kind=&value=) entries, auditors read.
 
 import { api, get, post, query } from './api.js';
-import { clear, errorBox, h, notice, table, time } from './dom.js';
+import { clear, confirmAction, errorBox, h, notice, table, time } from './dom.js';
 
 const KINDS = ['email', 'domain', 'ip', 'device'];
 
@@ -55,7 +55,10 @@ export async function render(view, ctx) {
         { label: 'Note', cell: (e) => e.note || '' },
         { label: 'Added', cell: (e) => time(e.created_at) },
         ...(write ? [{ label: 'Actions', cell: (e) =>
-          h('button', { type: 'button', class: 'unblock', onclick: (ev) => remove(ev.target, e) }, 'Remove') }] : []),
+          h('button', { type: 'button', class: 'unblock', 'aria-label': `Remove ${e.kind} ${e.value} from the blocklist`,
+            onclick: (ev) => confirmAction(ev.currentTarget, {
+              question: `Unblock ${e.kind} ${e.value}? Referrals from it pass the checks again.`,
+              confirm: 'Unblock', onConfirm: (b) => remove(b, e) }) }, 'Remove') }] : []),
       ] }));
   }
   await load().catch((e) => clear(list, errorBox(e, ctx.role)));

@@ -5,7 +5,7 @@
 // a secret left out keeps its stored value (the server's rule).
 
 import { api, get } from './api.js';
-import { badge, clear, errorBox, h, notice, table, time } from './dom.js';
+import { badge, clear, confirmAction, errorBox, h, notice, table, time } from './dom.js';
 
 const TYPES = ['stripe', 'recurly', 'braintree', 'giftcard', 'webhook', 'smtp'];
 const MASKED = /\.\.\./; // "sk_...1234", "..."
@@ -37,8 +37,11 @@ export async function render(view, ctx) {
         { label: 'Breaker', cell: (c) => badge((c.breaker && c.breaker.state) || 'closed') },
         { label: 'Open until', cell: (c) => time(c.breaker && c.breaker.open_until) },
         ...(ctx.can('connectors.write') ? [{ label: 'Actions', cell: (c) => h('div', { class: 'actions' },
-          h('button', { type: 'button', class: 'edit-connector', onclick: () => edit(c) }, 'Edit'), ' ',
-          h('button', { type: 'button', class: 'delete-connector', onclick: (ev) => remove(ev.target, c.id) }, 'Delete')) }] : []),
+          h('button', { type: 'button', class: 'edit-connector', 'aria-label': `Edit connector ${c.id}`, onclick: () => edit(c) }, 'Edit'), ' ',
+          h('button', { type: 'button', class: 'delete-connector', 'aria-label': `Delete connector ${c.id}`,
+            onclick: (ev) => confirmAction(ev.currentTarget, {
+              question: `Delete connector ${c.id}? Its configuration and secrets are gone; rewards that use it wait until it is set up again.`,
+              confirm: `Delete ${c.id}`, onConfirm: (b) => remove(b, c.id) }) }, 'Delete')) }] : []),
       ] }));
   }
   async function remove(button, id) {

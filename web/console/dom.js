@@ -97,6 +97,8 @@ export function notice(text, kind = 'ok') {
 // Never mind (or Escape) puts the button back and focuses it; confirm puts it back and
 // calls onConfirm(button), which does the action and says what happened.
 export function confirmAction(button, { question, confirm, onConfirm }) {
+  const open = button.nextElementSibling;
+  if (open && open.classList.contains('confirm')) open.remove(); // asked again: one question
   const yes = h('button', { type: 'button', class: 'confirm-yes' }, confirm);
   const no = h('button', { type: 'button', class: 'confirm-no' }, 'Never mind');
   const box = h('span', { class: 'confirm', role: 'group', 'aria-label': question },

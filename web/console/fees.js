@@ -9,7 +9,7 @@
 // (`param`, the form's field names being the API's).
 
 import { api, get } from './api.js';
-import { clear, describeError, errorBox, h, notice, table, time } from './dom.js';
+import { clear, confirmAction, describeError, errorBox, h, notice, table, time } from './dom.js';
 import { bpFromPercent, decimalString, formatMoney, formatPercentBp, percentFromBp, toMinorUnits } from './format.js';
 
 // Forget the field errors of `form`.
@@ -58,8 +58,12 @@ export async function render(view, ctx) {
         { label: 'Percent', num: true, cell: (f) => h('span', { class: 'percent' }, formatPercentBp(f.percent_bp)) },
         { label: 'Updated', cell: (f) => time(f.updated_at) },
         ...(write ? [{ label: 'Actions', cell: (f) => h('div', { class: 'actions' },
-          h('button', { type: 'button', class: 'edit-fee', onclick: () => edit(f) }, 'Edit'), ' ',
-          h('button', { type: 'button', class: 'delete-fee', onclick: (ev) => remove(ev.target, f) }, 'Delete')) }] : []),
+          h('button', { type: 'button', class: 'edit-fee', 'aria-label': `Edit the ${f.currency} fee of ${f.connector}`,
+            onclick: () => edit(f) }, 'Edit'), ' ',
+          h('button', { type: 'button', class: 'delete-fee', 'aria-label': `Delete the ${f.currency} fee of ${f.connector}`,
+            onclick: (ev) => confirmAction(ev.currentTarget, {
+              question: `Delete the ${f.currency} fee of ${f.connector}? Its payouts then cost nothing in the KPIs.`,
+              confirm: 'Delete the fee', onConfirm: (b) => remove(b, f) }) }, 'Delete')) }] : []),
       ] }));
   }
   async function remove(button, f) {

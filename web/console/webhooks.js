@@ -4,7 +4,7 @@
 // with its delivery counts and every delivery attempt (50 a page).
 
 import { api, get, post } from './api.js';
-import { badge, clear, errorBox, facts, h, link, notice, pager, table, time } from './dom.js';
+import { badge, clear, confirmAction, errorBox, facts, h, link, notice, pager, table, time } from './dom.js';
 import { secretOnce } from './secret.js';
 
 export async function render(view, ctx, { args }) {
@@ -56,7 +56,10 @@ export async function render(view, ctx, { args }) {
         { label: 'Status', cell: (w) => [badge(w.status), w.disabled_reason ? ' ' + w.disabled_reason : ''] },
         { label: 'Created', cell: (w) => time(w.created_at) },
         ...(ctx.can('webhooks.write') ? [{ label: 'Actions', cell: (w) =>
-          h('button', { type: 'button', class: 'delete-endpoint', onclick: (ev) => remove(ev.target, w.id) }, 'Delete') }] : []),
+          h('button', { type: 'button', class: 'delete-endpoint', 'aria-label': `Delete endpoint ${w.id}`,
+            onclick: (ev) => confirmAction(ev.currentTarget, {
+              question: `Delete endpoint ${w.id} (${w.url})? It receives no more events.`,
+              confirm: 'Delete the endpoint', onConfirm: (b) => remove(b, w.id) }) }, 'Delete') }] : []),
       ] }));
   }
   await load().catch((e) => clear(list, errorBox(e, ctx.role)));
