@@ -273,6 +273,12 @@ test('finance: a batch is created, closed, fulfilled and reconciled; discrepanci
   assert.equal(await p.getAttribute('.recon-result', 'data-status'), 'disputed');
   assert.match(await text(p, '.recon-result tr[data-result=amount_mismatch]'), /\$25\.00.*\$24\.00/);
   assert.equal((await ok(seed, seed.keys.finance, '/v1/batches/' + bid)).status, 'disputed');
+  // the page follows: its status, its last reconciliation, and the lines stay on screen once
+  await p.waitForSelector('.status-line .badge-disputed');
+  await p.waitForSelector('section:has(#b-last):has-text("1 matched, 1 amount mismatch, 0 missing, 1 unexpected")');
+  assert.equal(await p.$$eval('.recon-result', (x) => x.length), 1);
+  assert.deepEqual(await p.$$eval('.recon-result tr[data-result]', (trs) => trs.map((tr) => tr.dataset.result)),
+    ['matched', 'amount_mismatch', 'unexpected']);
 
   // the reconciliation screen and the exception queue list it as disputed
   await p.evaluate(() => { location.hash = '#/exceptions'; });

@@ -96,6 +96,7 @@ async function renderOne(view, ctx, id) {
   const body = h('div');
   clear(view, h('p', {}, link('#/batches', '← Batches')), h('h1', {}, 'Batch ', h('code', {}, id)), messages, body);
   const reload = () => load().catch((e) => clear(body, errorBox(e, ctx.role)));
+  let lastResult = null; // the lines of a reconciliation run on this page, kept across the reload after it
   async function step(button, path, payload) {
     button.disabled = true;
     try {
@@ -149,7 +150,12 @@ async function renderOne(view, ctx, id) {
       canReconcile ? h('section', { 'aria-labelledby': 'b-rec' }, h('h2', { id: 'b-rec' }, 'Reconcile against the credit memo'),
         h('p', { class: 'hint' }, 'CSV with the header reward_id,amount,currency,reference (amounts in minor units or decimals).'),
         reconcileForm(ctx, { idPrefix: 'br', submitLabel: 'Reconcile batch', path: `/v1/batches/${encodeURIComponent(id)}/reconcile`,
-          onResult: (res) => clear(messages, notice(`Batch ${id} is ${res.status}.`)) })) : null,
+          onResult: (res) => {
+            clear(messages, notice(`Batch ${id} is ${res.status}.`));
+            lastResult = res;
+            return reload(); // the status, the last reconciliation and the next step change with it
+          } })) : null,
+      lastResult ? h('div', { class: 'recon-last' }, reconcileResult(lastResult)) : null,
       h('section', { 'aria-labelledby': 'b-rewards' }, h('h2', { id: 'b-rewards' }, 'Rewards'),
         h('ul', { class: 'ids' }, (b.rewards || []).map((r) => h('li', {},
           ctx.can('console.read') ? link('#/rewards/' + encodeURIComponent(r), r) : h('code', {}, r))))));
