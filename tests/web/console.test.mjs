@@ -11,6 +11,8 @@ const page = browserSuite((s) => { seed = s; });
 const signedIn = (role, hash) => consoleAs(page, seed, role, hash);
 
 const text = (p, sel) => p.textContent(sel);
+// The keyboard focus is inside `sel` (after an action whose button went away with its row).
+const focusIn = (p, sel) => p.evaluate((s) => !!document.activeElement.closest(s), sel);
 
 test('a wrong key is refused with the server\'s message and nothing is stored', async () => {
   const p = await page();
@@ -58,6 +60,8 @@ test('review queue: approve, reject and bulk approve change the rewards\' status
   await p.click(`tr[data-reward="${r0}"] button[data-action=approve]`);
   await p.waitForSelector(`.messages [role=status]:has-text("${r0} is now approved")`);
   assert.equal((await ok(seed, seed.keys.admin, `/v1/rewards/${r0}`)).status, 'approved');
+  await p.waitForSelector(`tr[data-reward="${r0}"]`, { state: 'detached' });
+  assert.ok(await focusIn(p, '.messages'), 'the focus is on what happened, not lost with the row');
 
   await p.click(`tr[data-reward="${r1}"] button[data-action=reject]`);
   await p.fill(`#reason-reject-${r1}`, 'duplicate account');
@@ -90,6 +94,7 @@ test('review queue: approve, reject and bulk approve change the rewards\' status
   await p.click('#bulk-reject');
   await p.click('.bulk .confirm-yes:has-text("Reject 1 reward")');
   await p.waitForSelector('.messages [role=status]:has-text("0 approved, 1 rejected")');
+  assert.ok(await focusIn(p, '.messages'));
   const bulkRejected = await ok(seed, seed.keys.admin, `/v1/rewards/${r2}`);
   assert.equal(bulkRejected.status, 'cancelled');
   assert.match(bulkRejected.history.at(-1).reason, /bulk duplicate/);
@@ -261,6 +266,7 @@ test('finance: a batch is created, closed, fulfilled and reconciled; discrepanci
   await p.click('.actions .confirm-yes');
   await p.waitForSelector('.messages [role=status]:has-text("is now closed")');
   assert.equal((await ok(seed, seed.keys.finance, '/v1/batches/' + bid)).status, 'closed');
+  assert.ok(await focusIn(p, '.messages'));
   await p.fill('#batch-reference', 'CM-1001');
   await p.click('.actions form button[type=submit]');
   await p.waitForSelector('.messages [role=status]:has-text("is now fulfilled")');
@@ -302,6 +308,7 @@ test('programs: the diff, the author\'s own approval refused with the server\'s 
   const q = await signedIn('admin2', '#/programs/p1');
   await q.click('button.approve-version[data-version="2"]');
   await q.waitForSelector('.messages [role=status]:has-text("Version 2 approved")');
+  assert.ok(await focusIn(q, '.messages'));
   await q.click('button.activate-version[data-version="2"]');
   await q.waitForSelector('.messages [role=status]:has-text("Version 2 is active")');
   assert.equal((await ok(seed, seed.keys.admin, '/v1/programs/p1')).active_version, 2);

@@ -8,7 +8,7 @@
 
 import { api, get, post } from './api.js';
 import { reconcileForm, reconcileResult } from './reconcile.js';
-import { badge, clear, confirmAction, errorBox, facts, h, link, notice, pager, table, time } from './dom.js';
+import { badge, clear, confirmAction, errorBox, facts, h, link, notice, pager, report, table, time } from './dom.js';
 import { formatMoney } from './format.js';
 import { download } from './download.js';
 
@@ -101,8 +101,8 @@ async function renderOne(view, ctx, id) {
     button.disabled = true;
     try {
       const b = await post(`/v1/batches/${encodeURIComponent(id)}/${path}`, payload);
-      clear(messages, notice(`Batch ${b.id} is now ${b.status}.`));
       await reload();
+      report(messages, notice(`Batch ${b.id} is now ${b.status}.`));
     } catch (e) {
       clear(messages, errorBox(e, ctx.role));
       button.disabled = false;

@@ -92,6 +92,16 @@ export function notice(text, kind = 'ok') {
   return h('div', { class: 'alert ' + kind, role: 'status' }, text);
 }
 
+// Shows what an action did in `region` and moves the keyboard focus there: the action's
+// button is usually gone with the row or page it was on, and the focus would fall back to
+// the top of the page.
+export function report(region, node) {
+  clear(region, node);
+  node.tabIndex = -1;
+  node.focus();
+  return node;
+}
+
 // Asks before a destructive action (delete, revoke, reject, close): `button` makes way
 // for "question [confirm] [Never mind]" beside it, with the focus on the confirm button.
 // Never mind (or Escape) puts the button back and focuses it; confirm puts it back and

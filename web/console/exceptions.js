@@ -10,7 +10,7 @@
 
 import { get } from './api.js';
 import { actionBar } from './actions.js';
-import { badge, clear, errorBox, h, link, notice, pager, table, time } from './dom.js';
+import { badge, clear, errorBox, h, link, notice, pager, report, table, time } from './dom.js';
 import { formatRewardValue } from './format.js';
 
 const HELD_REASONS = ['outcome_unknown', 'connector_unavailable', 'pool_empty'];
@@ -34,7 +34,7 @@ export async function render(view, ctx) {
         { label: 'Last error', cell: (r) => h('span', { class: 'last-error' }, r.last_error || r.reason || '') },
         { label: 'Since', cell: (r) => time(r.updated_at) },
         ...(ctx.can('rewards.act') ? [{ label: 'Actions', cell: (r) => actionBar(ctx, r, { only: ['retry', 'cancel'],
-          onDone: (got) => { clear(messages, notice(`${got.id} is now ${got.status}.`)); p.first().catch(show(failed)); },
+          onDone: (got) => { report(messages, notice(`${got.id} is now ${got.status}.`)); p.first().catch(show(failed)); },
           onError: (e) => clear(messages, errorBox(e, ctx.role)) }) }] : []),
       ] })),
     (e) => clear(messages, errorBox(e, ctx.role)));

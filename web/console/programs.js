@@ -5,7 +5,7 @@
 // author's own approval comes back 403 same_author, and its message is shown.
 
 import { get, post } from './api.js';
-import { badge, clear, errorBox, h, link, notice, table, time } from './dom.js';
+import { badge, clear, errorBox, h, link, notice, report, table, time } from './dom.js';
 import { draftEditor, simulator } from './drafts.js';
 
 export async function render(view, ctx, { args, params }) {
@@ -41,8 +41,8 @@ async function renderOne(view, ctx, id, params) {
     button.disabled = true;
     try {
       await post(`/v1/programs/${enc}/${path}`, payload);
-      clear(messages, notice(what));
       await load();
+      report(messages, notice(what));
     } catch (e) {
       clear(messages, errorBox(e, ctx.role));
       button.disabled = false;

@@ -4,7 +4,7 @@
 
 import { get, post } from './api.js';
 import { actionBar } from './actions.js';
-import { badge, clear, confirmAction, errorBox, h, link, notice, pager, table, time } from './dom.js';
+import { badge, clear, confirmAction, errorBox, h, link, notice, pager, report, table, time } from './dom.js';
 import { formatRewardValue } from './format.js';
 
 export async function render(view, ctx, { params }) {
@@ -59,7 +59,7 @@ export async function render(view, ctx, { params }) {
           { label: 'Created', cell: (r) => time(r.created_at) },
           ...(ctx.can('rewards.act') ? [{ label: 'Actions', cell: (r) => actionBar(ctx, r, {
             only: ['approve', 'reject'],
-            onDone: (got) => { clear(messages, notice(`${got.id} is now ${got.status}.`)); reload(); },
+            onDone: (got) => { report(messages, notice(`${got.id} is now ${got.status}.`)); reload(); },
             onError: (e) => clear(messages, errorBox(e, ctx.role)),
           }) }] : []),
         ],
@@ -82,10 +82,10 @@ export async function render(view, ctx, { params }) {
     try {
       const res = await post('/v1/rewards/review', body);
       const failed = res.results.filter((x) => !x.ok);
-      clear(messages,
+      report(messages, h('div', {},
         notice(`${res.approved} approved, ${res.rejected} rejected${failed.length ? `, ${failed.length} failed` : ''}.`),
         failed.length ? h('ul', { class: 'alert error', role: 'alert' },
-          failed.map((x) => h('li', {}, `${x.id}: ${x.error.message}`))) : null);
+          failed.map((x) => h('li', {}, `${x.id}: ${x.error.message}`))) : null));
       await reload();
     } catch (e) {
       clear(messages, errorBox(e, ctx.role));

@@ -5,7 +5,7 @@
 import { get } from './api.js';
 import { actionBar } from './actions.js';
 import { explanation } from './explain.js';
-import { badge, clear, errorBox, facts, h, link, notice, pager, table, time } from './dom.js';
+import { badge, clear, errorBox, facts, h, link, notice, pager, report, table, time } from './dom.js';
 import { formatRewardValue } from './format.js';
 
 export const STATUSES = ['pending', 'review', 'approved', 'issuing', 'fulfilled', 'reconciled', 'failed',
@@ -75,7 +75,7 @@ async function renderOne(view, ctx, id) {
       get(`/v1/rewards/${encodeURIComponent(id)}/explain`).catch((e) => ({ error: e })),
     ]);
     const actions = actionBar(ctx, r, {
-      onDone: (got) => { clear(messages, notice(`${got.id} is now ${got.status}${got.reason ? ` (${got.reason})` : ''}.`)); load().catch(show); },
+      onDone: (got) => { report(messages, notice(`${got.id} is now ${got.status}${got.reason ? ` (${got.reason})` : ''}.`)); load().catch(show); },
       onError: (e) => clear(messages, errorBox(e, ctx.role)),
     });
     clear(body,
