@@ -430,3 +430,27 @@ test('every screen loads without a console error for each console role', async (
     assert.deepEqual(p.seen.errors, [], `${role}: console errors`);
   }
 });
+
+test('a narrow window: every form label stays beside its field, and no field runs off the screen', async () => {
+  const p = await signedIn('admin');
+  await p.setViewportSize({ width: 420, height: 900 });
+  const screens = [['#/review', '#bulk-reason'], ['#/rewards', '#f-batch'], ['#/batches', '#nb-until'], ['#/charts', '#p-currency'],
+    ['#/kpis', '#k-to'], ['#/credit', '#cs-fulfiller'], ['#/settings/webhooks', '#we-description'], ['#/settings/blocklist', '#bl-note'],
+    ['#/settings/code-pools', '#cp-per'], ['#/settings/fees', '#fee-percent'], ['#/settings/api-keys', '#k-scope']];
+  for (const [hash, last] of screens) {
+    await p.evaluate((h) => { location.hash = h; }, hash);
+    if (hash === '#/settings/fees') await p.click('#new-fee');
+    if (hash === '#/settings/api-keys') await p.selectOption('#k-role', 'partner');
+    await p.waitForSelector(last);
+    const bad = await p.$$eval(':is(.filters, .bulk, .create) label[for]', (labels) => labels.flatMap((l) => {
+      const field = document.getElementById(l.htmlFor);
+      if (!field || !field.offsetParent) return [];
+      const a = l.getBoundingClientRect();
+      const b = field.getBoundingClientRect();
+      const beside = Math.abs((a.top + a.bottom) / 2 - (b.top + b.bottom) / 2) < 8 && a.right <= b.left + 1;
+      return beside && b.right <= window.innerWidth ? [] : [`${l.textContent}: label ${Math.round(a.left)},${Math.round(a.top)} field ${Math.round(b.left)},${Math.round(b.top)}-${Math.round(b.right)}`];
+    }));
+    assert.deepEqual(bad, [], hash);
+  }
+  assert.deepEqual(p.seen.errors, []);
+});

@@ -94,7 +94,7 @@ export async function render(view, ctx) {
       h('label', { for: 'fee-connector' }, 'Connector'), ' ', connector, ' ',
       h('label', { for: 'fee-currency' }, 'Currency'), ' ', currency, ' ',
       h('label', { for: 'fee-fixed' }, 'Fixed amount'), ' ', fixed, ' ',
-      h('label', { for: 'fee-percent' }, 'Percent'), ' ', percent, ' % ',
+      h('label', { for: 'fee-percent' }, 'Percent'), ' ', h('span', { class: 'with-unit' }, percent, ' %'), ' ',
       save, ' ', h('button', { type: 'button', onclick: () => clear(editor, newButton()) }, 'Cancel'));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
