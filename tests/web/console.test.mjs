@@ -133,6 +133,16 @@ test('rewards search filters by status, participant and program', async () => {
   await p.fill('#f-program', 'nothing-like-this');
   await p.click('form.filters button[type=submit]');
   await p.waitForSelector('p.empty:has-text("No reward matches")');
+
+  // Search again with the same filters asks the server again (a refresh), and shows its answer
+  await p.fill('#f-program', 'yen');
+  await p.click('form.filters button[type=submit]');
+  await p.waitForSelector('tr[data-reward]');
+  const again = p.waitForRequest((r) => r.url().includes('/v1/rewards?') && r.url().includes('program=yen'));
+  await p.click('form.filters button[type=submit]');
+  await again;
+  await p.waitForSelector(`tr[data-reward="${seed.alice.yen[0]}"]`);
+  assert.equal(await p.evaluate(() => location.hash), '#/rewards?participant=alice&program=yen');
 });
 
 test('a reward\'s page shows its explanation and history', async () => {

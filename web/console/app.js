@@ -65,7 +65,9 @@ function makeCtx(me) {
     me,
     role: me.role,
     can: (action) => (ALLOWED[action] || []).includes(me.role),
-    go: (hash) => { location.hash = hash; },
+    // the same hash fires no hashchange: Search or Filter with unchanged filters loads
+    // the list again (the operator's way to refresh it) instead of doing nothing
+    go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
   };
 }
 
