@@ -375,6 +375,22 @@ test('charts: payouts per day and month and pending aging, one bar per value', a
   const bars = await p.$$eval('#aging rect.bar.bar-aging', (r) => r.map((x) => x.dataset.value));
   assert.deepEqual(bars, aging.buckets.map((b) => String(aging.by_bucket[b])));
   assert.equal(aging.by_bucket['8-30'], 1, 'the held reward is ten days old');
+  // the coupon waiting for a code has no currency: its amount is not a bare "0"
+  const coupon = aging.data.find((x) => x.reason === 'pool_empty');
+  assert.equal(coupon.currency, null);
+  const cells = await p.$$eval('#aging tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent))
+    .find((c) => c[1] === 'pool_empty'));
+  assert.deepEqual(cells.slice(3), ['1', 'no amount']);
+});
+
+test('credit status: rewards without a currency show their count and no amount, not a bare 0', async () => {
+  const p = await signedIn('finance', '#/credit');
+  await p.waitForSelector('#credit-out tr[data-participant=olive]');
+  const row = (await ok(seed, seed.keys.finance, '/v1/reports/credit-status')).data.find((r) => r.participant === 'olive');
+  assert.equal(row.currency, null);
+  const cells = await p.$$eval('#credit-out tr[data-participant=olive] td', (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(cells.slice(2), ['no amount (1)', 'no amount (0)', 'no amount (0)', 'no amount (0)']);
+  assert.match(await text(p, '#credit-out tr[data-participant=jack]'), /\$50\.00 \(2\)/);
 });
 
 test('operator charts: aging only, the payouts report is not offered', async () => {

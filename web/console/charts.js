@@ -89,7 +89,7 @@ async function agingChart(section, ctx) {
           { label: 'Reason', cell: (x) => x.reason || '' },
           { label: 'Age (days)', cell: (x) => x.bucket },
           { label: 'Rewards', num: true, cell: (x) => String(x.count) },
-          { label: 'Amount', num: true, cell: (x) => (x.currency ? formatMoney(x.amount, x.currency) : String(x.amount)) },
+          { label: 'Amount', num: true, cell: (x) => (x.currency ? formatMoney(x.amount, x.currency) : 'no amount') },
         ] }));
   } catch (e) {
     clear(out, errorBox(e, ctx.role));

@@ -45,7 +45,8 @@ export async function render(view, ctx, { params }) {
         { label: 'Participant', cell: (r) => r.participant },
         { label: 'Fulfiller', cell: (r) => r.fulfiller },
         ...STATES.map(([k, label]) => ({ label, num: true,
-          cell: (r) => `${formatMoney(r[k + '_amount'], r.currency)} (${r[k + '_count']})` })),
+          // rewards without a currency (codes, goods) have a count but no money amount
+          cell: (r) => `${r.currency ? formatMoney(r[k + '_amount'], r.currency) : 'no amount'} (${r[k + '_count']})` })),
       ] }));
   } catch (e) {
     clear(out, errorBox(e, ctx.role));
