@@ -92,6 +92,7 @@ test('review queue: approve, reject and bulk approve change the rewards\' status
   // confirmed: only the selected reward is rejected, with the reason
   await p.fill('#bulk-reason', 'bulk duplicate');
   await p.click('#bulk-reject');
+  await p.waitForSelector('.bulk .confirm:has-text("Reject 1 reward? It is cancelled and will not be paid.")');
   await p.click('.bulk .confirm-yes:has-text("Reject 1 reward")');
   await p.waitForSelector('.messages [role=status]:has-text("0 approved, 1 rejected")');
   assert.ok(await focusIn(p, '.messages'));
@@ -268,7 +269,7 @@ test('finance: a batch is created, closed, fulfilled and reconciled; discrepanci
   assert.match(await text(p, '.facts'), /\$50\.00/);
   // closing asks first, saying what is closed; Never mind leaves it open
   await p.click('#batch-close');
-  await p.waitForSelector('.actions .confirm:has-text("Close this batch of 2 rewards ($50.00 (2))? It cannot be reopened")');
+  await p.waitForSelector('.actions .confirm:has-text("Close this batch of 2 rewards ($50.00)? It cannot be reopened")');
   await p.click('.actions .confirm-no');
   assert.equal(await p.evaluate(() => document.activeElement.id), 'batch-close');
   assert.equal((await ok(seed, seed.keys.finance, '/v1/batches/' + bid)).status, 'open');

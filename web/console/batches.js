@@ -116,7 +116,7 @@ async function renderOne(view, ctx, id) {
         const close = h('button', { type: 'button', id: 'batch-close' }, 'Close (exported to the fulfiller)');
         // a closed batch cannot be reopened: its rewards are fixed and it goes to the fulfiller
         close.addEventListener('click', () => confirmAction(close, {
-          question: `Close this batch of ${b.count} reward${b.count === 1 ? '' : 's'} (${totals(b)})? It cannot be reopened: no reward can be added or taken out.`,
+          question: `Close this batch of ${b.count} reward${b.count === 1 ? '' : 's'} (${(b.totals || []).map((t) => formatMoney(t.amount, t.currency)).join(', ') || 'no amount'})? It cannot be reopened: no reward can be added or taken out.`,
           confirm: 'Close the batch',
           onConfirm: () => step(close, 'close'),
         }));

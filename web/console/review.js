@@ -98,7 +98,7 @@ export async function render(view, ctx, { params }) {
     const ids = [...selected];
     const n = ids.length;
     confirmAction(rejectAll, {
-      question: `Reject ${n} reward${n === 1 ? '' : 's'}? They are cancelled and will not be paid.`,
+      question: n === 1 ? 'Reject 1 reward? It is cancelled and will not be paid.' : `Reject ${n} rewards? They are cancelled and will not be paid.`,
       confirm: `Reject ${n} reward${n === 1 ? '' : 's'}`,
       onConfirm: () => decide('reject', ids),
     });
