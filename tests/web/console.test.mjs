@@ -109,6 +109,26 @@ test('review queue: approve, reject and bulk approve change the rewards\' status
   await p.waitForSelector('p.empty:has-text("review queue is empty")');
 });
 
+test('moving to another screen puts the keyboard focus on its content; a new search leaves it in the form', async () => {
+  const p = await signedIn('operator', '#/review');
+  await p.waitForSelector('.screen[data-screen=review] :is(table, p.empty)');
+  await p.focus('#nav a[data-screen=rewards]');
+  await p.keyboard.press('Enter');
+  await p.waitForSelector('.screen[data-screen=rewards] tr[data-reward]');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'main');
+  await p.keyboard.press('Tab');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'f-status', 'Tab goes on into the screen, not the nav');
+  await p.fill('#f-participant', 'alice');
+  await p.press('#f-participant', 'Enter');
+  await p.waitForFunction(() => location.hash === '#/rewards?participant=alice');
+  await p.waitForSelector('tr[data-reward]');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'f-participant');
+  await p.focus(`a[href="#/rewards/${seed.alice.p1[0]}"]`);
+  await p.keyboard.press('Enter');
+  await p.waitForSelector('.why');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'main');
+});
+
 test('rewards search filters by status, participant and program', async () => {
   const p = await signedIn('operator', '#/rewards?status=failed');
   await p.waitForSelector('tr[data-reward]');

@@ -59,6 +59,7 @@ const who = document.getElementById('who');
 const signoutButton = document.getElementById('signout');
 let ctx = null;
 let renderSeq = 0;
+let shownPath = null; // the route (without its query) on screen
 
 function makeCtx(me) {
   return {
@@ -74,6 +75,7 @@ function makeCtx(me) {
 function signOut(message) {
   session.clear();
   ctx = null;
+  shownPath = null;
   who.hidden = true;
   signoutButton.hidden = true;
   nav.hidden = true;
@@ -134,13 +136,29 @@ async function route() {
       notice(`Your key's role (${ctx.role}) has no access to ${screen.label.toLowerCase()}.`, 'error'));
     return;
   }
+  // the field that had the focus on this screen (Search, Filter), to give it back
+  const active = document.activeElement;
+  const keep = shownPath === pathPart && active && active.id && main.contains(active) ? active.id : null;
   clear(main, h('p', { class: 'loading' }, 'Loading…'));
+  // Another screen or page (a nav link, a reward's link, Back): the keyboard focus moves
+  // to the new content, as a page load would put it, instead of staying on the link. A
+  // new query of the same screen (Search, Filter) leaves the focus in its form.
+  if (shownPath !== null && shownPath !== pathPart) main.focus();
+  shownPath = pathPart;
   try {
     const mod = await import(screen.module);
     if (seq !== renderSeq) return;
     const view = h('div', { class: 'screen', dataset: { screen: screen.path } });
     clear(main, view);
-    await mod.render(view, ctx, { args: parts.slice(1), params: new URLSearchParams(queryPart || '') });
+    const rendered = mod.render(view, ctx, { args: parts.slice(1), params: new URLSearchParams(queryPart || '') });
+    const refocus = () => {
+      if (!keep || seq !== renderSeq || (document.activeElement && document.activeElement !== document.body)) return;
+      const el = document.getElementById(keep);
+      if (el) el.focus();
+    };
+    refocus(); // the screen's form is drawn before it waits for its data
+    await rendered;
+    refocus();
   } catch (e) {
     if (seq === renderSeq && ctx) clear(main, h('h1', {}, screen.label), errorBox(e, ctx.role));
   }
