@@ -501,3 +501,40 @@ test('a narrow window: every form label stays beside its field, and no field run
   }
   assert.deepEqual(p.seen.errors, []);
 });
+
+test('review queue on its second page: an approval keeps the operator on that page', async () => {
+  // 52 more rewards for review: more than a page of 50
+  const lines = [];
+  for (let i = 0; i < 52; i++) {
+    lines.push({ id: `evt_ref_pg${i}`, type: 'referral', occurred_at: '2026-10-05T09:00:00Z',
+      data: { id: `ref_pg${i}`, program: 'rev', referrer: 'ivan', referred: `pg${i}` } });
+    lines.push({ id: `evt_ord_pg${i}`, type: 'conversion', occurred_at: '2026-10-06T12:00:00Z',
+      data: { id: `ord_pg${i}`, participant: `pg${i}`, amount: 7500, currency: 'USD' } });
+  }
+  const r = await fetch(seed.base + '/v1/events', { method: 'POST', body: lines.map((l) => JSON.stringify(l) + '\n').join(''),
+    headers: { Authorization: 'Bearer ' + seed.keys.admin, 'Content-Type': 'application/x-ndjson' } });
+  assert.equal(r.status, 200, await r.text());
+  const queue = (await ok(seed, seed.keys.operator, '/v1/rewards?status=review&limit=1000')).data.map((x) => x.id);
+  assert.ok(queue.length >= 52);
+  const second = queue.slice(50);
+  const count = (n) => p.waitForFunction((k) => document.querySelectorAll('tr[data-reward]').length === k, n);
+
+  const p = await signedIn('operator', '#/review');
+  await count(50);
+  await p.click('.pager button:has-text("Next page")');
+  await count(second.length);
+  assert.deepEqual(await rowIds(p, '.screen'), second);
+  await p.click(`tr[data-reward="${second[0]}"] button[data-action=approve]`);
+  await p.waitForSelector(`.messages [role=status]:has-text("${second[0]} is now approved")`);
+  await count(second.length - 1);
+  assert.deepEqual(await rowIds(p, '.screen'), second.slice(1), 'still on the second page, without the approved reward');
+  assert.equal(await p.isEnabled('.pager button:has-text("Previous page")'), true);
+  // the page's last rewards approved at once: the page before it is shown
+  for (const id of second.slice(1)) await p.check(`tr[data-reward="${id}"] input[type=checkbox]`);
+  await p.click('#bulk-approve');
+  await p.waitForSelector(`.messages [role=status]:has-text("${second.length - 1} approved, 0 rejected")`);
+  await p.waitForFunction((first) => !!document.querySelector(`tr[data-reward="${first}"]`), queue[0]);
+  assert.deepEqual(await rowIds(p, '.screen'), queue.slice(0, 50));
+  assert.equal(await p.isEnabled('.pager button:has-text("Previous page")'), false);
+  for (const id of second) assert.equal((await ok(seed, seed.keys.admin, '/v1/rewards/' + id)).status, 'approved');
+});

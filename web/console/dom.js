@@ -126,7 +126,9 @@ export function confirmAction(button, { question, confirm, onConfirm }) {
 }
 
 // Paging by `starting_after` (API.md): remembers the ids each page started after so
-// "Previous" works too. load(after) -> {data, has_more}.
+// "Previous" works too. load(after) -> {data, has_more}. first() shows the first page;
+// reload() the page on screen again (after an action took a row out of it), or the one
+// before when nothing is left on it.
 export function pager(load, render, onError) {
   const stack = [];
   let current = null;
@@ -149,5 +151,10 @@ export function pager(load, render, onError) {
       else throw e;
     }
   }
-  return { nav, first: () => { stack.length = 0; return show(null); } };
+  async function reload() {
+    const page = await show(current);
+    if (!page.data.length && stack.length) return show(stack.pop());
+    return page;
+  }
+  return { nav, first: () => { stack.length = 0; return show(null); }, reload };
 }

@@ -34,7 +34,7 @@ export async function render(view, ctx) {
         { label: 'Last error', cell: (r) => h('span', { class: 'last-error' }, r.last_error || r.reason || '') },
         { label: 'Since', cell: (r) => time(r.updated_at) },
         ...(ctx.can('rewards.act') ? [{ label: 'Actions', cell: (r) => actionBar(ctx, r, { only: ['retry', 'cancel'],
-          onDone: (got) => { report(messages, notice(`${got.id} is now ${got.status}.`)); p.first().catch(show(failed)); },
+          onDone: (got) => { report(messages, notice(`${got.id} is now ${got.status}.`)); p.reload().catch(show(failed)); },
           onError: (e) => clear(messages, errorBox(e, ctx.role)) }) }] : []),
       ] })),
     (e) => clear(messages, errorBox(e, ctx.role)));

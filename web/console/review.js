@@ -67,9 +67,10 @@ export async function render(view, ctx, { params }) {
     },
     (e) => clear(messages, errorBox(e, ctx.role)));
 
-  async function reload() {
+  // after an action: the same page again (an operator working through page 3 stays there)
+  async function reload(first = false) {
     try {
-      await p.first();
+      await (first ? p.first() : p.reload());
     } catch (e) {
       clear(list, errorBox(e, ctx.role));
     }
@@ -105,5 +106,5 @@ export async function render(view, ctx, { params }) {
   });
 
   clear(view, h('h1', {}, 'Review queue'), filter, bulk, messages, list, p.nav);
-  await reload();
+  await reload(true);
 }
