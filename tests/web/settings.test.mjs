@@ -146,6 +146,16 @@ test('API keys: a new key is shown once with a copy button, works, and is revoke
   await p.evaluate(() => { document.querySelector('#k-scope').required = false; });
   await p.click('form.key-form button[type=submit]');
   await p.waitForSelector('.messages [role=alert]');
+  // the list belongs to this sign-in: the next person signing in in the tab does not see it
+  assert.equal(await p.$$eval('#keys-made tr[data-prefix]', (x) => x.length), 1);
+  await p.click('#signout');
+  await p.fill('#key', seed.keys.admin2);
+  await p.click('form.signin button[type=submit]');
+  await p.waitForSelector('#nav a');
+  await p.evaluate(() => { location.hash = '#/settings/api-keys'; });
+  await p.waitForSelector('form.key-form');
+  assert.equal(await p.$$eval('#keys-made tr', (x) => x.length), 0);
+  assert.ok(!(await p.content()).includes(me.prefix));
   // only admins have the tab
   const o = await signedIn('operator', '#/settings');
   await o.waitForSelector('.tabs a');

@@ -8,9 +8,13 @@ import { clear, confirmAction, errorBox, h, notice, table, time } from './dom.js
 import { secretOnce } from './secret.js';
 
 const ROLES = ['admin', 'operator', 'finance', 'auditor', 'ingest', 'fulfiller', 'partner'];
-const made = []; // {prefix, role, name, created_at} of keys created in this tab (never the key)
+// {prefix, role, name, created_at} of the keys created in this tab (never the key), per
+// sign-in: whoever signs in next in the tab does not inherit the list
+const madeBy = new WeakMap();
 
 export async function render(view, ctx) {
+  if (!madeBy.has(ctx)) madeBy.set(ctx, []);
+  const made = madeBy.get(ctx);
   const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
   const list = h('div', { id: 'keys-made' });
   const role = h('select', { id: 'k-role', name: 'role' }, ROLES.map((r) => h('option', { value: r }, r)));
