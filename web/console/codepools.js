@@ -66,7 +66,8 @@ export async function render(view, ctx) {
         { label: 'Assigned', num: true, cell: (p) => String(p.assigned) },
         { label: 'Redeemed', num: true, cell: (p) => String(p.redeemed) },
         { label: 'Void', num: true, cell: (p) => String(p.void) },
-        { label: 'Low stock', cell: (p) => (p.low_stock ? h('strong', { class: 'low' }, `low (${p.low_stock_threshold} or fewer left)`) : 'no') },
+        { label: 'Low stock', cell: (p) => (p.low_stock
+          ? h('strong', { class: 'low' }, `low: ${p.available} left (alert at ${p.low_stock_threshold} or fewer)`) : 'no') },
         { label: 'Per participant', num: true, cell: (p) => (p.per_participant_limit ?? '—') },
         { label: 'Updated', cell: (p) => time(p.updated_at) },
       ] }));
