@@ -34,7 +34,12 @@ test('connectors: an admin creates and updates one; secrets stay write-only; del
   await p.fill('#cn-id', 'bad');
   await p.fill('#cn-config', '{"api_key": "sk_1", "colour": 1}');
   await p.click('form.connector-form button[type=submit]');
-  await p.waitForSelector('.messages [role=alert]:has-text("unknown_field")');
+  await p.waitForSelector('form.connector-form [role=alert]:has-text("unknown_field")');
+  assert.equal((await api(seed, seed.keys.admin, 'GET', '/v1/connectors/bad'))[0], 404);
+  await p.fill('#cn-config', '{"api_key": ');
+  await p.click('form.connector-form button[type=submit]');
+  await p.waitForSelector('form.connector-form [role=alert]:has-text("The configuration is not JSON")');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'cn-config');
   // delete asks first; each row's buttons are named after their connector
   assert.equal(await p.getAttribute('tr[data-connector=stripe_main] button.delete-connector', 'aria-label'),
     'Delete connector stripe_main');

@@ -61,6 +61,9 @@ export async function render(view, ctx) {
     const type = h('select', { id: 'cn-type', name: 'type' }, TYPES.map((t) => h('option', { value: t, selected: c && c.type === t }, t)));
     const config = h('textarea', { id: 'cn-config', name: 'config', rows: 8, cols: 70, spellcheck: 'false' });
     config.value = JSON.stringify(plain, null, 2);
+    // what went wrong with this form is said in it, next to its Save button (the screen's
+    // messages are above the list, out of sight once the list is long)
+    const out = h('div', { class: 'form-out', 'aria-live': 'polite' });
     const form = h('form', { class: 'connector-form', 'aria-labelledby': 'cn-title' },
       h('h3', { id: 'cn-title' }, c ? `Update ${c.id}` : 'New connector'),
       h('p', {}, h('label', { for: 'cn-id' }, 'Id'), ' ', id, ' ', h('label', { for: 'cn-type' }, 'Type'), ' ', type),
@@ -68,14 +71,15 @@ export async function render(view, ctx) {
       h('p', { class: 'hint' }, 'Secrets are write-only: they are never shown again. ',
         secrets.length ? `Stored secrets (${secrets.join(', ')}) are kept unless you enter a new value for them.` : ''),
       h('button', { type: 'submit' }, 'Save connector'), ' ',
-      h('button', { type: 'button', onclick: () => clear(editor, newButton()) }, 'Cancel'));
+      h('button', { type: 'button', onclick: () => clear(editor, newButton()) }, 'Cancel'), out);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       let cfg;
       try {
         cfg = JSON.parse(config.value || '{}');
       } catch (e) {
-        clear(messages, h('div', { class: 'alert error', role: 'alert' }, `The configuration is not JSON: ${e.message}`));
+        clear(out, h('div', { class: 'alert error', role: 'alert' }, `The configuration is not JSON: ${e.message}`));
+        config.focus();
         return;
       }
       try {
@@ -84,7 +88,7 @@ export async function render(view, ctx) {
         clear(editor, newButton());
         await load();
       } catch (e) {
-        clear(messages, errorBox(e, ctx.role));
+        clear(out, errorBox(e, ctx.role));
       }
     });
     clear(editor, form);
