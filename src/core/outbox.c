@@ -572,8 +572,13 @@ enum ff_err outbox_deliver_pass(struct engine *e, int64_t now, int64_t *out_deli
 			free(calls);
 			int64_t at = fftime_now() > now ? fftime_now() : now;
 			err = core_begin(e, d);
-			for (size_t i = 0; !err && i < n; i++)
-				err = settle(e, &dls[i], at, out_delivered, d);
+			/* a 410 fails every pending delivery of its endpoint: the batch's other
+			 * answers are recorded first, so one to the same endpoint that got a 2xx
+			 * (sent beside it) counts as succeeded, not as cancelled */
+			for (int gone = 0; gone < 2; gone++)
+				for (size_t i = 0; !err && i < n; i++)
+					if ((dls[i].http.status == 410) == gone)
+						err = settle(e, &dls[i], at, out_delivered, d);
 			err = core_end(e, err, d);
 			for (size_t i = 0; !err && i < n; i++)
 				ffmetrics_webhook_delivery(dls[i].outcome, 1);

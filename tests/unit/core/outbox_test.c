@@ -307,6 +307,31 @@ Test(outbox, gone_disables_the_endpoint)
 	json_decref(ep);
 }
 
+/* A 410 and a 2xx from the same endpoint in one batch (it went away meanwhile): the
+ * delivery that got the 2xx counts as succeeded, the endpoint is disabled. */
+Test(outbox, gone_beside_a_success_keeps_the_success)
+{
+	fake_start(&P, "tests/fakes/fake_provider.py", NULL, NULL, NULL, NULL);
+	fx_program(&F, GIVE20);
+	char url[128];
+	snprintf(url, sizeof(url), "%s/hooks/going", P.url);
+	json_t *ep = endpoint(url, "[\"reward.fulfilled\"]");
+	fx_participant(&F, "lou");
+	fx_friend_converts(&F, "give20", "lou", 0); /* two rewards: two deliveries in one batch */
+	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":410}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	json_t *out = NULL;
+	struct ff_diag d;
+	out = call_ok(engine_webhook_endpoint_get(F.e, &F.cli, json_string_value(json_object_get(ep, "id")), &out, &d),
+		      out, &d);
+	cr_assert_str_eq(json_string_value(json_object_get(out, "status")), "disabled");
+	json_t *counts = json_object_get(out, "deliveries");
+	cr_assert_eq(json_integer_value(json_object_get(counts, "succeeded")), 1, "%s", json_dumps(counts, 0));
+	cr_assert_eq(json_integer_value(json_object_get(counts, "failed")), 1);
+	json_decref(out);
+	json_decref(ep);
+}
+
 Test(outbox, endpoint_urls_refused_by_the_ssrf_guard)
 {
 	engine_close(F.e);
