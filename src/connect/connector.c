@@ -657,6 +657,10 @@ static enum ff_err external_pass_run(struct engine *e, const struct external_pas
 	if (err)
 		return err;
 	json_t *ids = select_ids(e, p->select, now, p->limit);
+	/* leases run from this claim, not from the start of the pass (`now`), which the
+	 * issue pass before this one may have made minutes old: a lease already over when
+	 * taken would let another worker call the provider again meanwhile */
+	int64_t claimed_at = fftime_now() > now ? fftime_now() : now;
 	size_t n = 0, i;
 	json_t *v;
 	struct connector_call **calls = ff_calloc(json_array_size(ids) + 1, sizeof(*calls));
@@ -664,7 +668,8 @@ static enum ff_err external_pass_run(struct engine *e, const struct external_pas
 	{
 		struct reward r;
 		struct connector_call *c = NULL;
-		if ((err = reward_load(e, json_string_value(v), &r, d)) || (err = p->lease(e, &cc, &r, now, &c, d)))
+		if ((err = reward_load(e, json_string_value(v), &r, d)) ||
+		    (err = p->lease(e, &cc, &r, claimed_at, &c, d)))
 			break;
 		if (c)
 			calls[n++] = c;

@@ -627,6 +627,34 @@ static void *worker_pass_thread(void *arg)
 	return NULL;
 }
 
+/* A reversal's lease runs from when it is taken, not from the start of the worker pass
+ * (an issue pass before it may have taken minutes): while the call is in flight, the
+ * lease ends two minutes after the clock of the claim. */
+Test(connect, a_reversal_lease_runs_from_its_claim)
+{
+	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\"}}",
+				  P.url));
+	earn("s", "max", "{\"stripe_customer_id\":\"cus_max\"}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	fx_ok(&F, "{\"id\":\"rf-1\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-max-0\"}}");
+	/* the pass began at T0 + 2000; its reversals are claimed ten minutes later */
+	fftime_set_now(T0 + 600000);
+	fake_mode(&P, "{\"delay_ms\":1000}");
+	pthread_t t;
+	int64_t now = T0 + 2000;
+	pthread_create(&t, NULL, worker_pass_thread, &now);
+	int64_t lease = 0;
+	for (int i = 0; i < 200 && !lease; i++) {
+		usleep(10 * 1000);
+		lease = fx_sql_int(&F, "SELECT COALESCE(MAX(sync_at), 0) FROM rewards WHERE reversal = 'pending'");
+	}
+	pthread_join(t, NULL);
+	cr_assert_geq(lease, T0 + 600000 + 120000, "lease %lld ends before the claim's clock + 2 min", (long long)lease);
+	cr_assert_eq(fx_count_status(&F, "reversed"), 1);
+}
+
 /* Oli's Stripe credit is in a call that the fake holds for a second and then answers
  * `status`; a full refund of the conversion arrives while it is in flight. */
 static void refund_during_a_call(int status)
