@@ -21,6 +21,8 @@ Control (JSON): GET /_stats, POST /_mode {...}, POST /_reset. Mode keys:
   drop_rate       do the work, then close the connection without an answer
   fail_status     500, 429, 410, 400, ...
   fail_next       the next N requests fail with fail_status
+  max_failures_per_id  fail_rate spares a request whose webhook-id (or Idempotency-Key)
+                  has failed this many times already: retries end in a success for sure
   secret          whsec_... used to verify signatures on /hooks
   redeem          mark every promotion code / gift card as redeemed/claimed on status reads
 Stats: requests, effects (objects created, by kind), keys (distinct idempotency keys that
@@ -48,7 +50,7 @@ def fresh_state():
     return {
         "requests": 0, "keys": {}, "effects": {}, "duplicates": 0, "objects": {},
         "replays": {}, "hooks": [], "hook_ids": {}, "bad_signatures": 0, "orders": {},
-        "coupons": {}, "discounts": {}, "mode": {},
+        "coupons": {}, "discounts": {}, "mode": {}, "failures": {},
     }
 
 
@@ -119,7 +121,14 @@ class Handler(BaseHTTPRequestHandler):
                 forced = True
             else:
                 forced = False
-        if forced or random.random() < mode.get("fail_rate", 0):
+        ident = self.headers.get("webhook-id") or self.headers.get("Idempotency-Key")
+        cap = mode.get("max_failures_per_id")
+        with LOCK:
+            spared = cap is not None and ident and STATE["failures"].get(ident, 0) >= cap
+        if forced or (not spared and random.random() < mode.get("fail_rate", 0)):
+            if ident:
+                with LOCK:
+                    STATE["failures"][ident] = STATE["failures"].get(ident, 0) + 1
             return self.send(fail_status, {"error": {"type": "api_error", "message": "injected failure"}})
         key = self.headers.get("Idempotency-Key")
         # Stripe compares a replayed key's request with the first one's
