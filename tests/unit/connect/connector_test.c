@@ -119,12 +119,19 @@ Test(connect, config_secrets_are_sealed_and_masked)
 	json_decref(out);
 }
 
-Test(connect, stripe_credit_exactly_once_with_failures_after_the_effect)
+/* Program s pays a referrer credit of 2000 through the stripe connector, configured
+ * against the fake with `extra` appended to its config (e.g. ",\"backoff_base_ms\":0"). */
+static void stripe_credit_program(const char *extra)
 {
 	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
 	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"backoff_base_ms\":0,\"breaker_threshold\":1000}}",
-				  P.url));
+					    "\"base_url\":\"%s\"%s}}",
+				  P.url, extra));
+}
+
+Test(connect, stripe_credit_exactly_once_with_failures_after_the_effect)
+{
+	stripe_credit_program(",\"backoff_base_ms\":0,\"breaker_threshold\":1000");
 	earn("s", "alice", "{\"stripe_customer_id\":\"cus_alice\"}", 20);
 	/* Stripe did the work but the answer was lost: the retry replays the same key */
 	fake_mode(&P, "{\"fail_after_rate\":0.5,\"drop_rate\":0.2}");
@@ -138,10 +145,7 @@ Test(connect, stripe_credit_exactly_once_with_failures_after_the_effect)
 
 Test(connect, restart_redrives_issuing_with_the_same_key)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\"}}",
-				  P.url));
+	stripe_credit_program("");
 	earn("s", "bob", "{\"stripe_customer_id\":\"cus_bob\"}", 3);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 3);
@@ -200,10 +204,7 @@ Test(connect, retries_backoff_then_failed_then_operator_retry)
 
 Test(connect, rate_limited_and_permanent_errors)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	stripe_credit_program(",\"backoff_base_ms\":0");
 	earn("s", "dave", "{}", 1); /* no Stripe customer id: permanent */
 	earn("s", "erin", "{\"stripe_customer_id\":\"nope_1\"}", 1); /* 404 resource_missing: permanent */
 	json_decref(fx_worker(&F, T0 + 1000));
@@ -497,10 +498,7 @@ Test(connect, ssrf_guard)
 
 Test(connect, refund_after_payout_reverses_at_the_provider)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\"}}",
-				  P.url));
+	stripe_credit_program("");
 	earn("s", "max", "{\"stripe_customer_id\":\"cus_max\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
@@ -547,10 +545,7 @@ Test(connect, reversal_retries_are_bounded_with_backoff)
 
 Test(connect, slow_provider_times_out_then_the_retry_replays)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"timeout_ms\":300,\"backoff_base_ms\":0}}",
-				  P.url));
+	stripe_credit_program(",\"timeout_ms\":300,\"backoff_base_ms\":0");
 	earn("s", "nia", "{\"stripe_customer_id\":\"cus_nia\"}", 1);
 	fake_mode(&P, "{\"delay_ms\":1200}"); /* the provider works on, after we gave up */
 	json_decref(fx_worker(&F, T0 + 1000));
@@ -589,10 +584,7 @@ Test(connect, slow_provider_times_out_then_the_retry_replays)
  * have paid - the reward fails for an operator, still outcome unknown (no cancel). */
 Test(connect, stripe_idempotency_error_keeps_the_outcome_unknown)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	stripe_credit_program(",\"backoff_base_ms\":0");
 	earn("s", "uma", "{\"stripe_customer_id\":\"cus_uma\"}", 1);
 	fake_mode(&P, "{\"fail_after_rate\":1}");
 	json_decref(fx_worker(&F, T0 + 1000));
@@ -632,10 +624,7 @@ static void *worker_pass_thread(void *arg)
  * lease ends two minutes after the clock of the claim. */
 Test(connect, a_reversal_lease_runs_from_its_claim)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\"}}",
-				  P.url));
+	stripe_credit_program("");
 	earn("s", "max", "{\"stripe_customer_id\":\"cus_max\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
 	fx_ok(&F, "{\"id\":\"rf-1\",\"type\":\"refund\",\"data\":{\"conversion\":\"c-max-0\"}}");
@@ -659,10 +648,7 @@ Test(connect, a_reversal_lease_runs_from_its_claim)
  * `status`; a full refund of the conversion arrives while it is in flight. */
 static void refund_during_a_call(int status)
 {
-	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	stripe_credit_program(",\"backoff_base_ms\":0");
 	earn("s", "oli", "{\"stripe_customer_id\":\"cus_oli\"}", 1);
 	char mode[96];
 	snprintf(mode, sizeof(mode), "{\"delay_ms\":1000,\"fail_next\":1,\"fail_status\":%d}", status);
