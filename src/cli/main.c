@@ -519,17 +519,26 @@ static void print_command_help(FILE *f, const struct cli_command *cmd)
 	      f);
 }
 
+/* One line of a command list: the synopsis, then the summary in a column of its own;
+ * a synopsis too long for the column gets a line to itself, whole. */
+static void print_command_line(FILE *f, const char *name, const char *args, const char *summary)
+{
+	int n = fprintf(f, "  %s %s", name, args);
+	if (n > 2 + 44)
+		fprintf(f, "\n%*s", 2 + 44, "");
+	else
+		fprintf(f, "%*s", 2 + 44 - n, "");
+	fprintf(f, " %s\n", summary);
+}
+
 static void print_family_help(FILE *f, const char *family)
 {
 	size_t fl = strlen(family);
 	fprintf(f, "Usage: fulfill %s <subcommand> [options]\n\nSubcommands:\n", family);
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		const struct cli_command *c = &commands[i].cmd;
-		if (strncmp(c->name, family, fl) == 0 && c->name[fl] == ' ') {
-			char left[96];
-			snprintf(left, sizeof(left), "%s %s", c->name + fl + 1, c->args);
-			fprintf(f, "  %-44s %s\n", left, c->summary);
-		}
+		if (strncmp(c->name, family, fl) == 0 && c->name[fl] == ' ')
+			print_command_line(f, c->name + fl + 1, c->args, c->summary);
 	}
 	fprintf(f, "\nRun 'fulfill %s <subcommand> --help' for details.\n", family);
 }
@@ -542,13 +551,7 @@ static void print_main_help(FILE *f)
 	      f);
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		const struct cli_command *c = &commands[i].cmd;
-		char left[128];
-		snprintf(left, sizeof(left), "%s %s", c->name, c->args);
-		if (strlen(left) > 44) {
-			fprintf(f, "  %s\n  %-44s %s\n", left, "", c->summary);
-		} else {
-			fprintf(f, "  %-44s %s\n", left, c->summary);
-		}
+		print_command_line(f, c->name, c->args, c->summary);
 	}
 	print_global_options(f, NULL);
 	fputs("\nRun 'fulfill <command> --help' for a command's options. Settings: 'fulfill\n"

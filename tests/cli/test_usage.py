@@ -61,6 +61,23 @@ class Usage(FulfillTest):
         for sub in ("list", "show", "approve", "reject", "retry", "cancel"):
             self.assertIn(sub, r.stdout)
 
+    def test_family_help_shows_every_synopsis_whole(self):
+        # `fulfill FAMILY` lists each subcommand with the synopsis of `fulfill --help`,
+        # however long (rewards list's used to be cut off, its summary glued to it)
+        main = self.env.cli("--help", check=True).stdout.split("Commands:", 1)[1].split("\n\n", 1)[0]
+        for family in ("rewards", "review", "program", "participants", "batch", "report", "webhooks"):
+            with self.subTest(family=family):
+                h = self.env.cli(family, "--help", check=True).stdout
+                lines = [l.strip() for l in h.splitlines()]
+                for line in main.splitlines():
+                    # a synopsis fills 44 columns, then a space and the summary, or has
+                    # the line to itself
+                    whole = line[2:46] if len(line) > 47 and line[46] == " " else line[2:]
+                    if whole.startswith(family + " "):
+                        synopsis = whole[len(family) + 1:].rstrip()
+                        self.assertTrue(any(l == synopsis or l.startswith(synopsis + "  ") for l in lines),
+                                        f"{synopsis!r} not whole in `fulfill {family} --help`:\n{h}")
+
     def test_no_command(self):
         r = self.env.cli()
         self.assertEqual(r.returncode, 2)
