@@ -326,6 +326,24 @@ static void find_web_root(struct server *s)
 	snprintf(s->web_root, sizeof(s->web_root), "web");
 }
 
+/* A web root without a page is served as a placeholder ("not built yet"): say so once,
+ * at start, so that a web root that is not where the files are (a make install with a
+ * DATADIR apart from BINDIR/../share, a mistyped web_root) does not go unnoticed. */
+static void warn_missing_pages(const struct server *s)
+{
+	static const char *const sections[] = {"console", "portal"};
+	struct stat st;
+	char path[1100];
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		snprintf(path, sizeof(path), "%.1000s/%s/index.html", s->web_root, sections[i]);
+		if (stat(path, &st) != 0)
+			log_msg("warn", "no %s in the web root %s: /%s shows a placeholder page "
+				"(set web_root, --web-root or FULFILL_WEB_ROOT to the directory with "
+				"console/ and portal/)", path, s->web_root, sections[i]);
+	}
+}
+
 static int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -422,6 +440,7 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 	atomic_init(&s.stopping, false);
 	atomic_init(&s.inflight, 0);
 	find_web_root(&s);
+	warn_missing_pages(&s);
 	http_server = &s;
 
 	if (crypto_init() < 0) {

@@ -127,6 +127,12 @@ class StaticPages(unittest.TestCase):
         self.assertEqual(st, 200)
         self.assertIn(b"not built yet", body)
         self.assertIn("default-src 'none'", h["content-security-policy"])
+        # and the server said so when it started: the portal's page, not the console's
+        with open(os.path.join(self.env.dir, f"serve-{self.srv.port}.log")) as f:
+            warnings = [line for line in f if '"level":"warn"' in line]
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn(f"no {self.root}/portal/index.html in the web root {self.root}: /portal shows a "
+                      "placeholder page", warnings[0])
 
     def test_names_outside_the_web_root_are_404(self):
         for path in ("/console/..%2Fsecret.txt", "/console/.hidden", "/console/a%2Fb.js", "/console/nope.js",

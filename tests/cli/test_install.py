@@ -8,9 +8,10 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
-from fulfilltest import ROOT
+from fulfilltest import MASTER_KEY, ROOT, Server, free_port
 
 # variables the Makefile takes from the environment, and a parent make's job server
 SCRUB = ("DESTDIR", "PREFIX", "BINDIR", "DATADIR", "MANDIR", "SYSTEMDUNITDIR",
@@ -81,6 +82,38 @@ class Install(unittest.TestCase):
         for dirpath, _, files in os.walk(dest):
             for f in files:
                 self.assertTrue(os.path.join(dirpath, f).startswith(root + "/"), (dirpath, f))
+
+    def test_installed_server_finds_its_pages(self):
+        # started from a directory without web/, as the unit starts it (/var/lib/fulfill)
+        dest = self.install("/usr")
+        exe = dest + "/usr/bin/fulfill"
+        if not os.path.isdir(os.path.join(ROOT, "web", "console")):
+            self.skipTest("no web/ in the tree")
+        work = tempfile.mkdtemp(prefix="fulfill-install-run-")
+        self.addCleanup(shutil.rmtree, work, True)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FULFILL_")}
+        env.update(FULFILL_DB="sqlite:" + os.path.join(work, "f.db"), FULFILL_MASTER_KEY=MASTER_KEY)
+        log = open(os.path.join(work, "serve.log"), "w+")
+        p = subprocess.Popen([exe, "serve", "--listen", f"127.0.0.1:{port}", "--no-worker"], cwd=work,
+                             env=env, stdout=log, stderr=log)
+        try:
+            srv = Server(port, p)
+            for _ in range(200):
+                try:
+                    srv.request("GET", "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            st, body, _ = srv.request("GET", "/console/app.js", raw=True)
+            self.assertEqual(st, 200)
+            with open(os.path.join(ROOT, "web", "console", "app.js"), "rb") as f:
+                self.assertEqual(body, f.read())
+        finally:
+            p.terminate()
+            p.wait(30)
+        log.seek(0)
+        self.assertNotIn('"level":"warn"', log.read())
 
     def test_other_prefix_moves_the_unit_and_its_exec_path(self):
         dest = self.install("/opt/ff")
