@@ -3,17 +3,28 @@ tour's shell blocks (and the `for` line that loads the programs) runs from the
 repository root against a fresh database (on either backend), and its output must be
 the lines the README shows under it. In the README, `...` stands for any number of
 lines, and a reward id for any reward id (they are random). The lines that start the
-server or call it with curl are left out: the API tests cover that."""
+server or call it with curl are left out: the API tests cover that.
+
+The operator docs' runnable examples too (DocExamples): the example programs and every
+program fragment of docs/programs.md, fraud.md and notifications.md load and activate;
+docs/ingest.md's NDJSON and CSV examples ingest; docs/configuration.md's settings table
+is `fulfill config show`; the backup and restore steps of docs/scaling.md give back a
+working database (SQLite, or PostgreSQL under tests/with-postgres)."""
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fulfilltest import BIN, ROOT, FulfillTest  # noqa: E402
 
 README = os.path.join(ROOT, "README.md")
+DOCS = os.path.join(ROOT, "docs")
+PG_HOST = os.environ.get("FULFILL_TEST_PG_HOST")
 ID = re.compile(r"rwd_[0-9A-Za-z]{22}")
 
 
@@ -70,6 +81,169 @@ class ReadmeTour(FulfillTest):
         self.assertFalse(matches(["a", "z"], ["a", "b", "z"]))
         self.assertTrue(matches(["x rwd_1TgQOOPfbYQ3DpfS2dbaCh y"], ["x rwd_0VbvqL1BY82gIfLzFT9eQP y"]))
         self.assertFalse(matches(["x rwd_1TgQOOPfbYQ3DpfS2dbaCh y"], ["x rwd_short y"]))
+
+
+def doc(name):
+    with open(os.path.join(DOCS, name)) as f:
+        return f.read()
+
+
+def blocks(text, lang):
+    """The contents of the ```lang blocks of a Markdown text."""
+    return re.findall(r"^```" + lang + r"\n(.*?)^```", text, re.S | re.M)
+
+
+class DocExamples(FulfillTest):
+    def load(self, program, *extra):
+        path = self.env.write("program.json", json.dumps(program))
+        return self.env.cli("program", "load", path, *extra)
+
+    def test_example_programs_and_program_fragments_load_and_activate(self):
+        for name in sorted(os.listdir(os.path.join(ROOT, "examples", "programs"))):
+            r = self.env.cli("program", "load", os.path.join(ROOT, "examples", "programs", name), "--activate")
+            self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
+            self.assertIn("active", r.stdout)
+        with open(os.path.join(ROOT, "examples", "programs", "give20get20.json")) as f:
+            base = json.load(f)
+        fragments = 0
+        for name in ("programs.md", "fraud.md", "notifications.md"):
+            for block in blocks(doc(name), "json"):
+                block = block.strip()
+                if not block.startswith('"'):
+                    continue  # a whole object shown as an illustration, not a member
+                members = json.loads("{" + block + "}")
+                with self.subTest(doc=name, members=list(members)):
+                    r = self.load(dict(base, **members), "--activate")
+                    self.assertEqual(r.returncode, 0, f"{name}: {block}\n{r.stderr}")
+                    fragments += 1
+        self.assertGreaterEqual(fragments, 6)
+
+    def test_ingest_examples(self):
+        text = doc("ingest.md")
+        self.env.cli("program", "load", os.path.join(ROOT, "examples", "programs", "give20get20.json"),
+                     "--activate", check=True)
+        ndjson = blocks(text, "json")[0]
+        r = self.env.cli("ingest", self.env.write("events.ndjson", ndjson))
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "accepted 4, duplicate 0, rejected 0"), r.stderr)
+        # the CSV examples are the same events again, under other event ids, one file each
+        csvs = blocks(text, "csv")
+        self.assertEqual(len(csvs), 4)
+        self.env.cli("ingest", self.env.write("p.csv", csvs[0]), check=True)
+        # a referral whose data.id an earlier event created: its code is in the doc's list
+        r = self.env.cli("ingest", self.env.write("r.csv", csvs[1]))
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "accepted 0, duplicate 0, rejected 1"))
+        code = re.match(r"line 2: (\w+): ", r.stderr).group(1)
+        codes = text.split("`CODE` is the API error code", 1)[1].split("`PARAM`", 1)[0]
+        self.assertIn(f"`{code}`", codes)
+        # on a database of their own the CSV files make the NDJSON's rewards
+        other = type(self.env)()
+        self.addCleanup(other.close)
+        other.cli("program", "load", os.path.join(ROOT, "examples", "programs", "give20get20.json"),
+                  "--activate", check=True)
+        for i, (block, n) in enumerate(zip(csvs, (2, 1, 1, 1))):
+            r = other.cli("ingest", other.write(f"{i}.csv", block))
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, f"accepted {n}, duplicate 0, rejected 0"),
+                             block + r.stderr)
+        rewards = other.cli_json("rewards", "list")["data"]
+        self.assertEqual(sorted(w["participant"] for w in rewards), ["jessica", "tom"])
+        # an unusable CSV header is exit status 1 (docs/ingest.md, Exit status)
+        r = other.cli("ingest", other.write("bad.csv", "name,email\na,b\n"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("a CSV header lacks `id` or `type`", " ".join(text.split()))
+
+    def test_configuration_table_is_config_show(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FULFILL_")}
+        r = subprocess.run([BIN, "config", "show", "--json"], env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = {}
+        for line in doc("configuration.md").splitlines():
+            m = re.match(r"\| `(\w+)` \| (.*?) \| (.*?) \| (.*?) \|", line)
+            if m:
+                rows[m.group(1)] = [c.strip("`") for c in m.groups()[1:]]
+        for s in json.loads(r.stdout):
+            with self.subTest(setting=s["name"]):
+                self.assertIn(s["name"], rows)
+                env_var, flag, default = rows[s["name"]]
+                self.assertEqual(env_var, s["env"])
+                if s["flag"]:
+                    self.assertEqual(flag.split()[0].split("`")[0], s["flag"])
+                else:
+                    self.assertIn("secret", flag)
+                if s["value"] and not s["secret"]:
+                    self.assertEqual(default, s["value"])
+        self.assertEqual(set(rows), {s["name"] for s in json.loads(r.stdout)})
+
+    def stop(self, env, srv):
+        srv.proc.terminate()
+        rc = srv.proc.wait(30)
+        if rc != 0:
+            with open(os.path.join(env.dir, f"serve-{srv.port}.log")) as f:
+                self.fail(f"fulfill serve exited with {rc} on SIGTERM:\n" + f.read()[-3000:])
+
+    def post_people(self, srv, key, first, n):
+        for i in range(first, first + n):
+            st, body, _ = srv.request("POST", "/v1/events", {
+                "id": f"evt_bk_{i}", "type": "participant",
+                "data": {"id": f"bk{i}", "email": f"bk{i}@example.com", "name": f"Person {i}"}}, key=key)
+            self.assertLess(st, 300, body)
+
+    def assertWorks(self, env, people):
+        r = env.cli("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        listed = env.cli_json("participants", "list", "--limit", "1000")["data"]
+        self.assertEqual(len(listed), people)
+        self.assertTrue(all(p["email"].endswith("@example.com") for p in listed))  # the key opens them
+        srv = env.serve()
+        self.assertEqual(srv.request("GET", "/readyz")[0], 200)
+        self.post_people(srv, env.key("ingest"), people, 1)  # it takes writes
+        self.stop(env, srv)
+
+    @unittest.skipIf(PG_HOST, "SQLite's backups (docs/scaling.md)")
+    def test_sqlite_backup_while_serving_and_restore(self):
+        if not shutil.which("sqlite3"):
+            self.skipTest("the sqlite3 command-line shell is not installed")
+        text = " ".join(doc("scaling.md").split())
+        self.assertIn('`sqlite3 /var/lib/fulfill/fulfill.db ".backup /backup/fulfill.db"`', text)
+        self.assertIn("`VACUUM INTO '/backup/fulfill.db'`", text)
+        self.assertIn("delete `fulfill.db-wal` and `fulfill.db-shm`", text)
+        db = self.env.db[len("sqlite:"):]
+        srv = self.env.serve()
+        key = self.env.key("ingest")
+        self.post_people(srv, key, 0, 40)
+        # online, while the server runs and has commits in its WAL
+        self.assertTrue(os.path.getsize(db + "-wal") > 0)
+        backup, vacuumed = os.path.join(self.env.dir, "b1.db"), os.path.join(self.env.dir, "b2.db")
+        subprocess.run(["sqlite3", db, f".backup {backup}"], check=True, timeout=60)
+        subprocess.run(["sqlite3", db, f"VACUUM INTO '{vacuumed}'"], check=True, timeout=60)
+        self.post_people(srv, key, 40, 10)  # after the backup: not in it
+        self.stop(self.env, srv)
+        for copy in (backup, vacuumed):
+            with self.subTest(backup=os.path.basename(copy)):
+                # restore: fulfill stopped, the old log gone, the backup in place
+                for suffix in ("-wal", "-shm"):
+                    if os.path.exists(db + suffix):
+                        os.unlink(db + suffix)
+                shutil.copyfile(copy, db)
+                self.assertWorks(self.env, 40)
+
+    @unittest.skipUnless(PG_HOST, "PostgreSQL's backups (docs/scaling.md, tests/with-postgres)")
+    def test_pg_dump_and_restore_into_an_empty_database(self):
+        text = " ".join(doc("scaling.md").split())
+        self.assertIn("`pg_dump -Fc fulfill > fulfill.dump`", text)
+        self.assertIn("`pg_restore -d fulfill fulfill.dump`", text)
+        srv = self.env.serve()
+        self.post_people(srv, self.env.key("ingest"), 0, 40)
+        dump = os.path.join(self.env.dir, "fulfill.dump")
+        with open(dump, "wb") as f:
+            subprocess.run(["pg_dump", "-Fc", self.env.db], stdout=f, check=True, timeout=120)
+        self.stop(self.env, srv)
+        restored = type(self.env)()  # a fresh, empty database on the same cluster
+        self.addCleanup(restored.close)
+        subprocess.run(["pg_restore", "-d", restored.db, dump], check=True, timeout=120)
+        r = restored.cli("migrate")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("up to date", r.stdout)
+        self.assertWorks(restored, 40)
 
 
 if __name__ == "__main__":
