@@ -117,9 +117,15 @@ int cli_cmd_keys_rotate_master(struct cli *c)
 	int rc = read_key_file(path, key);
 	if (rc != CLI_OK)
 		return rc;
-	if (!memcmp(key, c->cfg.master_key, sizeof(key))) {
+	/* The new key as the current one is the catch-up run after a rollout, which needs
+	 * the old key as the previous one (docs/configuration.md); without it there is
+	 * nothing the run could open that is not under the new key already. */
+	const char *prev = getenv("FULFILL_MASTER_KEY_PREVIOUS");
+	if (!memcmp(key, c->cfg.master_key, sizeof(key)) && !(prev && *prev)) {
 		memset(key, 0, sizeof(key));
-		return cli_fail("the new key is the key in use");
+		return cli_fail("the new key is the key in use (to re-encrypt what processes still on the old "
+				"key sealed after the rotation, give the old key as master_key_previous, "
+				"FULFILL_MASTER_KEY_PREVIOUS)");
 	}
 	json_t *out = NULL;
 	struct ff_diag d;

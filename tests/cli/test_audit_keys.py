@@ -149,6 +149,33 @@ class RotateMasterKey(FulfillTest):
         self.assertEqual(self.env.cli("keys", "rotate-master", "--new-key-file", path,
                                       "--master-key-file", path).returncode, 1)
 
+    def test_catch_up_run_after_the_rollout(self):
+        # docs/configuration.md, "The PII key": a process still on the old key seals rows
+        # after the rotation; once every process has restarted, the rotation is run once
+        # more with the new key current and the old one previous, as they run
+        def person(i):
+            return json.dumps({"id": f"p{i}", "type": "participant", "data": {
+                "id": f"jo{i}", "email": f"jo{i}@example.com", "name": f"Jo {i}"}}) + "\n"
+        old_key, new_key = MASTER_KEY, "ef" * 32
+        path = self.env.write("new.key", new_key + "\n")
+        self.env.cli("ingest", "-", input=person(1), check=True)
+        self.env.cli("keys", "rotate-master", "--new-key-file", path, check=True)
+        straggler = dict(self.env.env, FULFILL_MASTER_KEY=old_key, FULFILL_MASTER_KEY_PREVIOUS=new_key)
+        r = subprocess.run([BIN, "ingest", "-"], input=person(2), env=straggler, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rolled_out = dict(self.env.env, FULFILL_MASTER_KEY=new_key, FULFILL_MASTER_KEY_PREVIOUS=old_key)
+        for moved in ("1", "0"):  # the straggler's participant, then nothing is left
+            r = subprocess.run([BIN, "keys", "rotate-master", "--new-key-file", path, "--json"], env=rolled_out,
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(str(json.loads(r.stdout)["participants"]), moved, r.stdout)
+        # the previous key can go: the new key alone reads every e-mail
+        alone = dict(self.env.env, FULFILL_MASTER_KEY=new_key)
+        r = subprocess.run([BIN, "participants", "list", "--json"], env=alone, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(p["email"] for p in json.loads(r.stdout)["data"]),
+                         ["jo1@example.com", "jo2@example.com"])
+
 
 def run_sql(env, sql):
     """Run `sql` on the test database behind fulfill's back, on either backend."""
