@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fulfill/http.h"
@@ -130,6 +131,21 @@ static void remove_db_files(const char *path)
 	}
 }
 
+/* Whether the demo file is the file of the db setting's SQLite database, however it is
+ * named (a relative path, a link): the demo deletes it and the PATH.key beside it. */
+static bool demo_is_the_db(const struct cli *c, const char *demo)
+{
+	const char *db = c->settings.value[SET_DB];
+	if (!db || !strncmp(db, "postgres://", 11) || !strncmp(db, "postgresql://", 13))
+		return false;
+	if (!strncmp(db, "sqlite:", 7))
+		db += 7;
+	struct stat a, b;
+	if (stat(db, &a) == 0 && stat(demo, &b) == 0)
+		return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return strcmp(db, demo) == 0;
+}
+
 static const char *const demo_programs[] = {"give20get20.json", "give10get10.json",
 					    "free-goods.json"};
 
@@ -223,6 +239,9 @@ int cli_cmd_demo(struct cli *c)
 	const char *path = c->settings.value[SET_DEMO_DB];
 	if (!path || !*path)
 		return cli_usage(c, "demo_db must name a file");
+	if (demo_is_the_db(c, path))
+		return cli_usage(c, "demo_db (%s) is the database of the db setting: the demo deletes and "
+				 "re-creates its file, so give it a file of its own", path);
 	remove_db_files(path);
 	char url[PATH_MAX + 16];
 	snprintf(url, sizeof(url), "sqlite:%s", path);

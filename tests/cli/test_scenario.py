@@ -330,6 +330,32 @@ class Demo(FulfillTest):
         self.assertEqual(p.wait(20), 0)
         self.assertTrue(os.path.exists(dbp))
 
+    def test_demo_never_touches_the_db_database(self):
+        # docs/configuration.md: demo_db is "the SQLite file `fulfill demo` deletes and
+        # re-creates - never the `db` database"; it used to delete the db's file and its
+        # PATH.key when both named the same file
+        path = os.path.join(self.env.dir, "real.db")
+        env = {k: v for k, v in self.env.env.items() if k != "FULFILL_MASTER_KEY"}
+        env["FULFILL_DB"] = "sqlite:" + path
+        r = subprocess.run([BIN, "ingest", "-"], env=env, capture_output=True, text=True, input=json.dumps(
+            {"id": "p1", "type": "participant", "data": {"id": "kept", "email": "kept@example.com"}}) + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(path + ".key") as f:
+            key = f.read()
+        os.symlink(path, os.path.join(self.env.dir, "link.db"))
+        for demo_db in (path, "./real.db", "link.db"):
+            with self.subTest(demo_db=demo_db):
+                r = subprocess.run([BIN, "demo", "--demo-db", demo_db, "--listen", f"127.0.0.1:{free_port()}"],
+                                   env=env, cwd=self.env.dir, capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertIn("is the database of the db setting", r.stderr)
+                with open(path + ".key") as f:
+                    self.assertEqual(f.read(), key)
+                r = subprocess.run([BIN, "participants", "show", "kept", "--json"], env=env, capture_output=True,
+                                   text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout)["email"], "kept@example.com")
+
 
 if __name__ == "__main__":
     unittest.main()
