@@ -172,6 +172,18 @@ class DocExamples(FulfillTest):
                 if s["value"] and not s["secret"]:
                     self.assertEqual(default, s["value"])
         self.assertEqual(set(rows), {s["name"] for s in json.loads(r.stdout)})
+        # the example at the top, run on etc/fulfill.conf (installed as /etc/fulfill/fulfill.conf)
+        example = doc("configuration.md").split("```\n$ ", 1)[1].split("```", 1)[0].splitlines()
+        self.assertEqual(example[0], "FULFILL_LISTEN=0.0.0.0:9000 fulfill --config /etc/fulfill/fulfill.conf "
+                                     "config show")
+        self.assertEqual(example[-1], "...")
+        r = subprocess.run([BIN, "--config", os.path.join(ROOT, "etc", "fulfill.conf"), "config", "show"],
+                           env=dict(env, FULFILL_LISTEN="0.0.0.0:9000"), capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = [line.split() for line in example[1:-1]]
+        got = [line.split() for line in r.stdout.splitlines()[:len(shown)]]
+        got[1][1] = "/etc/fulfill/fulfill.conf"
+        self.assertEqual(shown, got)
 
     def stop(self, env, srv):
         srv.proc.terminate()
