@@ -44,7 +44,8 @@ static bool is_amount_column(const char *col)
 }
 
 /* A report object as an aligned table: one column per "columns" entry; amounts
- * of a row that names its currency are formatted ("60.00 USD"). */
+ * of a row that names its currency are formatted ("60.00 USD"), the converted_*
+ * ones in the row's reporting_currency. */
 static void report_table(const json_t *report)
 {
 	const json_t *cols = json_object_get(report, "columns");
@@ -71,11 +72,13 @@ static void report_table(const json_t *report)
 	json_array_foreach(rows, r, row)
 	{
 		const char *cur = json_string_value(json_object_get(row, "currency"));
+		const char *reporting = json_string_value(json_object_get(row, "reporting_currency"));
 		for (size_t i = 0; i < ncols; i++) {
 			const char *col = json_string_value(json_array_get(cols, i));
 			const json_t *v = col ? json_object_get(row, col) : NULL;
-			if (col && cur && json_is_integer(v) && is_amount_column(col))
-				cells[i] = cli_money_amount(json_integer_value(v), cur, bufs[i],
+			const char *in = col && !strncmp(col, "converted_", 10) ? reporting : cur;
+			if (col && in && json_is_integer(v) && is_amount_column(col))
+				cells[i] = cli_money_amount(json_integer_value(v), in, bufs[i],
 							    sizeof(bufs[i]));
 			else
 				cells[i] =

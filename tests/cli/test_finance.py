@@ -128,6 +128,24 @@ class Finance(FulfillTest):
         self.assertEqual(self.env.cli("report", "payouts", "--group", "year").returncode, 2)
         self.assertEqual(self.env.cli("report", "tax", "--year", "next").returncode, 2)
 
+    def test_payouts_in_a_reporting_currency(self):
+        # the converted_* amounts are in the reporting currency: 120.00 USD at 1.0845 USD
+        # per EUR is 110.65 EUR (the table printed "110.65 USD")
+        self.env.cli("worker", "--once", check=True)
+        srv = self.env.serve("--no-worker")
+        st, body, _ = srv.request("PUT", "/v1/fx-rates", {"reporting": "USD", "rates": {"EUR": "1.0845"}},
+                                  key=self.env.key("admin"))
+        self.assertEqual(st, 200, body)
+        j = self.env.cli_json("report", "payouts", "--currency", "EUR")
+        usd = [r for r in j["data"] if r["currency"] == "USD"]
+        self.assertEqual([(r["reporting_currency"], r["converted_actual_amount"]) for r in usd], [("EUR", 11065)])
+        table = self.env.cli("report", "payouts", "--currency", "EUR", check=True).stdout.splitlines()
+        head = table[0]
+        row = next(line for line in table[1:] if " USD " in line)
+        at = head.index("CONVERTED ACTUAL AMOUNT")
+        self.assertEqual(row[at:].split("  ")[0], "110.65 EUR", table)
+        self.assertEqual(row[head.index("ACTUAL AMOUNT"):].split("  ")[0], "120.00 USD", table)
+
     def test_simulate(self):
         r = self.env.cli("program", "simulate", "give20get20", "1", "--from", "2026-09-01")
         self.assertEqual(r.returncode, 0, r.stderr)
