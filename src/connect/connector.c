@@ -143,18 +143,37 @@ const char *connector_participant_str(const struct connector_call *c, const char
 
 char *connector_url(const struct connector_conf *conf, const char *fmt, ...)
 {
-	char path[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
+	static const char hex[] = "0123456789ABCDEF";
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
 	size_t bl = strlen(conf->base_url);
 	while (bl && conf->base_url[bl - 1] == '/')
 		bl--;
-	size_t n = bl + strlen(path) + 2;
-	char *u = ff_malloc(n);
-	snprintf(u, n, "%.*s%s", (int)bl, conf->base_url, path);
-	return u;
+	ffbuf_add(&b, conf->base_url, bl);
+	va_list ap;
+	va_start(ap, fmt);
+	for (const char *f = fmt; *f; f++) {
+		if (f[0] != '%' || f[1] != 's') {
+			ffbuf_add(&b, f, 1);
+			continue;
+		}
+		f++;
+		/* one path segment: a '/', '?', '#', '%' or ".." in an id (a participant's
+		 * attribute) must not steer the call to another resource */
+		const char *arg = va_arg(ap, const char *);
+		bool dots = arg && (!strcmp(arg, ".") || !strcmp(arg, "..")); /* a dot segment */
+		for (const unsigned char *s = (const unsigned char *)arg; s && *s; s++) {
+			if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+			    *s == '-' || *s == '_' || *s == '~' || (*s == '.' && !dots)) {
+				ffbuf_add(&b, s, 1);
+			} else {
+				char e[3] = {'%', hex[*s >> 4], hex[*s & 15]};
+				ffbuf_add(&b, e, 3);
+			}
+		}
+	}
+	va_end(ap);
+	return ffbuf_detach(&b, NULL);
 }
 
 enum connector_result connector_http_classify(struct connector_call *c)

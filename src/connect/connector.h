@@ -167,7 +167,9 @@ const char *connector_attr(const struct connector_call *c, const char *key);
 const char *connector_participant_str(const struct connector_call *c, const char *key);
 /* Add "Authorization: Basic base64(user:password)" to the call's request. */
 void connector_basic_auth(struct connector_call *c, const char *user, const char *password);
-/* Join the base URL and a path. Caller frees. */
+/* Join the base URL and a path. Only %s conversions: each argument is percent-encoded
+ * as (part of) one path segment (all but A-Z a-z 0-9 - . _ ~; "." and ".." wholly), so an
+ * id from a participant's attributes cannot name another resource. Caller frees. */
 char *connector_url(const struct connector_conf *conf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Connector configuration (connector_config.c). */

@@ -1,0 +1,108 @@
+/*
+ * wire_test.c - what the external connectors put on the wire and how they read the
+ * answers, without a network: each test builds a connector_call by hand, asks the
+ * connector for its request, and feeds it a provider's answer.
+ */
+#include <curl/curl.h>
+
+#include "connect/connector.h"
+#include "core/core.h"
+#include "testutil.h"
+
+struct wire {
+	struct connector_conf conf;
+	struct connector_call c;
+};
+
+/* A call of `op` through connector `type` (base URL https://provider.test) for a
+ * reward of `type_fields` ("credit" 1500 USD unless changed by the test), participant
+ * attributes `attrs` (JSON). */
+static void wire_init(struct wire *w, const char *type, const char *config, const char *attrs, enum connector_op op)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->conf.type, sizeof(w->conf.type), "%s", type);
+	snprintf(w->conf.id, sizeof(w->conf.id), "%s", type);
+	snprintf(w->conf.base_url, sizeof(w->conf.base_url), "https://provider.test");
+	w->conf.config = json_loads(config, 0, NULL);
+	cr_assert_not_null(w->conf.config, "%s", config);
+	w->c.ops = connector_find(type);
+	cr_assert_not_null(w->c.ops);
+	w->c.conf = &w->conf;
+	w->c.op = op;
+	w->c.participant = json_pack("{s:s, s:s, s:o}", "email", "kim@example.com", "name", "Kim", "attributes",
+				     json_loads(attrs, 0, NULL));
+	struct reward *r = &w->c.r;
+	snprintf(r->id, sizeof(r->id), "rwd_0001");
+	snprintf(r->participant, sizeof(r->participant), "kim");
+	snprintf(r->type, sizeof(r->type), "credit");
+	snprintf(r->currency, sizeof(r->currency), "USD");
+	r->amount = 1500;
+	r->has_amount = true;
+}
+
+static void wire_release(struct wire *w)
+{
+	connector_call_release(&w->c);
+	json_decref(w->conf.config);
+}
+
+/* Build the request of the current step: it must be CONTINUE (a request is ready). */
+static void wire_request(struct wire *w)
+{
+	if (w->c.has_request)
+		http_call_release(&w->c.http);
+	enum connector_result res = w->c.ops->request(&w->c);
+	cr_assert_eq(res, CONNECTOR_CONTINUE, "request: %d %s", res, w->c.diag.message);
+	w->c.has_request = true;
+}
+
+/* Answer the current request with `status` and `body`; the connector's verdict. */
+static enum connector_result wire_answer(struct wire *w, long status, const char *body)
+{
+	w->c.http.status = status;
+	ffbuf_reset(&w->c.http.response);
+	ffbuf_adds(&w->c.http.response, body);
+	return w->c.ops->response(&w->c);
+}
+
+static bool has_header(const struct wire *w, const char *line)
+{
+	for (const struct curl_slist *h = w->c.http.headers; h; h = h->next)
+		if (!strcmp(h->data, line))
+			return true;
+	return false;
+}
+
+/* An id from a participant's attributes is one path segment: a '/', '?', '#' or ".."
+ * in it must not send the call (with the secret key) to another resource. */
+Test(wire, ids_in_paths_are_one_segment)
+{
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1/../../v1/refunds?a=1#\"}",
+		  CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url,
+			 "https://provider.test/v1/customers/cus_1%2F..%2F..%2Fv1%2Frefunds%3Fa%3D1%23/balance_transactions");
+	cr_assert(has_header(&w, "Idempotency-Key: rwd_0001"));
+	cr_assert_eq(wire_answer(&w, 200, "{\"id\":\"cbtxn_1\",\"object\":\"customer_balance_transaction\"}"),
+		     CONNECTOR_OK);
+	cr_assert_str_eq(w.c.ref, "cbtxn_1");
+	wire_release(&w);
+
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"..\"}", CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/customers/%2E%2E/balance_transactions");
+	wire_release(&w);
+
+	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"bob.smith+1@x.com/y\"}",
+		  CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/accounts/code-bob.smith%2B1%40x.com%2Fy/line_items");
+	wire_release(&w);
+
+	wire_init(&w, "braintree", "{\"merchant_id\":\"m 1\",\"public_key\":\"p\",\"private_key\":\"s\",\"discount_id\":\"d\"}",
+		  "{\"braintree_subscription_id\":\"sub/../../x\"}", CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/merchants/m%201/subscriptions/sub%2F..%2F..%2Fx");
+	wire_release(&w);
+}
