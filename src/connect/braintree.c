@@ -10,7 +10,8 @@
  *      discount's own amount applies) for `months` billing cycles (default 1).
  *
  * Braintree has no idempotency keys. A re-driven call that finds the discount already
- * on the subscription gets Braintree's "duplicate discount" validation error, which
+ * on the subscription gets Braintree's "duplicate discount" validation error (code
+ * 91911, "Cannot add duplicate add-on or discount."), which
  * counts as success, so a crash between the call and its record cannot apply a second
  * discount of the same id. The reference is "<subscription>/<discount id>".
  */
@@ -78,8 +79,9 @@ static enum connector_result bt_response(struct connector_call *c)
 {
 	const char *body = c->http.response.data ? c->http.response.data : "";
 	enum connector_result res = connector_http_classify(c);
-	if (res == CONNECTOR_FAILED && c->http.status == 422 &&
-	    (strstr(body, "uplicate") || strstr(body, "92613") || strstr(body, "92614"))) {
+	/* 91911: Subscription CannotAddDuplicateAddonOrDiscount (Braintree's codes stay,
+	 * its messages may change) */
+	if (res == CONNECTOR_FAILED && c->http.status == 422 && strstr(body, "<code>91911</code>")) {
 		/* Braintree keeps one discount of an id per subscription. After an attempt of
 		 * this reward whose outcome was unknown, that attempt applied it; otherwise it
 		 * is another reward's, and this one was NOT applied: the operator decides */

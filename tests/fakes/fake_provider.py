@@ -9,7 +9,8 @@ One HTTP server speaks the request and response shapes of:
   Tremendous  POST /api/v2/orders (external_id makes it idempotent), GET /api/v2/rewards/{id}
   Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
               POST /accounts/code-{a}/coupon_redemptions, GET /coupons/code-{c}
-  Braintree   PUT /merchants/{m}/subscriptions/{s} (XML; a second identical discount -> 422 duplicate)
+  Braintree   PUT /merchants/{m}/subscriptions/{s} (XML; a second identical discount -> 422
+              with validation code 91911)
   receivers   POST /hooks/{name} (outbound webhooks and the webhook connector: answers
               {"reference": ...}; verifies Standard Webhooks signatures when a secret is set)
 
@@ -266,7 +267,13 @@ class Handler(BaseHTTPRequestHandler):
                 dup = dkey in STATE["discounts"]
                 STATE["discounts"][dkey] = text
             if dup:
-                return 422, b"<api-error-response><errors><errors type=\"array\"><error><code>92613</code><message>Cannot add duplicate add-on or discount.</message></error></errors></errors></api-error-response>", "application/xml"
+                # Braintree's validation error 91911 (Subscription::CannotAddDuplicateAddonOrDiscount)
+                return 422, (b'<?xml version="1.0" encoding="UTF-8"?>\n<api-error-response>\n  <errors>\n'
+                             b'    <subscription>\n      <errors type="array">\n        <error>\n'
+                             b'          <code>91911</code>\n          <attribute type="symbol">base</attribute>\n'
+                             b'          <message>Cannot add duplicate add-on or discount.</message>\n'
+                             b'        </error>\n      </errors>\n    </subscription>\n  </errors>\n'
+                             b'  <message>Cannot add duplicate add-on or discount.</message>\n</api-error-response>\n'), "application/xml"
             self.effect("discount", dkey, {"id": dkey})
             return 200, f"<subscription><id>{parts[3]}</id></subscription>".encode(), "application/xml"
         # ---- receivers ----

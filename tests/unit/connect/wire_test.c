@@ -106,3 +106,31 @@ Test(wire, ids_in_paths_are_one_segment)
 	cr_assert_str_eq(w.c.http.url, "https://provider.test/merchants/m%201/subscriptions/sub%2F..%2F..%2Fx");
 	wire_release(&w);
 }
+
+/* Braintree's duplicate add-on/discount is validation code 91911; another 422 is a
+ * refusal even when its message says "duplicate", and even after an unknown outcome. */
+Test(wire, braintree_duplicate_discount_is_code_91911)
+{
+	static const char dup[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<api-error-response><errors><subscription>"
+				  "<errors type=\"array\"><error><code>91911</code><attribute type=\"symbol\">base"
+				  "</attribute><message>Cannot add duplicate add-on or discount.</message></error>"
+				  "</errors></subscription></errors></api-error-response>\n";
+	static const char other[] = "<api-error-response><errors><subscription><modification><errors type=\"array\">"
+				    "<error><code>92013</code><message>Inherited From ID is invalid (duplicate "
+				    "request?)</message></error></errors></modification></subscription></errors>"
+				    "<message>Inherited From ID is invalid.</message></api-error-response>";
+	static const char zip[] = "<api-error-response><errors><errors type=\"array\"><error><code>92613</code>"
+				  "<message>Postal code is invalid.</message></error></errors></errors></api-error-response>";
+	const char *cfg = "{\"merchant_id\":\"m1\",\"public_key\":\"p\",\"private_key\":\"s\",\"discount_id\":\"ref15\"}";
+	struct wire w;
+	wire_init(&w, "braintree", cfg, "{\"braintree_subscription_id\":\"sub_lee\"}", CONNECTOR_ISSUE);
+	snprintf(w.c.r.last_error, sizeof(w.c.r.last_error), "%s earlier attempt timed out", REWARD_UNKNOWN_PREFIX);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "PUT");
+	cr_assert(has_header(&w, "X-ApiVersion: 6"));
+	cr_assert_eq(wire_answer(&w, 422, other), CONNECTOR_FAILED, "not a duplicate: not applied");
+	cr_assert_eq(wire_answer(&w, 422, zip), CONNECTOR_FAILED, "92613 is not a Braintree duplicate code");
+	cr_assert_eq(wire_answer(&w, 422, dup), CONNECTOR_OK, "applied by the earlier attempt");
+	cr_assert_str_eq(w.c.ref, "sub_lee/ref15");
+	wire_release(&w);
+}
