@@ -8,8 +8,10 @@
  *  percent_discount  POST /coupons {"code": "fulfill-<reward id>", "discount_type":
  *                    "percent", "discount_percent", "duration": "single_use" |
  *                    "temporal" (months), "max_redemptions": 1}, then
- *                    POST /accounts/code-{account}/coupon_redemptions {"coupon_id":
- *                    "code-fulfill-<reward id>"}; the participant's code is the coupon code.
+ *                    POST /accounts/code-{account}/coupon_redemptions/active {"coupon_id":
+ *                    <the coupon's id>, "currency"}; when the coupon existed already (a
+ *                    re-drive), GET /coupons/code-fulfill-<reward id> first for its id.
+ *                    The participant's code is the coupon code.
  *  status            GET /coupons/code-fulfill-<id>: redemptions > 0 -> redeemed
  *  reverse           credit: a charge line item of the same amount.
  *
@@ -101,8 +103,14 @@ static enum connector_result rc_request(struct connector_call *c)
 			json_decref(body);
 			return CONNECTOR_CONTINUE;
 		}
-		start(c, "POST", connector_url(c->conf, "/accounts/code-%s/coupon_redemptions", account), "");
-		body = json_pack("{s:s+, s:s}", "coupon_id", "code-", coupon, "currency", c->r.currency);
+		if (!json_string_value(json_object_get(c->state, "coupon_id"))) {
+			/* the coupon existed already (an earlier attempt made it): learn its id */
+			start(c, "GET", connector_url(c->conf, "/coupons/code-%s", coupon), "");
+			return CONNECTOR_CONTINUE;
+		}
+		start(c, "POST", connector_url(c->conf, "/accounts/code-%s/coupon_redemptions/active", account), "");
+		body = json_pack("{s:s, s:s}", "coupon_id", json_string_value(json_object_get(c->state, "coupon_id")),
+				 "currency", c->r.currency);
 		body_with_amount(c, body, 0);
 		json_decref(body);
 		return CONNECTOR_CONTINUE;
@@ -145,8 +153,18 @@ static enum connector_result rc_response(struct connector_call *c)
 	}
 	const char *id = json_string_value(json_object_get(body, "id"));
 	if (c->op == CONNECTOR_ISSUE) {
-		if (strcmp(c->r.type, "credit") && c->step == 0) {
+		/* the coupon's create (its id, or none when it existed) or look-up: the
+		 * redemption names it by id */
+		if (strcmp(c->r.type, "credit") && (c->step == 0 || !strcmp(c->http.method, "GET"))) {
+			json_decref(c->state);
+			c->state = json_object();
+			if (id && c->http.status != 422)
+				json_object_set_new(c->state, "coupon_id", json_string(id));
 			json_decref(body);
+			if (c->step > 0 && !id) {
+				ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "recurly: the coupon has no id");
+				return CONNECTOR_RETRY;
+			}
 			return CONNECTOR_CONTINUE;
 		}
 		copy_str(c->ref, sizeof(c->ref), id ? id : c->r.id);
@@ -173,7 +191,7 @@ const struct connector_ops connector_recurly = {
 	.external = true,
 	.secret_fields = secrets,
 	.required_fields = required,
-	.max_steps = 2,
+	.max_steps = 3,
 	.customer_attribute = "recurly_account_code",
 	.request = rc_request,
 	.response = rc_response,

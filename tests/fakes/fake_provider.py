@@ -8,7 +8,9 @@ One HTTP server speaks the request and response shapes of:
               with other parameters -> 400 idempotency_error, as Stripe answers)
   Tremendous  POST /api/v2/orders (external_id makes it idempotent), GET /api/v2/rewards/{id}
   Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
-              POST /accounts/code-{a}/coupon_redemptions, GET /coupons/code-{c}
+              POST /accounts/code-{a}/coupon_redemptions/active (coupon_id = the coupon's id),
+              GET /coupons/code-{c}; every request needs the v2021-02-25 Accept header and
+              Basic auth (406 / 401 otherwise, as Recurly answers)
   Braintree   PUT /merchants/{m}/subscriptions/{s} (XML; a second identical discount -> 422
               with validation code 91911)
   receivers   POST /hooks/{name} (outbound webhooks and the webhook connector: answers
@@ -22,6 +24,7 @@ Control (JSON): GET /_stats, POST /_mode {...}, POST /_reset. Mode keys:
   drop_rate       do the work, then close the connection without an answer
   fail_status     500, 429, 410, 400, ...
   fail_next       the next N requests fail with fail_status
+  no_replay       forget idempotency keys (a retry after the provider's 24-hour key window)
   max_failures_per_id  fail_rate spares a request whose webhook-id (or Idempotency-Key)
                   has failed this many times already: retries end in a success for sure
   secret          whsec_... used to verify signatures on /hooks
@@ -134,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         key = self.headers.get("Idempotency-Key")
         # Stripe compares a replayed key's request with the first one's
         fingerprint = (method, path, raw) if path.startswith("/v1/") else None
-        if key:
+        if key and not mode.get("no_replay"):
             with LOCK:
                 replay = STATE["replays"].get(key)
             if replay and replay[3] != fingerprint:
@@ -230,6 +233,12 @@ class Handler(BaseHTTPRequestHandler):
                 return 404, {"errors": {"message": "not found"}}, J
             return 200, {"reward": rw}, J
         # ---- Recurly ----
+        if parts[:1] in (["accounts"], ["coupons"]):
+            accept = self.headers.get("Accept", "")
+            if accept not in ("application/vnd.recurly.v2021-02-25", "application/vnd.recurly.v2021-02-25+json"):
+                return 406, {"error": {"type": "invalid_api_version", "message": "Accept: " + accept}}, J
+            if not self.headers.get("Authorization", "").startswith("Basic "):
+                return 401, {"error": {"type": "unauthorized", "message": "no API key"}}, J
         if parts[:1] == ["accounts"] and len(parts) == 3 and parts[2] == "line_items" and method == "POST":
             body = json.loads(raw or b"{}")
             obj = dict(body, id=new_id("li"), account=parts[1])
@@ -241,14 +250,21 @@ class Handler(BaseHTTPRequestHandler):
                 exists = body.get("code") in STATE["coupons"]
             if exists:
                 return 422, {"error": {"type": "validation", "message": "Code has already been taken"}}, J
-            obj = dict(body, id=new_id("cpn"), redemptions=0)
+            obj = dict(body, id=new_id("cpn"), object="coupon", state="redeemable")
             with LOCK:
                 STATE["coupons"][body.get("code")] = obj
             self.effect("recurly_coupon", key, obj)
             return 201, obj, J
-        if parts[:1] == ["accounts"] and len(parts) == 3 and parts[2] == "coupon_redemptions" and method == "POST":
+        if parts[:1] == ["accounts"] and parts[2:] == ["coupon_redemptions", "active"] and method == "POST":
             body = json.loads(raw or b"{}")
-            obj = {"id": new_id("rdm"), "coupon": body.get("coupon_id"), "account": parts[1]}
+            # v3 names the coupon by its id in the body (a path takes "code-<code>")
+            with LOCK:
+                cpn = next((c for c in STATE["coupons"].values() if "code" in c and c["id"] == body.get("coupon_id")),
+                           None)
+            if not cpn:
+                return 404, {"error": {"type": "not_found", "message": "Couldn't find Coupon with id = %s" % body.get("coupon_id")}}, J
+            obj = {"id": new_id("rdm"), "object": "coupon_redemption", "coupon": cpn, "account": {"code": parts[1][5:]},
+                   "state": "active", "currency": body.get("currency")}
             self.effect("coupon_redemption", key, obj)
             return 201, obj, J
         if parts[:1] == ["coupons"] and len(parts) == 2 and method == "GET":
@@ -257,7 +273,7 @@ class Handler(BaseHTTPRequestHandler):
                 obj = STATE["coupons"].get(code)
             if not obj:
                 return 404, {"error": {"type": "not_found", "message": "not found"}}, J
-            return 200, dict(obj, redemptions=1 if STATE["mode"].get("redeem") else 0), J
+            return 200, dict(obj, state="maxed_out") if STATE["mode"].get("redeem") else obj, J
         # ---- Braintree ----
         if parts[:1] == ["merchants"] and len(parts) == 4 and parts[2] == "subscriptions" and method == "PUT":
             text = raw.decode()

@@ -408,6 +408,33 @@ Test(connect, recurly_and_braintree)
 	json_decref(s);
 }
 
+/* Recurly percent discount: a coupon, then its redemption on the account (POST
+ * .../coupon_redemptions/active naming the coupon by id). The first attempt's answers
+ * are lost after the coupon was made, and the retry comes after Recurly forgot the key:
+ * the coupon exists (422), is looked up, and redeemed once. */
+Test(connect, recurly_percent_discount_coupon_and_redemption)
+{
+	fx_program(&F, PROGRAM("rp", "\"type\":\"percent_discount\",\"percent_bp\":2000,\"months\":2",
+			       "{\"percent_discount\":\"recurly\"}"));
+	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
+					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("rp", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
+	fake_mode(&P, "{\"fail_after_rate\":1}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 0);
+	fake_mode(&P, "{\"no_replay\":true}");
+	json_decref(fx_worker(&F, T0 + 60000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "failed with: %s", first_field("failed", "last_error"));
+	cr_assert_eq(strncmp(first_field("fulfilled", "code"), "fulfill-", 8), 0);
+	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "rdm_", 4), 0);
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	json_t *eff = json_object_get(s, "effects");
+	cr_assert_eq(json_integer_value(json_object_get(eff, "recurly_coupon")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(eff, "coupon_redemption")), 1);
+	json_decref(s);
+}
+
 /* Program bt pays lee's subscription (sub_lee) a Braintree discount of $15. */
 static void braintree_lee(void)
 {

@@ -107,6 +107,68 @@ Test(wire, ids_in_paths_are_one_segment)
 	wire_release(&w);
 }
 
+/* Recurly v3 redeems a coupon on an account at POST .../coupon_redemptions/active and
+ * names the coupon by its id in the body. */
+Test(wire, recurly_percent_discount_redeems_the_created_coupon)
+{
+	struct wire w;
+	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_ISSUE);
+	snprintf(w.c.r.type, sizeof(w.c.r.type), "percent_discount");
+	w.c.r.percent_bp = 2000;
+	w.c.r.has_percent = true;
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "POST");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/coupons");
+	cr_assert(has_header(&w, "Accept: application/vnd.recurly.v2021-02-25+json"));
+	cr_assert(has_header(&w, "Idempotency-Key: rwd_0001:coupon"));
+	cr_assert_eq(wire_answer(&w, 201, "{\"id\":\"o2ynu3fg\",\"object\":\"coupon\",\"code\":\"fulfill-rwd_0001\"}"),
+		     CONNECTOR_CONTINUE);
+	w.c.step++;
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "POST");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/accounts/code-kim1/coupon_redemptions/active");
+	json_t *body = json_loads(w.c.http.body, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(body, "coupon_id")), "o2ynu3fg");
+	cr_assert_str_eq(json_string_value(json_object_get(body, "currency")), "USD");
+	json_decref(body);
+	cr_assert_eq(wire_answer(&w, 201, "{\"id\":\"rdm_1\",\"object\":\"coupon_redemption\",\"state\":\"active\"}"),
+		     CONNECTOR_OK);
+	cr_assert_str_eq(w.c.ref, "rdm_1");
+	cr_assert_str_eq(w.c.code, "fulfill-rwd_0001");
+	wire_release(&w);
+}
+
+/* A re-drive after Recurly's key window: the coupon exists (422 "has already been
+ * taken"); its id is looked up before the redemption. */
+Test(wire, recurly_existing_coupon_is_looked_up_for_its_id)
+{
+	struct wire w;
+	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_ISSUE);
+	snprintf(w.c.r.type, sizeof(w.c.r.type), "percent_discount");
+	w.c.r.percent_bp = 2000;
+	w.c.r.has_percent = true;
+	wire_request(&w);
+	cr_assert_eq(wire_answer(&w, 422,
+				 "{\"error\":{\"type\":\"validation\",\"message\":\"Code has already been taken\","
+				 "\"params\":[{\"param\":\"code\",\"message\":\"has already been taken\"}]}}"),
+		     CONNECTOR_CONTINUE);
+	w.c.step++;
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "GET");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/coupons/code-fulfill-rwd_0001");
+	cr_assert_eq(wire_answer(&w, 200, "{\"id\":\"o2ynu3fg\",\"object\":\"coupon\",\"state\":\"redeemable\"}"),
+		     CONNECTOR_CONTINUE);
+	w.c.step++;
+	cr_assert_leq(w.c.step, w.c.ops->max_steps - 1, "the issuing lease covers every step");
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/accounts/code-kim1/coupon_redemptions/active");
+	json_t *body = json_loads(w.c.http.body, 0, NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(body, "coupon_id")), "o2ynu3fg");
+	json_decref(body);
+	cr_assert_eq(wire_answer(&w, 201, "{\"id\":\"rdm_1\"}"), CONNECTOR_OK);
+	wire_release(&w);
+}
+
 /* Braintree's duplicate add-on/discount is validation code 91911; another 422 is a
  * refusal even when its message says "duplicate", and even after an unknown outcome. */
 Test(wire, braintree_duplicate_discount_is_code_91911)
