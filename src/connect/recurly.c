@@ -12,7 +12,9 @@
  *                    <the coupon's id>, "currency"}; when the coupon existed already (a
  *                    re-drive), GET /coupons/code-fulfill-<reward id> first for its id.
  *                    The participant's code is the coupon code.
- *  status            GET /coupons/code-fulfill-<id>: redemptions > 0 -> redeemed
+ *  status            GET /accounts/code-{account}/coupon_redemptions?ids=<redemption id>:
+ *                    "discounted" > 0 (the discount reached an invoice) -> redeemed; else
+ *                    the redemption's state (active, inactive)
  *  reverse           credit: a charge line item of the same amount.
  *
  * Idempotency: Idempotency-Key = the reward id (":coupon"/":reverse" for extra steps);
@@ -66,7 +68,9 @@ static enum connector_result rc_request(struct connector_call *c)
 	bool credit = !strcmp(c->r.type, "credit");
 	if (!credit && strcmp(c->r.type, "percent_discount"))
 		return ff_fail(&c->diag, FF_E_INVALID, NULL, "recurly cannot fulfil %s rewards", c->r.type), CONNECTOR_FAILED;
-	if (!*account && c->op != CONNECTOR_STATUS)
+	if (credit && c->op == CONNECTOR_STATUS)
+		return CONNECTOR_OK; /* a credit line item has nothing to poll */
+	if (!*account)
 		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no attributes.recurly_account_code",
 			       c->r.participant),
 		       CONNECTOR_FAILED;
@@ -115,9 +119,11 @@ static enum connector_result rc_request(struct connector_call *c)
 		json_decref(body);
 		return CONNECTOR_CONTINUE;
 	case CONNECTOR_STATUS:
-		if (credit)
-			return CONNECTOR_OK;
-		start(c, "GET", connector_url(c->conf, "/coupons/code-%s", coupon), "");
+		/* the redemption, not the coupon: the coupon is maxed out by our own
+		 * redemption at once; the redemption shows what reached an invoice */
+		start(c, "GET",
+		      connector_url(c->conf, "/accounts/code-%s/coupon_redemptions?ids=%s", account, c->r.external_reference),
+		      "");
 		return CONNECTOR_CONTINUE;
 	case CONNECTOR_REVERSE:
 		if (!credit)
@@ -171,13 +177,20 @@ static enum connector_result rc_response(struct connector_call *c)
 		if (strcmp(c->r.type, "credit"))
 			snprintf(c->code, sizeof(c->code), "fulfill-%s", c->r.id);
 	} else if (c->op == CONNECTOR_STATUS) {
-		json_t *n = json_object_get(body, "unique_coupon_codes_count");
-		json_t *red = json_object_get(body, "redemptions");
-		(void)n;
-		c->redeemed = (json_is_integer(red) && json_integer_value(red) > 0) ||
-			      (json_is_string(json_object_get(body, "state")) &&
-			       !strcmp(json_string_value(json_object_get(body, "state")), "maxed_out"));
-		copy_str(c->provider_status, sizeof(c->provider_status), c->redeemed ? "redeemed" : "active");
+		/* {"data": [redemption]}: unknown ids are left out, not refused */
+		json_t *rd = NULL, *x;
+		size_t i;
+		json_array_foreach(json_object_get(body, "data"), i, x)
+		{
+			const char *xid = json_string_value(json_object_get(x, "id"));
+			if (xid && !strcmp(xid, c->r.external_reference))
+				rd = x;
+		}
+		json_t *disc = json_object_get(rd, "discounted");
+		const char *st = json_string_value(json_object_get(rd, "state"));
+		c->redeemed = json_is_number(disc) && json_number_value(disc) > 0;
+		copy_str(c->provider_status, sizeof(c->provider_status),
+			 c->redeemed ? "redeemed" : !rd ? "unknown" : st ? st : "active");
 	}
 	json_decref(body);
 	return CONNECTOR_OK;

@@ -9,7 +9,8 @@ One HTTP server speaks the request and response shapes of:
   Tremendous  POST /api/v2/orders (external_id makes it idempotent), GET /api/v2/rewards/{id}
   Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
               POST /accounts/code-{a}/coupon_redemptions/active (coupon_id = the coupon's id),
-              GET /coupons/code-{c}; every request needs the v2021-02-25 Accept header and
+              GET /coupons/code-{c}, GET /accounts/code-{a}/coupon_redemptions?ids=...
+              (mode redeem: "discounted" > 0, as after an invoice); every request needs the v2021-02-25 Accept header and
               Basic auth (406 / 401 otherwise, as Recurly answers)
   Braintree   PUT /merchants/{m}/subscriptions/{s} (XML; a second identical discount -> 422
               with validation code 91911)
@@ -54,7 +55,7 @@ def fresh_state():
     return {
         "requests": 0, "keys": {}, "effects": {}, "duplicates": 0, "objects": {},
         "replays": {}, "hooks": [], "hook_ids": {}, "bad_signatures": 0, "orders": {},
-        "coupons": {}, "discounts": {}, "mode": {}, "failures": {},
+        "coupons": {}, "discounts": {}, "mode": {}, "failures": {}, "redeemed": {},
     }
 
 
@@ -263,17 +264,33 @@ class Handler(BaseHTTPRequestHandler):
                            None)
             if not cpn:
                 return 404, {"error": {"type": "not_found", "message": "Couldn't find Coupon with id = %s" % body.get("coupon_id")}}, J
-            obj = {"id": new_id("rdm"), "object": "coupon_redemption", "coupon": cpn, "account": {"code": parts[1][5:]},
-                   "state": "active", "currency": body.get("currency")}
+            obj = {"id": new_id("rdm"), "object": "coupon_redemption", "coupon": dict(cpn),
+                   "account": {"code": parts[1][5:]}, "state": "active", "currency": body.get("currency"),
+                   "discounted": 0}
+            with LOCK:
+                n = STATE["redeemed"][cpn["id"]] = STATE["redeemed"].get(cpn["id"], 0) + 1
+                if n >= (cpn.get("max_redemptions") or 1 << 60):
+                    cpn["state"] = "maxed_out"  # as Recurly does at max_redemptions
             self.effect("coupon_redemption", key, obj)
             return 201, obj, J
+        if parts[:1] == ["accounts"] and parts[2:] == ["coupon_redemptions"] and method == "GET":
+            ids = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("ids", [""])[0].split(",")
+            data = []
+            with LOCK:
+                for i in ids:
+                    obj = STATE["objects"].get(i)
+                    if obj and obj.get("object") == "coupon_redemption" and obj["account"]["code"] == parts[1][5:]:
+                        if STATE["mode"].get("redeem"):  # the next invoice used it
+                            obj.update(discounted=4.99, state="inactive")
+                        data.append(obj)
+            return 200, {"object": "list", "has_more": False, "next": None, "data": data}, J
         if parts[:1] == ["coupons"] and len(parts) == 2 and method == "GET":
             code = parts[1][5:] if parts[1].startswith("code-") else parts[1]
             with LOCK:
                 obj = STATE["coupons"].get(code)
             if not obj:
                 return 404, {"error": {"type": "not_found", "message": "not found"}}, J
-            return 200, dict(obj, state="maxed_out") if STATE["mode"].get("redeem") else obj, J
+            return 200, obj, J
         # ---- Braintree ----
         if parts[:1] == ["merchants"] and len(parts) == 4 and parts[2] == "subscriptions" and method == "PUT":
             text = raw.decode()
@@ -315,7 +332,7 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, method, path, raw):
         if path == "/_stats":
             with LOCK:
-                s = {k: v for k, v in STATE.items() if k not in ("replays", "objects", "orders", "coupons", "discounts")}
+                s = {k: v for k, v in STATE.items() if k not in ("replays", "objects", "orders", "coupons", "discounts", "redeemed")}
                 s["distinct_keys"] = len(STATE["keys"])
             return self.send(200, s)
         if path == "/_mode":

@@ -435,6 +435,29 @@ Test(connect, recurly_percent_discount_coupon_and_redemption)
 	json_decref(s);
 }
 
+/* Recurly sync reads the redemption: our own redemption maxes the coupon out at once,
+ * so only the redemption's "discounted" tells that an invoice used it. */
+Test(connect, recurly_percent_discount_sync_reads_the_redemption)
+{
+	fx_program(&F, PROGRAM("rp", "\"type\":\"percent_discount\",\"percent_bp\":1000",
+			       "{\"percent_discount\":\"recurly\"}"));
+	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
+					     "\"base_url\":\"%s\",\"sync_interval_ms\":1000}}",
+				  P.url));
+	earn("rp", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "failed with: %s", first_field("failed", "last_error"));
+	json_t *w = fx_worker(&F, T0 + 3000);
+	cr_assert_eq(json_integer_value(json_object_get(w, "synced")), 1);
+	json_decref(w);
+	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM rewards WHERE provider_status = 'active' AND redeemed_at IS NULL"),
+		     1, "a redemption not used by an invoice yet is not redeemed");
+	fake_mode(&P, "{\"redeem\":true}");
+	json_decref(fx_worker(&F, T0 + 5000));
+	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM rewards WHERE provider_status = 'redeemed' AND redeemed_at IS NOT NULL"),
+		     1);
+}
+
 /* Program bt pays lee's subscription (sub_lee) a Braintree discount of $15. */
 static void braintree_lee(void)
 {

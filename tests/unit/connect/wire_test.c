@@ -196,3 +196,28 @@ Test(wire, braintree_duplicate_discount_is_code_91911)
 	cr_assert_str_eq(w.c.ref, "sub_lee/ref15");
 	wire_release(&w);
 }
+
+/* Recurly status of a percent discount: the account's redemption by id. */
+Test(wire, recurly_status_reads_the_redemption)
+{
+	struct wire w;
+	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_STATUS);
+	snprintf(w.c.r.type, sizeof(w.c.r.type), "percent_discount");
+	snprintf(w.c.r.external_reference, sizeof(w.c.r.external_reference), "rdm_1");
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "GET");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/accounts/code-kim1/coupon_redemptions?ids=rdm_1");
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"has_more\":false,\"data\":[{\"id\":\"rdm_1\",\"state\":"
+				 "\"active\",\"discounted\":0,\"coupon\":{\"state\":\"maxed_out\"}}]}"),
+		     CONNECTOR_OK);
+	cr_assert_not(w.c.redeemed, "the coupon is maxed out by the redemption itself");
+	cr_assert_str_eq(w.c.provider_status, "active");
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"data\":[{\"id\":\"rdm_1\",\"state\":\"inactive\","
+				 "\"discounted\":12.5}]}"),
+		     CONNECTOR_OK);
+	cr_assert(w.c.redeemed);
+	cr_assert_str_eq(w.c.provider_status, "redeemed");
+	wire_release(&w);
+}
