@@ -12,8 +12,9 @@
  *          REDEEMED/CLAIMED (or "claimed": true) -> "claimed", redeemed_at set.
  *  reverse not supported (gift cards are not taken back).
  *
- * Config: api_key (secret), funding_source_id, product_id, campaign_id (optional),
- * base_url (default https://www.tremendous.com). The recipient is the participant's
+ * Config: api_key (secret), funding_source_id, product_id and/or campaign_id (one is
+ * needed: Tremendous wants "products" or "campaign_id"), base_url (default
+ * https://www.tremendous.com). The recipient is the participant's
  * e-mail and name.
  */
 #include <stdio.h>

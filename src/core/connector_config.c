@@ -243,6 +243,12 @@ static enum ff_err validate(struct engine *e, const struct connector_ops *ops, j
 			goto out;
 		}
 	}
+	/* Tremendous refuses an order that names neither products nor a campaign */
+	if (!strcmp(ops->name, "giftcard") && !json_is_string(json_object_get(plain, "product_id")) &&
+	    !json_is_string(json_object_get(plain, "campaign_id"))) {
+		err = ff_fail(d, FF_E_INVALID, "config.product_id", "a giftcard connector needs product_id or campaign_id");
+		goto out;
+	}
 	/* a signing secret must sign: a webhook connector never posts unsigned */
 	const char *whsec = json_string_value(json_object_get(secrets, "secret"));
 	char sig[128];

@@ -6,7 +6,8 @@ One HTTP server speaks the request and response shapes of:
               POST /v1/promotion_codes, GET|POST /v1/promotion_codes/{id}
               (form-encoded, Idempotency-Key replays the first response; the same key
               with other parameters -> 400 idempotency_error, as Stripe answers)
-  Tremendous  POST /api/v2/orders (external_id makes it idempotent), GET /api/v2/rewards/{id}
+  Tremendous  POST /api/v2/orders (external_id makes it idempotent; products or campaign_id
+              needed), GET /api/v2/rewards/{id}
   Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
               POST /accounts/code-{a}/coupon_redemptions/active (coupon_id = the coupon's id),
               GET /coupons/code-{c}, GET /accounts/code-{a}/coupon_redemptions?ids=...
@@ -210,7 +211,15 @@ class Handler(BaseHTTPRequestHandler):
             return 200, obj, J
         # ---- Tremendous ----
         if parts == ["api", "v2", "orders"] and method == "POST":
+            if not self.headers.get("Authorization", "").startswith("Bearer "):
+                return 401, {"errors": {"message": "unauthorized"}}, J
             body = json.loads(raw or b"{}")
+            rwd = body.get("reward") or {}
+            if (not (body.get("payment") or {}).get("funding_source_id") or not (rwd.get("products") or rwd.get("campaign_id"))
+                    or not isinstance((rwd.get("value") or {}).get("denomination"), (int, float))
+                    or not (rwd.get("recipient") or {}).get("email")):
+                return 400, {"errors": {"message": "Invalid order: funding source, products or campaign_id, "
+                                        "value.denomination and recipient.email are needed", "payload": body}}, J
             ext = body.get("external_id")
             with LOCK:
                 prev = STATE["orders"].get(ext)

@@ -285,6 +285,29 @@ Test(connect, giftcard_issue_and_sync)
 	json_decref(w);
 }
 
+/* Tremendous takes an order only with products or a campaign: a giftcard connector with
+ * neither is refused at configuration (and nothing is stored); a campaign alone will do,
+ * and the fake (which refuses an order without either) fulfils through it. */
+Test(connect, giftcard_needs_products_or_a_campaign)
+{
+	json_t *body = json_loads("{\"type\":\"giftcard\",\"config\":{\"api_key\":\"tr_key_123456789\","
+				  "\"funding_source_id\":\"BALANCE\"}}",
+				  0, NULL);
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_connector_put(F.e, &F.cli, "giftcard", body, &out, &d), FF_E_INVALID);
+	cr_assert_str_eq(d.param, "config.product_id");
+	json_decref(body);
+	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM connectors"), 0);
+	fx_program(&F, PROGRAM("g", "\"type\":\"gift_card\",\"amount\":2500", "{\"gift_card\":\"giftcard\"}"));
+	json_decref(put_connector("giftcard", "{\"type\":\"giftcard\",\"config\":{\"api_key\":\"tr_key_123456789\","
+					      "\"funding_source_id\":\"BALANCE\",\"campaign_id\":\"CMP1\",\"base_url\":\"%s\"}}",
+				  P.url));
+	earn("g", "gina", "{}", 1);
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "failed with: %s", first_field("failed", "last_error"));
+}
+
 /* The webhook connector never posts unsigned: a secret is required, and it must be a
  * Standard Webhooks secret. */
 /* A failed reward retried by an operator passes the tax-form check again: with the
