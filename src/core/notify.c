@@ -374,6 +374,80 @@ static void bare_address(const char *s, char *out, size_t n)
 		snprintf(out, n, "%s", s);
 }
 
+/* The Subject header within RFC 5322's line limits: a short ASCII subject as it is,
+ * otherwise RFC 2047 encoded words (42 bytes each, whole UTF-8
+ * characters: 68 characters, a line of 78 at most), folded one per line. */
+static void subject_header(struct ffbuf *b, const char *s)
+{
+	size_t len = strlen(s);
+	bool ascii = true;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		ascii &= *c < 0x80;
+	if (ascii && len <= 78 - strlen("Subject: ")) {
+		ffbuf_addf(b, "Subject: %s\r\n", s);
+		return;
+	}
+	ffbuf_adds(b, "Subject:");
+	for (size_t i = 0; i < len;) {
+		size_t k = len - i < 42 ? len - i : 42;
+		while (k < len - i && k > 1 && ((unsigned char)s[i + k] & 0xc0) == 0x80)
+			k--; /* not inside a character */
+		char *enc = crypto_base64(s + i, k);
+		ffbuf_addf(b, "%s=?UTF-8?B?%s?=", i ? "\r\n " : " ", enc);
+		free(enc);
+		i += k;
+	}
+	ffbuf_adds(b, "\r\n");
+}
+
+/* The longest line of `s` in bytes, line ends (LF or CRLF) not counted. */
+static size_t longest_line(const char *s)
+{
+	size_t most = 0, cur = 0;
+	for (; *s; s++) {
+		if (*s == '\n' || (*s == '\r' && s[1] == '\n')) {
+			most = cur > most ? cur : most;
+			cur = 0;
+			if (*s == '\r')
+				s++;
+		} else {
+			cur++;
+		}
+	}
+	return cur > most ? cur : most;
+}
+
+/* Quoted-printable (RFC 2045 6.7): lines of at most 76 characters, LF or CRLF -> CRLF. */
+static void qp_encode(struct ffbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t col = 0;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '\n' || (*c == '\r' && c[1] == '\n')) {
+			ffbuf_adds(b, "\r\n");
+			col = 0;
+			if (*c == '\r')
+				c++;
+			continue;
+		}
+		bool end = !c[1] || c[1] == '\n' || (c[1] == '\r' && c[2] == '\n');
+		char e[3] = {(char)*c, 0, 0};
+		size_t n = 1;
+		if (!((*c >= 33 && *c <= 126 && *c != '=') || ((*c == ' ' || *c == '\t') && !end))) {
+			e[0] = '=';
+			e[1] = hex[*c >> 4];
+			e[2] = hex[*c & 15];
+			n = 3;
+		}
+		if (col + n > 75) { /* a soft break: "=" ends the line at 76 */
+			ffbuf_adds(b, "=\r\n");
+			col = 0;
+		}
+		ffbuf_add(b, e, n);
+		col += n;
+	}
+}
+
 static char *compose(json_t *msg, const char *id, const char *from)
 {
 	struct ffbuf b;
@@ -388,16 +462,7 @@ static char *compose(json_t *msg, const char *id, const char *from)
 	const char *html = json_string_value(json_object_get(msg, "html"));
 	ffbuf_addf(&b, "Date: %s\r\nFrom: %s\r\nTo: <%s>\r\nMessage-ID: <%s@fulfill>\r\nMIME-Version: 1.0\r\n", date,
 		   from, json_string_value(json_object_get(msg, "to")), id);
-	bool ascii = true;
-	for (const unsigned char *c = (const unsigned char *)subject; c && *c; c++)
-		ascii &= *c < 0x80;
-	if (ascii) {
-		ffbuf_addf(&b, "Subject: %s\r\n", subject ? subject : "");
-	} else {
-		char *enc = crypto_base64(subject, strlen(subject));
-		ffbuf_addf(&b, "Subject: =?UTF-8?B?%s?=\r\n", enc);
-		free(enc);
-	}
+	subject_header(&b, subject ? subject : "");
 	const char *parts[2][2] = {{"text/plain", text}, {"text/html", html}};
 	int nparts = (text != NULL) + (html != NULL);
 	if (nparts > 1)
@@ -407,15 +472,20 @@ static char *compose(json_t *msg, const char *id, const char *from)
 			continue;
 		if (nparts > 1)
 			ffbuf_addf(&b, "--=_%s\r\n", id);
-		ffbuf_addf(&b, "Content-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
-			   parts[i][0]);
-		/* normalise line ends to CRLF */
-		for (const char *c = parts[i][1]; *c; c++) {
-			if (*c == '\n' && (c == parts[i][1] || c[-1] != '\r'))
-				ffbuf_adds(&b, "\r\n");
-			else
-				ffbuf_add(&b, c, 1);
-		}
+		/* 8bit lines may not pass 998 bytes (RFC 5321/5322: relays refuse or break
+		 * them); a part with a longer one (minified HTML) goes quoted-printable */
+		bool qp = longest_line(parts[i][1]) > 998;
+		ffbuf_addf(&b, "Content-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: %s\r\n\r\n",
+			   parts[i][0], qp ? "quoted-printable" : "8bit");
+		if (qp)
+			qp_encode(&b, parts[i][1]);
+		else /* normalise line ends to CRLF */
+			for (const char *c = parts[i][1]; *c; c++) {
+				if (*c == '\n' && (c == parts[i][1] || c[-1] != '\r'))
+					ffbuf_adds(&b, "\r\n");
+				else
+					ffbuf_add(&b, c, 1);
+			}
 		ffbuf_adds(&b, "\r\n");
 	}
 	if (nparts > 1)

@@ -440,6 +440,100 @@ Test(outbox, email_on_fulfilment_with_code_escaped_and_opt_out)
 	free(log);
 }
 
+/* Quoted-printable decoding (soft breaks joined, =XX decoded), for the test below. */
+static char *qp_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '=' && i + 2 < n && s[i + 1] == '\r' && s[i + 2] == '\n') {
+			i += 2;
+		} else if (s[i] == '=' && i + 2 < n) {
+			unsigned v;
+			sscanf(s + i + 1, "%2X", &v);
+			*o++ = (char)v;
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* RFC 5322 lines end at 998 bytes: a template's long HTML line goes out
+ * quoted-printable (lines of 76 at most, decoding to the same text), and a long
+ * non-ASCII subject as folded encoded words of at most 75 characters. */
+Test(outbox, email_long_lines_are_encoded_within_the_line_limit)
+{
+	char path[600];
+	mail_setup(NULL, NULL, path, sizeof(path));
+	char html[4000] = "<p>", subject[2000] = "";
+	for (int i = 0; i < 150; i++)
+		strcat(html, "a=b \\u00e9 ");
+	strcat(html, "{{reward.code}}</p>");
+	for (int i = 0; i < 30; i++)
+		strcat(subject, "\\u0412\\u0430\\u0448 ");
+	char prog[8000];
+	snprintf(prog, sizeof(prog),
+		 "{\"id\":\"mail\",\"name\":\"Mail\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"
+		 "\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"coupon\",\"pool\":\"mp\"}],"
+		 "\"hold_days\":0,\"expires_days\":365,\"notifications\":{\"from\":\"rewards@acme.test\","
+		 "\"milestones\":[\"fulfilled\"],\"templates\":{\"fulfilled\":{\"subject\":\"%s{{reward.code}}\","
+		 "\"html\":\"%s\"}}}}",
+		 subject, html);
+	fx_program(&F, prog);
+	fx_friend_converts(&F, "mail", "m1", 0);
+	json_decref(fx_worker(&F, T0 + 1000));
+	char *log = read_file(path);
+	cr_assert_eq(lines(log), 1, "%s", log);
+	json_t *m = json_loads(log, 0, NULL);
+	const char *data = json_string_value(json_object_get(m, "data"));
+	cr_assert_not_null(data);
+	/* every line within the limit */
+	for (const char *l = data; *l;) {
+		const char *e = strstr(l, "\r\n");
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		cr_assert_leq(len, 78, "a line of %zu bytes: %.100s", len, l);
+		l += len + (e ? 2 : 0);
+	}
+	/* the subject: folded encoded words that decode to the rendered subject */
+	const char *sub = strstr(data, "\r\nSubject:");
+	cr_assert_not_null(sub);
+	char got[2000] = "";
+	size_t gl = 0;
+	const char *hend = sub + 2;
+	while ((hend = strstr(hend, "\r\n")) && hend[2] == ' ')
+		hend += 2; /* a folded line goes on */
+	for (const char *w = sub; (w = strstr(w, "=?UTF-8?B?")) && w < hend;) {
+		const char *end = strstr(w, "?=");
+		cr_assert_leq((size_t)(end + 2 - w), 75);
+		size_t bl = 0;
+		cr_assert_eq(sodium_base642bin((unsigned char *)got + gl, sizeof(got) - gl - 1, w + 10, (size_t)(end - w - 10),
+					       NULL, &bl, NULL, sodium_base64_VARIANT_ORIGINAL),
+			     0);
+		gl += bl;
+		w = end;
+	}
+	got[gl] = '\0';
+	char want[2000] = "";
+	for (int i = 0; i < 30; i++)
+		strcat(want, "\xd0\x92\xd0\xb0\xd1\x88 ");
+	strcat(want, "C-1");
+	cr_assert_str_eq(got, want);
+	/* the HTML part */
+	cr_assert_not_null(strstr(data, "Content-Transfer-Encoding: quoted-printable\r\n\r\n"), "%.600s", data);
+	const char *body = strstr(data, "Content-Transfer-Encoding: quoted-printable\r\n\r\n") + 47;
+	char *dec = qp_decode(body, strlen(body));
+	char want_html[4000] = "<p>";
+	for (int i = 0; i < 150; i++)
+		strcat(want_html, "a=b \xc3\xa9 ");
+	strcat(want_html, "C-1</p>");
+	cr_assert_eq(strncmp(dec, want_html, strlen(want_html)), 0, "%.300s", dec);
+	free(dec);
+	json_decref(m);
+	free(log);
+}
+
 Test(outbox, notifications_list_pages_in_creation_order)
 {
 	char path[600];
