@@ -24,10 +24,16 @@
 
 #include "connect/connector.h"
 
-static const char *customer(struct connector_call *c)
+/* The participant attribute holding the Stripe customer id. */
+static const char *customer_attr(const struct connector_call *c)
 {
 	const char *attr = connector_conf_str(c->conf, "customer_attribute");
-	return connector_attr(c, attr ? attr : "stripe_customer_id");
+	return attr ? attr : "stripe_customer_id";
+}
+
+static const char *customer(struct connector_call *c)
+{
+	return connector_attr(c, customer_attr(c));
 }
 
 static void lower(char *s)
@@ -60,7 +66,7 @@ static enum connector_result stripe_request(struct connector_call *c)
 	const char *cus = customer(c);
 	if (!*cus && c->op != CONNECTOR_STATUS)
 		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no Stripe customer id (attributes.%s)",
-			       c->r.participant, "stripe_customer_id"),
+			       c->r.participant, customer_attr(c)),
 		       CONNECTOR_FAILED;
 	struct ffbuf b;
 	ffbuf_init(&b, 1 << 16);

@@ -221,3 +221,20 @@ Test(wire, recurly_status_reads_the_redemption)
 	cr_assert_str_eq(w.c.provider_status, "redeemed");
 	wire_release(&w);
 }
+
+/* A participant without the customer id fails with the attribute the connector reads
+ * named (config "customer_attribute" when set), so the operator knows what to fix. */
+Test(wire, stripe_missing_customer_names_the_configured_attribute)
+{
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\",\"customer_attribute\":\"billing_id\"}",
+		  "{\"stripe_customer_id\":\"cus_unused\"}", CONNECTOR_ISSUE);
+	cr_assert_eq(w.c.ops->request(&w.c), CONNECTOR_FAILED);
+	cr_assert_not_null(strstr(w.c.diag.message, "attributes.billing_id"), "%s", w.c.diag.message);
+	wire_release(&w);
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\",\"customer_attribute\":\"billing_id\"}",
+		  "{\"billing_id\":\"cus_9\"}", CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/customers/cus_9/balance_transactions");
+	wire_release(&w);
+}
