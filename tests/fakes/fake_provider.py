@@ -4,8 +4,10 @@
 One HTTP server speaks the request and response shapes of:
   Stripe      POST /v1/customers/{cus}/balance_transactions, POST /v1/coupons,
               POST /v1/promotion_codes, GET|POST /v1/promotion_codes/{id}
-              (form-encoded, Idempotency-Key replays the first response; the same key
-              with other parameters -> 400 idempotency_error, as Stripe answers)
+              (Bearer sk_ key, form-encoded; amount a non-zero integer, coupon percent_off
+              in (0, 100] with duration once|repeating|forever, a promotion code's coupon
+              must exist; Idempotency-Key replays the first response; the same key with
+              other parameters -> 400 idempotency_error, as Stripe answers)
   Tremendous  POST /api/v2/orders (external_id makes it idempotent; products or campaign_id
               needed), GET /api/v2/rewards/{id}
   Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
@@ -71,6 +73,9 @@ def new_id(prefix):
 
 
 def verify(secret, msg_id, ts, body, sigs):
+    # Standard Webhooks receivers refuse a timestamp more than 5 minutes off (replays)
+    if not ts.isdigit() or abs(time.time() - int(ts)) > 300:
+        return False
     key = base64.b64decode(secret[len("whsec_"):])
     mac = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
     return any(s.split(",", 1)[1] == mac for s in sigs.split() if s.startswith("v1,"))
@@ -173,9 +178,19 @@ class Handler(BaseHTTPRequestHandler):
         key = self.headers.get("Idempotency-Key")
         J = "application/json"
         # ---- Stripe ----
-        if parts[:2] == ["v1", "customers"] and len(parts) == 4 and parts[3] == "balance_transactions" and method == "POST":
+        def invalid(param, message):
+            return 400, {"error": {"type": "invalid_request_error", "param": param, "message": message}}, J
+        if parts[:1] == ["v1"]:
             if not self.headers.get("Authorization", "").startswith("Bearer sk_"):
                 return 401, {"error": {"type": "authentication_error", "message": "bad key"}}, J
+            if method == "POST" and self.headers.get("Content-Type") != "application/x-www-form-urlencoded":
+                return invalid(None, "the body must be form-encoded")
+        if parts[:2] == ["v1", "customers"] and len(parts) == 4 and parts[3] == "balance_transactions" and method == "POST":
+            # an integer amount in minor units, not 0, and an ISO currency
+            if not form.get("amount", "").lstrip("-").isdigit() or int(form["amount"]) == 0:
+                return invalid("amount", "amount must be a non-zero integer")
+            if len(form.get("currency", "")) != 3:
+                return invalid("currency", "Invalid currency")
             if not parts[2].startswith("cus_"):
                 return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer"}}, J
             obj = {"id": new_id("cbtxn"), "object": "customer_balance_transaction", "customer": parts[2],
@@ -184,6 +199,12 @@ class Handler(BaseHTTPRequestHandler):
             self.effect("balance_transaction", key, obj)
             return 200, obj, J
         if parts == ["v1", "coupons"] and method == "POST":
+            if not 0 < float(form.get("percent_off", "0")) <= 100:
+                return invalid("percent_off", "percent_off must be above 0 and at most 100")
+            if form.get("duration") not in ("once", "repeating", "forever"):
+                return invalid("duration", "Invalid duration")
+            if (form.get("duration") == "repeating") != ("duration_in_months" in form):
+                return invalid("duration_in_months", "duration_in_months goes with duration=repeating")
             cid = form.get("id") or new_id("coupon")
             with LOCK:
                 exists = cid in STATE["coupons"]
@@ -195,6 +216,11 @@ class Handler(BaseHTTPRequestHandler):
             self.effect("coupon", key, obj)
             return 200, obj, J
         if parts == ["v1", "promotion_codes"] and method == "POST":
+            with LOCK:
+                known = form.get("coupon") in STATE["coupons"]
+            if not known:
+                return 400, {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "coupon",
+                                       "message": "No such coupon: '%s'" % form.get("coupon")}}, J
             obj = {"id": new_id("promo"), "object": "promotion_code", "coupon": form.get("coupon"),
                    "customer": form.get("customer"), "code": "REF" + new_id("c")[2:], "active": True, "times_redeemed": 0}
             self.effect("promotion_code", key, obj)
