@@ -277,11 +277,23 @@ class Handler(BaseHTTPRequestHandler):
                 return 401, {"error": {"type": "unauthorized", "message": "no API key"}}, J
         if parts[:1] == ["accounts"] and len(parts) == 3 and parts[2] == "line_items" and method == "POST":
             body = json.loads(raw or b"{}")
+            # LineItemCreate: currency, unit_amount (a decimal number), type; a reason
+            # code only on credits
+            if (len(body.get("currency") or "") != 3 or not isinstance(body.get("unit_amount"), (int, float))
+                    or body.get("type") not in ("charge", "credit")
+                    or ("credit_reason_code" in body and body["type"] != "credit")):
+                return 422, {"error": {"type": "validation", "message": "Invalid line item",
+                                       "params": [{"param": "unit_amount", "message": "is invalid"}]}}, J
             obj = dict(body, id=new_id("li"), account=parts[1])
             self.effect("line_item", key, obj)
             return 201, obj, J
         if parts == ["coupons"] and method == "POST":
             body = json.loads(raw or b"{}")
+            if (not body.get("code") or not body.get("name") or body.get("discount_type") != "percent"
+                    or not isinstance(body.get("discount_percent"), int)
+                    or body.get("duration") not in ("forever", "single_use", "temporal")
+                    or (body.get("duration") == "temporal") != ("temporal_unit" in body and "temporal_amount" in body)):
+                return 422, {"error": {"type": "validation", "message": "Invalid coupon"}}, J
             with LOCK:
                 exists = body.get("code") in STATE["coupons"]
             if exists:
@@ -328,7 +340,13 @@ class Handler(BaseHTTPRequestHandler):
             return 200, obj, J
         # ---- Braintree ----
         if parts[:1] == ["merchants"] and len(parts) == 4 and parts[2] == "subscriptions" and method == "PUT":
+            if not self.headers.get("Authorization", "").startswith("Basic "):
+                return 401, b"", "application/xml"
+            if self.headers.get("X-ApiVersion") != "6" or "xml" not in self.headers.get("Content-Type", ""):
+                return 426, b"", "application/xml"  # Braintree: upgrade required
             text = raw.decode()
+            if not text.startswith("<subscription>") or "<inherited-from-id>" not in text:
+                return 422, b"<api-error-response><message>Invalid subscription</message></api-error-response>", "application/xml"
             did = text.split("<inherited-from-id>")[1].split("<")[0] if "<inherited-from-id>" in text else ""
             dkey = f"{parts[3]}/{did}"
             with LOCK:
