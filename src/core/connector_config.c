@@ -214,6 +214,18 @@ static enum ff_err validate(struct engine *e, const struct connector_ops *ops, j
 			err = ff_fail(d, FF_E_INVALID, param, "url must be an smtp:// or smtps:// URL");
 			goto out;
 		}
+		/* the sender goes into MAIL FROM and the From header: an e-mail address, no line
+		 * breaks (they would add SMTP commands or headers) */
+		if (!strcmp(ops->name, "smtp") && !strcmp(k, "from")) {
+			bool ok = json_is_string(v) && strchr(json_string_value(v), '@') &&
+				  strlen(json_string_value(v)) == json_string_length(v);
+			for (const unsigned char *c = (const unsigned char *)json_string_value(v); ok && *c; c++)
+				ok = *c >= 0x20 && *c != 0x7f;
+			if (!ok) {
+				err = ff_fail(d, FF_E_INVALID, param, "from must be an e-mail address (\"Name <a@b>\" or a@b)");
+				goto out;
+			}
+		}
 		if (json_is_string(v) && (!strcmp(k, "base_url") || !strcmp(k, "url"))) {
 			char pin[8], why[200];
 			if (strcmp(ops->name, "smtp") &&

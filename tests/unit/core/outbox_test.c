@@ -639,6 +639,33 @@ Test(outbox, smtp_url_must_be_smtp)
 	json_decref(body);
 }
 
+/* The smtp connector's sender goes into MAIL FROM and the From header: a line break in
+ * it would add SMTP commands (another RCPT TO) or headers (Bcc:), so it is refused. */
+Test(outbox, smtp_from_must_be_one_address)
+{
+	static const char *const refused[] = {"r@acme.test\\r\\nRCPT TO:<x@evil.test>", "Rewards <r@acme.test>\\nBcc: x@evil.test",
+					      "nobody", "r@acme.test\\u0000"};
+	struct ff_diag d;
+	char buf[512];
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(buf, sizeof(buf), "{\"type\":\"smtp\",\"config\":{\"url\":\"smtp://mail.example.com\",\"from\":\"%s\"}}",
+			 refused[i]);
+		json_t *body = json_loads(buf, JSON_ALLOW_NUL, NULL), *out = NULL;
+		cr_assert_not_null(body, "%s", buf);
+		cr_expect_eq(engine_connector_put(F.e, &F.cli, "smtp", body, &out, &d), FF_E_INVALID, "%s", refused[i]);
+		cr_expect_str_eq(d.param, "config.from", "%s", refused[i]);
+		json_decref(out);
+		json_decref(body);
+	}
+	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM connectors"), 0);
+	json_t *body = json_loads("{\"type\":\"smtp\",\"config\":{\"url\":\"smtp://mail.example.com\",\"from\":"
+				  "\"Rewards <r@acme.test>\"}}",
+				  0, NULL),
+	       *out = NULL;
+	json_decref(call_ok(engine_connector_put(F.e, &F.cli, "smtp", body, &out, &d), out, &d));
+	json_decref(body);
+}
+
 Test(outbox, smtp_url_of_another_scheme_sends_nothing)
 {
 	/* a URL stored before the check (or written around it) is still never used */
