@@ -23,6 +23,7 @@
  * `breaker_cooldown_ms`; meanwhile its rewards wait with connector_unavailable and
  * the other connectors keep flowing.
  */
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,7 +182,13 @@ enum connector_result connector_http_classify(struct connector_call *c)
 	struct http_call *h = &c->http;
 	c->retry_after_ms = 0;
 	if (h->retry_after[0]) {
-		long s = strtol(h->retry_after, NULL, 10);
+		/* delay-seconds, or an HTTP-date (RFC 9110 10.2.3) */
+		char *end;
+		long s = strtol(h->retry_after, &end, 10);
+		if (end == h->retry_after) {
+			time_t at = curl_getdate(h->retry_after, NULL);
+			s = at > 0 ? (long)(at - time(NULL)) : 0;
+		}
 		if (s > 0 && s < 86400)
 			c->retry_after_ms = (int64_t)s * 1000;
 	}

@@ -157,7 +157,7 @@ void connector_call_release(struct connector_call *c);
 /* Helpers for connectors. */
 /* Classify a transport-level/HTTP outcome: RETRY for no response, 408, 409, 425, 429,
  * 5xx; FAILED for other 4xx; OK for 2xx (the connector still reads the body). Fills
- * c->diag and c->retry_after_ms. */
+ * c->diag and c->retry_after_ms (from Retry-After: seconds or an HTTP-date). */
 enum connector_result connector_http_classify(struct connector_call *c);
 /* A string config value (NULL when absent). */
 const char *connector_conf_str(const struct connector_conf *conf, const char *key);

@@ -4,6 +4,7 @@
  * connector for its request, and feeds it a provider's answer.
  */
 #include <curl/curl.h>
+#include <time.h>
 
 #include "connect/connector.h"
 #include "core/core.h"
@@ -236,5 +237,24 @@ Test(wire, stripe_missing_customer_names_the_configured_attribute)
 		  "{\"billing_id\":\"cus_9\"}", CONNECTOR_ISSUE);
 	wire_request(&w);
 	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/customers/cus_9/balance_transactions");
+	wire_release(&w);
+}
+
+/* Retry-After is delay-seconds or an HTTP-date (RFC 9110); both floor the backoff. */
+Test(wire, retry_after_seconds_or_http_date)
+{
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}", CONNECTOR_ISSUE);
+	wire_request(&w);
+	snprintf(w.c.http.retry_after, sizeof(w.c.http.retry_after), "30");
+	cr_assert_eq(wire_answer(&w, 429, "{\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}"),
+		     CONNECTOR_RETRY);
+	cr_assert_eq(w.c.retry_after_ms, 30000);
+	time_t at = time(NULL) + 120;
+	struct tm tm;
+	gmtime_r(&at, &tm);
+	strftime(w.c.http.retry_after, sizeof(w.c.http.retry_after), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	cr_assert_eq(wire_answer(&w, 503, "{\"error\":{\"type\":\"api_error\",\"message\":\"busy\"}}"), CONNECTOR_RETRY);
+	cr_assert(w.c.retry_after_ms >= 118000 && w.c.retry_after_ms <= 120000, "%lld", (long long)w.c.retry_after_ms);
 	wire_release(&w);
 }
