@@ -5,7 +5,10 @@
  *                    (a negative balance transaction is a credit on the next invoice)
  *  percent_discount  POST /v1/coupons percent_off=P duration=once|repeating, then
  *                    POST /v1/promotion_codes coupon=... customer=cus max_redemptions=1
- *                    (the participant gets the promotion code)
+ *                    (the participant gets the promotion code). A coupon that exists
+ *                    already (a re-drive after Stripe forgot the key) is ours - its id is
+ *                    the reward id: GET /v1/promotion_codes?coupon=<id> first, and
+ *                    that promotion code, if any, is the reward's.
  *  status            GET /v1/promotion_codes/{id}: times_redeemed > 0 -> redeemed
  *  reverse           credit: POST balance_transactions amount=+N; percent: deactivate
  *                    the promotion code.
@@ -104,6 +107,14 @@ static enum connector_result stripe_request(struct connector_call *c)
 			http_form_add(&b, "metadata[reward_id]", c->r.id);
 			return form(c, &b);
 		}
+		if (json_is_true(json_object_get(c->state, "lookup"))) {
+			/* the coupon existed (made by an attempt Stripe's key window forgot): its
+			 * promotion code, if that attempt got as far, is this reward's */
+			char *url = connector_url(c->conf, "/v1/promotion_codes?coupon=%s&limit=1",
+						  json_string_value(json_object_get(c->state, "coupon")));
+			start(c, "GET", url, "");
+			return CONNECTOR_CONTINUE;
+		}
 		start(c, "POST", connector_url(c->conf, "/v1/promotion_codes"), ":promotion_code");
 		http_form_add(&b, "coupon", json_string_value(json_object_get(c->state, "coupon")));
 		http_form_add(&b, "customer", cus);
@@ -136,6 +147,29 @@ static enum connector_result stripe_response(struct connector_call *c)
 {
 	enum connector_result res = connector_http_classify(c);
 	json_t *body = json_loads(c->http.response.data ? c->http.response.data : "", 0, NULL);
+	bool percent_issue = c->op == CONNECTOR_ISSUE && !strcmp(c->r.type, "percent_discount");
+	const char *code = json_string_value(json_object_get(json_object_get(body, "error"), "code"));
+	if (percent_issue && c->step == 0 && res == CONNECTOR_FAILED && code &&
+	    !strcmp(code, "resource_already_exists")) {
+		/* the coupon (id = the reward id, so ours) was made by an earlier attempt whose
+		 * key Stripe no longer remembers: look for its promotion code before making one */
+		json_decref(body);
+		json_decref(c->state);
+		c->state = json_pack("{s:s, s:b}", "coupon", c->r.id, "lookup", 1);
+		return CONNECTOR_CONTINUE;
+	}
+	if (percent_issue && res == CONNECTOR_OK && !strcmp(c->http.method, "GET")) {
+		json_t *pc = json_array_get(json_object_get(body, "data"), 0);
+		const char *pid = json_string_value(json_object_get(pc, "id"));
+		if (pid) {
+			copy_str(c->ref, sizeof(c->ref), pid);
+			copy_str(c->code, sizeof(c->code), json_string_value(json_object_get(pc, "code")));
+		} else {
+			json_object_set_new(c->state, "lookup", json_false()); /* none yet: make it */
+		}
+		json_decref(body);
+		return pid ? CONNECTOR_OK : CONNECTOR_CONTINUE;
+	}
 	if (res != CONNECTOR_OK) {
 		/* Stripe's error type refines the status code */
 		const char *type = json_string_value(json_object_get(json_object_get(body, "error"), "type"));
@@ -191,7 +225,7 @@ const struct connector_ops connector_stripe = {
 	.secret_fields = secrets,
 	.config_fields = fields,
 	.required_fields = required,
-	.max_steps = 2,
+	.max_steps = 3,
 	.customer_attribute = "stripe_customer_id",
 	.request = stripe_request,
 	.response = stripe_response,

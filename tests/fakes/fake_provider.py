@@ -3,10 +3,10 @@
 
 One HTTP server speaks the request and response shapes of:
   Stripe      POST /v1/customers/{cus}/balance_transactions, POST /v1/coupons,
-              POST /v1/promotion_codes, GET|POST /v1/promotion_codes/{id}
-              (Bearer sk_ key, form-encoded; amount a non-zero integer, coupon percent_off
-              in (0, 100] with duration once|repeating|forever, a promotion code's coupon
-              must exist; Idempotency-Key replays the first response; the same key with
+              POST /v1/promotion_codes, GET /v1/promotion_codes?coupon=,
+              GET|POST /v1/promotion_codes/{id} (Bearer sk_ key, form-encoded; amount a
+              non-zero integer, coupon percent_off in (0, 100] with duration
+              once|repeating|forever, a promotion code's coupon must exist; Idempotency-Key replays the first response; the same key with
               other parameters -> 400 idempotency_error, as Stripe answers)
   Tremendous  POST /api/v2/orders (external_id makes it idempotent; products or campaign_id
               needed), GET /api/v2/rewards/{id}
@@ -225,6 +225,13 @@ class Handler(BaseHTTPRequestHandler):
                    "customer": form.get("customer"), "code": "REF" + new_id("c")[2:], "active": True, "times_redeemed": 0}
             self.effect("promotion_code", key, obj)
             return 200, obj, J
+        if parts == ["v1", "promotion_codes"] and method == "GET":
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            with LOCK:
+                data = [o for o in STATE["objects"].values() if o.get("object") == "promotion_code"
+                        and o.get("coupon") == q.get("coupon", [None])[0]]
+            return 200, {"object": "list", "url": "/v1/promotion_codes", "has_more": False,
+                         "data": data[:int(q.get("limit", ["10"])[0])]}, J
         if parts[:2] == ["v1", "promotion_codes"] and len(parts) == 3:
             with LOCK:
                 obj = STATE["objects"].get(parts[2])

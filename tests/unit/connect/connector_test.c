@@ -400,6 +400,33 @@ Test(connect, stripe_percent_discount_coupon_and_promotion_code)
 	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "promo_", 6), 0);
 }
 
+/* A re-drive after Stripe forgot the keys (24 hours): the coupon exists (400
+ * resource_already_exists; its id is the reward id, so it is ours), and the promotion
+ * code the lost attempt made is found and kept: fulfilled, not failed, and one
+ * promotion code per reward. */
+Test(connect, stripe_percent_discount_redrive_after_the_key_window)
+{
+	fx_program(&F, PROGRAM("pd", "\"type\":\"percent_discount\",\"percent_bp\":1000",
+			       "{\"percent_discount\":\"stripe\"}"));
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("pd", "jay", "{\"stripe_customer_id\":\"cus_jay\"}", 1);
+	fake_mode(&P, "{\"fail_after_rate\":1}");
+	json_decref(fx_worker(&F, T0 + 1000));  /* the coupon made, its answer lost */
+	json_decref(fx_worker(&F, T0 + 60000)); /* the coupon replayed; the promotion code made, lost */
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 0);
+	fake_mode(&P, "{\"no_replay\":true}");
+	json_decref(fx_worker(&F, T0 + 120000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "failed with: %s", first_field("failed", "last_error"));
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	json_t *eff = json_object_get(s, "effects");
+	cr_assert_eq(json_integer_value(json_object_get(eff, "coupon")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(eff, "promotion_code")), 1, "the lost one, not a second");
+	json_decref(s);
+	cr_assert_eq(strncmp(first_field("fulfilled", "code"), "REF", 3), 0);
+}
+
 Test(connect, recurly_and_braintree)
 {
 	fx_program(&F, "{\"id\":\"rb\",\"name\":\"RB\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"

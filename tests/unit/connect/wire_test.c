@@ -258,3 +258,37 @@ Test(wire, retry_after_seconds_or_http_date)
 	cr_assert(w.c.retry_after_ms >= 118000 && w.c.retry_after_ms <= 120000, "%lld", (long long)w.c.retry_after_ms);
 	wire_release(&w);
 }
+
+/* Stripe percent discount whose coupon exists (resource_already_exists) and has no
+ * promotion code yet: looked up, none found, then made. */
+Test(wire, stripe_existing_coupon_without_promotion_code)
+{
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}", CONNECTOR_ISSUE);
+	snprintf(w.c.r.type, sizeof(w.c.r.type), "percent_discount");
+	w.c.r.percent_bp = 1250;
+	w.c.r.has_percent = true;
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/coupons");
+	cr_assert_str_eq(w.c.http.body, "id=rwd_0001&percent_off=12.50&duration=once&metadata%5Breward_id%5D=rwd_0001");
+	cr_assert_eq(wire_answer(&w, 400,
+				 "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"resource_already_exists\","
+				 "\"message\":\"Coupon already exists.\"}}"),
+		     CONNECTOR_CONTINUE);
+	w.c.step++;
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "GET");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/promotion_codes?coupon=rwd_0001&limit=1");
+	cr_assert_eq(wire_answer(&w, 200, "{\"object\":\"list\",\"data\":[],\"has_more\":false}"), CONNECTOR_CONTINUE);
+	w.c.step++;
+	cr_assert_lt(w.c.step, w.c.ops->max_steps);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "POST");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/promotion_codes");
+	cr_assert(has_header(&w, "Idempotency-Key: rwd_0001:promotion_code"));
+	cr_assert_eq(wire_answer(&w, 200, "{\"id\":\"promo_1\",\"object\":\"promotion_code\",\"code\":\"REFX\"}"),
+		     CONNECTOR_OK);
+	cr_assert_str_eq(w.c.ref, "promo_1");
+	cr_assert_str_eq(w.c.code, "REFX");
+	wire_release(&w);
+}
