@@ -46,12 +46,21 @@ static bool text_ok(const char *s)
 	return true;
 }
 
+/* "data.<k>" into p[160] (as snprintf would, truncated), for the field's error path. */
+static void data_path(char p[160], const char *k)
+{
+	size_t n = strnlen(k, 160 - 6);
+	memcpy(p, "data.", 5);
+	memcpy(p + 5, k, n);
+	p[5 + n] = '\0';
+}
+
 /* A string field: *out is borrowed from the document (NULL when absent and optional). */
 static enum ff_err str_field(json_t *obj, const char *k, bool required, size_t maxlen, const char **out,
 			     struct ff_diag *d)
 {
 	char p[160];
-	snprintf(p, sizeof(p), "data.%s", k);
+	data_path(p, k);
 	json_t *v = json_object_get(obj, k);
 	*out = NULL;
 	if (!v || json_is_null(v)) {
@@ -74,7 +83,7 @@ static enum ff_err amount_field(json_t *obj, const char *k, bool required, int64
 				struct ff_diag *d)
 {
 	char p[160];
-	snprintf(p, sizeof(p), "data.%s", k);
+	data_path(p, k);
 	json_t *v = json_object_get(obj, k);
 	if (present)
 		*present = false;
@@ -108,7 +117,7 @@ static enum ff_err currency_field(json_t *obj, const char *k, bool required, con
 		return err;
 	if (*out && !money_currency_valid(*out)) {
 		char p[160];
-		snprintf(p, sizeof(p), "data.%s", k);
+		data_path(p, k);
 		return ff_fail(d, FF_E_INVALID_CURRENCY, p, "unknown currency \"%s\"", *out);
 	}
 	return FF_OK;
@@ -411,11 +420,16 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 	if (store_step(exists) == 1)
 		return ff_fail(d, FF_E_CONFLICT, "data.id", "conversion %s exists already", id);
 
-	json_t *conv = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s?, s:s?, s:I, s:o}", "id", id, "amount",
-				 (json_int_t)amount, "net_amount", (json_int_t)amount, "refunded_amount",
-				 (json_int_t)0, "currency", currency, "category", category, "product", product,
-				 "occurred_at", (json_int_t)occurred, "attributes",
-				 json_is_object(attrs) ? json_incref(attrs) : json_object());
+	json_t *conv = json_object();
+	jset(conv, "id", json_string(id));
+	jset(conv, "amount", json_integer(amount));
+	jset(conv, "net_amount", json_integer(amount));
+	jset(conv, "refunded_amount", json_integer(0));
+	jset(conv, "currency", json_string(currency));
+	jset(conv, "category", jstr_or_null(category));
+	jset(conv, "product", jstr_or_null(product));
+	jset(conv, "occurred_at", json_integer(occurred));
+	jset(conv, "attributes", json_is_object(attrs) ? json_incref(attrs) : json_object());
 	/* attribution: among this person's referrals that are open or already earned (in
 	 * time order), per program the first (first touch) or the last (last touch); the
 	 * whole rows, which the eligibility context is made of. A referral that occurred
@@ -547,7 +561,7 @@ static enum ff_err ev_conversion(struct engine *e, const struct actor *a, const 
 		err = audit_append_text(e, a->label, "conversion.created", id,
 					conversion_created_detail(amount, currency, participant, rewards), d);
 	}
-	json_object_set_new(result, "conversion", json_string(id));
+	jset(result, "conversion", json_string(id));
 	return err;
 }
 
@@ -670,7 +684,11 @@ static enum ff_err ingest_one(struct engine *e, const struct actor *a, json_t *e
 		*dup = true;
 		return FF_OK;
 	}
-	json_t *result = json_pack("{s:s, s:s, s:s, s:[]}", "id", id, "type", type, "outcome", "accepted", "rewards");
+	json_t *result = json_object();
+	jset(result, "id", json_string(id));
+	jset(result, "type", json_string(type));
+	jset(result, "outcome", json_string("accepted"));
+	jset(result, "rewards", json_array());
 	if (!strcmp(type, "participant"))
 		err = ev_participant(e, a, data, now, result, d);
 	else if (!strcmp(type, "referral"))

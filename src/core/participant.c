@@ -335,14 +335,14 @@ static json_t *load_context(struct engine *e, const char *id)
 	/* attributes are reachable both as referred.attributes.plan and referred.plan */
 	if (json_is_object(attrs))
 		json_object_update(o, attrs);
-	json_object_set_new(o, "id", json_string(id));
-	json_object_set_new(o, "country", json_string(store_col_text(st, 3) ? store_col_text(st, 3) : ""));
-	json_object_set_new(o, "currency", json_string(store_col_text(st, 4) ? store_col_text(st, 4) : ""));
-	json_object_set_new(o, "status", json_string(store_col_text(st, 5)));
-	json_object_set_new(o, "tax_form", json_string(store_col_text(st, 6)));
-	json_object_set_new(o, "has_email", json_boolean(!store_col_null(st, 1)));
-	json_object_set_new(o, "created_at", json_integer(store_col_int(st, 10)));
-	json_object_set_new(o, "attributes", attrs);
+	jset(o, "id", json_string(id));
+	jset(o, "country", json_string(store_col_text(st, 3) ? store_col_text(st, 3) : ""));
+	jset(o, "currency", json_string(store_col_text(st, 4) ? store_col_text(st, 4) : ""));
+	jset(o, "status", json_string(store_col_text(st, 5)));
+	jset(o, "tax_form", json_string(store_col_text(st, 6)));
+	jset(o, "has_email", json_boolean(!store_col_null(st, 1)));
+	jset(o, "created_at", json_integer(store_col_int(st, 10)));
+	jset(o, "attributes", attrs);
 	if (store_depth(e->st) > 0) {
 		if (!core_tx_cached(e, e->participants_gen)) {
 			participant_cache_retire(e);

@@ -73,21 +73,26 @@ json_t *rules_context_of(struct engine *e, const struct program *p, json_t *row,
 {
 #define COL(c) json_string_value(json_array_get(row, c))
 	const char *id = COL(0), *referrer = COL(2), *referred = COL(3);
-	json_t *ref = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:o}", "id", id, "program", COL(1), "code",
-				COL(4), "source", COL(5), "affiliate", COL(6), "occurred_at",
-				(json_int_t)(COL(9) ? strtoll(COL(9), NULL, 10) : 0), "status", COL(10), "signals",
-				json_from_text(COL(12), "[]"));
+	json_t *ref = json_object();
+	jset(ref, "id", json_string(id));
+	jset(ref, "program", json_string(COL(1)));
+	jset(ref, "code", jstr_or_null(COL(4)));
+	jset(ref, "source", jstr_or_null(COL(5)));
+	jset(ref, "affiliate", jstr_or_null(COL(6)));
+	jset(ref, "occurred_at", json_integer(COL(9) ? strtoll(COL(9), NULL, 10) : 0));
+	jset(ref, "status", json_string(COL(10)));
+	jset(ref, "signals", json_from_text(COL(12), "[]"));
 	*out_successful = !strcmp(COL(10), "successful");
 #undef COL
 	json_t *ctx = json_object();
-	json_object_set_new(ctx, "referral", ref);
+	jset(ctx, "referral", ref);
 	json_t *rr = participant_context(e, referrer);
-	json_object_set_new(ctx, "referrer", rr ? rr : json_object());
+	jset(ctx, "referrer", rr ? rr : json_object());
 	json_t *rd = participant_context(e, referred);
-	json_object_set_new(ctx, "referred", rd ? rd : json_object());
+	jset(ctx, "referred", rd ? rd : json_object());
 	if (conversion)
 		json_object_set(ctx, "conversion", conversion);
-	json_object_set_new(ctx, "stats", json_object());
+	jset(ctx, "stats", json_object());
 	rules_fill_stats(e, p, ctx, NULL);
 	return ctx;
 }
@@ -241,12 +246,14 @@ static json_t *explain_clause(json_t *clause, json_t *ctx, bool *out_ok, struct 
 	*err = jsonlogic_apply(clause, ctx, &res, d);
 	bool ok = !*err && jsonlogic_truthy(res);
 	*out_ok = ok;
-	json_t *entry = json_pack("{s:O, s:b}", "rule", clause, "result", ok);
+	json_t *entry = json_object();
+	jset(entry, "rule", json_incref(clause));
+	jset(entry, "result", json_boolean(ok));
 	if (*err) {
-		json_object_set_new(entry, "error", json_string(d->message));
+		jset(entry, "error", json_string(d->message));
 		return entry;
 	}
-	json_object_set_new(entry, "value", res);
+	jset(entry, "value", res);
 	/* a binary comparison gets a readable sentence */
 	const char *op;
 	json_t *args = rules_comparison_args(clause, &op);
@@ -256,9 +263,11 @@ static json_t *explain_clause(json_t *clause, json_t *ctx, bool *out_ok, struct 
 		struct ff_diag tmp;
 		jsonlogic_apply(json_array_get(args, 0), ctx, &va, &tmp);
 		jsonlogic_apply(json_array_get(args, 1), ctx, &vb, &tmp);
-		json_t *values = json_pack("[o?, o?]", va, vb);
-		json_object_set_new(entry, "text", rules_comparison_text(op, args, values, every, ok));
-		json_object_set_new(entry, "values", values);
+		json_t *values = json_array();
+		json_array_append_new(values, va ? va : json_null());
+		json_array_append_new(values, vb ? vb : json_null());
+		jset(entry, "text", rules_comparison_text(op, args, values, every, ok));
+		jset(entry, "values", values);
 	}
 	return entry;
 }
@@ -543,11 +552,16 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 	enum ff_err err = rules_eligible(p, in->ctx, &ok, &clauses, d);
 	if (err)
 		return err;
-	json_t *expl = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s?, s:o, s:o, s:o}", "object", "explanation",
-				 "program", p->id, "program_version", p->version, "trigger",
-				 p->trigger_referral ? "referral" : "conversion", "referral", in->referral,
-				 "conversion", in->conversion, "clauses", clauses, "rewards", json_array(),
-				 "signals", json_array());
+	json_t *expl = json_object();
+	jset(expl, "object", json_string("explanation"));
+	jset(expl, "program", json_string(p->id));
+	jset(expl, "program_version", json_integer(p->version));
+	jset(expl, "trigger", json_string(p->trigger_referral ? "referral" : "conversion"));
+	jset(expl, "referral", json_string(in->referral));
+	jset(expl, "conversion", jstr_or_null(in->conversion));
+	jset(expl, "clauses", clauses);
+	jset(expl, "rewards", json_array());
+	jset(expl, "signals", json_array());
 	json_t *notes = json_array();
 	if (in->conversion && strcmp(in->conversion_currency, p->currency)) {
 		char msg[160];
@@ -556,12 +570,12 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		json_array_append_new(notes, json_string(msg));
 		ok = false;
 	}
-	json_object_set_new(expl, "eligible", json_boolean(ok));
+	jset(expl, "eligible", json_boolean(ok));
 	if (!ok) {
 		json_t *failed = rules_failed_lines(clauses);
 		json_array_extend(failed, notes);
-		json_object_set_new(expl, "outcome", json_string("not_eligible"));
-		json_object_set_new(expl, "failed", failed);
+		jset(expl, "outcome", json_string("not_eligible"));
+		jset(expl, "failed", failed);
 		json_decref(notes);
 		*out_expl = expl;
 		return FF_OK;
@@ -570,16 +584,17 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 
 	/* fraud: the referral's signals plus blocklist entries added since */
 	json_t *refsig = json_object_get(json_object_get(in->ctx, "referral"), "signals");
-	json_t *signals = json_is_array(refsig) ? json_deep_copy(refsig) : json_array();
+	/* (json_deep_copy of even an empty array sets up a table for cycles) */
+	json_t *signals = json_is_array(refsig) && json_array_size(refsig) ? json_deep_copy(refsig) : json_array();
 	fraud_reward_time_signals(e, p, in->referrer, in->referred, signals);
 	json_object_set(expl, "signals", signals);
 	const char *reject = fraud_first(signals, "reject");
 	if (reject) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "fraud signal %s rejects this referral", reject);
-		json_object_set_new(expl, "eligible", json_false());
-		json_object_set_new(expl, "outcome", json_string("rejected"));
-		json_object_set_new(expl, "failed", json_pack("[s]", msg));
+		jset(expl, "eligible", json_false());
+		jset(expl, "outcome", json_string("rejected"));
+		jset(expl, "failed", json_pack("[s]", msg));
 		json_decref(signals);
 		*out_expl = expl;
 		return FF_OK;
@@ -591,11 +606,13 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 	const struct reward_spec *specs[PROGRAM_MAX_REWARDS + PROGRAM_MAX_TIERS];
 	int64_t tier = 0;
 	int nspecs = pick_specs(p, n, specs, &tier);
-	json_object_set_new(expl, "tier", json_pack("{s:I, s:o}", "successful_referral_number", (json_int_t)n, "from",
-						    tier ? json_integer(tier) : json_null()));
+	json_t *tier_json = json_object();
+	jset(tier_json, "successful_referral_number", json_integer(n));
+	jset(tier_json, "from", tier ? json_integer(tier) : json_null());
+	jset(expl, "tier", tier_json);
 	json_t *rewards = json_object_get(expl, "rewards");
 	json_t *limits = json_array();
-	json_object_set_new(expl, "limits", limits);
+	jset(expl, "limits", limits);
 	int64_t base_time = in->now;
 	json_t *occurred = json_object_get(json_object_get(in->ctx, in->conversion ? "conversion" : "referral"),
 					   "occurred_at");
@@ -635,7 +652,9 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 			copy_str(r.currency, sizeof(r.currency), "POINT");
 		else if (s->type == RT_CREDIT || s->type == RT_GIFT_CARD || s->type == RT_CASH)
 			copy_str(r.currency, sizeof(r.currency), p->currency);
-		json_t *entry = json_pack("{s:s, s:s}", "to", r.role, "type", r.type);
+		json_t *entry = json_object();
+		jset(entry, "to", json_string(r.role));
+		jset(entry, "type", json_string(r.type));
 		char how[200] = "";
 		if (s->type == RT_CREDIT && s->has_percent) {
 			r.rate_bp = s->percent_bp;
@@ -664,9 +683,9 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		copy_str(r.sku, sizeof(r.sku), s->sku);
 		copy_str(r.brand, sizeof(r.brand), s->brand);
 		if (r.has_amount)
-			json_object_set_new(entry, "amount", json_integer(r.amount));
+			jset(entry, "amount", json_integer(r.amount));
 		if (how[0])
-			json_object_set_new(entry, "computed", json_string(how));
+			jset(entry, "computed", json_string(how));
 		/* money in the program's currency (not points, codes or goods): what amount
 		 * limits and the payout threshold add up */
 		bool money = r.has_amount && !strcmp(r.currency, p->currency);
@@ -678,8 +697,8 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 				char why[200];
 				snprintf(why, sizeof(why), "%s limit %lld reached (%lld used): reward not created", l->key,
 					 (long long)l->value, (long long)used);
-				json_object_set_new(entry, "capped", json_true());
-				json_object_set_new(entry, "reason", json_string(why));
+				jset(entry, "capped", json_true());
+				jset(entry, "reason", json_string(why));
 				json_array_append_new(limits, json_pack("{s:s, s:I, s:I, s:b}", "limit", l->key, "value",
 									(json_int_t)l->value, "used", (json_int_t)used,
 									"applied", 1));
@@ -688,7 +707,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 			}
 		}
 		if (r.has_amount && r.amount == 0 && s->type == RT_CREDIT) {
-			json_object_set_new(entry, "skipped", json_string("computed amount is zero"));
+			jset(entry, "skipped", json_string("computed amount is zero"));
 			json_array_append_new(rewards, entry);
 			continue;
 		}
@@ -711,7 +730,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		}
 		const char *status, *reason;
 		const char *review = NULL;
-		json_t *mine = json_deep_copy(signals);
+		json_t *mine = json_array_size(signals) ? json_deep_copy(signals) : json_array();
 		char review_buf[64];
 		if (s->to_referrer && money) {
 			char detail[200];
@@ -721,8 +740,8 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 				json_array_append_new(mine, json_pack("{s:s, s:s, s:s}", "signal", "payout_threshold", "detail",
 								      detail, "action", rej ? "reject" : "review"));
 				if (rej) {
-					json_object_set_new(entry, "capped", json_true());
-					json_object_set_new(entry, "reason", json_string(detail));
+					jset(entry, "capped", json_true());
+					jset(entry, "reason", json_string(detail));
 					json_array_append_new(rewards, entry);
 					json_decref(mine);
 					continue;
@@ -770,9 +789,9 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		}
 		copy_str(r.status, sizeof(r.status), status);
 		copy_str(r.reason, sizeof(r.reason), reason);
-		json_object_set_new(entry, "reward", json_string(r.id));
-		json_object_set_new(entry, "status", json_string(status));
-		json_object_set_new(entry, "reason", json_string(reason));
+		jset(entry, "reward", json_string(r.id));
+		jset(entry, "status", json_string(status));
+		jset(entry, "reason", json_string(reason));
 		json_array_append_new(rewards, entry);
 		/* the explanation is stored once, with the conversion or referral */
 		err = reward_insert(e, &r, NULL, in->actor, d);
@@ -784,7 +803,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		json_array_append_new(out_ids, json_string(r.id));
 		created++;
 	}
-	json_object_set_new(expl, "outcome", json_string(created ? "rewarded" : "capped"));
+	jset(expl, "outcome", json_string(created ? "rewarded" : "capped"));
 	json_decref(signals);
 	*out_expl = expl;
 	return FF_OK;

@@ -216,8 +216,21 @@ void crypto_random_id(const char *prefix, char *out, size_t n)
 		id[i] = base62_digits[ms % 62];
 	random_base62(id + TIME_CHARS, RANDOM_ID_CHARS - TIME_CHARS, id_pool_next, NULL);
 	id[RANDOM_ID_CHARS] = '\0';
-	if (out && n)
-		snprintf(out, n, "%s_%s", prefix ? prefix : "", id);
+	if (out && n) {
+		/* "<prefix>_<id>", cut to n - 1 bytes as snprintf would (without its cost: one
+		 * per reward on the ingest path) */
+		size_t pl = prefix ? strlen(prefix) : 0, k = 0;
+		char *o = out;
+		for (size_t i = 0; i < pl && k + 1 < n; i++, k++)
+			*o++ = prefix[i];
+		if (k + 1 < n) {
+			*o++ = '_';
+			k++;
+		}
+		for (size_t i = 0; i < RANDOM_ID_CHARS && k + 1 < n; i++, k++)
+			*o++ = id[i];
+		*o = '\0';
+	}
 }
 
 /* ---- API keys ---------------------------------------------------------------------- */

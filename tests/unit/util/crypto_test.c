@@ -118,6 +118,30 @@ Test(crypto, random_id_format)
 	cr_expect_eq(strlen(small), 7, "truncated, still terminated");
 }
 
+/* The id is written by hand (no snprintf on the ingest path): what "%s_%s" gives,
+ * cut to the buffer as snprintf cuts, for every buffer size and without a prefix. */
+Test(crypto, random_id_is_cut_as_snprintf_would)
+{
+	char full[64];
+	crypto_random_id("conv", full, sizeof(full));
+	cr_assert_eq(strlen(full), 4 + 1 + 22);
+	for (size_t n = 1; n <= sizeof(full); n++) {
+		char out[64], want[64];
+		memset(out, 'x', sizeof(out));
+		crypto_random_id("conv", out, n);
+		snprintf(want, n, "%s", full);
+		cr_assert_eq(strlen(out), strlen(want), "n=%zu", n);
+		cr_assert_eq(strncmp(out, want, 4 + (n > 5 ? 1 : 0)), 0, "n=%zu: %s", n, out);
+		cr_assert_eq(strspn(out + (n > 5 ? 5 : strlen(out)), base62), strlen(out + (n > 5 ? 5 : strlen(out))),
+			     "n=%zu: %s", n, out);
+	}
+	char bare[32];
+	crypto_random_id(NULL, bare, sizeof(bare));
+	cr_expect_eq(bare[0], '_');
+	cr_expect_eq(strlen(bare), 1 + 22);
+	crypto_random_id("rwd", NULL, 0); /* nothing written, no crash */
+}
+
 /* Ids sort by creation time (8 base62 digits of milliseconds), and the 14 random
  * digits after them differ between ids made in the same millisecond. */
 Test(crypto, random_ids_sort_by_time)
