@@ -27,6 +27,18 @@ static void put(struct jsonw *w, const char *s, size_t len)
 		w->err = -1;
 }
 
+/* One byte (a bracket, a comma, a colon): inline while the storage has room. */
+static inline void put_char(struct jsonw *w, char c)
+{
+	struct ffbuf *b = w->b;
+	if (!w->err && b->cap && b->len + 1 < b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return;
+	}
+	put(w, &c, 1);
+}
+
 /* Bytes that a JSON string cannot hold as they are: control characters, '"', '\\'. */
 static const bool needs_escape[256] = {
 	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1,
@@ -59,14 +71,13 @@ static void put_string_n(struct jsonw *w, const char *s, size_t len)
 	*o++ = '"';
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	while (p < end) {
-		const unsigned char *run = p;
-		while (p < end && !needs_escape[*p])
-			p++;
-		memcpy(o, run, (size_t)(p - run));
-		o += p - run;
-		if (p == end)
-			break;
+		/* byte by byte: the strings of the ingest path are short, and a memcpy call per
+		 * run cost more than the bytes */
 		unsigned char c = *p++;
+		if (!needs_escape[c]) {
+			*o++ = (char)c;
+			continue;
+		}
 		*o++ = '\\';
 		switch (c) {
 		case '"': *o++ = '"'; break;
@@ -95,19 +106,19 @@ static void begin_value(struct jsonw *w, const char *key)
 {
 	if (w->depth > 0) {
 		if (w->has_member[w->depth])
-			put(w, ",", 1);
+			put_char(w, ',');
 		w->has_member[w->depth] = true;
 	}
 	if (key) {
 		put_string(w, key);
-		put(w, ":", 1);
+		put_char(w, ':');
 	}
 }
 
 static void open_container(struct jsonw *w, const char *key, const char *bracket)
 {
 	begin_value(w, key);
-	put(w, bracket, 1);
+	put_char(w, *bracket);
 	if (w->depth + 1 >= JSONW_DEPTH) {
 		w->err = -1;
 		return;
@@ -117,7 +128,7 @@ static void open_container(struct jsonw *w, const char *key, const char *bracket
 
 static void close_container(struct jsonw *w, const char *bracket)
 {
-	put(w, bracket, 1);
+	put_char(w, *bracket);
 	if (w->depth > 0)
 		w->depth--;
 }
@@ -246,27 +257,27 @@ static void put_value(struct jsonw *w, const json_t *v, bool sort_keys)
 						   json_object_iter_value(it)};
 		if (sort_keys && n > 1)
 			qsort(m, n, sizeof(*m), compare_members);
-		put(w, "{", 1);
+		put_char(w, '{');
 		for (i = 0; i < n && !w->err; i++) {
 			if (i)
-				put(w, ",", 1);
+				put_char(w, ',');
 			put_string_n(w, m[i].key, m[i].len);
-			put(w, ":", 1);
+			put_char(w, ':');
 			put_value(w, m[i].value, sort_keys);
 		}
-		put(w, "}", 1);
+		put_char(w, '}');
 		if (m != small)
 			free(m);
 		break;
 	}
 	case JSON_ARRAY:
-		put(w, "[", 1);
+		put_char(w, '[');
 		for (size_t i = 0; i < json_array_size(v) && !w->err; i++) {
 			if (i)
-				put(w, ",", 1);
+				put_char(w, ',');
 			put_value(w, json_array_get(v, i), sort_keys);
 		}
-		put(w, "]", 1);
+		put_char(w, ']');
 		break;
 	case JSON_STRING:
 		put_string_n(w, json_string_value(v), json_string_length(v));
