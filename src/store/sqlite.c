@@ -109,6 +109,24 @@ static int read_version(struct lite *l)
 	return v;
 }
 
+/* The database in WAL mode (it stays so once set). Turning a rollback-journal file
+ * into WAL - a new database, one loaded from a `.dump` or restored from `VACUUM INTO`
+ * (whose copy is a rollback-journal file) - reads it under a shared lock, then needs
+ * the write lock. SQLite answers SQLITE_BUSY at once, without the busy handler, to a
+ * connection that holds a read lock and finds the write lock taken (waiting could
+ * deadlock), so a process opening the file while another writes it, or two processes
+ * opening it at once, failed with "database is locked". Try again after a short pause
+ * instead, within the busy timeout, until the file is in WAL mode. */
+static enum ff_err wal_mode(struct lite *l, struct ff_diag *d)
+{
+	for (int waited = 0;; waited += 10) {
+		enum ff_err err = exec_sql(l, "PRAGMA journal_mode=WAL", d);
+		if (!err || (l->last_rc != SQLITE_BUSY && l->last_rc != SQLITE_LOCKED) || waited >= 30000)
+			return err;
+		usleep(10000);
+	}
+}
+
 static enum ff_err migrate(struct lite *l, struct ff_diag *d)
 {
 	enum ff_err err = exec_sql(l, "BEGIN IMMEDIATE", d);
@@ -616,8 +634,10 @@ enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_di
 	}
 	sqlite3_busy_timeout(l->db, 30000);
 	sqlite3_wal_hook(l->db, shared_wal_hook, l); /* replaces the automatic checkpoint */
+	if ((err = wal_mode(l, d)))
+		goto fail;
 	err = exec_sql(l,
-		       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+		       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
 		       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; PRAGMA secure_delete=OFF;",
 		       d);
 	if (err)
