@@ -108,6 +108,14 @@ enum ff_err store_run(struct store *s, enum store_query q)
 	return store_exec(store_query(s, q));
 }
 
+enum ff_err store_newer_schema(int found, int known, struct ff_diag *d)
+{
+	return ff_fail(d, FF_E_STORE, "db",
+		       "the database's schema is version %d, newer than this fulfill's (%d): a newer fulfill "
+		       "migrated it; run that version (or restore a backup taken before the upgrade)",
+		       found, known);
+}
+
 char *store_expand_query(const char *sql, const char *lock)
 {
 	struct ffbuf b;

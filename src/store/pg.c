@@ -266,6 +266,10 @@ static enum ff_err migrate(struct pg *p, struct ff_diag *d)
 	int n = 0;
 	while (store_migrations[n])
 		n++;
+	if (v > n) {
+		err = store_newer_schema(v, n, d);
+		goto out;
+	}
 	for (int i = v; i < n; i++) {
 		char *sql = store_expand_dialect(store_migrations[i], "BIGSERIAL PRIMARY KEY", "BIGINT");
 		err = pg_exec(p, sql, d);
@@ -280,7 +284,7 @@ static enum ff_err migrate(struct pg *p, struct ff_diag *d)
 		if ((err = pg_exec(p, up, d)))
 			goto out;
 	}
-	p->base.schema_version = n > v ? n : v;
+	p->base.schema_version = n;
 	err = pg_exec(p, "COMMIT", d);
 out:
 	if (err)

@@ -136,6 +136,10 @@ static enum ff_err migrate(struct lite *l, struct ff_diag *d)
 	int n = 0;
 	while (store_migrations[n])
 		n++;
+	if (v > n) {
+		err = store_newer_schema(v, n, d);
+		goto out;
+	}
 	for (int i = v; i < n; i++) {
 		char *sql = store_expand_dialect(store_migrations[i], "INTEGER PRIMARY KEY", "INTEGER");
 		err = exec_sql(l, sql, d);
@@ -150,7 +154,7 @@ static enum ff_err migrate(struct lite *l, struct ff_diag *d)
 		if ((err = exec_sql(l, up, d)))
 			goto out;
 	}
-	l->base.schema_version = n > v ? n : v;
+	l->base.schema_version = n;
 	err = exec_sql(l, "COMMIT", d);
 out:
 	if (err)

@@ -65,6 +65,10 @@ extern const char *const store_sql[Q__COUNT];
  * and @FOR_UPDATE@ with a waiting row lock, " FOR UPDATE", when `lock` is not empty
  * (nothing on SQLite, whose write transactions hold the whole database); caller frees. */
 char *store_expand_query(const char *sql, const char *lock);
+/* The refusal of a database whose schema (`found`) is newer than the last migration
+ * this build knows (`known`): a newer fulfill migrated it, and this one would read and
+ * write it without the columns and meanings it now has. Nothing is changed. */
+enum ff_err store_newer_schema(int found, int known, struct ff_diag *d);
 /* Expand @SEQ@/@INT@ in a migration for a dialect; caller frees. */
 char *store_expand_dialect(const char *sql, const char *seq, const char *integer);
 

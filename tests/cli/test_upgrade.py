@@ -8,8 +8,10 @@ dump per backend; schema_v5.*.json is what that binary answered about it. Checke
 three processes starting at once migrate it once; every reward, balance and batch reads
 as the old binary had it, the audit chain verifies; the server and the worker carry on
 with it (new rewards, a refund, a batch paid and reconciled). A file not in WAL mode yet
-(a loaded dump, a `VACUUM INTO` copy) opens while another process writes it."""
+(a loaded dump, a `VACUUM INTO` copy) opens while another process writes it. And a database whose
+schema is NEWER than this binary is refused with a clear error and left untouched."""
 import concurrent.futures
+import hashlib
 import json
 import os
 import sqlite3
@@ -148,6 +150,27 @@ class Upgrade(FulfillTest):
         self.assertEqual(proc.returncode, 0, err)
         self.assertIn(f"schema version {LATEST}", out)
         self.assertEqual(self.sql("PRAGMA journal_mode"), "wal")
+
+    def fingerprint(self):
+        """What a refused open must not change: the SQLite files' bytes, or on PostgreSQL
+        the meta table and the list of columns."""
+        if PG:
+            return (self.sql("SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM meta"),
+                    self.sql("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'"))
+        path = self.env.db[len("sqlite:"):]
+        return {p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+                for p in (path, path + "-wal") if os.path.exists(p)}
+
+    def test_newer_schema_is_refused_and_left_untouched(self):
+        self.env.cli("migrate", check=True)
+        self.sql(f"UPDATE meta SET value = '{LATEST + 1}' WHERE key = 'schema_version'")
+        before = self.fingerprint()
+        for args in (["migrate"], ["audit", "verify"], ["serve", "--listen", "127.0.0.1:0"], ["worker", "--once"]):
+            r = self.env.cli(*args, timeout=30)
+            self.assertNotEqual(r.returncode, 0, (args, r.stdout))
+            self.assertIn(f"schema is version {LATEST + 1}, newer than this fulfill's ({LATEST})", r.stderr, args)
+        self.assertEqual(self.fingerprint(), before)
+        self.assertEqual(self.sql("SELECT value FROM meta WHERE key = 'schema_version'"), str(LATEST + 1))
 
 
 if __name__ == "__main__":
