@@ -103,6 +103,11 @@ int engine_schema_version(struct engine *e);
 
 /* Database reachable? (readyz) Reconnects when the server came back after a restart. */
 bool engine_ping(struct engine *e);
+/* Can the database be written? (readyz) true unless a write of this process failed for
+ * the storage's sake (disk full, read-only file system, I/O error, a refused sync) and
+ * has not been followed by one that committed; then one small write is tried now, and
+ * on failure `msg` says why. */
+bool engine_writable(struct engine *e, char *msg, size_t cap);
 /* Idle workers: wait up to `timeout_ms` for new work signalled by another process
  * (PostgreSQL LISTEN/NOTIFY: an ingest that approved rewards, a webhook queued).
  * 1 woken, 0 timed out or interrupted by a signal, -1 the backend cannot signal

@@ -353,6 +353,30 @@ bool engine_ping(struct engine *e)
 	return ok;
 }
 
+bool engine_writable(struct engine *e, char *msg, size_t cap)
+{
+	if (!store_storage_fault(msg, cap))
+		return true;
+	if (store_depth(e->st) > 0)
+		return false;
+	bool ok = !store_begin(e->st);
+	if (ok) {
+		struct store_stmt *st = store_query(e->st, Q_PROBE_WRITE);
+		char now[24];
+		snprintf(now, sizeof(now), "%lld", (long long)fftime_now());
+		store_bind_text(st, 1, now);
+		ok = !store_exec(st);
+	}
+	if (ok)
+		ok = !store_commit(e->st); /* a commit that wrote clears the fault */
+	else if (store_depth(e->st) > 0)
+		store_rollback(e->st);
+	store_release(e->st);
+	if (!ok)
+		store_storage_fault(msg, cap); /* the probe's own error, when it was the storage's */
+	return ok;
+}
+
 int engine_wait_work(struct engine *e, int timeout_ms)
 {
 	return store_wait_work(e->st, timeout_ms);

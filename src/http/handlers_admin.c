@@ -100,6 +100,9 @@ enum ff_err h_readyz(struct ctx *c)
 {
 	if (!c->eng || !engine_ping(c->eng))
 		return ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "the database is not reachable");
+	char why[256];
+	if (!engine_writable(c->eng, why, sizeof(why)))
+		return ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "the database cannot be written: %s", why);
 	c->out = json_pack("{s:b}", "ok", 1);
 	return FF_OK;
 }

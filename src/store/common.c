@@ -2,6 +2,8 @@
  * common.c - the public face of store.h: picks the backend from the URL and dispatches
  * every call through the backend's operation table; plus dialect expansion.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fulfill/buf.h"
@@ -19,6 +21,38 @@ enum ff_err store_open(const char *url, struct store **out, struct ff_diag *d)
 	return store_sqlite_open(path, out, d);
 }
 
+/* The process's view of its storage (store_storage_fault()). */
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool fault_on;
+static char fault_msg[256];
+
+static void note_fault(struct store *s)
+{
+	if (!s->ops->storage_fault || !s->ops->storage_fault(s))
+		return;
+	pthread_mutex_lock(&fault_lock);
+	fault_on = true;
+	snprintf(fault_msg, sizeof(fault_msg), "%s", s->ops->errmsg(s));
+	pthread_mutex_unlock(&fault_lock);
+}
+
+static void clear_fault(void)
+{
+	pthread_mutex_lock(&fault_lock);
+	fault_on = false;
+	pthread_mutex_unlock(&fault_lock);
+}
+
+bool store_storage_fault(char *msg, size_t cap)
+{
+	pthread_mutex_lock(&fault_lock);
+	bool on = fault_on;
+	if (on && msg && cap)
+		snprintf(msg, cap, "%s", fault_msg);
+	pthread_mutex_unlock(&fault_lock);
+	return on;
+}
+
 void store_close(struct store *s)
 {
 	if (s)
@@ -28,8 +62,26 @@ void store_close(struct store *s)
 enum store_kind store_kind(const struct store *s) { return s->kind; }
 int store_schema_version(struct store *s) { return s->schema_version; }
 const char *store_errmsg(struct store *s) { return s->ops->errmsg(s); }
-enum ff_err store_begin(struct store *s) { return s->ops->begin(s); }
-enum ff_err store_commit(struct store *s) { return s->ops->commit(s); }
+enum ff_err store_begin(struct store *s)
+{
+	enum ff_err err = s->ops->begin(s);
+	if (err)
+		note_fault(s);
+	else if (s->depth == 1)
+		s->tx_changes = store_total_changes(s);
+	return err;
+}
+
+enum ff_err store_commit(struct store *s)
+{
+	bool outer = s->depth == 1;
+	enum ff_err err = s->ops->commit(s);
+	if (err)
+		note_fault(s);
+	else if (outer && store_total_changes(s) != s->tx_changes && !s->deferred_sync)
+		clear_fault(); /* a write reached the disk (a deferred one: store_make_durable) */
+	return err;
+}
 void store_rollback(struct store *s) { s->ops->rollback(s); }
 int store_depth(const struct store *s) { return s->depth; }
 bool store_retryable(const struct store *s) { return s->ops->retryable(s); }
@@ -38,7 +90,13 @@ struct store_stmt *store_query(struct store *s, enum store_query q) { return s->
 void store_bind_text(struct store_stmt *st, int i, const char *v) { st->owner->ops->bind_text(st, i, v); }
 void store_bind_int(struct store_stmt *st, int i, int64_t v) { st->owner->ops->bind_int(st, i, v); }
 void store_bind_null(struct store_stmt *st, int i) { st->owner->ops->bind_null(st, i); }
-int store_step(struct store_stmt *st) { return st->owner->ops->step(st); }
+int store_step(struct store_stmt *st)
+{
+	int rc = st->owner->ops->step(st);
+	if (rc < 0)
+		note_fault(st->owner);
+	return rc;
+}
 const char *store_col_text(struct store_stmt *st, int c) { return st->owner->ops->col_text(st, c); }
 int64_t store_col_int(struct store_stmt *st, int c) { return st->owner->ops->col_int(st, c); }
 bool store_col_null(struct store_stmt *st, int c) { return st->owner->ops->col_null(st, c); }
@@ -51,7 +109,21 @@ void store_notify_work(struct store *s) { if (s->ops->notify_work) s->ops->notif
 int store_wait_work(struct store *s, int timeout_ms) { return s->ops->wait_work ? s->ops->wait_work(s, timeout_ms) : -1; }
 void store_make_writer(struct store *s, int checkpoint_pages) { if (s->ops->make_writer) s->ops->make_writer(s, checkpoint_pages); }
 bool store_deferred_sync(const struct store *s) { return s->deferred_sync; }
-int store_make_durable(struct store *s) { return s->deferred_sync && s->ops->make_durable ? s->ops->make_durable(s) : 0; }
+int store_make_durable(struct store *s)
+{
+	if (!s->deferred_sync || !s->ops->make_durable)
+		return 0;
+	int rc = s->ops->make_durable(s);
+	pthread_mutex_lock(&fault_lock);
+	if (rc) {
+		fault_on = true;
+		snprintf(fault_msg, sizeof(fault_msg), "the disk refused to sync the write-ahead log");
+	} else {
+		fault_on = false;
+	}
+	pthread_mutex_unlock(&fault_lock);
+	return rc;
+}
 
 void store_bind_int_or_null(struct store_stmt *st, int i, int64_t v, bool is_null)
 {

@@ -427,6 +427,15 @@ static bool pg_retryable(const struct store *s)
 	       (p->conn && PQstatus(p->conn) != CONNECTION_OK);
 }
 
+/* 53xxx insufficient resources (53100 disk full), 58xxx system errors (58030 I/O). Not
+ * a read-only server (25006): a report server on a standby (docs/scaling.md) refuses
+ * writes by design and stays ready for its reads. */
+static bool pg_storage_fault(const struct store *s)
+{
+	const char *state = ((const struct pg *)s)->sqlstate;
+	return !strncmp(state, "53", 2) || !strncmp(state, "58", 2);
+}
+
 static bool pg_unique_violation(const struct store *s)
 {
 	return !strcmp(((const struct pg *)s)->sqlstate, "23505");
@@ -829,6 +838,7 @@ static const struct store_ops pg_ops = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.retryable = pg_retryable,
+	.storage_fault = pg_storage_fault,
 	.unique_violation = pg_unique_violation,
 	.query = pg_query,
 	.bind_text = pg_bind_text,

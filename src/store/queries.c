@@ -34,6 +34,10 @@ _Static_assert(RECON_SEQS == 24, "RECON_SEQS_PARAMS spells out RECON_SEQS placeh
 
 const char *const store_sql[Q__COUNT] = {
 	[Q_PING] = "SELECT 1",
+	/* /readyz after a write failed for the storage's sake: one small row written with a
+	 * new value (the time; a row rewritten as it was is not written by SQLite at all) */
+	[Q_PROBE_WRITE] = "INSERT INTO meta (key, value) VALUES ('write_probe', ?) "
+			  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[Q_PROGRAM_VERSION_DOC] = "SELECT doc FROM program_versions WHERE program = ? AND version = ?",
 	[Q_PROGRAM_ACTIVE_VERSION] = "SELECT active_version FROM programs WHERE id = ?",
 	[Q_PROGRAM_VERSION_GET] = "SELECT doc, status, author, approved_by FROM program_versions WHERE program = ? AND version = ?",

@@ -18,6 +18,7 @@ enum referral_evaluated_col {
 
 enum store_query {
 	Q_PING,
+	Q_PROBE_WRITE,
 	Q_PROGRAM_VERSION_DOC,
 	Q_PROGRAM_ACTIVE_VERSION,
 	Q_PROGRAM_VERSION_GET,

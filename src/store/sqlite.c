@@ -241,6 +241,12 @@ static enum ff_err lite_commit(struct store *s)
 	return FF_OK;
 }
 
+static bool lite_storage_fault(const struct store *s)
+{
+	int rc = ((const struct lite *)s)->last_rc & 0xff;
+	return rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN;
+}
+
 static bool lite_retryable(const struct store *s)
 {
 	const struct lite *l = (const struct lite *)s;
@@ -593,6 +599,7 @@ static const struct store_ops lite_ops = {
 	.commit = lite_commit,
 	.rollback = lite_rollback,
 	.retryable = lite_retryable,
+	.storage_fault = lite_storage_fault,
 	.unique_violation = lite_unique_violation,
 	.query = lite_query,
 	.bind_text = lite_bind_text,

@@ -43,6 +43,11 @@ void store_rollback(struct store *s);
 int store_depth(const struct store *s);
 /* true when the last failure was a transient conflict worth retrying (busy, PG 40001). */
 bool store_retryable(const struct store *s);
+/* The storage under the database, as the last writes of this process found it: true,
+ * with the error in `msg`, while the last write that failed for the storage's sake
+ * (disk full, read-only file system, I/O error, a sync the disk refused) has not been
+ * followed by one that committed; any connection, any thread. /readyz asks this. */
+bool store_storage_fault(char *msg, size_t cap);
 /* true when the last failure was a unique-constraint violation. */
 bool store_unique_violation(const struct store *s);
 

@@ -33,6 +33,9 @@ struct store_ops {
 	int (*wait_work)(struct store *s, int timeout_ms);
 	void (*make_writer)(struct store *s, int checkpoint_pages); /* optional */
 	int (*make_durable)(struct store *s); /* optional: NULL = commits are durable */
+	/* did the last failure come from the storage under the database (disk full, read-only
+	 * file system, I/O error), as opposed to a conflict or a bad statement? */
+	bool (*storage_fault)(const struct store *s);
 	int64_t (*data_version)(struct store *s); /* optional: NULL = none (-1) */
 	/* optional (NULL: run at once, nothing pending, never failed ahead) */
 	int (*exec_ahead)(struct store_stmt *st);
@@ -49,6 +52,7 @@ struct store {
 	int depth;          /* transaction nesting: 0 none, 1 transaction, >1 savepoints */
 	int schema_version;
 	bool deferred_sync; /* commits return before they are durable: see store_sync() */
+	int64_t tx_changes; /* store_total_changes() when the outermost transaction began */
 };
 
 /* The common head of every backend's statement. */

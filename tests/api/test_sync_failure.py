@@ -39,10 +39,14 @@ class SyncFailure(unittest.TestCase):
         self.assertEqual(st, 500, body)
         self.assertEqual(body["error"]["code"], "storage_error", body)
         self.assertIn("durable", body["error"]["message"])
-        # the server carries on
+        # the server carries on, and says it cannot store anything for now
         self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+        st, body, _ = srv.request("GET", "/readyz")
+        self.assertEqual((st, body["error"]["code"]), (503, "unavailable"), body)
+        self.assertIn("cannot be written", body["error"]["message"])
 
         os.remove(self.flag)
+        self.assertEqual(srv.request("GET", "/readyz")[0], 200)
         st, body, _ = srv.request("POST", "/v1/events", participant("sync_bad"), key=admin)
         self.assertEqual((st, body["outcome"]), (200, "duplicate"), body)
         st, body, _ = srv.request("POST", "/v1/events", participant("sync_next"), key=admin)
