@@ -108,6 +108,9 @@ bool engine_ping(struct engine *e);
  * has not been followed by one that committed; then one small write is tried now, and
  * on failure `msg` says why. */
 bool engine_writable(struct engine *e, char *msg, size_t cap);
+/* The database cannot be written by this process at all (a SQLite file it may only
+ * read): serve and worker refuse to start on it; read-only commands work. */
+bool engine_read_only(struct engine *e);
 /* Idle workers: wait up to `timeout_ms` for new work signalled by another process
  * (PostgreSQL LISTEN/NOTIFY: an ingest that approved rewards, a webhook queued).
  * 1 woken, 0 timed out or interrupted by a signal, -1 the backend cannot signal

@@ -60,6 +60,10 @@ int cli_cmd_worker(struct cli *c)
 	ff_diag_clear(&d);
 	json_t *out = NULL;
 	enum ff_err err;
+	if (engine_read_only(c->engine))
+		return cli_fail("cannot write the database %s: this process may only read it (check the owner "
+				"and mode of the file and its directory, and that the file system is writable)",
+				c->cfg.db_url);
 	if (c->opt[OPT_ONCE]) {
 		err = engine_worker_pass(c->engine, &c->actor, now_ms, &out, &d);
 		if (err)

@@ -377,6 +377,8 @@ bool engine_writable(struct engine *e, char *msg, size_t cap)
 	return ok;
 }
 
+bool engine_read_only(struct engine *e) { return store_read_only(e->st); }
+
 int engine_wait_work(struct engine *e, int timeout_ms)
 {
 	return store_wait_work(e->st, timeout_ms);

@@ -457,6 +457,14 @@ int http_serve(const struct engine_config *cfg, const struct http_options *opt)
 		log_msg("error", "cannot open the database: %s", d.message);
 		return 1;
 	}
+	if (engine_read_only(probe)) {
+		/* else every write would fail, one request at a time, after a ready start */
+		log_msg("error", "cannot write the database %s: this process may only read it (check the "
+			"owner and mode of the file and its directory, and that the file system is writable)",
+			s.cfg.db_url);
+		engine_close(probe);
+		return 1;
+	}
 	server_engine_register(probe);
 	/* checked the master key: the other opens of this process skip the check */
 	s.cfg.key_checked = true;

@@ -109,6 +109,7 @@ void store_notify_work(struct store *s) { if (s->ops->notify_work) s->ops->notif
 int store_wait_work(struct store *s, int timeout_ms) { return s->ops->wait_work ? s->ops->wait_work(s, timeout_ms) : -1; }
 void store_make_writer(struct store *s, int checkpoint_pages) { if (s->ops->make_writer) s->ops->make_writer(s, checkpoint_pages); }
 bool store_deferred_sync(const struct store *s) { return s->deferred_sync; }
+bool store_read_only(struct store *s) { return s->ops->read_only && s->ops->read_only(s); }
 int store_make_durable(struct store *s)
 {
 	if (!s->deferred_sync || !s->ops->make_durable)

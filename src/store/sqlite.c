@@ -247,6 +247,11 @@ static bool lite_storage_fault(const struct store *s)
 	return rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN;
 }
 
+static bool lite_read_only(struct store *s)
+{
+	return sqlite3_db_readonly(LITE(s)->db, "main") == 1;
+}
+
 static bool lite_retryable(const struct store *s)
 {
 	const struct lite *l = (const struct lite *)s;
@@ -600,6 +605,7 @@ static const struct store_ops lite_ops = {
 	.rollback = lite_rollback,
 	.retryable = lite_retryable,
 	.storage_fault = lite_storage_fault,
+	.read_only = lite_read_only,
 	.unique_violation = lite_unique_violation,
 	.query = lite_query,
 	.bind_text = lite_bind_text,

@@ -48,6 +48,9 @@ bool store_retryable(const struct store *s);
  * (disk full, read-only file system, I/O error, a sync the disk refused) has not been
  * followed by one that committed; any connection, any thread. /readyz asks this. */
 bool store_storage_fault(char *msg, size_t cap);
+/* true when this connection cannot write at all: a SQLite file this process may only
+ * read (its owner or mode, a read-only file system). */
+bool store_read_only(struct store *s);
 /* true when the last failure was a unique-constraint violation. */
 bool store_unique_violation(const struct store *s);
 

@@ -36,6 +36,9 @@ struct store_ops {
 	/* did the last failure come from the storage under the database (disk full, read-only
 	 * file system, I/O error), as opposed to a conflict or a bad statement? */
 	bool (*storage_fault)(const struct store *s);
+	/* optional: the database was opened read-only (SQLite falls back to that, without
+	 * an error, when the file cannot be opened for writing) */
+	bool (*read_only)(struct store *s);
 	int64_t (*data_version)(struct store *s); /* optional: NULL = none (-1) */
 	/* optional (NULL: run at once, nothing pending, never failed ahead) */
 	int (*exec_ahead)(struct store_stmt *st);

@@ -14,6 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from apiutil import Env, participant  # noqa: E402
+import fulfilltest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -80,6 +81,33 @@ class StorageFailure(unittest.TestCase):
 
     def test_read_only_file_system(self):
         self.storage_goes_and_comes_back("EROFS", "disk I/O error")
+
+    def test_a_file_this_process_may_only_read_is_refused_by_serve_and_worker(self):
+        """SQLite opens a file it may not write read-only, without an error: `serve` then
+        started ready and failed every write. Now serve and worker refuse to start with a
+        clear message; reading commands still work (verifying a read-only backup copy)."""
+        path = self.env.db[len("sqlite:"):]
+        self.env.cli("migrate", check=True)
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        os.chmod(path, 0o444)
+        # the directory stays writable: SQLite can make the -wal and -shm files there, so
+        # it opens the file read-only instead of failing (without them it fails to open)
+        prefix = []
+        if os.getuid() == 0:  # root writes any file: run as someone else
+            prefix = ["runuser", "-u", "nobody", "--"]
+            os.chmod(self.env.dir, 0o777)
+
+        def run(*args):
+            return subprocess.run(prefix + [fulfilltest.BIN, *args], env=self.env.env, capture_output=True,
+                                  text=True, timeout=30)
+        for args in (["serve", "--listen", "127.0.0.1:0"], ["worker", "--once"], ["worker"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+            self.assertIn("this process may only read it", r.stdout + r.stderr, args)
+        r = run("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_ready_again_when_the_writes_resume_without_a_probe(self):
         """A write that goes through clears the fault too: readiness follows the writes."""
