@@ -17,6 +17,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -29,7 +30,18 @@ from upgrade_fixture import snapshot  # noqa: E402
 
 PG = bool(os.environ.get("FULFILL_TEST_PG_HOST"))
 KIND = "pg" if PG else "sqlite"
-LATEST = 11  # the number of migrations in src/store/schema.c
+
+
+def latest_version():
+    """The schema version this binary migrates to (a fresh database's)."""
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, FULFILL_DB="sqlite:" + os.path.join(d, "v.db"), FULFILL_MASTER_KEY="ab" * 32)
+        r = subprocess.run([fulfilltest.BIN, "migrate", "--json"], env=env, capture_output=True, text=True,
+                           check=True)
+        return json.loads(r.stdout)["schema_version"]
+
+
+LATEST = latest_version()
 
 
 class Upgrade(FulfillTest):
