@@ -8,6 +8,7 @@ that could store none), and 200 again by itself once a write goes through - no
 restart. PostgreSQL's counterpart, the database server going away, is
 tests/e2e/test_pg_restart.py."""
 import os
+import signal
 import subprocess
 import sys
 import unittest
@@ -100,8 +101,16 @@ class StorageFailure(unittest.TestCase):
             os.chmod(self.env.dir, 0o777)
 
         def run(*args):
-            return subprocess.run(prefix + [fulfilltest.BIN, *args], env=self.env.env, capture_output=True,
-                                  text=True, timeout=30)
+            # its own process group: a server that starts after all (a regression) is
+            # stopped with runuser and everything under it
+            p = subprocess.Popen(prefix + [fulfilltest.BIN, *args], env=self.env.env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+            try:
+                out, err = p.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                out, err = p.communicate()
+            return subprocess.CompletedProcess(p.args, p.returncode, out, err)
         for args in (["serve", "--listen", "127.0.0.1:0"], ["worker", "--once"], ["worker"]):
             r = run(*args)
             self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
