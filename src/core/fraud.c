@@ -8,9 +8,12 @@
  * already succeeded; a person is a participant and every other one with the same
  * normalized e-mail), velocity (too many referrals by one referrer in a sliding
  * window) and blocklist. Reward-time signals are added when rewards are created:
- * payout_threshold (the referrer's rewards in a period above an amount) and blocklist
- * entries added since the referral. Per program each signal rejects (the referral is
- * rejected, no reward, the explanation says why), sends rewards to `review` with reason
+ * payout_threshold (the referrer's rewards in a period above an amount), and what was
+ * learnt since the referral: self_referral over the e-mails, devices and IPs the two
+ * participants have now, duplicate_referral when another participant id of the same
+ * mailbox already earned in the program, blocklist entries. Per program each signal
+ * rejects (at the referral: the referral is rejected; at reward time: the conversion
+ * earns nothing; the explanation says why), sends rewards to `review` with reason
  * `review:<signal>`, or is off.
  */
 #include <arpa/inet.h>
@@ -154,7 +157,8 @@ struct who {
 	json_t *devices, *ips;
 };
 
-static void who_load(struct engine *e, const char *id, struct who *w)
+/* `domain`: also open the sealed e-mail for its domain (only the blocklist needs it). */
+static void who_load(struct engine *e, const char *id, bool domain, struct who *w)
 {
 	memset(w, 0, sizeof(*w));
 	struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_ROW);
@@ -168,7 +172,7 @@ static void who_load(struct engine *e, const char *id, struct who *w)
 	copy_str(w->email_hash, sizeof(w->email_hash), store_col_text(st, 1));
 	w->devices = json_from_text(store_col_text(st, 8), "[]");
 	w->ips = json_from_text(store_col_text(st, 9), "[]");
-	const char *sealed = store_col_text(st, 0);
+	const char *sealed = domain ? store_col_text(st, 0) : NULL;
 	if (sealed) {
 		char *email = core_unseal(e, sealed);
 		const char *at = email ? strrchr(email, '@') : NULL;
@@ -253,43 +257,53 @@ static void check_blocklist(struct engine *e, const struct program *p, const str
 		add_signal(signals, p, SIG_BLOCKLIST, "the referral's device is blocklisted");
 }
 
+/* Self-referral over the two people (referrer, referred) as they are now: the same
+ * normalized e-mail (also `given_hash`, the keyed hash of an e-mail the referral
+ * named, "" for none), a device seen on both (or the referral's `device`), an IP
+ * address (or /24, /64) seen on both (or the referral's `ip`). */
+static void check_self_referral(const struct program *p, const struct who *people, const char *given_hash,
+				const char *ip, const char *device, json_t *signals)
+{
+	const char *mine = people[0].email_hash;
+	if (mine[0] && ((people[1].email_hash[0] && !strcmp(mine, people[1].email_hash)) ||
+			(given_hash[0] && !strcmp(mine, given_hash)))) {
+		add_signal(signals, p, SIG_SELF_REFERRAL, "referrer and referred share an e-mail address");
+		return;
+	}
+	if ((device && json_array_has(people[0].devices, device)) || arrays_intersect(people[0].devices, people[1].devices)) {
+		add_signal(signals, p, SIG_SELF_REFERRAL, "referrer and referred share a device");
+		return;
+	}
+	size_t i;
+	json_t *v;
+	bool hit = false;
+	json_array_foreach(people[0].ips, i, v)
+	{
+		const char *rip = json_string_value(v);
+		if (ip && fraud_ip_match(rip, ip, p->ip_subnet24))
+			hit = true;
+		size_t j;
+		json_t *w;
+		json_array_foreach(people[1].ips, j, w) if (fraud_ip_match(rip, json_string_value(w), p->ip_subnet24)) hit =
+			true;
+	}
+	if (hit)
+		add_signal(signals, p, SIG_SELF_REFERRAL,
+			   p->ip_subnet24 ? "referrer and referred share an IP network"
+					  : "referrer and referred share an IP address");
+}
+
 enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, const struct referral_facts *f,
 				   json_t *signals)
 {
 	struct who people[2];
-	who_load(e, f->referrer, &people[0]);
-	who_load(e, f->referred, &people[1]);
-	/* self-referral: e-mail, device, IP */
+	who_load(e, f->referrer, true, &people[0]);
+	who_load(e, f->referred, true, &people[1]);
 	if (p->fraud[SIG_SELF_REFERRAL] != FRAUD_OFF) {
 		char given[65] = "";
 		if (f->referred_email)
 			participant_email_hash(e, f->referred_email, given);
-		const char *mine = people[0].email_hash;
-		if (mine[0] && ((people[1].email_hash[0] && !strcmp(mine, people[1].email_hash)) ||
-				(given[0] && !strcmp(mine, given))))
-			add_signal(signals, p, SIG_SELF_REFERRAL, "referrer and referred share an e-mail address");
-		else if ((f->device_id && json_array_has(people[0].devices, f->device_id)) ||
-			 arrays_intersect(people[0].devices, people[1].devices))
-			add_signal(signals, p, SIG_SELF_REFERRAL, "referrer and referred share a device");
-		else {
-			size_t i;
-			json_t *v;
-			bool hit = false;
-			json_array_foreach(people[0].ips, i, v)
-			{
-				const char *rip = json_string_value(v);
-				if (fraud_ip_match(rip, f->ip, p->ip_subnet24))
-					hit = true;
-				size_t j;
-				json_t *w;
-				json_array_foreach(people[1].ips, j, w) if (fraud_ip_match(rip, json_string_value(w),
-											    p->ip_subnet24)) hit = true;
-			}
-			if (hit)
-				add_signal(signals, p, SIG_SELF_REFERRAL,
-					   p->ip_subnet24 ? "referrer and referred share an IP network"
-							  : "referrer and referred share an IP address");
-		}
+		check_self_referral(p, people, given, f->ip, f->device_id, signals);
 	}
 	if (p->fraud[SIG_EXISTING_CUSTOMER] != FRAUD_OFF) {
 		struct store_stmt *st = store_query(e->st, Q_FRAUD_CONVERTED_BEFORE);
@@ -338,14 +352,37 @@ enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, co
 void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referrer, const char *referred,
 			       json_t *signals)
 {
-	if (p->fraud[SIG_BLOCKLIST] == FRAUD_OFF || blocklist_empty(e))
-		return;
-	struct who people[2];
-	who_load(e, referrer, &people[0]);
-	who_load(e, referred, &people[1]);
-	check_blocklist(e, p, people, 2, NULL, NULL, signals);
-	who_release(&people[0]);
-	who_release(&people[1]);
+	bool self = p->fraud[SIG_SELF_REFERRAL] != FRAUD_OFF;
+	bool blocklist = p->fraud[SIG_BLOCKLIST] != FRAUD_OFF && !blocklist_empty(e);
+	if (self || blocklist) {
+		struct who people[2];
+		who_load(e, referrer, blocklist, &people[0]);
+		who_load(e, referred, blocklist, &people[1]);
+		/* e-mails, devices and IPs learnt since the referral (a participant event that
+		 * gave the referred person the referrer's address) */
+		if (self)
+			check_self_referral(p, people, "", NULL, NULL, signals);
+		if (blocklist)
+			check_blocklist(e, p, people, 2, NULL, NULL, signals);
+		who_release(&people[0]);
+		who_release(&people[1]);
+	}
+	if (p->fraud[SIG_DUPLICATE_REFERRAL] != FRAUD_OFF) {
+		/* another participant id of the same mailbox (its e-mail may have been learnt
+		 * after the referral) already earned under a referral of this program: a
+		 * second identity of one person. Referrals of this very id are settled by
+		 * attribution instead (a later purchase may go to the last touch). */
+		struct store_stmt *st = store_query(e->st, Q_FRAUD_DUPLICATE_SUCCEEDED);
+		store_bind_text(st, 1, referred);
+		store_bind_text(st, 2, p->id);
+		if (store_step(st) == 1) {
+			char detail[2 * ID_MAX + 160];
+			snprintf(detail, sizeof(detail),
+				 "this person's referral %s in this program already succeeded as participant %s",
+				 store_col_text(st, 0), store_col_text(st, 1));
+			add_signal(signals, p, SIG_DUPLICATE_REFERRAL, detail);
+		}
+	}
 }
 
 bool fraud_payout_threshold(struct engine *e, const struct program *p, const char *referrer, int64_t amount,

@@ -20,7 +20,11 @@ struct referral_facts {
  * ([{"signal","detail","action"}]). */
 enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, const struct referral_facts *f,
 				   json_t *signals);
-/* Blocklist entries added since the referral, at reward time. */
+/* Reward-time signals, appended to `signals` (a copy of the referral's): what was
+ * learnt since the referral - self_referral over the participants' e-mails, devices
+ * and IPs as they are now, duplicate_referral when another participant id with the
+ * referred person's normalized e-mail already earned under a referral of this program,
+ * and blocklist entries added since. */
 void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referrer, const char *referred,
 			       json_t *signals);
 /* true (with a detail) when a referrer's reward of `amount` would pass the program's

@@ -582,7 +582,7 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 	}
 	json_decref(notes);
 
-	/* fraud: the referral's signals plus blocklist entries added since */
+	/* fraud: the referral's signals plus what was learnt since (fraud.h) */
 	json_t *refsig = json_object_get(json_object_get(in->ctx, "referral"), "signals");
 	/* (json_deep_copy of even an empty array sets up a table for cycles) */
 	json_t *signals = json_is_array(refsig) && json_array_size(refsig) ? json_deep_copy(refsig) : json_array();

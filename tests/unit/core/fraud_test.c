@@ -174,6 +174,104 @@ Test(fraud, duplicate_referral_sees_a_second_identity_of_the_same_mailbox)
 	cr_assert_str_eq(refer("r4", "mark", "bobby", NULL, &sig), "successful");
 }
 
+/* The outcome and first signal of conversion `conv`'s explanation (static buffers). */
+static const char *conversion_outcome(const char *conv, const char **out_signal)
+{
+	static char outcome[32], signal[64];
+	json_t *x = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_explain(F.e, &F.cli, conv, &x, &d), FF_OK, "%s", d.message);
+	json_t *ex = json_object_get(x, "explanation");
+	snprintf(outcome, sizeof(outcome), "%s", json_string_value(json_object_get(ex, "outcome")));
+	json_t *s0 = json_array_get(json_object_get(ex, "signals"), 0);
+	snprintf(signal, sizeof(signal), "%s", s0 ? json_string_value(json_object_get(s0, "signal")) : "");
+	json_decref(x);
+	*out_signal = signal;
+	return outcome;
+}
+
+/* Self-referral is judged again when rewards are made: a referred person who took the
+ * referrer's mailbox (or device, or IP) after the referral earns nothing. */
+Test(fraud, self_referral_learnt_after_the_referral_is_caught_at_conversion)
+{
+	fx_program(&F, SIMPLE(""));
+	person("ann", "Ann@example.com", ",\"device_id\":\"dev-ann\",\"ip\":\"203.0.113.7\"");
+	person("bob", "bob@example.com", NULL);
+	const char *sig;
+	cr_assert_str_eq(refer("r1", "ann", "bob", NULL, &sig), "pending");
+	cr_assert_str_eq(sig, "");
+	/* bob now has ann's address (normalized: case, +tag) */
+	fx_ok(&F, "{\"id\":\"p-bob-2\",\"type\":\"participant\",\"data\":{\"id\":\"bob\",\"email\":\"ann+x@example.com\"}}");
+	cr_assert_eq(fx_conversion(&F, "o1", "bob", 100), 0, "a self-referral never pays (reject by default)");
+	cr_assert_str_eq(conversion_outcome("o1", &sig), "rejected");
+	cr_assert_str_eq(sig, "self_referral");
+	cr_assert_eq(fx_count_status(&F, "approved") + fx_count_status(&F, "review"), 0);
+
+	/* a device seen on both since the referral: by this program's setting, review */
+	fx_program(&F, SIMPLE(",\"fraud\":{\"self_referral\":\"review\"}"));
+	person("cid", "cid@example.com", NULL);
+	person("dan", "dan@example.com", NULL);
+	cr_assert_str_eq(refer("r2", "ann", "cid", NULL, &sig), "pending");
+	cr_assert_str_eq(refer("r3", "ann", "dan", NULL, &sig), "pending");
+	fx_ok(&F, "{\"id\":\"p-cid-2\",\"type\":\"participant\",\"data\":{\"id\":\"cid\",\"device_id\":\"dev-ann\"}}");
+	fx_ok(&F, "{\"id\":\"p-dan-2\",\"type\":\"participant\",\"data\":{\"id\":\"dan\",\"ip\":\"203.0.113.7\"}}");
+	cr_assert_eq(fx_conversion(&F, "o2", "cid", 100), 2);
+	cr_assert_eq(fx_conversion(&F, "o3", "dan", 100), 2);
+	json_t *rs = fx_rewards(&F, "review", NULL);
+	cr_assert_eq(json_array_size(rs), 4);
+	size_t i;
+	json_t *r;
+	json_array_foreach(rs, i, r)
+	{
+		cr_assert_str_eq(json_string_value(json_object_get(r, "reason")), "review:self_referral");
+		json_t *s0 = json_array_get(json_object_get(r, "signals"), 0);
+		cr_assert_str_eq(json_string_value(json_object_get(s0, "signal")), "self_referral");
+	}
+	json_decref(rs);
+	/* an unrelated friend is not touched */
+	person("eve", "eve@example.com", NULL);
+	cr_assert_str_eq(refer("r4", "ann", "eve", NULL, &sig), "pending");
+	cr_assert_eq(fx_conversion(&F, "o4", "eve", 100), 2);
+	cr_assert_eq(fx_count_status(&F, "approved"), 2);
+}
+
+/* Two participant ids of one mailbox, each referred while the e-mail of the second was
+ * not known yet: the person's second conversion does not pay a second referral. */
+Test(fraud, second_identity_of_a_mailbox_does_not_pay_twice)
+{
+	fx_program(&F, SIMPLE(""));
+	person("ann", "ann@example.com", NULL);
+	person("mark", "mark@example.com", NULL);
+	person("bob", "bob@gmail.com", NULL);
+	fx_ok(&F, "{\"id\":\"p-bob2\",\"type\":\"participant\",\"data\":{\"id\":\"bob2\",\"country\":\"US\"}}");
+	fx_ok(&F, "{\"id\":\"p-bob3\",\"type\":\"participant\",\"data\":{\"id\":\"bob3\",\"country\":\"US\"}}");
+	const char *sig;
+	cr_assert_str_eq(refer("r1", "ann", "bob", NULL, &sig), "pending");
+	cr_assert_str_eq(refer("r2", "mark", "bob2", NULL, &sig), "pending");
+	cr_assert_str_eq(refer("r3", "ann", "bob3", NULL, &sig), "pending");
+	cr_assert_str_eq(sig, "", "nothing tied bob2 and bob3 to bob yet");
+	/* now they turn out to be bob's mailbox */
+	fx_ok(&F, "{\"id\":\"p-bob2-2\",\"type\":\"participant\",\"data\":{\"id\":\"bob2\",\"email\":\"B.o.b+promo@gmail.com\"}}");
+	fx_ok(&F, "{\"id\":\"p-bob3-2\",\"type\":\"participant\",\"data\":{\"id\":\"bob3\",\"email\":\"bob+x@gmail.com\"}}");
+	cr_assert_eq(fx_conversion(&F, "o1", "bob2", 100), 2, "the person's first purchase pays");
+	cr_assert_eq(fx_conversion(&F, "o2", "bob", 100), 0, "another referrer, the same person");
+	cr_assert_str_eq(conversion_outcome("o2", &sig), "rejected");
+	cr_assert_str_eq(sig, "duplicate_referral");
+	cr_assert_eq(fx_conversion(&F, "o3", "bob3", 100), 0, "the same referrer, the same person");
+	cr_assert_str_eq(conversion_outcome("o3", &sig), "rejected");
+	cr_assert_str_eq(sig, "duplicate_referral");
+	cr_assert_eq(fx_count_status(&F, "approved"), 2, "one pair of rewards only");
+	/* the rewarded referral keeps paying its own person's later purchases */
+	cr_assert_eq(fx_conversion(&F, "o4", "bob2", 100), 2);
+	/* a program that reviews duplicates sends them to a person instead */
+	fx_program(&F, SIMPLE(",\"fraud\":{\"duplicate_referral\":\"review\"}"));
+	cr_assert_eq(fx_conversion(&F, "o5", "bob", 100), 2);
+	json_t *rs = fx_rewards(&F, "review", NULL);
+	cr_assert_eq(json_array_size(rs), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(rs, 0), "reason")), "review:duplicate_referral");
+	json_decref(rs);
+}
+
 Test(fraud, velocity_window_edges)
 {
 	fx_program(&F, SIMPLE(",\"fraud\":{\"velocity_max\":2,\"velocity_window_hours\":1}"));
