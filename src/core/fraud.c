@@ -152,6 +152,7 @@ static bool arrays_intersect(json_t *a, json_t *b)
 /* What fraud checks need of a participant. */
 struct who {
 	bool found;
+	bool blocked; /* participant status `blocked` */
 	char email_hash[65];
 	char email_domain[256];
 	json_t *devices, *ips;
@@ -169,6 +170,7 @@ static void who_load(struct engine *e, const char *id, bool domain, struct who *
 		return;
 	}
 	w->found = true;
+	w->blocked = !strcmp(store_col_text(st, 5) ? store_col_text(st, 5) : "", "blocked");
 	copy_str(w->email_hash, sizeof(w->email_hash), store_col_text(st, 1));
 	w->devices = json_from_text(store_col_text(st, 8), "[]");
 	w->ips = json_from_text(store_col_text(st, 9), "[]");
@@ -221,11 +223,18 @@ static bool ip_blocked(struct engine *e, const char *ip)
 	return false;
 }
 
-/* Blocklist checks over the people involved and the referral's IP and device. */
+/* Blocklist checks over the people involved and the referral's IP and device. A
+ * participant whose status is `blocked` counts as blocklisted. */
 static void check_blocklist(struct engine *e, const struct program *p, const struct who *people, int n,
 			    const char *ip, const char *device, json_t *signals)
 {
-	if (p->fraud[SIG_BLOCKLIST] == FRAUD_OFF || blocklist_empty(e))
+	if (p->fraud[SIG_BLOCKLIST] == FRAUD_OFF)
+		return;
+	for (int i = 0; i < n; i++)
+		if (people[i].blocked)
+			add_signal(signals, p, SIG_BLOCKLIST,
+				   i == 0 ? "the referrer is blocked" : "the referred person is blocked");
+	if (blocklist_empty(e))
 		return;
 	for (int i = 0; i < n; i++) {
 		const char *role = i == 0 ? "referrer" : "referred";
@@ -349,23 +358,35 @@ enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, co
 	return FF_OK;
 }
 
-void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referrer, const char *referred,
-			       json_t *signals)
+void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referral, const char *referrer,
+			       const char *referred, int64_t referral_at, json_t *signals)
 {
 	bool self = p->fraud[SIG_SELF_REFERRAL] != FRAUD_OFF;
-	bool blocklist = p->fraud[SIG_BLOCKLIST] != FRAUD_OFF && !blocklist_empty(e);
+	bool blocklist = p->fraud[SIG_BLOCKLIST] != FRAUD_OFF;
 	if (self || blocklist) {
 		struct who people[2];
-		who_load(e, referrer, blocklist, &people[0]);
-		who_load(e, referred, blocklist, &people[1]);
+		bool domains = blocklist && !blocklist_empty(e);
+		who_load(e, referrer, domains, &people[0]);
+		who_load(e, referred, domains, &people[1]);
 		/* e-mails, devices and IPs learnt since the referral (a participant event that
 		 * gave the referred person the referrer's address) */
 		if (self)
 			check_self_referral(p, people, "", NULL, NULL, signals);
-		if (blocklist)
-			check_blocklist(e, p, people, 2, NULL, NULL, signals);
+		check_blocklist(e, p, people, 2, NULL, NULL, signals);
 		who_release(&people[0]);
 		who_release(&people[1]);
+	}
+	if (p->fraud[SIG_EXISTING_CUSTOMER] != FRAUD_OFF) {
+		/* a purchase from before the referral delivered after it, or one of another
+		 * id of the same mailbox whose e-mail was learnt since; not one this referral
+		 * was credited with (a referral sent without occurred_at took its ingest time,
+		 * and a purchase a little earlier may have earned under it: docs/programs.md) */
+		struct store_stmt *st = store_query(e->st, Q_FRAUD_CUSTOMER_BEFORE_REFERRAL);
+		store_bind_text(st, 1, referred);
+		store_bind_int(st, 2, referral_at);
+		store_bind_text(st, 3, referral ? referral : "");
+		if (store_step(st) == 1 && store_col_int(st, 0) > 0)
+			add_signal(signals, p, SIG_EXISTING_CUSTOMER, "the referred person was already a customer");
 	}
 	if (p->fraud[SIG_DUPLICATE_REFERRAL] != FRAUD_OFF) {
 		/* another participant id of the same mailbox (its e-mail may have been learnt

@@ -21,12 +21,13 @@ struct referral_facts {
 enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, const struct referral_facts *f,
 				   json_t *signals);
 /* Reward-time signals, appended to `signals` (a copy of the referral's): what was
- * learnt since the referral - self_referral over the participants' e-mails, devices
- * and IPs as they are now, duplicate_referral when another participant id with the
- * referred person's normalized e-mail already earned under a referral of this program,
- * and blocklist entries added since. */
-void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referrer, const char *referred,
-			       json_t *signals);
+ * learnt since the referral `referral` (which occurred at `referral_at`) - self_referral over the
+ * participants' e-mails, devices and IPs as they are now, existing_customer for a
+ * purchase from before the referral known only now, duplicate_referral when another
+ * participant id with the referred person's normalized e-mail already earned under a
+ * referral of this program, and blocklist entries (or a `blocked` status) since. */
+void fraud_reward_time_signals(struct engine *e, const struct program *p, const char *referral, const char *referrer,
+			       const char *referred, int64_t referral_at, json_t *signals);
 /* true (with a detail) when a referrer's reward of `amount` would pass the program's
  * payout threshold for the period [period_start, period_end) it was earned in. */
 bool fraud_payout_threshold(struct engine *e, const struct program *p, const char *referrer, int64_t amount,

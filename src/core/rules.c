@@ -583,10 +583,12 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 	json_decref(notes);
 
 	/* fraud: the referral's signals plus what was learnt since (fraud.h) */
-	json_t *refsig = json_object_get(json_object_get(in->ctx, "referral"), "signals");
+	json_t *refctx = json_object_get(in->ctx, "referral");
+	json_t *refsig = json_object_get(refctx, "signals");
 	/* (json_deep_copy of even an empty array sets up a table for cycles) */
 	json_t *signals = json_is_array(refsig) && json_array_size(refsig) ? json_deep_copy(refsig) : json_array();
-	fraud_reward_time_signals(e, p, in->referrer, in->referred, signals);
+	fraud_reward_time_signals(e, p, in->referral, in->referrer, in->referred,
+				  json_integer_value(json_object_get(refctx, "occurred_at")), signals);
 	json_object_set(expl, "signals", signals);
 	const char *reject = fraud_first(signals, "reject");
 	if (reject) {

@@ -272,6 +272,63 @@ Test(fraud, second_identity_of_a_mailbox_does_not_pay_twice)
 	json_decref(rs);
 }
 
+/* "Already a customer" is judged again when rewards are made: a purchase from before
+ * the referral delivered after it, or one under another id of the same mailbox. */
+Test(fraud, existing_customer_learnt_after_the_referral_is_caught_at_conversion)
+{
+	fx_program(&F, SIMPLE(""));
+	person("ann", "ann@example.com", NULL);
+	person("bob", "bob@example.com", NULL);
+	fx_ok(&F, "{\"id\":\"r-r1\",\"type\":\"referral\",\"occurred_at\":\"2026-09-10T00:00:00Z\",\"data\":{\"id\":\"r1\","
+		  "\"program\":\"p\",\"referrer\":\"ann\",\"referred\":\"bob\"}}");
+	/* bob's purchase of the 5th arrives after the referral: it earns nothing itself */
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c0\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-05T00:00:00Z\",\"data\":"
+			       "{\"id\":\"o0\",\"participant\":\"bob\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     0);
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c1\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-20T00:00:00Z\",\"data\":"
+			       "{\"id\":\"o1\",\"participant\":\"bob\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     2);
+	json_t *rs = fx_rewards(&F, "review", NULL);
+	cr_assert_eq(json_array_size(rs), 2, "bob was a customer before ann referred him");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(rs, 0), "reason")), "review:existing_customer");
+	json_decref(rs);
+
+	/* carl bought as one id; a second id, referred before its e-mail was known */
+	person("carl", "carl@example.com", NULL);
+	fx_ok(&F, "{\"id\":\"c2\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-01T00:00:00Z\",\"data\":"
+		  "{\"id\":\"o2\",\"participant\":\"carl\",\"amount\":100,\"currency\":\"USD\"}}");
+	fx_ok(&F, "{\"id\":\"p-carl2\",\"type\":\"participant\",\"data\":{\"id\":\"carl2\",\"country\":\"US\"}}");
+	fx_ok(&F, "{\"id\":\"r-r2\",\"type\":\"referral\",\"occurred_at\":\"2026-09-10T00:00:00Z\",\"data\":{\"id\":\"r2\","
+		  "\"program\":\"p\",\"referrer\":\"ann\",\"referred\":\"carl2\"}}");
+	fx_ok(&F, "{\"id\":\"p-carl2-2\",\"type\":\"participant\",\"data\":{\"id\":\"carl2\",\"email\":\"Carl+new@example.com\"}}");
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c3\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-20T00:00:00Z\",\"data\":"
+			       "{\"id\":\"o3\",\"participant\":\"carl2\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     2);
+	cr_assert_eq(fx_count_status(&F, "review"), 4);
+	/* at the referral too, a known second id of the mailbox is the same customer */
+	person("erin", "erin@example.com", NULL);
+	fx_ok(&F, "{\"id\":\"c5\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-01T00:00:00Z\",\"data\":"
+		  "{\"id\":\"o5\",\"participant\":\"erin\",\"amount\":100,\"currency\":\"USD\"}}");
+	person("erin2", "erin+2@example.com", NULL);
+	const char *sig;
+	cr_assert_str_eq(refer("r3", "ann", "erin2", NULL, &sig), "pending");
+	cr_assert_str_eq(sig, "existing_customer");
+	/* a new customer is not touched */
+	person("dora", "dora@example.com", NULL);
+	cr_assert_str_eq(refer("r4", "ann", "dora", NULL, &sig), "pending");
+	cr_assert_eq(fx_conversion(&F, "o4", "dora", 100), 2);
+	cr_assert_eq(fx_count_status(&F, "approved"), 2);
+	/* a referral sent without occurred_at (its ingest time) credited with a purchase
+	 * made a minute before: that purchase does not make a customer of its own friend */
+	person("finn", "finn@example.com", NULL);
+	cr_assert_str_eq(refer("r5", "ann", "finn", NULL, &sig), "pending");
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c6\",\"type\":\"conversion\",\"occurred_at\":\"2026-09-30T23:59:00Z\","
+			       "\"data\":{\"id\":\"o6\",\"participant\":\"finn\",\"amount\":100,\"currency\":\"USD\"}}"),
+		     2);
+	cr_assert_eq(fx_conversion(&F, "o7", "finn", 100), 2);
+	cr_assert_eq(fx_count_status(&F, "approved"), 6, "finn's second purchase is routine");
+}
+
 Test(fraud, velocity_window_edges)
 {
 	fx_program(&F, SIMPLE(",\"fraud\":{\"velocity_max\":2,\"velocity_window_hours\":1}"));
@@ -331,6 +388,37 @@ Test(fraud, blocklist_entries)
 	cr_assert_eq(engine_blocklist_delete(F.e, &F.cli, "domain", "spam.example", &out, &d), FF_OK);
 	json_decref(out);
 	cr_assert_eq(engine_blocklist_delete(F.e, &F.cli, "domain", "spam.example", &out, &d), FF_E_NOT_FOUND);
+}
+
+/* A participant whose status is `blocked` counts as blocklisted, at the referral and
+ * when rewards are made (blocked after the referral). */
+Test(fraud, blocked_participants_earn_nothing)
+{
+	fx_program(&F, SIMPLE(""));
+	person("ann", "ann@example.com", NULL);
+	person("bob", "bob@example.com", NULL);
+	person("cid", "cid@example.com", ",\"status\":\"blocked\"");
+	const char *sig;
+	cr_assert_str_eq(refer("r1", "ann", "bob", NULL, &sig), "pending");
+	cr_assert_str_eq(refer("r2", "ann", "cid", NULL, &sig), "rejected");
+	cr_assert_str_eq(sig, "blocklist");
+	fx_ok(&F, "{\"id\":\"p-ann-2\",\"type\":\"participant\",\"data\":{\"id\":\"ann\",\"status\":\"blocked\"}}");
+	cr_assert_eq(fx_conversion(&F, "o1", "bob", 100), 0, "the referrer was blocked since the referral");
+	cr_assert_str_eq(conversion_outcome("o1", &sig), "rejected");
+	cr_assert_str_eq(sig, "blocklist");
+	/* by the program's setting, review instead */
+	fx_program(&F, SIMPLE(",\"fraud\":{\"blocklist\":\"review\"}"));
+	cr_assert_eq(fx_conversion(&F, "o2", "bob", 100), 2);
+	json_t *rs = fx_rewards(&F, "review", NULL);
+	cr_assert_eq(json_array_size(rs), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(rs, 0), "reason")), "review:blocklist");
+	json_decref(rs);
+	/* unblocked: routine again */
+	fx_ok(&F, "{\"id\":\"p-ann-3\",\"type\":\"participant\",\"data\":{\"id\":\"ann\",\"status\":\"active\"}}");
+	person("dan", "dan@example.com", NULL);
+	cr_assert_str_eq(refer("r3", "ann", "dan", NULL, &sig), "pending");
+	cr_assert_eq(fx_conversion(&F, "o3", "dan", 100), 2);
+	cr_assert_eq(fx_count_status(&F, "approved"), 2);
 }
 
 Test(fraud, payout_threshold_reviews)
