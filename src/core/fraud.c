@@ -363,32 +363,47 @@ void fraud_reward_time_signals(struct engine *e, const struct program *p, const 
 {
 	bool self = p->fraud[SIG_SELF_REFERRAL] != FRAUD_OFF;
 	bool blocklist = p->fraud[SIG_BLOCKLIST] != FRAUD_OFF;
+	bool customer = p->fraud[SIG_EXISTING_CUSTOMER] != FRAUD_OFF;
+	bool duplicate = p->fraud[SIG_DUPLICATE_REFERRAL] != FRAUD_OFF;
+	if (!self && !blocklist && !customer && !duplicate)
+		return;
+	struct who people[2];
+	bool domains = blocklist && !blocklist_empty(e);
+	/* the referred person is read for every check (the mailbox checks need the e-mail) */
+	who_load(e, referred, domains, &people[1]);
 	if (self || blocklist) {
-		struct who people[2];
-		bool domains = blocklist && !blocklist_empty(e);
 		who_load(e, referrer, domains, &people[0]);
-		who_load(e, referred, domains, &people[1]);
 		/* e-mails, devices and IPs learnt since the referral (a participant event that
 		 * gave the referred person the referrer's address) */
 		if (self)
 			check_self_referral(p, people, "", NULL, NULL, signals);
 		check_blocklist(e, p, people, 2, NULL, NULL, signals);
 		who_release(&people[0]);
-		who_release(&people[1]);
 	}
-	if (p->fraud[SIG_EXISTING_CUSTOMER] != FRAUD_OFF) {
+	/* does another participant id share the buyer's mailbox? Only then do the checks
+	 * below look beyond the buyer's own id (two indexed probes saved per conversion) */
+	bool shared = false;
+	if ((customer || duplicate) && people[1].email_hash[0]) {
+		struct store_stmt *st = store_query(e->st, Q_FRAUD_MAILBOX_SHARED);
+		store_bind_text(st, 1, people[1].email_hash);
+		store_bind_text(st, 2, referred);
+		shared = store_step(st) == 1;
+	}
+	who_release(&people[1]);
+	if (customer) {
 		/* a purchase from before the referral delivered after it, or one of another
 		 * id of the same mailbox whose e-mail was learnt since; not one this referral
 		 * was credited with (a referral sent without occurred_at took its ingest time,
 		 * and a purchase a little earlier may have earned under it: docs/programs.md) */
-		struct store_stmt *st = store_query(e->st, Q_FRAUD_CUSTOMER_BEFORE_REFERRAL);
+		struct store_stmt *st =
+		    store_query(e->st, shared ? Q_FRAUD_CUSTOMER_BEFORE_REFERRAL : Q_FRAUD_CUSTOMER_BEFORE_REFERRAL_OWN);
 		store_bind_text(st, 1, referred);
 		store_bind_int(st, 2, referral_at);
 		store_bind_text(st, 3, referral ? referral : "");
 		if (store_step(st) == 1 && store_col_int(st, 0) > 0)
 			add_signal(signals, p, SIG_EXISTING_CUSTOMER, "the referred person was already a customer");
 	}
-	if (p->fraud[SIG_DUPLICATE_REFERRAL] != FRAUD_OFF) {
+	if (duplicate && shared) {
 		/* another participant id of the same mailbox (its e-mail may have been learnt
 		 * after the referral) already earned under a referral of this program: a
 		 * second identity of one person. Referrals of this very id are settled by

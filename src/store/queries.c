@@ -133,6 +133,10 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_FRAUD_DUPLICATE] = "SELECT referrer, referred FROM referrals WHERE (referred = ?1 OR referred IN (SELECT p2.id FROM participants p1 JOIN participants p2 ON p2.email_hash = p1.email_hash WHERE p1.id = ?1 AND p1.email_hash IS NOT NULL)) AND program = ?2 AND status <> 'rejected' AND (referrer = ?3 OR status = 'successful') ORDER BY CASE WHEN referrer = ?3 THEN 0 ELSE 1 END LIMIT 1",
 	[Q_FRAUD_DUPLICATE_SUCCEEDED] = "SELECT r.id, r.referred FROM participants p1 JOIN participants p2 ON p2.email_hash = p1.email_hash AND p2.id <> p1.id JOIN referrals r ON r.referred = p2.id WHERE p1.id = ?1 AND p1.email_hash IS NOT NULL AND r.program = ?2 AND r.status = 'successful' ORDER BY r.occurred_at, r.seq LIMIT 1",
 	[Q_FRAUD_CUSTOMER_BEFORE_REFERRAL] = "SELECT COUNT(*) FROM conversions WHERE (participant = ?1 OR participant IN (SELECT p2.id FROM participants p1 JOIN participants p2 ON p2.email_hash = p1.email_hash WHERE p1.id = ?1 AND p1.email_hash IS NOT NULL)) AND occurred_at < ?2 AND (referral IS NULL OR referral <> ?3)",
+	/* the same for a buyer whose mailbox has no other participant id (the usual case) */
+	[Q_FRAUD_CUSTOMER_BEFORE_REFERRAL_OWN] = "SELECT 1 FROM conversions WHERE participant = ?1 AND occurred_at < ?2 AND (referral IS NULL OR referral <> ?3) LIMIT 1",
+	/* another participant id with this e-mail: only then are the mailbox checks run */
+	[Q_FRAUD_MAILBOX_SHARED] = "SELECT 1 FROM participants WHERE email_hash = ?1 AND id <> ?2 LIMIT 1",
 	[Q_FRAUD_VELOCITY] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND occurred_at > ? AND occurred_at <= ?",
 	[Q_REFERRAL_REJECT] = "UPDATE referrals SET status = 'rejected', rejection_reason = ?, updated_at = ? WHERE id = ?",
 	[Q_ANOMALY_VERSION_SAMPLE] = "SELECT COUNT(DISTINCT conversion), COALESCE(SUM(amount), 0) FROM (SELECT conversion, amount FROM rewards WHERE program = ? AND program_version = ? AND conversion IS NOT NULL AND amount IS NOT NULL AND currency = ? ORDER BY seq DESC LIMIT ?) recent",
