@@ -512,6 +512,12 @@ out_worker:
 	worker_stop();
 out_gc:
 	groupcommit_stop();
+	/* the writer's last answers resumed their connections; libmicrohttpd moves a
+	 * resumed connection out of its suspended list only on its own thread's next turn,
+	 * and aborts when stopped with one still there (a keep-alive client's request that
+	 * came after the wait above): let those finish first */
+	for (int i = 0; s.mhd && i < 200 && atomic_load(&s.inflight) > 0; i++)
+		usleep(10 * 1000);
 	if (s.mhd)
 		MHD_stop_daemon(s.mhd);
 out:
