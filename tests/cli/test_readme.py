@@ -8,15 +8,12 @@ server or call it with curl are left out: the API tests cover that.
 The operator docs' runnable examples too (DocExamples): the example programs and every
 program fragment of docs/programs.md, fraud.md and notifications.md load and activate;
 docs/ingest.md's NDJSON and CSV examples ingest; docs/configuration.md's settings table
-is `fulfill config show`; the backup and restore steps of docs/scaling.md give back a
-working database (SQLite, or PostgreSQL under tests/with-postgres)."""
+is `fulfill config show`. (docs/scaling.md's backup and restore: tests/cli/test_backup.py.)"""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +21,6 @@ from fulfilltest import BIN, ROOT, FulfillTest  # noqa: E402
 
 README = os.path.join(ROOT, "README.md")
 DOCS = os.path.join(ROOT, "docs")
-PG_HOST = os.environ.get("FULFILL_TEST_PG_HOST")
 ID = re.compile(r"rwd_[0-9A-Za-z]{22}")
 
 
@@ -184,78 +180,6 @@ class DocExamples(FulfillTest):
         got = [line.split() for line in r.stdout.splitlines()[:len(shown)]]
         got[1][1] = "/etc/fulfill/fulfill.conf"
         self.assertEqual(shown, got)
-
-    def stop(self, env, srv):
-        srv.proc.terminate()
-        rc = srv.proc.wait(30)
-        if rc != 0:
-            with open(os.path.join(env.dir, f"serve-{srv.port}.log")) as f:
-                self.fail(f"fulfill serve exited with {rc} on SIGTERM:\n" + f.read()[-3000:])
-
-    def post_people(self, srv, key, first, n):
-        for i in range(first, first + n):
-            st, body, _ = srv.request("POST", "/v1/events", {
-                "id": f"evt_bk_{i}", "type": "participant",
-                "data": {"id": f"bk{i}", "email": f"bk{i}@example.com", "name": f"Person {i}"}}, key=key)
-            self.assertLess(st, 300, body)
-
-    def assertWorks(self, env, people):
-        r = env.cli("audit", "verify")
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        listed = env.cli_json("participants", "list", "--limit", "1000")["data"]
-        self.assertEqual(len(listed), people)
-        self.assertTrue(all(p["email"].endswith("@example.com") for p in listed))  # the key opens them
-        srv = env.serve()
-        self.assertEqual(srv.request("GET", "/readyz")[0], 200)
-        self.post_people(srv, env.key("ingest"), people, 1)  # it takes writes
-        self.stop(env, srv)
-
-    @unittest.skipIf(PG_HOST, "SQLite's backups (docs/scaling.md)")
-    def test_sqlite_backup_while_serving_and_restore(self):
-        if not shutil.which("sqlite3"):
-            self.skipTest("the sqlite3 command-line shell is not installed")
-        text = " ".join(doc("scaling.md").split())
-        self.assertIn('`sqlite3 /var/lib/fulfill/fulfill.db ".backup /backup/fulfill.db"`', text)
-        self.assertIn("`VACUUM INTO '/backup/fulfill.db'`", text)
-        self.assertIn("delete `fulfill.db-wal` and `fulfill.db-shm`", text)
-        db = self.env.db[len("sqlite:"):]
-        srv = self.env.serve()
-        key = self.env.key("ingest")
-        self.post_people(srv, key, 0, 40)
-        # online, while the server runs and has commits in its WAL
-        self.assertTrue(os.path.getsize(db + "-wal") > 0)
-        backup, vacuumed = os.path.join(self.env.dir, "b1.db"), os.path.join(self.env.dir, "b2.db")
-        subprocess.run(["sqlite3", db, f".backup {backup}"], check=True, timeout=60)
-        subprocess.run(["sqlite3", db, f"VACUUM INTO '{vacuumed}'"], check=True, timeout=60)
-        self.post_people(srv, key, 40, 10)  # after the backup: not in it
-        self.stop(self.env, srv)
-        for copy in (backup, vacuumed):
-            with self.subTest(backup=os.path.basename(copy)):
-                # restore: fulfill stopped, the old log gone, the backup in place
-                for suffix in ("-wal", "-shm"):
-                    if os.path.exists(db + suffix):
-                        os.unlink(db + suffix)
-                shutil.copyfile(copy, db)
-                self.assertWorks(self.env, 40)
-
-    @unittest.skipUnless(PG_HOST, "PostgreSQL's backups (docs/scaling.md, tests/with-postgres)")
-    def test_pg_dump_and_restore_into_an_empty_database(self):
-        text = " ".join(doc("scaling.md").split())
-        self.assertIn("`pg_dump -Fc fulfill > fulfill.dump`", text)
-        self.assertIn("`pg_restore -d fulfill fulfill.dump`", text)
-        srv = self.env.serve()
-        self.post_people(srv, self.env.key("ingest"), 0, 40)
-        dump = os.path.join(self.env.dir, "fulfill.dump")
-        with open(dump, "wb") as f:
-            subprocess.run(["pg_dump", "-Fc", self.env.db], stdout=f, check=True, timeout=120)
-        self.stop(self.env, srv)
-        restored = type(self.env)()  # a fresh, empty database on the same cluster
-        self.addCleanup(restored.close)
-        subprocess.run(["pg_restore", "-d", restored.db, dump], check=True, timeout=120)
-        r = restored.cli("migrate")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("up to date", r.stdout)
-        self.assertWorks(restored, 40)
 
 
 if __name__ == "__main__":
