@@ -195,11 +195,13 @@ class Races(FulfillTest):
         p = subprocess.Popen(["psql", self.env.db, "-Aqt", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, text=True)
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        idle = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'")
+        before = int(self.sql(idle))  # sessions opened earlier count already
         p.stdin.write(sql + "\n")
         p.stdin.flush()
         for _ in range(200):  # the locks are held once its transaction is open
-            if self.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND state = 'idle in transaction'") != "0":
+            if int(self.sql(idle)) > before:
                 return p
             time.sleep(0.05)
         raise AssertionError("psql session did not start")
