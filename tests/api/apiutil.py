@@ -12,6 +12,7 @@ test that made the request."""
 import http.server
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -113,6 +114,14 @@ def receiver(test, status=None, raw=False):
         test.addCleanup(srv.server_close)
         test.addCleanup(srv.shutdown)
     return f"http://127.0.0.1:{srv.server_address[1]}", got
+
+
+def fault_shim(env, name):
+    """tests/api/<name>.c compiled into a library to LD_PRELOAD, in env's directory."""
+    out = os.path.join(env.dir, name + ".so")
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", out, os.path.join(here, name + ".c"), "-ldl"], check=True)
+    return out
 
 
 def eventually(check, timeout=5.0):

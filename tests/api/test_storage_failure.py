@@ -14,19 +14,15 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env, participant  # noqa: E402
+from apiutil import Env, fault_shim, participant  # noqa: E402
 import fulfilltest  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @unittest.skipIf(os.environ.get("FULFILL_TEST_PG_HOST"), "SQLite's files")
 class StorageFailure(unittest.TestCase):
     def setUp(self):
         self.env = Env()
-        self.shim = os.path.join(self.env.dir, "fault_storage.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", self.shim, os.path.join(HERE, "fault_storage.c"), "-ldl"],
-                       check=True)
+        self.shim = fault_shim(self.env, "fault_storage")
         self.flag = os.path.join(self.env.dir, "storage-fails")
         self.admin = self.env.key("admin")
 

@@ -5,23 +5,18 @@ serving. The events were committed, so sending them again (same ids) answers
 `duplicate` with the first result: stored once, never twice. SQLite only (PostgreSQL
 commits are durable when they return; there is no syncer)."""
 import os
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apiutil import Env, participant  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from apiutil import Env, fault_shim, participant  # noqa: E402
 
 
 @unittest.skipIf(os.environ.get("FULFILL_TEST_PG_HOST"), "SQLite's syncer only")
 class SyncFailure(unittest.TestCase):
     def setUp(self):
         self.env = Env()
-        self.shim = os.path.join(self.env.dir, "fault_fdatasync.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", self.shim, os.path.join(HERE, "fault_fdatasync.c"),
-                        "-ldl"], check=True)
+        self.shim = fault_shim(self.env, "fault_fdatasync")
         self.flag = os.path.join(self.env.dir, "fail-fdatasync")
         self.env.env = dict(self.env.env, LD_PRELOAD=self.shim, FF_FAULT_FDATASYNC=self.flag)
 
