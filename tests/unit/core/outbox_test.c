@@ -614,6 +614,21 @@ Test(outbox, unknown_placeholder_refused_at_save)
 	json_decref(doc);
 }
 
+/* PUT of an smtp connector with this url and from (JSON string bodies, escapes allowed)
+ * is refused naming `param`. */
+static void expect_smtp_refused(const char *url, const char *from, const char *param)
+{
+	struct ff_diag d;
+	char buf[512];
+	snprintf(buf, sizeof(buf), "{\"type\":\"smtp\",\"config\":{\"url\":\"%s\",\"from\":\"%s\"}}", url, from);
+	json_t *body = json_loads(buf, JSON_ALLOW_NUL, NULL), *out = NULL;
+	cr_assert_not_null(body, "%s", buf);
+	cr_expect_eq(engine_connector_put(F.e, &F.cli, "smtp", body, &out, &d), FF_E_INVALID, "%s", buf);
+	cr_expect_str_eq(d.param, param, "%s", buf);
+	json_decref(out);
+	json_decref(body);
+}
+
 Test(outbox, smtp_url_must_be_smtp)
 {
 	/* libcurl uploads the message to whatever URL it speaks: file:// would write it into a
@@ -621,16 +636,8 @@ Test(outbox, smtp_url_must_be_smtp)
 	static const char *const refused[] = {"file:///tmp/fulfill-smtp-test", "http://169.254.169.254/latest/",
 					      "gopher://127.0.0.1:6379/_x", "mail.example.com:25"};
 	struct ff_diag d;
-	char buf[512];
-	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		snprintf(buf, sizeof(buf), "{\"type\":\"smtp\",\"config\":{\"url\":\"%s\",\"from\":\"r@acme.test\"}}",
-			 refused[i]);
-		json_t *body = json_loads(buf, 0, NULL), *out = NULL;
-		cr_expect_eq(engine_connector_put(F.e, &F.cli, "smtp", body, &out, &d), FF_E_INVALID, "%s", refused[i]);
-		cr_expect_str_eq(d.param, "config.url", "%s", refused[i]);
-		json_decref(out);
-		json_decref(body);
-	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		expect_smtp_refused(refused[i], "r@acme.test", "config.url");
 	json_t *body = json_loads("{\"type\":\"smtp\",\"config\":{\"url\":\"SMTPS://mail.example.com\",\"from\":"
 				  "\"r@acme.test\"}}",
 				  0, NULL),
@@ -646,17 +653,8 @@ Test(outbox, smtp_from_must_be_one_address)
 	static const char *const refused[] = {"r@acme.test\\r\\nRCPT TO:<x@evil.test>", "Rewards <r@acme.test>\\nBcc: x@evil.test",
 					      "nobody", "r@acme.test\\u0000"};
 	struct ff_diag d;
-	char buf[512];
-	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		snprintf(buf, sizeof(buf), "{\"type\":\"smtp\",\"config\":{\"url\":\"smtp://mail.example.com\",\"from\":\"%s\"}}",
-			 refused[i]);
-		json_t *body = json_loads(buf, JSON_ALLOW_NUL, NULL), *out = NULL;
-		cr_assert_not_null(body, "%s", buf);
-		cr_expect_eq(engine_connector_put(F.e, &F.cli, "smtp", body, &out, &d), FF_E_INVALID, "%s", refused[i]);
-		cr_expect_str_eq(d.param, "config.from", "%s", refused[i]);
-		json_decref(out);
-		json_decref(body);
-	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		expect_smtp_refused("smtp://mail.example.com", refused[i], "config.from");
 	cr_assert_eq(fx_sql_int(&F, "SELECT COUNT(*) FROM connectors"), 0);
 	json_t *body = json_loads("{\"type\":\"smtp\",\"config\":{\"url\":\"smtp://mail.example.com\",\"from\":"
 				  "\"Rewards <r@acme.test>\"}}",
