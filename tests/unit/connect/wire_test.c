@@ -74,6 +74,16 @@ static bool has_header(const struct wire *w, const char *line)
 	return false;
 }
 
+/* The first request of issuing a reward through `type` goes to `url`. */
+static void expect_issue_url(const char *type, const char *config, const char *attrs, const char *url)
+{
+	struct wire w;
+	wire_init(&w, type, config, attrs, CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.url, url);
+	wire_release(&w);
+}
+
 /* An id from a participant's attributes is one path segment: a '/', '?', '#' or ".."
  * in it must not send the call (with the secret key) to another resource. */
 Test(wire, ids_in_paths_are_one_segment)
@@ -90,22 +100,14 @@ Test(wire, ids_in_paths_are_one_segment)
 	cr_assert_str_eq(w.c.ref, "cbtxn_1");
 	wire_release(&w);
 
-	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"..\"}", CONNECTOR_ISSUE);
-	wire_request(&w);
-	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/customers/%2E%2E/balance_transactions");
-	wire_release(&w);
-
-	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"bob.smith+1@x.com/y\"}",
-		  CONNECTOR_ISSUE);
-	wire_request(&w);
-	cr_assert_str_eq(w.c.http.url, "https://provider.test/accounts/code-bob.smith%2B1%40x.com%2Fy/line_items");
-	wire_release(&w);
-
-	wire_init(&w, "braintree", "{\"merchant_id\":\"m 1\",\"public_key\":\"p\",\"private_key\":\"s\",\"discount_id\":\"d\"}",
-		  "{\"braintree_subscription_id\":\"sub/../../x\"}", CONNECTOR_ISSUE);
-	wire_request(&w);
-	cr_assert_str_eq(w.c.http.url, "https://provider.test/merchants/m%201/subscriptions/sub%2F..%2F..%2Fx");
-	wire_release(&w);
+	expect_issue_url("stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"..\"}",
+			 "https://provider.test/v1/customers/%2E%2E/balance_transactions");
+	expect_issue_url("recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"bob.smith+1@x.com/y\"}",
+			 "https://provider.test/accounts/code-bob.smith%2B1%40x.com%2Fy/line_items");
+	expect_issue_url("braintree",
+			 "{\"merchant_id\":\"m 1\",\"public_key\":\"p\",\"private_key\":\"s\",\"discount_id\":\"d\"}",
+			 "{\"braintree_subscription_id\":\"sub/../../x\"}",
+			 "https://provider.test/merchants/m%201/subscriptions/sub%2F..%2F..%2Fx");
 }
 
 /* Recurly v3 redeems a coupon on an account at POST .../coupon_redemptions/active and
@@ -233,11 +235,8 @@ Test(wire, stripe_missing_customer_names_the_configured_attribute)
 	cr_assert_eq(w.c.ops->request(&w.c), CONNECTOR_FAILED);
 	cr_assert_not_null(strstr(w.c.diag.message, "attributes.billing_id"), "%s", w.c.diag.message);
 	wire_release(&w);
-	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\",\"customer_attribute\":\"billing_id\"}",
-		  "{\"billing_id\":\"cus_9\"}", CONNECTOR_ISSUE);
-	wire_request(&w);
-	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/customers/cus_9/balance_transactions");
-	wire_release(&w);
+	expect_issue_url("stripe", "{\"api_key\":\"sk_test_1\",\"customer_attribute\":\"billing_id\"}",
+			 "{\"billing_id\":\"cus_9\"}", "https://provider.test/v1/customers/cus_9/balance_transactions");
 }
 
 /* Retry-After is delay-seconds or an HTTP-date (RFC 9110); both floor the backoff. */
