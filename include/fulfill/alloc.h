@@ -7,7 +7,8 @@
  * frees beyond that goes through the arena's locked slow path and its consolidation,
  * which cost the event writer about a fifth of its instructions. This cache keeps up to
  * ALLOC_CLASS_BYTES of freed blocks per size class (16-byte classes up to 1 KiB) per
- * thread and hands them out again without touching malloc.
+ * thread and hands them out again without touching malloc; a thread's overflow goes,
+ * ALLOC_BATCH blocks at a time, to a shared pool that threads short of blocks draw on.
  *
  * The blocks are ordinary malloc() blocks: ff_alloc_small()'s result may be released
  * with free(), and ff_free_small() takes any malloc() block, so memory that crosses the
@@ -22,6 +23,11 @@
 
 /* Freed bytes each size class may keep per thread. */
 #define ALLOC_CLASS_BYTES (128 * 1024)
+/* Blocks that move at once between a thread's cache and the shared pool of their class
+ * (a thread that frees more than it allocates hands its overflow to the threads that
+ * allocate more than they free), and the bytes the pool keeps per class. */
+#define ALLOC_BATCH 64
+#define ALLOC_POOL_BYTES (1024 * 1024)
 
 /* malloc(n) (aborts when out of memory), from this thread's cache when it can. */
 void *ff_alloc_small(size_t n);
@@ -34,6 +40,8 @@ size_t ff_alloc_size(void *p);
 
 /* Blocks in this thread's cache (0 when the cache is compiled out); for tests. */
 size_t ff_alloc_cached(void);
+/* Blocks in the shared pool, all classes (0 when compiled out); for tests. */
+size_t ff_alloc_pooled(void);
 
 /* Route jansson's and SQLite's allocations through the cache. Call once, first thing
  * in main(), before either library allocates anything: jansson must free with the

@@ -3,13 +3,24 @@
  *
  * Each thread has one singly linked free list per 16-byte size class, threaded through
  * the first word of the freed blocks. A block is filed under the class its usable size
- * covers (malloc_usable_size rounded down), so any block of class k holds at least 16k
- * bytes, and a request for n bytes takes class ceil(n / 16). Large blocks, full classes
- * and everything under AddressSanitizer go to malloc and free directly.
+ * covers (rounded down), so any block of class k holds at least 16k bytes, and a request
+ * for n bytes takes class ceil(n / 16). Large blocks and everything under
+ * AddressSanitizer go to malloc and free directly.
+ *
+ * Blocks flow between threads: the HTTP threads parse events that the writer frees, the
+ * writer builds results that the HTTP threads free. A thread that frees more of a class
+ * than it allocates fills its list; the overflow collects in a spill list, and every
+ * ALLOC_BATCH blocks of it move, as one batch, to a shared pool of that class, where a
+ * thread whose list ran dry takes a whole batch before it asks malloc. One lock per
+ * batch, not per block; without the pool the overflow went through free() into another
+ * thread's arena (glibc's locked slow path and its consolidation: about a third of the
+ * HTTP threads' CPU in bench/README.md's profile). The pool keeps at most
+ * ALLOC_POOL_BYTES per class; beyond that a batch goes back to free().
  */
 #include <malloc.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,17 +44,75 @@
 
 struct free_block {
 	struct free_block *next;
+	struct free_block *next_batch; /* the first block of a batch in the pool */
 };
 
 struct thread_cache {
 	struct free_block *head[CLASSES + 1];
 	uint32_t count[CLASSES + 1];
+	struct free_block *spill[CLASSES + 1]; /* overflow of a full class, < ALLOC_BATCH */
+	uint32_t spilled[CLASSES + 1];
 	bool registered; /* the exit destructor is set for this thread */
 };
 
 static _Thread_local struct thread_cache cache;
 
 #ifndef ALLOC_PASS_THROUGH
+static struct {
+	pthread_mutex_t lock;
+	struct free_block *batches;
+	_Atomic uint32_t n;
+} pool[CLASSES + 1];
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_init(void)
+{
+	for (int c = 0; c <= CLASSES; c++)
+		pthread_mutex_init(&pool[c].lock, NULL);
+}
+
+static uint32_t pool_max(size_t c) { return ALLOC_POOL_BYTES / (c * CLASS_SIZE * ALLOC_BATCH); }
+
+/* A batch of ALLOC_BATCH blocks of class c, or NULL. */
+static struct free_block *pool_take(size_t c)
+{
+	/* a peek without the lock: at worst one malloc() too many */
+	if (!atomic_load_explicit(&pool[c].n, memory_order_relaxed))
+		return NULL;
+	pthread_mutex_lock(&pool[c].lock);
+	struct free_block *b = pool[c].batches;
+	if (b) {
+		pool[c].batches = b->next_batch;
+		pool[c].n--;
+	}
+	pthread_mutex_unlock(&pool[c].lock);
+	return b;
+}
+
+static void free_list(struct free_block *b)
+{
+	while (b) {
+		struct free_block *next = b->next;
+		free(b);
+		b = next;
+	}
+}
+
+static void pool_put(size_t c, struct free_block *batch)
+{
+	pthread_once(&pool_once, pool_init);
+	pthread_mutex_lock(&pool[c].lock);
+	bool room = pool[c].n < pool_max(c);
+	if (room) {
+		batch->next_batch = pool[c].batches;
+		pool[c].batches = batch;
+		pool[c].n++;
+	}
+	pthread_mutex_unlock(&pool[c].lock);
+	if (!room)
+		free_list(batch);
+}
+
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
@@ -54,12 +123,10 @@ static void cache_flush(void *unused)
 	(void)unused;
 	cache.registered = false;
 	for (int c = 1; c <= CLASSES; c++) {
-		while (cache.head[c]) {
-			struct free_block *b = cache.head[c];
-			cache.head[c] = b->next;
-			free(b);
-		}
-		cache.count[c] = 0;
+		free_list(cache.head[c]);
+		free_list(cache.spill[c]);
+		cache.head[c] = cache.spill[c] = NULL;
+		cache.count[c] = cache.spilled[c] = 0;
 	}
 }
 
@@ -72,6 +139,48 @@ static void cache_register(void)
 	pthread_setspecific(exit_key, &cache);
 	cache.registered = true;
 }
+
+/*
+ * The usable size of a malloc() block. glibc keeps it in the word before the block
+ * (the chunk's size, its low three bits flags; 8 bytes of header less for a heap chunk
+ * than for an mmapped one). malloc_usable_size() also reads the next chunk's header to
+ * check that the block is in use: a cache miss per free, 2-3% of the writer's time.
+ * The layout is checked once against malloc_usable_size() (header_checked()); any
+ * other malloc uses the library call.
+ */
+static _Atomic int header_ok = -1; /* -1: not checked yet (a race only repeats the check) */
+
+static bool header_checked(void)
+{
+	static const size_t sizes[] = {1, 8, 24, 25, 100, 500, 1000, 1024, 4000, 300000};
+	void *blocks[sizeof(sizes) / sizeof(sizes[0])];
+	bool ok = true;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		blocks[i] = malloc(sizes[i]);
+		if (!blocks[i])
+			ff_oom();
+	}
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t h = ((const size_t *)blocks[i])[-1];
+		size_t mine = (h & ~(size_t)7) - ((h & 2) ? 2 : 1) * sizeof(size_t);
+		ok = ok && mine == malloc_usable_size(blocks[i]);
+		free(blocks[i]);
+	}
+	return ok;
+}
+
+static size_t block_size(void *p)
+{
+	int ok = atomic_load_explicit(&header_ok, memory_order_relaxed);
+	if (__builtin_expect(ok < 0, 0))
+		atomic_store_explicit(&header_ok, ok = header_checked(), memory_order_relaxed);
+	if (!ok)
+		return malloc_usable_size(p);
+	size_t h = ((const size_t *)p)[-1];
+	return (h & ~(size_t)7) - ((h & 2) ? 2 : 1) * sizeof(size_t);
+}
+#else
+static size_t block_size(void *p) { return malloc_usable_size(p); }
 #endif
 
 void *ff_alloc_small(size_t n)
@@ -82,7 +191,19 @@ void *ff_alloc_small(size_t n)
 		c = 1;
 	if (c <= CLASSES) {
 		struct free_block *b = cache.head[c];
+		if (!b) {
+			if (cache.spill[c]) {
+				b = cache.spill[c];
+				cache.count[c] = cache.spilled[c];
+				cache.spill[c] = NULL;
+				cache.spilled[c] = 0;
+			} else if ((b = pool_take(c))) {
+				cache.count[c] = ALLOC_BATCH;
+			}
+		}
 		if (b) {
+			if (!cache.registered)
+				cache_register();
 			cache.head[c] = b->next;
 			cache.count[c]--;
 			return b;
@@ -102,14 +223,24 @@ void ff_free_small(void *p)
 	if (!p)
 		return;
 #ifndef ALLOC_PASS_THROUGH
-	size_t c = malloc_usable_size(p) / CLASS_SIZE;
-	if (c >= 1 && c <= CLASSES && cache.count[c] < ALLOC_CLASS_BYTES / (c * CLASS_SIZE)) {
+	size_t c = block_size(p) / CLASS_SIZE;
+	if (c >= 1 && c <= CLASSES) {
 		if (!cache.registered)
 			cache_register();
 		struct free_block *b = p;
-		b->next = cache.head[c];
-		cache.head[c] = b;
-		cache.count[c]++;
+		if (cache.count[c] < ALLOC_CLASS_BYTES / (c * CLASS_SIZE)) {
+			b->next = cache.head[c];
+			cache.head[c] = b;
+			cache.count[c]++;
+			return;
+		}
+		b->next = cache.spill[c];
+		cache.spill[c] = b;
+		if (++cache.spilled[c] == ALLOC_BATCH) {
+			cache.spill[c] = NULL;
+			cache.spilled[c] = 0;
+			pool_put(c, b);
+		}
 		return;
 	}
 #endif
@@ -120,7 +251,7 @@ void *ff_realloc_small(void *p, size_t n)
 {
 	if (!p)
 		return ff_alloc_small(n);
-	size_t have = malloc_usable_size(p);
+	size_t have = block_size(p);
 	if (n <= have)
 		return p;
 	void *q = ff_alloc_small(n);
@@ -129,16 +260,29 @@ void *ff_realloc_small(void *p, size_t n)
 	return q;
 }
 
-size_t ff_alloc_size(void *p) { return p ? malloc_usable_size(p) : 0; }
+size_t ff_alloc_size(void *p) { return p ? block_size(p) : 0; }
 
 size_t ff_alloc_cached(void)
 {
 	size_t n = 0;
 	for (int c = 1; c <= CLASSES; c++)
-		n += cache.count[c];
+		n += cache.count[c] + cache.spilled[c];
 	return n;
 }
 
+size_t ff_alloc_pooled(void)
+{
+	size_t n = 0;
+#ifndef ALLOC_PASS_THROUGH
+	pthread_once(&pool_once, pool_init);
+	for (int c = 1; c <= CLASSES; c++) {
+		pthread_mutex_lock(&pool[c].lock);
+		n += (size_t)pool[c].n * ALLOC_BATCH;
+		pthread_mutex_unlock(&pool[c].lock);
+	}
+#endif
+	return n;
+}
 /* ---- SQLite (sqlite3_mem_methods) ---- */
 
 static void *lite_malloc(int n) { return n > 0 ? ff_alloc_small((size_t)n) : NULL; }

@@ -1,13 +1,15 @@
 /*
  * alloc_test.c - unit tests for src/util/alloc.c: every size gets a block at least as
  * large, freed blocks come back for the same size class, a class keeps no more than its
- * byte budget, blocks cross freely between the cache and plain malloc/free and between
+ * byte budget and hands its overflow to other threads through a bounded shared pool,
+ * block sizes agree with malloc_usable_size(), blocks cross freely between the cache and plain malloc/free and between
  * threads, realloc keeps the contents, and SQLite and jansson run on the cache once
  * installed. Under AddressSanitizer the cache is compiled out (everything passes
  * through to malloc), so the tests that observe caching skip themselves there.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -64,16 +66,114 @@ Test(alloc, a_class_keeps_no_more_than_its_budget)
 {
 	if (!caching())
 		cr_skip_test("the cache is compiled out in this build");
-	enum { SIZE = 512, N = ALLOC_CLASS_BYTES / SIZE + 50 };
+	enum { SIZE = 512, BUDGET = ALLOC_CLASS_BYTES / SIZE, N = BUDGET + 2 * ALLOC_BATCH + 10 };
 	void *blocks[N];
 	for (int i = 0; i < N; i++)
 		blocks[i] = ff_alloc_small(SIZE);
-	size_t before = ff_alloc_cached();
+	size_t before = ff_alloc_cached(), pooled = ff_alloc_pooled();
 	for (int i = 0; i < N; i++)
 		ff_free_small(blocks[i]);
+	/* the budget, and less than a batch of overflow waiting to move; two whole
+	 * batches went to the shared pool */
 	size_t kept = ff_alloc_cached() - before;
-	cr_expect_leq(kept, ALLOC_CLASS_BYTES / SIZE);
-	cr_expect_geq(kept, ALLOC_CLASS_BYTES / SIZE - 1);
+	cr_expect_leq(kept, BUDGET + ALLOC_BATCH - 1);
+	cr_expect_geq(kept, BUDGET - 1);
+	cr_expect_eq(ff_alloc_pooled() - pooled, 2 * ALLOC_BATCH);
+}
+
+struct handoff {
+	size_t size;
+	int n;
+	void **blocks;
+};
+
+static void *free_them(void *arg)
+{
+	struct handoff *h = arg;
+	for (int i = 0; i < h->n; i++)
+		ff_free_small(h->blocks[i]);
+	return NULL;
+}
+
+static void *take_one(void *arg)
+{
+	struct handoff *h = arg;
+	h->blocks[0] = ff_alloc_small(h->size);
+	return NULL;
+}
+
+Test(alloc, one_threads_overflow_feeds_another_thread)
+{
+	if (!caching())
+		cr_skip_test("the cache is compiled out in this build");
+	/* what the writer frees beyond its budget, an HTTP thread that is short of
+	 * blocks gets back, a batch at a time, before it asks malloc */
+	enum { SIZE = 1000, N = ALLOC_CLASS_BYTES / SIZE + 3 * ALLOC_BATCH };
+	void **blocks = calloc(N, sizeof(void *));
+	for (int i = 0; i < N; i++)
+		blocks[i] = ff_alloc_small(SIZE);
+	struct handoff h = {SIZE, N, blocks};
+	pthread_t t;
+	size_t pooled = ff_alloc_pooled();
+	cr_assert_eq(pthread_create(&t, NULL, free_them, &h), 0);
+	pthread_join(t, NULL);
+	cr_assert_geq(ff_alloc_pooled() - pooled, 2 * ALLOC_BATCH);
+	void *from_pool = NULL;
+	struct handoff taker = {SIZE, 1, &from_pool};
+	size_t before = ff_alloc_pooled();
+	cr_assert_eq(pthread_create(&t, NULL, take_one, &taker), 0);
+	pthread_join(t, NULL);
+	cr_expect_eq(ff_alloc_pooled(), before - ALLOC_BATCH);
+	bool seen = false;
+	for (int i = 0; i < N && !seen; i++)
+		seen = blocks[i] == from_pool;
+	cr_expect(seen, "the block came from the freed ones");
+	ff_free_small(from_pool);
+	free(blocks);
+}
+
+Test(alloc, the_shared_pool_is_bounded)
+{
+	if (!caching())
+		cr_skip_test("the cache is compiled out in this build");
+	enum { SIZE = 1024, N = ALLOC_CLASS_BYTES / SIZE + 2 * ALLOC_POOL_BYTES / SIZE };
+	void **blocks = calloc(N, sizeof(void *));
+	for (int i = 0; i < N; i++)
+		blocks[i] = ff_alloc_small(SIZE);
+	size_t pooled = ff_alloc_pooled();
+	for (int i = 0; i < N; i++)
+		ff_free_small(blocks[i]);
+	cr_expect_leq(ff_alloc_pooled() - pooled, ALLOC_POOL_BYTES / SIZE);
+	cr_expect_geq(ff_alloc_pooled() - pooled, ALLOC_POOL_BYTES / SIZE - ALLOC_BATCH);
+	free(blocks);
+}
+
+static void *sizes_here(void *arg)
+{
+	int *bad = arg;
+	for (size_t n = 1; n < 5000; n += 7) {
+		void *p = malloc(n);
+		*bad += ff_alloc_size(p) != malloc_usable_size(p);
+		free(p);
+	}
+	return NULL;
+}
+
+Test(alloc, block_sizes_agree_with_malloc_usable_size)
+{
+	/* on the main arena, on another thread's arena, and for mmapped blocks */
+	int bad = 0;
+	sizes_here(&bad);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, sizes_here, &bad), 0);
+	pthread_join(t, NULL);
+	for (size_t n = 100000; n < 5000000; n *= 3) {
+		void *p = malloc(n);
+		bad += ff_alloc_size(p) != malloc_usable_size(p);
+		free(p);
+	}
+	cr_expect_eq(bad, 0);
+	cr_expect_eq(ff_alloc_size(NULL), 0);
 }
 
 Test(alloc, blocks_cross_between_the_cache_and_malloc)
