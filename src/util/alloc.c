@@ -141,10 +141,11 @@ static void cache_register(void)
 }
 
 /*
- * The usable size of a malloc() block. glibc keeps it in the word before the block
- * (the chunk's size, its low three bits flags; 8 bytes of header less for a heap chunk
- * than for an mmapped one). malloc_usable_size() also reads the next chunk's header to
- * check that the block is in use: a cache miss per free, 2-3% of the writer's time.
+ * The usable size of a malloc() block. glibc keeps it in the word before the block:
+ * the chunk's size, its low three bits flags; a heap chunk's usable size is 8 bytes
+ * less (mmapped chunks, bit 2, are left to the library). malloc_usable_size() also
+ * reads the next chunk's header to check that the block is in use: a cache miss per
+ * free, 2-3% of the writer's time.
  * The layout is checked once against malloc_usable_size() (header_checked()); any
  * other malloc uses the library call.
  */
@@ -152,7 +153,8 @@ static _Atomic int header_ok = -1; /* -1: not checked yet (a race only repeats t
 
 static bool header_checked(void)
 {
-	static const size_t sizes[] = {1, 8, 24, 25, 100, 500, 1000, 1024, 4000, 300000};
+	/* no mmapped size: freeing one would raise glibc's dynamic mmap threshold */
+	static const size_t sizes[] = {1, 8, 24, 25, 100, 500, 1000, 1024, 4000, 20000};
 	void *blocks[sizeof(sizes) / sizeof(sizes[0])];
 	bool ok = true;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -162,8 +164,7 @@ static bool header_checked(void)
 	}
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		size_t h = ((const size_t *)blocks[i])[-1];
-		size_t mine = (h & ~(size_t)7) - ((h & 2) ? 2 : 1) * sizeof(size_t);
-		ok = ok && mine == malloc_usable_size(blocks[i]);
+		ok = ok && !(h & 2) && (h & ~(size_t)7) - sizeof(size_t) == malloc_usable_size(blocks[i]);
 		free(blocks[i]);
 	}
 	return ok;
@@ -177,7 +178,9 @@ static size_t block_size(void *p)
 	if (!ok)
 		return malloc_usable_size(p);
 	size_t h = ((const size_t *)p)[-1];
-	return (h & ~(size_t)7) - ((h & 2) ? 2 : 1) * sizeof(size_t);
+	if (h & 2) /* mmapped: a large block, never one of the classes */
+		return malloc_usable_size(p);
+	return (h & ~(size_t)7) - sizeof(size_t);
 }
 #else
 static size_t block_size(void *p) { return malloc_usable_size(p); }
