@@ -27,6 +27,15 @@
 	"r.referred AND c.referral = r.id) LEFT JOIN conversions la ON la.seq = (SELECT MAX(c.seq) FROM "             \
 	"conversions c WHERE c.participant = r.referred) LEFT JOIN programs pr ON pr.id = r.program"
 
+/* MAILBOX_OF(ID): a person, as the ids of the participant ID and of every other
+ * participant with the same normalized e-mail (keyed hash); ID itself even without an
+ * e-mail. For `x IN (MAILBOX_OF(...))`: a few rows, each an indexed probe of x (an
+ * `x = ID OR x IN (...)` is a scan of x's table on PostgreSQL, which cannot use an index
+ * for the IN of an OR). ID twice in the list counts once. */
+#define MAILBOX_OF(id)                                                                                  \
+	"SELECT CAST(" id " AS TEXT) UNION ALL SELECT p2.id FROM participants p1 JOIN participants p2 ON " \
+	"p2.email_hash = p1.email_hash WHERE p1.id = " id " AND p1.email_hash IS NOT NULL"
+
 /* RECON_SEQS placeholders (queries.h): the seqs of one statement of a connector's
  * reconciliation. */
 #define RECON_SEQS_PARAMS "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
@@ -92,7 +101,9 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_STATS_REFERRER_SUCCESSFUL] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND program = ? AND status = 'successful'",
 	[Q_STATS_REFERRER_REFERRALS] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND program = ?",
 	[Q_STATS_REFERRER_REWARDS_SINCE] = "SELECT a.n - v.n, a.s - v.s FROM (SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN currency = ?4 THEN amount ELSE 0 END), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND earned_at >= ?3 AND earned_at < ?5) a, (SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN currency = ?4 THEN amount ELSE 0 END), 0) AS s FROM rewards WHERE participant = ?1 AND program = ?2 AND role = 'referrer' AND earned_at >= ?3 AND earned_at < ?5 AND (status = 'cancelled' OR status = 'reversed')) v",
-	[Q_STATS_PRIOR_CONVERSIONS] = "SELECT COUNT(*) FROM conversions WHERE participant = ?",
+	/* the referred person's mailbox: this id and every other with its normalized e-mail,
+	 * as the existing_customer signal sees it (docs/programs.md) */
+	[Q_STATS_PRIOR_CONVERSIONS] = "SELECT COUNT(*) FROM conversions WHERE participant IN (" MAILBOX_OF("?1") ")",
 	[Q_LEDGER_ENTRY_INSERT] = "INSERT INTO ledger_entries (journal, account, currency, amount, kind, reward, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	[Q_LEDGER_BALANCE_ADD] = "INSERT INTO ledger_balances (account, currency, balance) VALUES (?, ?, ?) ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance",
 	[Q_LEDGER_BALANCE_GET] = "SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?",
@@ -210,7 +221,7 @@ const char *const store_sql[Q__COUNT] = {
 	/* stats as they stood when a conversion was ingested (simulation): by its ingest time, or its seq */
 	[Q_SIM_STATS_REFERRER_SUCCESSFUL] = "SELECT COUNT(*) FROM referrals WHERE referrer = ?1 AND program = ?2 AND status = 'successful' AND updated_at <= ?3 AND id <> ?4",
 	[Q_SIM_STATS_REFERRER_REFERRALS] = "SELECT COUNT(*) FROM referrals WHERE referrer = ?1 AND program = ?2 AND created_at <= ?3",
-	[Q_SIM_STATS_PRIOR_CONVERSIONS] = "SELECT COUNT(*) FROM conversions WHERE participant = ?1 AND seq < ?2",
+	[Q_SIM_STATS_PRIOR_CONVERSIONS] = "SELECT COUNT(*) FROM conversions WHERE participant IN (" MAILBOX_OF("?1") ") AND seq < ?2",
 	/* finance (batch.c, recon.c, tax.c, fx.c, report.c). BATCH_COLS: id, fulfiller, connector, currency, until_at, status, reward_count, totals, reference, last_reconciliation, created_by, created_at, updated_at, closed_at, fulfilled_at, reconciled_at */
 	[Q_BATCH_INSERT] = "INSERT INTO batches (id, fulfiller, connector, currency, until_at, status, created_by, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7)",
 	[Q_BATCH_CANDIDATE_SEQS] = "SELECT seq FROM rewards WHERE status = 'approved' AND COALESCE(batch, '') = '' AND connector = ?1 AND fulfiller = ?2 AND (CAST(?3 AS TEXT) IS NULL OR currency = ?3) AND (CAST(?4 AS BIGINT) IS NULL OR created_at <= ?4) ORDER BY seq",

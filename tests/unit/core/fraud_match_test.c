@@ -1,0 +1,128 @@
+/*
+ * fraud_match_test.c - what the fraud signals count and match: the referred person's
+ * prior conversions over the whole mailbox, live and simulated.
+ */
+#include "core/fraud.h"
+#include "engine_fixture.h"
+
+static struct fx F;
+static void setup(void) { fx_open(&F); }
+static void teardown(void)
+{
+	fx_check_invariants(&F);
+	fx_close(&F);
+}
+
+TestSuite(fraud_match, .init = setup, .fini = teardown);
+
+static void person(const char *id, const char *email)
+{
+	fx_ok(&F, "{\"id\":\"p-%s\",\"type\":\"participant\",\"data\":{\"id\":\"%s\",\"email\":\"%s\",\"country\":\"US\"}}",
+	      id, id, email);
+}
+
+/* Ingest a referral in `program`; returns its status, with its first signal and that
+ * signal's detail ("" for none) in static buffers. */
+static const char *refer(const char *program, const char *ref, const char *referrer, const char *referred,
+			 const char **out_signal, const char **out_detail)
+{
+	static char status[32], signal[64], detail[800];
+	fx_ok(&F,
+	      "{\"id\":\"r-%s\",\"type\":\"referral\",\"data\":{\"id\":\"%s\",\"program\":\"%s\",\"referrer\":\"%s\","
+	      "\"referred\":\"%s\"}}",
+	      ref, ref, program, referrer, referred);
+	json_t *r = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_referral_get(F.e, &F.cli, ref, &r, &d), FF_OK);
+	snprintf(status, sizeof(status), "%s", json_string_value(json_object_get(r, "status")));
+	json_t *s0 = json_array_get(json_object_get(r, "signals"), 0);
+	snprintf(signal, sizeof(signal), "%s", s0 ? json_string_value(json_object_get(s0, "signal")) : "");
+	snprintf(detail, sizeof(detail), "%s", s0 ? json_string_value(json_object_get(s0, "detail")) : "");
+	json_decref(r);
+	if (out_signal)
+		*out_signal = signal;
+	if (out_detail)
+		*out_detail = detail;
+	return status;
+}
+
+/* stats.referred_prior_conversions in the context stored with conversion `id`. */
+static int64_t prior_conversions_seen(const char *id)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT context FROM conversions WHERE id = '%s'", id);
+	json_t *rows = fx_sql_texts(&F, sql);
+	json_t *ctx = json_loads(json_string_value(json_array_get(rows, 0)), 0, NULL);
+	cr_assert_not_null(ctx, "conversion %s has no context", id);
+	json_t *n = json_object_get(json_object_get(ctx, "stats"), "referred_prior_conversions");
+	cr_assert(json_is_integer(n), "conversion %s: no stats.referred_prior_conversions", id);
+	int64_t v = json_integer_value(n);
+	json_decref(ctx);
+	json_decref(rows);
+	return v;
+}
+
+/* existing_customer is off in these programs: the stat alone decides */
+#define FIRST_PURCHASE_ONLY(id)                                                                          \
+	"{\"id\":\"" id "\",\"name\":\"P\",\"currency\":\"USD\",\"fraud\":{\"existing_customer\":\"off\"},"   \
+	"\"eligibility\":{\"==\":[{\"var\":\"stats.referred_prior_conversions\"},0]},\"rewards\":[{\"to\":"  \
+	"\"referrer\",\"type\":\"credit\",\"amount\":1000}]}"
+
+/* A second participant id of a mailbox that already bought is not a first-time buyer:
+ * the stat counts the purchases of every id with the same normalized e-mail (upper
+ * case, Gmail dots and +tags aside), as existing_customer does. */
+Test(fraud_match, prior_conversions_count_the_whole_mailbox)
+{
+	fx_program(&F, FIRST_PURCHASE_ONLY("p"));
+	person("ann", "ann@example.com");
+	person("bob1", "Bob.Smith@gmail.com");
+	person("bob2", "bobsmith+again@GMAIL.com");
+	person("cid", "cid@example.com");
+	cr_assert_eq(fx_conversion(&F, "o1", "bob1", 5000), 0, "no referral: nothing to earn");
+	refer("p", "r1", "ann", "bob2", NULL, NULL);
+	cr_assert_eq(fx_conversion(&F, "o2", "bob2", 5000), 0, "the mailbox bought before");
+	cr_assert_eq(prior_conversions_seen("o2"), 1);
+	/* someone else's first purchase earns; their second does not (their own id) */
+	refer("p", "r2", "ann", "cid", NULL, NULL);
+	cr_assert_eq(fx_conversion(&F, "o3", "cid", 5000), 1);
+	cr_assert_eq(prior_conversions_seen("o3"), 0);
+	cr_assert_eq(fx_conversion(&F, "o4", "cid", 5000), 0);
+	cr_assert_eq(prior_conversions_seen("o4"), 1);
+	/* a participant without an e-mail is its own mailbox */
+	refer("p", "r3", "ann", "dan", NULL, NULL);
+	cr_assert_eq(fx_conversion(&F, "o5", "dan", 5000), 1);
+	cr_assert_eq(prior_conversions_seen("o5"), 0);
+}
+
+/* Simulating a draft that reads the stat (the active version did not, so the stored
+ * contexts lack it) counts the mailbox's purchases ingested before each conversion:
+ * not the ones after it. */
+Test(fraud_match, simulated_prior_conversions_count_the_mailbox_as_it_stood)
+{
+	fx_program(&F, "{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"fraud\":{\"existing_customer\":\"off\"},"
+		       "\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1000}]}");
+	person("ann", "ann@example.com");
+	person("bob1", "bob@example.com");
+	person("bob2", "BOB+2@example.com");
+	fx_conversion(&F, "o1", "bob1", 5000);
+	refer("p", "r1", "ann", "bob2", NULL, NULL);
+	fftime_set_now(T0 + 1000);
+	cr_assert_eq(fx_conversion(&F, "o2", "bob2", 5000), 1);
+	fftime_set_now(T0 + 2000);
+	fx_conversion(&F, "o3", "bob1", 5000); /* after o2: not counted for it */
+	/* draft 2: pays only a buyer whose mailbox bought exactly once before */
+	json_t *v2 = json_loads("{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"fraud\":{\"existing_customer\":"
+				"\"off\"},\"eligibility\":{\"==\":[{\"var\":\"stats.referred_prior_conversions\"},1]},"
+				"\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1000}]}",
+				0, NULL),
+	       *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_program_put(F.e, &F.cli, "p", v2, &out, &d), FF_OK, "%s", d.message);
+	json_decref(out);
+	json_decref(v2);
+	cr_assert_eq(engine_program_simulate(F.e, &F.cli, "p", 2, T0 - DAY, T0 + DAY, &out, &d), FF_OK, "%s", d.message);
+	cr_assert_eq(json_integer_value(json_object_get(out, "conversions")), 1, "%s", json_dumps(out, 0));
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "simulated"), "rewards")), 1, "%s",
+		     json_dumps(out, 0));
+	json_decref(out);
+}
