@@ -140,10 +140,10 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_BLOCKLIST_PUT] = "INSERT INTO blocklist (kind, value, value_enc, note, created_at, key_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, value) DO UPDATE SET note = excluded.note",
 	[Q_BLOCKLIST_DELETE] = "DELETE FROM blocklist WHERE kind = ? AND value = ?",
 	[Q_BLOCKLIST_LIST] = "SELECT kind, value, value_enc, note, created_at FROM blocklist ORDER BY kind, created_at, value",
-	[Q_FRAUD_CONVERTED_BEFORE] = "SELECT COUNT(*) FROM conversions WHERE (participant = ?1 OR participant IN (SELECT p2.id FROM participants p1 JOIN participants p2 ON p2.email_hash = p1.email_hash WHERE p1.id = ?1 AND p1.email_hash IS NOT NULL)) AND occurred_at < ?2",
-	[Q_FRAUD_DUPLICATE] = "SELECT referrer, referred FROM referrals WHERE (referred = ?1 OR referred IN (SELECT p2.id FROM participants p1 JOIN participants p2 ON p2.email_hash = p1.email_hash WHERE p1.id = ?1 AND p1.email_hash IS NOT NULL)) AND program = ?2 AND status <> 'rejected' AND (referrer = ?3 OR status = 'successful') ORDER BY CASE WHEN referrer = ?3 THEN 0 ELSE 1 END LIMIT 1",
+	[Q_FRAUD_CONVERTED_BEFORE] = "SELECT COUNT(*) FROM conversions WHERE participant IN (" MAILBOX_OF("?1") ") AND occurred_at < ?2",
+	[Q_FRAUD_DUPLICATE] = "SELECT referrer, referred FROM referrals WHERE referred IN (" MAILBOX_OF("?1") ") AND program = ?2 AND status <> 'rejected' AND (referrer = ?3 OR status = 'successful') ORDER BY CASE WHEN referrer = ?3 THEN 0 ELSE 1 END LIMIT 1",
 	[Q_FRAUD_DUPLICATE_SUCCEEDED] = "SELECT r.id, r.referred FROM participants p1 JOIN participants p2 ON p2.email_hash = p1.email_hash AND p2.id <> p1.id JOIN referrals r ON r.referred = p2.id WHERE p1.id = ?1 AND p1.email_hash IS NOT NULL AND r.program = ?2 AND r.status = 'successful' ORDER BY r.occurred_at, r.seq LIMIT 1",
-	[Q_FRAUD_CUSTOMER_BEFORE_REFERRAL] = "SELECT COUNT(*) FROM conversions WHERE (participant = ?1 OR participant IN (SELECT p2.id FROM participants p1 JOIN participants p2 ON p2.email_hash = p1.email_hash WHERE p1.id = ?1 AND p1.email_hash IS NOT NULL)) AND occurred_at < ?2 AND (referral IS NULL OR referral <> ?3)",
+	[Q_FRAUD_CUSTOMER_BEFORE_REFERRAL] = "SELECT COUNT(*) FROM conversions WHERE participant IN (" MAILBOX_OF("?1") ") AND occurred_at < ?2 AND (referral IS NULL OR referral <> ?3)",
 	/* the same for a buyer whose mailbox has no other participant id (the usual case) */
 	[Q_FRAUD_CUSTOMER_BEFORE_REFERRAL_OWN] = "SELECT 1 FROM conversions WHERE participant = ?1 AND occurred_at < ?2 AND (referral IS NULL OR referral <> ?3) LIMIT 1",
 	/* another participant id with this e-mail: only then are the mailbox checks run */

@@ -1,9 +1,11 @@
 /*
  * fraud_match_test.c - what the fraud signals count and match: the referred person's
- * prior conversions over the whole mailbox, live and simulated.
+ * prior conversions over the whole mailbox (live and simulated), and the mailbox
+ * queries' plans on PostgreSQL.
  */
 #include "core/fraud.h"
 #include "engine_fixture.h"
+#include "store/store_int.h"
 
 static struct fx F;
 static void setup(void) { fx_open(&F); }
@@ -125,4 +127,34 @@ Test(fraud_match, simulated_prior_conversions_count_the_mailbox_as_it_stood)
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(out, "simulated"), "rewards")), 1, "%s",
 		     json_dumps(out, 0));
 	json_decref(out);
+}
+
+/* On PostgreSQL, the queries over a person's mailbox find each of its ids by an index:
+ * `x = ?1 OR x IN (subquery)` cannot use one (the IN stays a hashed SubPlan filtering
+ * every row the rest of the query reads: all the conversions, or every referral of the
+ * program, per referral ingested); `x IN (MAILBOX_OF(?1))` becomes a join. */
+Test(fraud_match, mailbox_queries_join_on_postgresql)
+{
+	if (strncmp(F.cfg.db_url, "postgresql://", 13))
+		cr_skip_test("PostgreSQL plan");
+	static const enum store_query qs[] = {Q_STATS_PRIOR_CONVERSIONS, Q_SIM_STATS_PRIOR_CONVERSIONS,
+					      Q_FRAUD_CONVERTED_BEFORE, Q_FRAUD_DUPLICATE,
+					      Q_FRAUD_CUSTOMER_BEFORE_REFERRAL};
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		/* literals for the parameters: '1', '2', '3' (PostgreSQL types them) */
+		char sql[2048] = "EXPLAIN ";
+		for (const char *c = store_sql[qs[i]]; *c; c++) {
+			size_t n = strlen(sql);
+			cr_assert_lt(n + 4, sizeof(sql));
+			if (c[0] == '?' && c[1] >= '1' && c[1] <= '9')
+				n += (size_t)snprintf(sql + n, sizeof(sql) - n, "'%c'", *++c);
+			else
+				sql[n++] = *c, sql[n] = '\0';
+		}
+		json_t *plan = fx_sql_texts(&F, sql);
+		char *text = json_dumps(plan, 0);
+		cr_assert_null(strstr(text, "SubPlan"), "query %d: %s", (int)qs[i], text);
+		free(text);
+		json_decref(plan);
+	}
 }
