@@ -6,8 +6,8 @@
  * existing_customer (the referred person converted before the referral),
  * duplicate_referral (the same pair again, or a person whose referral in this program
  * already succeeded; a person is a participant and every other one with the same
- * normalized e-mail), velocity (too many referrals by one referrer in a sliding
- * window) and blocklist. Reward-time signals are added when rewards are created:
+ * normalized e-mail), velocity (too many referrals by one referrer in the program in
+ * a sliding window) and blocklist. Reward-time signals are added when rewards are created:
  * payout_threshold (the referrer's rewards in a period above an amount), and what was
  * learnt since the referral: self_referral over the e-mails, devices and IPs the two
  * participants have now, duplicate_referral when another participant id of the same
@@ -342,8 +342,9 @@ enum ff_err fraud_referral_signals(struct engine *e, const struct program *p, co
 	if (p->fraud[SIG_VELOCITY] != FRAUD_OFF) {
 		struct store_stmt *st = store_query(e->st, Q_FRAUD_VELOCITY);
 		store_bind_text(st, 1, f->referrer);
-		store_bind_int(st, 2, f->occurred_at - p->velocity_window_ms);
-		store_bind_int(st, 3, f->occurred_at);
+		store_bind_text(st, 2, p->id); /* a program's limit counts its own referrals */
+		store_bind_int(st, 3, f->occurred_at - p->velocity_window_ms);
+		store_bind_int(st, 4, f->occurred_at);
 		int64_t n = store_step(st) == 1 ? store_col_int(st, 0) : 0;
 		if (n + 1 > p->velocity_max) {
 			char detail[160];

@@ -148,7 +148,8 @@ const char *const store_sql[Q__COUNT] = {
 	[Q_FRAUD_CUSTOMER_BEFORE_REFERRAL_OWN] = "SELECT 1 FROM conversions WHERE participant = ?1 AND occurred_at < ?2 AND (referral IS NULL OR referral <> ?3) LIMIT 1",
 	/* another participant id with this e-mail: only then are the mailbox checks run */
 	[Q_FRAUD_MAILBOX_SHARED] = "SELECT 1 FROM participants WHERE email_hash = ?1 AND id <> ?2 LIMIT 1",
-	[Q_FRAUD_VELOCITY] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND occurred_at > ? AND occurred_at <= ?",
+	/* one program's referrals only (docs/fraud.md), from referrals_referrer (migration 12) */
+	[Q_FRAUD_VELOCITY] = "SELECT COUNT(*) FROM referrals WHERE referrer = ? AND program = ? AND occurred_at > ? AND occurred_at <= ?",
 	[Q_REFERRAL_REJECT] = "UPDATE referrals SET status = 'rejected', rejection_reason = ?, updated_at = ? WHERE id = ?",
 	[Q_ANOMALY_VERSION_SAMPLE] = "SELECT COUNT(DISTINCT conversion), COALESCE(SUM(amount), 0) FROM (SELECT conversion, amount FROM rewards WHERE program = ? AND program_version = ? AND conversion IS NOT NULL AND amount IS NOT NULL AND currency = ? ORDER BY seq DESC LIMIT ?) recent",
 	[Q_ANOMALY_PREVIOUS_VERSION] = "SELECT version FROM program_versions WHERE program = ? AND version < ? AND activated_at IS NOT NULL ORDER BY activated_at DESC, version DESC LIMIT 1",

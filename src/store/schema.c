@@ -256,5 +256,12 @@ const char *const store_migrations[] = {
 	/* 11: a reversal at the provider counts its calls: retries back off and end
 	 * (`failed`) after the connector's max_attempts instead of going on for ever */
 	"ALTER TABLE rewards ADD COLUMN reversal_attempts @INT@ NOT NULL DEFAULT 0;\n",
+	/* 12: fraud. The velocity signal counts one program's referrals (a limit set on one
+	 * program no longer trips on another's traffic): referrals_referrer gains the
+	 * program between the referrer and the time, so the count is one index range; the
+	 * queries by referrer alone use its prefix as before, and ingest writes no more
+	 * index entries than it did. */
+	"DROP INDEX referrals_referrer;\n"
+	"CREATE INDEX referrals_referrer ON referrals(referrer, program, occurred_at);\n",
 	NULL,
 };

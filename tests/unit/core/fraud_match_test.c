@@ -1,8 +1,10 @@
 /*
  * fraud_match_test.c - what the fraud signals count and match: the referred person's
- * prior conversions over the whole mailbox (live and simulated), and the mailbox
- * queries' plans on PostgreSQL.
+ * prior conversions over the whole mailbox (live and simulated), the mailbox queries'
+ * plans on PostgreSQL, velocity per program (and the index that serves it).
  */
+#include <sqlite3.h>
+
 #include "core/fraud.h"
 #include "engine_fixture.h"
 #include "store/store_int.h"
@@ -157,4 +159,56 @@ Test(fraud_match, mailbox_queries_join_on_postgresql)
 		free(text);
 		json_decref(plan);
 	}
+}
+
+#define VELOCITY(id)                                                                                           \
+	"{\"id\":\"" id "\",\"name\":\"V\",\"currency\":\"USD\",\"fraud\":{\"velocity\":\"review\",\"velocity_max\":2}," \
+	"\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1000}]}"
+
+/* A program's velocity limit counts that program's referrals: another program's
+ * traffic by the same referrer does not trip it. */
+Test(fraud_match, velocity_counts_the_programs_own_referrals)
+{
+	fx_program(&F, VELOCITY("p"));
+	fx_program(&F, VELOCITY("q"));
+	person("ann", "ann@example.com");
+	person("bea", "bea@example.com");
+	const char *sig, *detail;
+	refer("q", "q1", "ann", "f1", NULL, NULL);
+	refer("q", "q2", "ann", "f2", NULL, NULL);
+	refer("q", "q3", "ann", "f3", &sig, NULL);
+	cr_assert_str_eq(sig, "velocity", "three in q, above q's two");
+	refer("p", "p1", "ann", "g1", &sig, NULL);
+	cr_assert_str_eq(sig, "", "q's referrals do not count for p");
+	refer("p", "p2", "ann", "g2", &sig, NULL);
+	cr_assert_str_eq(sig, "");
+	refer("p", "p3", "ann", "g3", &sig, &detail);
+	cr_assert_str_eq(sig, "velocity");
+	cr_assert_str_eq(detail, "3 referrals within 24 hours (more than 2)");
+	/* another referrer in p starts from zero */
+	refer("p", "p4", "bea", "g4", &sig, NULL);
+	cr_assert_str_eq(sig, "");
+}
+
+/* The velocity count is one range of referrals_referrer (referrer, program,
+ * occurred_at): no scan of the referrer's referrals in other programs or outside the
+ * window. SQLite's plan; PostgreSQL's depends on its statistics. */
+Test(fraud_match, velocity_count_is_one_index_range)
+{
+	if (strncmp(F.cfg.db_url, "sqlite:", 7))
+		cr_skip_test("SQLite plan");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_open(F.cfg.db_url + 7, &db), SQLITE_OK);
+	char sql[600];
+	snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", store_sql[Q_FRAUD_VELOCITY]);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	char plan[1000] = "";
+	while (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s\n", sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	cr_assert_not_null(strstr(plan, "COVERING INDEX referrals_referrer (referrer=? AND program=? AND occurred_at>? "
+					 "AND occurred_at<?)"),
+			   "%s", plan);
 }
