@@ -7,13 +7,14 @@
  * duplicate_referral (the same pair again, or a person whose referral in this program
  * already succeeded; a person is a participant and every other one with the same
  * normalized e-mail), velocity (too many referrals by one referrer in the program in
- * a sliding window) and blocklist. Reward-time signals are added when rewards are created:
- * payout_threshold (the referrer's rewards in a period above an amount), and what was
- * learnt since the referral: self_referral over the e-mails, devices and IPs the two
- * participants have now, duplicate_referral when another participant id of the same
- * mailbox already earned in the program, blocklist entries. Per program each signal
- * rejects (at the referral: the referral is rejected; at reward time: the conversion
- * earns nothing; the explanation says why), sends rewards to `review` with reason
+ * a sliding window) and blocklist (a domain entry covers its subdomains). Reward-time
+ * signals are added when rewards are created: payout_threshold (the referrer's
+ * rewards in a period above an amount), and what was learnt since the referral:
+ * self_referral over the e-mails, devices and IPs the two participants have now,
+ * duplicate_referral when another participant id of the same mailbox already earned
+ * in the program, blocklist entries. Per program each signal rejects (at the
+ * referral: the referral is rejected; at reward time: the conversion earns nothing;
+ * the explanation says why), sends rewards to `review` with reason
  * `review:<signal>`, or is off.
  */
 #include <arpa/inet.h>
@@ -118,6 +119,22 @@ bool fraud_cidr_valid(const char *cidr)
 	return slash[1] && !*end && b >= 0 && b <= max;
 }
 
+/* ---- domains ---- */
+
+void fraud_domain_normalize(const char *domain, char *out, size_t n)
+{
+	while (*domain == '.')
+		domain++;
+	size_t len = strlen(domain);
+	while (len && domain[len - 1] == '.')
+		len--;
+	if (len > n - 1)
+		len = n - 1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)domain[i]);
+	out[len] = '\0';
+}
+
 /* ---- helpers ---- */
 
 static void add_signal(json_t *signals, const struct program *p, enum fraud_signal s, const char *detail)
@@ -154,7 +171,7 @@ struct who {
 	bool found;
 	bool blocked; /* participant status `blocked` */
 	char email_hash[65];
-	char email_domain[256];
+	char email_domain[321]; /* an e-mail has at most 320 characters */
 	json_t *devices, *ips;
 };
 
@@ -179,8 +196,7 @@ static void who_load(struct engine *e, const char *id, bool domain, struct who *
 		char *email = core_unseal(e, sealed);
 		const char *at = email ? strrchr(email, '@') : NULL;
 		if (at)
-			for (size_t i = 0; at[i + 1] && i < sizeof(w->email_domain) - 1; i++)
-				w->email_domain[i] = (char)tolower((unsigned char)at[i + 1]);
+			fraud_domain_normalize(at + 1, w->email_domain, sizeof(w->email_domain));
 		free(email);
 	}
 }
@@ -211,6 +227,19 @@ static bool blocked(struct engine *e, const char *kind, const char *value)
 	return store_step(st) == 1;
 }
 
+/* The blocklist entry that matches a domain, NULL for none: an entry matches the
+ * domain itself and every subdomain of it. Entries hold a dot, so the probes are the
+ * domain and each suffix of it that begins after a dot and still holds one: one indexed
+ * probe per label but the last ("a.b.example.com": itself, "b.example.com",
+ * "example.com"), never a scan of the entries. */
+static const char *domain_blocked(struct engine *e, const char *domain)
+{
+	for (const char *s = domain; strchr(s, '.'); s = strchr(s, '.') + 1)
+		if (blocked(e, "domain", s))
+			return s;
+	return NULL;
+}
+
 static bool ip_blocked(struct engine *e, const char *ip)
 {
 	if (!ip || !*ip)
@@ -237,14 +266,16 @@ static void check_blocklist(struct engine *e, const struct program *p, const str
 	if (blocklist_empty(e))
 		return;
 	for (int i = 0; i < n; i++) {
-		const char *role = i == 0 ? "referrer" : "referred";
-		char detail[400];
+		const char *role = i == 0 ? "referrer" : "referred", *entry;
+		char detail[800];
 		if (blocked(e, "email", people[i].email_hash)) {
 			snprintf(detail, sizeof(detail), "the %s's e-mail is blocklisted", role);
 			add_signal(signals, p, SIG_BLOCKLIST, detail);
-		} else if (blocked(e, "domain", people[i].email_domain)) {
-			snprintf(detail, sizeof(detail), "the %s's e-mail domain %s is blocklisted", role,
-				 people[i].email_domain);
+		} else if ((entry = domain_blocked(e, people[i].email_domain))) {
+			bool parent = entry != people[i].email_domain;
+			snprintf(detail, sizeof(detail), "the %s's e-mail domain %s is blocklisted%s%s%s", role,
+				 people[i].email_domain, parent ? " (as a subdomain of " : "", parent ? entry : "",
+				 parent ? ")" : "");
 			add_signal(signals, p, SIG_BLOCKLIST, detail);
 		}
 		size_t k;
@@ -469,10 +500,9 @@ static enum ff_err normalize_entry(struct engine *e, const char *kind, const cha
 			return ff_fail(d, FF_E_INVALID, "value", "not an e-mail address");
 		participant_email_hash(e, value, out); /* only a keyed hash is stored */
 	} else if (!strcmp(kind, "domain")) {
-		size_t i = 0;
-		for (; value[i] && i < n - 1; i++)
-			out[i] = (char)tolower((unsigned char)value[i]);
-		out[i] = '\0';
+		/* ".example.com" and "example.com." are "example.com" (which matches its
+		 * subdomains: a leading dot adds nothing) */
+		fraud_domain_normalize(value, out, n);
 		if (strchr(out, '@') || strchr(out, '/') || !strchr(out, '.'))
 			return ff_fail(d, FF_E_INVALID, "value", "not a domain name");
 	} else if (!strcmp(kind, "ip")) {

@@ -35,6 +35,11 @@ bool fraud_payout_threshold(struct engine *e, const struct program *p, const cha
 /* The first signal whose action is `action` ("reject"/"review"), or NULL. */
 const char *fraud_first(json_t *signals, const char *action);
 
+/* A domain as blocklist entries hold it and e-mail domains are matched: leading and
+ * trailing dots dropped, ASCII letters lower-cased (UTF-8 bytes as they are: an IDN
+ * matches in the form it is written, not its xn-- one), cut to n - 1 bytes. */
+void fraud_domain_normalize(const char *domain, char *out, size_t n);
+
 /* Address helpers (exposed for tests). */
 bool fraud_ip_match(const char *a, const char *b, bool subnet);
 bool fraud_cidr_contains(const char *cidr, const char *ip);

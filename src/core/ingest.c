@@ -253,7 +253,7 @@ static enum ff_err ev_referral(struct engine *e, const struct actor *a, const ch
 		}
 	}
 	const char *reject = fraud_first(signals, "reject");
-	char reason[256] = "";
+	char reason[900] = ""; /* a signal and its detail (a blocklist one names two domains) */
 	if (reject) {
 		size_t i;
 		json_t *sv;

@@ -260,8 +260,18 @@ const char *const store_migrations[] = {
 	 * program no longer trips on another's traffic): referrals_referrer gains the
 	 * program between the referrer and the time, so the count is one index range; the
 	 * queries by referrer alone use its prefix as before, and ingest writes no more
-	 * index entries than it did. */
+	 * index entries than it did. Domain blocklist entries match subdomains and are
+	 * stored without leading or trailing dots (".example.com" is "example.com"), with a
+	 * dot inside. Entries saved with such dots before matched nothing (an e-mail's
+	 * domain neither starts nor ends with a dot) and could not be removed by their
+	 * normalized value: the ones with no dot inside go, the others are rewritten, a
+	 * duplicate of another entry dropped first (the plain one kept, else the lowest). */
 	"DROP INDEX referrals_referrer;\n"
-	"CREATE INDEX referrals_referrer ON referrals(referrer, program, occurred_at);\n",
+	"CREATE INDEX referrals_referrer ON referrals(referrer, program, occurred_at);\n"
+	"DELETE FROM blocklist WHERE kind = 'domain' AND trim(value, '.') NOT LIKE '%.%';\n"
+	"DELETE FROM blocklist WHERE kind = 'domain' AND value <> trim(value, '.') AND EXISTS (SELECT 1 FROM\n"
+	"  blocklist b WHERE b.kind = 'domain' AND trim(b.value, '.') = trim(blocklist.value, '.') AND\n"
+	"  (b.value = trim(b.value, '.') OR b.value < blocklist.value));\n"
+	"UPDATE blocklist SET value = trim(value, '.') WHERE kind = 'domain' AND value <> trim(value, '.');\n",
 	NULL,
 };

@@ -1,7 +1,9 @@
 /*
  * fraud_match_test.c - what the fraud signals count and match: the referred person's
  * prior conversions over the whole mailbox (live and simulated), the mailbox queries'
- * plans on PostgreSQL, velocity per program (and the index that serves it).
+ * plans on PostgreSQL, velocity per program (and the index that serves it), domain
+ * blocklist entries over subdomains, and migration 12's clean-up of domain entries
+ * saved with dots around them.
  */
 #include <sqlite3.h>
 
@@ -211,4 +213,137 @@ Test(fraud_match, velocity_count_is_one_index_range)
 	cr_assert_not_null(strstr(plan, "COVERING INDEX referrals_referrer (referrer=? AND program=? AND occurred_at>? "
 					 "AND occurred_at<?)"),
 			   "%s", plan);
+}
+
+static void block_domain(const char *value)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_blocklist_put(F.e, &F.cli, "domain", value, NULL, &out, &d), FF_OK, "%s: %s", value,
+		     d.message);
+	json_decref(out);
+}
+
+/* The domain entries' values, as listed. */
+static char *listed_domains(void)
+{
+	json_t *out = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_blocklist_list(F.e, &F.cli, &out, &d), FF_OK);
+	static char text[600];
+	text[0] = '\0';
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(out, "data"), i, v) if (!strcmp(
+		json_string_value(json_object_get(v, "kind")), "domain")) snprintf(text + strlen(text),
+										   sizeof(text) - strlen(text), "%s ",
+										   json_string_value(json_object_get(v, "value")));
+	json_decref(out);
+	return text;
+}
+
+/* A blocklisted domain also blocks its subdomains, at a label boundary only, for the
+ * referrer and the referred person; entries are stored lower-case without leading or
+ * trailing dots; UTF-8 (IDN) domains match byte for byte. */
+Test(fraud_match, domain_entries_match_subdomains)
+{
+	fx_program(&F, "{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"rewards\":[{\"to\":\"referrer\","
+		       "\"type\":\"credit\",\"amount\":1000}]}");
+	person("ann", "ann@clean.test");
+	block_domain("Example.COM");
+	block_domain(".leading.test");
+	block_domain("trailing.test.");
+	block_domain("b\xc3\xbc" "cher.example");
+	cr_assert_str_eq(listed_domains(), "b\xc3\xbc" "cher.example example.com leading.test trailing.test ");
+	struct {
+		const char *email, *status;
+	} cases[] = {
+	    {"x@example.com", "rejected"},		 /* the entry itself */
+	    {"x@mail.example.com", "rejected"},		 /* a subdomain */
+	    {"x@A.B.Example.Com", "rejected"},		 /* deeper, in upper case */
+	    {"x@badexample.com", "pending"},		 /* not at a label boundary */
+	    {"x@example.com.evil.test", "pending"},	 /* a prefix, not a suffix */
+	    {"x@example.co", "pending"},
+	    {"x@leading.test", "rejected"},		 /* an entry given with a leading dot */
+	    {"x@sub.leading.test", "rejected"},
+	    {"x@www.trailing.test", "rejected"},	 /* ... or a trailing one */
+	    {"x@mail.b\xc3\xbc" "cher.example", "rejected"}, /* UTF-8 */
+	    {"x@bucher.example", "pending"},
+	    {"x@xn--bcher-kva.example", "pending"},	 /* the xn-- form is another name */
+	};
+	char id[16], ref[16];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(id, sizeof(id), "f%zu", i);
+		snprintf(ref, sizeof(ref), "r%zu", i);
+		person(id, cases[i].email);
+		const char *sig;
+		cr_assert_str_eq(refer("p", ref, "ann", id, &sig, NULL), cases[i].status, "%s", cases[i].email);
+		cr_assert_str_eq(sig, !strcmp(cases[i].status, "rejected") ? "blocklist" : "", "%s", cases[i].email);
+	}
+	/* the detail names the entry that matched */
+	json_t *r = NULL;
+	struct ff_diag d;
+	cr_assert_eq(engine_referral_get(F.e, &F.cli, "r2", &r, &d), FF_OK);
+	cr_assert_str_eq(json_string_value(json_object_get(r, "rejection_reason")),
+			 "blocklist: the referred's e-mail domain a.b.example.com is blocklisted (as a subdomain of "
+			 "example.com)");
+	json_decref(r);
+	/* the referrer's domain too */
+	person("eve", "eve@shop.example.com");
+	person("ok", "ok@fine.test");
+	const char *sig, *detail;
+	cr_assert_str_eq(refer("p", "re", "eve", "ok", &sig, &detail), "rejected");
+	cr_assert_str_eq(detail, "the referrer's e-mail domain shop.example.com is blocklisted (as a subdomain of "
+				 "example.com)");
+	/* at reward time: an entry added after the referral */
+	person("late", "late@a.late.test");
+	cr_assert_str_eq(refer("p", "rl", "ann", "late", NULL, NULL), "pending");
+	block_domain("late.test");
+	cr_assert_eq(fx_conversion(&F, "ol", "late", 5000), 0);
+	/* removed by any spelling of its value: mail.example.com is welcome again */
+	json_t *out = NULL;
+	cr_assert_eq(engine_blocklist_delete(F.e, &F.cli, "domain", ".EXAMPLE.com.", &out, &d), FF_OK, "%s", d.message);
+	json_decref(out);
+	person("back", "x@mail.example.com");
+	cr_assert_str_eq(refer("p", "rb", "ann", "back", NULL, NULL), "pending");
+}
+
+/* A value that names no domain once its dots are trimmed is refused, and changes
+ * nothing. */
+Test(fraud_match, domain_entries_without_a_dot_inside_are_refused)
+{
+	static const char *const bad[] = {".", "..", ".com", "com.", "..com..", "a@b.test", "b.test/x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *out = NULL;
+		struct ff_diag d;
+		cr_assert_eq(engine_blocklist_put(F.e, &F.cli, "domain", bad[i], NULL, &out, &d), FF_E_INVALID, "%s",
+			     bad[i]);
+		cr_assert_str_eq(d.param, "value");
+	}
+	cr_assert_str_eq(listed_domains(), "");
+}
+
+/* Migration 12 rewrites domain entries saved with dots around them (which matched
+ * nothing and could not be removed by their normalized value), keeping one entry per
+ * domain, and drops those with no dot inside. */
+Test(fraud_match, migration_12_normalizes_old_domain_entries)
+{
+	fx_sql(&F, "INSERT INTO blocklist (kind, value, created_at) VALUES ('domain', '.legacy.test', 1), "
+		   "('domain', 'legacy.test.', 2), ('domain', '..dup.test', 3), ('domain', 'dup.test', 4), "
+		   "('domain', 'com.', 5), ('domain', '.', 6), ('domain', 'ok.test', 7), ('device', '.odd.', 8)");
+	/* as a database left by the release before it */
+	fx_sql(&F, "UPDATE meta SET value = '11' WHERE key = 'schema_version'");
+	engine_close(F.e);
+	struct ff_diag d;
+	cr_assert_eq(engine_open(&F.cfg, &F.e, &d), FF_OK, "%s", d.message);
+	json_t *rows = fx_sql_texts(&F, "SELECT kind || ':' || value FROM blocklist ORDER BY kind, value");
+	char *text = json_dumps(rows, 0);
+	cr_assert_str_eq(text, "[\"device:.odd.\", \"domain:dup.test\", \"domain:legacy.test\", \"domain:ok.test\"]");
+	free(text);
+	json_decref(rows);
+	cr_assert_eq(fx_sql_int(&F, "SELECT value FROM meta WHERE key = 'schema_version'"), 12);
+	/* and each is removed by its plain value */
+	json_t *out = NULL;
+	cr_assert_eq(engine_blocklist_delete(F.e, &F.cli, "domain", "legacy.test", &out, &d), FF_OK, "%s", d.message);
+	json_decref(out);
 }
