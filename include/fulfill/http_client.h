@@ -39,6 +39,7 @@ struct http_call {
 	long status;          /* HTTP status; 0 when no response came */
 	struct ffbuf response; /* the body (NUL-terminated, at most HTTP_RESPONSE_MAX) */
 	char retry_after[32]; /* Retry-After header value, if any */
+	char should_retry[8]; /* Stripe-Should-Retry header value ("true"/"false"), if any */
 	char error[256];      /* transport error or refusal; empty when a response came */
 	bool refused;         /* refused by the guard: nothing was sent */
 	bool timed_out;

@@ -20,10 +20,12 @@
  * 409 (concurrent use of a key), 429, 5xx, authentication -> retryable; other 4xx
  * (card_error, invalid_request_error) -> permanent; a 400 idempotency_error (the key
  * was first used with other parameters) -> permanent, and the outcome stays unknown.
+ * A Stripe-Should-Retry header overrides the status (should_retry()).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "connect/connector.h"
 
@@ -143,6 +145,25 @@ static enum connector_result stripe_request(struct connector_call *c)
 	return CONNECTOR_FAILED;
 }
 
+/* Stripe-Should-Retry (docs.stripe.com/error-low-level): Stripe's own verdict on an
+ * error overrides the status code's. "false": retrying cannot help (the key replays
+ * the same error, or the request is wrong), so the reward fails now - and when the
+ * status leaves the outcome open (5xx, 408, 409: the request may have run, or another
+ * one with the key is running), it stays unknown. "true": retry even a status we would
+ * take as final (a lock timeout, say); Retry-After still sets the wait's floor. */
+static enum connector_result should_retry(struct connector_call *c, enum connector_result res)
+{
+	long status = c->http.status;
+	if (!strcasecmp(c->http.should_retry, "true"))
+		return CONNECTOR_RETRY;
+	if (!strcasecmp(c->http.should_retry, "false") && res == CONNECTOR_RETRY) {
+		if (status >= 500 || status == 408 || status == 409)
+			c->maybe_paid = true;
+		return CONNECTOR_FAILED;
+	}
+	return res;
+}
+
 static enum connector_result stripe_response(struct connector_call *c)
 {
 	enum connector_result res = connector_http_classify(c);
@@ -181,9 +202,15 @@ static enum connector_result stripe_response(struct connector_call *c)
 		 * earlier attempt): no replay of the key can settle whether that attempt paid */
 		if (type && res == CONNECTOR_FAILED && !strcmp(type, "idempotency_error"))
 			c->maybe_paid = true;
+		res = should_retry(c, res);
 		if (type)
 			ff_fail(&c->diag, res == CONNECTOR_RETRY ? FF_E_UNAVAILABLE : FF_E_INVALID, NULL,
 				"stripe: HTTP %ld %s: %s", c->http.status, type, msg ? msg : "");
+		if (c->http.should_retry[0]) {
+			size_t len = strlen(c->diag.message);
+			snprintf(c->diag.message + len, sizeof(c->diag.message) - len, " (Stripe-Should-Retry: %s)",
+				 c->http.should_retry);
+		}
 		json_decref(body);
 		return res;
 	}

@@ -265,22 +265,32 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
+/* The value of header line p (len bytes) into out when the line is `name: value`
+ * (name matched case-insensitively; surrounding blanks dropped, cut to fit). */
+static void header_value(const char *p, size_t len, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+	if (len <= nl || strncasecmp(p, name, nl) || p[nl] != ':')
+		return;
+	const char *v = p + nl + 1;
+	while (v < p + len && (*v == ' ' || *v == '\t'))
+		v++;
+	size_t vl = (size_t)(p + len - v);
+	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+		vl--;
+	if (vl >= n)
+		vl = n - 1;
+	memcpy(out, v, vl);
+	out[vl] = '\0';
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	struct http_call *c = ud;
 	size_t len = size * n;
-	if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
-		const char *v = p + 12;
-		while (*v == ' ')
-			v++;
-		size_t vl = (size_t)(p + len - v);
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-			vl--;
-		if (vl >= sizeof(c->retry_after))
-			vl = sizeof(c->retry_after) - 1;
-		memcpy(c->retry_after, v, vl);
-		c->retry_after[vl] = '\0';
-	}
+	header_value(p, len, "Retry-After", c->retry_after, sizeof(c->retry_after));
+	/* Stripe's verdict on retrying an error (docs.stripe.com/error-low-level) */
+	header_value(p, len, "Stripe-Should-Retry", c->should_retry, sizeof(c->should_retry));
 	return len;
 }
 

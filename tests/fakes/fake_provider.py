@@ -27,6 +27,8 @@ Control (JSON): GET /_stats, POST /_mode {...}, POST /_reset. Mode keys:
                   with the same key and get the same object back)
   drop_rate       do the work, then close the connection without an answer
   fail_status     500, 429, 410, 400, ...
+  fail_type, fail_code  the error's type (default api_error) and code in an injected failure
+  should_retry    "true" / "false": a Stripe-Should-Retry header on every error answer
   fail_next       the next N requests fail with fail_status
   no_replay       forget idempotency keys (a retry after the provider's 24-hour key window)
   max_failures_per_id  fail_rate spares a request whose webhook-id (or Idempotency-Key)
@@ -95,6 +97,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         if status == 429:
             self.send_header("Retry-After", "1")
+        with LOCK:
+            should_retry = STATE["mode"].get("should_retry")
+        if should_retry and status >= 400:  # Stripe's verdict on an error (docs.stripe.com/error-low-level)
+            self.send_header("Stripe-Should-Retry", should_retry)
         self.end_headers()
         self.wfile.write(data)
 
@@ -140,7 +146,10 @@ class Handler(BaseHTTPRequestHandler):
             if ident:
                 with LOCK:
                     STATE["failures"][ident] = STATE["failures"].get(ident, 0) + 1
-            return self.send(fail_status, {"error": {"type": "api_error", "message": "injected failure"}})
+            err = {"type": mode.get("fail_type", "api_error"), "message": "injected failure"}
+            if mode.get("fail_code"):
+                err["code"] = mode["fail_code"]
+            return self.send(fail_status, {"error": err})
         key = self.headers.get("Idempotency-Key")
         # Stripe compares a replayed key's request with the first one's
         fingerprint = (method, path, raw) if path.startswith("/v1/") else None

@@ -291,3 +291,36 @@ Test(wire, stripe_existing_coupon_without_promotion_code)
 	cr_assert_str_eq(w.c.code, "REFX");
 	wire_release(&w);
 }
+
+/* Stripe-Should-Retry overrides the status code: "true" retries a 400, "false" ends a
+ * 429 (nothing done: a definite refusal) or a 500 (which may follow an executed
+ * request: the outcome stays unknown). Retry-After still floors the wait. */
+Test(wire, stripe_should_retry_header)
+{
+	static const char lock[] = "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"lock_timeout\","
+				   "\"message\":\"This object cannot be accessed right now\"}}";
+	static const char api[] = "{\"error\":{\"type\":\"api_error\",\"message\":\"busy\"}}";
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}", CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_eq(wire_answer(&w, 400, lock), CONNECTOR_FAILED, "no header: a 400 is final");
+	snprintf(w.c.http.should_retry, sizeof(w.c.http.should_retry), "true");
+	snprintf(w.c.http.retry_after, sizeof(w.c.http.retry_after), "30");
+	cr_assert_eq(wire_answer(&w, 400, lock), CONNECTOR_RETRY);
+	cr_assert_eq(w.c.retry_after_ms, 30000);
+	cr_assert_not_null(strstr(w.c.diag.message, "Stripe-Should-Retry: true"), "%s", w.c.diag.message);
+	w.c.http.retry_after[0] = '\0';
+
+	snprintf(w.c.http.should_retry, sizeof(w.c.http.should_retry), "false");
+	cr_assert_eq(wire_answer(&w, 429, "{\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow\"}}"),
+		     CONNECTOR_FAILED);
+	cr_assert_not(w.c.maybe_paid, "a 429 did nothing");
+	cr_assert_eq(wire_answer(&w, 500, api), CONNECTOR_FAILED);
+	cr_assert(w.c.maybe_paid, "a 500 may follow an executed request");
+	w.c.maybe_paid = false;
+	cr_assert_eq(wire_answer(&w, 400, lock), CONNECTOR_FAILED);
+	cr_assert_not(w.c.maybe_paid);
+	w.c.http.should_retry[0] = '\0';
+	cr_assert_eq(wire_answer(&w, 500, api), CONNECTOR_RETRY, "no header: a 500 is retried");
+	wire_release(&w);
+}

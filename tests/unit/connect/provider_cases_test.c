@@ -1,0 +1,53 @@
+/*
+ * provider_cases_test.c - edge cases real payment providers produce, through the real
+ * worker against the fake providers (tests/fakes/fake_provider.py): Stripe's
+ * Stripe-Should-Retry header. What goes on the wire for each is in wire_test.c.
+ */
+#include "connect_fixture.h"
+
+TestSuite(providers, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Stripe-Should-Retry: false ends a reward at once, whatever the status says: a 500
+ * (which may follow an executed request: the outcome stays unknown, so nobody cancels
+ * it) and a 429 (nothing was done: a plain permanent failure). */
+Test(providers, stripe_should_retry_false_fails_at_once)
+{
+	stripe_credit_program(",\"backoff_base_ms\":0,\"breaker_threshold\":1000");
+	earn("s", "ann", "{\"stripe_customer_id\":\"cus_ann\"}", 1);
+	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":500,\"should_retry\":\"false\"}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "failed"), 1, "reason %s", first_field(NULL, "reason"));
+	cr_assert_str_eq(first_field("failed", "reason"), "permanent_error");
+	const char *err = first_field("failed", "last_error");
+	cr_assert_eq(strncmp(err, "outcome unknown: ", 17), 0, "%s", err);
+	cr_assert_not_null(strstr(err, "Stripe-Should-Retry: false"), "%s", err);
+	cr_assert_eq(fake_stat(&P, "requests"), 1, "no retry");
+
+	earn("s", "ben", "{\"stripe_customer_id\":\"cus_ben\"}", 1);
+	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":429,\"should_retry\":\"false\"}");
+	json_decref(fx_worker(&F, T0 + 2000));
+	json_t *r = fx_rewards(&F, "failed", "ben");
+	cr_assert_eq(json_array_size(r), 1);
+	err = json_string_value(json_object_get(json_array_get(r, 0), "last_error"));
+	cr_assert_not_null(strstr(err, "Stripe-Should-Retry: false"), "%s", err);
+	cr_assert_neq(strncmp(err, "outcome unknown: ", 17), 0, "a 429 did nothing: %s", err);
+	json_decref(r);
+}
+
+/* Stripe-Should-Retry: true retries what the status alone would end (a 400 lock
+ * timeout): the reward waits for its retry, which pays. */
+Test(providers, stripe_should_retry_true_retries_a_lock_timeout)
+{
+	stripe_credit_program(",\"backoff_base_ms\":0");
+	earn("s", "cai", "{\"stripe_customer_id\":\"cus_cai\"}", 1);
+	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":400,\"fail_type\":\"invalid_request_error\","
+		      "\"fail_code\":\"lock_timeout\",\"should_retry\":\"true\"}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_eq(fx_count_status(&F, "approved"), 1, "status %s: %s", first_field(NULL, "status"),
+		     first_field(NULL, "last_error"));
+	cr_assert_str_eq(first_field("approved", "reason"), "retry_scheduled");
+	fake_mode(&P, "{}");
+	json_decref(fx_worker(&F, T0 + 5000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
+	cr_assert_eq(fake_stat(&P, "distinct_keys"), 1);
+}
