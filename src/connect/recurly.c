@@ -11,7 +11,8 @@
  *                    POST /accounts/code-{account}/coupon_redemptions/active {"coupon_id":
  *                    <the coupon's id>, "currency"}; when the coupon existed already (a
  *                    re-drive), GET /coupons/code-fulfill-<reward id> first for its id.
- *                    The participant's code is the coupon code.
+ *                    The participant's code is the coupon code, the reference the
+ *                    redemption's id.
  *  status            GET /accounts/code-{account}/coupon_redemptions?ids=<redemption id>:
  *                    "discounted" > 0 (the discount reached an invoice) -> redeemed; else
  *                    the redemption's state (active, inactive)
@@ -19,8 +20,12 @@
  *
  * Idempotency: Idempotency-Key = the reward id (":coupon"/":reverse" for extra steps);
  * a coupon whose code already exists (a re-drive after Recurly's key window) counts as
- * created. The account code comes from attributes.recurly_account_code. Recurly takes
- * whole percents: a percent_bp that is not a multiple of 100 is a permanent error.
+ * created; a redemption refused with 422 after it (the lost attempt's own redemption
+ * maxed the coupon out) sends GET /accounts/code-{account}/coupon_redemptions
+ * ?sort=created_at&begin_time=<the coupon's created_at>, and our coupon's redemption
+ * there is the reward's (else the refusal stands). The account code comes from
+ * attributes.recurly_account_code. Recurly takes whole percents: a percent_bp that is
+ * not a multiple of 100 is a permanent error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +117,19 @@ static enum connector_result rc_request(struct connector_call *c)
 			start(c, "GET", connector_url(c->conf, "/coupons/code-%s", coupon), "");
 			return CONNECTOR_CONTINUE;
 		}
+		if (json_object_get(c->state, "refusal")) {
+			/* the redemption was refused (the coupon is maxed out: an attempt whose
+			 * answer was lost redeemed it, and Recurly forgot the key): the account's
+			 * redemptions since the coupon was made (list_account_coupon_redemptions;
+			 * begin_time is inclusive with sort=created_at) */
+			const char *since = json_string_value(json_object_get(c->state, "created_at"));
+			start(c, "GET",
+			      since ? connector_url(c->conf, "/accounts/code-%s/coupon_redemptions?sort=created_at&begin_time=%s",
+						    account, since)
+				    : connector_url(c->conf, "/accounts/code-%s/coupon_redemptions?sort=created_at", account),
+			      "");
+			return CONNECTOR_CONTINUE;
+		}
 		start(c, "POST", connector_url(c->conf, "/accounts/code-%s/coupon_redemptions/active", account), "");
 		body = json_pack("{s:s, s:s}", "coupon_id", json_string_value(json_object_get(c->state, "coupon_id")),
 				 "currency", c->r.currency);
@@ -139,13 +157,43 @@ static enum connector_result rc_request(struct connector_call *c)
 	return CONNECTOR_FAILED;
 }
 
+/* Percent discount, the answer to the redemption look-up (after a refusal): a redemption
+ * of our coupon on this account is the one a lost attempt made - the reward is
+ * delivered, that redemption its reference. None: the refusal stands. */
+static enum connector_result redemption_found(struct connector_call *c, json_t *body)
+{
+	const char *coupon_id = json_string_value(json_object_get(c->state, "coupon_id"));
+	char code[200];
+	snprintf(code, sizeof(code), "fulfill-%s", c->r.id);
+	json_t *x;
+	size_t i;
+	json_array_foreach(json_object_get(body, "data"), i, x)
+	{
+		json_t *cpn = json_object_get(x, "coupon");
+		const char *xid = json_string_value(json_object_get(x, "id"));
+		const char *cid = json_string_value(json_object_get(cpn, "id"));
+		const char *ccode = json_string_value(json_object_get(cpn, "code"));
+		if (xid && ((cid && coupon_id && !strcmp(cid, coupon_id)) || (ccode && !strcmp(ccode, code)))) {
+			copy_str(c->ref, sizeof(c->ref), xid);
+			copy_str(c->code, sizeof(c->code), code);
+			return CONNECTOR_OK;
+		}
+	}
+	ff_fail(&c->diag, FF_E_INVALID, NULL, "%s (and the account has no redemption of coupon %s%s)",
+		json_string_value(json_object_get(c->state, "refusal")), code,
+		json_is_true(json_object_get(body, "has_more")) ? " on the first page of its redemptions" : "");
+	return CONNECTOR_FAILED;
+}
+
 static enum connector_result rc_response(struct connector_call *c)
 {
 	enum connector_result res = connector_http_classify(c);
 	json_t *body = json_loads(c->http.response.data ? c->http.response.data : "", 0, NULL);
 	json_t *err = json_object_get(body, "error");
-	if (res == CONNECTOR_FAILED && c->op == CONNECTOR_ISSUE && c->step == 0 && strcmp(c->r.type, "credit") &&
-	    c->http.status == 422 && strstr(c->http.response.data ? c->http.response.data : "", "already")) {
+	bool percent_issue = c->op == CONNECTOR_ISSUE && strcmp(c->r.type, "credit");
+	bool looking = percent_issue && json_object_get(c->state, "refusal");
+	if (res == CONNECTOR_FAILED && percent_issue && c->step == 0 && c->http.status == 422 &&
+	    strstr(c->http.response.data ? c->http.response.data : "", "already")) {
 		res = CONNECTOR_OK; /* the coupon exists: made by an earlier attempt */
 	} else if (res != CONNECTOR_OK) {
 		const char *msg = json_string_value(json_object_get(err, "message"));
@@ -154,18 +202,36 @@ static enum connector_result rc_response(struct connector_call *c)
 				"recurly: HTTP %ld %s: %s", c->http.status,
 				json_string_value(json_object_get(err, "type")) ? json_string_value(json_object_get(err, "type")) : "",
 				msg);
+		if (res == CONNECTOR_FAILED && percent_issue && !looking && c->http.status == 422 &&
+		    !strcmp(c->http.method, "POST") && json_object_get(c->state, "coupon_id")) {
+			/* the redemption refused (a maxed-out coupon, whatever the wording): after
+			 * Recurly's 24-hour key window, a lost attempt's own redemption looks just
+			 * like that - look for it before failing (as stripe.c looks for its
+			 * promotion code) */
+			json_object_set_new(c->state, "refusal", json_string_nocheck(c->diag.message)); /* never dumped */
+			res = CONNECTOR_CONTINUE;
+		}
 		json_decref(body);
 		return res;
 	}
 	const char *id = json_string_value(json_object_get(body, "id"));
 	if (c->op == CONNECTOR_ISSUE) {
+		if (looking) {
+			res = redemption_found(c, body);
+			json_decref(body);
+			return res;
+		}
 		/* the coupon's create (its id, or none when it existed) or look-up: the
-		 * redemption names it by id */
-		if (strcmp(c->r.type, "credit") && (c->step == 0 || !strcmp(c->http.method, "GET"))) {
+		 * redemption names it by id; its created_at bounds the redemption look-up */
+		if (percent_issue && (c->step == 0 || !strcmp(c->http.method, "GET"))) {
 			json_decref(c->state);
 			c->state = json_object();
-			if (id && c->http.status != 422)
+			if (id && c->http.status != 422) {
 				json_object_set_new(c->state, "coupon_id", json_string(id));
+				json_t *at = json_object_get(body, "created_at");
+				if (json_is_string(at))
+					json_object_set(c->state, "created_at", at);
+			}
 			json_decref(body);
 			if (c->step > 0 && !id) {
 				ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "recurly: the coupon has no id");
@@ -174,7 +240,7 @@ static enum connector_result rc_response(struct connector_call *c)
 			return CONNECTOR_CONTINUE;
 		}
 		copy_str(c->ref, sizeof(c->ref), id ? id : c->r.id);
-		if (strcmp(c->r.type, "credit"))
+		if (percent_issue)
 			snprintf(c->code, sizeof(c->code), "fulfill-%s", c->r.id);
 	} else if (c->op == CONNECTOR_STATUS) {
 		/* {"data": [redemption]}: unknown ids are left out, not refused */
@@ -204,7 +270,7 @@ const struct connector_ops connector_recurly = {
 	.external = true,
 	.secret_fields = secrets,
 	.required_fields = required,
-	.max_steps = 3,
+	.max_steps = 4,
 	.customer_attribute = "recurly_account_code",
 	.request = rc_request,
 	.response = rc_response,

@@ -12,8 +12,10 @@ One HTTP server speaks the request and response shapes of:
               needed), GET /api/v2/rewards/{id}
   Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
               POST /accounts/code-{a}/coupon_redemptions/active (coupon_id = the coupon's id),
-              GET /coupons/code-{c}, GET /accounts/code-{a}/coupon_redemptions?ids=...
-              (mode redeem: "discounted" > 0, as after an invoice); every request needs the v2021-02-25 Accept header and
+              GET /coupons/code-{c}, GET /accounts/code-{a}/coupon_redemptions?ids=... or
+              ?sort=created_at&begin_time=... (the account's redemptions, newest first)
+              (mode redeem: "discounted" > 0, as after an invoice); a maxed-out coupon's
+              redemption -> 422; every request needs the v2021-02-25 Accept header and
               Basic auth (406 / 401 otherwise, as Recurly answers)
   Braintree   PUT /merchants/{m}/subscriptions/{s} (XML; a second identical discount -> 422
               with validation code 91911)
@@ -66,6 +68,10 @@ def fresh_state():
 
 STATE = fresh_state()
 SEQ = [0]
+
+
+def now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def new_id(prefix):
@@ -314,7 +320,7 @@ class Handler(BaseHTTPRequestHandler):
                 exists = body.get("code") in STATE["coupons"]
             if exists:
                 return 422, {"error": {"type": "validation", "message": "Code has already been taken"}}, J
-            obj = dict(body, id=new_id("cpn"), object="coupon", state="redeemable")
+            obj = dict(body, id=new_id("cpn"), object="coupon", state="redeemable", created_at=now_iso())
             with LOCK:
                 STATE["coupons"][body.get("code")] = obj
             self.effect("recurly_coupon", key, obj)
@@ -327,9 +333,12 @@ class Handler(BaseHTTPRequestHandler):
                            None)
             if not cpn:
                 return 404, {"error": {"type": "not_found", "message": "Couldn't find Coupon with id = %s" % body.get("coupon_id")}}, J
+            if cpn.get("state") == "maxed_out":  # a single-use coupon redeemed already
+                return 422, {"error": {"type": "validation", "message": "Coupon is not redeemable",
+                                       "params": [{"param": "coupon_id", "message": "has reached max redemptions"}]}}, J
             obj = {"id": new_id("rdm"), "object": "coupon_redemption", "coupon": dict(cpn),
                    "account": {"code": parts[1][5:]}, "state": "active", "currency": body.get("currency"),
-                   "discounted": 0}
+                   "discounted": 0, "created_at": now_iso()}
             with LOCK:
                 n = STATE["redeemed"][cpn["id"]] = STATE["redeemed"].get(cpn["id"], 0) + 1
                 if n >= (cpn.get("max_redemptions") or 1 << 60):
@@ -337,15 +346,22 @@ class Handler(BaseHTTPRequestHandler):
             self.effect("coupon_redemption", key, obj)
             return 201, obj, J
         if parts[:1] == ["accounts"] and parts[2:] == ["coupon_redemptions"] and method == "GET":
-            ids = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("ids", [""])[0].split(",")
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
             data = []
             with LOCK:
-                for i in ids:
-                    obj = STATE["objects"].get(i)
-                    if obj and obj.get("object") == "coupon_redemption" and obj["account"]["code"] == parts[1][5:]:
-                        if STATE["mode"].get("redeem"):  # the next invoice used it
-                            obj.update(discounted=4.99, state="inactive")
-                        data.append(obj)
+                mine = [o for o in STATE["objects"].values()
+                        if o.get("object") == "coupon_redemption" and o["account"]["code"] == parts[1][5:]]
+                if "ids" in q:
+                    ids = q["ids"][0].split(",")
+                    mine = [o for o in mine if o["id"] in ids]
+                else:  # the account's redemptions, newest first; begin_time is inclusive
+                    since = q.get("begin_time", [""])[0]
+                    mine = sorted((o for o in mine if o["created_at"] >= since), key=lambda o: o["created_at"],
+                                  reverse=True)
+                for obj in mine:
+                    if STATE["mode"].get("redeem"):  # the next invoice used it
+                        obj.update(discounted=4.99, state="inactive")
+                    data.append(obj)
             return 200, {"object": "list", "has_more": False, "next": None, "data": data}, J
         if parts[:1] == ["coupons"] and len(parts) == 2 and method == "GET":
             code = parts[1][5:] if parts[1].startswith("code-") else parts[1]

@@ -1,11 +1,43 @@
 /*
  * provider_cases_test.c - edge cases real payment providers produce, through the real
- * worker against the fake providers (tests/fakes/fake_provider.py): Stripe's
- * Stripe-Should-Retry header. What goes on the wire for each is in wire_test.c.
+ * worker against the fake providers (tests/fakes/fake_provider.py): a Recurly re-drive
+ * after its 24-hour idempotency window, and Stripe's Stripe-Should-Retry header. What
+ * goes on the wire for each is in wire_test.c.
  */
 #include "connect_fixture.h"
 
 TestSuite(providers, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A Recurly percent discount whose coupon and redemption were both made while every
+ * answer was lost, re-driven after Recurly forgot the keys: the coupon exists (looked
+ * up), and its redemption is refused (the single-use coupon is maxed out - by our own
+ * lost redemption). The account's redemption of our coupon is found: fulfilled with it
+ * as the reference, not failed while the customer has the discount. */
+Test(providers, recurly_redrive_after_the_key_window_finds_the_redemption)
+{
+	fx_program(&F, PROGRAM("rp", "\"type\":\"percent_discount\",\"percent_bp\":2000",
+			       "{\"percent_discount\":\"recurly\"}"));
+	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
+					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("rp", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
+	fake_mode(&P, "{\"fail_after_rate\":1}");
+	json_decref(fx_worker(&F, T0 + 1000));  /* the coupon made, its answer lost */
+	json_decref(fx_worker(&F, T0 + 60000)); /* the coupon replayed; the redemption made, lost */
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 0);
+	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
+	fake_mode(&P, "{\"no_replay\":true}"); /* a day later: the keys are forgotten */
+	json_decref(fx_worker(&F, T0 + 120000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "failed with: %s", first_field("failed", "last_error"));
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	json_t *eff = json_object_get(s, "effects");
+	cr_assert_eq(json_integer_value(json_object_get(eff, "recurly_coupon")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(eff, "coupon_redemption")), 1, "the lost one, not a second");
+	json_decref(s);
+	cr_assert_eq(strncmp(first_field("fulfilled", "external_reference"), "rdm_", 4), 0);
+	cr_assert_eq(strncmp(first_field("fulfilled", "code"), "fulfill-", 8), 0);
+	cr_assert_str_eq(first_field("fulfilled", "last_error"), "");
+}
 
 /* Stripe-Should-Retry: false ends a reward at once, whatever the status says: a 500
  * (which may follow an executed request: the outcome stays unknown, so nobody cancels

@@ -324,3 +324,63 @@ Test(wire, stripe_should_retry_header)
 	cr_assert_eq(wire_answer(&w, 500, api), CONNECTOR_RETRY, "no header: a 500 is retried");
 	wire_release(&w);
 }
+
+/* A Recurly percent discount: the coupon (made), its redemption refused with 422 (the
+ * coupon maxed out). */
+static void recurly_redemption_refused(struct wire *w)
+{
+	wire_init(w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_ISSUE);
+	snprintf(w->c.r.type, sizeof(w->c.r.type), "percent_discount");
+	w->c.r.percent_bp = 2000;
+	w->c.r.has_percent = true;
+	wire_request(w);
+	cr_assert_eq(wire_answer(w, 201,
+				 "{\"id\":\"o2ynu3fg\",\"object\":\"coupon\",\"code\":\"fulfill-rwd_0001\","
+				 "\"created_at\":\"2026-11-20T10:00:00Z\"}"),
+		     CONNECTOR_CONTINUE);
+	w->c.step++;
+	wire_request(w);
+	cr_assert_str_eq(w->c.http.url, "https://provider.test/accounts/code-kim1/coupon_redemptions/active");
+	cr_assert_eq(wire_answer(w, 422,
+				 "{\"error\":{\"type\":\"validation\",\"message\":\"Coupon is not redeemable\"}}"),
+		     CONNECTOR_CONTINUE);
+	w->c.step++;
+	cr_assert_lt(w->c.step, w->c.ops->max_steps, "the issuing lease covers every step");
+	wire_request(w);
+	cr_assert_str_eq(w->c.http.method, "GET");
+	cr_assert_str_eq(w->c.http.url, "https://provider.test/accounts/code-kim1/coupon_redemptions"
+					"?sort=created_at&begin_time=2026-11-20T10%3A00%3A00Z");
+}
+
+/* After Recurly's key window, a re-drive meets its own lost redemption as a refusal: the
+ * account's redemption of our coupon is found and is the reward's reference. */
+Test(wire, recurly_refused_redemption_finds_the_lost_one)
+{
+	struct wire w;
+	recurly_redemption_refused(&w);
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"has_more\":false,\"data\":["
+				 "{\"id\":\"rdm_other\",\"state\":\"active\",\"coupon\":{\"id\":\"zzz\",\"code\":\"SUMMER\"}},"
+				 "{\"id\":\"rdm_1\",\"state\":\"active\",\"coupon\":{\"id\":\"o2ynu3fg\","
+				 "\"code\":\"fulfill-rwd_0001\"}}]}"),
+		     CONNECTOR_OK);
+	cr_assert_str_eq(w.c.ref, "rdm_1");
+	cr_assert_str_eq(w.c.code, "fulfill-rwd_0001");
+	wire_release(&w);
+}
+
+/* ... and when the account has no redemption of our coupon, the refusal stands. */
+Test(wire, recurly_refused_redemption_without_one_fails)
+{
+	struct wire w;
+	recurly_redemption_refused(&w);
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"has_more\":false,\"data\":[{\"id\":\"rdm_other\","
+				 "\"coupon\":{\"id\":\"zzz\",\"code\":\"SUMMER\"}}]}"),
+		     CONNECTOR_FAILED);
+	cr_assert_not_null(strstr(w.c.diag.message, "Coupon is not redeemable"), "%s", w.c.diag.message);
+	cr_assert_not_null(strstr(w.c.diag.message, "no redemption of coupon fulfill-rwd_0001"), "%s",
+			   w.c.diag.message);
+	cr_assert_not(w.c.maybe_paid);
+	wire_release(&w);
+}
