@@ -25,7 +25,8 @@
  * ?sort=created_at&begin_time=<the coupon's created_at>, and our coupon's redemption
  * there is the reward's (else the refusal stands). The account code comes from
  * attributes.recurly_account_code. Recurly takes whole percents: a percent_bp that is
- * not a multiple of 100 is a permanent error.
+ * not a multiple of 100 is a permanent error; amounts have at most 2 decimals
+ * (amount_fits()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,27 @@ static void body_with_amount(struct connector_call *c, json_t *body, int64_t amo
 	free(text);
 }
 
+/* Recurly's amounts are decimals of at most two places (its API reference on unit_amount:
+ * "Allows up to 2 decimal places"); zero-decimal currencies go as whole numbers. A three-decimal
+ * currency's amount whose last digit is not 0 cannot be sent without rounding, which
+ * fulfill never does: a permanent error, nothing sent. */
+static bool amount_fits(struct connector_call *c, int64_t amount)
+{
+	int exp = money_exponent(c->r.currency);
+	int64_t step = 1;
+	for (int i = 2; i < exp; i++)
+		step *= 10;
+	if (amount % step == 0)
+		return true;
+	char num[40];
+	money_format(amount, c->r.currency, num, sizeof(num));
+	ff_fail(&c->diag, FF_E_INVALID, NULL,
+		"recurly takes amounts of at most 2 decimals: %s %s cannot be sent exactly (fulfill does not "
+		"round money; change the reward's amount)",
+		num, c->r.currency);
+	return false;
+}
+
 static enum connector_result rc_request(struct connector_call *c)
 {
 	const char *account = connector_attr(c, "recurly_account_code");
@@ -85,6 +107,8 @@ static enum connector_result rc_request(struct connector_call *c)
 	switch (c->op) {
 	case CONNECTOR_ISSUE:
 		if (credit) {
+			if (!amount_fits(c, c->r.amount))
+				return CONNECTOR_FAILED;
 			start(c, "POST", connector_url(c->conf, "/accounts/code-%s/line_items", account), "");
 			body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "credit", "currency", c->r.currency, "unit_amount",
 					 "@AMOUNT@", "description", "Referral reward", "credit_reason_code", "promotional");
@@ -147,6 +171,8 @@ static enum connector_result rc_request(struct connector_call *c)
 		if (!credit)
 			return ff_fail(&c->diag, FF_E_INVALID, NULL, "recurly: a redeemed coupon is not reversed"),
 			       CONNECTOR_FAILED;
+		if (!amount_fits(c, c->amount))
+			return CONNECTOR_FAILED;
 		start(c, "POST", connector_url(c->conf, "/accounts/code-%s/line_items", account), ":reverse");
 		body = json_pack("{s:s, s:s, s:s, s:s}", "type", "charge", "currency", c->r.currency, "unit_amount",
 				 "@AMOUNT@", "description", "Referral reward reversed");

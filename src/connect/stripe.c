@@ -20,7 +20,9 @@
  * 409 (concurrent use of a key), 429, 5xx, authentication -> retryable; other 4xx
  * (card_error, invalid_request_error) -> permanent; a 400 idempotency_error (the key
  * was first used with other parameters) -> permanent, and the outcome stays unknown.
- * A Stripe-Should-Retry header overrides the status (should_retry()).
+ * A Stripe-Should-Retry header overrides the status (should_retry()). Amounts go in
+ * Stripe's minor units, which differ from ISO 4217's for a few currencies; one Stripe
+ * cannot carry exactly is refused, never rounded (stripe_amount()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #include <strings.h>
 
 #include "connect/connector.h"
+#include "fulfill/money.h"
 
 /* The participant attribute holding the Stripe customer id. */
 static const char *customer_attr(const struct connector_call *c)
@@ -59,6 +62,44 @@ static void start(struct connector_call *c, const char *method, char *url, const
 		http_call_header(&c->http, "Idempotency-Key: %s%s", c->r.id, key_suffix);
 }
 
+/* `amount` (minor units of ISO 4217, as fulfill keeps money) in Stripe's minor units,
+ * into out. Stripe's unit is ISO's except (docs.stripe.com/currencies, "Zero-decimal",
+ * "Three-decimal" and "Special cases"): ISK is two-decimal at Stripe (100 = 1 krona,
+ * whole krónur only) where ISO has no decimals; MGA is zero-decimal at Stripe where ISO
+ * has two; BHD, JOD, KWD, OMR and TND are three-decimal, but Stripe takes only amounts
+ * whose last digit is 0. Money is never rounded: an amount Stripe cannot carry exactly
+ * is a permanent error (false, with the reason in c->diag) and nothing is sent. */
+static bool stripe_amount(struct connector_call *c, int64_t amount, char *out, size_t n)
+{
+	static const char *const tens[] = {"BHD", "JOD", "KWD", "OMR", "TND", NULL};
+	const char *cur = c->r.currency;
+	int64_t mag = amount < 0 ? -amount : amount, sent = mag;
+	char text[40];
+	money_format(mag, cur, text, sizeof(text));
+	if (!strcmp(cur, "ISK")) {
+		sent = mag * 100;
+	} else if (!strcmp(cur, "MGA")) {
+		if (mag % 100)
+			return ff_fail(&c->diag, FF_E_INVALID, NULL,
+				       "stripe takes MGA in whole ariary: %s MGA cannot be sent exactly "
+				       "(fulfill does not round money; change the reward's amount)",
+				       text),
+			       false;
+		sent = mag / 100;
+	} else {
+		for (int i = 0; tens[i]; i++)
+			if (!strcmp(cur, tens[i]) && mag % 10)
+				return ff_fail(&c->diag, FF_E_INVALID, NULL,
+					       "stripe takes %s amounts in steps of 0.010 (the last of three "
+					       "decimals 0): %s %s cannot be sent exactly (fulfill does not round "
+					       "money; change the reward's amount)",
+					       cur, text, cur),
+				       false;
+	}
+	snprintf(out, n, "%lld", (long long)(amount < 0 ? -sent : sent));
+	return true;
+}
+
 static enum connector_result form(struct connector_call *c, struct ffbuf *b)
 {
 	http_call_body(&c->http, b->data ? b->data : "", b->len);
@@ -85,8 +126,9 @@ static enum connector_result stripe_request(struct connector_call *c)
 	switch (c->op) {
 	case CONNECTOR_ISSUE:
 		if (credit) {
+			if (!stripe_amount(c, -c->r.amount, num, sizeof(num)))
+				return CONNECTOR_FAILED; /* b holds nothing yet */
 			start(c, "POST", connector_url(c->conf, "/v1/customers/%s/balance_transactions", cus), "");
-			snprintf(num, sizeof(num), "%lld", -(long long)c->r.amount);
 			http_form_add(&b, "amount", num);
 			http_form_add(&b, "currency", cur);
 			http_form_add(&b, "description", "Referral reward");
@@ -130,8 +172,9 @@ static enum connector_result stripe_request(struct connector_call *c)
 		return CONNECTOR_CONTINUE;
 	case CONNECTOR_REVERSE:
 		if (credit) {
+			if (!stripe_amount(c, c->amount, num, sizeof(num)))
+				return CONNECTOR_FAILED; /* b holds nothing yet */
 			start(c, "POST", connector_url(c->conf, "/v1/customers/%s/balance_transactions", cus), ":reverse");
-			snprintf(num, sizeof(num), "%lld", (long long)c->amount);
 			http_form_add(&b, "amount", num);
 			http_form_add(&b, "currency", cur);
 			http_form_add(&b, "description", "Referral reward reversed");

@@ -1,8 +1,9 @@
 /*
  * provider_cases_test.c - edge cases real payment providers produce, through the real
  * worker against the fake providers (tests/fakes/fake_provider.py): a Recurly re-drive
- * after its 24-hour idempotency window, and Stripe's Stripe-Should-Retry header. What
- * goes on the wire for each is in wire_test.c.
+ * after its 24-hour idempotency window, Stripe's Stripe-Should-Retry header, and
+ * amounts Stripe cannot carry in a three-decimal currency. What goes on the wire for
+ * each is in wire_test.c.
  */
 #include "connect_fixture.h"
 
@@ -82,4 +83,41 @@ Test(providers, stripe_should_retry_true_retries_a_lock_timeout)
 	json_decref(fx_worker(&F, T0 + 5000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 	cr_assert_eq(fake_stat(&P, "distinct_keys"), 1);
+}
+
+/* A program in Bahraini dinars (three decimals): Stripe takes an amount whose last
+ * digit is 0 (1.500 BHD) and not 1.505 BHD. fulfill does not round money: that reward
+ * fails for an operator with the reason, and nothing about it reaches Stripe. */
+Test(providers, stripe_three_decimal_amount_is_refused_not_rounded)
+{
+	fx_program(&F, "{\"id\":\"bh\",\"name\":\"BH\",\"currency\":\"BHD\",\"eligibility\":{\">=\":[{\"var\":"
+		       "\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1505},"
+		       "{\"to\":\"referred\",\"type\":\"credit\",\"amount\":1500}],\"hold_days\":0,\"expires_days\":365,"
+		       "\"fulfillment\":{\"credit\":\"stripe\"}}");
+	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
+					    "\"base_url\":\"%s\"}}",
+				  P.url));
+	fx_ok(&F, "{\"id\":\"p-hala\",\"type\":\"participant\",\"data\":{\"id\":\"hala\",\"attributes\":"
+		  "{\"stripe_customer_id\":\"cus_hala\"}}}");
+	fx_ok(&F, "{\"id\":\"p-isa\",\"type\":\"participant\",\"data\":{\"id\":\"isa\",\"attributes\":"
+		  "{\"stripe_customer_id\":\"cus_isa\"}}}");
+	fx_referral(&F, "r-hi", "bh", "hala", "isa");
+	cr_assert_eq(fx_ok(&F, "{\"id\":\"c-hi\",\"type\":\"conversion\",\"data\":{\"id\":\"c-hi\",\"participant\":"
+			       "\"isa\",\"amount\":50000,\"currency\":\"BHD\"}}"),
+		     2);
+	json_decref(fx_worker(&F, T0 + 1000));
+	json_t *r = fx_rewards(&F, "failed", "hala");
+	cr_assert_eq(json_array_size(r), 1, "%s", first_field(NULL, "status"));
+	json_t *x = json_array_get(r, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(x, "reason")), "permanent_error");
+	const char *err = json_string_value(json_object_get(x, "last_error"));
+	cr_assert_not_null(strstr(err, "1.505 BHD cannot be sent exactly"), "%s", err);
+	json_decref(r);
+	r = fx_rewards(&F, "fulfilled", "isa");
+	cr_assert_eq(json_array_size(r), 1, "1.500 BHD is sent as 1500");
+	json_decref(r);
+	json_t *s = fake_call(&P, "GET", "/_stats", NULL);
+	cr_assert_eq(json_integer_value(json_object_get(s, "requests")), 1, "the refused reward was never sent");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "effects"), "balance_transaction")), 1);
+	json_decref(s);
 }

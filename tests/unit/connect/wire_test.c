@@ -292,6 +292,61 @@ Test(wire, stripe_existing_coupon_without_promotion_code)
 	wire_release(&w);
 }
 
+/* The body of a Stripe credit of `amount` minor units (ISO 4217, as fulfill keeps
+ * money) of `currency` contains `want`, or, when want is NULL, the connector refuses
+ * the reward before sending anything and says why (`why`). */
+static void expect_stripe_credit(const char *currency, int64_t amount, const char *want, const char *why)
+{
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}", CONNECTOR_ISSUE);
+	snprintf(w.c.r.currency, sizeof(w.c.r.currency), "%s", currency);
+	w.c.r.amount = amount;
+	if (want) {
+		wire_request(&w);
+		cr_assert_not_null(strstr(w.c.http.body, want), "%s %lld: %s", currency, (long long)amount, w.c.http.body);
+	} else {
+		cr_assert_eq(w.c.ops->request(&w.c), CONNECTOR_FAILED, "%s %lld was sent", currency, (long long)amount);
+		cr_assert_null(w.c.http.url, "nothing is sent");
+		cr_assert_not_null(strstr(w.c.diag.message, why), "%s", w.c.diag.message);
+		cr_assert_not_null(strstr(w.c.diag.message, "does not round"), "%s", w.c.diag.message);
+	}
+	wire_release(&w);
+}
+
+/* Stripe's minor units are ISO 4217's except where Stripe's currency docs say
+ * otherwise: ISK is two-decimal at Stripe, MGA zero-decimal; BHD, JOD, KWD, OMR and TND
+ * amounts must end in 0. An amount Stripe cannot carry exactly is refused, never
+ * rounded. */
+Test(wire, stripe_amounts_are_in_stripes_minor_units)
+{
+	expect_stripe_credit("USD", 1500, "amount=-1500&currency=usd&", NULL);
+	expect_stripe_credit("JPY", 1500, "amount=-1500&currency=jpy&", NULL);
+	expect_stripe_credit("KRW", 20000, "amount=-20000&currency=krw&", NULL);
+	expect_stripe_credit("ISK", 500, "amount=-50000&currency=isk&", NULL);
+	expect_stripe_credit("MGA", 150000, "amount=-1500&currency=mga&", NULL);
+	expect_stripe_credit("BHD", 1500, "amount=-1500&currency=bhd&", NULL);
+	expect_stripe_credit("TND", 20, "amount=-20&currency=tnd&", NULL);
+	expect_stripe_credit("BHD", 1505, NULL, "1.505 BHD");
+	expect_stripe_credit("KWD", 1, NULL, "0.001 KWD");
+	expect_stripe_credit("JOD", 999, NULL, "JOD amounts in steps of 0.010");
+	expect_stripe_credit("OMR", 12345, NULL, "12.345 OMR");
+	expect_stripe_credit("MGA", 150050, NULL, "1500.50 MGA");
+
+	/* a reversal takes the same road */
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}", CONNECTOR_REVERSE);
+	snprintf(w.c.r.currency, sizeof(w.c.r.currency), "ISK");
+	w.c.amount = 700;
+	wire_request(&w);
+	cr_assert_not_null(strstr(w.c.http.body, "amount=70000&currency=isk&"), "%s", w.c.http.body);
+	wire_release(&w);
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}", CONNECTOR_REVERSE);
+	snprintf(w.c.r.currency, sizeof(w.c.r.currency), "KWD");
+	w.c.amount = 1505;
+	cr_assert_eq(w.c.ops->request(&w.c), CONNECTOR_FAILED);
+	wire_release(&w);
+}
+
 /* Stripe-Should-Retry overrides the status code: "true" retries a 400, "false" ends a
  * 429 (nothing done: a definite refusal) or a 500 (which may follow an executed
  * request: the outcome stays unknown). Retry-After still floors the wait. */
@@ -383,4 +438,41 @@ Test(wire, recurly_refused_redemption_without_one_fails)
 			   w.c.diag.message);
 	cr_assert_not(w.c.maybe_paid);
 	wire_release(&w);
+}
+
+/* Braintree and Recurly take decimal amounts: whole numbers for zero-decimal currencies
+ * (JPY 1500, not 15.00), three decimals where ISO has them at Braintree; Recurly allows
+ * at most two, so a third that is not 0 is refused instead of rounded. */
+Test(wire, decimal_amounts_for_zero_and_three_decimal_currencies)
+{
+	static const struct {
+		const char *type, *currency;
+		int64_t amount;
+		const char *want;
+	} cases[] = {
+	    {"braintree", "USD", 1500, "<amount>15.00</amount>"}, {"braintree", "JPY", 1500, "<amount>1500</amount>"},
+	    {"braintree", "BHD", 1505, "<amount>1.505</amount>"}, {"recurly", "USD", 1500, "\"unit_amount\":15.00,"},
+	    {"recurly", "JPY", 1500, "\"unit_amount\":1500,"},     {"recurly", "KWD", 1500, "\"unit_amount\":1.500,"},
+	    {"recurly", "KWD", 1505, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wire w;
+		bool bt = !strcmp(cases[i].type, "braintree");
+		wire_init(&w, cases[i].type,
+			  bt ? "{\"merchant_id\":\"m1\",\"public_key\":\"p\",\"private_key\":\"s\",\"discount_id\":\"d\"}"
+			     : "{\"api_key\":\"rk_1\"}",
+			  bt ? "{\"braintree_subscription_id\":\"sub_1\"}" : "{\"recurly_account_code\":\"kim1\"}",
+			  CONNECTOR_ISSUE);
+		snprintf(w.c.r.currency, sizeof(w.c.r.currency), "%s", cases[i].currency);
+		w.c.r.amount = cases[i].amount;
+		if (cases[i].want) {
+			wire_request(&w);
+			cr_assert_not_null(strstr(w.c.http.body, cases[i].want), "%s %s: %s", cases[i].type,
+					   cases[i].currency, w.c.http.body);
+		} else {
+			cr_assert_eq(w.c.ops->request(&w.c), CONNECTOR_FAILED);
+			cr_assert_not_null(strstr(w.c.diag.message, "1.505 KWD"), "%s", w.c.diag.message);
+		}
+		wire_release(&w);
+	}
 }
