@@ -179,19 +179,32 @@ struct who {
 static void who_load(struct engine *e, const char *id, bool domain, struct who *w)
 {
 	memset(w, 0, sizeof(*w));
-	struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_ROW);
-	store_bind_text(st, 1, id);
-	if (store_step(st) != 1) {
-		w->devices = json_array();
-		w->ips = json_array();
-		return;
+	const char *sealed = NULL;
+	/* the conversion's evaluation has just read the participant's context: the row
+	 * comes with it (a referrer's, often from an earlier transaction's cache) */
+	json_t *row = store_depth(e->st) > 0 ? participant_cached_row(e, id) : NULL;
+	if (row) {
+		w->found = true;
+		w->blocked = !strcmp(json_string_value(json_array_get(row, 1)), "blocked");
+		copy_str(w->email_hash, sizeof(w->email_hash), json_string_value(json_array_get(row, 0)));
+		w->devices = json_incref(json_array_get(row, 2));
+		w->ips = json_incref(json_array_get(row, 3));
+		sealed = domain ? json_string_value(json_array_get(row, 4)) : NULL;
+	} else {
+		struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_ROW);
+		store_bind_text(st, 1, id);
+		if (store_step(st) != 1) {
+			w->devices = json_array();
+			w->ips = json_array();
+			return;
+		}
+		w->found = true;
+		w->blocked = !strcmp(store_col_text(st, 5) ? store_col_text(st, 5) : "", "blocked");
+		copy_str(w->email_hash, sizeof(w->email_hash), store_col_text(st, 1));
+		w->devices = json_from_text(store_col_text(st, 8), "[]");
+		w->ips = json_from_text(store_col_text(st, 9), "[]");
+		sealed = domain ? store_col_text(st, 0) : NULL;
 	}
-	w->found = true;
-	w->blocked = !strcmp(store_col_text(st, 5) ? store_col_text(st, 5) : "", "blocked");
-	copy_str(w->email_hash, sizeof(w->email_hash), store_col_text(st, 1));
-	w->devices = json_from_text(store_col_text(st, 8), "[]");
-	w->ips = json_from_text(store_col_text(st, 9), "[]");
-	const char *sealed = domain ? store_col_text(st, 0) : NULL;
 	if (sealed) {
 		char *email = core_unseal(e, sealed);
 		const char *at = email ? strrchr(email, '@') : NULL;

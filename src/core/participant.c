@@ -56,10 +56,23 @@ void participant_email_hash(struct engine *e, const char *email, char out[65])
 	email_hash_with(e->cfg.master_key, email, out);
 }
 
+/* The cache holds [context, fraud row] per id (load_context()). */
+static json_t *cached_entry(struct engine *e, const char *id)
+{
+	return core_tx_cached(e, e->participants_gen) ? json_object_get(e->participants, id) : NULL;
+}
+
 /* The cached context of `id` in this transaction, or NULL. Borrowed. */
 static json_t *cached_context(struct engine *e, const char *id)
 {
-	return core_tx_cached(e, e->participants_gen) ? json_object_get(e->participants, id) : NULL;
+	json_t *v = cached_entry(e, id);
+	return v ? json_array_get(v, 0) : NULL;
+}
+
+json_t *participant_cached_row(struct engine *e, const char *id)
+{
+	json_t *v = cached_entry(e, id);
+	return v ? json_array_get(v, 1) : NULL;
 }
 
 static json_t *load_context(struct engine *e, const char *id);
@@ -349,7 +362,18 @@ static json_t *load_context(struct engine *e, const char *id)
 			e->participants = json_object();
 			e->participants_gen = e->tx_gen;
 		}
-		json_object_set(e->participants, id, o);
+		/* beside it what the fraud checks read of the same row (participant_cached_row()),
+		 * so that they need not read it again */
+		json_t *row = json_array();
+		json_array_append_new(row, store_col_null(st, 1) ? json_null() : json_string(store_col_text(st, 1)));
+		json_array_append_new(row, json_string(store_col_text(st, 5)));
+		json_array_append_new(row, json_from_text(store_col_text(st, 8), "[]"));
+		json_array_append_new(row, json_from_text(store_col_text(st, 9), "[]"));
+		json_array_append_new(row, store_col_null(st, 0) ? json_null() : json_string(store_col_text(st, 0)));
+		json_t *entry = json_array();
+		json_array_append(entry, o);
+		json_array_append_new(entry, row);
+		json_object_set_new(e->participants, id, entry);
 	}
 	return o;
 }
