@@ -3,7 +3,8 @@
  * prior conversions over the whole mailbox (live and simulated), the mailbox queries'
  * plans on PostgreSQL, velocity per program (and the index that serves it), domain
  * blocklist entries over subdomains, and migration 12's clean-up of domain entries
- * saved with dots around them.
+ * saved with dots around them, and that the reward-time checks see participant changes
+ * made since their rows were cached.
  */
 #include <sqlite3.h>
 
@@ -346,4 +347,55 @@ Test(fraud_match, migration_12_normalizes_old_domain_entries)
 	json_t *out = NULL;
 	cr_assert_eq(engine_blocklist_delete(F.e, &F.cli, "domain", "legacy.test", &out, &d), FF_OK, "%s", d.message);
 	json_decref(out);
+}
+
+/* The reward-time checks read the participants' rows from the transaction's context
+ * cache (participant_cached_row()): a change to a participant, in the same chunk of
+ * events or in an earlier transaction whose cache the next one keeps, is seen. */
+Test(fraud_match, reward_time_checks_see_changes_made_since_the_cache_was_filled)
+{
+	fx_program(&F, "{\"id\":\"p\",\"name\":\"P\",\"currency\":\"USD\",\"fraud\":{\"self_referral\":\"review\"},"
+		       "\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1000},"
+		       "{\"to\":\"referred\",\"type\":\"credit\",\"amount\":500}]}");
+	person("ann", "ann@example.com");
+	person("cid", "cid@example.com");
+	person("dan", "dan@example.com");
+	person("eve", "eve@example.com");
+	const char *sig;
+	cr_assert_str_eq(refer("p", "r1", "ann", "cid", &sig, NULL), "pending");
+	cr_assert_str_eq(refer("p", "r2", "ann", "dan", &sig, NULL), "pending");
+	cr_assert_str_eq(refer("p", "r3", "ann", "eve", &sig, NULL), "pending");
+
+	/* one chunk: cid buys (ann's and cid's rows are cached), dan takes ann's device,
+	 * dan buys */
+	char l1[300], l2[300], l3[300];
+	snprintf(l1, sizeof(l1),
+		 "{\"id\":\"c-o1\",\"type\":\"conversion\",\"data\":{\"id\":\"o1\",\"participant\":\"cid\","
+		 "\"amount\":100,\"currency\":\"USD\"}}");
+	snprintf(l2, sizeof(l2),
+		 "{\"id\":\"p-ann-2\",\"type\":\"participant\",\"data\":{\"id\":\"ann\",\"device_id\":\"dev-1\"}}");
+	snprintf(l3, sizeof(l3),
+		 "{\"id\":\"p-dan-2\",\"type\":\"participant\",\"data\":{\"id\":\"dan\",\"device_id\":\"dev-1\"}}");
+	char l4[300];
+	snprintf(l4, sizeof(l4),
+		 "{\"id\":\"c-o2\",\"type\":\"conversion\",\"data\":{\"id\":\"o2\",\"participant\":\"dan\","
+		 "\"amount\":100,\"currency\":\"USD\"}}");
+	struct ingest_item items[4] = {{.text = l1, .len = strlen(l1)},
+				       {.text = l2, .len = strlen(l2)},
+				       {.text = l3, .len = strlen(l3)},
+				       {.text = l4, .len = strlen(l4)}};
+	struct ff_diag d;
+	cr_assert_eq(engine_ingest(F.e, &F.cli, items, 4, &d), FF_OK, "%s", d.message);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(items[i].err, FF_OK, "line %d: %s", i + 1, items[i].diag.message);
+		json_decref(items[i].result);
+	}
+	cr_assert_eq(fx_count_status(&F, "approved"), 2, "cid's conversion pays");
+	cr_assert_eq(fx_count_status(&F, "review"), 2, "dan shares ann's device since this chunk");
+
+	/* a later transaction keeps the cache (nobody else wrote): eve takes ann's device in
+	 * one, buys in the next */
+	fx_ok(&F, "{\"id\":\"p-eve-2\",\"type\":\"participant\",\"data\":{\"id\":\"eve\",\"device_id\":\"dev-1\"}}");
+	cr_assert_eq(fx_conversion(&F, "o3", "eve", 100), 2);
+	cr_assert_eq(fx_count_status(&F, "review"), 4);
 }
