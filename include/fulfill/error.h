@@ -29,6 +29,7 @@ enum ff_err {
 	FF_E_IDEM_IN_USE,          /* 409 idempotency_key_in_use */
 	FF_E_INSUFFICIENT_BALANCE, /* 409 insufficient_balance */
 	FF_E_VERSION_NOT_APPROVED, /* 409 version_not_approved */
+	FF_E_PARTICIPANT_BLOCKED,  /* 409 participant_blocked: no money moves to a blocked participant */
 	FF_E_CONFLICT,             /* 409 conflict */
 	FF_E_TOO_LARGE,            /* 413 too_large */
 	FF_E_MEDIA_TYPE,           /* 415 unsupported_media_type */

@@ -251,7 +251,8 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct request *req, 
  * failure of the server (5xx) store nothing: a retry runs again. */
 static bool outcome_error(enum ff_err err)
 {
-	return err == FF_E_INVALID_TRANSITION || err == FF_E_INSUFFICIENT_BALANCE || err == FF_E_VERSION_NOT_APPROVED;
+	return err == FF_E_INVALID_TRANSITION || err == FF_E_INSUFFICIENT_BALANCE || err == FF_E_VERSION_NOT_APPROVED ||
+	       err == FF_E_PARTICIPANT_BLOCKED;
 }
 
 /* Store `err` as the key's answer, in a transaction of its own (the effect's rolled
