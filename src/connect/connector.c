@@ -393,8 +393,20 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 			continue;
 		if (!issuing && r.has_next_attempt && r.next_attempt_at > now)
 			continue;
+		/* the participant as the provider will see it, read with the claim: a reward
+		 * of a participant blocked since it was approved is held for review instead
+		 * (block.c); an issuing one is at the provider already and finishes */
+		json_t *who = participant_json(e, r.participant);
+		const char *status = json_string_value(json_object_get(who, "status"));
+		if (!issuing && status && !strcmp(status, "blocked")) {
+			json_decref(who);
+			if ((err = reward_hold_blocked(e, &r, actor, d)))
+				break;
+			continue;
+		}
 		const struct connector_conf *conf = conf_get(e, cc, r.connector);
 		if (!conf) {
+			json_decref(who);
 			if (!issuing && hold(e, &r, "connector_unavailable", now + HOLD_MS, d) == CONNECTOR_FATAL) {
 				err = FF_E_STORE;
 				break;
@@ -402,6 +414,7 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 			continue;
 		}
 		if (conf->open_until > now) {
+			json_decref(who);
 			/* breaker open: wait, do not call */
 			if (issuing) {
 				r.next_attempt_at = conf->open_until;
@@ -441,13 +454,12 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 		if (!err)
 			err = attempt_set(e, r.id, c->attempt_id, d);
 		if (err) {
+			json_decref(who);
 			free(c);
 			break;
 		}
 		c->r = r;
-		c->participant = participant_json(e, r.participant);
-		if (!c->participant)
-			c->participant = json_object();
+		c->participant = who ? who : json_object();
 		(*calls)[(*ncalls)++] = c;
 	}
 	json_decref(ids);

@@ -304,6 +304,15 @@ enum ff_err engine_batch_create(struct engine *e, const struct actor *a, const s
 		err = core_store_fail(e, d, "batch insert");
 		goto end;
 	}
+	/* rewards of blocked participants are held for review, not batched (block.c); the
+	 * candidates below leave them out as well */
+	st = store_query(e->st, Q_BATCH_BLOCKED_CANDIDATES);
+	store_bind_text(st, 1, connector);
+	store_bind_text(st, 2, fulfiller);
+	store_bind_text(st, 3, p->currency);
+	store_bind_int_or_null(st, 4, p->until, p->until == 0);
+	if ((err = rewards_hold_blocked_of(e, st, a->label, NULL, d)))
+		goto end;
 	/* set-based: the matching rewards a range of seq at a time (one UPDATE each), then
 	 * their history rows (one INSERT ... SELECT each) */
 	st = store_query(e->st, Q_BATCH_CANDIDATE_SEQS);
@@ -594,7 +603,14 @@ enum ff_err engine_batch_fulfill(struct engine *e, const struct actor *a, const 
 	int64_t now = fftime_now();
 	char why[300];
 	snprintf(why, sizeof(why), "batch %s fulfilled: %s", id, reference);
-	struct store_stmt *st = store_query(e->st, Q_BATCH_SEQS);
+	/* a reward of a participant blocked meanwhile is not paid: it leaves the batch for
+	 * review (block.c), and the batch is fulfilled without it */
+	struct store_stmt *st = store_query(e->st, Q_BATCH_BLOCKED_MEMBERS);
+	store_bind_text(st, 1, id);
+	int64_t withheld = 0;
+	if ((err = rewards_hold_blocked_of(e, st, a->label, &withheld, d)))
+		goto end;
+	st = store_query(e->st, Q_BATCH_SEQS);
 	store_bind_text(st, 1, id);
 	int64_t *chunks = NULL;
 	size_t nchunks = 0;
@@ -616,6 +632,8 @@ enum ff_err engine_batch_fulfill(struct engine *e, const struct actor *a, const 
 		goto end;
 	json_t *detail = json_pack("{s:s, s:s, s:s, s:I}", "from", b.status, "to", "fulfilled", "reference", reference,
 				   "rewards_fulfilled", (json_int_t)n);
+	if (withheld)
+		json_object_set_new(detail, "rewards_held_participant_blocked", json_integer(withheld));
 	err = audit_append(e, a->label, "batch.fulfilled", id, detail, d);
 	json_decref(detail);
 	if (!err) /* refunds that came while the batch was being paid apply now: reversals */

@@ -301,6 +301,22 @@ enum batch_hold { BATCH_NONE, BATCH_OPEN, BATCH_LOCKED };
 enum batch_hold batch_hold_of(struct engine *e, const struct reward *r);
 enum ff_err batch_release_reward(struct engine *e, struct reward *r, struct ff_diag *d);
 
+/* Blocked participants (block.c, docs/fraud.md): no money moves to them. */
+#define REWARD_REASON_BLOCKED "review:participant_blocked"
+/* Whether participant `id` has status blocked (one read, in the caller's transaction). */
+bool participant_blocked(struct engine *e, const char *id);
+/* Hold reward r (pending or approved, its participant blocked) for review with reason
+ * REWARD_REASON_BLOCKED; it leaves any batch not yet fulfilled. */
+enum ff_err reward_hold_blocked(struct engine *e, struct reward *r, const char *actor, struct ff_diag *d);
+/* Participant `id` was just blocked: hold every reward of it not yet delivered
+ * (reward_hold_blocked); *out_held counts them. Inside the caller's transaction. */
+enum ff_err participant_hold_rewards(struct engine *e, const char *id, const char *actor, int64_t *out_held,
+				     struct ff_diag *d);
+/* Hold each reward whose id is the first column of the rows of `st` (bound, not yet
+ * stepped); *out_held (may be NULL) counts them. */
+enum ff_err rewards_hold_blocked_of(struct engine *e, struct store_stmt *st, const char *actor, int64_t *out_held,
+				    struct ff_diag *d);
+
 /* Rewards */
 bool reward_status_valid(const char *s);
 /* a reason GET /v1/rewards?reason= accepts (SPEC.md section 4) */

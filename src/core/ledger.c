@@ -334,6 +334,11 @@ static enum ff_err redeem(struct engine *e, const struct actor *a, const char *i
 	if (err)
 		return err;
 	int64_t now = fftime_now();
+	if (participant_blocked(e, id)) { /* no money moves to it (block.c) */
+		err = ff_fail(d, FF_E_PARTICIPANT_BLOCKED, NULL,
+			      "participant %s is blocked: its balance cannot be redeemed until it is unblocked", id);
+		goto end;
+	}
 	int64_t bal = balance_locked(e, id, currency);
 	if (bal < amount) {
 		err = ff_fail(d, FF_E_INSUFFICIENT_BALANCE, "amount", "balance %lld %s is less than %lld",

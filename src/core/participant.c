@@ -189,6 +189,10 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 		copy_str(country, sizeof(country), in->country);
 	if (in->currency)
 		copy_str(currency, sizeof(currency), in->currency);
+	/* becoming blocked holds its rewards for review below (block.c): read from the row
+	 * read anyway, so other upserts pay nothing for it */
+	bool blocks = in->status && !strcmp(in->status, "blocked") && strcmp(status, "blocked");
+	bool status_changed = exists && in->status && strcmp(in->status, status);
 	if (in->status)
 		copy_str(status, sizeof(status), in->status);
 	bool was_none = !strcmp(tax_form, "none");
@@ -245,6 +249,9 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 	free(devices);
 	free(ips);
 	participant_cache_drop(e, in->id);
+	int64_t held = 0;
+	if (!err && blocks && exists)
+		err = participant_hold_rewards(e, in->id, actor, &held, d);
 	if (!err) {
 		/* the audit detail names fields, never PII values */
 		json_t *fields = json_array();
@@ -255,6 +262,10 @@ enum ff_err participant_upsert(struct engine *e, const struct participant_in *in
 		if (in->status)
 			json_array_append_new(fields, json_string("status"));
 		json_t *detail = json_pack("{s:b, s:o}", "created", !exists, "fields", fields);
+		if (status_changed) /* blocked or unblocked, by whom: the record's actor */
+			json_object_set_new(detail, "status", json_string(status));
+		if (blocks)
+			json_object_set_new(detail, "rewards_held", json_integer(held));
 		err = audit_append(e, actor, exists ? "participant.updated" : "participant.created", in->id, detail, d);
 		json_decref(detail);
 	}

@@ -25,6 +25,7 @@ static const struct {
 	{"pending", "approved"},    {"pending", "cancelled"},	{"approved", "issuing"},
 	{"approved", "fulfilled"},  {"approved", "cancelled"},	{"approved", "expired"},
 	{"approved", "pending"},    {"approved", "failed"} /* in-transaction connectors */,
+	{"pending", "review"},	    {"approved", "review"} /* its participant was blocked (block.c) */,
 	{"issuing", "fulfilled"},	{"issuing", "approved"},
 	{"issuing", "failed"},	    {"failed", "approved"},	{"failed", "cancelled"},
 	{"failed", "pending"} /* a retry held for a tax form */,
@@ -341,7 +342,7 @@ enum ff_err engine_reward_text(struct engine *e, const struct actor *a, const ch
 	if (rc == 0 || !in_scope(a, &r))
 		return core_done(e, ff_fail(d, FF_E_NOT_FOUND, NULL, "no reward %s", id));
 	redact_reward(a, &r);
-	enum { H = 35 }; /* the history's columns follow the reward's */
+	enum { H = REWARD_NCOLS }; /* the history's columns follow the reward's */
 	struct jsonw w;
 	jsonw_init(&w, out);
 	jsonw_object_open(&w, NULL);
@@ -566,6 +567,13 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
 	int64_t now = fftime_now();
 	const char *to = NULL, *why = reason;
 	char buf[160];
+	/* no money moves to a blocked participant: unblock it first (block.c) */
+	if ((act == REWARD_APPROVE || act == REWARD_RETRY) && participant_blocked(e, r.participant)) {
+		err = ff_fail(d, FF_E_PARTICIPANT_BLOCKED, NULL,
+			      "participant %s is blocked: its rewards are not paid until it is unblocked",
+			      r.participant);
+		goto end;
+	}
 	switch (act) {
 	case REWARD_APPROVE:
 		if (strcmp(r.status, "review")) {
@@ -583,6 +591,14 @@ enum ff_err engine_reward_action(struct engine *e, const struct actor *a, const 
 	case REWARD_REJECT:
 		if (strcmp(r.status, "review")) {
 			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL, "reward %s is %s, not in review", id, r.status);
+			goto end;
+		}
+		if (reward_outcome_unknown(&r)) { /* held for review when its participant was blocked */
+			err = ff_fail(d, FF_E_INVALID_TRANSITION, NULL,
+				      "reward %s: the last call to connector %s got no answer, so the provider may "
+				      "have paid it; approve it once its participant is unblocked, and its retry "
+				      "(with the same idempotency key) settles that",
+				      id, r.connector);
 			goto end;
 		}
 		to = "cancelled";

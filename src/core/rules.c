@@ -756,9 +756,14 @@ enum ff_err rules_apply(struct engine *e, const struct rule_input *in, json_t *o
 		copy_str(r.signals, sizeof(r.signals), sigtext);
 		free(sigtext);
 		json_decref(mine);
+		/* a blocked recipient is not paid whatever the program's blocklist action (block.c) */
+		const char *to_status = json_string_value(
+			json_object_get(json_object_get(in->ctx, s->to_referrer ? "referrer" : "referred"), "status"));
 		if (fraud_review) {
 			snprintf(review_buf, sizeof(review_buf), "review:%s", fraud_review);
 			review = review_buf;
+		} else if (to_status && !strcmp(to_status, "blocked")) {
+			review = REWARD_REASON_BLOCKED;
 		} else if (review) {
 			/* payout threshold set above */
 		} else if (anomaly)

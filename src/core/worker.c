@@ -20,16 +20,22 @@
 /* Up to CHUNK rewards selected by `q` (bound with now; REWARD_COLS), claimed for this
  * transaction: on PostgreSQL the rows are locked (SKIP LOCKED: another worker takes
  * other rewards) and read as they are now, on SQLite the write transaction excludes
- * other writers. Returns how many; -1 when the query failed. */
-static int claim(struct engine *e, enum store_query q, int64_t now, struct reward *out)
+ * other writers. With `blocked` (not NULL), the query has one more column, 1 when the
+ * reward's participant is blocked, read into blocked[]. Returns how many; -1 when the
+ * query failed. */
+static int claim(struct engine *e, enum store_query q, int64_t now, struct reward *out, bool *blocked)
 {
 	struct store_stmt *st = store_query(e->st, q);
 	store_bind_int(st, 1, now);
 	store_bind_int(st, 2, CHUNK);
 	int n = 0, rc;
-	while ((rc = store_step(st)) == 1)
-		if (n < CHUNK)
-			reward_from_row(st, &out[n++]);
+	while ((rc = store_step(st)) == 1) {
+		if (n == CHUNK)
+			continue;
+		if (blocked)
+			blocked[n] = store_col_int(st, REWARD_NCOLS) != 0;
+		reward_from_row(st, &out[n++]);
+	}
 	return rc < 0 ? -1 : n;
 }
 
@@ -55,6 +61,9 @@ struct chunk_work {
 	enum ff_err (*step)(struct engine *e, struct reward *r, const char *actor, int64_t now, int64_t *counts,
 			    bool *out_done, struct ff_diag *d);
 	bool ledger; /* the steps read and change participants' balances */
+	/* the claim reads whether each reward's participant is blocked: such a reward is
+	 * held for review (block.c) instead of the step */
+	bool hold_blocked;
 };
 
 /* Run `w` over every due reward, CHUNK per transaction, until a chunk comes back short
@@ -64,6 +73,7 @@ static enum ff_err run_chunks(struct engine *e, const struct chunk_work *w, cons
 			      int64_t *counts, size_t ncounts, struct ff_diag *d)
 {
 	struct reward *rows = ff_malloc(CHUNK * sizeof(*rows));
+	bool blocked[CHUNK];
 	enum ff_err result = FF_OK;
 	for (int tries = 0;;) {
 		int64_t chunk[4] = {0};
@@ -76,7 +86,7 @@ static enum ff_err run_chunks(struct engine *e, const struct chunk_work *w, cons
 		/* audit records and balance changes are written at the end of the chunk: the
 		 * chain lock and the shared balance rows are held only for that */
 		core_defer(e);
-		int n = claim(e, w->claim, now, rows);
+		int n = claim(e, w->claim, now, rows, w->hold_blocked ? blocked : NULL);
 		if (n < 0)
 			err = core_store_fail(e, d, "claim");
 		else if (w->ledger)
@@ -86,7 +96,11 @@ static enum ff_err run_chunks(struct engine *e, const struct chunk_work *w, cons
 			if (w->expect && strcmp(r->status, w->expect))
 				continue; /* another worker got there first */
 			bool did = false;
-			if ((err = w->step(e, r, actor, now, chunk, &did, d)))
+			if (w->hold_blocked && blocked[i]) /* blocked since it was approved: not paid */
+				did = !(err = reward_hold_blocked(e, r, actor, d));
+			else
+				err = w->step(e, r, actor, now, chunk, &did, d);
+			if (err)
 				break;
 			done += did;
 		}
@@ -125,7 +139,7 @@ static enum ff_err release_one(struct engine *e, struct reward *r, const char *a
 
 static enum ff_err release(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
-	static const struct chunk_work w = {Q_WORKER_RELEASABLE, "pending", release_one, false};
+	static const struct chunk_work w = {Q_WORKER_RELEASABLE, "pending", release_one, false, false};
 	enum ff_err err = run_chunks(e, &w, actor, now, count, 1, d);
 	if (err)
 		return err;
@@ -156,7 +170,7 @@ static enum ff_err fulfil_one(struct engine *e, struct reward *r, const char *ac
 static enum ff_err fulfil(struct engine *e, const char *actor, int64_t now, int64_t *ok, int64_t *failed,
 			  struct ff_diag *d)
 {
-	static const struct chunk_work w = {Q_WORKER_FULFILLABLE, "approved", fulfil_one, true};
+	static const struct chunk_work w = {Q_WORKER_FULFILLABLE, "approved", fulfil_one, true, true};
 	int64_t counts[2] = {0, 0};
 	enum ff_err err = run_chunks(e, &w, actor, now, counts, 2, d);
 	*ok += counts[0];
@@ -195,7 +209,7 @@ static enum ff_err expire_one(struct engine *e, struct reward *r, const char *ac
 
 static enum ff_err expire(struct engine *e, const char *actor, int64_t now, int64_t *count, struct ff_diag *d)
 {
-	static const struct chunk_work w = {Q_WORKER_EXPIRABLE, NULL, expire_one, true};
+	static const struct chunk_work w = {Q_WORKER_EXPIRABLE, NULL, expire_one, true, false};
 	return run_chunks(e, &w, actor, now, count, 1, d);
 }
 
