@@ -213,7 +213,8 @@ static const struct command_def commands[] = {
     {{"redeem", "PARTICIPANT AMOUNT CURRENCY", "debit a participant's credit balance",
       "AMOUNT is a decimal amount in the currency's main unit (20 or 20.00 is $20.00 for "
       "USD; 1500 is 1500 yen for JPY). Consumes the soonest-expiring credit first; fails "
-      "with insufficient_balance when the balance is short.",
+      "with insufficient_balance when the balance is short, with participant_blocked when the "
+      "participant is blocked.",
       NO_OPTS, 3, 3, cli_cmd_redeem},
      NEED_ENGINE},
     {{"report participants", "[--csv]", "per participant: referrals, rewards, amounts", NULL,
