@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fulfill/buf.h"
+#include "fulfill/log.h"
 #include "store/store_int.h"
 
 enum ff_err store_open(const char *url, struct store **out, struct ff_diag *d)
@@ -187,6 +188,11 @@ enum ff_err store_newer_schema(int found, int known, struct ff_diag *d)
 		       "the database's schema is version %d, newer than this fulfill's (%d): a newer fulfill "
 		       "migrated it; run that version (or restore a backup taken before the upgrade)",
 		       found, known);
+}
+
+void store_note_migration_wait(const char *db)
+{
+	log_msg("warn", "waiting for another process's migration of %s to finish", db);
 }
 
 char *store_expand_query(const char *sql, const char *lock)

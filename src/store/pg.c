@@ -249,12 +249,21 @@ static enum ff_err migrate(struct pg *p, struct ff_diag *d)
 	enum ff_err err = pg_exec(p, "BEGIN", d);
 	if (err)
 		return err;
+	/* another process that holds the lock is migrating (minutes, for a big database):
+	 * say so once, then wait for it - the lock has no timeout */
 	char lock[80];
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d)", LOCK_MIGRATE);
-	if ((err = pg_exec(p, lock, d)))
-		goto out;
+	snprintf(lock, sizeof(lock), "SELECT pg_try_advisory_xact_lock(%d)", LOCK_MIGRATE);
+	PGresult *res = PQexec(p->conn, lock);
+	bool taken = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!taken) {
+		store_note_migration_wait("the PostgreSQL database");
+		snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d)", LOCK_MIGRATE);
+		if ((err = pg_exec(p, lock, d)))
+			goto out;
+	}
 	int v = 0;
-	PGresult *res = PQexec(p->conn, "SELECT to_regclass('meta') IS NOT NULL");
+	res = PQexec(p->conn, "SELECT to_regclass('meta') IS NOT NULL");
 	bool has_meta = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	if (has_meta) {

@@ -6,7 +6,9 @@
  * are prepared on first use and cached per connection. Nested transactions map to
  * SAVEPOINTs; the outermost is BEGIN IMMEDIATE, so writers serialize at the start of a
  * transaction rather than failing at its first write. Migrations run at open inside one
- * IMMEDIATE transaction, so concurrent processes migrate once.
+ * IMMEDIATE transaction, so concurrent processes migrate once; a process that finds
+ * another one migrating waits for it (begin_migration) rather than failing after the
+ * busy timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -127,15 +129,52 @@ static enum ff_err wal_mode(struct lite *l, struct ff_diag *d)
 	}
 }
 
+/* The busy timeout of every statement: a writer waits this long for another's
+ * transaction before failing with "database is locked". */
+#define BUSY_MS 30000
+/* A migration's write lock: an ordinary transaction of another process ends well
+ * within NOTICE_MS; one that holds the lock longer is taken to be that process's own
+ * migration (a schema change of a big database can take minutes), which this one waits
+ * for, saying so once, up to MIGRATION_WAIT_MS. */
+#define MIGRATION_NOTICE_MS 2000
+#define MIGRATION_WAIT_MS (60 * 60 * 1000)
+
+static enum ff_err begin_migration(struct lite *l, struct ff_diag *d)
+{
+	sqlite3_busy_timeout(l->db, MIGRATION_NOTICE_MS);
+	enum ff_err err = exec_sql(l, "BEGIN IMMEDIATE", d);
+	if (err && l->last_rc == SQLITE_BUSY) {
+		store_note_migration_wait(l->path);
+		sqlite3_busy_timeout(l->db, MIGRATION_WAIT_MS);
+		err = exec_sql(l, "BEGIN IMMEDIATE", d);
+		if (err && l->last_rc == SQLITE_BUSY)
+			err = ff_fail(d, FF_E_STORE, "db",
+				      "%s: another process has held the database for more than %d minutes "
+				      "(a migration?); this one gave up waiting for it",
+				      l->path, MIGRATION_WAIT_MS / 60000);
+	}
+	sqlite3_busy_timeout(l->db, BUSY_MS);
+	return err;
+}
+
 static enum ff_err migrate(struct lite *l, struct ff_diag *d)
 {
-	enum ff_err err = exec_sql(l, "BEGIN IMMEDIATE", d);
-	if (err)
-		return err;
-	int v = read_version(l);
 	int n = 0;
 	while (store_migrations[n])
 		n++;
+	/* read first, without the write lock (WAL: a reader does not wait for a writer):
+	 * a database at this build's version opens even while another process writes it */
+	int v = read_version(l);
+	if (v > n)
+		return store_newer_schema(v, n, d);
+	if (v == n) {
+		l->base.schema_version = n;
+		return FF_OK;
+	}
+	enum ff_err err = begin_migration(l, d);
+	if (err)
+		return err;
+	v = read_version(l); /* again under the lock: another process may have migrated since */
 	if (v > n) {
 		err = store_newer_schema(v, n, d);
 		goto out;
@@ -649,7 +688,7 @@ enum ff_err store_sqlite_open(const char *path, struct store **out, struct ff_di
 			      l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
-	sqlite3_busy_timeout(l->db, 30000);
+	sqlite3_busy_timeout(l->db, BUSY_MS);
 	sqlite3_wal_hook(l->db, shared_wal_hook, l); /* replaces the automatic checkpoint */
 	if ((err = wal_mode(l, d)))
 		goto fail;

@@ -76,6 +76,9 @@ char *store_expand_query(const char *sql, const char *lock);
  * this build knows (`known`): a newer fulfill migrated it, and this one would read and
  * write it without the columns and meanings it now has. Nothing is changed. */
 enum ff_err store_newer_schema(int found, int known, struct ff_diag *d);
+/* Another process holds the migration lock (it is migrating the database, which may
+ * take minutes): say once on stderr (a warn log line) that this one waits for it. */
+void store_note_migration_wait(const char *db);
 /* Expand @SEQ@/@INT@ in a migration for a dialect; caller frees. */
 char *store_expand_dialect(const char *sql, const char *seq, const char *integer);
 

@@ -8,8 +8,10 @@ dump per backend; schema_v5.*.json is what that binary answered about it. Checke
 three processes starting at once migrate it once; every reward, balance and batch reads
 as the old binary had it, the audit chain verifies; the server and the worker carry on
 with it (new rewards, a refund, a batch paid and reconciled). A file not in WAL mode yet
-(a loaded dump, a `VACUUM INTO` copy) opens while another process writes it. And a database whose
-schema is NEWER than this binary is refused with a clear error and left untouched."""
+(a loaded dump, a `VACUUM INTO` copy) opens while another process writes it. A process that
+opens the database while another one migrates it waits for that migration (saying so once)
+instead of failing after the busy timeout. And a database whose schema is NEWER than this
+binary is refused with a clear error and left untouched."""
 import concurrent.futures
 import hashlib
 import json
@@ -18,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -162,6 +165,58 @@ class Upgrade(FulfillTest):
         self.assertEqual(proc.returncode, 0, err)
         self.assertIn(f"schema version {LATEST}", out)
         self.assertEqual(self.sql("PRAGMA journal_mode"), "wal")
+
+    def test_second_process_waits_for_another_process_migration(self):
+        """Another process is in the middle of a migration (the test holds the lock a
+        migration takes: SQLite's write lock, PostgreSQL's advisory lock, while the schema
+        is still at version 5): `fulfill migrate` says once that it waits for it, keeps
+        waiting (SQLite's busy timeout of 30 s no longer ends it with "database is
+        locked"), and migrates normally when the lock is let go. Synchronized on its
+        output and on the lock, not on time."""
+        self.load(5)
+        if PG:
+            holder = subprocess.Popen(["psql", self.env.db, "-qAt"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+            holder.stdin.write("SELECT pg_advisory_lock(7302001), 'held';\n")
+            holder.stdin.flush()
+            self.assertIn("held", holder.stdout.readline())
+
+            def release():
+                holder.stdin.write("SELECT pg_advisory_unlock(7302001);\n")
+                holder.stdin.close()
+                holder.wait(timeout=60)
+        else:
+            path = self.env.db[len("sqlite:"):]
+            con = sqlite3.connect(path, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("BEGIN IMMEDIATE")
+
+            def release():
+                con.execute("COMMIT")
+                con.close()
+        proc = subprocess.Popen([fulfilltest.BIN, "migrate"], env=self.env.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        lines, waiting = [], threading.Event()
+
+        def read():
+            for line in proc.stderr:
+                lines.append(line)
+                if "waiting for another process's migration" in line:
+                    waiting.set()
+            waiting.set()  # EOF: the process ended
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            waiting.wait(120)  # a guard against a hang, not a measure
+            self.assertTrue(any("waiting for another process's migration" in l for l in lines), lines)
+            self.assertIsNone(proc.poll(), "it waits while the lock is held")
+        finally:
+            release()
+        self.assertEqual(proc.wait(timeout=300), 0, lines)
+        reader.join(timeout=60)
+        self.assertIn(f"schema version {LATEST}", proc.stdout.read())
+        self.assertEqual(sum("waiting for another process's migration" in l for l in lines), 1, lines)
+        self.assertEqual(self.sql("SELECT value FROM meta WHERE key = 'schema_version'"), str(LATEST))
 
     def fingerprint(self):
         """What a refused open must not change: the SQLite files' bytes, or on PostgreSQL
