@@ -2,7 +2,8 @@
 """A local fake of the providers fulfill's connectors talk to, for tests and benchmarks.
 
 One HTTP server speaks the request and response shapes of:
-  Stripe      POST /v1/customers/{cus}/balance_transactions, POST /v1/coupons,
+  Stripe      POST /v1/customers/{cus}/balance_transactions, GET the same (the customer's,
+              newest first; limit 1-100, starting_after, has_more), POST /v1/coupons,
               POST /v1/promotion_codes, GET /v1/promotion_codes?coupon=,
               GET|POST /v1/promotion_codes/{id} (Bearer sk_ key, form-encoded; amount a
               non-zero integer, coupon percent_off in (0, 100] with duration
@@ -10,7 +11,9 @@ One HTTP server speaks the request and response shapes of:
               other parameters -> 400 idempotency_error, as Stripe answers)
   Tremendous  POST /api/v2/orders (external_id makes it idempotent; products or campaign_id
               needed), GET /api/v2/rewards/{id}
-  Recurly v3  POST /accounts/code-{a}/line_items, POST /coupons,
+  Recurly v3  POST /accounts/code-{a}/line_items, GET the same (the account's, newest first
+              unless order=asc; type, limit 1-200; has_more and "next", the next page's path
+              with a cursor), POST /coupons,
               POST /accounts/code-{a}/coupon_redemptions/active (coupon_id = the coupon's id),
               GET /coupons/code-{c}, GET /accounts/code-{a}/coupon_redemptions?ids=... or
               ?sort=created_at&begin_time=... (the account's redemptions, newest first)
@@ -37,7 +40,9 @@ Control (JSON): GET /_stats, POST /_mode {...}, POST /_reset. Mode keys:
                   has failed this many times already: retries end in a success for sure
   secret          whsec_... used to verify signatures on /hooks
   redeem          mark every promotion code / gift card as redeemed/claimed on status reads
-Stats: requests, effects (objects created, by kind), keys (distinct idempotency keys that
+  page_size       list pages hold at most this many objects, whatever the limit asked
+Stats: requests, methods (requests by HTTP method), effects (objects created, by kind),
+keys (distinct idempotency keys that
 created an object), duplicates (objects created twice for one key: must stay 0), hooks
 (received bodies with their webhook-id), bad_signatures.
 
@@ -60,7 +65,7 @@ LOCK = threading.Lock()
 
 def fresh_state():
     return {
-        "requests": 0, "keys": {}, "effects": {}, "duplicates": 0, "objects": {},
+        "requests": 0, "methods": {}, "keys": {}, "effects": {}, "duplicates": 0, "objects": {},
         "replays": {}, "hooks": [], "hook_ids": {}, "bad_signatures": 0, "orders": {},
         "coupons": {}, "discounts": {}, "mode": {}, "failures": {}, "redeemed": {},
     }
@@ -134,6 +139,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(method, path, raw)
         with LOCK:
             STATE["requests"] += 1
+            STATE["methods"][method] = STATE["methods"].get(method, 0) + 1
             mode = dict(STATE["mode"])
         if mode.get("delay_ms"):
             time.sleep(mode["delay_ms"] / 1000.0)
@@ -210,9 +216,27 @@ class Handler(BaseHTTPRequestHandler):
                 return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such customer"}}, J
             obj = {"id": new_id("cbtxn"), "object": "customer_balance_transaction", "customer": parts[2],
                    "amount": int(form.get("amount", 0)), "currency": form.get("currency"),
-                   "metadata": {"reward_id": form.get("metadata[reward_id]")}}
+                   "created": int(time.time()), "metadata": {"reward_id": form.get("metadata[reward_id]")}}
             self.effect("balance_transaction", key, obj)
             return 200, obj, J
+        if parts[:2] == ["v1", "customers"] and len(parts) == 4 and parts[3] == "balance_transactions" and method == "GET":
+            # the customer's balance transactions, newest first, a page after starting_after
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            limit = q.get("limit", ["10"])[0]
+            if not limit.isdigit() or not 1 <= int(limit) <= 100:
+                return invalid("limit", "limit must be an integer from 1 to 100")
+            with LOCK:
+                mode = STATE["mode"]
+                mine = [o for o in STATE["objects"].values()
+                        if o.get("object") == "customer_balance_transaction" and o["customer"] == parts[2]][::-1]
+            size = min(int(limit), mode.get("page_size") or 100)
+            if "starting_after" in q:
+                ids = [o["id"] for o in mine]
+                if q["starting_after"][0] not in ids:
+                    return 400, {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                           "param": "starting_after", "message": "No such object"}}, J
+                mine = mine[ids.index(q["starting_after"][0]) + 1:]
+            return 200, {"object": "list", "url": path, "has_more": len(mine) > size, "data": mine[:size]}, J
         if parts == ["v1", "coupons"] and method == "POST":
             if not 0 < float(form.get("percent_off", "0")) <= 100:
                 return invalid("percent_off", "percent_off must be above 0 and at most 100")
@@ -306,9 +330,29 @@ class Handler(BaseHTTPRequestHandler):
                     or ("credit_reason_code" in body and body["type"] != "credit")):
                 return 422, {"error": {"type": "validation", "message": "Invalid line item",
                                        "params": [{"param": "unit_amount", "message": "is invalid"}]}}, J
-            obj = dict(body, id=new_id("li"), account=parts[1])
+            obj = dict(body, id=new_id("li"), object="line_item", account=parts[1], created_at=now_iso())
             self.effect("line_item", key, obj)
             return 201, obj, J
+        if parts[:1] == ["accounts"] and len(parts) == 3 and parts[2] == "line_items" and method == "GET":
+            # list_account_line_items: newest first (order=asc: oldest), type filter; a page
+            # ends with has_more and "next", the path of the page after (a cursor in it)
+            q = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).items()}
+            limit = q.get("limit", "20")
+            if not limit.isdigit() or not 1 <= int(limit) <= 200:
+                return 400, {"error": {"type": "invalid_request", "message": "limit must be from 1 to 200"}}, J
+            with LOCK:
+                mode = STATE["mode"]
+                mine = [o for o in STATE["objects"].values() if o.get("object") == "line_item"
+                        and o["account"] == parts[1] and q.get("type") in (None, o.get("type"))]
+            if q.get("order", "desc") == "desc":
+                mine.reverse()
+            size = min(int(limit), mode.get("page_size") or 200)
+            at = int(q.get("cursor", "0"))
+            more = at + size < len(mine)
+            nxt = None
+            if more:
+                nxt = path + "?" + urllib.parse.urlencode(dict(q, cursor=str(at + size)))
+            return 200, {"object": "list", "has_more": more, "next": nxt, "data": mine[at:at + size]}, J
         if parts == ["coupons"] and method == "POST":
             body = json.loads(raw or b"{}")
             if (not body.get("code") or not body.get("name") or body.get("discount_type") != "percent"
