@@ -177,6 +177,49 @@ char *connector_url(const struct connector_conf *conf, const char *fmt, ...)
 	return ffbuf_detach(&b, NULL);
 }
 
+bool connector_lookup_due(const struct connector_call *c, const char **out_cursor)
+{
+	*out_cursor = json_string_value(json_object_get(c->state, "lookup_cursor"));
+	return c->op == CONNECTOR_ISSUE && reward_outcome_unknown(&c->r) &&
+	       !json_is_true(json_object_get(c->state, "lookup_done"));
+}
+
+enum connector_result connector_lookup_page(struct connector_call *c, const char *found, const char *next)
+{
+	if (found) {
+		copy_str(c->ref, sizeof(c->ref), found);
+		return CONNECTOR_OK;
+	}
+	if (!c->state)
+		c->state = json_object();
+	if (!next) { /* the whole list read: no credit of an earlier attempt, send it */
+		json_object_set_new(c->state, "lookup_done", json_true());
+		return CONNECTOR_CONTINUE;
+	}
+	int max = c->conf->lookup_max_pages > 0 ? c->conf->lookup_max_pages : CONNECTOR_LOOKUP_PAGES;
+	json_int_t pages = json_integer_value(json_object_get(c->state, "lookup_pages")) + 1;
+	if (pages >= max)
+		return ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL,
+			       "%s: nothing sent: an earlier attempt may have paid, and %d page(s) of the list "
+			       "did not show its credit (more follow): raise lookup_max_pages or look for %s at "
+			       "the provider",
+			       c->conf->type, max, c->r.id),
+		       CONNECTOR_HELD;
+	json_object_set_new(c->state, "lookup_pages", json_integer(pages));
+	json_object_set_new(c->state, "lookup_cursor", json_string(next));
+	return CONNECTOR_CONTINUE;
+}
+
+enum connector_result connector_lookup_failed(struct connector_call *c, enum connector_result res)
+{
+	char why[sizeof(c->diag.message)];
+	copy_str(why, sizeof(why), c->diag.message);
+	ff_fail(&c->diag, res == CONNECTOR_RETRY ? FF_E_UNAVAILABLE : FF_E_INVALID, NULL,
+		"nothing sent: looking for the credit of an earlier attempt (it may have paid) failed: %s", why);
+	c->maybe_paid = false; /* about the look-up, not about a payment */
+	return res == CONNECTOR_RETRY ? CONNECTOR_RETRY : CONNECTOR_HELD;
+}
+
 enum connector_result connector_http_classify(struct connector_call *c)
 {
 	struct http_call *h = &c->http;
@@ -239,7 +282,7 @@ void connector_calls_run(struct connector_call **calls, size_t n, int parallel, 
 				http_call_release(&c->http);
 				c->has_request = false;
 			}
-			if (c->step > 16) { /* a connector that never ends */
+			if (c->step > 16 + c->conf->lookup_max_pages) { /* a connector that never ends */
 				c->result = CONNECTOR_FAILED;
 				ff_fail(&c->diag, FF_E_INTERNAL, NULL, "too many steps");
 				done[i] = true;
@@ -433,11 +476,7 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 		c->conf = conf;
 		c->op = CONNECTOR_ISSUE;
 		crypto_random_id("att", c->attempt_id, sizeof(c->attempt_id));
-		int rounds = (limit + conf->concurrency - 1) / conf->concurrency;
-		int64_t lease = (int64_t)conf->timeout_ms * rounds * (ops->max_steps ? ops->max_steps : 1) + 2000;
 		r.attempts++;
-		r.next_attempt_at = claimed_at + lease;
-		r.has_next_attempt = true;
 		if (issuing && !reward_outcome_unknown(&r))
 			/* re-driven: the attempt before this one went out and nobody recorded its
 			 * answer, so the provider may have paid (Braintree's duplicate discount is
@@ -445,6 +484,14 @@ static enum ff_err claim(struct engine *e, struct conf_cache *cc, const char *ac
 			snprintf(r.last_error, sizeof(r.last_error),
 				 "%sattempt %lld was interrupted before its answer was recorded",
 				 REWARD_UNKNOWN_PREFIX, (long long)(r.attempts - 1));
+		/* an unknown outcome may take a credit look-up's pages before the request */
+		int rounds = (limit + conf->concurrency - 1) / conf->concurrency;
+		int steps = ops->max_steps ? ops->max_steps : 1;
+		if (reward_outcome_unknown(&r))
+			steps += conf->lookup_max_pages;
+		int64_t lease = (int64_t)conf->timeout_ms * rounds * steps + 2000;
+		r.next_attempt_at = claimed_at + lease;
+		r.has_next_attempt = true;
 		if (issuing) {
 			r.updated_at = fftime_now();
 			err = reward_update(e, &r, d);
@@ -523,19 +570,24 @@ static enum ff_err settle(struct engine *e, struct connector_call *c, const char
 		/* no definite answer (the request went out and nothing came back, or a 5xx or
 		 * 408 that may follow an executed request, or a 409: another request with this
 		 * idempotency key is running at the provider, and it may pay): the provider may
-		 * have paid, now or in an earlier attempt */
-		bool unknown = reward_outcome_unknown(&r) || c->http.maybe_delivered || c->http.status >= 500 ||
-			       c->http.status == 408 || c->http.status == 409;
+		 * have paid, now or in an earlier attempt. HELD: a credit look-up could not
+		 * tell whether an earlier attempt paid, and nothing was sent */
+		bool unknown = reward_outcome_unknown(&r) || c->result == CONNECTOR_HELD || c->http.maybe_delivered ||
+			       c->http.status >= 500 || c->http.status == 408 || c->http.status == 409;
 		if (unknown)
 			snprintf(r.last_error, sizeof(r.last_error), "%s%.200s", REWARD_UNKNOWN_PREFIX, c->diag.message);
 		else
 			copy_str(r.last_error, sizeof(r.last_error), c->diag.message);
-		st = store_query(e->st, Q_CONNECTOR_FAILURE);
-		store_bind_text(st, 1, conf->id);
-		store_bind_int(st, 2, conf->breaker_threshold);
-		store_bind_int(st, 3, now + conf->breaker_cooldown_ms);
-		if (store_exec(st))
-			return core_store_fail(e, d, "breaker");
+		/* a look-up that did not decide is no failure of the provider: the breaker
+		 * counts only RETRY */
+		if (c->result == CONNECTOR_RETRY) {
+			st = store_query(e->st, Q_CONNECTOR_FAILURE);
+			store_bind_text(st, 1, conf->id);
+			store_bind_int(st, 2, conf->breaker_threshold);
+			store_bind_int(st, 3, now + conf->breaker_cooldown_ms);
+			if (store_exec(st))
+				return core_store_fail(e, d, "breaker");
+		}
 		if (r.attempts >= conf->max_attempts) {
 			r.has_next_attempt = false;
 			(*failed)++;

@@ -36,7 +36,9 @@ enum connector_result {
 	CONNECTOR_OK,       /* done; for issue the reward is fulfilled */
 	CONNECTOR_RETRY,    /* a retryable error: try again at the backoff time */
 	CONNECTOR_FAILED,   /* a permanent error, or attempts exhausted: the reward failed */
-	CONNECTOR_HELD,     /* cannot run now (pool empty, connector unavailable): wait */
+	CONNECTOR_HELD,     /* cannot run now (pool empty, connector unavailable): wait; from
+			     * an external connector: it cannot tell whether an earlier attempt
+			     * paid, so it sent nothing (a credit look-up that did not decide) */
 	CONNECTOR_FATAL,    /* the database failed: abort the pass */
 	CONNECTOR_CONTINUE, /* external: a request is ready / another step follows */
 };
@@ -60,7 +62,11 @@ struct connector_conf {
 	int64_t breaker_cooldown_ms; /* "breaker_cooldown_ms", default 30000 */
 	int concurrency;        /* "concurrency": calls in flight, default 16 */
 	int64_t sync_interval_ms; /* "sync_interval_ms": status polling, default 3600000 */
+	int lookup_max_pages;   /* "lookup_max_pages": pages a credit look-up reads (stripe,
+				 * recurly), default CONNECTOR_LOOKUP_PAGES */
 };
+
+#define CONNECTOR_LOOKUP_PAGES 10
 
 /* One operation on one reward, across its steps. */
 struct connector_call {
@@ -171,6 +177,27 @@ void connector_basic_auth(struct connector_call *c, const char *user, const char
  * as (part of) one path segment (all but A-Z a-z 0-9 - . _ ~; "." and ".." wholly), so an
  * id from a participant's attributes cannot name another resource. Caller frees. */
 char *connector_url(const struct connector_conf *conf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Credits (stripe.c, recurly.c). A provider remembers an idempotency key for about a
+ * day; a credit sent again after that is a second payout. So an issue whose earlier
+ * attempt's outcome is unknown (reward_outcome_unknown: a timeout, a 5xx, a lost answer,
+ * an interrupted attempt) first looks for the credit that attempt may have made, one
+ * page of the provider's list per step, at most conf->lookup_max_pages pages; the
+ * look-up's progress is in c->state. Always, not only after a day: fulfill keeps no
+ * time of the first attempt, and within the window a look-up that finds nothing is
+ * harmless (the key still replays, or 409s while that request runs).
+ *
+ * connector_lookup_due: whether the look-up is still to run; then the call's next
+ * request is its page after *out_cursor (NULL: the first page). */
+bool connector_lookup_due(const struct connector_call *c, const char **out_cursor);
+/* One page read. `found`: the id of this reward's credit on it -> OK, c->ref = found,
+ * nothing is sent. Otherwise `next`, the cursor of the page after (NULL: the list ends)
+ * -> CONTINUE: that page is read, or at the end the credit is sent. More pages than
+ * lookup_max_pages -> HELD with the reason in c->diag: nothing is sent. */
+enum connector_result connector_lookup_page(struct connector_call *c, const char *found, const char *next);
+/* The look-up's request failed (res: its classification, c->diag its reason): nothing
+ * is sent. RETRY stays RETRY; any other (a refusal) is HELD. */
+enum connector_result connector_lookup_failed(struct connector_call *c, enum connector_result res);
 
 /* Connector configuration (connector_config.c). */
 /* Load the configuration for connector name `name` (by id, else the first of that

@@ -2,7 +2,12 @@
  * stripe.c - the `stripe` connector (Stripe API, form-encoded, Bearer secret key).
  *
  *  credit            POST /v1/customers/{cus}/balance_transactions amount=-N currency=...
- *                    (a negative balance transaction is a credit on the next invoice)
+ *                    metadata[reward_id]=<id> (a negative balance transaction is a credit
+ *                    on the next invoice). When an earlier attempt's outcome is unknown,
+ *                    GET /v1/customers/{cus}/balance_transactions?limit=100 first, page
+ *                    by page (starting_after): a credit whose metadata names the reward
+ *                    is that attempt's - the reward's, and nothing is sent (Stripe forgets
+ *                    keys after a day; connector.h, connector_lookup_*).
  *  percent_discount  POST /v1/coupons percent_off=P duration=once|repeating, then
  *                    POST /v1/promotion_codes coupon=... customer=cus max_redemptions=1
  *                    (the participant gets the promotion code). A coupon that exists
@@ -128,6 +133,21 @@ static enum connector_result stripe_request(struct connector_call *c)
 		if (credit) {
 			if (!stripe_amount(c, -c->r.amount, num, sizeof(num)))
 				return CONNECTOR_FAILED; /* b holds nothing yet */
+			const char *after;
+			if (connector_lookup_due(c, &after)) {
+				/* an earlier attempt may have paid, and Stripe may have forgotten its
+				 * key: its balance transaction first (docs.stripe.com/api/
+				 * customer_balance_transactions/list: limit 1-100, starting_after =
+				 * the last id of the page before; {"data": [{"id", "amount",
+				 * "metadata", ...}], "has_more"}) */
+				start(c, "GET",
+				      after ? connector_url(c->conf,
+							    "/v1/customers/%s/balance_transactions?limit=100&starting_after=%s",
+							    cus, after)
+					    : connector_url(c->conf, "/v1/customers/%s/balance_transactions?limit=100", cus),
+				      "");
+				return CONNECTOR_CONTINUE;
+			}
 			start(c, "POST", connector_url(c->conf, "/v1/customers/%s/balance_transactions", cus), "");
 			http_form_add(&b, "amount", num);
 			http_form_add(&b, "currency", cur);
@@ -207,11 +227,48 @@ static enum connector_result should_retry(struct connector_call *c, enum connect
 	return res;
 }
 
+/* Credit, a page of the customer's balance transactions (the look-up before a credit
+ * is sent again): the one whose metadata names this reward, a credit (negative; its
+ * reversal is positive), is the earlier attempt's. */
+static enum connector_result credit_found(struct connector_call *c, json_t *body)
+{
+	json_t *data = json_object_get(body, "data"), *x;
+	size_t i;
+	if (!json_is_array(data)) {
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "stripe: a balance transaction list without data");
+		return connector_lookup_failed(c, CONNECTOR_FAILED);
+	}
+	const char *found = NULL, *last = NULL;
+	json_array_foreach(data, i, x)
+	{
+		const char *id = json_string_value(json_object_get(x, "id"));
+		const char *rid = json_string_value(json_object_get(json_object_get(x, "metadata"), "reward_id"));
+		json_t *amount = json_object_get(x, "amount");
+		if (id && rid && !strcmp(rid, c->r.id) && json_is_integer(amount) && json_integer_value(amount) < 0 &&
+		    !found)
+			found = id;
+		last = id ? id : last;
+	}
+	bool more = json_is_true(json_object_get(body, "has_more"));
+	if (!found && more && !last) { /* more follow, but after what? */
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL,
+			"stripe: a balance transaction page without ids says more follow");
+		return connector_lookup_failed(c, CONNECTOR_FAILED);
+	}
+	return connector_lookup_page(c, found, more ? last : NULL);
+}
+
 static enum connector_result stripe_response(struct connector_call *c)
 {
 	enum connector_result res = connector_http_classify(c);
 	json_t *body = json_loads(c->http.response.data ? c->http.response.data : "", 0, NULL);
 	bool percent_issue = c->op == CONNECTOR_ISSUE && !strcmp(c->r.type, "percent_discount");
+	bool looking = c->op == CONNECTOR_ISSUE && !percent_issue && !strcmp(c->http.method, "GET");
+	if (looking && res == CONNECTOR_OK) {
+		res = credit_found(c, body);
+		json_decref(body);
+		return res;
+	}
 	const char *code = json_string_value(json_object_get(json_object_get(body, "error"), "code"));
 	if (percent_issue && c->step == 0 && res == CONNECTOR_FAILED && code &&
 	    !strcmp(code, "resource_already_exists")) {
@@ -255,7 +312,7 @@ static enum connector_result stripe_response(struct connector_call *c)
 				 c->http.should_retry);
 		}
 		json_decref(body);
-		return res;
+		return looking ? connector_lookup_failed(c, res) : res;
 	}
 	const char *id = json_string_value(json_object_get(body, "id"));
 	if (!id) {
@@ -286,7 +343,7 @@ static enum connector_result stripe_response(struct connector_call *c)
 }
 
 static const char *const secrets[] = {"api_key", NULL};
-static const char *const fields[] = {"customer_attribute", NULL};
+static const char *const fields[] = {"customer_attribute", "lookup_max_pages", NULL};
 static const char *const required[] = {"api_key", NULL};
 
 const struct connector_ops connector_stripe = {

@@ -28,7 +28,7 @@ static const struct {
 	{"max_attempts", 1, 100, 8},		   {"backoff_base_ms", 0, 86400000, 1000},
 	{"backoff_cap_ms", 0, 7 * 86400000LL, 3600000}, {"breaker_threshold", 1, 100000, 5},
 	{"breaker_cooldown_ms", 0, 86400000, 30000}, {"concurrency", 1, 256, 16},
-	{"sync_interval_ms", 0, 30 * 86400000LL, 3600000},
+	{"sync_interval_ms", 0, 30 * 86400000LL, 3600000}, {"lookup_max_pages", 1, 50, CONNECTOR_LOOKUP_PAGES},
 };
 
 static const char *const default_base[][2] = {
@@ -102,6 +102,7 @@ static void conf_from_row(struct engine *e, struct store_stmt *st, struct connec
 	c->breaker_cooldown_ms = conf_int(c->config, "breaker_cooldown_ms");
 	c->concurrency = (int)conf_int(c->config, "concurrency");
 	c->sync_interval_ms = conf_int(c->config, "sync_interval_ms");
+	c->lookup_max_pages = (int)conf_int(c->config, "lookup_max_pages");
 }
 
 enum ff_err connector_conf_load(struct engine *e, const char *name, struct connector_conf *out, struct ff_diag *d)

@@ -476,3 +476,101 @@ Test(wire, decimal_amounts_for_zero_and_three_decimal_currencies)
 		wire_release(&w);
 	}
 }
+
+/* A credit whose earlier attempt's outcome is unknown (here: interrupted) through
+ * `type`: its first request is the look-up for that attempt's credit. */
+static void wire_init_unknown(struct wire *w, const char *type, const char *config, const char *attrs)
+{
+	wire_init(w, type, config, attrs, CONNECTOR_ISSUE);
+	snprintf(w->c.r.last_error, sizeof(w->c.r.last_error), "%sattempt 1 was interrupted", REWARD_UNKNOWN_PREFIX);
+}
+
+/* The next step's request. */
+static void wire_next(struct wire *w)
+{
+	w->c.step++;
+	wire_request(w);
+}
+
+/* Stripe: the customer's balance transactions, page after page (starting_after the
+ * last id), until one is a credit whose metadata names the reward - its reference, and
+ * no credit is sent. Another reward's credit, and a positive transaction (a reversal)
+ * naming ours, are not it. Look-ups carry no idempotency key. */
+Test(wire, stripe_credit_lookup_pages_until_it_finds_the_credit)
+{
+	struct wire w;
+	wire_init_unknown(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}");
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "GET");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/customers/cus_1/balance_transactions?limit=100");
+	cr_assert_not(has_header(&w, "Idempotency-Key: rwd_0001"));
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"has_more\":true,\"data\":["
+				 "{\"id\":\"cbtxn_a\",\"amount\":-1500,\"metadata\":{\"reward_id\":\"rwd_0002\"}},"
+				 "{\"id\":\"cbtxn_b\",\"amount\":1500,\"metadata\":{\"reward_id\":\"rwd_0001\"}}]}"),
+		     CONNECTOR_CONTINUE);
+	wire_next(&w);
+	cr_assert_str_eq(w.c.http.url,
+			 "https://provider.test/v1/customers/cus_1/balance_transactions?limit=100&starting_after=cbtxn_b");
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"has_more\":false,\"data\":[{\"id\":\"cbtxn_c\",\"amount\":-1500,"
+				 "\"metadata\":{\"reward_id\":\"rwd_0001\"}}]}"),
+		     CONNECTOR_OK);
+	cr_assert_str_eq(w.c.ref, "cbtxn_c");
+	wire_release(&w);
+}
+
+/* ... and when the list ends without it, the credit is sent, with the reward's key. */
+Test(wire, stripe_credit_lookup_without_the_credit_sends_it)
+{
+	struct wire w;
+	wire_init_unknown(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}");
+	wire_request(&w);
+	cr_assert_eq(wire_answer(&w, 200, "{\"object\":\"list\",\"has_more\":false,\"data\":[]}"), CONNECTOR_CONTINUE);
+	wire_next(&w);
+	cr_assert_str_eq(w.c.http.method, "POST");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/customers/cus_1/balance_transactions");
+	cr_assert(has_header(&w, "Idempotency-Key: rwd_0001"));
+	cr_assert_eq(wire_answer(&w, 200, "{\"id\":\"cbtxn_new\",\"object\":\"customer_balance_transaction\"}"),
+		     CONNECTOR_OK);
+	cr_assert_str_eq(w.c.ref, "cbtxn_new");
+	wire_release(&w);
+}
+
+/* A look-up that cannot decide sends nothing: past lookup_max_pages it is held; a
+ * refused look-up (the customer is gone) is held; a 5xx is retried. None of them says
+ * anything about a payment of its own (maybe_paid stays false: the reward's outcome
+ * was unknown before and stays so). */
+Test(wire, stripe_credit_lookup_that_cannot_decide_sends_nothing)
+{
+	struct wire w;
+	wire_init_unknown(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}");
+	w.conf.lookup_max_pages = 2;
+	const char *page = "{\"object\":\"list\",\"has_more\":true,\"data\":[{\"id\":\"cbtxn_x\",\"amount\":-5,"
+			   "\"metadata\":{}}]}";
+	wire_request(&w);
+	cr_assert_eq(wire_answer(&w, 200, page), CONNECTOR_CONTINUE);
+	wire_next(&w);
+	cr_assert_str_eq(w.c.http.method, "GET");
+	cr_assert_eq(wire_answer(&w, 200, page), CONNECTOR_HELD);
+	cr_assert_not_null(strstr(w.c.diag.message, "lookup_max_pages"), "%s", w.c.diag.message);
+	cr_assert_not_null(strstr(w.c.diag.message, "nothing sent"), "%s", w.c.diag.message);
+	cr_assert_not(w.c.maybe_paid);
+	wire_release(&w);
+
+	wire_init_unknown(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}");
+	wire_request(&w);
+	cr_assert_eq(wire_answer(&w, 404,
+				 "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"resource_missing\","
+				 "\"message\":\"No such customer: 'cus_1'\"}}"),
+		     CONNECTOR_HELD);
+	cr_assert_not_null(strstr(w.c.diag.message, "No such customer"), "%s", w.c.diag.message);
+	cr_assert_not_null(strstr(w.c.diag.message, "nothing sent"), "%s", w.c.diag.message);
+	cr_assert_not(w.c.maybe_paid);
+	wire_release(&w);
+
+	wire_init_unknown(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}");
+	wire_request(&w);
+	cr_assert_eq(wire_answer(&w, 500, "{\"error\":{\"type\":\"api_error\",\"message\":\"oops\"}}"), CONNECTOR_RETRY);
+	wire_release(&w);
+}
