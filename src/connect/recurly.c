@@ -3,8 +3,13 @@
  * key as user name, Accept: application/vnd.recurly.v2021-02-25+json).
  *
  *  credit            POST /accounts/code-{account}/line_items {"type": "credit",
- *                    "currency", "unit_amount", "description", "credit_reason_code":
- *                    "promotional"} (a credit line item on the next invoice)
+ *                    "currency", "unit_amount", "description": "Referral reward
+ *                    (fulfill-<reward id>)", "credit_reason_code": "promotional"} (a credit
+ *                    line item on the next invoice). When an earlier attempt's outcome is
+ *                    unknown, GET /accounts/code-{account}/line_items?type=credit first,
+ *                    newest first, page by page (Recurly's "next"): the credit whose
+ *                    description carries (fulfill-<reward id>) is that attempt's - the
+ *                    reward's, and nothing is sent (connector.h, connector_lookup_*).
  *  percent_discount  POST /coupons {"code": "fulfill-<reward id>", "discount_type":
  *                    "percent", "discount_percent", "duration": "single_use" |
  *                    "temporal" (months), "max_redemptions": 1}, then
@@ -89,6 +94,71 @@ static bool amount_fits(struct connector_call *c, int64_t amount)
 	return false;
 }
 
+/* The URL of the credit look-up's next page: Recurly's "next", a path on the API's
+ * host, checked when it was read (next_page). Caller frees. */
+static char *page_url(const struct connector_call *c, const char *next)
+{
+	struct ffbuf b;
+	ffbuf_init(&b, 0);
+	size_t bl = strlen(c->conf->base_url);
+	while (bl && c->conf->base_url[bl - 1] == '/')
+		bl--;
+	ffbuf_add(&b, c->conf->base_url, bl);
+	ffbuf_adds(&b, next);
+	return ffbuf_detach(&b, NULL);
+}
+
+/* Recurly's "next" of a credit look-up's page, if it may be followed: a path of an
+ * account's line items, "/accounts/<one segment>/line_items?<query>" (the account named
+ * by code or by id), with nothing that could take the call (and its API key) elsewhere:
+ * no "..", fragment, backslash, space or control character. NULL otherwise. */
+static const char *next_page(json_t *body)
+{
+	static const char head[] = "/accounts/", tail[] = "/line_items?";
+	const char *next = json_string_value(json_object_get(body, "next"));
+	if (!next || strncmp(next, head, strlen(head)) || strstr(next, ".."))
+		return NULL;
+	const char *seg = next + strlen(head), *end = strchr(seg, '/');
+	if (!end || end == seg || strncmp(end, tail, strlen(tail)))
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)seg; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '#' || *p == '\\' || (p < (const unsigned char *)end && *p == '?'))
+			return NULL;
+	return next;
+}
+
+/* Credit, a page of the account's credit line items (the look-up before a credit is
+ * sent again): the one whose description carries "(fulfill-<reward id>)" is the
+ * earlier attempt's. */
+static enum connector_result credit_found(struct connector_call *c, json_t *body)
+{
+	json_t *data = json_object_get(body, "data"), *x;
+	size_t i;
+	if (!json_is_array(data)) {
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "recurly: a line item list without data");
+		return connector_lookup_failed(c, CONNECTOR_FAILED);
+	}
+	char mark[200];
+	snprintf(mark, sizeof(mark), "(fulfill-%s)", c->r.id);
+	json_array_foreach(data, i, x)
+	{
+		const char *id = json_string_value(json_object_get(x, "id"));
+		const char *desc = json_string_value(json_object_get(x, "description"));
+		const char *type = json_string_value(json_object_get(x, "type"));
+		if (id && desc && strstr(desc, mark) && (!type || !strcmp(type, "credit")))
+			return connector_lookup_page(c, id, NULL);
+	}
+	if (!json_is_true(json_object_get(body, "has_more")))
+		return connector_lookup_page(c, NULL, NULL);
+	const char *next = next_page(body);
+	if (!next) {
+		ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL,
+			"recurly: more line items follow, but not at a path of this list");
+		return connector_lookup_failed(c, CONNECTOR_FAILED);
+	}
+	return connector_lookup_page(c, NULL, next);
+}
+
 static enum connector_result rc_request(struct connector_call *c)
 {
 	const char *account = connector_attr(c, "recurly_account_code");
@@ -109,9 +179,25 @@ static enum connector_result rc_request(struct connector_call *c)
 		if (credit) {
 			if (!amount_fits(c, c->r.amount))
 				return CONNECTOR_FAILED;
+			const char *next;
+			if (connector_lookup_due(c, &next)) {
+				/* an earlier attempt may have paid, and Recurly may have forgotten its
+				 * key: the account's credits first, newest first (list_account_line_items:
+				 * type, sort, order, limit 1-200; {"data": [LineItem: "id", "type",
+				 * "description", ...], "has_more", "next": the next page's path}) */
+				start(c, "GET",
+				      next ? page_url(c, next)
+					   : connector_url(c->conf, "/accounts/code-%s/line_items?type=credit&sort=created_at"
+								    "&order=desc&limit=200",
+							   account),
+				      "");
+				return CONNECTOR_CONTINUE;
+			}
+			char description[sizeof(coupon) + 20];
+			snprintf(description, sizeof(description), "Referral reward (%s)", coupon); /* fulfill-<id> */
 			start(c, "POST", connector_url(c->conf, "/accounts/code-%s/line_items", account), "");
 			body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "credit", "currency", c->r.currency, "unit_amount",
-					 "@AMOUNT@", "description", "Referral reward", "credit_reason_code", "promotional");
+					 "@AMOUNT@", "description", description, "credit_reason_code", "promotional");
 			body_with_amount(c, body, c->r.amount);
 			json_decref(body);
 			return CONNECTOR_CONTINUE;
@@ -218,6 +304,12 @@ static enum connector_result rc_response(struct connector_call *c)
 	json_t *err = json_object_get(body, "error");
 	bool percent_issue = c->op == CONNECTOR_ISSUE && strcmp(c->r.type, "credit");
 	bool looking = percent_issue && json_object_get(c->state, "refusal");
+	bool credit_looking = c->op == CONNECTOR_ISSUE && !percent_issue && !strcmp(c->http.method, "GET");
+	if (credit_looking && res == CONNECTOR_OK) {
+		res = credit_found(c, body);
+		json_decref(body);
+		return res;
+	}
 	if (res == CONNECTOR_FAILED && percent_issue && c->step == 0 && c->http.status == 422 &&
 	    strstr(c->http.response.data ? c->http.response.data : "", "already")) {
 		res = CONNECTOR_OK; /* the coupon exists: made by an earlier attempt */
@@ -238,7 +330,7 @@ static enum connector_result rc_response(struct connector_call *c)
 			res = CONNECTOR_CONTINUE;
 		}
 		json_decref(body);
-		return res;
+		return credit_looking ? connector_lookup_failed(c, res) : res;
 	}
 	const char *id = json_string_value(json_object_get(body, "id"));
 	if (c->op == CONNECTOR_ISSUE) {
@@ -289,12 +381,14 @@ static enum connector_result rc_response(struct connector_call *c)
 }
 
 static const char *const secrets[] = {"api_key", NULL};
+static const char *const fields[] = {"lookup_max_pages", NULL};
 static const char *const required[] = {"api_key", NULL};
 
 const struct connector_ops connector_recurly = {
 	.name = "recurly",
 	.external = true,
 	.secret_fields = secrets,
+	.config_fields = fields,
 	.required_fields = required,
 	.max_steps = 4,
 	.customer_attribute = "recurly_account_code",

@@ -182,3 +182,46 @@ Test(credit_lookup, a_held_lookup_does_not_open_the_breaker)
 	cr_assert_eq(json_integer_value(json_object_get(breaker, "failures")), 0);
 	json_decref(out);
 }
+
+/* Recurly: the credit line item made by the attempt whose answer was lost, after the
+ * key window, is found on the account's second page of credits (its description carries
+ * the reward id): fulfilled with it, one line item of ours. */
+Test(credit_lookup, recurly_redrive_after_the_window_finds_the_credit)
+{
+	fx_program(&F, PROGRAM("rc", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"recurly\"}"));
+	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
+					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("rc", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
+	fake_mode(&P, "{\"fail_after_rate\":1}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
+	fake_mode(&P, "{}");
+	provider_post("/accounts/code-kim1/line_items", "Authorization: Basic cms6", "application/json",
+		      "{\"type\":\"credit\",\"currency\":\"USD\",\"unit_amount\":1,\"description\":\"Goodwill\"}");
+	fake_mode(&P, "{\"no_replay\":true,\"page_size\":1}");
+	json_decref(fx_worker(&F, T0 + 2000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "%s", first_field(NULL, "last_error"));
+	cr_assert_eq(effects("line_item"), 2, "ours (the lost one) and the goodwill credit, no second of ours");
+	cr_assert_eq(requests("GET"), 2, "two pages");
+	cr_assert_str_eq(first_field("fulfilled", "external_reference"), "li_00000001");
+}
+
+/* Recurly, after the window, when the earlier attempt did nothing: one credit is sent. */
+Test(credit_lookup, recurly_redrive_after_the_window_without_a_credit_sends_once)
+{
+	fx_program(&F, PROGRAM("rc", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"recurly\"}"));
+	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
+					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
+				  P.url));
+	earn("rc", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
+	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":503}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
+	fake_mode(&P, "{\"no_replay\":true}");
+	json_decref(fx_worker(&F, T0 + 2000));
+	json_decref(fx_worker(&F, T0 + 3000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "%s", first_field(NULL, "last_error"));
+	cr_assert_eq(effects("line_item"), 1);
+	cr_assert_eq(requests("GET"), 1, "looked first");
+}

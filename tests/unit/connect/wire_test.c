@@ -574,3 +574,63 @@ Test(wire, stripe_credit_lookup_that_cannot_decide_sends_nothing)
 	cr_assert_eq(wire_answer(&w, 500, "{\"error\":{\"type\":\"api_error\",\"message\":\"oops\"}}"), CONNECTOR_RETRY);
 	wire_release(&w);
 }
+
+/* Recurly: the credit carries "(fulfill-<reward id>)" in its description, which the
+ * look-up matches, following Recurly's "next" from page to page. A near miss (another
+ * reward's id that begins with ours) is not it. */
+Test(wire, recurly_credit_lookup_follows_next_and_matches_the_description)
+{
+	struct wire w;
+	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_ISSUE);
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "POST");
+	cr_assert_not_null(strstr(w.c.http.body, "\"description\":\"Referral reward (fulfill-rwd_0001)\""), "%s",
+			   w.c.http.body);
+	wire_release(&w);
+
+	wire_init_unknown(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}");
+	wire_request(&w);
+	cr_assert_str_eq(w.c.http.method, "GET");
+	cr_assert_str_eq(w.c.http.url, "https://provider.test/accounts/code-kim1/line_items"
+					"?type=credit&sort=created_at&order=desc&limit=200");
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"has_more\":true,\"next\":\"/accounts/code-kim1/line_items"
+				 "?cursor=ab1%3A1700000000&limit=200&type=credit\",\"data\":[{\"id\":\"li_8\",\"type\":"
+				 "\"credit\",\"description\":\"Referral reward (fulfill-rwd_00012)\"}]}"),
+		     CONNECTOR_CONTINUE);
+	wire_next(&w);
+	cr_assert_str_eq(w.c.http.url,
+			 "https://provider.test/accounts/code-kim1/line_items?cursor=ab1%3A1700000000&limit=200&type=credit");
+	cr_assert_eq(wire_answer(&w, 200,
+				 "{\"object\":\"list\",\"has_more\":false,\"next\":null,\"data\":[{\"id\":\"li_9\","
+				 "\"type\":\"credit\",\"description\":\"Referral reward (fulfill-rwd_0001)\"}]}"),
+		     CONNECTOR_OK);
+	cr_assert_str_eq(w.c.ref, "li_9");
+	wire_release(&w);
+}
+
+/* Recurly's "next" is followed only as a path of an account's line items on the
+ * configured host: anything else (another host, another resource, a dot segment) holds
+ * the reward and sends nothing, the API key included. */
+Test(wire, recurly_credit_lookup_does_not_follow_next_elsewhere)
+{
+	static const char *const bad[] = {
+	    "https://evil.test/accounts/code-kim1/line_items?cursor=1",
+	    "//evil.test/accounts/code-kim1/line_items?cursor=1",
+	    "/accounts/code-kim1/../../sites/line_items?cursor=1",
+	    "/accounts/code-kim1/coupon_redemptions?cursor=1",
+	    "/accounts/code-kim1/line_items?cursor=1#x",
+	    "/accounts/code-kim1/line_items?cursor= 1",
+	    "/accounts/a?b/line_items?cursor=1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct wire w;
+		wire_init_unknown(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}");
+		wire_request(&w);
+		char body[512];
+		snprintf(body, sizeof(body), "{\"object\":\"list\",\"has_more\":true,\"next\":\"%s\",\"data\":[]}", bad[i]);
+		cr_assert_eq(wire_answer(&w, 200, body), CONNECTOR_HELD, "%s", bad[i]);
+		cr_assert_not_null(strstr(w.c.diag.message, "nothing sent"), "%s", w.c.diag.message);
+		wire_release(&w);
+	}
+}
