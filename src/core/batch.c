@@ -540,15 +540,13 @@ static enum ff_err notify_fulfilled(struct engine *e, const char *id, int64_t no
 	store_bind_int(st, 2, now);
 	store_bind_int(st, 3, lo);
 	store_bind_int(st, 4, hi);
-	while (store_step(st) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
-	enum ff_err err = FF_OK;
+	enum ff_err err = core_collect_ids(e, st, ids, "rewards fulfilled by the batch", d);
 	size_t i;
 	json_t *v;
 	json_array_foreach(ids, i, v)
 	{
 		struct reward r;
-		if ((err = reward_load(e, json_string_value(v), &r, d)) ||
+		if (err || (err = reward_load(e, json_string_value(v), &r, d)) ||
 		    (err = outbox_reward_changed(e, &r, "approved", "fulfilled", d)))
 			break;
 	}

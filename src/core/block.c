@@ -42,10 +42,7 @@ enum ff_err rewards_hold_blocked_of(struct engine *e, struct store_stmt *st, con
 				    struct ff_diag *d)
 {
 	json_t *ids = json_array();
-	int rc;
-	while ((rc = store_step(st)) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
-	enum ff_err err = rc < 0 ? core_store_fail(e, d, "rewards of blocked participants") : FF_OK;
+	enum ff_err err = core_collect_ids(e, st, ids, "rewards of blocked participants", d);
 	size_t i;
 	json_t *v;
 	json_array_foreach(ids, i, v)

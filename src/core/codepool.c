@@ -133,12 +133,9 @@ enum ff_err engine_code_pools_list(struct engine *e, const struct actor *a, cons
 	struct store_stmt *st = store_query(e->st, Q_POOL_LIST);
 	store_bind_text(st, 1, p ? p->starting_after : NULL);
 	store_bind_int(st, 2, limit + 1);
-	int rc;
-	while ((rc = store_step(st)) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	enum ff_err err = core_collect_ids(e, st, ids, "code pools", d);
 	size_t i;
 	json_t *v;
-	enum ff_err err = rc < 0 ? core_store_fail(e, d, "code pools") : FF_OK;
 	json_array_foreach(ids, i, v)
 	{
 		json_t *o = NULL;

@@ -253,6 +253,12 @@ void core_redact_for_partner(const struct actor *a, json_t *o);
 
 /* Map a failed store call to FF_E_STORE with the database's message. */
 enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *what);
+/* Read every row of `st` (bound, not yet stepped) and append its first column, a text
+ * id, to the array `ids`: a list of ids to load and change one by one after the query
+ * is done with. FF_OK, or core_store_fail(`what`) when a step failed (`ids` then holds
+ * the rows read before). */
+enum ff_err core_collect_ids(struct engine *e, struct store_stmt *st, json_t *ids, const char *what,
+			     struct ff_diag *d);
 /* Finish a read-only public call: release read snapshots. Returns err. */
 enum ff_err core_done(struct engine *e, enum ff_err err);
 

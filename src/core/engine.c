@@ -525,6 +525,15 @@ enum ff_err core_store_fail(struct engine *e, struct ff_diag *d, const char *wha
 		       what, store_errmsg(e->st));
 }
 
+enum ff_err core_collect_ids(struct engine *e, struct store_stmt *st, json_t *ids, const char *what,
+			     struct ff_diag *d)
+{
+	int rc;
+	while ((rc = store_step(st)) == 1)
+		json_array_append_new(ids, json_string(store_col_text(st, 0)));
+	return rc < 0 ? core_store_fail(e, d, what) : FF_OK;
+}
+
 enum ff_err core_done(struct engine *e, enum ff_err err)
 {
 	if (store_depth(e->st) == 0)

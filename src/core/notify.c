@@ -596,11 +596,10 @@ enum ff_err notify_deliver_pass(struct engine *e, int64_t now, int64_t *out_sent
 	struct store_stmt *st = store_query(e->st, Q_NOTIFY_DUE);
 	store_bind_int(st, 1, now);
 	store_bind_int(st, 2, 64);
-	while (store_step(st) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
-	if (!json_array_size(ids)) {
+	err = core_collect_ids(e, st, ids, "notifications due", d);
+	if (err || !json_array_size(ids)) {
 		json_decref(ids);
-		return core_end(e, FF_OK, d);
+		return core_end(e, err, d);
 	}
 	struct connector_conf conf;
 	bool have_conf = connector_conf_load(e, "smtp", &conf, NULL) == FF_OK && !strcmp(conf.type, "smtp");

@@ -158,11 +158,7 @@ static enum ff_err recheck_held(struct engine *e, const char *actor, int64_t now
 				struct ff_diag *d)
 {
 	json_t *ids = json_array();
-	struct store_stmt *st = store_query(e->st, Q_REWARDS_TAX_HELD);
-	int rc;
-	while ((rc = store_step(st)) == 1)
-		json_array_append_new(ids, json_string(store_col_text(st, 0)));
-	enum ff_err err = rc < 0 ? core_store_fail(e, d, "tax holds") : FF_OK;
+	enum ff_err err = core_collect_ids(e, store_query(e->st, Q_REWARDS_TAX_HELD), ids, "tax holds", d);
 	size_t i;
 	json_t *v;
 	json_array_foreach(ids, i, v)
