@@ -59,6 +59,16 @@ static json_t *only_reward(const char *who)
 	return r;
 }
 
+/* jess refers tom in `program`, and tom buys for 50.00: the program's rewards for the
+ * pair. Returns how many the purchase made. */
+static size_t jess_refers_tom(const char *program)
+{
+	fx_participant(&F, "jess");
+	fx_participant(&F, "tom");
+	fx_referral(&F, "ref1", program, "jess", "tom");
+	return fx_conversion(&F, "o1", "tom", 5000);
+}
+
 static const char *sget(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
@@ -86,10 +96,7 @@ static enum ff_err act(const char *id, enum reward_action a, struct ff_diag *d)
 Test(block, blocking_holds_approved_rewards_and_the_worker_pays_nothing)
 {
 	fx_program(&F, GIVE20);
-	fx_participant(&F, "jess");
-	fx_participant(&F, "tom");
-	fx_referral(&F, "ref1", "give20", "jess", "tom");
-	cr_assert_eq(fx_conversion(&F, "o1", "tom", 5000), 2);
+	cr_assert_eq(jess_refers_tom("give20"), 2);
 	set_status("jess", "blocked");
 	json_t *r = only_reward("jess");
 	assert_held(r);
@@ -115,10 +122,7 @@ Test(block, blocking_holds_approved_rewards_and_the_worker_pays_nothing)
 Test(block, pending_rewards_are_held_and_unblocking_releases_nothing)
 {
 	fx_program(&F, HOLD30);
-	fx_participant(&F, "jess");
-	fx_participant(&F, "tom");
-	fx_referral(&F, "ref1", "hold", "jess", "tom");
-	cr_assert_eq(fx_conversion(&F, "o1", "tom", 5000), 1);
+	cr_assert_eq(jess_refers_tom("hold"), 1);
 	json_t *r = only_reward("jess");
 	cr_assert_str_eq(sget(r, "status"), "pending");
 	json_decref(r);
@@ -137,10 +141,7 @@ Test(block, pending_rewards_are_held_and_unblocking_releases_nothing)
 Test(block, approve_and_retry_are_refused_while_blocked_then_paid_once)
 {
 	fx_program(&F, GIVE20);
-	fx_participant(&F, "jess");
-	fx_participant(&F, "tom");
-	fx_referral(&F, "ref1", "give20", "jess", "tom");
-	fx_conversion(&F, "o1", "tom", 5000);
+	jess_refers_tom("give20");
 	set_status("jess", "blocked");
 	json_t *r = only_reward("jess");
 	char id[64];
@@ -165,10 +166,7 @@ Test(block, approve_and_retry_are_refused_while_blocked_then_paid_once)
 Test(block, redemption_is_refused_while_blocked)
 {
 	fx_program(&F, GIVE20);
-	fx_participant(&F, "jess");
-	fx_participant(&F, "tom");
-	fx_referral(&F, "ref1", "give20", "jess", "tom");
-	fx_conversion(&F, "o1", "tom", 5000);
+	jess_refers_tom("give20");
 	json_decref(fx_worker(&F, T0 + DAY));
 	cr_assert_eq(fx_balance(&F, "jess", "USD"), 2000);
 	set_status("jess", "blocked");
@@ -189,10 +187,7 @@ Test(block, redemption_is_refused_while_blocked)
 Test(block, an_invalid_status_changes_nothing)
 {
 	fx_program(&F, GIVE20);
-	fx_participant(&F, "jess");
-	fx_participant(&F, "tom");
-	fx_referral(&F, "ref1", "give20", "jess", "tom");
-	fx_conversion(&F, "o1", "tom", 5000);
+	jess_refers_tom("give20");
 	struct ff_diag d;
 	cr_assert_eq(fx_event(&F, NULL, &d, "{\"id\":\"bad\",\"type\":\"participant\",\"data\":{\"id\":\"jess\","
 					   "\"status\":\"Blocked\"}}"),
@@ -208,10 +203,7 @@ Test(block, an_invalid_status_changes_nothing)
 Test(block, the_worker_claim_holds_a_reward_whose_participant_is_blocked)
 {
 	fx_program(&F, GIVE20);
-	fx_participant(&F, "jess");
-	fx_participant(&F, "tom");
-	fx_referral(&F, "ref1", "give20", "jess", "tom");
-	fx_conversion(&F, "o1", "tom", 5000);
+	jess_refers_tom("give20");
 	fx_sql(&F, "UPDATE participants SET status = 'blocked' WHERE id = 'jess'");
 	json_decref(fx_worker(&F, T0 + DAY));
 	cr_assert_eq(fx_balance(&F, "jess", "USD"), 0);
@@ -224,10 +216,7 @@ Test(block, the_worker_claim_holds_a_reward_whose_participant_is_blocked)
 Test(block, the_external_issue_claim_holds_a_reward_whose_participant_is_blocked)
 {
 	fx_program(&F, STRIPE);
-	fx_participant(&F, "jess");
-	fx_participant(&F, "tom");
-	fx_referral(&F, "ref1", "ext", "jess", "tom");
-	fx_conversion(&F, "o1", "tom", 5000);
+	jess_refers_tom("ext");
 	fx_sql(&F, "UPDATE participants SET status = 'blocked' WHERE id = 'jess'");
 	json_decref(fx_worker(&F, T0 + DAY));
 	json_t *r = only_reward("jess");
