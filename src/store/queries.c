@@ -1,6 +1,6 @@
 /*
  * queries.c - the SQL of every query, in one dialect both backends accept: standard
- * SQL with ? placeholders (?N where a parameter is used twice; pg.c renumbers them to $N),
+ * SQL with ? placeholders (?N where a parameter is used twice; pg_stmt.c renumbers them to $N),
  * CAST(? AS TEXT) IS NULL for optional filters, ON CONFLICT upserts. @LOCK@ marks where
  * PostgreSQL claims rows (FOR UPDATE SKIP LOCKED, so workers never take the same
  * reward); SQLite drops it (BEGIN IMMEDIATE already serializes writers). No SQL lives

@@ -270,7 +270,7 @@ enum store_query {
 /* Q_RECON_REWARDS_RECONCILE and Q_RECON_HISTORY_RECONCILED take this many reward seqs
  * (after their other parameters; unused ones bound NULL): a connector's reconciliation
  * moves its rewards a statement per RECON_SEQS rewards, not one by one. With the four
- * other parameters it stays within pg.c's MAX_PARAMS (32) per statement. */
+ * other parameters it stays within pg_int.h's MAX_PARAMS (32) per statement. */
 #define RECON_SEQS 24
 
 #endif

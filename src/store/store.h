@@ -1,10 +1,10 @@
 /*
  * store.h - the storage interface of fulfill: the operations the core needs, filled by
- * a SQLite backend (sqlite.c) and a PostgreSQL backend (pg.c).
+ * a SQLite backend (sqlite.c) and a PostgreSQL backend (pg.c, pg_stmt.c).
  *
  * The core never writes SQL. It names a query by its id (enum store_query, the table in
  * queries.c holds the SQL, one dialect-neutral text per query, with `?` placeholders
- * that pg.c renumbers to $n), binds parameters, and steps through rows. Statements are
+ * that pg_stmt.c renumbers to $n), binds parameters, and steps through rows. Statements are
  * prepared once per connection and cached. Transactions nest: the outermost
  * store_begin() starts a transaction, inner ones are savepoints, so a core function can
  * own its transaction and still run inside a caller's (group commit, idempotency).
