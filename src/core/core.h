@@ -451,7 +451,7 @@ bool rules_is_literal(json_t *v);
 /* Whether a reward entry of an explanation ("rewards") was not made because a limit of
  * the program was reached (rather than a fraud check). */
 bool rules_capped_by_limit(json_t *entry);
-/* The pieces of an explanation's sentences (rules.c), which redact.c makes again for a
+/* The pieces of an explanation's sentences (rules_eligibility.c), which redact.c makes again for a
  * partner: the two operands of a clause that compares two things ({"op": [a, b]}, the
  * operator in *out_op; NULL for any other shape; borrowed); the sentence of such a
  * clause from its operands, the values they had and which of those to show ("referrer

@@ -26,7 +26,8 @@
 
 enum operand_kind { KIND_PLAIN, KIND_MONEY, KIND_TIME };
 
-/* The variables of the eligibility context (rules.c, docs/programs.md) in plain words. */
+/* The variables of the eligibility context (rules_eligibility.c, docs/programs.md) in
+ * plain words. */
 static const struct {
 	const char *var, *words;
 	enum operand_kind kind;

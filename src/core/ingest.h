@@ -1,6 +1,6 @@
 /*
  * ingest.h - private to src/core: participant upserts and referral/conversion helpers
- * shared by ingest.c, participant.c and rules.c.
+ * shared by the ingest*.c files, participant.c and rules_eligibility.c.
  */
 #ifndef FULFILL_CORE_INGEST_H
 #define FULFILL_CORE_INGEST_H

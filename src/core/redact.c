@@ -1,7 +1,7 @@
 /*
  * redact.c - what a partner key reads of an explanation (SPEC §9, docs/api-roles.md):
  * the rule, each clause's result and the outcome, without the other party's values.
- * The sentences are made again from each clause's rule and stored values (rules.c's
+ * The sentences are made again from each clause's rule and stored values (rules_eligibility.c's
  * rules_comparison_text), showing only the partner's own and the program's.
  */
 #include <stdio.h>
