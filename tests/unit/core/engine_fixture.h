@@ -283,6 +283,12 @@ static inline json_t *fx_worker(struct fx *f, int64_t now)
 	return out;
 }
 
+/* The status of the i-th reward of a list (fx_rewards); borrowed. */
+static inline const char *fx_status_of(json_t *rewards, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(rewards, i), "status"));
+}
+
 #define GIVE20                                                                                     \
 	"{\"id\":\"give20\",\"name\":\"Give $20, get $20\",\"currency\":\"USD\",\"eligibility\":{\"and\":[" \
 	"{\">=\":[{\"var\":\"conversion.amount\"},5000]},{\"==\":[{\"var\":\"referred.status\"},"   \
