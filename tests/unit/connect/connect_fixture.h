@@ -77,14 +77,21 @@ static __attribute__((unused)) const char *first_field(const char *status, const
 	return buf;
 }
 
+/* Configure connector `type` (stripe or recurly; its id is its type) against the fake,
+ * with a test key and `extra` appended to its config (e.g. ",\"backoff_base_ms\":0"). */
+static __attribute__((unused)) void use_provider(const char *type, const char *extra)
+{
+	const char *key = !strcmp(type, "stripe") ? "sk_test_1234567890" : "rk_123456789012";
+	json_decref(put_connector(type, "{\"type\":\"%s\",\"config\":{\"api_key\":\"%s\",\"base_url\":\"%s\"%s}}",
+				  type, key, P.url, extra));
+}
+
 /* Program s pays a referrer credit of 2000 through the stripe connector, configured
- * against the fake with `extra` appended to its config (e.g. ",\"backoff_base_ms\":0"). */
+ * against the fake with `extra` appended to its config (use_provider()). */
 static __attribute__((unused)) void stripe_credit_program(const char *extra)
 {
 	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\"%s}}",
-				  P.url, extra));
+	use_provider("stripe", extra);
 }
 
 #endif

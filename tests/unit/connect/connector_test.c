@@ -96,10 +96,7 @@ Test(connect, restart_redrives_issuing_with_the_same_key)
 Test(connect, retries_backoff_then_failed_then_operator_retry)
 {
 	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"max_attempts\":3,\"backoff_base_ms\":1000,"
-					    "\"breaker_threshold\":1000}}",
-				  P.url));
+	use_provider("stripe", ",\"max_attempts\":3,\"backoff_base_ms\":1000,\"breaker_threshold\":1000");
 	earn("s", "carol", "{\"stripe_customer_id\":\"cus_carol\"}", 1);
 	fake_mode(&P, "{\"fail_rate\":1,\"fail_status\":500}");
 	json_decref(fx_worker(&F, T0 + 1000));
@@ -260,9 +257,7 @@ Test(connect, unconfigured_connector_waits_and_is_released_by_configuration)
 	earn("s", "ivy", "{\"stripe_customer_id\":\"cus_ivy\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_str_eq(first_field("approved", "reason"), "connector_unavailable");
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\"}}",
-				  P.url));
+	use_provider("stripe", "");
 	json_decref(fx_worker(&F, T0 + 2000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
 }
@@ -323,10 +318,8 @@ Test(connect, refund_after_payout_reverses_at_the_provider)
 Test(connect, reversal_retries_are_bounded_with_backoff)
 {
 	fx_program(&F, PROGRAM("s", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"max_attempts\":4,\"backoff_base_ms\":1000,"
-					    "\"backoff_cap_ms\":60000,\"breaker_threshold\":1000}}",
-				  P.url));
+	use_provider("stripe",
+		     ",\"max_attempts\":4,\"backoff_base_ms\":1000,\"backoff_cap_ms\":60000,\"breaker_threshold\":1000");
 	earn("s", "vic", "{\"stripe_customer_id\":\"cus_vic\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
@@ -505,9 +498,7 @@ Test(connect, master_key_rotation_keeps_every_sealed_value)
 	json_decref(put_connector("smtp", "{\"type\":\"smtp\",\"config\":{\"url\":\"smtp://127.0.0.1:%d\","
 					  "\"from\":\"rewards@acme.test\",\"username\":\"u\",\"password\":\"pw-1\"}}",
 				  SMTP.port));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\"}}",
-				  P.url));
+	use_provider("stripe", "");
 	fx_program(&F, "{\"id\":\"s\",\"name\":\"P\",\"currency\":\"USD\",\"eligibility\":{\">=\":[{\"var\":"
 		       "\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":"
 		       "2000}],\"hold_days\":0,\"expires_days\":365,\"fulfillment\":{\"credit\":\"stripe\"},"

@@ -167,10 +167,8 @@ Test(credit_lookup, a_held_lookup_does_not_open_the_breaker)
 {
 	stripe_credit_answer_lost(",\"backoff_base_ms\":0");
 	stripe_foreign_credits("cus_ann", 2);
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"backoff_base_ms\":0,\"lookup_max_pages\":1,"
-					    "\"breaker_threshold\":1}}",
-				  P.url)); /* saving closes the breaker the lost answer counted in */
+	/* saving closes the breaker the lost answer counted in */
+	use_provider("stripe", ",\"backoff_base_ms\":0,\"lookup_max_pages\":1,\"breaker_threshold\":1");
 	fake_mode(&P, "{\"no_replay\":true,\"page_size\":1}");
 	json_decref(fx_worker(&F, T0 + 2000));
 	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
@@ -189,9 +187,7 @@ Test(credit_lookup, a_held_lookup_does_not_open_the_breaker)
 Test(credit_lookup, recurly_redrive_after_the_window_finds_the_credit)
 {
 	fx_program(&F, PROGRAM("rc", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"recurly\"}"));
-	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
-					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	use_provider("recurly", ",\"backoff_base_ms\":0");
 	earn("rc", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
 	fake_mode(&P, "{\"fail_after_rate\":1}");
 	json_decref(fx_worker(&F, T0 + 1000));
@@ -211,9 +207,7 @@ Test(credit_lookup, recurly_redrive_after_the_window_finds_the_credit)
 Test(credit_lookup, recurly_redrive_after_the_window_without_a_credit_sends_once)
 {
 	fx_program(&F, PROGRAM("rc", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"recurly\"}"));
-	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
-					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	use_provider("recurly", ",\"backoff_base_ms\":0");
 	earn("rc", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
 	fake_mode(&P, "{\"fail_next\":1,\"fail_status\":503}");
 	json_decref(fx_worker(&F, T0 + 1000));

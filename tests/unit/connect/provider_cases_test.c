@@ -18,9 +18,7 @@ Test(providers, recurly_redrive_after_the_key_window_finds_the_redemption)
 {
 	fx_program(&F, PROGRAM("rp", "\"type\":\"percent_discount\",\"percent_bp\":2000",
 			       "{\"percent_discount\":\"recurly\"}"));
-	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
-					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	use_provider("recurly", ",\"backoff_base_ms\":0");
 	earn("rp", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
 	fake_mode(&P, "{\"fail_after_rate\":1}");
 	json_decref(fx_worker(&F, T0 + 1000));  /* the coupon made, its answer lost */
@@ -94,9 +92,7 @@ Test(providers, stripe_three_decimal_amount_is_refused_not_rounded)
 		       "\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1505},"
 		       "{\"to\":\"referred\",\"type\":\"credit\",\"amount\":1500}],\"hold_days\":0,\"expires_days\":365,"
 		       "\"fulfillment\":{\"credit\":\"stripe\"}}");
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\"}}",
-				  P.url));
+	use_provider("stripe", "");
 	fx_ok(&F, "{\"id\":\"p-hala\",\"type\":\"participant\",\"data\":{\"id\":\"hala\",\"attributes\":"
 		  "{\"stripe_customer_id\":\"cus_hala\"}}}");
 	fx_ok(&F, "{\"id\":\"p-isa\",\"type\":\"participant\",\"data\":{\"id\":\"isa\",\"attributes\":"

@@ -62,9 +62,7 @@ Test(provider_rewards, stripe_percent_discount_coupon_and_promotion_code)
 {
 	fx_program(&F, PROGRAM("pd", "\"type\":\"percent_discount\",\"percent_bp\":1000,\"months\":3",
 			       "{\"percent_discount\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"sync_interval_ms\":1000}}",
-				  P.url));
+	use_provider("stripe", ",\"sync_interval_ms\":1000");
 	earn("pd", "jay", "{\"stripe_customer_id\":\"cus_jay\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1);
@@ -80,9 +78,7 @@ Test(provider_rewards, stripe_percent_discount_redrive_after_the_key_window)
 {
 	fx_program(&F, PROGRAM("pd", "\"type\":\"percent_discount\",\"percent_bp\":1000",
 			       "{\"percent_discount\":\"stripe\"}"));
-	json_decref(put_connector("stripe", "{\"type\":\"stripe\",\"config\":{\"api_key\":\"sk_test_1234567890\","
-					    "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	use_provider("stripe", ",\"backoff_base_ms\":0");
 	earn("pd", "jay", "{\"stripe_customer_id\":\"cus_jay\"}", 1);
 	fake_mode(&P, "{\"fail_after_rate\":1}");
 	json_decref(fx_worker(&F, T0 + 1000));  /* the coupon made, its answer lost */
@@ -105,9 +101,7 @@ Test(provider_rewards, recurly_and_braintree)
 		       "\"conversion.amount\"},1]},\"rewards\":[{\"to\":\"referrer\",\"type\":\"credit\",\"amount\":1500},"
 		       "{\"to\":\"referred\",\"type\":\"percent_discount\",\"percent_bp\":2000}],\"hold_days\":0,"
 		       "\"expires_days\":365,\"fulfillment\":{\"credit\":\"recurly\",\"percent_discount\":\"braintree\"}}");
-	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
-					     "\"base_url\":\"%s\"}}",
-				  P.url));
+	use_provider("recurly", "");
 	json_decref(put_connector("braintree", "{\"type\":\"braintree\",\"config\":{\"merchant_id\":\"m1\","
 					       "\"public_key\":\"pub\",\"private_key\":\"priv_123456789\","
 					       "\"discount_id\":\"referral20\",\"base_url\":\"%s\"}}",
@@ -138,9 +132,7 @@ Test(provider_rewards, recurly_percent_discount_coupon_and_redemption)
 {
 	fx_program(&F, PROGRAM("rp", "\"type\":\"percent_discount\",\"percent_bp\":2000,\"months\":2",
 			       "{\"percent_discount\":\"recurly\"}"));
-	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
-					     "\"base_url\":\"%s\",\"backoff_base_ms\":0}}",
-				  P.url));
+	use_provider("recurly", ",\"backoff_base_ms\":0");
 	earn("rp", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
 	fake_mode(&P, "{\"fail_after_rate\":1}");
 	json_decref(fx_worker(&F, T0 + 1000));
@@ -163,9 +155,7 @@ Test(provider_rewards, recurly_percent_discount_sync_reads_the_redemption)
 {
 	fx_program(&F, PROGRAM("rp", "\"type\":\"percent_discount\",\"percent_bp\":1000",
 			       "{\"percent_discount\":\"recurly\"}"));
-	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
-					     "\"base_url\":\"%s\",\"sync_interval_ms\":1000}}",
-				  P.url));
+	use_provider("recurly", ",\"sync_interval_ms\":1000");
 	earn("rp", "kim", "{\"recurly_account_code\":\"kim1\"}", 1);
 	json_decref(fx_worker(&F, T0 + 1000));
 	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "failed with: %s", first_field("failed", "last_error"));
