@@ -46,9 +46,7 @@ static enum connector_result bt_request(struct connector_call *c)
 	const char *merchant = connector_conf_str(c->conf, "merchant_id");
 	const char *discount = connector_conf_str(c->conf, "discount_id");
 	if (!*sub || !xml_safe(sub))
-		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no attributes.braintree_subscription_id",
-			       c->r.participant),
-		       CONNECTOR_FAILED;
+		return connector_lacks(c, "attributes.braintree_subscription_id");
 	if (!merchant || !discount || !xml_safe(discount))
 		return ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL, "braintree: merchant_id and discount_id are needed"),
 		       CONNECTOR_RETRY;

@@ -199,6 +199,14 @@ enum connector_result connector_lookup_page(struct connector_call *c, const char
  * is sent. RETRY stays RETRY; any other (a refusal) is HELD. */
 enum connector_result connector_lookup_failed(struct connector_call *c, enum connector_result res);
 
+/* The participant lacks `what` (its account at the provider: "attributes.stripe_customer_id",
+ * ...; or its e-mail), so nothing can be sent: FAILED with that in c->diag. Unless this
+ * issue re-drives an earlier attempt whose outcome is unknown: that attempt may have
+ * paid, and a failure would clear the mark (a retry after a new id is set could then
+ * pay twice), so HELD (nothing sent, the outcome stays unknown) until the value is back
+ * and the re-drive replays the key / looks for that attempt's effect. */
+enum connector_result connector_lacks(struct connector_call *c, const char *what);
+
 /* Connector configuration (connector_config.c). */
 /* Load the configuration for connector name `name` (by id, else the first of that
  * type). FF_E_NOT_FOUND when none. */

@@ -128,6 +128,19 @@ enum connector_result connector_lookup_failed(struct connector_call *c, enum con
 	return res == CONNECTOR_RETRY ? CONNECTOR_RETRY : CONNECTOR_HELD;
 }
 
+enum connector_result connector_lacks(struct connector_call *c, const char *what)
+{
+	if (c->op != CONNECTOR_ISSUE || !reward_outcome_unknown(&c->r))
+		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no %s", c->r.participant, what),
+		       CONNECTOR_FAILED;
+	/* settle() prefixes "outcome unknown: " and keeps 200 characters: the name first */
+	return ff_fail(&c->diag, FF_E_UNAVAILABLE, NULL,
+		       "nothing sent: participant %s has no %s, and an earlier attempt may have paid: "
+		       "restore it, or look for %s at the provider",
+		       c->r.participant, what, c->r.id),
+	       CONNECTOR_HELD;
+}
+
 enum connector_result connector_http_classify(struct connector_call *c)
 {
 	struct http_call *h = &c->http;

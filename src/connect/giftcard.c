@@ -43,9 +43,7 @@ static enum connector_result gc_request(struct connector_call *c)
 	}
 	const char *email = connector_participant_str(c, "email");
 	if (!*email)
-		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no e-mail for the gift card",
-			       c->r.participant),
-		       CONNECTOR_FAILED;
+		return connector_lacks(c, "e-mail for the gift card");
 	if (!c->r.has_amount || !c->r.currency[0])
 		return ff_fail(&c->diag, FF_E_INVALID, NULL, "reward %s has no amount", c->r.id), CONNECTOR_FAILED;
 	const char *name = connector_participant_str(c, "name");

@@ -168,9 +168,7 @@ static enum connector_result rc_request(struct connector_call *c)
 	if (credit && c->op == CONNECTOR_STATUS)
 		return CONNECTOR_OK; /* a credit line item has nothing to poll */
 	if (!*account)
-		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no attributes.recurly_account_code",
-			       c->r.participant),
-		       CONNECTOR_FAILED;
+		return connector_lacks(c, "attributes.recurly_account_code");
 	json_t *body;
 	char coupon[200];
 	snprintf(coupon, sizeof(coupon), "fulfill-%s", c->r.id);

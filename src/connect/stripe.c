@@ -115,10 +115,11 @@ static enum connector_result form(struct connector_call *c, struct ffbuf *b)
 static enum connector_result stripe_request(struct connector_call *c)
 {
 	const char *cus = customer(c);
-	if (!*cus && c->op != CONNECTOR_STATUS)
-		return ff_fail(&c->diag, FF_E_INVALID, NULL, "participant %s has no Stripe customer id (attributes.%s)",
-			       c->r.participant, customer_attr(c)),
-		       CONNECTOR_FAILED;
+	if (!*cus && c->op != CONNECTOR_STATUS) {
+		char what[128];
+		snprintf(what, sizeof(what), "Stripe customer id (attributes.%s)", customer_attr(c));
+		return connector_lacks(c, what);
+	}
 	struct ffbuf b;
 	ffbuf_init(&b, 1 << 16);
 	char cur[8], num[32];

@@ -219,3 +219,81 @@ Test(credit_lookup, recurly_redrive_after_the_window_without_a_credit_sends_once
 	cr_assert_eq(effects("line_item"), 1);
 	cr_assert_eq(requests("GET"), 1, "looked first");
 }
+
+/* A participant event for ann with `attrs` (an upsert: attributes merge key by key, a
+ * null removes one). */
+static void ann_attributes(const char *event, const char *attrs)
+{
+	fx_ok(&F,
+	      "{\"id\":\"%s\",\"type\":\"participant\",\"data\":{\"id\":\"ann\",\"email\":\"ann@example.com\","
+	      "\"name\":\"ann\",\"country\":\"US\",\"currency\":\"USD\",\"status\":\"active\",\"attributes\":%s}}",
+	      event, attrs);
+}
+
+/* The customer id is gone when a credit whose outcome is unknown is re-driven: the
+ * earlier attempt may have paid, so the reward neither fails (which would clear that
+ * mark, and a retry with a new id would pay twice) nor sends anything. It waits,
+ * approved with reason outcome_unknown and a last_error naming the attribute, and
+ * cannot be cancelled; with the id restored, the re-drive finds the credit. */
+Test(credit_lookup, a_customer_id_gone_while_the_outcome_is_unknown_holds_the_reward)
+{
+	stripe_credit_answer_lost(",\"backoff_base_ms\":0");
+	ann_attributes("p-ann-2", "{\"stripe_customer_id\":null}");
+	fake_mode(&P, "{\"no_replay\":true}");
+	json_decref(fx_worker(&F, T0 + 2000));
+	cr_assert_eq(fx_count_status(&F, "approved"), 1, "status %s: %s", first_field(NULL, "status"),
+		     first_field(NULL, "last_error"));
+	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
+	const char *err = first_field("approved", "last_error");
+	cr_assert_eq(strncmp(err, "outcome unknown: ", 17), 0, "%s", err);
+	cr_assert_not_null(strstr(err, "attributes.stripe_customer_id"), "%s", err);
+	cr_assert_eq(requests("POST"), 1, "the lost credit only: nothing sent");
+	cr_assert_eq(requests("GET"), 0);
+	json_t *out = NULL;
+	struct ff_diag d;
+	char id[64];
+	snprintf(id, sizeof(id), "%s", first_field("approved", "id"));
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, id, REWARD_CANCEL, "oops", &out, &d), FF_E_INVALID_TRANSITION);
+
+	ann_attributes("p-ann-3", "{\"stripe_customer_id\":\"cus_ann\"}");
+	json_decref(fx_worker(&F, T0 + 3000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "%s", first_field(NULL, "last_error"));
+	cr_assert_str_eq(first_field("fulfilled", "external_reference"), "cbtxn_00000001");
+	cr_assert_eq(effects("balance_transaction"), 1, "paid once");
+}
+
+/* Held that way until max_attempts, the reward is failed (attempts_exhausted) still
+ * outcome unknown: not cancellable, and an operator's retry keeps the mark, so the
+ * retry looks for the credit before it sends one. */
+Test(credit_lookup, a_recurly_account_gone_fails_only_when_attempts_run_out_and_stays_unknown)
+{
+	fx_program(&F, PROGRAM("rc", "\"type\":\"credit\",\"amount\":2000", "{\"credit\":\"recurly\"}"));
+	json_decref(put_connector("recurly", "{\"type\":\"recurly\",\"config\":{\"api_key\":\"rk_123456789012\","
+					     "\"base_url\":\"%s\",\"backoff_base_ms\":0,\"max_attempts\":2}}",
+				  P.url));
+	earn("rc", "ann", "{\"recurly_account_code\":\"ann1\"}", 1);
+	fake_mode(&P, "{\"fail_after_rate\":1}");
+	json_decref(fx_worker(&F, T0 + 1000));
+	cr_assert_str_eq(first_field("approved", "reason"), "outcome_unknown");
+	fake_mode(&P, "{\"no_replay\":true}");
+	ann_attributes("p-ann-2", "{\"recurly_account_code\":null}");
+	json_decref(fx_worker(&F, T0 + 2000));
+	cr_assert_eq(fx_count_status(&F, "failed"), 1, "status %s", first_field(NULL, "status"));
+	const char *err = first_field("failed", "last_error");
+	cr_assert_eq(strncmp(err, "outcome unknown: ", 17), 0, "%s", err);
+	cr_assert_not_null(strstr(err, "attributes.recurly_account_code"), "%s", err);
+	cr_assert_eq(effects("line_item"), 1);
+	json_t *out = NULL;
+	struct ff_diag d;
+	char id[64];
+	snprintf(id, sizeof(id), "%s", first_field("failed", "id"));
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, id, REWARD_CANCEL, "oops", &out, &d), FF_E_INVALID_TRANSITION);
+
+	ann_attributes("p-ann-3", "{\"recurly_account_code\":\"ann1\"}");
+	cr_assert_eq(engine_reward_action(F.e, &F.cli, id, REWARD_RETRY, NULL, &out, &d), FF_OK, "%s", d.message);
+	json_decref(out);
+	json_decref(fx_worker(&F, T0 + 3000));
+	cr_assert_eq(fx_count_status(&F, "fulfilled"), 1, "%s", first_field(NULL, "last_error"));
+	cr_assert_str_eq(first_field("fulfilled", "external_reference"), "li_00000001");
+	cr_assert_eq(effects("line_item"), 1, "paid once");
+}

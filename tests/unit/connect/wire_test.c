@@ -239,6 +239,41 @@ Test(wire, stripe_missing_customer_names_the_configured_attribute)
 			 "{\"billing_id\":\"cus_9\"}", "https://provider.test/v1/customers/cus_9/balance_transactions");
 }
 
+/* A participant without the value naming its account at the provider (or its e-mail,
+ * for a gift card): a first attempt fails, but a re-drive of an attempt whose outcome
+ * is unknown is held - that attempt may have paid - naming the value; a reversal still
+ * fails. */
+Test(wire, missing_account_fails_unless_an_earlier_attempt_may_have_paid)
+{
+	static const struct {
+		const char *type, *config, *what;
+	} cases[] = {
+		{"stripe", "{\"api_key\":\"sk_test_1\"}", "attributes.stripe_customer_id"},
+		{"recurly", "{\"api_key\":\"rk_1\"}", "attributes.recurly_account_code"},
+		{"braintree", "{\"merchant_id\":\"m\",\"discount_id\":\"d\"}", "attributes.braintree_subscription_id"},
+		{"giftcard", "{\"api_key\":\"gk_1\"}", "e-mail"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int unknown = 0; unknown < 2; unknown++) {
+			struct wire w;
+			wire_init(&w, cases[i].type, cases[i].config, "{}", CONNECTOR_ISSUE);
+			json_object_set_new(w.c.participant, "email", json_string(""));
+			if (unknown)
+				snprintf(w.c.r.last_error, sizeof(w.c.r.last_error), "%sHTTP 503", REWARD_UNKNOWN_PREFIX);
+			enum connector_result res = w.c.ops->request(&w.c);
+			cr_assert_eq(res, unknown ? CONNECTOR_HELD : CONNECTOR_FAILED, "%s: %d", cases[i].type, res);
+			cr_assert_not_null(strstr(w.c.diag.message, cases[i].what), "%s", w.c.diag.message);
+			cr_assert_null(w.c.http.url, "%s: nothing sent", cases[i].type);
+			wire_release(&w);
+		}
+	}
+	struct wire w;
+	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{}", CONNECTOR_REVERSE);
+	snprintf(w.c.r.last_error, sizeof(w.c.r.last_error), "%sHTTP 503", REWARD_UNKNOWN_PREFIX);
+	cr_assert_eq(w.c.ops->request(&w.c), CONNECTOR_FAILED);
+	wire_release(&w);
+}
+
 /* Retry-After is delay-seconds or an HTTP-date (RFC 9110); both floor the backoff. */
 Test(wire, retry_after_seconds_or_http_date)
 {
