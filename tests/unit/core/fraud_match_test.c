@@ -1,10 +1,10 @@
 /*
  * fraud_match_test.c - what the fraud signals count and match: the referred person's
  * prior conversions over the whole mailbox (live and simulated), the mailbox queries'
- * plans on PostgreSQL, velocity per program (and the index that serves it), domain
- * blocklist entries over subdomains, and migration 12's clean-up of domain entries
- * saved with dots around them, and that the reward-time checks see participant changes
- * made since their rows were cached.
+ * plans on PostgreSQL (the duplicate-referral ones on a realistic table), velocity per
+ * program (and the index that serves it), domain blocklist entries over subdomains, and
+ * migration 12's clean-up of domain entries saved with dots around them, and that the
+ * reward-time checks see participant changes made since their rows were cached.
  */
 #include <sqlite3.h>
 
@@ -161,6 +161,68 @@ Test(fraud_match, mailbox_queries_join_on_postgresql)
 		cr_assert_null(strstr(text, "SubPlan"), "query %d: %s", (int)qs[i], text);
 		free(text);
 		json_decref(plan);
+	}
+}
+
+/* The plan PostgreSQL makes for store query q with ?N bound to args[N-1] (quoted):
+ * with the values in the text, as for a custom plan, or (generic) as the prepared
+ * statement's generic plan that PostgreSQL may settle on after five executions. */
+static char *pg_plan(enum store_query q, const char *const *args, bool generic)
+{
+	char sql[4096];
+	size_t n = (size_t)snprintf(sql, sizeof(sql), "%s",
+				    generic ? "SET plan_cache_mode = force_generic_plan; PREPARE q AS " : "EXPLAIN ");
+	for (const char *c = store_sql[q]; *c; c++) {
+		cr_assert_lt(n + 64, sizeof(sql));
+		if (c[0] == '?' && c[1] >= '1' && c[1] <= '9') {
+			c++;
+			n += (size_t)(generic ? snprintf(sql + n, sizeof(sql) - n, "$%c", *c)
+					      : snprintf(sql + n, sizeof(sql) - n, "'%s'", args[*c - '1']));
+		} else {
+			sql[n++] = *c, sql[n] = '\0';
+		}
+	}
+	if (generic) {
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "; EXPLAIN EXECUTE q(");
+		for (int i = 0; args[i]; i++)
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s'%s'", i ? ", " : "", args[i]);
+		snprintf(sql + n, sizeof(sql) - n, ")");
+	}
+	json_t *plan = fx_sql_texts(&F, sql);
+	char *text = json_dumps(plan, 0);
+	json_decref(plan);
+	return text;
+}
+
+/* The duplicate-referral look-ups read a person's few referrals in the program by an
+ * index (referrals_pair), never every referral of the program, with the statistics of
+ * a realistic table (20,000 participants, a mailbox of three ids, 50,000 referrals in
+ * four programs, most of them successful), custom plan and generic. */
+Test(fraud_match, duplicate_referral_queries_use_an_index_on_postgresql)
+{
+	if (strncmp(F.cfg.db_url, "postgresql://", 13))
+		cr_skip_test("PostgreSQL plan");
+	fx_sql(&F, "INSERT INTO participants (id, email_hash, status, created_at, updated_at) SELECT 'u' || g, "
+		   "CASE WHEN g <= 3 THEN 'mailbox-u1' WHEN g % 4 = 0 THEN NULL ELSE 'hash-' || g END, 'active', 0, 0 "
+		   "FROM generate_series(1, 20000) g");
+	fx_sql(&F, "INSERT INTO referrals (id, program, referrer, referred, occurred_at, status, created_at, "
+		   "updated_at) SELECT 'x' || g, 'prog' || (g % 4), 'u' || (g % 500 + 10), 'u' || (g % 19990 + 1), g, "
+		   "CASE WHEN g % 5 = 0 THEN 'pending' ELSE 'successful' END, 0, 0 FROM generate_series(1, 50000) g");
+	fx_sql(&F, "ANALYZE participants; ANALYZE referrals");
+	static const char *const dup[] = {"u1", "prog1", "u20", NULL}, *const succeeded[] = {"u1", "prog1", NULL};
+	static const struct {
+		enum store_query q;
+		const char *const *args;
+	} cases[] = {{Q_FRAUD_DUPLICATE, dup}, {Q_FRAUD_DUPLICATE_SUCCEEDED, succeeded}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int generic = 0; generic < 2; generic++) {
+			char *plan = pg_plan(cases[i].q, cases[i].args, generic);
+			cr_assert_null(strstr(plan, "Seq Scan on referrals"), "query %d%s: %s", (int)cases[i].q,
+				       generic ? " (generic)" : "", plan);
+			cr_assert_not_null(strstr(plan, "referrals_pair"), "query %d%s: %s", (int)cases[i].q,
+					   generic ? " (generic)" : "", plan);
+			free(plan);
+		}
 	}
 }
 
