@@ -3,7 +3,7 @@
 // the effect through the API as well.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, browserSuite, consoleAs, ok, rowIds, signIn } from './helpers.mjs';
+import { api, browserSuite, consoleAs, ok, rewardOfBlockedParticipant, rowIds, signIn } from './helpers.mjs';
 
 let seed;
 const page = browserSuite((s) => { seed = s; });
@@ -107,6 +107,43 @@ test('review queue: approve, reject and bulk approve change the rewards\' status
   await p.waitForSelector('.messages [role=status]:has-text("1 approved, 0 rejected")');
   assert.equal(await status(r3), 'approved');
   await p.waitForSelector('p.empty:has-text("review queue is empty")');
+});
+
+test('review queue: a reward held because its participant is blocked is labelled so, and found by that reason', async () => {
+  const { id } = await rewardOfBlockedParticipant(seed, 'quinn', 'rita');
+  const p = await signedIn('operator', '#/review');
+  await p.waitForSelector(`tr[data-reward="${id}"]`);
+  assert.equal(await text(p, `tr[data-reward="${id}"] .badge-blocked`), 'held: participant blocked');
+  assert.equal(await p.getAttribute(`tr[data-reward="${id}"] .badge-blocked`, 'data-reason'), 'review:participant_blocked');
+  assert.equal(await p.isHidden('p.hint:has-text("participants are blocked")'), true, 'the hint is for the filtered queue');
+
+  // filtered by that reason: only such rewards, with what approving and rejecting do
+  await p.selectOption('#review-reason', 'review:participant_blocked');
+  assert.equal(await p.$eval('#review-reason option:checked', (o) => o.textContent), 'held: participant blocked');
+  await p.click('.filters button[type=submit]');
+  await p.waitForFunction(() => location.hash === '#/review?reason=review%3Aparticipant_blocked');
+  await p.waitForSelector('p.hint:has-text("participants are blocked: approving one is refused")');
+  await p.waitForSelector(`tr[data-reward="${id}"]`);
+  assert.deepEqual(await rowIds(p, '.screen'), [id]);
+  // another reason leaves it out
+  await p.evaluate(() => { location.hash = '#/review?reason=review%3Avelocity'; });
+  await p.waitForSelector('p.empty:has-text("No reward is in review with reason review:velocity")');
+  assert.deepEqual(await rowIds(p, '.screen'), []);
+
+  // approving is refused with the server's reason; the reward stays held
+  await p.evaluate(() => { location.hash = '#/review?reason=review%3Aparticipant_blocked'; });
+  await p.click(`tr[data-reward="${id}"] button[data-action=approve]`);
+  await p.waitForSelector('.messages .alert.error[data-code=participant_blocked]');
+  assert.equal((await ok(seed, seed.keys.admin, `/v1/rewards/${id}`)).reason, 'review:participant_blocked');
+
+  // the rewards screen says the same in its status column
+  await p.evaluate(() => { location.hash = '#/rewards?reason=review%3Aparticipant_blocked'; });
+  await p.waitForSelector(`tr[data-reward="${id}"]`);
+  assert.match(await text(p, `tr[data-reward="${id}"]`), /review held: participant blocked/);
+
+  // rejected, it leaves the queue (later tests start from an empty one)
+  const [st] = await api(seed, seed.keys.operator, 'POST', `/v1/rewards/${id}/reject`, { reason: 'blocked for good' });
+  assert.equal(st, 200);
 });
 
 test('moving to another screen puts the keyboard focus on its content; a new search leaves it in the form', async () => {

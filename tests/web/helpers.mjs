@@ -116,3 +116,31 @@ export async function consoleAs(page, seed, role, hash) {
   if (hash) await p.evaluate((h) => { location.hash = h; }, hash);
   return p;
 }
+
+// POST NDJSON events as seed's admin; each must be accepted.
+export async function postEvents(seed, events) {
+  const r = await fetch(seed.base + '/v1/events', { method: 'POST', body: events.map((e) => JSON.stringify(e) + '\n').join(''),
+    headers: { Authorization: 'Bearer ' + seed.keys.admin, 'Content-Type': 'application/x-ndjson' } });
+  const body = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(body));
+  assert.equal(body.rejected, 0, JSON.stringify(body));
+}
+
+// `who` (a new participant) refers `friend`, who buys: a reward in seed's program "held"
+// (pending, a 30-day hold). Then `who` is blocked, which holds the reward for review
+// with reason review:participant_blocked (docs/fraud.md). Resolves to the reward.
+export async function rewardOfBlockedParticipant(seed, who, friend) {
+  const person = (id, status) => ({ id: `evt_p_${id}_${status}`, type: 'participant',
+    data: { id, email: `${id}@example.com`, name: id, country: 'US', currency: 'USD', status } });
+  await postEvents(seed, [person(who, 'active'), person(friend, 'active'),
+    { id: `evt_ref_${who}`, type: 'referral', occurred_at: '2026-10-05T09:00:00Z',
+      data: { id: `ref_${who}`, program: 'held', referrer: who, referred: friend } },
+    { id: `evt_ord_${who}`, type: 'conversion', occurred_at: '2026-10-06T12:00:00Z',
+      data: { id: `ord_${who}`, participant: friend, amount: 7500, currency: 'USD' } }]);
+  await postEvents(seed, [person(who, 'blocked')]);
+  const mine = (await ok(seed, seed.keys.admin, `/v1/rewards?participant=${who}`)).data;
+  assert.equal(mine.length, 1, JSON.stringify(mine));
+  assert.equal(mine[0].status, 'review');
+  assert.equal(mine[0].reason, 'review:participant_blocked');
+  return mine[0];
+}

@@ -2,7 +2,7 @@
 // sees its own participant and nothing of anyone else's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { browserSuite, ok, rowIds, signIn } from './helpers.mjs';
+import { api, browserSuite, ok, rewardOfBlockedParticipant, rowIds, signIn } from './helpers.mjs';
 
 let seed;
 const page = browserSuite((s) => { seed = s; });
@@ -141,4 +141,18 @@ test('a partner key gets nothing from the operator routes the console calls', as
       'Content-Type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
     assert.equal(r.status, 403, `${method} ${path}`);
   }
+});
+
+test('a reward held because its partner is blocked reads "on hold, contact support", naming no block or check', async () => {
+  const { id } = await rewardOfBlockedParticipant(seed, 'quinn', 'rita');
+  const [st, created] = await api(seed, seed.keys.admin, 'POST', '/v1/api-keys',
+    { role: 'partner', name: 'quinn portal', participant: 'quinn' });
+  assert.equal(st, 201, JSON.stringify(created));
+  const p = await portal(created.key);
+  await p.waitForSelector(`tr[data-reward="${id}"]`);
+  assert.equal(await p.textContent(`tr[data-reward="${id}"] .reason`), 'On hold: please contact support');
+  assert.equal(await p.textContent(`tr[data-reward="${id}"] .estimate`), 'On hold');
+  const row = (await p.textContent(`tr[data-reward="${id}"]`)).toLowerCase();
+  for (const word of ['blocked', 'fraud', 'being reviewed', 'after review']) assert.ok(!row.includes(word), word);
+  assert.deepEqual(p.seen.errors, []);
 });

@@ -7,6 +7,7 @@ import { actionBar } from './actions.js';
 import { explanation } from './explain.js';
 import { badge, clear, errorBox, facts, h, link, notice, pager, report, table, time } from './dom.js';
 import { formatRewardValue } from './format.js';
+import { reasonLabel } from './reasons.js';
 
 export const STATUSES = ['pending', 'review', 'approved', 'issuing', 'fulfilled', 'reconciled', 'failed',
   'cancelled', 'reversed', 'expired'];
@@ -23,7 +24,7 @@ export function rewardColumns() {
     { label: 'Participant', cell: (r) => r.participant },
     { label: 'Program', cell: (r) => `${r.program} v${r.program_version}` },
     { label: 'Value', num: true, cell: (r) => formatRewardValue(r) },
-    { label: 'Status', cell: (r) => [badge(r.status), r.reason ? h('span', { class: 'reason' }, ' ' + r.reason) : ''] },
+    { label: 'Status', cell: (r) => [badge(r.status), r.reason ? h('span', { class: 'reason', title: r.reason }, ' ' + reasonLabel(r.reason)) : ''] },
     { label: 'Batch', cell: (r) => (r.batch ? link('#/batches/' + encodeURIComponent(r.batch), r.batch) : '—') },
     { label: 'Created', cell: (r) => time(r.created_at) },
   ];
@@ -75,12 +76,12 @@ async function renderOne(view, ctx, id) {
       get(`/v1/rewards/${encodeURIComponent(id)}/explain`).catch((e) => ({ error: e })),
     ]);
     const actions = actionBar(ctx, r, {
-      onDone: (got) => { report(messages, notice(`${got.id} is now ${got.status}${got.reason ? ` (${got.reason})` : ''}.`)); load().catch(show); },
+      onDone: (got) => { report(messages, notice(`${got.id} is now ${got.status}${got.reason ? ` (${reasonLabel(got.reason)})` : ''}.`)); load().catch(show); },
       onError: (e) => clear(messages, errorBox(e, ctx.role)),
     });
     clear(body,
       h('section', { 'aria-labelledby': 'r-summary' }, h('h2', { id: 'r-summary' }, 'Summary'),
-        h('p', { class: 'status-line' }, badge(r.status), r.reason ? h('span', { class: 'reason' }, ' ' + r.reason) : ''),
+        h('p', { class: 'status-line' }, badge(r.status), r.reason ? h('span', { class: 'reason', title: r.reason }, ' ' + reasonLabel(r.reason)) : ''),
         facts([
           ['Value', formatRewardValue(r)],
           ['Participant', r.participant + (r.role ? ` (${r.role})` : '')],

@@ -33,8 +33,14 @@ const REASONS = {
   permanent_error: 'The payout failed; our team is looking into it',
 };
 
+// A reward held because its participant is blocked (docs/fraud.md) is not being
+// reviewed and will not be paid by waiting: the referrer is asked to get in touch. The
+// portal names no fraud check or block to a referrer (as with review:<signal> below).
+const HELD_BLOCKED = 'review:participant_blocked';
+
 export function reasonText(r) {
   if (!r.reason) return '';
+  if (r.reason === HELD_BLOCKED) return 'On hold: please contact support';
   if (r.reason.startsWith('review')) return 'Being reviewed by our team';
   return REASONS[r.reason] || r.reason.replace(/_/g, ' ');
 }
@@ -51,6 +57,7 @@ export function estimate(r) {
       if (r.hold_until) return ['Not before', r.hold_until];
       return ['Soon', null];
     case 'review':
+      if (r.reason === HELD_BLOCKED) return ['On hold', null];
       return ['After review', r.release_at || null];
     case 'approved':
     case 'issuing':
