@@ -27,7 +27,7 @@
  * (a thread that frees more than it allocates hands its overflow to the threads that
  * allocate more than they free), and the bytes the pool keeps per class. */
 #define ALLOC_BATCH 64
-#define ALLOC_POOL_BYTES (1024 * 1024)
+#define ALLOC_POOL_BYTES (256 * 1024)
 
 /* malloc(n) (aborts when out of memory), from this thread's cache when it can. */
 void *ff_alloc_small(size_t n);

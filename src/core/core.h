@@ -391,8 +391,8 @@ bool participant_exists(struct engine *e, const char *id);
  * (a participant's update drops it from the cache, it is never changed in place). */
 json_t *participant_context(struct engine *e, const char *id);
 /* What the fraud checks read of `id`'s row, when this transaction's context cache holds
- * it (participant_context() put it there): [email_hash or null, status, devices, ips,
- * sealed e-mail or null], borrowed until the cache changes; else NULL. */
+ * it (participant_context() put it there): [email_hash or null, status, devices or null,
+ * ips or null (null: none)], borrowed until the cache changes; else NULL. */
 json_t *participant_cached_row(struct engine *e, const char *id);
 /* The context cache (struct engine): drop `id`'s entry (every write to its row must);
  * note a top-level commit (core_end); keep the cache into a new top-level transaction

@@ -182,14 +182,16 @@ static void who_load(struct engine *e, const char *id, bool domain, struct who *
 	const char *sealed = NULL;
 	/* the conversion's evaluation has just read the participant's context: the row
 	 * comes with it (a referrer's, often from an earlier transaction's cache) */
-	json_t *row = store_depth(e->st) > 0 ? participant_cached_row(e, id) : NULL;
+	json_t *row = store_depth(e->st) > 0 && !domain ? participant_cached_row(e, id) : NULL;
 	if (row) {
+		/* (the sealed e-mail is not cached: with domain entries on the blocklist the
+		 * row is read again, as below) */
 		w->found = true;
 		w->blocked = !strcmp(json_string_value(json_array_get(row, 1)), "blocked");
 		copy_str(w->email_hash, sizeof(w->email_hash), json_string_value(json_array_get(row, 0)));
-		w->devices = json_incref(json_array_get(row, 2));
-		w->ips = json_incref(json_array_get(row, 3));
-		sealed = domain ? json_string_value(json_array_get(row, 4)) : NULL;
+		json_t *devices = json_array_get(row, 2), *ips = json_array_get(row, 3);
+		w->devices = json_is_array(devices) ? json_incref(devices) : json_array();
+		w->ips = json_is_array(ips) ? json_incref(ips) : json_array();
 	} else {
 		struct store_stmt *st = store_query(e->st, Q_PARTICIPANT_ROW);
 		store_bind_text(st, 1, id);

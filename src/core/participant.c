@@ -345,6 +345,12 @@ json_t *participant_context(struct engine *e, const char *id)
 	return ctx ? json_incref(ctx) : load_context(e, id);
 }
 
+/* A stored device or IP list, or null for an empty one (most: kept by the thousand). */
+static json_t *list_or_null(const char *text)
+{
+	return !text || !strcmp(text, "[]") ? json_null() : json_from_text(text, "[]");
+}
+
 /* Read the context of `id` (NULL when there is none); inside a transaction it is also
  * kept in the cache, the same value: nobody changes a context (core.h). New
  * reference. */
@@ -378,9 +384,8 @@ static json_t *load_context(struct engine *e, const char *id)
 		json_t *row = json_array();
 		json_array_append_new(row, store_col_null(st, 1) ? json_null() : json_string(store_col_text(st, 1)));
 		json_array_append_new(row, json_string(store_col_text(st, 5)));
-		json_array_append_new(row, json_from_text(store_col_text(st, 8), "[]"));
-		json_array_append_new(row, json_from_text(store_col_text(st, 9), "[]"));
-		json_array_append_new(row, store_col_null(st, 0) ? json_null() : json_string(store_col_text(st, 0)));
+		json_array_append_new(row, list_or_null(store_col_text(st, 8)));
+		json_array_append_new(row, list_or_null(store_col_text(st, 9)));
 		json_t *entry = json_array();
 		json_array_append(entry, o);
 		json_array_append_new(entry, row);
