@@ -41,6 +41,14 @@ static void wire_init(struct wire *w, const char *type, const char *config, cons
 	r->has_amount = true;
 }
 
+/* Make the reward a percent discount of `bp` basis points. */
+static void wire_percent(struct wire *w, int64_t bp)
+{
+	snprintf(w->c.r.type, sizeof(w->c.r.type), "percent_discount");
+	w->c.r.percent_bp = bp;
+	w->c.r.has_percent = true;
+}
+
 static void wire_release(struct wire *w)
 {
 	connector_call_release(&w->c);
@@ -116,9 +124,7 @@ Test(wire, recurly_percent_discount_redeems_the_created_coupon)
 {
 	struct wire w;
 	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_ISSUE);
-	snprintf(w.c.r.type, sizeof(w.c.r.type), "percent_discount");
-	w.c.r.percent_bp = 2000;
-	w.c.r.has_percent = true;
+	wire_percent(&w, 2000);
 	wire_request(&w);
 	cr_assert_str_eq(w.c.http.method, "POST");
 	cr_assert_str_eq(w.c.http.url, "https://provider.test/coupons");
@@ -147,9 +153,7 @@ Test(wire, recurly_existing_coupon_is_looked_up_for_its_id)
 {
 	struct wire w;
 	wire_init(&w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_ISSUE);
-	snprintf(w.c.r.type, sizeof(w.c.r.type), "percent_discount");
-	w.c.r.percent_bp = 2000;
-	w.c.r.has_percent = true;
+	wire_percent(&w, 2000);
 	wire_request(&w);
 	cr_assert_eq(wire_answer(&w, 422,
 				 "{\"error\":{\"type\":\"validation\",\"message\":\"Code has already been taken\","
@@ -299,9 +303,7 @@ Test(wire, stripe_existing_coupon_without_promotion_code)
 {
 	struct wire w;
 	wire_init(&w, "stripe", "{\"api_key\":\"sk_test_1\"}", "{\"stripe_customer_id\":\"cus_1\"}", CONNECTOR_ISSUE);
-	snprintf(w.c.r.type, sizeof(w.c.r.type), "percent_discount");
-	w.c.r.percent_bp = 1250;
-	w.c.r.has_percent = true;
+	wire_percent(&w, 1250);
 	wire_request(&w);
 	cr_assert_str_eq(w.c.http.url, "https://provider.test/v1/coupons");
 	cr_assert_str_eq(w.c.http.body, "id=rwd_0001&percent_off=12.50&duration=once&metadata%5Breward_id%5D=rwd_0001");
@@ -420,9 +422,7 @@ Test(wire, stripe_should_retry_header)
 static void recurly_redemption_refused(struct wire *w)
 {
 	wire_init(w, "recurly", "{\"api_key\":\"rk_1\"}", "{\"recurly_account_code\":\"kim1\"}", CONNECTOR_ISSUE);
-	snprintf(w->c.r.type, sizeof(w->c.r.type), "percent_discount");
-	w->c.r.percent_bp = 2000;
-	w->c.r.has_percent = true;
+	wire_percent(w, 2000);
 	wire_request(w);
 	cr_assert_eq(wire_answer(w, 201,
 				 "{\"id\":\"o2ynu3fg\",\"object\":\"coupon\",\"code\":\"fulfill-rwd_0001\","
